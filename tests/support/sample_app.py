@@ -1,0 +1,133 @@
+"""A small application for the runtime's tests: jobs whose effects are rows in
+``test_effects``, so tests can see what ran, how often, and in which order."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from wrls_actors.runtime import FAIL, NONE, Job, Schedule, Service, Settings, Step
+
+EFFECTS_DDL = """
+CREATE TABLE IF NOT EXISTS test_effects (
+    id serial PRIMARY KEY,
+    run_id uuid NOT NULL,
+    step text NOT NULL,
+    message_id text NOT NULL,
+    item text,
+    attempt integer NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX IF NOT EXISTS test_effects_once ON test_effects (message_id, step);
+CREATE TABLE IF NOT EXISTS test_attempts (message_id text, step text, at timestamptz DEFAULT now());
+"""
+
+_service: Service | None = None
+
+
+def _effect(ctx, item=None) -> None:
+    """An idempotent effect (unique per message) and a non-idempotent attempt log."""
+    with _service.engine.begin() as connection:
+        connection.execute(text("INSERT INTO test_attempts (message_id, step) VALUES (:m, :s)"),
+                           {"m": ctx.message_id, "s": ctx.step})
+        connection.execute(
+            text("INSERT INTO test_effects (run_id, step, message_id, item, attempt) VALUES (:r, :s, :m, :i, :a) "
+                 "ON CONFLICT (message_id, step) DO NOTHING"),
+            {"r": str(ctx.run_id), "s": ctx.step, "m": ctx.message_id, "i": None if item is None else str(item),
+             "a": ctx.attempt},
+        )
+
+
+def record(ctx):
+    _effect(ctx)
+    ctx.count("records")
+
+
+def boom(ctx):
+    _effect(ctx)
+    raise ValueError("boom: this step always fails")
+
+
+def items(ctx):
+    _effect(ctx)
+    return list(range(int(ctx.params.get("n", 5))))
+
+
+def child(ctx):
+    if ctx.item in ctx.params.get("fail", []):
+        raise ValueError(f"item {ctx.item} is bad")
+    _effect(ctx, ctx.item)
+    ctx.count("children_ok")
+
+
+def slow(ctx):
+    # Small sleeps: Dramatiq's time limit can interrupt Python code between them.
+    deadline = time.monotonic() + float(ctx.params.get("seconds", 10))
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    _effect(ctx)
+
+
+def marked_slow(ctx):
+    """Records that it started (not idempotently), then works for a while, then its effect."""
+    with _service.engine.begin() as connection:
+        connection.execute(text("INSERT INTO test_attempts (message_id, step) VALUES (:m, 'started')"),
+                           {"m": ctx.message_id})
+    slow(ctx)
+
+
+def hang(ctx):
+    # One blocking call: the time limit cannot interrupt it.
+    time.sleep(float(ctx.params.get("seconds", 30)))
+
+
+def crash(ctx):
+    _effect(ctx)
+    os._exit(17)
+
+
+QUICK = dict(min_backoff=timedelta(milliseconds=100), max_backoff=timedelta(milliseconds=200))
+
+JOBS = (
+    Job("pipeline", (Step("first", record), Step("second", record), Step("third", record)), queue="short"),
+    Job("fail-fast", (Step("first", record), Step("broken", boom, max_retries=1, **QUICK), Step("never", record)),
+        queue="short"),
+    Job("fan", (
+        Step("prepare", items, fan_out=Step("each", child, max_retries=1, **QUICK)),
+        Step("finish", record),
+    ), queue="long"),
+    Job("fan-strict", (
+        Step("prepare", items, fan_out=Step("each", child, max_retries=0), on_child_failure=FAIL),
+        Step("finish", record),
+    ), queue="long"),
+    Job("slow", (Step("work", slow, time_limit=timedelta(seconds=1), max_retries=0),), queue="short"),
+    Job("long-step", (Step("work", marked_slow, time_limit=timedelta(seconds=60)), Step("after", record)),
+        queue="long"),
+    Job("hung", (Step("work", hang, time_limit=timedelta(seconds=1), max_retries=0),), queue="long"),
+    Job("crasher", (Step("work", crash),), queue="long"),
+    Job("noop", (Step("work", lambda ctx: None),), queue="short"),
+)
+
+SCHEDULES = (
+    Schedule("pipeline", cron="* * * * *", title="Pipeline every minute"),
+    Schedule("noop", every=timedelta(seconds=15), catch_up=NONE, title="No-op every 15 s"),
+    Schedule("unbuilt", cron="0 3 * * *", title="A job with no steps"),
+)
+
+
+def service() -> Service:
+    global _service
+    if _service is None:
+        settings = Settings.from_env("WRLS")
+        enabled = set(filter(None, os.environ.get("TEST_SCHEDULES", "").split(",")))
+        schedules = [s if s.job in enabled else s.__class__(**{**s.__dict__, "enabled": False}) for s in SCHEDULES]
+        _service = Service(settings, JOBS, schedules)
+    return _service
+
+
+def prepare_database(engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text(EFFECTS_DDL))

@@ -1,0 +1,1 @@
+"""wrls-actors: every background job of WRLS on Dramatiq, RabbitMQ and PostgreSQL."""

@@ -1,0 +1,209 @@
+"""The ``wrls-actors`` command.
+
+Exit codes: 0 done; 1 failed; 2 bad usage or configuration; 3 the broker or
+the database could not be reached; 4 refused (unknown job, or already running).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from .runtime.errors import ConfigurationError, JobRefused
+from .runtime.logs import configure
+from .runtime.processes import load_service, run_all, run_embedded, run_exporter, run_scheduler, run_worker
+from .runtime.scheduling import timeline
+
+OK, FAILED, USAGE, UNREACHABLE, REFUSED = 0, 1, 2, 3, 4
+DEFAULT_APP = "wrls_actors.app:service"
+
+logger = logging.getLogger("wrls_actors")
+
+
+def parse_params(pairs: list[str]) -> dict:
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--param takes key=value, got {pair!r}")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wrls-actors", description="Every background job of WRLS.")
+    p.add_argument("--app", default=DEFAULT_APP, help=argparse.SUPPRESS)
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="worker, scheduler and exporter together (embedded default when unconfigured)")
+    run.add_argument("--queues", nargs="+", help="queues the worker consumes (default: all)")
+    worker = sub.add_parser("worker", help="run worker processes")
+    worker.add_argument("--queues", nargs="+", help="queues to consume (default: all)")
+    worker.add_argument("--processes", type=int, help="worker processes (default WRLS_WORKER_PROCESSES)")
+    worker.add_argument("--threads", type=int, help="threads per process (default WRLS_WORKER_THREADS)")
+    sub.add_parser("scheduler", help="send schedule ticks (periodiq) and watch for missed ones")
+    sub.add_parser("exporter", help="serve /metrics and /healthz")
+    trigger = sub.add_parser("trigger", help="start a job now")
+    trigger.add_argument("job")
+    trigger.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                         help="a job parameter (JSON values allowed); repeat for more")
+    trigger.add_argument("--force", action="store_true", help="start even if the job is already running")
+    runs = sub.add_parser("runs", help="recent runs with status, counts and failures")
+    runs.add_argument("--job", help="only this job")
+    runs.add_argument("--limit", type=int, default=20)
+    schedule = sub.add_parser("schedule", help="the day's timeline of ticks")
+    schedule.add_argument("--date", type=date.fromisoformat, default=None, help="YYYY-MM-DD (default today)")
+    schedule.add_argument("--from", dest="start", default="00:00", help="HH:MM (default 00:00)")
+    db = sub.add_parser("db", help="database commands")
+    db.add_argument("action", choices=["upgrade"])
+    sub.add_parser("queues", help="list the queues")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        service = load_service(args.app)
+    except ConfigurationError as e:
+        print(f"wrls-actors: {e}", file=sys.stderr)
+        return USAGE
+    settings = service.settings
+    configure(settings.log_level, settings.log_format)
+    try:
+        return COMMANDS[args.command](service, args)
+    except ConfigurationError as e:
+        print(f"wrls-actors: {e}", file=sys.stderr)
+        return USAGE
+    except JobRefused as e:
+        print(f"wrls-actors: refused: {e}", file=sys.stderr)
+        return REFUSED
+    except OperationalError as e:
+        print(f"wrls-actors: database unreachable: {e.orig}", file=sys.stderr)
+        return UNREACHABLE
+    except KeyboardInterrupt:
+        return OK
+
+
+def _needs_services(service, what: str) -> None:
+    if service.settings.embedded:
+        raise ConfigurationError(
+            f"{what} needs {service.settings.prefix}_BROKER_URL and {service.settings.prefix}_DATABASE_URL "
+            "(the embedded default lives inside one `run` process)"
+        )
+
+
+def cmd_run(service, args) -> int:
+    if service.settings.embedded:
+        return run_embedded(service, service.settings.worker_threads)
+    service.upgrade_database()
+    return run_all(args.app, args.queues)
+
+
+def cmd_worker(service, args) -> int:
+    _needs_services(service, "worker")
+    s = service.settings
+    return run_worker(args.app, args.queues, args.processes or s.worker_processes, args.threads or s.worker_threads)
+
+
+def cmd_scheduler(service, args) -> int:
+    _needs_services(service, "scheduler")
+    return run_scheduler(service)
+
+
+def cmd_exporter(service, args) -> int:
+    _needs_services(service, "exporter")
+    return run_exporter(service)
+
+
+def cmd_trigger(service, args) -> int:
+    _needs_services(service, "trigger")
+    try:
+        params = parse_params(args.param)
+    except ValueError as e:
+        print(f"wrls-actors: {e}", file=sys.stderr)
+        return USAGE
+    try:
+        run_id = service.trigger(args.job, params, force=args.force)
+    except Exception as e:
+        if isinstance(e, (JobRefused, ConfigurationError, OperationalError)):
+            raise
+        print(f"wrls-actors: could not start {args.job}: {e}", file=sys.stderr)
+        return UNREACHABLE
+    print(run_id)
+    return OK
+
+
+def cmd_runs(service, args) -> int:
+    _needs_services(service, "runs")
+    query = ("SELECT run_id, job, trigger, status, started_at, finished_at, counts, children_failed, error "
+             "FROM jobs.runs {where} ORDER BY started_at DESC LIMIT :limit")
+    where = "WHERE job = :job" if args.job else ""
+    with service.engine.connect() as connection:
+        rows = connection.execute(text(query.format(where=where)), {"job": args.job, "limit": args.limit}).all()
+    print(f"{'run':8}  {'job':38} {'trigger':8} {'status':24} {'started (UTC)':19} {'took':>8}  counts / failures")
+    for r in rows:
+        took = f"{(r.finished_at - r.started_at).total_seconds():.1f}s" if r.finished_at else "-"
+        detail = json.dumps(r.counts) if r.counts else ""
+        if r.children_failed:
+            detail += f" {r.children_failed} children failed"
+        if r.error:
+            detail += f" error: {r.error}"
+        print(f"{str(r.run_id)[:8]}  {r.job:38} {r.trigger:8} {r.status:24} "
+              f"{r.started_at.strftime('%Y-%m-%d %H:%M:%S'):19} {took:>8}  {detail.strip()}")
+    return OK
+
+
+def cmd_schedule(service, args) -> int:
+    day = args.date or datetime.now(service.tz).date()
+    try:
+        start_time = time.fromisoformat(args.start)
+    except ValueError:
+        print(f"wrls-actors: --from takes HH:MM, got {args.start!r}", file=sys.stderr)
+        return USAGE
+    start = datetime.combine(day, start_time, tzinfo=service.tz)
+    end = start + timedelta(days=1)
+    for schedule in service.schedules.values():
+        if schedule.enabled and schedule.every is not None:
+            seconds = int(schedule.every.total_seconds())
+            every = f"{seconds} seconds" if seconds < 60 else f"{seconds // 60} minute{'s' if seconds >= 120 else ''}"
+            print(f"- {schedule.title or schedule.job} is run every {every}")
+    print()
+    print("|Time|Job|App|")
+    print("|----|---|---|")
+    previous = None
+    for moment, schedule in timeline(service.schedules, start, end, service.tz):
+        shown = moment.strftime("%H:%M")
+        print(f"|{shown if shown != previous else ' -  '}|{schedule.title or schedule.job}|{schedule.note}|")
+        previous = shown
+    disabled = [s.job for s in service.schedules.values() if not s.enabled]
+    if disabled:
+        print(f"\nswitched off: {', '.join(disabled)}")
+    return OK
+
+
+def cmd_db(service, args) -> int:
+    if service.settings.embedded:
+        raise ConfigurationError("db upgrade needs WRLS_DATABASE_URL (the embedded default upgrades itself)")
+    service.upgrade_database()
+    print("database is up to date")
+    return OK
+
+
+def cmd_queues(service, args) -> int:
+    for name in service.queues():
+        print(name)
+    return OK
+
+
+COMMANDS = {
+    "run": cmd_run, "worker": cmd_worker, "scheduler": cmd_scheduler, "exporter": cmd_exporter,
+    "trigger": cmd_trigger, "runs": cmd_runs, "schedule": cmd_schedule, "db": cmd_db, "queues": cmd_queues,
+}

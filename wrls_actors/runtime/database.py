@@ -1,0 +1,87 @@
+"""PostgreSQL access: one engine per process, migrations, and counter bumps."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, text
+
+logger = logging.getLogger(__name__)
+
+_engines: dict[tuple[int, str], Engine] = {}
+_lock = threading.Lock()
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs and pin the psycopg2 driver."""
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg2://" + url[len(plain):]
+    return url
+
+
+def engine_for(url: str) -> Engine:
+    """One engine per process and URL: forked worker processes must not share sockets."""
+    key = (os.getpid(), url)
+    with _lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = create_engine(
+                sqlalchemy_url(url),
+                pool_size=10,
+                max_overflow=20,
+                pool_pre_ping=True,
+                pool_recycle=300,
+                connect_args={"connect_timeout": 10, "application_name": "wrls-actors"},
+            )
+            _engines[key] = engine
+        return engine
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the ledger schema to the newest migration (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as connection:
+        # Two processes upgrading at once must not both create the schema.
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('jobs-ledger-migrations'))"))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def labels_json(labels: Mapping[str, str]) -> str:
+    return json.dumps(dict(sorted(labels.items())), separators=(",", ":"))
+
+
+_BUMP = text(
+    "INSERT INTO jobs.counters (name, labels, value) VALUES (:name, CAST(:labels AS jsonb), :delta) "
+    "ON CONFLICT (name, labels) DO UPDATE SET value = jobs.counters.value + EXCLUDED.value"
+)
+_SET_MAX = text(
+    "INSERT INTO jobs.counters (name, labels, value) VALUES (:name, CAST(:labels AS jsonb), :value) "
+    "ON CONFLICT (name, labels) DO UPDATE SET value = greatest(jobs.counters.value, EXCLUDED.value)"
+)
+
+
+def bump(connection: Connection, name: str, labels: Mapping[str, str], delta: float = 1) -> None:
+    """Add ``delta`` to a counter, inside the caller's transaction."""
+    connection.execute(_BUMP, {"name": name, "labels": labels_json(labels), "delta": delta})
+
+
+def bump_many(connection: Connection, rows: Iterable[tuple[str, Mapping[str, str], float]]) -> None:
+    params = [{"name": n, "labels": labels_json(l), "delta": d} for n, l, d in rows]
+    if params:
+        connection.execute(_BUMP, params)
+
+
+def set_max(connection: Connection, name: str, labels: Mapping[str, str], value: float) -> None:
+    """Raise a gauge-like counter (e.g. a last-success timestamp) to ``value``."""
+    connection.execute(_SET_MAX, {"name": name, "labels": labels_json(labels), "value": value})

@@ -1,0 +1,124 @@
+"""How an application declares its jobs and schedules: plain data.
+
+A job is an ordered list of steps. A step is one Dramatiq actor named
+``<job>.<step>``. A step with ``fan_out`` returns the items to fan out; the
+runtime sends one ``fan_out`` child message per item and continues with the
+next step exactly once, when every child has ended.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from .errors import ConfigurationError
+
+# What a child failure does to the run when the fan-in fires.
+CONTINUE = "continue"
+FAIL = "fail"
+
+# Overlap policies: what a scheduled tick does while the job's previous run is still going.
+SKIP = "skip"
+ALLOW = "allow"
+
+# Catch-up policies: what the scheduler does with ticks missed while it was down.
+LATEST = "latest"
+NONE = "none"
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One step of a job.
+
+    ``time_limit`` defaults to 5 minutes; ``max_retries`` to 3, with backoff
+    from ``min_backoff`` (5 seconds) doubling up to ``max_backoff`` (5 minutes).
+    Every one of them must stay below RabbitMQ's consumer timeout.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    queue: str | None = None
+    time_limit: timedelta = timedelta(minutes=5)
+    max_retries: int = 3
+    min_backoff: timedelta = timedelta(seconds=5)
+    max_backoff: timedelta = timedelta(minutes=5)
+    fan_out: Step | None = None
+    on_child_failure: str = CONTINUE
+
+    def __post_init__(self) -> None:
+        if self.on_child_failure not in (CONTINUE, FAIL):
+            raise ConfigurationError(f"step {self.name}: on_child_failure must be {CONTINUE!r} or {FAIL!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """A named pipeline of steps; ``queue`` is the default queue of its steps."""
+
+    name: str
+    steps: tuple[Step, ...]
+    queue: str = "default"
+    overlap: str = SKIP
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            raise ConfigurationError(f"job {self.name} has no steps")
+        names = [s.name for s in self.steps] + [s.fan_out.name for s in self.steps if s.fan_out]
+        duplicated = [n for n, c in Counter(names).items() if c > 1]
+        if duplicated:
+            raise ConfigurationError(f"job {self.name}: step names repeated: {', '.join(duplicated)}")
+
+    def actor_name(self, step: Step) -> str:
+        return f"{self.name}.{step.name}"
+
+    def queue_of(self, step: Step) -> str:
+        return step.queue or self.queue
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """When a job starts by itself: a cron expression or an interval, never both."""
+
+    job: str
+    cron: str | None = None
+    every: timedelta | None = None
+    overlap: str = SKIP
+    catch_up: str = LATEST
+    enabled: bool = True
+    title: str = ""  # how people name the job, for the timeline
+    note: str = ""  # free text shown beside it (e.g. the system it replaces)
+
+    @property
+    def name(self) -> str:
+        return self.job
+
+    def describe(self) -> str:
+        if self.every is not None:
+            return f"every {int(self.every.total_seconds())}s"
+        return self.cron or ""
+
+
+@dataclasses.dataclass
+class StepContext:
+    """What a step function is given: the run, its parameters and a place to count."""
+
+    run_id: UUID
+    job: str
+    step: str
+    params: Mapping[str, Any]
+    message_id: str
+    attempt: int
+    logger: logging.LoggerAdapter
+    item: Any = None
+    counts: Counter = dataclasses.field(default_factory=Counter)
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add to one of the run's counts (summed over steps and children)."""
+        self.counts[name] += n
+
+
+StepFunction = Callable[[StepContext], Iterable[Any] | None]

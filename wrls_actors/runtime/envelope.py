@@ -1,0 +1,118 @@
+"""The message envelope: what goes over RabbitMQ, and how bad input is refused.
+
+Messages are Dramatiq's JSON (see docs/messages.md). Other services need to
+send only ``queue_name``, ``actor_name`` and ``kwargs``: the decoder fills in
+the rest, deriving a missing ``message_id`` from the body so that a redelivered
+copy keeps the same id. A body that is not such JSON is reported through
+``on_decode_error`` (the ledger records it) and Dramatiq dead-letters it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dramatiq.encoder import JSONEncoder
+
+from .errors import BadMessage
+
+REQUIRED = ("queue_name", "actor_name")
+_NAMESPACE = uuid.UUID("7b0f2f0e-6a56-4a8e-9a6b-3f3c2a1d9e10")
+
+DecodeErrorHook = Callable[[bytes, str], None]
+_hooks: list[DecodeErrorHook] = []
+
+
+def on_decode_error(hook: DecodeErrorHook) -> None:
+    """Call ``hook(body, reason)`` for every body that cannot be decoded."""
+    _hooks.append(hook)
+
+
+def excerpt(body: bytes, limit: int = 200) -> str:
+    text = body[:limit].decode("utf-8", errors="replace")
+    return text + ("..." if len(body) > limit else "")
+
+
+class EnvelopeEncoder(JSONEncoder):
+    """Dramatiq's JSON encoder, lenient on optional fields and loud on bad bodies."""
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        try:
+            return fill_defaults(data, json.loads(data.decode("utf-8")))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            self._report(data, f"body is not JSON: {e}")
+            raise
+        except BadMessage as e:
+            self._report(data, str(e))
+            raise
+
+    @staticmethod
+    def _report(data: bytes, reason: str) -> None:
+        for hook in _hooks:
+            try:
+                hook(data, reason)
+            except Exception:  # a failing report must not stop the dead-lettering
+                pass
+
+
+def fill_defaults(body: bytes, fields: Any) -> dict[str, Any]:
+    if not isinstance(fields, dict):
+        raise BadMessage(f"body must be a JSON object, got {type(fields).__name__}")
+    missing = [k for k in REQUIRED if not isinstance(fields.get(k), str) or not fields.get(k)]
+    if missing:
+        raise BadMessage(f"body lacks {', '.join(missing)}")
+    for key, kind in (("args", list), ("kwargs", dict), ("options", dict)):
+        if key not in fields:
+            fields[key] = kind()
+        elif not isinstance(fields[key], kind):
+            raise BadMessage(f"{key} must be a JSON {'array' if kind is list else 'object'}")
+    if not fields.get("message_id"):
+        fields["message_id"] = str(uuid.uuid5(_NAMESPACE, hashlib.sha256(body).hexdigest()))
+    fields.setdefault("message_timestamp", int(time.time() * 1000))
+    unknown = set(fields) - {"queue_name", "actor_name", "args", "kwargs", "options", "message_id", "message_timestamp"}
+    if unknown:
+        raise BadMessage(f"unknown fields: {', '.join(sorted(unknown))}")
+    return fields
+
+
+def step_arguments(kwargs: Mapping[str, Any], *, child: bool) -> tuple[uuid.UUID, dict, Any]:
+    """Validate a step message's kwargs: ``run_id``, ``params`` and, for a child, ``item``."""
+    allowed = {"run_id", "params", "item"} if child else {"run_id", "params"}
+    unknown = set(kwargs) - allowed
+    if unknown:
+        raise BadMessage(f"unexpected arguments: {', '.join(sorted(unknown))}")
+    try:
+        run_id = uuid.UUID(str(kwargs["run_id"]))
+    except KeyError:
+        raise BadMessage("missing argument run_id") from None
+    except ValueError:
+        raise BadMessage(f"run_id is not a UUID: {kwargs['run_id']!r}") from None
+    params = kwargs.get("params") or {}
+    if not isinstance(params, dict):
+        raise BadMessage("params must be a JSON object")
+    if child and "item" not in kwargs:
+        raise BadMessage("missing argument item")
+    return run_id, params, kwargs.get("item")
+
+
+def start_arguments(kwargs: Mapping[str, Any], known_jobs: Mapping[str, Any]) -> tuple[str, dict, bool]:
+    """Validate a start message's kwargs: ``job``, ``params`` and ``force``."""
+    unknown = set(kwargs) - {"job", "params", "force"}
+    if unknown:
+        raise BadMessage(f"unexpected arguments: {', '.join(sorted(unknown))}")
+    job = kwargs.get("job")
+    if not isinstance(job, str) or not job:
+        raise BadMessage("missing argument job")
+    if job not in known_jobs:
+        raise BadMessage(f"unknown job {job!r}")
+    params = kwargs.get("params") or {}
+    if not isinstance(params, dict):
+        raise BadMessage("params must be a JSON object")
+    force = kwargs.get("force", False)
+    if not isinstance(force, bool):
+        raise BadMessage("force must be true or false")
+    return job, params, force

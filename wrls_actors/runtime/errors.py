@@ -1,0 +1,24 @@
+"""The runtime's errors, one tree."""
+
+
+class JobRuntimeError(Exception):
+    """Base class of every error raised by the runtime."""
+
+
+class ConfigurationError(JobRuntimeError):
+    """Raised when settings, schedules or actor options are unsafe or invalid."""
+
+
+class BadMessage(JobRuntimeError):
+    """Raised when a message cannot be processed as sent (unknown job, bad arguments).
+
+    Never retried: the message goes to the dead-letter queue with the reason.
+    """
+
+
+class ScheduleError(ConfigurationError):
+    """Raised when a schedule's cron expression or interval is invalid."""
+
+
+class JobRefused(JobRuntimeError):
+    """Raised when a manual start is refused (the job is already running)."""

@@ -1,0 +1,281 @@
+"""The metrics exporter: ``/metrics`` from the ledger and RabbitMQ, and ``/healthz``.
+
+Everything is read at scrape time from shared state (the ``jobs`` tables and
+RabbitMQ), never from one process's memory, so the numbers are right however
+many worker processes and machines there are, and survive restarts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import urllib.request
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from socketserver import ThreadingMixIn
+from urllib.parse import quote, unquote, urlsplit
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from sqlalchemy import text
+
+from .cron import fire_times
+
+logger = logging.getLogger(__name__)
+
+COUNTERS = {
+    # ledger counter name: (help, label names)
+    "runs_started_total": ("Runs started, by job and trigger.", ("job", "trigger")),
+    "runs_total": ("Runs ended, by job and outcome (succeeded, failed, completed-with-failures).", ("job", "outcome")),
+    "steps_total": ("Step messages ended, by actor, queue and outcome (succeeded, retried, failed, timed-out, "
+                    "skipped, dead-lettered).", ("actor", "queue", "outcome")),
+    "steps_timed_out_total": ("Step attempts stopped by their time limit.", ("actor", "queue")),
+    "steps_stalled_total": ("Steps found stalled (no heartbeat, or hung past their time limit).", ("actor", "queue")),
+    "steps_redelivered_total": ("Step messages redelivered after a delivery that never finished.", ("actor", "queue")),
+    "ticks_total": ("Schedule ticks by outcome (started, late, caught-up, duplicate, skipped-overlap, missed, "
+                    "no-steps).", ("schedule", "outcome")),
+    "messages_rejected_total": ("Messages that could not be decoded, dead-lettered.", ()),
+}
+HISTOGRAMS = {
+    "run_duration_seconds": ("Run duration from start to end.", ("job",)),
+    "step_duration_seconds": ("Step attempt duration.", ("actor", "queue")),
+}
+GAUGES = {
+    "job_last_success_timestamp_seconds": ("When each job last ended successfully (Unix time).", ("job",)),
+    "schedule_lag_seconds": ("Delay between a schedule's nominal tick time and its handling, last tick.", ("schedule",)),
+}
+
+STALLED_NOW = text(
+    """
+    SELECT actor, queue, count(*) AS n FROM jobs.steps
+    WHERE status = 'stalled'
+       OR (status = 'running' AND (coalesce(heartbeat_at, started_at) < now() - make_interval(secs => :stall_after)
+           OR (time_limit_ms IS NOT NULL AND started_at + make_interval(secs => time_limit_ms / 1000.0 + :grace) < now())))
+    GROUP BY actor, queue
+    """
+)
+
+
+def management_url(broker_url: str | None, explicit: str | None) -> str | None:
+    if explicit:
+        return explicit.rstrip("/")
+    if not broker_url:
+        return None
+    parts = urlsplit(broker_url)
+    user = parts.username or "guest"
+    password = parts.password or "guest"
+    return f"http://{quote(user)}:{quote(password)}@{parts.hostname or '127.0.0.1'}:15672"
+
+
+def vhost_of(broker_url: str | None) -> str:
+    path = urlsplit(broker_url or "").path
+    return unquote(path[1:]) if len(path) > 1 else "/"
+
+
+def read_queues(url: str, vhost: str, timeout_s: float = 5) -> list[dict]:
+    parts = urlsplit(url)
+    base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}{parts.path}"
+    request = urllib.request.Request(f"{base}/api/queues/{quote(vhost, safe='')}?columns=name,messages_ready,"
+                                     "messages_unacknowledged,messages,consumers")
+    token = base64.b64encode(f"{unquote(parts.username or 'guest')}:{unquote(parts.password or 'guest')}".encode())
+    request.add_header("Authorization", f"Basic {token.decode()}")
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        return json.load(response)
+
+
+class LedgerCollector:
+    """A Prometheus collector reading the ledger and RabbitMQ at every scrape."""
+
+    def __init__(self, service) -> None:
+        self.service = service
+        self.namespace = service.settings.prefix.lower()
+        self._periods = self._expected_periods()
+
+    def _name(self, name: str) -> str:
+        return f"{self.namespace}_{name}"
+
+    def _expected_periods(self) -> dict[str, float]:
+        """The longest gap between two ticks of each schedule over the coming fortnight."""
+        periods = {}
+        now = datetime.now(timezone.utc)
+        for schedule in self.service.schedules.values():
+            if not schedule.enabled:
+                continue
+            if schedule.every is not None:
+                periods[schedule.name] = schedule.every.total_seconds()
+                continue
+            times = fire_times(schedule, now, now + timedelta(days=14), self.service.tz)
+            gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+            if gaps:
+                periods[schedule.name] = max(gaps)
+        return periods
+
+    def collect(self) -> Iterable:
+        s = self.service.settings
+        up = GaugeMetricFamily(self._name("ledger_up"), "1 when the ledger database answered this scrape.")
+        try:
+            with self.service.engine.connect() as connection:
+                counters = connection.execute(text("SELECT name, labels, value FROM jobs.counters")).all()
+                stalled = connection.execute(STALLED_NOW, {"stall_after": s.stall_after_s, "grace": s.stall_grace_s}).all()
+                running = connection.execute(
+                    text("SELECT job, count(*) AS n FROM jobs.runs WHERE status = 'running' GROUP BY job")).all()
+            up.add_metric([], 1)
+        except Exception:
+            logger.exception("ledger not readable for metrics")
+            up.add_metric([], 0)
+            counters, stalled, running = [], [], []
+        yield up
+        yield from self._from_counters(counters)
+        gauge = GaugeMetricFamily(self._name("steps_stalled"), "Steps stalled now (no heartbeat, or past their "
+                                  "time limit and still running).", labels=["actor", "queue"])
+        for row in stalled:
+            gauge.add_metric([row.actor, row.queue], row.n)
+        yield gauge
+        gauge = GaugeMetricFamily(self._name("runs_running"), "Runs in progress now.", labels=["job"])
+        for row in running:
+            gauge.add_metric([row.job], row.n)
+        yield gauge
+        gauge = GaugeMetricFamily(self._name("schedule_expected_period_seconds"),
+                                  "Longest time between two ticks of a schedule (for overdue alerts).",
+                                  labels=["schedule", "job"])
+        for name, period in self._periods.items():
+            gauge.add_metric([name, self.service.schedules[name].job], period)
+        yield gauge
+        yield from self._queues()
+
+    def _from_counters(self, rows) -> Iterable:
+        by_name: dict[str, list] = defaultdict(list)
+        for row in rows:
+            by_name[row.name].append((row.labels, row.value))
+        for name, (help_, labels) in COUNTERS.items():
+            family = CounterMetricFamily(self._name(name[: -len("_total")]), help_, labels=list(labels))
+            for values, value in by_name.get(name, []):
+                family.add_metric([str(values.get(l, "")) for l in labels], value)
+            yield family
+        for name, (help_, labels) in GAUGES.items():
+            family = GaugeMetricFamily(self._name(name), help_, labels=list(labels))
+            for values, value in by_name.get(name, []):
+                family.add_metric([str(values.get(l, "")) for l in labels], value)
+            yield family
+        for name, (help_, labels) in HISTOGRAMS.items():
+            family = HistogramMetricFamily(self._name(name), help_, labels=list(labels))
+            series: dict[tuple, dict] = defaultdict(lambda: {"buckets": {}, "sum": 0.0, "count": 0.0})
+            for values, value in by_name.get(f"{name}_bucket", []):
+                key = tuple(str(values.get(l, "")) for l in labels)
+                series[key]["buckets"][float(values["le"])] = value
+            for values, value in by_name.get(f"{name}_sum", []):
+                series[tuple(str(values.get(l, "")) for l in labels)]["sum"] = value
+            for values, value in by_name.get(f"{name}_count", []):
+                series[tuple(str(values.get(l, "")) for l in labels)]["count"] = value
+            for key, data in series.items():
+                bounds = sorted(data["buckets"])
+                buckets = [(repr(b) if b != int(b) else f"{b:.1f}", data["buckets"][b]) for b in bounds]
+                buckets.append(("+Inf", data["count"]))
+                family.add_metric(list(key), buckets, data["sum"])
+            yield family
+
+    def _queues(self) -> Iterable:
+        s = self.service.settings
+        names = {
+            "ready": "Messages ready in each queue.",
+            "unacked": "Messages delivered to workers and not yet acknowledged, per queue.",
+            "delayed": "Messages waiting for a retry or a delay, per queue.",
+            "dead_lettered": "Messages in each queue's dead-letter queue (.XQ).",
+            "consumers": "Consumers (worker threads' channels) on each queue.",
+        }
+        families = {k: GaugeMetricFamily(self._name(f"queue_{k}"), v, labels=["queue"]) for k, v in names.items()}
+        up = GaugeMetricFamily(self._name("broker_up"), "1 when RabbitMQ's management API answered this scrape.")
+        url = management_url(s.broker_url, s.management_url)
+        if url is None:
+            yield from families.values()
+            return
+        try:
+            queues = read_queues(url, vhost_of(s.broker_url))
+            up.add_metric([], 1)
+        except Exception as e:
+            logger.warning("RabbitMQ management API not readable: %s", e)
+            up.add_metric([], 0)
+            queues = []
+        known = set(self.service.queues())
+        for queue in queues:
+            name = queue["name"]
+            base = name[:-3] if name.endswith((".DQ", ".XQ")) else name
+            if base not in known:
+                continue
+            if name.endswith(".XQ"):
+                families["dead_lettered"].add_metric([base], queue.get("messages", 0))
+            elif name.endswith(".DQ"):
+                families["delayed"].add_metric([base], queue.get("messages", 0))
+            else:
+                families["ready"].add_metric([base], queue.get("messages_ready", 0))
+                families["unacked"].add_metric([base], queue.get("messages_unacknowledged", 0))
+                families["consumers"].add_metric([base], queue.get("consumers", 0))
+        yield up
+        yield from families.values()
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - one line per scrape would flood the log
+        pass
+
+
+def make_app(service):
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(LedgerCollector(service))
+
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO", "/")
+        if path == "/metrics":
+            body = generate_latest(registry)
+            start_response("200 OK", [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")])
+            return [body]
+        if path == "/healthz":
+            status, report = health(service)
+            start_response(status, [("Content-Type", "application/json")])
+            return [json.dumps(report).encode()]
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found: try /metrics or /healthz\n"]
+
+    return app
+
+
+def health(service) -> tuple[str, dict]:
+    report = {}
+    try:
+        with service.engine.connect() as connection:
+            connection.execute(text("SELECT 1 FROM jobs.counters LIMIT 1"))
+        report["database"] = "ok"
+    except Exception as e:
+        report["database"] = f"error: {type(e).__name__}"
+    s = service.settings
+    url = management_url(s.broker_url, s.management_url)
+    if s.broker_url is None:
+        report["broker"] = "ok (in-process)"
+    elif url is not None:
+        try:
+            read_queues(url, vhost_of(s.broker_url), timeout_s=3)
+            report["broker"] = "ok"
+        except Exception as e:
+            report["broker"] = f"error: {type(e).__name__}"
+    healthy = all(v.startswith("ok") for v in report.values())
+    return ("200 OK" if healthy else "503 Service Unavailable"), report
+
+
+def serve(service, host: str, port: int, stop: threading.Event | None = None) -> None:
+    server = make_server(host, port, make_app(service), server_class=_Server, handler_class=_QuietHandler)
+    logger.info("metrics exporter on http://%s:%d/metrics (and /healthz)", host, port)
+    if stop is None:
+        server.serve_forever()
+        return
+    thread = threading.Thread(target=server.serve_forever, name="exporter", daemon=True)
+    thread.start()
+    stop.wait()
+    server.shutdown()

@@ -1,0 +1,176 @@
+"""The long-running processes: worker, scheduler, exporter, and all three together.
+
+The worker is Dramatiq's own CLI (process supervision, graceful shutdown,
+signal handling), pointed at ``entry:broker``. The scheduler is periodiq's
+``Scheduler`` run by us, so that a broker outage at a tick restarts it (and
+the missed-tick watch records what was lost) instead of exiting as periodiq
+does. ``run`` starts the three as child processes and stops them together.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+logger = logging.getLogger(__name__)
+
+APP_ENV = "JOB_RUNTIME_APP"
+WATCH_EVERY_S = 30
+
+
+def load_service(app_path: str):
+    """``module:attribute`` -> the application's Service (the attribute may be a factory)."""
+    module_name, _, attribute = app_path.partition(":")
+    target = getattr(importlib.import_module(module_name), attribute or "service")
+    return target() if callable(target) and not hasattr(target, "broker") else target
+
+
+def run_worker(app_path: str, queues: list[str] | None, processes: int, threads: int) -> int:
+    import dramatiq.cli
+
+    from . import safety
+
+    service = load_service(app_path)
+    safety.check(service.broker, service.settings.consumer_timeout_s)
+    os.environ[APP_ENV] = app_path
+    argv = ["wrls_actors.runtime.entry:broker", "-p", str(processes), "-t", str(threads), "--skip-logging"]
+    if queues:
+        unknown = set(queues) - set(service.queues())
+        if unknown:
+            logger.error("no such queue: %s (queues: %s)", ", ".join(sorted(unknown)), ", ".join(service.queues()))
+            return 2
+        argv += ["-Q", *queues]
+    logger.info("worker: %d processes x %d threads on %s", processes, threads, ", ".join(queues or service.queues()))
+    args = dramatiq.cli.make_argument_parser().parse_args(argv)
+    return dramatiq.cli.main(args)
+
+
+def _watch_loop(service, stop: threading.Event) -> None:
+    while True:
+        try:
+            results = service.scheduling.watch()
+            for result in results:
+                logger.warning("watch: %s %s", result.outcome, result.detail or "")
+        except Exception:
+            logger.exception("missed-tick watch failed")
+        if stop.wait(WATCH_EVERY_S):
+            return
+
+
+def run_scheduler(service, stop: threading.Event | None = None) -> int:
+    import pendulum
+    from periodiq import Scheduler
+
+    from . import safety
+
+    pendulum.set_local_timezone(pendulum.timezone(service.settings.timezone))
+    broker = service.broker
+    safety.check(broker, service.settings.consumer_timeout_s)
+    stop = stop or threading.Event()
+    threading.Thread(target=_watch_loop, args=(service, stop), name="tick-watch", daemon=True).start()
+    actors = [a for a in broker.actors.values() if "periodic" in a.options]
+    if not actors:
+        logger.warning("no schedule is enabled: the scheduler only watches")
+        stop.wait()
+        return 0
+    for actor in actors:
+        logger.info("schedule %-28s %s", actor.actor_name, actor.options["periodic"])
+    while not stop.is_set():
+        try:
+            scheduler = Scheduler(actors=actors)
+            scheduler.schedule()
+            scheduler.loop()
+        except KeyboardInterrupt:
+            return 0
+        except Exception:
+            # periodiq itself exits here; we wait and start again: the watch
+            # records the ticks that could not be sent.
+            logger.exception("scheduler could not send a tick; restarting in 5 s")
+            signal.alarm(0)
+            if stop.wait(5):
+                break
+    return 0
+
+
+def run_exporter(service) -> int:
+    from .metrics import serve
+
+    try:
+        serve(service, service.settings.metrics_host, service.settings.metrics_port)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def run_all(app_path: str, queues: list[str] | None = None) -> int:
+    """Worker, scheduler and exporter as child processes; Ctrl-C stops all three."""
+    base = [sys.executable, "-m", "wrls_actors", "--app", app_path]
+    commands = {
+        "worker": base + ["worker"] + (["--queues", *queues] if queues else []),
+        "scheduler": base + ["scheduler"],
+        "exporter": base + ["exporter"],
+    }
+    children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+    stopping = False
+
+    def stop_all(*_):
+        nonlocal stopping
+        stopping = True
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGTERM, stop_all)
+    code = 0
+    while any(child.poll() is None for child in children.values()):
+        for name, child in children.items():
+            if child.poll() is not None and not stopping:
+                logger.error("%s exited with %s: stopping the others", name, child.returncode)
+                code = 1
+                stop_all()
+        time.sleep(0.5)
+    return code
+
+
+def run_embedded(service, threads: int) -> int:
+    """Everything in one process: in-process broker and a PostgreSQL under a local folder."""
+    import pgserver
+    from dramatiq import Worker
+
+    from .metrics import serve
+
+    folder = os.path.abspath(service.settings.embedded_dir)
+    os.makedirs(folder, exist_ok=True)
+    logger.warning("EMBEDDED DEFAULT: %s_BROKER_URL and %s_DATABASE_URL are not set", service.settings.prefix,
+                   service.settings.prefix)
+    logger.warning("EMBEDDED DEFAULT: in-process broker, PostgreSQL under %s/pgdata; nothing here is for production",
+                   folder)
+    server = pgserver.get_server(os.path.join(folder, "pgdata"), cleanup_mode="stop")
+    service.use_database(server.get_uri())
+    service.upgrade_database()
+    broker = service.broker
+    broker.emit_after("process_boot")
+    worker = Worker(broker, worker_threads=threads)
+    worker.start()
+    stop = threading.Event()
+    threading.Thread(target=serve, args=(service, service.settings.metrics_host, service.settings.metrics_port, stop),
+                     name="exporter", daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        run_scheduler(service, stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        logger.info("stopping: worker, scheduler and exporter")
+        stop.set()
+        worker.stop()
+        service.ledger.flush(10)
+        server.cleanup()
+    return 0

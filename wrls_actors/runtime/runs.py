@@ -1,0 +1,335 @@
+"""Runs: starting a job, moving it along its steps, fan-out and fan-in.
+
+Every decision is a compare-and-set on ``jobs.runs`` (the run's ``step_index``)
+or on a ``jobs.barriers`` row, so a redelivered or duplicated message can
+never move a run twice. The next message is published (with confirmed
+delivery) inside the transaction that decided it and the transaction commits
+only once the broker has confirmed: if publishing fails, the decision rolls
+back and the step is retried. Message ids are derived from the run, so a
+re-published message keeps its id and the ledger sees one message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+import dramatiq
+from dramatiq import Message
+from sqlalchemy import Connection, Engine, text
+
+from .database import bump, set_max
+from .definitions import FAIL, SKIP, Job, Step
+from .errors import JobRefused
+
+logger = logging.getLogger(__name__)
+
+RUN_DURATION_BUCKETS_S = (1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400)
+PUBLISH_THREADS = 8
+
+
+def step_message_id(run_id: uuid.UUID | str, index: int) -> str:
+    return str(uuid.uuid5(uuid.UUID(str(run_id)), f"step:{index}"))
+
+
+def child_message_id(run_id: uuid.UUID | str, index: int, position: int) -> str:
+    return str(uuid.uuid5(uuid.UUID(str(run_id)), f"child:{index}:{position}"))
+
+
+def _counts_json(counts: Mapping[str, int] | None) -> str:
+    return json.dumps(dict(counts or {}))
+
+
+class RunControl:
+    """Moves runs along their jobs' steps. Knows the jobs, the database and the broker."""
+
+    def __init__(self, engine: Engine, broker: dramatiq.Broker, jobs: Mapping[str, Job]) -> None:
+        self.engine = engine
+        self.broker = broker
+        self.jobs = jobs
+        self._publisher: ThreadPoolExecutor | None = None
+
+    # -- messages -------------------------------------------------------------
+
+    def _message(self, job: Job, step: Step, message_id: str, kwargs: dict[str, Any]) -> Message:
+        return Message(
+            queue_name=job.queue_of(step),
+            actor_name=job.actor_name(step),
+            args=(),
+            kwargs=kwargs,
+            options={},
+            message_id=message_id,
+            message_timestamp=int(time.time() * 1000),
+        )
+
+    def _publish_step(self, job: Job, run_id: str, index: int, params: Mapping[str, Any]) -> None:
+        step = job.steps[index]
+        self.broker.enqueue(
+            self._message(job, step, step_message_id(run_id, index), {"run_id": str(run_id), "params": dict(params)})
+        )
+
+    def _publish_children(self, job: Job, run_id: str, index: int, params: Mapping[str, Any], items: Sequence[Any]) -> None:
+        child = job.steps[index].fan_out
+        assert child is not None
+        messages = [
+            self._message(
+                job, child, child_message_id(run_id, index, position),
+                {"run_id": str(run_id), "params": dict(params), "item": item},
+            )
+            for position, item in enumerate(items)
+        ]
+        # Each confirmed publish waits for the broker; several threads (each
+        # with its own channel) keep a large fan-out from taking minutes.
+        if len(messages) < 64:
+            for message in messages:
+                self.broker.enqueue(message)
+            return
+        if self._publisher is None:
+            self._publisher = ThreadPoolExecutor(PUBLISH_THREADS, thread_name_prefix="fan-out")
+        chunk = max(1, len(messages) // PUBLISH_THREADS + 1)
+        batches = [messages[i:i + chunk] for i in range(0, len(messages), chunk)]
+        for future in [self._publisher.submit(self._publish_all, batch) for batch in batches]:
+            future.result()
+
+    def _publish_all(self, messages: list[Message]) -> None:
+        for message in messages:
+            self.broker.enqueue(message)
+
+    # -- starting -------------------------------------------------------------
+
+    def running_run(self, connection: Connection, job: str) -> str | None:
+        row = connection.execute(
+            text("SELECT run_id FROM jobs.runs WHERE job = :job AND status = 'running' ORDER BY started_at DESC LIMIT 1"),
+            {"job": job},
+        ).first()
+        return str(row.run_id) if row else None
+
+    def start(
+        self,
+        job_name: str,
+        trigger: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        nominal_time: datetime | None = None,
+        trigger_key: str | None = None,
+        force: bool = False,
+        overlap: str | None = None,
+        claim: Callable[[Connection, str], None] | None = None,
+    ) -> str:
+        """Start a run and publish its first step; returns the run id.
+
+        Raises JobRefused when the job is already running and its overlap
+        policy is ``skip`` (unless ``force``). A ``trigger_key`` seen before
+        (a redelivered start message) returns the run it started. ``claim``
+        runs inside the transaction that creates the run (the scheduler
+        records its tick there).
+        """
+        job = self.jobs.get(job_name)
+        if job is None:
+            raise JobRefused(f"unknown job {job_name!r}")
+        params = dict(params or {})
+        run_id = str(uuid.uuid4())
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"run:{job_name}"})
+            if trigger_key is not None:
+                seen = connection.execute(
+                    text("SELECT run_id FROM jobs.runs WHERE trigger_key = :key"), {"key": trigger_key}
+                ).first()
+                if seen:
+                    return str(seen.run_id)
+            if (overlap or job.overlap) == SKIP and not force:
+                previous = self.running_run(connection, job_name)
+                if previous:
+                    raise JobRefused(f"{job_name} is already running (run {previous}); use force to start another")
+            connection.execute(
+                text(
+                    "INSERT INTO jobs.runs (run_id, job, trigger, trigger_key, nominal_time, params, status) "
+                    "VALUES (:run_id, :job, :trigger, :key, :nominal, CAST(:params AS jsonb), 'running')"
+                ),
+                {"run_id": run_id, "job": job_name, "trigger": trigger, "key": trigger_key,
+                 "nominal": nominal_time, "params": json.dumps(params)},
+            )
+            bump(connection, "runs_started_total", {"job": job_name, "trigger": trigger})
+            if claim is not None:
+                claim(connection, run_id)
+            # Committed before publishing: the first step must find its run.
+            connection.commit()
+        try:
+            self._publish_step(job, run_id, 0, params)
+        except Exception as e:
+            self.fail(run_id, f"could not publish the first step: {e}")
+            raise
+        logger.info("run %s of %s started (%s)", run_id, job_name, trigger, extra={"run_id": run_id, "job": job_name})
+        return run_id
+
+    # -- moving along ---------------------------------------------------------
+
+    def advance(self, run_id: str, index: int, counts: Mapping[str, int] | None = None) -> None:
+        """Step ``index`` succeeded: publish the next step, or end the run."""
+        with self.engine.connect() as connection:
+            self._advance(connection, run_id, index, counts)
+            connection.commit()
+
+    def _advance(self, connection: Connection, run_id: str, index: int, counts: Mapping[str, int] | None) -> None:
+        row = connection.execute(
+            text(
+                "UPDATE jobs.runs SET step_index = step_index + 1, counts = jobs.jsonb_add(counts, CAST(:counts AS jsonb)) "
+                "WHERE run_id = :run_id AND step_index = :index AND status = 'running' "
+                "RETURNING job, params, children_failed"
+            ),
+            {"run_id": run_id, "index": index, "counts": _counts_json(counts)},
+        ).first()
+        if row is None:
+            logger.info("run %s already moved past step %d; nothing to do", run_id, index)
+            return
+        job = self.jobs[row.job]
+        if index + 1 == len(job.steps):
+            outcome = "completed-with-failures" if row.children_failed else "succeeded"
+            self._finish(connection, run_id, outcome, None)
+        else:
+            self._publish_step(job, run_id, index + 1, row.params)
+
+    def fan_out(self, run_id: str, index: int, items: Sequence[Any], counts: Mapping[str, int] | None = None) -> None:
+        """Step ``index`` produced ``items``: one child message each, then fan-in."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                text("SELECT job, params FROM jobs.runs WHERE run_id = :run_id AND step_index = :index AND status = 'running'"),
+                {"run_id": run_id, "index": index},
+            ).first()
+            if row is None:
+                logger.info("run %s is not at step %d any more; fan-out not repeated", run_id, index)
+                return
+            created = connection.execute(
+                text(
+                    "INSERT INTO jobs.barriers (run_id, step_index, expected) VALUES (:run_id, :index, :expected) "
+                    "ON CONFLICT DO NOTHING RETURNING expected"
+                ),
+                {"run_id": run_id, "index": index, "expected": len(items)},
+            ).first()
+            if created and counts:
+                connection.execute(
+                    text("UPDATE jobs.runs SET counts = jobs.jsonb_add(counts, CAST(:c AS jsonb)) WHERE run_id = :run_id"),
+                    {"run_id": run_id, "c": _counts_json(counts)},
+                )
+            # The barrier must be committed before any child can arrive at it.
+            connection.commit()
+        job = self.jobs[row.job]
+        if not items:
+            with self.engine.connect() as connection:
+                self._fire(connection, job, run_id, index, failed=0, expected=0)
+                connection.commit()
+            return
+        # A redelivered fan-out publishes every child again under the same ids:
+        # the barrier counts each child id once.
+        self._publish_children(job, run_id, index, row.params, items)
+
+    def arrive(self, run_id: str, index: int, message_id: str, *, failed: bool,
+               counts: Mapping[str, int] | None = None) -> None:
+        """A child ended (succeeded, or failed for good). Fires the barrier exactly once."""
+        with self.engine.connect() as connection:
+            first_time = connection.execute(
+                text(
+                    "INSERT INTO jobs.barrier_arrivals (run_id, step_index, message_id, failed) "
+                    "VALUES (:run_id, :index, :message_id, :failed) ON CONFLICT DO NOTHING RETURNING 1"
+                ),
+                {"run_id": run_id, "index": index, "message_id": message_id, "failed": failed},
+            ).first()
+            if first_time is None:
+                connection.commit()
+                return
+            barrier = connection.execute(
+                text(
+                    "UPDATE jobs.barriers SET arrived = arrived + 1, failed = failed + :f, "
+                    "counts = CASE WHEN CAST(:counts AS jsonb) = '{}'::jsonb THEN counts "
+                    "              ELSE jobs.jsonb_add(counts, CAST(:counts AS jsonb)) END "
+                    "WHERE run_id = :run_id AND step_index = :index "
+                    "RETURNING arrived, expected, failed, fired_at"
+                ),
+                {"run_id": run_id, "index": index, "f": int(failed), "counts": _counts_json(counts)},
+            ).first()
+            if barrier is None:
+                connection.rollback()
+                raise LookupError(f"no barrier for run {run_id} step {index}")
+            if barrier.arrived >= barrier.expected and barrier.fired_at is None:
+                job_name = connection.execute(
+                    text("SELECT job FROM jobs.runs WHERE run_id = :run_id"), {"run_id": run_id}
+                ).scalar_one()
+                self._fire(connection, self.jobs[job_name], run_id, index, barrier.failed, barrier.expected)
+            connection.commit()
+
+    def _fire(self, connection: Connection, job: Job, run_id: str, index: int, failed: int, expected: int) -> None:
+        fired = connection.execute(
+            text(
+                "UPDATE jobs.barriers SET fired_at = now() WHERE run_id = :run_id AND step_index = :index "
+                "AND fired_at IS NULL RETURNING counts"
+            ),
+            {"run_id": run_id, "index": index},
+        ).first()
+        if fired is None:
+            return
+        if failed:
+            connection.execute(
+                text("UPDATE jobs.runs SET children_failed = children_failed + :n WHERE run_id = :run_id"),
+                {"n": failed, "run_id": run_id},
+            )
+        step = job.steps[index]
+        logger.info("fan-in of %s: %d children ended, %d failed", job.actor_name(step), expected, failed,
+                    extra={"run_id": run_id})
+        if failed and step.on_child_failure == FAIL:
+            self._finish(connection, run_id, "failed", f"{failed} of {expected} {step.fan_out.name} children failed")
+            return
+        self._advance(connection, run_id, index, fired.counts)
+
+    # -- ending ---------------------------------------------------------------
+
+    def fail(self, run_id: str, error: str) -> None:
+        """A step failed for good: the run fails and nothing later is published."""
+        with self.engine.connect() as connection:
+            self._finish(connection, run_id, "failed", error)
+            connection.commit()
+
+    def _finish(self, connection: Connection, run_id: str, outcome: str, error: str | None) -> None:
+        row = connection.execute(
+            text(
+                "UPDATE jobs.runs SET status = :outcome, finished_at = now(), error = :error "
+                "WHERE run_id = :run_id AND status = 'running' "
+                "RETURNING job, extract(epoch FROM finished_at - started_at) AS seconds, "
+                "extract(epoch FROM finished_at) AS finished, counts"
+            ),
+            {"run_id": run_id, "outcome": outcome, "error": error},
+        ).first()
+        if row is None:
+            return
+        labels = {"job": row.job}
+        bump(connection, "runs_total", {**labels, "outcome": outcome})
+        bump(connection, "run_duration_seconds_sum", labels, float(row.seconds))
+        bump(connection, "run_duration_seconds_count", labels)
+        for bound in RUN_DURATION_BUCKETS_S:
+            if row.seconds <= bound:
+                bump(connection, "run_duration_seconds_bucket", {**labels, "le": str(bound)})
+        if outcome in ("succeeded", "completed-with-failures"):
+            set_max(connection, "job_last_success_timestamp_seconds", labels, float(row.finished))
+        else:
+            connection.execute(
+                text("INSERT INTO jobs.events (kind, job, run_id, detail) VALUES ('run-failed', :job, :run_id, :error)"),
+                {"job": row.job, "run_id": run_id, "error": error},
+            )
+        if outcome == "completed-with-failures":
+            connection.execute(
+                text("INSERT INTO jobs.events (kind, job, run_id, detail) VALUES ('run-completed-with-failures', :job, :run_id, :detail)"),
+                {"job": row.job, "run_id": run_id, "detail": f"counts {json.dumps(row.counts)}"},
+            )
+        log = logger.info if outcome == "succeeded" else logger.warning
+        log("run %s of %s %s in %.1fs, counts %s%s", run_id, row.job, outcome, row.seconds, json.dumps(row.counts),
+            f": {error}" if error else "", extra={"run_id": run_id, "job": row.job, "status": outcome})
+
+    def close(self) -> None:
+        if self._publisher is not None:
+            self._publisher.shutdown(wait=True)
+

@@ -1,0 +1,221 @@
+"""Ticks: claiming, overlap, lateness, missed ticks and catch-up.
+
+A tick is one nominal firing time of a schedule. It is claimed by inserting
+the unique ``jobs.ticks (schedule, nominal_time)`` row in the same transaction
+that creates its run, so two schedulers, a scheduler restarted within the
+minute, or a redelivered tick message start the job once; every other copy is
+counted as a duplicate.
+
+The watch runs in every scheduler process (at start and every 30 seconds): a
+nominal time with no tick row ``missed_after_s`` after it is recorded as
+missed, and the schedule's catch-up policy decides whether the latest missed
+tick is run (``caught-up``) or not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, text
+
+from .cron import fire_times, is_expected
+from .database import bump, labels_json
+from .definitions import LATEST, Schedule
+from .errors import JobRefused
+from .runs import RunControl
+
+logger = logging.getLogger(__name__)
+
+STARTED, LATE, CAUGHT_UP = "started", "late", "caught-up"
+DUPLICATE, SKIPPED_OVERLAP, MISSED, NO_STEPS = "duplicate", "skipped-overlap", "missed", "no-steps"
+FAILED_TO_START = "failed-to-start"
+INCIDENTS = {LATE, DUPLICATE, MISSED, FAILED_TO_START}
+
+
+class DuplicateTick(Exception):
+    """Raised inside the claiming transaction when the tick row already exists."""
+
+
+@dataclass(frozen=True)
+class TickResult:
+    outcome: str
+    run_id: str | None = None
+    detail: str | None = None
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Scheduling:
+    def __init__(self, engine: Engine, control: RunControl, schedules: Mapping[str, Schedule], *,
+                 tz: ZoneInfo, late_after_s: int, missed_after_s: int, catchup_window_h: int) -> None:
+        self.engine = engine
+        self.control = control
+        self.schedules = schedules
+        self.tz = tz
+        self.late_after = timedelta(seconds=late_after_s)
+        self.missed_after = timedelta(seconds=missed_after_s)
+        self.catchup_window = timedelta(hours=catchup_window_h)
+
+    # -- one tick -------------------------------------------------------------
+
+    def handle(self, name: str, nominal: datetime, message_id: str | None, *, now: datetime | None = None,
+               caught_up: bool = False) -> TickResult:
+        """Claim the tick and start its job, recording the outcome."""
+        schedule = self.schedules[name]
+        now = now or utcnow()
+        nominal = nominal.astimezone(timezone.utc)
+        lag_s = max(0.0, (now - nominal).total_seconds())
+        if not is_expected(schedule, nominal, self.tz):
+            return self._duplicate(schedule, nominal, lag_s, "not a fire time (a wall-clock hour repeated when clocks went back)")
+        if schedule.job not in self.control.jobs:
+            return self._record(schedule, nominal, NO_STEPS, lag_s, message_id,
+                                f"job {schedule.job} has no steps yet")
+        outcome = CAUGHT_UP if caught_up else (LATE if now - nominal > self.late_after else STARTED)
+
+        def claim(connection: Connection, run_id: str) -> None:
+            if not self._insert(connection, schedule, nominal, outcome, lag_s, message_id, run_id,
+                                f"{lag_s:.0f}s after its nominal time" if outcome == LATE else None):
+                raise DuplicateTick()
+
+        try:
+            run_id = self.control.start(schedule.job, "schedule", nominal_time=nominal, overlap=schedule.overlap,
+                                        claim=claim)
+        except DuplicateTick:
+            return self._duplicate(schedule, nominal, lag_s, "already claimed")
+        except JobRefused as e:
+            return self._record(schedule, nominal, SKIPPED_OVERLAP, lag_s, message_id, str(e))
+        return TickResult(outcome, run_id)
+
+    def _insert(self, connection: Connection, schedule: Schedule, nominal: datetime, outcome: str, lag_s: float,
+                message_id: str | None, run_id: str | None, detail: str | None) -> bool:
+        inserted = connection.execute(
+            text(
+                "INSERT INTO jobs.ticks (schedule, nominal_time, outcome, lag_s, run_id, message_id, detail) "
+                "VALUES (:schedule, :nominal, :outcome, :lag, :run_id, :message_id, :detail) "
+                "ON CONFLICT DO NOTHING RETURNING 1"
+            ),
+            {"schedule": schedule.name, "nominal": nominal, "outcome": outcome, "lag": lag_s, "run_id": run_id,
+             "message_id": message_id, "detail": detail},
+        ).first()
+        if inserted is None:
+            return False
+        labels = {"schedule": schedule.name}
+        bump(connection, "ticks_total", {**labels, "outcome": outcome})
+        if outcome != MISSED:
+            connection.execute(
+                text("INSERT INTO jobs.counters (name, labels, value) VALUES ('schedule_lag_seconds', CAST(:l AS jsonb), :v) "
+                     "ON CONFLICT (name, labels) DO UPDATE SET value = EXCLUDED.value"),
+                {"l": labels_json(labels), "v": lag_s},
+            )
+        if outcome in INCIDENTS:
+            self._incident(connection, schedule, nominal, outcome, detail)
+        logger.info("tick %s %s: %s%s", schedule.name, nominal.isoformat(), outcome, f" ({detail})" if detail else "",
+                    extra={"schedule": schedule.name, "run_id": run_id})
+        return True
+
+    def _incident(self, connection: Connection, schedule: Schedule, nominal: datetime, kind: str,
+                  detail: str | None) -> None:
+        connection.execute(
+            text("INSERT INTO jobs.events (kind, job, schedule, detail) VALUES (:kind, :job, :schedule, :detail)"),
+            {"kind": f"tick-{kind}", "job": schedule.job, "schedule": schedule.name,
+             "detail": f"tick {nominal.isoformat()}" + (f": {detail}" if detail else "")},
+        )
+
+    def _record(self, schedule: Schedule, nominal: datetime, outcome: str, lag_s: float, message_id: str | None,
+                detail: str | None) -> TickResult:
+        with self.engine.begin() as connection:
+            if self._insert(connection, schedule, nominal, outcome, lag_s, message_id, None, detail):
+                return TickResult(outcome, None, detail)
+        return self._duplicate(schedule, nominal, lag_s, "already claimed")
+
+    def _duplicate(self, schedule: Schedule, nominal: datetime, lag_s: float, detail: str) -> TickResult:
+        with self.engine.begin() as connection:
+            connection.execute(
+                text("UPDATE jobs.ticks SET duplicates = duplicates + 1 WHERE schedule = :s AND nominal_time = :n"),
+                {"s": schedule.name, "n": nominal},
+            )
+            bump(connection, "ticks_total", {"schedule": schedule.name, "outcome": DUPLICATE})
+            self._incident(connection, schedule, nominal, DUPLICATE, detail)
+        logger.warning("tick %s %s: duplicate (%s)", schedule.name, nominal.isoformat(), detail)
+        return TickResult(DUPLICATE, None, detail)
+
+    # -- the watch: missed ticks and catch-up ----------------------------------
+
+    def watch(self, now: datetime | None = None) -> list[TickResult]:
+        """Record ticks nobody claimed in time; catch up the latest where the policy says so."""
+        now = now or utcnow()
+        horizon = now - self.missed_after
+        results = []
+        for schedule in self.schedules.values():
+            if not schedule.enabled:
+                continue
+            results.extend(self._watch_one(schedule, now, horizon))
+        return results
+
+    def _watch_one(self, schedule: Schedule, now: datetime, horizon: datetime) -> list[TickResult]:
+        with self.engine.begin() as connection:
+            key = labels_json({"schedule": schedule.name})
+            # Lock this schedule's watch state so two schedulers do not race.
+            row = connection.execute(
+                text("SELECT value FROM jobs.counters WHERE name = 'scheduler_watched_until' "
+                     "AND labels = CAST(:k AS jsonb) FOR UPDATE"),
+                {"k": key},
+            ).first()
+            floor = now - self.catchup_window
+            if row is None:
+                # First watch ever: nothing before now can have been missed by us.
+                since = horizon
+            else:
+                since = max(floor, datetime.fromtimestamp(row.value, timezone.utc))
+            connection.execute(
+                text("INSERT INTO jobs.counters (name, labels, value) VALUES ('scheduler_watched_until', CAST(:k AS jsonb), :v) "
+                     "ON CONFLICT (name, labels) DO UPDATE SET value = greatest(jobs.counters.value, EXCLUDED.value)"),
+                {"k": key, "v": horizon.timestamp()},
+            )
+            if since >= horizon:
+                return []
+            expected = fire_times(schedule, since, horizon, self.tz)
+            if not expected:
+                return []
+            claimed = {
+                r.nominal_time for r in connection.execute(
+                    text("SELECT nominal_time FROM jobs.ticks WHERE schedule = :s AND nominal_time > :a AND nominal_time <= :b"),
+                    {"s": schedule.name, "a": since, "b": horizon},
+                )
+            }
+            missed = [t for t in expected if t not in claimed]
+            if not missed:
+                return []
+            newer_claimed = connection.execute(
+                text("SELECT 1 FROM jobs.ticks WHERE schedule = :s AND nominal_time > :t LIMIT 1"),
+                {"s": schedule.name, "t": missed[-1]},
+            ).first()
+            catch_up = schedule.catch_up == LATEST and newer_claimed is None
+            to_record = missed[:-1] if catch_up else missed
+            results = []
+            for nominal in to_record:
+                if self._insert(connection, schedule, nominal, MISSED, (now - nominal).total_seconds(), None, None,
+                                "no scheduler claimed it"):
+                    results.append(TickResult(MISSED))
+        if catch_up:
+            results.append(self.handle(schedule.name, missed[-1], None, now=now, caught_up=True))
+        return results
+
+
+def timeline(schedules: Mapping[str, Schedule], start: datetime, end: datetime, tz: ZoneInfo, *,
+             include_intervals: bool = False) -> list[tuple[datetime, Schedule]]:
+    """Every (local time, schedule) firing in ``[start, end)``, in time then table order."""
+    rows = []
+    for order, schedule in enumerate(schedules.values()):
+        if not schedule.enabled or (schedule.every is not None and not include_intervals):
+            continue
+        for moment in fire_times(schedule, start - timedelta(seconds=1), end - timedelta(seconds=1), tz):
+            rows.append((moment.astimezone(tz), order, schedule))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return [(moment, schedule) for moment, _, schedule in rows]

@@ -1,0 +1,274 @@
+"""The runtime assembled: settings, broker, actors, ledger, runs and schedules.
+
+An application builds one ``Service`` from its jobs and schedules. Every
+process (worker, scheduler, exporter, CLI) builds the same service, so they
+agree on actor names and queues. The platform knows nothing of the
+application: names, queues and policies all come from the definitions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import dramatiq
+from sqlalchemy import Engine
+
+from . import envelope
+from .cron import parse_cron, parse_interval
+from .database import engine_for, upgrade
+from .definitions import Job, Schedule, Step, StepContext
+from .errors import BadMessage, ConfigurationError, JobRefused
+from .ledger_middleware import CHILD, STEP, Ledger
+from .logs import step_context
+from .runs import RunControl
+from .scheduling import Scheduling
+
+logger = logging.getLogger(__name__)
+
+START_ACTOR = "start-job"
+TICK_PREFIX = "tick"
+SCHEDULE_QUEUE = "schedule"
+CONTROL_QUEUE = "control"
+
+
+def apply_overrides(schedules: Iterable[Schedule], overrides: Mapping[str, str], prefix: str) -> list[Schedule]:
+    """Environment overrides: a cron expression, ``every 15s``, or ``off``."""
+    result = []
+    known = set()
+    for schedule in schedules:
+        known.add(schedule.job)
+        value = overrides.get(schedule.job)
+        if value is None:
+            result.append(schedule)
+        elif value.strip().lower() in ("off", "disabled", "false", "0"):
+            result.append(dataclasses.replace(schedule, enabled=False))
+        elif value.strip().lower().startswith("every"):
+            result.append(dataclasses.replace(schedule, cron=None, every=parse_interval(value), enabled=True))
+        else:
+            parse_cron(value)
+            result.append(dataclasses.replace(schedule, cron=value.strip(), every=None, enabled=True))
+    unknown = set(overrides) - known
+    if unknown:
+        names = ", ".join(f"{prefix}_SCHEDULE_{n.upper().replace('-', '_')}" for n in sorted(unknown))
+        raise ConfigurationError(f"{names}: no schedule of that name")
+    return result
+
+
+class Service:
+    def __init__(self, settings, jobs: Iterable[Job], schedules: Iterable[Schedule] = (), *,
+                 schedule_jobs: Iterable[str] = ()) -> None:
+        self.settings = settings
+        self.jobs: dict[str, Job] = {}
+        for job in jobs:
+            if job.name in self.jobs:
+                raise ConfigurationError(f"job {job.name} declared twice")
+            self.jobs[job.name] = job
+        self.schedules: dict[str, Schedule] = {}
+        for schedule in apply_overrides(schedules, settings.schedule_overrides, settings.prefix):
+            if schedule.name in self.schedules:
+                raise ConfigurationError(f"schedule {schedule.name} declared twice")
+            if (schedule.cron is None) == (schedule.every is None):
+                raise ConfigurationError(f"schedule {schedule.name}: give a cron expression or an interval, not both")
+            if schedule.cron:
+                parse_cron(schedule.cron)
+            self.schedules[schedule.name] = schedule
+        self.tz = ZoneInfo(settings.timezone)
+        self._database_url = settings.database_url
+        self._declared = False
+
+    # -- parts ----------------------------------------------------------------
+
+    def use_database(self, url: str) -> None:
+        """Point at a database chosen at start (the embedded default)."""
+        self._database_url = url
+        self.__dict__.pop("engine", None)
+
+    @property
+    def engine(self) -> Engine:
+        if self._database_url is None:
+            raise ConfigurationError(f"no database: set {self.settings.prefix}_DATABASE_URL")
+        return engine_for(self._database_url)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        s = self.settings
+        return Ledger(
+            lambda: self.engine,
+            flush_ms=s.ledger_flush_ms,
+            max_deliveries=s.max_deliveries,
+            heartbeat_s=s.heartbeat_s,
+            stall_after_s=s.stall_after_s,
+            stall_grace_s=s.stall_grace_s,
+            sweep_s=s.sweep_s,
+            control_factory=lambda: self.control,
+        )
+
+    @cached_property
+    def broker(self) -> dramatiq.Broker:
+        from .broker import build_broker
+
+        broker = build_broker(self.settings.broker_url, self.ledger)
+        envelope.on_decode_error(self._record_rejected)
+        self._declare(broker)
+        return broker
+
+    @cached_property
+    def control(self) -> RunControl:
+        return RunControl(self.engine, self.broker, self.jobs)
+
+    @cached_property
+    def scheduling(self) -> Scheduling:
+        s = self.settings
+        return Scheduling(self.engine, self.control, self.schedules, tz=self.tz, late_after_s=s.late_after_s,
+                          missed_after_s=s.missed_after_s, catchup_window_h=s.catchup_window_h)
+
+    def upgrade_database(self) -> None:
+        upgrade(self.engine)
+
+    # -- actors ---------------------------------------------------------------
+
+    def _declare(self, broker: dramatiq.Broker) -> None:
+        for job in self.jobs.values():
+            for index, step in enumerate(job.steps):
+                self._declare_step(broker, job, index, step, STEP)
+                if step.fan_out is not None:
+                    self._declare_step(broker, job, index, step.fan_out, CHILD)
+        dramatiq.actor(self._start_message, actor_name=START_ACTOR, queue_name=CONTROL_QUEUE, broker=broker,
+                       max_retries=3, time_limit=60_000, throws=(BadMessage,))
+        for schedule in self.schedules.values():
+            self._declare_tick(broker, schedule)
+        self._declared = True
+
+    def _declare_step(self, broker: dramatiq.Broker, job: Job, index: int, step: Step, role: str) -> None:
+        actor_name = job.actor_name(step)
+
+        def run_step(**kwargs: Any) -> None:
+            run_id, params, item = envelope.step_arguments(kwargs, child=role == CHILD)
+            context = step_context.get() or {}
+            ctx = StepContext(
+                run_id=run_id, job=job.name, step=step.name, params=params,
+                message_id=context.get("message_id", ""), attempt=context.get("attempt", 1),
+                logger=logging.LoggerAdapter(logging.getLogger(f"jobs.{actor_name}"), {"run_id": str(run_id)}),
+                item=item,
+            )
+            started = time.monotonic()
+            result = step.fn(ctx)
+            if role == CHILD:
+                self.control.arrive(str(run_id), index, ctx.message_id, failed=False, counts=ctx.counts)
+            elif step.fan_out is not None:
+                items = list(result or ())
+                ctx.count(f"{step.fan_out.name}_queued", len(items))
+                self.control.fan_out(str(run_id), index, items, ctx.counts)
+            else:
+                self.control.advance(str(run_id), index, ctx.counts)
+            logger.info("%s done in %.0f ms, counts %s", actor_name, (time.monotonic() - started) * 1000,
+                        dict(ctx.counts), extra={"duration_ms": round((time.monotonic() - started) * 1000, 1),
+                                                  "counts": dict(ctx.counts), "status": "succeeded"})
+
+        run_step.__name__ = actor_name.replace(".", "_").replace("-", "_")
+        dramatiq.actor(
+            run_step,
+            actor_name=actor_name,
+            queue_name=job.queue_of(step),
+            broker=broker,
+            time_limit=int(step.time_limit.total_seconds() * 1000),
+            max_retries=step.max_retries,
+            min_backoff=int(step.min_backoff.total_seconds() * 1000),
+            max_backoff=int(step.max_backoff.total_seconds() * 1000),
+            throws=(BadMessage,),
+            step_role=role,
+            job_name=job.name,
+            step_index=index,
+        )
+
+    def _declare_tick(self, broker: dramatiq.Broker, schedule: Schedule) -> None:
+        from .cron import parse_cron as _parse
+
+        def tick(**kwargs: Any) -> None:
+            if kwargs:
+                raise BadMessage(f"a tick takes no arguments, got {', '.join(sorted(kwargs))}")
+            context = step_context.get() or {}
+            options = context.get("options") or {}
+            scheduled_at = options.get("scheduled_at")
+            if not scheduled_at:
+                raise BadMessage("a tick needs the scheduled_at option (periodiq sets it)")
+            nominal = datetime.fromisoformat(str(scheduled_at)).astimezone(timezone.utc)
+            if schedule.every is not None and not options.get("subtick"):
+                self._expand_minute(broker, schedule, nominal)
+                return
+            self.scheduling.handle(schedule.name, nominal, context.get("message_id"))
+
+        periodic = _parse("* * * * *") if schedule.every is not None else _parse(schedule.cron)
+        tick.__name__ = f"tick_{schedule.name}".replace("-", "_")
+        dramatiq.actor(tick, actor_name=f"{TICK_PREFIX}.{schedule.name}", queue_name=SCHEDULE_QUEUE, broker=broker,
+                       max_retries=5, min_backoff=1_000, max_backoff=10_000, time_limit=60_000,
+                       throws=(BadMessage,), **({"periodic": periodic} if schedule.enabled else {}))
+
+    def _expand_minute(self, broker: dramatiq.Broker, schedule: Schedule, minute: datetime) -> None:
+        """periodiq fires once a minute: an interval schedule's ticks within it are delayed messages."""
+        from .cron import fire_times
+
+        actor = broker.get_actor(f"{TICK_PREFIX}.{schedule.name}")
+        now = datetime.now(timezone.utc)
+        for nominal in fire_times(schedule, minute - timedelta(microseconds=1), minute + timedelta(seconds=59.999),
+                                  self.tz):
+            delay_ms = max(0, int((nominal - now).total_seconds() * 1000))
+            actor.send_with_options(scheduled_at=nominal.isoformat(), subtick=True, delay=delay_ms or None)
+
+    def _start_message(self, **kwargs: Any) -> None:
+        job, params, force = envelope.start_arguments(kwargs, self.jobs)
+        context = step_context.get() or {}
+        try:
+            self.control.start(job, "message", params, trigger_key=context.get("message_id"), force=force)
+        except JobRefused as e:
+            logger.warning("start of %s refused: %s", job, e)
+            from sqlalchemy import text
+
+            with self.engine.begin() as connection:
+                connection.execute(
+                    text("INSERT INTO jobs.events (kind, job, actor, message_id, detail) "
+                         "VALUES ('start-refused', :job, :actor, :mid, :detail)"),
+                    {"job": job, "actor": START_ACTOR, "mid": context.get("message_id"), "detail": str(e)},
+                )
+
+    def _record_rejected(self, body: bytes, reason: str) -> None:
+        from sqlalchemy import text
+
+        from .database import bump
+
+        logger.error("message rejected to the dead-letter queue: %s; body %s", reason, envelope.excerpt(body))
+        with self.engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO jobs.events (kind, detail) VALUES ('rejected', :detail)"),
+                {"detail": f"{reason}; body {envelope.excerpt(body)}"},
+            )
+            bump(connection, "messages_rejected_total", {})
+
+    # -- for the CLI and other services -----------------------------------------
+
+    def trigger(self, job: str, params: Mapping[str, Any] | None = None, *, trigger: str = "cli",
+                force: bool = False) -> str:
+        """Start a job now (refused while it runs, unless forced); never touches queued work."""
+        if job not in self.jobs:
+            scheduled = job in {s.job for s in self.schedules.values()}
+            raise JobRefused(f"job {job!r} has no steps yet" if scheduled else f"unknown job {job!r}")
+        return self.control.start(job, trigger, params, force=force)
+
+    def queues(self) -> list[str]:
+        names = {SCHEDULE_QUEUE, CONTROL_QUEUE}
+        for job in self.jobs.values():
+            for step in job.steps:
+                names.add(job.queue_of(step))
+                if step.fan_out:
+                    names.add(job.queue_of(step.fan_out))
+        return sorted(names)
+
+    def actors(self) -> list[dramatiq.Actor]:
+        return [self.broker.get_actor(name) for name in sorted(self.broker.get_declared_actors())]

@@ -1,0 +1,162 @@
+"""Runtime settings, read once from the environment.
+
+Every variable is ``<PREFIX>_<NAME>``; the application chooses the prefix
+(``WRLS`` for this service). Secrets (passwords inside URLs) are masked in
+``repr`` and in every log line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+from .errors import ConfigurationError
+
+
+def mask_url(url: str | None) -> str | None:
+    """Return ``url`` with any password replaced by ``***``."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@dataclasses.dataclass(frozen=True)
+class Variable:
+    """One documented environment variable."""
+
+    name: str
+    default: str | None
+    help: str
+
+
+# The single list of variables the runtime reads: the README table and the
+# compose file check are generated from it, so nothing goes undocumented.
+VARIABLES: tuple[Variable, ...] = (
+    Variable("BROKER_URL", None, "RabbitMQ URL (amqp://user:pass@host:5672/vhost). Unset with DATABASE_URL unset: embedded default."),
+    Variable("DATABASE_URL", None, "PostgreSQL URL (postgresql://user@host:5432/db). Unset with BROKER_URL unset: embedded default."),
+    Variable("RABBITMQ_MANAGEMENT_URL", None, "RabbitMQ management API, for queue depths (default: the broker host, port 15672, same credentials)."),
+    Variable("RABBITMQ_CONSUMER_TIMEOUT_S", "1800", "RabbitMQ's consumer_timeout in seconds; every time limit and delay must stay below it."),
+    Variable("EMBEDDED_DIR", ".wrls", "Folder for the embedded default's PostgreSQL data."),
+    Variable("WORKER_PROCESSES", "2", "Worker processes started by `worker` and `run`."),
+    Variable("WORKER_THREADS", "8", "Threads per worker process."),
+    Variable("HEARTBEAT_S", "5", "How often a worker process records a heartbeat for its running steps."),
+    Variable("STALL_AFTER_S", "60", "A running step with no heartbeat for this long is marked stalled."),
+    Variable("STALL_GRACE_S", "30", "A step still running this long past its time limit is marked stalled (hung in a blocking call)."),
+    Variable("SWEEP_S", "5", "How often worker processes look for stalled steps."),
+    Variable("MAX_DELIVERIES", "3", "A message started this many times without finishing (it kills its worker) is dead-lettered."),
+    Variable("LEDGER_FLUSH_MS", "100", "Longest time a step event waits in memory before the ledger writer flushes it."),
+    Variable("TIMEZONE", "Europe/London", "Time zone of every schedule."),
+    Variable("LATE_AFTER_S", "60", "A tick handled this long after its nominal time is recorded as late (and still run)."),
+    Variable("MISSED_AFTER_S", "120", "A tick with no claim this long after its nominal time is recorded as missed."),
+    Variable("CATCHUP_WINDOW_H", "24", "How far back the scheduler looks for missed ticks."),
+    Variable("METRICS_HOST", "127.0.0.1", "Address the metrics exporter listens on."),
+    Variable("METRICS_PORT", "9191", "Port of the metrics exporter (/metrics and /healthz)."),
+    Variable("LOG_FORMAT", "text", "`text` or `json` (one JSON object per line, with run id, message id and actor)."),
+    Variable("LOG_LEVEL", "INFO", "Python log level."),
+    Variable("SCHEDULE_<JOB>", None, "Override one job's schedule: a cron expression, `every 15s`, or `off` (job name upper-cased, `-` as `_`)."),
+)
+
+
+def _int(env: Mapping[str, str], prefix: str, name: str) -> int:
+    raw = env.get(f"{prefix}_{name}")
+    if raw is None:
+        raw = next(v.default for v in VARIABLES if v.name == name)
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{prefix}_{name} must be a whole number, got {raw!r}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What the runtime needs to know about its surroundings."""
+
+    prefix: str
+    broker_url: str | None
+    database_url: str | None
+    management_url: str | None
+    consumer_timeout_s: int
+    embedded_dir: str
+    worker_processes: int
+    worker_threads: int
+    heartbeat_s: int
+    stall_after_s: int
+    stall_grace_s: int
+    sweep_s: int
+    max_deliveries: int
+    ledger_flush_ms: int
+    timezone: str
+    late_after_s: int
+    missed_after_s: int
+    catchup_window_h: int
+    metrics_host: str
+    metrics_port: int
+    log_format: str
+    log_level: str
+    schedule_overrides: Mapping[str, str]
+
+    @property
+    def embedded(self) -> bool:
+        return self.broker_url is None and self.database_url is None
+
+    @classmethod
+    def from_env(cls, prefix: str = "WRLS", env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        broker_url = env.get(f"{prefix}_BROKER_URL") or None
+        database_url = env.get(f"{prefix}_DATABASE_URL") or None
+        if (broker_url is None) != (database_url is None):
+            missing = f"{prefix}_BROKER_URL" if broker_url is None else f"{prefix}_DATABASE_URL"
+            raise ConfigurationError(
+                f"{missing} is not set: set both {prefix}_BROKER_URL and {prefix}_DATABASE_URL, "
+                "or neither for the embedded default"
+            )
+        log_format = env.get(f"{prefix}_LOG_FORMAT", "text")
+        if log_format not in ("text", "json"):
+            raise ConfigurationError(f"{prefix}_LOG_FORMAT must be text or json, got {log_format!r}")
+        pattern = re.compile(rf"^{prefix}_SCHEDULE_([A-Z0-9_]+)$")
+        overrides = {
+            m.group(1).lower().replace("_", "-"): value
+            for key, value in env.items()
+            if (m := pattern.match(key))
+        }
+        return cls(
+            prefix=prefix,
+            broker_url=broker_url,
+            database_url=database_url,
+            management_url=env.get(f"{prefix}_RABBITMQ_MANAGEMENT_URL") or None,
+            consumer_timeout_s=_int(env, prefix, "RABBITMQ_CONSUMER_TIMEOUT_S"),
+            embedded_dir=env.get(f"{prefix}_EMBEDDED_DIR", ".wrls"),
+            worker_processes=_int(env, prefix, "WORKER_PROCESSES"),
+            worker_threads=_int(env, prefix, "WORKER_THREADS"),
+            heartbeat_s=_int(env, prefix, "HEARTBEAT_S"),
+            stall_after_s=_int(env, prefix, "STALL_AFTER_S"),
+            stall_grace_s=_int(env, prefix, "STALL_GRACE_S"),
+            sweep_s=_int(env, prefix, "SWEEP_S"),
+            max_deliveries=_int(env, prefix, "MAX_DELIVERIES"),
+            ledger_flush_ms=_int(env, prefix, "LEDGER_FLUSH_MS"),
+            timezone=env.get(f"{prefix}_TIMEZONE", "Europe/London"),
+            late_after_s=_int(env, prefix, "LATE_AFTER_S"),
+            missed_after_s=_int(env, prefix, "MISSED_AFTER_S"),
+            catchup_window_h=_int(env, prefix, "CATCHUP_WINDOW_H"),
+            metrics_host=env.get(f"{prefix}_METRICS_HOST", "127.0.0.1"),
+            metrics_port=_int(env, prefix, "METRICS_PORT"),
+            log_format=log_format,
+            log_level=env.get(f"{prefix}_LOG_LEVEL", "INFO").upper(),
+            schedule_overrides=overrides,
+        )
+
+    def with_urls(self, broker_url: str | None, database_url: str | None) -> Settings:
+        return dataclasses.replace(self, broker_url=broker_url, database_url=database_url)
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(prefix={self.prefix!r}, broker_url={mask_url(self.broker_url)!r}, "
+            f"database_url={mask_url(self.database_url)!r}, embedded={self.embedded})"
+        )

@@ -1,0 +1,58 @@
+"""Heartbeats of running steps, and the sweep that finds stalled ones.
+
+A step is stalled when its worker stopped heartbeating (killed, frozen) or when
+it is still running well past its time limit (hung in a blocking call that the
+time limit cannot interrupt: the heartbeat thread of a live process keeps
+beating, so only the second rule catches it). Sweeping is idempotent, so every
+worker process may do it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine, text
+
+from .database import bump
+
+
+def heartbeat(engine: Engine, message_ids: list[str]) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE jobs.steps SET heartbeat_at = now() WHERE message_id = ANY(:ids) AND status = 'running'"),
+            {"ids": message_ids},
+        )
+
+
+def record_stall(connection: Connection, job: str | None, actor: str, queue: str, run_id: str | None,
+                 message_id: str, detail: str) -> None:
+    connection.execute(
+        text("INSERT INTO jobs.events (kind, job, actor, queue, run_id, message_id, detail) "
+             "VALUES ('stalled', :job, :actor, :queue, :run_id, :message_id, :detail)"),
+        {"job": job, "actor": actor, "queue": queue, "run_id": run_id, "message_id": message_id, "detail": detail},
+    )
+    bump(connection, "steps_stalled_total", {"actor": actor, "queue": queue})
+
+
+SWEEP = text(
+    """
+    UPDATE jobs.steps SET status = 'stalled', rank = 2, stalls = stalls + 1,
+        error = CASE WHEN coalesce(heartbeat_at, started_at) < now() - make_interval(secs => :stall_after)
+                     THEN 'no heartbeat for ' || :stall_after || 's (worker gone or frozen)'
+                     ELSE 'still running ' || :grace || 's past its time limit (hung in a blocking call)' END
+    WHERE status = 'running' AND (
+        coalesce(heartbeat_at, started_at) < now() - make_interval(secs => :stall_after)
+        OR (time_limit_ms IS NOT NULL
+            AND started_at + make_interval(secs => time_limit_ms / 1000.0 + :grace) < now()))
+    RETURNING message_id, run_id, actor, queue, error
+    """
+)
+
+
+def sweep(engine: Engine, stall_after_s: float, grace_s: float) -> int:
+    """Mark stalled steps; returns how many were found."""
+    with engine.begin() as connection:
+        rows = connection.execute(SWEEP, {"stall_after": stall_after_s, "grace": grace_s}).all()
+        for row in rows:
+            job = row.actor.rsplit(".", 1)[0]
+            record_stall(connection, job, row.actor, row.queue, row.run_id and str(row.run_id), row.message_id,
+                         row.error)
+    return len(rows)
