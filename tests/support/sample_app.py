@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from datetime import timedelta
@@ -118,13 +119,17 @@ SCHEDULES = (
 )
 
 
+def build(env) -> Service:
+    """The sample service; only the schedules named in TEST_SCHEDULES are enabled."""
+    enabled = set(filter(None, env.get("TEST_SCHEDULES", "").split(",")))
+    schedules = [dataclasses.replace(s, enabled=s.job in enabled) for s in SCHEDULES]
+    return Service(Settings.from_env("WRLS", env), JOBS, schedules)
+
+
 def service() -> Service:
     global _service
     if _service is None:
-        settings = Settings.from_env("WRLS")
-        enabled = set(filter(None, os.environ.get("TEST_SCHEDULES", "").split(",")))
-        schedules = [s if s.job in enabled else s.__class__(**{**s.__dict__, "enabled": False}) for s in SCHEDULES]
-        _service = Service(settings, JOBS, schedules)
+        _service = build(os.environ)
     return _service
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from datetime import datetime, timezone
 from typing import Any
 
@@ -90,7 +91,7 @@ class Ledger(Middleware):
 
     def _event(self, broker, message, status: str, rank: int, **fields: Any) -> StepEvent:
         options = self._options(broker, message)
-        run_id = message.kwargs.get("run_id") if isinstance(message.kwargs, dict) else None
+        run_id = valid_run_id(message)
         return StepEvent(
             message_id=message.message_id,
             actor=message.actor_name,
@@ -150,7 +151,7 @@ class Ledger(Middleware):
 
     def before_process_message(self, broker, message) -> None:
         options = self._options(broker, message)
-        run_id = message.kwargs.get("run_id") if isinstance(message.kwargs, dict) else None
+        run_id = valid_run_id(message)
         step_context.set({"run_id": run_id, "message_id": message.message_id, "actor": message.actor_name,
                           "attempt": message.options.get("retries", 0) + 1, "options": message.options})
         message._ledger_started = time.monotonic()
@@ -178,9 +179,12 @@ class Ledger(Middleware):
         """
         event = self._event(broker, message, "running", RUNNING)
         with self.engine.begin() as connection:
+            old = connection.execute(
+                text("SELECT status, attempt FROM jobs.steps WHERE message_id = :m FOR UPDATE"),
+                {"m": event.message_id},
+            ).first()
             row = connection.execute(
                 text(
-                    "WITH old AS (SELECT status, attempt FROM jobs.steps WHERE message_id = :message_id FOR UPDATE) "
                     "INSERT INTO jobs.steps AS s (message_id, run_id, actor, queue, attempt, deliveries, rank, status, "
                     "  started_at, heartbeat_at, time_limit_ms) "
                     "VALUES (:message_id, :run_id, :actor, :queue, :attempt, 1, 1, 'running', now(), now(), :limit) "
@@ -190,13 +194,13 @@ class Ledger(Middleware):
                     "  stalls = s.stalls + CASE WHEN s.attempt = EXCLUDED.attempt AND s.status = 'running' THEN 1 ELSE 0 END, "
                     "  attempt = EXCLUDED.attempt, rank = 1, status = 'running', started_at = now(), "
                     "  heartbeat_at = now(), finished_at = NULL, time_limit_ms = EXCLUDED.time_limit_ms "
-                    "RETURNING deliveries, (SELECT status FROM old) AS old_status, (SELECT attempt FROM old) AS old_attempt"
+                    "RETURNING deliveries"
                 ),
                 {"message_id": event.message_id, "run_id": event.run_id, "actor": event.actor, "queue": event.queue,
                  "attempt": event.attempt, "limit": time_limit},
             ).one()
             labels = {"actor": event.actor, "queue": event.queue}
-            if row.old_status == "running" and row.old_attempt == event.attempt:
+            if old is not None and old.status == "running" and old.attempt == event.attempt:
                 # The sweeper had not seen it yet: the unfinished delivery is a stall.
                 record_stall(connection, event.job, event.actor, event.queue, event.run_id, event.message_id,
                              "redelivered while still marked running (its worker died)")
@@ -209,7 +213,7 @@ class Ledger(Middleware):
                      "detail": f"started {row.deliveries} times without finishing"},
                 )
                 bump(connection, "steps_redelivered_total", labels)
-        logger.warning("message %s of %s redelivered (start %d without finishing)", message.message_id,
+        logger.warning("message %s of %s redelivered: recorded start %d of this attempt", message.message_id,
                        message.actor_name, row.deliveries)
         return row.deliveries
 
@@ -245,7 +249,7 @@ class Ledger(Middleware):
         poison = getattr(message, "_ledger_poison", None)
         if poison is not None:
             status, error = "dead-lettered", (
-                f"started {poison} times without finishing (it kills or hangs its worker); dead-lettered")
+                f"started at least {poison} times without finishing (it kills or hangs its worker); dead-lettered")
         else:
             status, error = "skipped", "skipped (older than its max age, or skipped by a middleware)"
         self.writer.record(self._event(broker, message, status, ENDED, finished_at=utcnow(), error=error,
@@ -270,13 +274,13 @@ class Ledger(Middleware):
         role = options.get("step_role")
         if role not in (STEP, CHILD):
             return
-        run_id = message.kwargs.get("run_id")
+        run_id = valid_run_id(message)
         if not run_id:
             return
         error = f"{message.actor_name} failed: {getattr(message, '_ledger_error', None) or describe(exception) or 'dead-lettered'}"
         poison = getattr(message, "_ledger_poison", None)
         if poison is not None:
-            error = f"{message.actor_name} dead-lettered after {poison} starts without finishing"
+            error = f"{message.actor_name} dead-lettered after at least {poison} starts without finishing"
         self._retrying(lambda: self._react(role, options, str(run_id), message, error))
 
     def _react(self, role: str, options: dict, run_id: str, message, error: str) -> None:
@@ -301,6 +305,15 @@ class Ledger(Middleware):
                     raise
                 time.sleep(delay_s)
                 delay_s *= 2
+
+
+def valid_run_id(message) -> str | None:
+    """The message's run id if it is one: a malformed message must not break the ledger."""
+    run_id = message.kwargs.get("run_id") if isinstance(message.kwargs, dict) else None
+    try:
+        return str(uuid.UUID(str(run_id))) if run_id else None
+    except ValueError:
+        return None
 
 
 def _is_bad_message(exception: BaseException) -> bool:

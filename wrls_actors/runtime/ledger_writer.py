@@ -24,6 +24,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+import psycopg2
 from psycopg2.extras import execute_values
 from sqlalchemy import Engine
 
@@ -206,6 +207,16 @@ class LedgerWriter:
             self._queue.put(None)
             self._thread.join(timeout_s)
 
+    def _write_once(self, events: list[StepEvent]) -> None:
+        connection = self.engine.raw_connection()
+        try:
+            write_batch(connection, events)
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()
+
     def _run(self) -> None:
         stopping = False
         while not stopping:
@@ -243,11 +254,15 @@ class LedgerWriter:
         delay_s = 0.5
         while True:
             try:
-                connection = self.engine.raw_connection()
-                try:
-                    write_batch(connection, events)
-                finally:
-                    connection.close()
+                self._write_once(events)
+                break
+            except psycopg2.DataError:
+                # One bad value must not block the ledger: write the rest one by one.
+                for event in events:
+                    try:
+                        self._write_once([event])
+                    except psycopg2.DataError:
+                        logger.exception("ledger event not writable, dropped: %r", event)
                 break
             except Exception:
                 # Never drop ledger rows: keep the batch and try again.

@@ -1,0 +1,36 @@
+# The two commands of the README: `make run` and `make test`. Both set up
+# everything they need on a fresh machine (a virtual environment in .venv).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test test-fast test-slow bench services clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/wrls-actors run
+
+services:
+	bash scripts/services.sh
+
+test: $(STAMP) services
+	$(PY) -m pytest
+
+test-fast: $(STAMP) services
+	$(PY) -m pytest -m "not slow"
+
+test-slow: $(STAMP) services
+	$(PY) -m pytest -m slow
+
+bench: $(STAMP) services
+	$(PY) bench/throughput.py
+
+clean:
+	rm -rf $(VENV) .wrls .pytest_cache

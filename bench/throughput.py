@@ -1,0 +1,837 @@
+#!/usr/bin/env python
+"""Throughput of the runtime against bare Dramatiq, on the same RabbitMQ.
+
+    .venv/bin/python bench/throughput.py [--messages N] [--children N]
+
+Three measurements, in one run, in a fresh RabbitMQ vhost and a fresh
+PostgreSQL database (both deleted at the end):
+
+1. bare     plain ``RabbitmqBroker(confirm_delivery=True)``, default middleware,
+            a no-op actor (``bench/bare_app.py``). N messages are enqueued
+            first, then a ``dramatiq`` worker is started; timed from the
+            worker's start until every message has been processed.
+2. full     the same N no-op messages as the children of one run of
+            ``bench-fan`` (``bench/bench_app.py``): a worker on the ``bench``
+            queue only runs the fan-out step (publishing N children), it is
+            stopped, then a worker on every queue is started; timed from its
+            start until the run is no longer ``running`` (every child went
+            through the ledger middleware and the PostgreSQL barrier, and the
+            final step ran).
+3. fan-out  a worker on every queue, one run with ``--children`` children:
+            time to publish them, time until the run ends.
+
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pika
+import psycopg2
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PY = sys.executable
+
+TARGET_RATIO = 0.75
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+# -- RabbitMQ ---------------------------------------------------------------------
+
+
+class Management:
+    """The few management API calls the benchmark needs."""
+
+    def __init__(self, api: str, user: str, password: str) -> None:
+        self.api = api.rstrip("/")
+        self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def call(self, method: str, path: str, body=None, timeout: float = 10):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.api + path, data=data, method=method)
+        request.add_header("Authorization", self.auth)
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                raw = response.read()
+                return response.status, (json.loads(raw) if raw else None)
+        except urllib.error.HTTPError as e:
+            return e.code, None
+
+    def create_vhost(self, vhost: str, user: str) -> None:
+        v = urllib.parse.quote(vhost, safe="")
+        status, _ = self.call("PUT", f"/vhosts/{v}", {})
+        if status not in (201, 204):
+            raise BenchError(f"could not create vhost {vhost}: HTTP {status}")
+        status, _ = self.call("PUT", f"/permissions/{v}/{urllib.parse.quote(user, safe='')}",
+                              {"configure": ".*", "write": ".*", "read": ".*"})
+        if status not in (201, 204):
+            raise BenchError(f"could not grant {user} on vhost {vhost}: HTTP {status}")
+
+    def delete_vhost(self, vhost: str) -> None:
+        self.call("DELETE", f"/vhosts/{urllib.parse.quote(vhost, safe='')}", timeout=30)
+
+    def queue(self, vhost: str, name: str) -> dict | None:
+        status, data = self.call("GET", f"/queues/{urllib.parse.quote(vhost, safe='')}/{urllib.parse.quote(name, safe='')}")
+        return data if status == 200 else None
+
+
+class Probe:
+    """Real-time queue depth (ready messages) and consumer count: AMQP passive declare.
+
+    The management API's queue figures are only refreshed every
+    ``collect_statistics_interval`` (5 s by default), far too coarse to time
+    a few seconds of work; a passive ``queue.declare`` answers from the queue
+    process itself. It does not count unacked messages: completion is
+    measured otherwise (see the phases).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.connection = None
+        self.channel = None
+
+    def _channel(self):
+        if self.connection is None or self.connection.is_closed:
+            self.connection = pika.BlockingConnection(pika.URLParameters(self.url))
+            self.channel = None
+        if self.channel is None or self.channel.is_closed:
+            self.channel = self.connection.channel()
+        return self.channel
+
+    def queue(self, name: str) -> tuple[int, int] | None:
+        """(ready, consumers), or None when the queue does not exist."""
+        for attempt in range(3):
+            try:
+                result = self._channel().queue_declare(queue=name, passive=True)
+                return result.method.message_count, result.method.consumer_count
+            except pika.exceptions.ChannelClosedByBroker as e:
+                self.channel = None
+                if e.reply_code == 404:
+                    return None
+                raise
+            except (pika.exceptions.AMQPConnectionError, pika.exceptions.StreamLostError,
+                    pika.exceptions.ChannelWrongStateError):
+                self.connection = None
+                if attempt == 2:
+                    raise
+        return None
+
+    def ready(self, name: str) -> int:
+        q = self.queue(name)
+        return q[0] if q else 0
+
+    def consumers(self, name: str) -> int:
+        q = self.queue(name)
+        return q[1] if q else 0
+
+    def close(self) -> None:
+        try:
+            if self.connection is not None and self.connection.is_open:
+                self.connection.close()
+        except Exception:
+            pass
+
+
+# -- processes --------------------------------------------------------------------
+
+
+class Worker:
+    """A worker subprocess in its own process group, its output in a log file."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], logdir: Path) -> None:
+        self.name = name
+        self.log_path = logdir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, env=env, cwd=str(ROOT), stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.pid = self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def check(self) -> None:
+        if not self.alive():
+            raise BenchError(f"worker {self.name} exited with {self.proc.returncode}; log:\n{self.tail()}")
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 60) -> None:
+        """SIGTERM to the master (Dramatiq stops its workers gracefully), then SIGKILL to the group."""
+        if self.alive():
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log(f"worker {self.name} did not stop in {timeout:.0f}s: killing its process group")
+        # Whatever is left of the group (worker processes whose master died).
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        self._log.close()
+
+
+class Profiler:
+    """Optional py-spy of a worker and its forked processes (non-blocking sampling)."""
+
+    def __init__(self, worker: Worker, out: Path) -> None:
+        exe = shutil.which("py-spy") or str(Path(PY).parent / "py-spy")
+        self.out = out
+        self.proc = subprocess.Popen(
+            [exe, "record", "--pid", str(worker.pid), "--subprocesses", "--nonblocking", "--format", "raw",
+             "--rate", "200", "--output", str(out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class PgSampler:
+    """Optional sampling of pg_stat_activity: what the runtime's connections wait on."""
+
+    def __init__(self, dsn: str, every: float = 0.01) -> None:
+        from collections import Counter
+
+        self.counts: Counter = Counter()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._dsn = dsn
+        self._every = every
+        self._thread = threading.Thread(target=self._run, name="pg-sampler", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        connection = psycopg2.connect(self._dsn, connect_timeout=10)
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                while not self._stop.wait(self._every):
+                    cursor.execute(
+                        "SELECT state, coalesce(wait_event_type, 'CPU'), coalesce(wait_event, '-'), "
+                        "       left(regexp_replace(query, '\\s+', ' ', 'g'), 60) "
+                        "FROM pg_stat_activity WHERE application_name = 'wrls-actors' AND pid <> pg_backend_pid()")
+                    self.samples += 1
+                    for state, kind, event, query in cursor.fetchall():
+                        if state == "active":
+                            self.counts[(kind, event, query)] += 1
+                        else:
+                            self.counts[(state, "-", query if state != "idle" else "")] += 1
+        finally:
+            connection.close()
+
+    def stop(self) -> str:
+        self._stop.set()
+        self._thread.join(10)
+        lines = [f"pg_stat_activity, {self.samples} samples (average connections per sample in each state):"]
+        for (kind, event, query), count in self.counts.most_common(14):
+            lines.append(f"  {count / max(1, self.samples):6.2f}  {kind:<20} {event:<18} {query}")
+        return "\n".join(lines)
+
+
+# -- results ----------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    figures: dict[str, float | int | str | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def rate(n: int, seconds: float | None) -> float | None:
+    return n / seconds if seconds and seconds > 0 else None
+
+
+def fmt(value, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}{unit}" if abs(value) < 100 else f"{value:,.0f}{unit}"
+    return f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"
+
+
+# -- the benchmark ----------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args) -> None:
+        self.args = args
+        tag = uuid.uuid4().hex[:10]
+        self.vhost = f"bench-{tag}"
+        self.dbname = f"bench_{tag}"
+        self.amqp_url = f"amqp://{args.rabbit_user}:{args.rabbit_password}@{args.rabbit_host}:{args.rabbit_port}/{self.vhost}"
+        self.admin_dsn = f"{args.postgres}/postgres"
+        self.db_url = f"{args.postgres}/{self.dbname}"
+        self.mgmt = Management(args.management, args.rabbit_user, args.rabbit_password)
+        self.tmp = Path(tempfile.mkdtemp(prefix="wrls-bench-"))
+        self.workers: list[Worker] = []
+        self.profilers: list[Profiler] = []
+        self.probe: Probe | None = None
+        self.db = None
+        self.created_vhost = False
+        self.created_db = False
+        self.results: dict[str, Result] = {}
+
+    # -- setup and teardown ---------------------------------------------------
+
+    def setup(self) -> None:
+        log(f"vhost {self.vhost}, database {self.dbname}, logs in {self.tmp}")
+        self.mgmt.create_vhost(self.vhost, self.args.rabbit_user)
+        self.created_vhost = True
+        admin = psycopg2.connect(self.admin_dsn, connect_timeout=10)
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{self.dbname}"')
+        admin.close()
+        self.created_db = True
+        self.probe = Probe(self.amqp_url)
+        self.probe.queue("amq.does-not-matter")  # connect now: fail early
+
+    def teardown(self) -> None:
+        for profiler in self.profilers:
+            profiler.stop()
+        for worker in self.workers:
+            worker.stop(timeout=20)
+        if self.probe:
+            self.probe.close()
+        try:
+            app = sys.modules.get("bench_app")  # imported only if phase 2 or 3 ran
+            svc = app._service if app else None
+            if svc is not None:
+                svc.ledger.flush(10)
+                svc.engine.dispose()
+        except Exception:
+            pass
+        if self.db is not None:
+            try:
+                self.db.close()
+            except Exception:
+                pass
+        if self.created_db and not self.args.keep:
+            try:
+                admin = psycopg2.connect(self.admin_dsn, connect_timeout=10)
+                admin.autocommit = True
+                with admin.cursor() as cursor:
+                    cursor.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
+                admin.close()
+            except Exception as e:
+                log(f"could not drop database {self.dbname}: {e}")
+        if self.created_vhost and not self.args.keep:
+            self.mgmt.delete_vhost(self.vhost)
+        if self.args.keep:
+            log(f"kept: vhost {self.vhost}, database {self.dbname}, logs {self.tmp}")
+        elif not self.args.keep_logs:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            log(f"worker logs kept in {self.tmp}")
+
+    # -- helpers ----------------------------------------------------------------
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            WRLS_BROKER_URL=self.amqp_url,
+            WRLS_DATABASE_URL=self.db_url,
+            WRLS_LOG_LEVEL="WARNING",
+            PYTHONPATH=os.pathsep.join([str(BENCH), str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])),
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(extra)
+        return env
+
+    def start_worker(self, name: str, cmd: list[str], env: dict[str, str]) -> Worker:
+        worker = Worker(name, cmd, env, self.tmp)
+        self.workers.append(worker)
+        if self.args.profile:
+            self.profilers.append(Profiler(worker, self.tmp / f"{name}.pyspy.txt"))
+        return worker
+
+    def stop_worker(self, worker: Worker, timeout: float = 60) -> None:
+        for profiler in [p for p in self.profilers if p.out.name.startswith(worker.name + ".")]:
+            profiler.stop()
+            dest = BENCH / "profiles"
+            dest.mkdir(exist_ok=True)
+            shutil.copy(profiler.out, dest / profiler.out.name)
+            log(f"profile of {worker.name}: {dest / profiler.out.name}")
+            self.profilers.remove(profiler)
+        worker.stop(timeout)
+        self.workers.remove(worker)
+
+    def runtime_worker_cmd(self, queues: list[str] | None = None) -> list[str]:
+        cmd = [PY, "-m", "wrls_actors", "--app", "bench_app:service", "worker",
+               "--processes", str(self.args.processes), "--threads", str(self.args.threads)]
+        return cmd + (["--queues", *queues] if queues else [])
+
+    def wait_for(self, what: str, condition, timeout: float, every: float = 0.02, worker: Worker | None = None):
+        deadline = time.perf_counter() + timeout
+        while True:
+            value = condition()
+            if value:
+                return value
+            if worker is not None:
+                worker.check()
+            if time.perf_counter() > deadline:
+                raise BenchError(f"timed out after {timeout:.0f}s waiting for {what}")
+            time.sleep(every)
+
+    def sql(self, query: str, params=None):
+        with self.db.cursor() as cursor:
+            cursor.execute(query, params)
+            return cursor.fetchall()
+
+    # -- 1. bare Dramatiq -------------------------------------------------------
+
+    def bare(self) -> Result:
+        n = self.args.messages
+        result = Result()
+        count_dir = self.tmp / "bare-counts"
+        count_dir.mkdir()
+        os.environ["BENCH_BROKER_URL"] = self.amqp_url
+        sys.path.insert(0, str(BENCH))
+        import bare_app
+
+        log(f"bare: enqueueing {n:,} messages ({self.args.publish_threads} threads, confirmed delivery)")
+        started = time.perf_counter()
+        per_thread = [n // self.args.publish_threads + (1 if i < n % self.args.publish_threads else 0)
+                      for i in range(self.args.publish_threads)]
+        errors: list[BaseException] = []
+
+        def publish(k: int) -> None:
+            try:
+                for _ in range(k):
+                    bare_app.noop.send()
+            except BaseException as e:  # reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=publish, args=(k,)) for k in per_thread]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(max(60, n / 100))
+        if errors or any(t.is_alive() for t in threads):
+            raise BenchError(f"bare: enqueueing failed: {errors[:1] or 'timed out'}")
+        publish_s = time.perf_counter() - started
+        bare_app.broker.close()
+        ready = self.probe.ready(bare_app.QUEUE)
+        if ready != n:
+            raise BenchError(f"bare: {ready} messages ready after enqueueing {n}")
+        log(f"bare: enqueued in {publish_s:.2f}s ({n / publish_s:,.0f}/s); starting the dramatiq worker")
+
+        def done() -> int:
+            total = 0
+            for path in count_dir.iterdir():
+                if path.suffix != ".tmp":
+                    try:
+                        total += int(path.read_text() or 0)
+                    except (OSError, ValueError):
+                        pass
+            return total
+
+        worker = self.start_worker(
+            "bare",
+            [PY, "-m", "dramatiq", "bare_app", "-p", str(self.args.processes), "-t", str(self.args.threads),
+             "-Q", bare_app.QUEUE],
+            self.env(BENCH_BROKER_URL=self.amqp_url, BENCH_COUNT_DIR=str(count_dir)),
+        )
+        t0 = worker.started
+        t_consumer = t_first = t_done = None
+        deadline = t0 + max(120, n / 100)
+        processed = 0
+        while True:
+            now = time.perf_counter()
+            if t_first is None:
+                q = self.probe.queue(bare_app.QUEUE)
+                if q and q[1] > 0 and t_consumer is None:
+                    t_consumer = now
+                if q and q[0] < n:
+                    t_first = now
+            processed = done()
+            if processed >= n:
+                t_done = time.perf_counter()
+                break
+            worker.check()
+            if now > deadline:
+                raise BenchError(f"bare: only {processed} of {n} processed after {now - t0:.0f}s")
+            time.sleep(0.01)
+        log(f"bare: {processed:,} processed in {t_done - t0:.2f}s from worker start")
+        # Cross-check with the management API (its figures lag by up to its stats interval).
+        verified = self.verify_empty(bare_app.QUEUE, timeout=30)
+        self.stop_worker(worker)
+        final = done()
+        total_s = t_done - t0
+        window_s = t_done - t_first if t_first else None
+        result.figures.update(
+            messages=n, enqueue_s=publish_s, enqueue_rate=rate(n, publish_s),
+            startup_s=(t_first - t0) if t_first else None,
+            total_s=total_s, rate=rate(n, total_s), window_s=window_s, window_rate=rate(n, window_s),
+            processed=final, verified="yes" if verified else "NO",
+        )
+        if final != n:
+            result.notes.append(f"bare: {final} executions for {n} messages")
+        return result
+
+    def verify_empty(self, queue: str, timeout: float) -> bool:
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            q = self.mgmt.queue(self.vhost, queue)
+            if q and q.get("messages") == 0 and q.get("messages_unacknowledged") == 0 and "messages" in q:
+                return True
+            time.sleep(0.5)
+        log(f"warning: management API did not show {queue} empty within {timeout:.0f}s")
+        return False
+
+    # -- runtime ----------------------------------------------------------------
+
+    def runtime_setup(self):
+        os.environ.update(WRLS_BROKER_URL=self.amqp_url, WRLS_DATABASE_URL=self.db_url, WRLS_LOG_LEVEL="WARNING")
+        if str(BENCH) not in sys.path:
+            sys.path.insert(0, str(BENCH))
+        upgrade = subprocess.run(self.runtime_worker_cmd()[:5] + ["db", "upgrade"], env=self.env(), cwd=str(ROOT),
+                                 capture_output=True, text=True, timeout=120)
+        if upgrade.returncode != 0:
+            raise BenchError(f"db upgrade failed: {upgrade.stdout}{upgrade.stderr}")
+        import bench_app
+        from wrls_actors.runtime.logs import configure
+
+        configure("WARNING")
+        self.db = psycopg2.connect(self.db_url, connect_timeout=10)
+        self.db.autocommit = True
+        return bench_app, bench_app.service()
+
+    def run_status(self, run_id: str) -> str:
+        rows = self.sql("SELECT status FROM jobs.runs WHERE run_id = %s", (run_id,))
+        return rows[0][0] if rows else "missing"
+
+    def ledger_done(self, run_id: str, expected: int) -> int:
+        return self.sql("SELECT count(*) FROM jobs.steps WHERE run_id = %s AND status = 'succeeded'", (run_id,))[0][0]
+
+    def check_run(self, result: Result, run_id: str, n: int) -> None:
+        rows = self.sql(
+            "SELECT r.status, r.children_failed, b.expected, b.arrived, b.failed, b.fired_at IS NOT NULL, "
+            "       (SELECT count(*) FROM jobs.barrier_arrivals a WHERE a.run_id = r.run_id) "
+            "FROM jobs.runs r LEFT JOIN jobs.barriers b ON b.run_id = r.run_id WHERE r.run_id = %s", (run_id,))
+        status, children_failed, expected, arrived, failed, fired, arrivals = rows[0]
+        ok = (status == "succeeded" and expected == n and arrived == n and arrivals == n and not failed and fired)
+        result.figures["run_status"] = status
+        if not ok:
+            result.notes.append(f"run {run_id}: status {status}, barrier expected {expected} arrived {arrived} "
+                                f"failed {failed} fired {fired}, {arrivals} arrival rows")
+        dup = self.sql("SELECT count(*) FROM jobs.steps WHERE run_id = %s AND (deliveries > 1 OR attempt > 1)",
+                       (run_id,))[0][0]
+        if dup:
+            result.notes.append(f"run {run_id}: {dup} step rows show a redelivery or retry")
+        events = self.sql("SELECT kind, count(*) FROM jobs.events GROUP BY kind")
+        if events:
+            result.notes.append("jobs.events: " + ", ".join(f"{k} {c}" for k, c in events))
+
+    # -- 2. full stack, children only ---------------------------------------------
+
+    def full(self, bench_app, service) -> Result:
+        from wrls_actors.runtime.runs import step_message_id
+
+        n = self.args.messages
+        result = Result()
+        p = self.args.processes
+        # 2a. A worker on the step queue only runs the fan-out step.
+        log(f"full: worker on '{bench_app.QUEUE}' only, to publish {n:,} children")
+        publisher = self.start_worker("full-fanout", self.runtime_worker_cmd([bench_app.QUEUE]), self.env())
+        self.wait_for("the fan-out worker's consumers", lambda: self.probe.consumers(bench_app.QUEUE) >= p,
+                      timeout=60, worker=publisher)
+        t_trigger = time.perf_counter()
+        run_id = service.trigger(bench_app.JOB, {"n": n})
+        prepare_id = step_message_id(run_id, 0)
+        self.wait_for("the children to be published",
+                      lambda: self.probe.ready(bench_app.CHILD_QUEUE) >= n, timeout=max(120, n / 50),
+                      every=0.02, worker=publisher)
+        t_published = time.perf_counter()
+        prep = self.wait_for(
+            "the fan-out step to be recorded as succeeded",
+            lambda: (self.sql("SELECT status, duration_ms FROM jobs.steps WHERE message_id = %s AND status = 'succeeded'",
+                              (prepare_id,)) or [None])[0],
+            timeout=60, every=0.05, worker=publisher)
+        self.stop_worker(publisher)
+        left = self.probe.ready(bench_app.QUEUE)
+        ready = self.probe.ready(bench_app.CHILD_QUEUE)
+        if left or ready != n:
+            raise BenchError(f"full: after the fan-out, {left} step messages and {ready} children are queued (want 0, {n})")
+        publish_s = t_published - t_trigger
+        log(f"full: {n:,} children published in {publish_s:.2f}s (fan-out step took {prep[1] / 1000:.2f}s); "
+            f"starting a worker on every queue")
+        # 2b. The measured part: a fresh worker on every queue processes the children.
+        worker = self.start_worker("full", self.runtime_worker_cmd(), self.env())
+        sampler = PgSampler(self.db_url) if self.args.profile else None
+        t0 = worker.started
+        t_first = t_end = None
+        deadline = t0 + max(180, n / 20)
+        status = "running"
+        polls = 0
+        while True:
+            now = time.perf_counter()
+            if t_first is None and self.probe.ready(bench_app.CHILD_QUEUE) < n:
+                t_first = now
+            if polls % 2 == 0:
+                status = self.run_status(run_id)
+                if status != "running":
+                    t_end = time.perf_counter()
+                    break
+            polls += 1
+            worker.check()
+            if now > deadline:
+                raise BenchError(f"full: run still {status} after {now - t0:.0f}s "
+                                 f"({self.probe.ready(bench_app.CHILD_QUEUE)} children queued)")
+            time.sleep(0.01)
+        log(f"full: run {status} {t_end - t0:.2f}s after the worker started; waiting for the ledger")
+        if sampler:
+            result.notes.append("full (children): " + sampler.stop())
+        done = self.wait_for("the ledger to record every step",
+                             lambda: (lambda c: c if c >= n + 2 else 0)(self.ledger_done(run_id, n + 2)),
+                             timeout=max(60, n / 200), every=0.1, worker=worker)
+        t_ledger = time.perf_counter()
+        self.stop_worker(worker)
+        self.check_run(result, run_id, n)
+        total_s = t_end - t0
+        window_s = t_end - t_first if t_first else None
+        result.figures.update(
+            messages=n, run_id=run_id, publish_s=publish_s, publish_rate=rate(n, publish_s),
+            fanout_step_s=prep[1] / 1000, startup_s=(t_first - t0) if t_first else None,
+            total_s=total_s, rate=rate(n, total_s), window_s=window_s, window_rate=rate(n, window_s),
+            ledger_s=t_ledger - t0, ledger_rows=done,
+        )
+        return result
+
+    # -- 3. fan-out and fan-in ----------------------------------------------------
+
+    def fanout(self, bench_app, service) -> Result:
+        from wrls_actors.runtime.runs import step_message_id
+
+        n = self.args.children
+        p = self.args.processes
+        result = Result()
+        log(f"fan-out: worker on every queue; one run with {n:,} children")
+        worker = self.start_worker("fanout", self.runtime_worker_cmd(), self.env())
+        for queue in (bench_app.QUEUE, bench_app.CHILD_QUEUE):
+            self.wait_for(f"consumers on {queue}", lambda q=queue: self.probe.consumers(q) >= p, timeout=60,
+                          worker=worker)
+        sampler = PgSampler(self.db_url) if self.args.profile else None
+        t0 = time.perf_counter()
+        run_id = service.trigger(bench_app.JOB, {"n": n})
+        deadline = t0 + max(300, n / 20)
+        status = "running"
+        peak = 0
+        polls = 0
+        while True:
+            now = time.perf_counter()
+            if polls % 5 == 0:
+                peak = max(peak, self.probe.ready(bench_app.CHILD_QUEUE))
+            status = self.run_status(run_id)
+            if status != "running":
+                t_end = time.perf_counter()
+                break
+            polls += 1
+            worker.check()
+            if now > deadline:
+                raise BenchError(f"fan-out: run still {status} after {now - t0:.0f}s")
+            time.sleep(0.02)
+        log(f"fan-out: run {status} {t_end - t0:.2f}s after the trigger; waiting for the ledger")
+        if sampler:
+            result.notes.append("fan-out: " + sampler.stop())
+        done = self.wait_for("the ledger to record every step",
+                             lambda: (lambda c: c if c >= n + 2 else 0)(self.ledger_done(run_id, n + 2)),
+                             timeout=max(60, n / 200), every=0.2, worker=worker)
+        t_ledger = time.perf_counter()
+        self.stop_worker(worker)
+        self.check_run(result, run_id, n)
+        prepare_id = step_message_id(run_id, 0)
+        (duration_ms, last_enqueued_s, first_child_s, fired_s, run_s), = self.sql(
+            "SELECT p.duration_ms, "
+            "  (SELECT extract(epoch FROM max(s.enqueued_at) - r.started_at) FROM jobs.steps s "
+            "     WHERE s.run_id = r.run_id AND s.actor = %s), "
+            "  (SELECT extract(epoch FROM min(s.started_at) - r.started_at) FROM jobs.steps s "
+            "     WHERE s.run_id = r.run_id AND s.actor = %s), "
+            "  extract(epoch FROM b.fired_at - r.started_at), extract(epoch FROM r.finished_at - r.started_at) "
+            "FROM jobs.runs r JOIN jobs.steps p ON p.message_id = %s "
+            "LEFT JOIN jobs.barriers b ON b.run_id = r.run_id WHERE r.run_id = %s",
+            (f"{bench_app.JOB}.each", f"{bench_app.JOB}.each", prepare_id, run_id))
+        total_s = t_end - t0
+        result.figures.update(
+            children=n, run_id=run_id, fanout_step_s=(duration_ms or 0) / 1000,
+            last_enqueued_s=float(last_enqueued_s) if last_enqueued_s is not None else None,
+            publish_rate=rate(n, float(last_enqueued_s)) if last_enqueued_s else None,
+            first_child_s=float(first_child_s) if first_child_s is not None else None,
+            fired_s=float(fired_s) if fired_s is not None else None,
+            run_s=float(run_s) if run_s is not None else None,
+            total_s=total_s, rate=rate(n, total_s), peak_queued=peak, ledger_s=t_ledger - t0,
+        )
+        return result
+
+    # -- the whole thing ----------------------------------------------------------
+
+    def run(self) -> int:
+        phases = set(self.args.only.split(",")) if self.args.only else {"bare", "full", "fanout"}
+        self.setup()
+        if "bare" in phases:
+            self.results["bare"] = self.bare()
+        if phases & {"full", "fanout"}:
+            bench_app, service = self.runtime_setup()
+            if "full" in phases:
+                self.results["full"] = self.full(bench_app, service)
+            if "fanout" in phases:
+                self.results["fanout"] = self.fanout(bench_app, service)
+        return self.report()
+
+    def report(self) -> int:
+        a = self.args
+        print()
+        print(f"== Throughput: {a.processes} worker processes x {a.threads} threads, RabbitMQ vhost {self.vhost}, "
+              f"{os.cpu_count()} CPUs ==")
+        rows: list[tuple[str, str]] = []
+        bare = self.results.get("bare")
+        full = self.results.get("full")
+        fan = self.results.get("fanout")
+        if bare:
+            f = bare.figures
+            rows += [
+                ("1. bare Dramatiq, no-op actor", f"{f['messages']:,} messages"),
+                ("   enqueue (confirmed, %d threads)" % a.publish_threads, f"{fmt(f['enqueue_s'], ' s')}  ({fmt(f['enqueue_rate'], ' msg/s')})"),
+                ("   worker start -> first message taken", fmt(f["startup_s"], " s")),
+                ("   worker start -> all processed", f"{fmt(f['total_s'], ' s')}  => {fmt(f['rate'], ' msg/s')}"),
+                ("   first taken -> all processed", f"{fmt(f['window_s'], ' s')}  => {fmt(f['window_rate'], ' msg/s')}"),
+                ("   executions / queue empty (mgmt API)", f"{f['processed']:,} / {f['verified']}"),
+            ]
+        if full:
+            f = full.figures
+            rows += [
+                ("2. full stack, fan-out children", f"{f['messages']:,} children, status {f.get('run_status')}"),
+                ("   publish children (trigger -> all queued)", f"{fmt(f['publish_s'], ' s')}  ({fmt(f['publish_rate'], ' msg/s')}); fan-out step {fmt(f['fanout_step_s'], ' s')}"),
+                ("   worker start -> first child taken", fmt(f["startup_s"], " s")),
+                ("   worker start -> run ended", f"{fmt(f['total_s'], ' s')}  => {fmt(f['rate'], ' msg/s')}"),
+                ("   first taken -> run ended", f"{fmt(f['window_s'], ' s')}  => {fmt(f['window_rate'], ' msg/s')}"),
+                ("   worker start -> ledger has every step", fmt(f["ledger_s"], " s")),
+            ]
+        if bare and full:
+            ratio = full.figures["rate"] / bare.figures["rate"] if bare.figures["rate"] and full.figures["rate"] else None
+            wratio = (full.figures["window_rate"] / bare.figures["window_rate"]
+                      if bare.figures["window_rate"] and full.figures["window_rate"] else None)
+            verdict = "-" if ratio is None else ("YES" if ratio >= TARGET_RATIO else "NO")
+            rows += [
+                ("   full / bare (from worker start)", f"{fmt(ratio * 100 if ratio else None, ' %')}  "
+                                                        f"target >= {TARGET_RATIO:.0%}: {verdict}"),
+                ("   full / bare (first taken -> end)", fmt(wratio * 100 if wratio else None, " %")),
+            ]
+        if fan:
+            f = fan.figures
+            rows += [
+                ("3. fan-out / fan-in", f"{f['children']:,} children, status {f.get('run_status')}"),
+                ("   fan-out step (builds barrier, publishes)", fmt(f["fanout_step_s"], " s")),
+                ("   trigger -> last child queued", f"{fmt(f['last_enqueued_s'], ' s')}  ({fmt(f['publish_rate'], ' msg/s')})"),
+                ("   trigger -> first child started", fmt(f["first_child_s"], " s")),
+                ("   trigger -> barrier fired", fmt(f["fired_s"], " s")),
+                ("   trigger -> run ended", f"{fmt(f['total_s'], ' s')}  => {fmt(f['rate'], ' children/s')}"),
+                ("   peak children queued", fmt(f["peak_queued"])),
+                ("   trigger -> ledger has every step", fmt(f["ledger_s"], " s")),
+            ]
+        width = max((len(r[0]) for r in rows), default=10)
+        for label, value in rows:
+            print(f"{label:<{width}}  {value}")
+        notes = [n for r in self.results.values() for n in r.notes]
+        if notes:
+            print("\nnotes:")
+            for note in notes:
+                print(f"  - {note}")
+        if self.args.json:
+            print("\n" + json.dumps({k: v.figures for k, v in self.results.items()}, default=str))
+        failed = any("status" in n or "executions" in n for n in notes)
+        return 1 if failed else 0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--messages", type=int, default=20_000, help="no-op messages for bare vs full (default 20,000)")
+    p.add_argument("--children", type=int, default=50_000, help="children of the fan-out run (default 50,000)")
+    p.add_argument("--processes", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--threads", type=int, default=8, help="threads per worker process (default 8)")
+    p.add_argument("--publish-threads", type=int, default=8, help="threads enqueueing the bare messages (default 8)")
+    p.add_argument("--only", help="comma-separated phases to run: bare,full,fanout (default all)")
+    p.add_argument("--rabbit-host", default="127.0.0.1")
+    p.add_argument("--rabbit-port", type=int, default=5672)
+    p.add_argument("--rabbit-user", default="guest")
+    p.add_argument("--rabbit-password", default="guest")
+    p.add_argument("--management", default="http://127.0.0.1:15672/api", help="RabbitMQ management API")
+    p.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432",
+                   help="PostgreSQL server URL without database (default %(default)s)")
+    p.add_argument("--profile", action="store_true",
+                   help="py-spy every worker (non-blocking sampling, raw output to bench/profiles/); perturbs figures")
+    p.add_argument("--keep", action="store_true", help="keep the vhost, database and logs")
+    p.add_argument("--keep-logs", action="store_true", help="keep the worker logs")
+    p.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    args = p.parse_args()
+
+    bench = Bench(args)
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt()
+
+    signal.signal(signal.SIGTERM, interrupted)
+    code = 1
+    try:
+        code = bench.run()
+    except BenchError as e:
+        log(f"FAILED: {e}")
+        for worker in bench.workers:
+            log(f"log of worker {worker.name} ({worker.log_path}):\n{worker.tail()}")
+        if bench.results:
+            bench.report()
+        bench.args.keep_logs = True
+    except KeyboardInterrupt:
+        log("interrupted: cleaning up")
+        code = 130
+    finally:
+        bench.teardown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+from tests.support import services as svc
+from tests.support.processes import Process
+from tests.support.sample_app import build, prepare_database
+
+
+@pytest.fixture(scope="session")
+def template_db():
+    """A database with the ledger and the sample app's tables, copied for each test."""
+    svc.require(5432, "PostgreSQL")
+    name = svc.create_database()
+    env = {"WRLS_DATABASE_URL": svc.database_url(name), "WRLS_BROKER_URL": "amqp://unused"}
+    service = build(env)
+    service.upgrade_database()
+    prepare_database(service.engine)
+    service.engine.dispose()
+    yield name
+    svc.drop_database(name)
+
+
+@pytest.fixture
+def database(template_db):
+    name = svc.create_database(template=template_db)
+    yield name
+    from wrls_actors.runtime.database import _engines
+
+    for (pid, url), engine in list(_engines.items()):
+        if url.endswith(f"/{name}"):
+            engine.dispose()
+            del _engines[(pid, url)]
+    svc.drop_database(name)
+
+
+@pytest.fixture
+def vhost():
+    svc.require(5672, "RabbitMQ")
+    svc.require(15672, "RabbitMQ management API")
+    name = svc.create_vhost()
+    yield name
+    svc.delete_vhost(name)
+
+
+@pytest.fixture
+def env(database, vhost):
+    """Environment of the processes under test: fast heartbeats and sweeps."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("WRLS_")},
+        "WRLS_BROKER_URL": svc.broker_url(vhost),
+        "WRLS_DATABASE_URL": svc.database_url(database),
+        "WRLS_HEARTBEAT_S": "1",
+        "WRLS_STALL_AFTER_S": "4",
+        "WRLS_STALL_GRACE_S": "2",
+        "WRLS_SWEEP_S": "1",
+        "WRLS_LEDGER_FLUSH_MS": "50",
+        "WRLS_WORKER_PROCESSES": "1",
+        "WRLS_WORKER_THREADS": "4",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@pytest.fixture
+def service(env):
+    """The sample service in the test process: to trigger jobs and read the ledger."""
+    service = build(env)
+    yield service
+    if "broker" in service.__dict__:
+        service.broker.close()
+    service.control.close() if "control" in service.__dict__ else None
+
+
+@pytest.fixture
+def processes(env, tmp_path, request):
+    """Start real processes (`worker`, `scheduler`, `exporter`); all stopped at the end."""
+    started: list[Process] = []
+
+    def start(*args: str, extra_env: dict | None = None) -> Process:
+        process = Process(args[0], list(args), {**env, **(extra_env or {})}, tmp_path)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        for process in started:
+            print(f"----- {process.log_path.name}\n{process.output()[-6000:]}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

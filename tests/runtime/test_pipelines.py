@@ -1,0 +1,85 @@
+"""Jobs as pipelines, end to end: real worker process, RabbitMQ and PostgreSQL."""
+
+from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+
+
+def test_steps_run_in_order_and_the_run_succeeds(service, processes, vhost):
+    processes("worker")
+    wait_worker_ready(vhost)
+    run_id = service.trigger("pipeline")
+    run = wait_run_ended(service, run_id)
+    assert run.status == "succeeded"
+    assert run.counts == {"records": 3}
+    steps = [r.step for r in query(service, "SELECT step FROM test_effects WHERE run_id = :r ORDER BY at, id", r=run_id)]
+    assert steps == ["first", "second", "third"]
+    ledger = query(service, "SELECT actor, status, attempt FROM jobs.steps WHERE run_id = :r ORDER BY enqueued_at", r=run_id)
+    assert [(r.actor, r.status, r.attempt) for r in ledger] == [
+        ("pipeline.first", "succeeded", 1), ("pipeline.second", "succeeded", 1), ("pipeline.third", "succeeded", 1)]
+
+
+def test_a_step_failing_after_its_retries_fails_the_run_and_nothing_later_starts(service, processes, vhost):
+    processes("worker")
+    wait_worker_ready(vhost)
+    run_id = service.trigger("fail-fast")
+    run = wait_run_ended(service, run_id)
+    assert run.status == "failed"
+    assert "fail-fast.broken" in run.error and "boom" in run.error
+    # The broken step was tried twice (max_retries=1), and the step after it never ran nor was queued.
+    assert scalar(service, "SELECT count(*) FROM test_attempts WHERE step = 'broken'") == 2
+    assert scalar(service, "SELECT count(*) FROM test_effects WHERE step = 'never'") == 0
+    service.ledger.flush()
+    statuses = {r.actor: (r.status, r.attempt) for r in
+                query(service, "SELECT actor, status, attempt FROM jobs.steps WHERE run_id = :r", r=run_id)}
+    assert statuses == {"fail-fast.first": ("succeeded", 1), "fail-fast.broken": ("failed", 2)}
+    kinds = [r.kind for r in query(service, "SELECT kind FROM jobs.events WHERE run_id = :r ORDER BY id", r=run_id)]
+    assert kinds.count("retrying") == 1 and "failed" in kinds and "run-failed" in kinds
+
+
+def test_fan_in_continues_once_when_every_child_ended_and_counts_the_failed_one(service, processes, vhost):
+    processes("worker")
+    wait_worker_ready(vhost)
+    run_id = service.trigger("fan", {"n": 30, "fail": [7]})
+    run = wait_run_ended(service, run_id)
+    assert run.status == "completed-with-failures"
+    assert run.children_failed == 1
+    assert run.counts["children_ok"] == 29 and run.counts["each_queued"] == 30
+    assert scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r AND step = 'each'", r=run_id) == 29
+    # The step after the fan-in ran exactly once.
+    assert scalar(service, "SELECT count(*) FROM test_attempts a JOIN test_effects e USING (message_id) "
+                           "WHERE e.run_id = :r AND a.step = 'finish'", r=run_id) == 1
+    barrier = query(service, "SELECT expected, arrived, failed, fired_at FROM jobs.barriers WHERE run_id = :r", r=run_id)[0]
+    assert (barrier.expected, barrier.arrived, barrier.failed) == (30, 30, 1) and barrier.fired_at is not None
+
+
+def test_a_job_can_make_child_failures_fail_the_run(service, processes, vhost):
+    processes("worker")
+    wait_worker_ready(vhost)
+    run_id = service.trigger("fan-strict", {"n": 10, "fail": [2, 5]})
+    run = wait_run_ended(service, run_id)
+    assert run.status == "failed"
+    assert run.error == "2 of 10 each children failed"
+    assert scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r AND step = 'finish'", r=run_id) == 0
+
+
+def test_a_fan_out_of_nothing_goes_straight_on(service, processes, vhost):
+    processes("worker")
+    wait_worker_ready(vhost)
+    run_id = service.trigger("fan", {"n": 0})
+    run = wait_run_ended(service, run_id)
+    assert run.status == "succeeded"
+    assert scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r AND step = 'finish'", r=run_id) == 1
+
+
+def test_a_step_past_its_time_limit_is_recorded_as_timed_out(service, processes, vhost):
+    processes("worker")
+    wait_worker_ready(vhost)
+    run_id = service.trigger("slow", {"seconds": 8})
+    run = wait_run_ended(service, run_id)
+    assert run.status == "failed"
+    assert "TimeLimitExceeded" in run.error
+    service.ledger.flush()
+    step = query(service, "SELECT status, timeouts, duration_ms FROM jobs.steps WHERE run_id = :r", r=run_id)[0]
+    assert step.status == "timed-out" and step.timeouts == 1
+    assert step.duration_ms < 5000  # interrupted near its 1 s limit, not left to run its 8 s
+    assert scalar(service, "SELECT count(*) FROM jobs.events WHERE kind = 'timed-out' AND run_id = :r", r=run_id) == 1
+    assert scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r", r=run_id) == 0

@@ -1,0 +1,73 @@
+"""Killed workers and poison messages: real processes, killed for real."""
+
+import signal
+import time
+
+import pytest
+
+from tests.support import services as svc
+from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+
+
+def test_a_worker_killed_mid_step_has_its_message_redelivered_and_the_effect_happens_once(
+        service, processes, vhost):
+    worker = processes("worker")
+    wait_worker_ready(vhost, "long")
+    run_id = service.trigger("long-step", {"seconds": 3})
+    svc.wait_for(lambda: scalar(service, "SELECT count(*) FROM test_attempts WHERE step = 'started'") == 1,
+                 what="the step to start")
+    worker.kill(signal.SIGKILL)
+    worker.popen.wait(10)
+    # The dead worker stops heartbeating: the sweep of another worker marks the step stalled.
+    processes("worker")
+    run = wait_run_ended(service, run_id, timeout_s=60)
+    assert run.status == "succeeded"
+    assert scalar(service, "SELECT count(*) FROM test_attempts WHERE step = 'started'") == 2
+    assert scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r AND step = 'work'", r=run_id) == 1
+    assert scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r AND step = 'after'", r=run_id) == 1
+    step = query(service, "SELECT status, deliveries, stalls, attempt FROM jobs.steps WHERE actor = 'long-step.work'")[0]
+    assert (step.status, step.deliveries, step.attempt) == ("succeeded", 2, 1)
+    assert step.stalls == 1
+    events = query(service, "SELECT kind, run_id, detail FROM jobs.events")
+    assert [e.kind for e in events if e.kind == "stalled" and str(e.run_id) == run_id] == ["stalled"], events
+    assert scalar(service, "SELECT value FROM jobs.counters WHERE name = 'steps_stalled_total'") == 1
+
+
+def test_a_step_whose_worker_dies_is_found_stalled_by_the_sweep(service, processes, vhost):
+    worker = processes("worker")
+    wait_worker_ready(vhost, "long")
+    service.trigger("long-step", {"seconds": 30})
+    svc.wait_for(lambda: scalar(service, "SELECT count(*) FROM jobs.steps WHERE status = 'running'") == 1,
+                 what="the step to be recorded running")
+    worker.kill(signal.SIGKILL)
+    worker.popen.wait(10)
+    # Another worker on other queues only: it sweeps, but cannot take the message.
+    processes("worker", "--queues", "short")
+    stalled = svc.wait_for(
+        lambda: query(service, "SELECT status, error FROM jobs.steps WHERE status = 'stalled'"), 20,
+        what="the sweep to find the stall")
+    assert "no heartbeat" in stalled[0].error
+
+
+@pytest.mark.slow
+def test_a_message_that_kills_its_worker_is_dead_lettered_after_max_deliveries(service, processes, vhost, env):
+    run_id = service.trigger("crasher")
+    for _ in range(5):
+        worker = processes("worker", extra_env={"WRLS_MAX_DELIVERIES": "2"})
+        deadline = time.monotonic() + 30
+        while worker.alive() and time.monotonic() < deadline:
+            if scalar(service, "SELECT status FROM jobs.runs WHERE run_id = :r", r=run_id) != "running":
+                break
+            time.sleep(0.2)
+        if worker.alive():
+            break
+    run = wait_run_ended(service, run_id, timeout_s=30)
+    assert run.status == "failed"
+    assert "dead-lettered after at least 2 starts without finishing" in run.error
+    svc.wait_for(lambda: scalar(service, "SELECT status FROM jobs.steps WHERE actor = 'crasher.work'") == "dead-lettered",
+                 10, what="the dead-letter to be recorded")
+    # The first start is recorded in the background and dies with its worker; the
+    # two recorded starts after it crash too, and the next delivery is refused.
+    assert scalar(service, "SELECT count(*) FROM test_attempts WHERE step = 'work'") == 3
+    assert svc.wait_for(lambda: svc.queue_stats(vhost, "long.XQ").get("messages", 0) == 1, 20,
+                        what="the message in long.XQ")

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from . import services as svc
+
+
+def query(service, sql: str, **params):
+    with service.engine.connect() as connection:
+        return connection.execute(text(sql), params).all()
+
+
+def scalar(service, sql: str, **params):
+    rows = query(service, sql, **params)
+    return rows[0][0] if rows else None
+
+
+def wait_worker_ready(vhost: str, queue: str = "short", timeout_s: float = 40) -> None:
+    svc.wait_for(lambda: svc.queue_stats(vhost, queue).get("consumers", 0) > 0, timeout_s,
+                 what=f"a worker consuming {queue}")
+
+
+def wait_run_ended(service, run_id: str, timeout_s: float = 30):
+    def ended():
+        rows = query(service, "SELECT * FROM jobs.runs WHERE run_id = :r AND status <> 'running'", r=run_id)
+        return rows[0] if rows else None
+
+    return svc.wait_for(ended, timeout_s, what=f"run {run_id} to end")
