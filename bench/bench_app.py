@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from wrls_actors.runtime import Job, Service, Settings, Step
 
+from variants import apply as _apply_variants
+
+VARIANT = _apply_variants()  # experiments only (throughput.py --variant); empty by default
+
 JOB = "bench-fan"
 QUEUE = "bench"
 CHILD_QUEUE = "bench-children"

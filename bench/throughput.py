@@ -272,6 +272,65 @@ class PgSampler:
         return "\n".join(lines)
 
 
+class CpuMeter:
+    """CPU seconds used by each component between start and stop, from /proc (Linux)."""
+
+    def __init__(self, worker_pgid: int) -> None:
+        self.pgid = worker_pgid
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.start = self._snapshot()
+        self.t0 = time.perf_counter()
+
+    def _classify(self, pid: int, comm: str, pgrp: int) -> str:
+        if pgrp == self.pgid:
+            return "workers"
+        if pid == os.getpid():
+            return "benchmark"
+        if comm.startswith("postgres") or comm.startswith("postmaster"):
+            return "postgresql"
+        if comm.startswith(("beam", "erl_", "epmd", "inet_gethost")):
+            return "rabbitmq"
+        return "other"
+
+    def _snapshot(self) -> dict:
+        totals: dict[str, int] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    raw = f.read()
+            except OSError:
+                continue
+            comm = raw[raw.index("(") + 1:raw.rindex(")")]
+            fields = raw[raw.rindex(")") + 2:].split()
+            # fields[0] is state: pgrp is field 5 of stat (index 2 here), utime/stime 14/15 (11/12).
+            pgrp, utime, stime = int(fields[2]), int(fields[11]), int(fields[12])
+            key = (int(entry), comm)
+            totals[key] = (self._classify(int(entry), comm, pgrp), utime + stime)
+        with open("/proc/stat") as f:
+            cpu = [int(x) for x in f.readline().split()[1:]]
+        totals["_idle"] = cpu[3] + cpu[4]
+        totals["_all"] = sum(cpu[:8])
+        return totals
+
+    def stop(self) -> str:
+        end = self._snapshot()
+        elapsed = time.perf_counter() - self.t0
+        used: dict[str, float] = {}
+        for key, value in end.items():
+            if isinstance(key, str):
+                continue
+            kind, ticks = value
+            before = self.start.get(key, (kind, 0))[1]
+            used[kind] = used.get(kind, 0) + (ticks - before) / self.tick
+        idle = (end["_idle"] - self.start["_idle"]) / self.tick
+        allcpu = (end["_all"] - self.start["_all"]) / self.tick
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(used.items(), key=lambda kv: -kv[1]) if v >= 0.05)
+        return (f"CPU seconds over {elapsed:.1f}s on {os.cpu_count()} CPUs: {parts}; "
+                f"idle {idle:.1f} of {allcpu:.1f} ({idle / allcpu:.0%})" if allcpu else parts)
+
+
 # -- results ----------------------------------------------------------------------
 
 
@@ -279,6 +338,7 @@ class PgSampler:
 class Result:
     figures: dict[str, float | int | str | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    failed: bool = False
 
 
 def rate(n: int, seconds: float | None) -> float | None:
@@ -314,6 +374,7 @@ class Bench:
         self.created_vhost = False
         self.created_db = False
         self.results: dict[str, Result] = {}
+        self.variant = set(filter(None, (args.variant or "").split(",")))
 
     # -- setup and teardown ---------------------------------------------------
 
@@ -378,6 +439,7 @@ class Bench:
             WRLS_LOG_LEVEL="WARNING",
             PYTHONPATH=os.pathsep.join([str(BENCH), str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])),
             PYTHONUNBUFFERED="1",
+            BENCH_VARIANT=",".join(sorted(self.variant)),
         )
         env.update(extra)
         return env
@@ -477,6 +539,7 @@ class Bench:
             self.env(BENCH_BROKER_URL=self.amqp_url, BENCH_COUNT_DIR=str(count_dir)),
         )
         t0 = worker.started
+        cpu = CpuMeter(worker.pid)
         t_consumer = t_first = t_done = None
         deadline = t0 + max(120, n / 100)
         processed = 0
@@ -496,6 +559,7 @@ class Bench:
             if now > deadline:
                 raise BenchError(f"bare: only {processed} of {n} processed after {now - t0:.0f}s")
             time.sleep(0.01)
+        result.notes.append("bare: " + cpu.stop())
         log(f"bare: {processed:,} processed in {t_done - t0:.2f}s from worker start")
         # Cross-check with the management API (its figures lag by up to its stats interval).
         verified = self.verify_empty(bare_app.QUEUE, timeout=30)
@@ -510,6 +574,7 @@ class Bench:
             processed=final, verified="yes" if verified else "NO",
         )
         if final != n:
+            result.failed = True
             result.notes.append(f"bare: {final} executions for {n} messages")
         return result
 
@@ -526,7 +591,8 @@ class Bench:
     # -- runtime ----------------------------------------------------------------
 
     def runtime_setup(self):
-        os.environ.update(WRLS_BROKER_URL=self.amqp_url, WRLS_DATABASE_URL=self.db_url, WRLS_LOG_LEVEL="WARNING")
+        os.environ.update(WRLS_BROKER_URL=self.amqp_url, WRLS_DATABASE_URL=self.db_url, WRLS_LOG_LEVEL="WARNING",
+                          BENCH_VARIANT=",".join(sorted(self.variant)))
         if str(BENCH) not in sys.path:
             sys.path.insert(0, str(BENCH))
         upgrade = subprocess.run(self.runtime_worker_cmd()[:5] + ["db", "upgrade"], env=self.env(), cwd=str(ROOT),
@@ -557,6 +623,7 @@ class Bench:
         ok = (status == "succeeded" and expected == n and arrived == n and arrivals == n and not failed and fired)
         result.figures["run_status"] = status
         if not ok:
+            result.failed = True
             result.notes.append(f"run {run_id}: status {status}, barrier expected {expected} arrived {arrived} "
                                 f"failed {failed} fired {fired}, {arrivals} arrival rows")
         dup = self.sql("SELECT count(*) FROM jobs.steps WHERE run_id = %s AND (deliveries > 1 OR attempt > 1)",
@@ -603,16 +670,24 @@ class Bench:
         # 2b. The measured part: a fresh worker on every queue processes the children.
         worker = self.start_worker("full", self.runtime_worker_cmd(), self.env())
         sampler = PgSampler(self.db_url) if self.args.profile else None
+        cpu = CpuMeter(worker.pid)
         t0 = worker.started
         t_first = t_end = None
         deadline = t0 + max(180, n / 20)
         status = "running"
         polls = 0
+        no_barrier = "no-barrier" in self.variant
         while True:
             now = time.perf_counter()
             if t_first is None and self.probe.ready(bench_app.CHILD_QUEUE) < n:
                 t_first = now
-            if polls % 2 == 0:
+            if no_barrier and polls % 5 == 0:
+                # Experiment without fan-in: the run never ends; done when the ledger has every child.
+                if self.ledger_done(run_id, n) >= n:
+                    status = "children recorded (no barrier)"
+                    t_end = time.perf_counter()
+                    break
+            elif not no_barrier and polls % 2 == 0:
                 status = self.run_status(run_id)
                 if status != "running":
                     t_end = time.perf_counter()
@@ -623,15 +698,18 @@ class Bench:
                 raise BenchError(f"full: run still {status} after {now - t0:.0f}s "
                                  f"({self.probe.ready(bench_app.CHILD_QUEUE)} children queued)")
             time.sleep(0.01)
+        result.notes.append("full (children): " + cpu.stop())
         log(f"full: run {status} {t_end - t0:.2f}s after the worker started; waiting for the ledger")
         if sampler:
             result.notes.append("full (children): " + sampler.stop())
+        want = n + 1 if no_barrier else n + 2
         done = self.wait_for("the ledger to record every step",
-                             lambda: (lambda c: c if c >= n + 2 else 0)(self.ledger_done(run_id, n + 2)),
+                             lambda: (lambda c: c if c >= want else 0)(self.ledger_done(run_id, want)),
                              timeout=max(60, n / 200), every=0.1, worker=worker)
         t_ledger = time.perf_counter()
         self.stop_worker(worker)
-        self.check_run(result, run_id, n)
+        if not no_barrier:
+            self.check_run(result, run_id, n)
         total_s = t_end - t0
         window_s = t_end - t_first if t_first else None
         result.figures.update(
@@ -656,6 +734,7 @@ class Bench:
             self.wait_for(f"consumers on {queue}", lambda q=queue: self.probe.consumers(q) >= p, timeout=60,
                           worker=worker)
         sampler = PgSampler(self.db_url) if self.args.profile else None
+        cpu = CpuMeter(worker.pid)
         t0 = time.perf_counter()
         run_id = service.trigger(bench_app.JOB, {"n": n})
         deadline = t0 + max(300, n / 20)
@@ -675,6 +754,7 @@ class Bench:
             if now > deadline:
                 raise BenchError(f"fan-out: run still {status} after {now - t0:.0f}s")
             time.sleep(0.02)
+        result.notes.append("fan-out: " + cpu.stop())
         log(f"fan-out: run {status} {t_end - t0:.2f}s after the trigger; waiting for the ledger")
         if sampler:
             result.notes.append("fan-out: " + sampler.stop())
@@ -711,6 +791,8 @@ class Bench:
 
     def run(self) -> int:
         phases = set(self.args.only.split(",")) if self.args.only else {"bare", "full", "fanout"}
+        if "no-barrier" in self.variant:
+            phases.discard("fanout")  # a run without fan-in never ends
         self.setup()
         if "bare" in phases:
             self.results["bare"] = self.bare()
@@ -727,6 +809,9 @@ class Bench:
         print()
         print(f"== Throughput: {a.processes} worker processes x {a.threads} threads, RabbitMQ vhost {self.vhost}, "
               f"{os.cpu_count()} CPUs ==")
+        if self.variant:
+            print(f"!! EXPERIMENT: runtime patched by bench/variants.py: {', '.join(sorted(self.variant))} "
+                  f"(not the runtime's own figures)")
         rows: list[tuple[str, str]] = []
         bare = self.results.get("bare")
         full = self.results.get("full")
@@ -783,8 +868,7 @@ class Bench:
                 print(f"  - {note}")
         if self.args.json:
             print("\n" + json.dumps({k: v.figures for k, v in self.results.items()}, default=str))
-        failed = any("status" in n or "executions" in n for n in notes)
-        return 1 if failed else 0
+        return 1 if any(r.failed for r in self.results.values()) else 0
 
 
 def main() -> int:
@@ -804,6 +888,8 @@ def main() -> int:
                    help="PostgreSQL server URL without database (default %(default)s)")
     p.add_argument("--profile", action="store_true",
                    help="py-spy every worker (non-blocking sampling, raw output to bench/profiles/); perturbs figures")
+    p.add_argument("--variant", help="experiments only: patch the runtime in the workers (bench/variants.py): "
+                                     "no-ping, one-statement, no-barrier (comma-separated)")
     p.add_argument("--keep", action="store_true", help="keep the vhost, database and logs")
     p.add_argument("--keep-logs", action="store_true", help="keep the worker logs")
     p.add_argument("--json", action="store_true", help="also print the figures as JSON")

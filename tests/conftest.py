@@ -45,9 +45,14 @@ def vhost():
 
 
 @pytest.fixture
-def env(database, vhost):
-    """Environment of the processes under test: fast heartbeats and sweeps."""
+def env(database, vhost, request):
+    """Environment of the processes under test: fast heartbeats and sweeps.
+
+    ``@pytest.mark.schedules("a,b")`` enables those sample schedules.
+    """
+    marker = request.node.get_closest_marker("schedules")
     return {
+        "TEST_SCHEDULES": marker.args[0] if marker else "",
         **{k: v for k, v in os.environ.items() if not k.startswith("WRLS_")},
         "WRLS_BROKER_URL": svc.broker_url(vhost),
         "WRLS_DATABASE_URL": svc.database_url(database),
@@ -67,6 +72,7 @@ def service(env):
     """The sample service in the test process: to trigger jobs and read the ledger."""
     service = build(env)
     yield service
+    service.ledger.close()
     if "broker" in service.__dict__:
         service.broker.close()
     service.control.close() if "control" in service.__dict__ else None

@@ -116,6 +116,7 @@ SCHEDULES = (
     Schedule("pipeline", cron="* * * * *", title="Pipeline every minute"),
     Schedule("noop", every=timedelta(seconds=15), catch_up=NONE, title="No-op every 15 s"),
     Schedule("unbuilt", cron="0 3 * * *", title="A job with no steps"),
+    Schedule("long-step", cron="* * * * *", title="Overlaps itself"),
 )
 
 

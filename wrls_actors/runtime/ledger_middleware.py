@@ -119,6 +119,12 @@ class Ledger(Middleware):
     def after_worker_shutdown(self, broker, worker) -> None:
         self.flush()
 
+    def close(self, timeout_s: float = 10) -> None:
+        """Stop the heartbeat and write what is still queued (for embedding and tests)."""
+        self._stop.set()
+        if self._writer is not None:
+            self._writer.stop(timeout_s)
+
     def flush(self, timeout_s: float = 30) -> bool:
         return self._writer.flush(timeout_s) if self._writer else True
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 
 logger = logging.getLogger(__name__)
 
@@ -51,16 +52,20 @@ def run_worker(app_path: str, queues: list[str] | None, processes: int, threads:
     return dramatiq.cli.main(args)
 
 
+def _watch_once(service) -> None:
+    try:
+        results = service.scheduling.watch()
+    except Exception:
+        logger.exception("missed-tick watch failed")
+        return
+    if results:
+        outcomes = Counter(r.outcome for r in results)
+        logger.warning("watch: %s", ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())))
+
+
 def _watch_loop(service, stop: threading.Event) -> None:
-    while True:
-        try:
-            results = service.scheduling.watch()
-            for result in results:
-                logger.warning("watch: %s %s", result.outcome, result.detail or "")
-        except Exception:
-            logger.exception("missed-tick watch failed")
-        if stop.wait(WATCH_EVERY_S):
-            return
+    while not stop.wait(WATCH_EVERY_S):
+        _watch_once(service)
 
 
 def run_scheduler(service, stop: threading.Event | None = None) -> int:
@@ -73,6 +78,9 @@ def run_scheduler(service, stop: threading.Event | None = None) -> int:
     broker = service.broker
     safety.check(broker, service.settings.consumer_timeout_s)
     stop = stop or threading.Event()
+    # Catch up before periodiq sends this minute's ticks, so an old tick is not
+    # refused for overlapping the run the new one just started.
+    _watch_once(service)
     threading.Thread(target=_watch_loop, args=(service, stop), name="tick-watch", daemon=True).start()
     actors = [a for a in broker.actors.values() if "periodic" in a.options]
     if not actors:

@@ -11,10 +11,12 @@ re-published message keeps its id and the ledger sees one message.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -40,6 +42,17 @@ def step_message_id(run_id: uuid.UUID | str, index: int) -> str:
 
 def child_message_id(run_id: uuid.UUID | str, index: int, position: int) -> str:
     return str(uuid.uuid5(uuid.UUID(str(run_id)), f"child:{index}:{position}"))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Next:
+    """A decided move, published once its transaction has committed."""
+
+    job: Job
+    run_id: str
+    index: int
+    params: Mapping[str, Any]
+    fired: int | None  # the barrier whose firing decided it, re-armed if publishing fails
 
 
 def _counts_json(counts: Mapping[str, int] | None) -> str:
@@ -173,27 +186,56 @@ class RunControl:
     def advance(self, run_id: str, index: int, counts: Mapping[str, int] | None = None) -> None:
         """Step ``index`` succeeded: publish the next step, or end the run."""
         with self.engine.connect() as connection:
-            self._advance(connection, run_id, index, counts)
+            after = self._advance(connection, run_id, index, counts)
             connection.commit()
+        self._publish_next(after)
 
-    def _advance(self, connection: Connection, run_id: str, index: int, counts: Mapping[str, int] | None) -> None:
+    def _advance(self, connection: Connection, run_id: str, index: int,
+                 counts: Mapping[str, int] | None, fired: int | None = None) -> _Next | None:
+        """Move the run past step ``index``; returns the step to publish once this commits."""
         row = connection.execute(
             text(
                 "UPDATE jobs.runs SET step_index = step_index + 1, counts = jobs.jsonb_add(counts, CAST(:counts AS jsonb)) "
                 "WHERE run_id = :run_id AND step_index = :index AND status = 'running' "
-                "RETURNING job, params, children_failed"
+                "RETURNING job, params"
             ),
             {"run_id": run_id, "index": index, "counts": _counts_json(counts)},
         ).first()
         if row is None:
             logger.info("run %s already moved past step %d; nothing to do", run_id, index)
-            return
+            return None
         job = self.jobs[row.job]
         if index + 1 == len(job.steps):
-            outcome = "completed-with-failures" if row.children_failed else "succeeded"
-            self._finish(connection, run_id, outcome, None)
-        else:
-            self._publish_step(job, run_id, index + 1, row.params)
+            self._finish(connection, run_id, "succeeded", None)
+            return None
+        return _Next(job, run_id, index + 1, row.params, fired)
+
+    def _publish_next(self, after: _Next | None) -> None:
+        """Publish a committed decision; undo the decision if the broker refuses it.
+
+        Publishing after the commit matters: the next step may start (and try
+        to move the run on) before a still-open transaction would be visible.
+        If publishing fails, the run goes back one step (and a fired barrier is
+        re-armed) and the error reaches Dramatiq, so the retry decides again.
+        """
+        if after is None:
+            return
+        try:
+            self._publish_step(after.job, after.run_id, after.index, after.params)
+        except Exception:
+            logger.exception("could not publish step %d of run %s; undoing the move", after.index, after.run_id)
+            with self.engine.begin() as connection:
+                connection.execute(
+                    text("UPDATE jobs.runs SET step_index = :index - 1 "
+                         "WHERE run_id = :run_id AND step_index = :index AND status = 'running'"),
+                    {"run_id": after.run_id, "index": after.index},
+                )
+                if after.fired is not None:
+                    connection.execute(
+                        text("UPDATE jobs.barriers SET fired_at = NULL WHERE run_id = :run_id AND step_index = :i"),
+                        {"run_id": after.run_id, "i": after.fired},
+                    )
+            raise
 
     def fan_out(self, run_id: str, index: int, items: Sequence[Any], counts: Mapping[str, int] | None = None) -> None:
         """Step ``index`` produced ``items``: one child message each, then fan-in."""
@@ -221,9 +263,7 @@ class RunControl:
             connection.commit()
         job = self.jobs[row.job]
         if not items:
-            with self.engine.connect() as connection:
-                self._fire(connection, job, run_id, index, failed=0, expected=0)
-                connection.commit()
+            self._fire_if_complete(job, run_id, index)
             return
         # A redelivered fan-out publishes every child again under the same ids:
         # the barrier counts each child id once.
@@ -240,51 +280,55 @@ class RunControl:
                 ),
                 {"run_id": run_id, "index": index, "message_id": message_id, "failed": failed},
             ).first()
-            if first_time is None:
+            if first_time is not None:
+                barrier = connection.execute(
+                    text(
+                        "UPDATE jobs.barriers SET arrived = arrived + 1, failed = failed + :f, "
+                        "counts = CASE WHEN CAST(:counts AS jsonb) = '{}'::jsonb THEN counts "
+                        "              ELSE jobs.jsonb_add(counts, CAST(:counts AS jsonb)) END "
+                        "WHERE run_id = :run_id AND step_index = :index RETURNING arrived, expected"
+                    ),
+                    {"run_id": run_id, "index": index, "f": int(failed), "counts": _counts_json(counts)},
+                ).first()
+                if barrier is None:
+                    connection.rollback()
+                    raise LookupError(f"no barrier for run {run_id} step {index}")
+                connection.commit()
+                if barrier.arrived < barrier.expected:
+                    return
+        # The last child, or a repeat of any child: fire if complete and not yet fired
+        # (a repeat re-fires a barrier whose next step could not be published).
+        job_name = self._job_of(run_id)
+        if job_name is not None:
+            self._fire_if_complete(self.jobs[job_name], run_id, index)
+
+    def _job_of(self, run_id: str) -> str | None:
+        with self.engine.connect() as connection:
+            return connection.execute(text("SELECT job FROM jobs.runs WHERE run_id = :r"), {"r": run_id}).scalar()
+
+    def _fire_if_complete(self, job: Job, run_id: str, index: int) -> None:
+        with self.engine.connect() as connection:
+            fired = connection.execute(
+                text(
+                    "UPDATE jobs.barriers SET fired_at = now() WHERE run_id = :run_id AND step_index = :index "
+                    "AND fired_at IS NULL AND arrived >= expected RETURNING expected, failed"
+                ),
+                {"run_id": run_id, "index": index},
+            ).first()
+            if fired is None:
                 connection.commit()
                 return
-            barrier = connection.execute(
-                text(
-                    "UPDATE jobs.barriers SET arrived = arrived + 1, failed = failed + :f, "
-                    "counts = CASE WHEN CAST(:counts AS jsonb) = '{}'::jsonb THEN counts "
-                    "              ELSE jobs.jsonb_add(counts, CAST(:counts AS jsonb)) END "
-                    "WHERE run_id = :run_id AND step_index = :index "
-                    "RETURNING arrived, expected, failed, fired_at"
-                ),
-                {"run_id": run_id, "index": index, "f": int(failed), "counts": _counts_json(counts)},
-            ).first()
-            if barrier is None:
-                connection.rollback()
-                raise LookupError(f"no barrier for run {run_id} step {index}")
-            if barrier.arrived >= barrier.expected and barrier.fired_at is None:
-                job_name = connection.execute(
-                    text("SELECT job FROM jobs.runs WHERE run_id = :run_id"), {"run_id": run_id}
-                ).scalar_one()
-                self._fire(connection, self.jobs[job_name], run_id, index, barrier.failed, barrier.expected)
+            step = job.steps[index]
+            logger.info("fan-in of %s: %d children ended, %d failed", job.actor_name(step), fired.expected,
+                        fired.failed, extra={"run_id": run_id})
+            after = None
+            if fired.failed and step.on_child_failure == FAIL:
+                self._finish(connection, run_id, "failed",
+                             f"{fired.failed} of {fired.expected} {step.fan_out.name} children failed")
+            else:
+                after = self._advance(connection, run_id, index, None, fired=index)
             connection.commit()
-
-    def _fire(self, connection: Connection, job: Job, run_id: str, index: int, failed: int, expected: int) -> None:
-        fired = connection.execute(
-            text(
-                "UPDATE jobs.barriers SET fired_at = now() WHERE run_id = :run_id AND step_index = :index "
-                "AND fired_at IS NULL RETURNING counts"
-            ),
-            {"run_id": run_id, "index": index},
-        ).first()
-        if fired is None:
-            return
-        if failed:
-            connection.execute(
-                text("UPDATE jobs.runs SET children_failed = children_failed + :n WHERE run_id = :run_id"),
-                {"n": failed, "run_id": run_id},
-            )
-        step = job.steps[index]
-        logger.info("fan-in of %s: %d children ended, %d failed", job.actor_name(step), expected, failed,
-                    extra={"run_id": run_id})
-        if failed and step.on_child_failure == FAIL:
-            self._finish(connection, run_id, "failed", f"{failed} of {expected} {step.fan_out.name} children failed")
-            return
-        self._advance(connection, run_id, index, fired.counts)
+        self._publish_next(after)
 
     # -- ending ---------------------------------------------------------------
 
@@ -295,14 +339,25 @@ class RunControl:
             connection.commit()
 
     def _finish(self, connection: Connection, run_id: str, outcome: str, error: str | None) -> None:
+        barriers = connection.execute(
+            text("SELECT failed, counts FROM jobs.barriers WHERE run_id = :run_id"), {"run_id": run_id}
+        ).all()
+        children_failed = sum(b.failed for b in barriers)
+        children_counts: Counter = Counter()
+        for barrier in barriers:
+            children_counts.update(barrier.counts)
+        if outcome == "succeeded" and children_failed:
+            outcome = "completed-with-failures"
         row = connection.execute(
             text(
-                "UPDATE jobs.runs SET status = :outcome, finished_at = now(), error = :error "
+                "UPDATE jobs.runs SET status = :outcome, finished_at = now(), error = :error, "
+                "children_failed = :failed, counts = jobs.jsonb_add(counts, CAST(:counts AS jsonb)) "
                 "WHERE run_id = :run_id AND status = 'running' "
                 "RETURNING job, extract(epoch FROM finished_at - started_at) AS seconds, "
                 "extract(epoch FROM finished_at) AS finished, counts"
             ),
-            {"run_id": run_id, "outcome": outcome, "error": error},
+            {"run_id": run_id, "outcome": outcome, "error": error, "failed": children_failed,
+             "counts": _counts_json(children_counts)},
         ).first()
         if row is None:
             return

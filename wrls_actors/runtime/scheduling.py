@@ -168,15 +168,12 @@ class Scheduling:
                 {"k": key},
             ).first()
             floor = now - self.catchup_window
-            if row is None:
-                # First watch ever: nothing before now can have been missed by us.
-                since = horizon
-            else:
-                since = max(floor, datetime.fromtimestamp(row.value, timezone.utc))
+            # The first watch ever starts the record now: nothing before it was expected of us.
+            since = now if row is None else max(floor, datetime.fromtimestamp(row.value, timezone.utc))
             connection.execute(
                 text("INSERT INTO jobs.counters (name, labels, value) VALUES ('scheduler_watched_until', CAST(:k AS jsonb), :v) "
                      "ON CONFLICT (name, labels) DO UPDATE SET value = greatest(jobs.counters.value, EXCLUDED.value)"),
-                {"k": key, "v": horizon.timestamp()},
+                {"k": key, "v": (now if row is None else horizon).timestamp()},
             )
             if since >= horizon:
                 return []

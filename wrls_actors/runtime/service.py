@@ -200,6 +200,9 @@ class Service:
             if not scheduled_at:
                 raise BadMessage("a tick needs the scheduled_at option (periodiq sets it)")
             nominal = datetime.fromisoformat(str(scheduled_at)).astimezone(timezone.utc)
+            if not options.get("subtick"):
+                # periodiq stamps the second it woke up (mid-minute at start): the tick is the minute.
+                nominal = nominal.replace(second=0, microsecond=0)
             if schedule.every is not None and not options.get("subtick"):
                 self._expand_minute(broker, schedule, nominal)
                 return
