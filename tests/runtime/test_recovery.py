@@ -25,7 +25,9 @@ def test_a_worker_killed_mid_step_has_its_message_redelivered_and_the_effect_hap
     assert scalar(service, "SELECT count(*) FROM test_attempts WHERE step = 'started'") == 2
     assert scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r AND step = 'work'", r=run_id) == 1
     assert scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r AND step = 'after'", r=run_id) == 1
-    step = query(service, "SELECT status, deliveries, stalls, attempt FROM jobs.steps WHERE actor = 'long-step.work'")[0]
+    step = svc.wait_for(lambda: query(service, "SELECT status, deliveries, stalls, attempt FROM jobs.steps "
+                                               "WHERE actor = 'long-step.work' AND status <> 'running'"), 10,
+                        what="the step's end in the ledger")[0]
     assert (step.status, step.deliveries, step.attempt) == ("succeeded", 2, 1)
     assert step.stalls == 1
     events = query(service, "SELECT kind, run_id, detail FROM jobs.events")
