@@ -1,0 +1,90 @@
+"""`wrls-actors schedule` reproduces the seed's "day of jobs" table."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from wrls_actors.cli import main
+
+SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "000_e3e0609d078f74e2.txt"
+
+
+def seed_rows() -> list[tuple[str, str]]:
+    """(time, job title) for every row of the seed's table, '-' rows given their time."""
+    rows, current = [], None
+    for line in SEED.read_text().splitlines():
+        match = re.match(r"^\|\s*([0-9:]{5}|-)\s*\|\[([^\]]+)\]", line)
+        if match:
+            current = match.group(1) if match.group(1) != "-" else current
+            rows.append((current, match.group(2)))
+    return rows
+
+
+def printed_rows(output: str) -> list[tuple[str, str]]:
+    rows, current = [], None
+    for line in output.splitlines():
+        match = re.match(r"^\|\s*([0-9:]{5}|-)\s*\|([^|]+)\|", line)
+        if match and match.group(2) != "Job":
+            current = match.group(1) if match.group(1) != "-" else current
+            rows.append((current, match.group(2)))
+    return rows
+
+
+@pytest.fixture
+def seed():
+    if not SEED.exists():
+        pytest.skip(f"the seed is not at {SEED}")
+    return seed_rows()
+
+
+def test_the_monday_release_day_lists_every_row_of_the_seed(seed, capsys, monkeypatch):
+    for key in [k for k in __import__("os").environ if k.startswith("WRLS_")]:
+        monkeypatch.delenv(key)
+    assert main(["schedule", "--date", "2024-01-15", "--from", "10:00"]) == 0
+    output = capsys.readouterr().out
+    ours = printed_rows(output)
+    assert len(seed) == 42
+    normalise = lambda rows: sorted((t, title.lower()) for t, title in rows)  # noqa: E731
+    missing = set(normalise(seed)) - set(normalise(ours))
+    assert missing == set()
+    extra = [row for row in normalise(ours) if row not in normalise(seed)]
+    # The only extra rows allowed: 10:00, where the fixed-clock schedules now also fire.
+    assert extra and {t for t, _ in extra} == {"10:00"}
+    assert "Check status is run every 15 seconds" in output
+    assert "Send message is run every 1 minute" in output and "Refresh event is run every 1 minute" in output
+
+
+def test_a_schedule_switched_off_by_environment_leaves_the_timeline(capsys, monkeypatch):
+    monkeypatch.setenv("WRLS_SCHEDULE_CUSTOMER_FILE_REFRESH", "off")
+    monkeypatch.setenv("WRLS_SCHEDULE_TRACKER", "30 9 * * 1-5")
+    assert main(["schedule", "--date", "2024-01-15"]) == 0
+    output = capsys.readouterr().out
+    assert "Customer file refresh" not in output.split("switched off")[0]
+    assert "switched off: customer-file-refresh" in output
+    assert ("09:30", "Tracker") in printed_rows(output)
+
+
+def test_an_unknown_override_or_a_sunday_zero_is_refused(capsys, monkeypatch):
+    monkeypatch.setenv("WRLS_SCHEDULE_NO_SUCH_JOB", "0 1 * * *")
+    assert main(["schedule"]) == 2
+    assert "WRLS_SCHEDULE_NO_SUCH_JOB: no schedule of that name" in capsys.readouterr().err
+    monkeypatch.delenv("WRLS_SCHEDULE_NO_SUCH_JOB")
+    monkeypatch.setenv("WRLS_SCHEDULE_TRACKER", "0 10 * * 0")
+    assert main(["schedule"]) == 2
+    assert "write Sunday as 7" in capsys.readouterr().err
+
+
+def test_every_schedule_of_the_spec_is_in_the_table():
+    from wrls_actors.schedules import SCHEDULES
+
+    spec = (Path(__file__).resolve().parents[3] / "shared" / "spec" / "JOBS.md")
+    if not spec.exists():
+        pytest.skip("spec not beside the repository")
+    table = {}
+    for line in spec.read_text().splitlines():
+        match = re.match(r"^\| ([a-z-]+) \| [^|]+ \| (`[^`]+`|interval \d+ s) \|", line)
+        if match:
+            table[match.group(1)] = match.group(2).strip("`")
+    ours = {s.job: (s.cron or f"interval {int(s.every.total_seconds())} s") for s in SCHEDULES}
+    assert ours == table
