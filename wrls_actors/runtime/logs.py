@@ -56,3 +56,4 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     # pika logs every reconnect attempt at INFO/WARNING with tracebacks.
     logging.getLogger("pika").setLevel(logging.CRITICAL)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("pgserver").setLevel(logging.WARNING)

@@ -1,0 +1,115 @@
+"""The `wrls-actors` command, run as a user runs it."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.support import services as svc
+from tests.support.helpers import query, wait_run_ended, wait_worker_ready
+from tests.support.processes import ROOT, SAMPLE_APP
+
+
+def cli(env, *args, timeout_s=60):
+    return subprocess.run([sys.executable, "-m", "wrls_actors", "--app", SAMPLE_APP, *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout_s)
+
+
+def test_trigger_refuses_a_running_job_unless_forced_and_runs_lists_the_runs(service, processes, vhost, env):
+    processes("worker")
+    wait_worker_ready(vhost)
+    started = cli(env, "trigger", "fan", "--param", "n=4", "--param", "fail=[1]")
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip()
+    assert wait_run_ended(service, run_id).status == "completed-with-failures"
+    slow = cli(env, "trigger", "long-step", "--param", "seconds=30")
+    assert slow.returncode == 0
+    refused = cli(env, "trigger", "long-step")
+    assert refused.returncode == 4 and "long-step is already running" in refused.stderr
+    assert cli(env, "trigger", "long-step", "--force").returncode == 0
+    assert query(service, "SELECT count(*) AS n FROM jobs.runs WHERE job = 'long-step'")[0].n == 2
+    unbuilt = cli(env, "trigger", "unbuilt")
+    assert unbuilt.returncode == 4 and "has no steps yet" in unbuilt.stderr
+    assert cli(env, "trigger", "nothing-of-the-kind").returncode == 4
+    assert cli(env, "trigger", "fan", "--param", "oops").returncode == 2
+
+    listing = cli(env, "runs", "--job", "fan")
+    assert listing.returncode == 0
+    [row] = [line for line in listing.stdout.splitlines() if line.startswith(run_id[:8])]
+    assert "completed-with-failures" in row and "1 children failed" in row and '"children_ok": 3' in row
+
+
+def test_unreachable_database_gives_exit_code_3(env):
+    result = cli({**env, "WRLS_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"}, "runs")
+    assert result.returncode == 3 and "database unreachable" in result.stderr
+
+
+def test_a_worker_on_the_short_queue_is_never_held_up_by_long_work(service, processes, vhost, env):
+    processes("worker", "--queues", "short", "control")
+    wait_worker_ready(vhost)
+    long_run = service.trigger("fan", {"n": 3})
+    short_run = service.trigger("pipeline")
+    assert wait_run_ended(service, short_run).status == "succeeded"
+    assert query(service, "SELECT status FROM jobs.runs WHERE run_id = :r", r=long_run)[0].status == "running"
+    assert svc.queue_stats(vhost, "long").get("consumers", 0) == 0
+    processes("worker", "--queues", "long")
+    assert wait_run_ended(service, long_run).status == "succeeded"
+    unknown = cli(env, "worker", "--queues", "no-such-queue")
+    assert unknown.returncode == 2
+
+
+def test_json_logs_carry_run_message_and_actor(service, processes, vhost):
+    worker = processes("worker", extra_env={"WRLS_LOG_FORMAT": "json"})
+    wait_worker_ready(vhost)
+    run_id = service.trigger("pipeline")
+    wait_run_ended(service, run_id)
+    time.sleep(0.5)
+    lines = [json.loads(line) for line in worker.output().splitlines() if line.startswith("{")]
+    done = [line for line in lines if line.get("actor") == "pipeline.second" and "done in" in line["message"]]
+    assert len(done) == 1
+    assert done[0]["run_id"] == run_id and done[0]["message_id"] and done[0]["counts"] == {"records": 1}
+    assert done[0]["duration_ms"] >= 0 and done[0]["level"] == "INFO"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_make_run_with_nothing_configured_runs_embedded_and_stops_cleanly_on_ctrl_c(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WRLS_")}
+    env.update(WRLS_EMBEDDED_DIR=str(tmp_path / ".wrls"), WRLS_METRICS_PORT=str(port), PYTHONUNBUFFERED="1")
+    log = open(tmp_path / "run.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "wrls_actors", "run"], cwd=ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        def healthy():
+            try:
+                return json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2))
+            except OSError:
+                return None
+
+        health = svc.wait_for(healthy, 90, interval_s=1, what="the embedded service to answer /healthz")
+        assert health == {"database": "ok", "broker": "ok (in-process)"}
+        metrics = svc.wait_for(
+            lambda: (body := urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode())
+            and 'outcome="no-steps",schedule="check-status"' in body and body, 40, interval_s=1,
+            what="a check-status tick recorded")
+        assert "wrls_ledger_up 1.0" in metrics
+        first_lines = [l for l in (tmp_path / "run.log").read_text().splitlines() if " WARNING " in l or " INFO " in l]
+        assert "EMBEDDED DEFAULT" in first_lines[0]
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
