@@ -14,8 +14,9 @@ def test_a_worker_killed_mid_step_has_its_message_redelivered_and_the_effect_hap
     worker = processes("worker")
     wait_worker_ready(vhost, "long")
     run_id = service.trigger("long-step", {"seconds": 3})
-    svc.wait_for(lambda: scalar(service, "SELECT count(*) FROM test_attempts WHERE step = 'started'") == 1,
-                 what="the step to start")
+    svc.wait_for(lambda: scalar(service, "SELECT count(*) FROM test_attempts WHERE step = 'started'") == 1
+                 and scalar(service, "SELECT status FROM jobs.steps WHERE actor = 'long-step.work'") == "running",
+                 what="the step to start and be recorded running")
     worker.kill(signal.SIGKILL)
     worker.popen.wait(10)
     # The dead worker stops heartbeating: the sweep of another worker marks the step stalled.

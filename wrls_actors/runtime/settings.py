@@ -50,7 +50,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("STALL_AFTER_S", "60", "A running step with no heartbeat for this long is marked stalled."),
     Variable("STALL_GRACE_S", "30", "A step still running this long past its time limit is marked stalled (hung in a blocking call)."),
     Variable("SWEEP_S", "5", "How often worker processes look for stalled steps."),
-    Variable("MAX_DELIVERIES", "3", "A message started this many times without finishing (it kills its worker) is dead-lettered."),
+    Variable("MAX_DELIVERIES", "3", "A message whose recorded starts without finishing exceed this (it kills or hangs its worker) is dead-lettered."),
     Variable("LEDGER_FLUSH_MS", "100", "Longest time a step event waits in memory before the ledger writer flushes it."),
     Variable("TIMEZONE", "Europe/London", "Time zone of every schedule."),
     Variable("LATE_AFTER_S", "60", "A tick handled this long after its nominal time is recorded as late (and still run)."),
