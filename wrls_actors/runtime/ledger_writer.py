@@ -120,20 +120,28 @@ ON CONFLICT (name, labels) DO UPDATE SET value = c.value + EXCLUDED.value
 
 def counter_rows(events: list[StepEvent]) -> list[tuple[str, str, float]]:
     totals: Counter = Counter()
+    label_sets: dict[tuple, str] = {}
+
+    def labels(actor: str, queue: str, **extra: str) -> str:
+        # A batch has few distinct label sets and many events: serialise each once.
+        key = (actor, queue, *sorted(extra.items()))
+        if key not in label_sets:
+            label_sets[key] = labels_json({"actor": actor, "queue": queue, **extra})
+        return label_sets[key]
+
     for e in events:
-        labels = {"actor": e.actor, "queue": e.queue}
         if e.counted:
-            totals[("steps_total", labels_json({**labels, "outcome": e.counted}))] += 1
+            totals[("steps_total", labels(e.actor, e.queue, outcome=e.counted))] += 1
         if e.timeouts:
-            totals[("steps_timed_out_total", labels_json(labels))] += e.timeouts
+            totals[("steps_timed_out_total", labels(e.actor, e.queue))] += e.timeouts
         if e.rank == ENDED and e.duration_ms is not None:
             seconds = e.duration_ms / 1000
-            totals[("step_duration_seconds_sum", labels_json(labels))] += seconds
-            totals[("step_duration_seconds_count", labels_json(labels))] += 1
+            totals[("step_duration_seconds_sum", labels(e.actor, e.queue))] += seconds
+            totals[("step_duration_seconds_count", labels(e.actor, e.queue))] += 1
             for bound in DURATION_BUCKETS_S:
                 if seconds <= bound:
-                    totals[("step_duration_seconds_bucket", labels_json({**labels, "le": str(bound)}))] += 1
-    return [(name, labels, value) for (name, labels), value in totals.items()]
+                    totals[("step_duration_seconds_bucket", labels(e.actor, e.queue, le=str(bound)))] += 1
+    return [(name, label_set, value) for (name, label_set), value in totals.items()]
 
 
 def write_batch(connection: Any, events: list[StepEvent]) -> None:

@@ -272,30 +272,26 @@ class RunControl:
     def arrive(self, run_id: str, index: int, message_id: str, *, failed: bool,
                counts: Mapping[str, int] | None = None) -> None:
         """A child ended (succeeded, or failed for good). Fires the barrier exactly once."""
+        # One statement, committed at once: the barrier row is locked only inside
+        # the server, never across a round trip, so children arrive in parallel.
         with self.engine.connect() as connection:
-            first_time = connection.execute(
+            barrier = connection.execute(
                 text(
-                    "INSERT INTO jobs.barrier_arrivals (run_id, step_index, message_id, failed) "
-                    "VALUES (:run_id, :index, :message_id, :failed) ON CONFLICT DO NOTHING RETURNING 1"
+                    "WITH arrival AS ("
+                    "  INSERT INTO jobs.barrier_arrivals (run_id, step_index, message_id, failed) "
+                    "  VALUES (:run_id, :index, :message_id, :failed) ON CONFLICT DO NOTHING RETURNING 1) "
+                    "UPDATE jobs.barriers SET arrived = arrived + 1, failed = failed + :f, "
+                    "counts = CASE WHEN CAST(:counts AS jsonb) = '{}'::jsonb THEN counts "
+                    "              ELSE jobs.jsonb_add(counts, CAST(:counts AS jsonb)) END "
+                    "WHERE run_id = :run_id AND step_index = :index AND EXISTS (SELECT 1 FROM arrival) "
+                    "RETURNING arrived, expected"
                 ),
-                {"run_id": run_id, "index": index, "message_id": message_id, "failed": failed},
+                {"run_id": run_id, "index": index, "message_id": message_id, "failed": failed, "f": int(failed),
+                 "counts": _counts_json(counts)},
             ).first()
-            if first_time is not None:
-                barrier = connection.execute(
-                    text(
-                        "UPDATE jobs.barriers SET arrived = arrived + 1, failed = failed + :f, "
-                        "counts = CASE WHEN CAST(:counts AS jsonb) = '{}'::jsonb THEN counts "
-                        "              ELSE jobs.jsonb_add(counts, CAST(:counts AS jsonb)) END "
-                        "WHERE run_id = :run_id AND step_index = :index RETURNING arrived, expected"
-                    ),
-                    {"run_id": run_id, "index": index, "f": int(failed), "counts": _counts_json(counts)},
-                ).first()
-                if barrier is None:
-                    connection.rollback()
-                    raise LookupError(f"no barrier for run {run_id} step {index}")
-                connection.commit()
-                if barrier.arrived < barrier.expected:
-                    return
+            connection.commit()
+        if barrier is not None and barrier.arrived < barrier.expected:
+            return
         # The last child, or a repeat of any child: fire if complete and not yet fired
         # (a repeat re-fires a barrier whose next step could not be published).
         job_name = self._job_of(run_id)
