@@ -53,6 +53,18 @@ PY = sys.executable
 TARGET_RATIO = 0.75
 
 
+def runtime_version() -> str:
+    """The commit measured, and whether the runtime's files differ from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "wrls_actors"], cwd=ROOT, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+        return f"commit {head or '?'}" + (" with uncommitted changes in wrls_actors/" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown commit"
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -304,9 +316,10 @@ class CpuMeter:
                 continue
             comm = raw[raw.index("(") + 1:raw.rindex(")")]
             fields = raw[raw.rindex(")") + 2:].split()
-            # fields[0] is state: pgrp is field 5 of stat (index 2 here), utime/stime 14/15 (11/12).
-            pgrp, utime, stime = int(fields[2]), int(fields[11]), int(fields[12])
-            key = (int(entry), comm)
+            # fields[0] is state (field 3 of stat): pgrp is field 5 (index 2 here), utime/stime
+            # 14/15 (11/12), starttime 22 (19).
+            pgrp, utime, stime, started = int(fields[2]), int(fields[11]), int(fields[12]), int(fields[19])
+            key = (int(entry), started)  # not the name: a process that execs changes it
             totals[key] = (self._classify(int(entry), comm, pgrp), utime + stime)
         with open("/proc/stat") as f:
             cpu = [int(x) for x in f.readline().split()[1:]]
@@ -403,6 +416,8 @@ class Bench:
             svc = app._service if app else None
             if svc is not None:
                 svc.ledger.flush(10)
+                if "broker" in svc.__dict__:
+                    svc.broker.close()
                 svc.engine.dispose()
         except Exception:
             pass
@@ -809,6 +824,7 @@ class Bench:
         print()
         print(f"== Throughput: {a.processes} worker processes x {a.threads} threads, RabbitMQ vhost {self.vhost}, "
               f"{os.cpu_count()} CPUs ==")
+        print(f"runtime at {runtime_version()}")
         if self.variant:
             print(f"!! EXPERIMENT: runtime patched by bench/variants.py: {', '.join(sorted(self.variant))} "
                   f"(not the runtime's own figures)")
@@ -889,12 +905,14 @@ def main() -> int:
     p.add_argument("--profile", action="store_true",
                    help="py-spy every worker (non-blocking sampling, raw output to bench/profiles/); perturbs figures")
     p.add_argument("--variant", help="experiments only: patch the runtime in the workers (bench/variants.py): "
-                                     "no-ping, one-statement, no-barrier (comma-separated)")
+                                     "no-ping, autocommit-arrival, no-barrier (comma-separated)")
     p.add_argument("--keep", action="store_true", help="keep the vhost, database and logs")
     p.add_argument("--keep-logs", action="store_true", help="keep the worker logs")
     p.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = p.parse_args()
 
+    if args.profile and not (shutil.which("py-spy") or (Path(PY).parent / "py-spy").exists()):
+        p.error("--profile needs py-spy: .venv/bin/pip install py-spy")
     bench = Bench(args)
 
     def interrupted(signum, frame):

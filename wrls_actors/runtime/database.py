@@ -35,7 +35,9 @@ def engine_for(url: str) -> Engine:
                 sqlalchemy_url(url),
                 pool_size=10,
                 max_overflow=20,
-                pool_pre_ping=True,
+                # No pre-ping: it costs a round trip per checkout. After a database
+                # restart the first failing statement invalidates the whole pool,
+                # and the step (or the ledger writer) tries again.
                 pool_recycle=300,
                 connect_args={"connect_timeout": 10, "application_name": "wrls-actors"},
             )

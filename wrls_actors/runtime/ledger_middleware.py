@@ -62,7 +62,10 @@ class Ledger(Middleware):
         self.sweep_s = sweep_s
         self._writer: LedgerWriter | None = None
         self._writer_pid: int | None = None
-        self.in_flight: dict[str, float] = {}
+        # message id -> (broker, message, wall-clock start); the heartbeat thread
+        # records as running those still in here at its next beat.
+        self.in_flight: dict[str, tuple] = {}
+        self._recorded_running: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._monitor: threading.Thread | None = None
@@ -138,15 +141,32 @@ class Ledger(Middleware):
         last_sweep = 0.0
         while not self._stop.wait(self.heartbeat_s):
             try:
-                with self._lock:
-                    running = list(self.in_flight)
-                if running:
-                    heartbeat(self.engine, running)
+                self._beat()
                 if time.monotonic() - last_sweep >= self.sweep_s:
                     last_sweep = time.monotonic()
                     sweep(self.engine, self.stall_after_s, self.stall_grace_s)
             except Exception:
                 logger.exception("heartbeat or stall sweep failed")
+
+    def _beat(self) -> None:
+        """Record steps running since the last beat; heartbeat those recorded before.
+
+        Most steps end within a beat and never need a 'running' row: their
+        final event carries their start. Only longer ones, which a dead worker
+        could leave behind, are written as running.
+        """
+        with self._lock:
+            running = dict(self.in_flight)
+            self._recorded_running &= set(running)
+            recorded = [m for m in running if m in self._recorded_running]
+            new = [m for m in running if m not in self._recorded_running]
+            self._recorded_running.update(new)
+        for message_id in new:
+            broker, message, started_at = running[message_id]
+            self.writer.record(self._event(broker, message, "running", RUNNING, started_at=started_at,
+                                           time_limit_ms=self._options(broker, message).get("time_limit")))
+        if recorded:
+            heartbeat(self.engine, recorded)
 
     # -- enqueue --------------------------------------------------------------
 
@@ -161,6 +181,7 @@ class Ledger(Middleware):
         step_context.set({"run_id": run_id, "message_id": message.message_id, "actor": message.actor_name,
                           "attempt": message.options.get("retries", 0) + 1, "options": message.options})
         message._ledger_started = time.monotonic()
+        message._ledger_started_at = utcnow()
         message._ledger_attempt = message.options.get("retries", 0) + 1
         time_limit = options.get("time_limit")
         if getattr(message, "redelivered", False):
@@ -172,10 +193,8 @@ class Ledger(Middleware):
                 raise SkipMessage()
         else:
             message._ledger_deliveries = 1
-            self.writer.record(self._event(broker, message, "running", RUNNING, started_at=utcnow(),
-                                           time_limit_ms=time_limit))
         with self._lock:
-            self.in_flight[message.message_id] = time.monotonic()
+            self.in_flight[message.message_id] = (broker, message, message._ledger_started_at)
 
     def _record_redelivery(self, broker, message, time_limit) -> int:
         """Synchronously count a start after a delivery that never finished.
@@ -229,25 +248,28 @@ class Ledger(Middleware):
         started = getattr(message, "_ledger_started", None)
         duration_ms = (time.monotonic() - started) * 1000 if started else None
         now = utcnow()
+        started_at = getattr(message, "_ledger_started_at", None)
         if exception is None:
-            event = self._event(broker, message, "succeeded", ENDED, finished_at=now, duration_ms=duration_ms,
-                                counted="succeeded")
+            event = self._event(broker, message, "succeeded", ENDED, started_at=started_at, finished_at=now,
+                                duration_ms=duration_ms, counted="succeeded")
         else:
             timed_out = isinstance(exception, TimeLimitExceeded)
             error = describe(exception)
             if message.failed:
                 status = "timed-out" if timed_out else ("dead-lettered" if _is_bad_message(exception) else "failed")
-                event = self._event(broker, message, status, ENDED, finished_at=now, duration_ms=duration_ms,
-                                    error=error, timeouts=int(timed_out), incident=status, counted=status)
+                event = self._event(broker, message, status, ENDED, started_at=started_at, finished_at=now,
+                                    duration_ms=duration_ms, error=error, timeouts=int(timed_out), incident=status,
+                                    counted=status)
             else:
                 # Retries already bumped the retry count: this event belongs to the attempt that failed.
-                event = self._event(broker, message, "retrying", ENDED, finished_at=now, duration_ms=duration_ms,
-                                    error=error, timeouts=int(timed_out),
+                event = self._event(broker, message, "retrying", ENDED, started_at=started_at, finished_at=now,
+                                    duration_ms=duration_ms, error=error, timeouts=int(timed_out),
                                     incident="timed-out" if timed_out else "retrying", counted="retried")
-            message._ledger_final = message.failed
         self.writer.record(event)
         message._ledger_recorded = True
         step_context.set(None)
+        if exception is not None and message.failed:
+            self._final_failure(broker, message, f"{message.actor_name} failed: {describe(exception)}")
 
     def after_skip_message(self, broker, message) -> None:
         with self._lock:
@@ -263,31 +285,37 @@ class Ledger(Middleware):
         message._ledger_recorded = True
         logger.warning("message %s of %s %s: %s", message.message_id, message.actor_name, status, error)
         step_context.set(None)
+        if message.failed:
+            reason = (f"{message.actor_name} dead-lettered after at least {poison} starts without finishing"
+                      if poison is not None else f"{message.actor_name} {error}")
+            self._final_failure(broker, message, reason)
 
     # -- final failure --------------------------------------------------------
 
     def after_nack(self, broker, message) -> None:
+        if getattr(message, "_ledger_recorded", False):
+            return
+        # Never reached an actor (unknown actor): not a step of ours, only recorded.
         exception = getattr(message, "_exception", None)
+        reason = describe(exception) or "rejected"
+        if isinstance(exception, dramatiq.errors.ActorNotFound):
+            reason = f"no actor named {message.actor_name!r}"
+        self.writer.record(self._event(broker, message, "dead-lettered", ENDED, finished_at=utcnow(),
+                                       error=reason, incident="dead-lettered", counted="dead-lettered"))
+        logger.error("message %s for %s dead-lettered: %s", message.message_id, message.actor_name, reason)
+
+    def _final_failure(self, broker, message, error: str) -> None:
+        """The run's reaction to a step or child that failed for good.
+
+        Taken before the message is rejected: if this process dies first, the
+        message is redelivered and fails again, so the reaction is not lost.
+        """
         options = self._options(broker, message)
-        if not getattr(message, "_ledger_recorded", False):
-            # Never reached an actor: unknown actor, or refused before processing.
-            reason = describe(exception) or "rejected"
-            if isinstance(exception, dramatiq.errors.ActorNotFound):
-                reason = f"no actor named {message.actor_name!r}"
-            self.writer.record(self._event(broker, message, "dead-lettered", ENDED, finished_at=utcnow(),
-                                           error=reason, incident="dead-lettered", counted="dead-lettered"))
-            logger.error("message %s for %s dead-lettered: %s", message.message_id, message.actor_name, reason)
         role = options.get("step_role")
-        if role not in (STEP, CHILD):
-            return
         run_id = valid_run_id(message)
-        if not run_id:
+        if role not in (STEP, CHILD) or not run_id:
             return
-        error = f"{message.actor_name} failed: {getattr(message, '_ledger_error', None) or describe(exception) or 'dead-lettered'}"
-        poison = getattr(message, "_ledger_poison", None)
-        if poison is not None:
-            error = f"{message.actor_name} dead-lettered after at least {poison} starts without finishing"
-        self._retrying(lambda: self._react(role, options, str(run_id), message, error))
+        self._retrying(lambda: self._react(role, options, run_id, message, error))
 
     def _react(self, role: str, options: dict, run_id: str, message, error: str) -> None:
         control = self._control_factory()

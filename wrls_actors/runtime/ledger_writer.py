@@ -36,7 +36,7 @@ QUEUED, RUNNING, ENDED = 0, 1, 2
 DURATION_BUCKETS_S = (0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class StepEvent:
     message_id: str
     actor: str
@@ -68,7 +68,7 @@ def merge(events: list[StepEvent]) -> dict[str, StepEvent]:
     for event in events:
         row = rows.get(event.message_id)
         if row is None:
-            rows[event.message_id] = dataclasses.replace(event)
+            rows[event.message_id] = event  # events are not reused once recorded
             continue
         newer, older = (event, row) if event.order >= row.order else (row, event)
         merged = dataclasses.replace(newer)
@@ -149,6 +149,11 @@ def write_batch(connection: Any, events: list[StepEvent]) -> None:
     rows = merge(events)
     incidents = [e for e in events if e.incident]
     with connection.cursor() as cursor:
+        if not incidents:
+            # Routine rows (queued, running, succeeded) need not wait for the disk:
+            # a database crash could lose the last fraction of a second of them,
+            # never a failure, nor any run, barrier or tick decision.
+            cursor.execute("SET LOCAL synchronous_commit = off")
         execute_values(
             cursor,
             UPSERT,

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, text
 from .database import bump, set_max
 from .definitions import FAIL, SKIP, Job, Step
 from .errors import JobRefused
+from .fan_in import ArrivalCommitter
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class RunControl:
         self.broker = broker
         self.jobs = jobs
         self._publisher: ThreadPoolExecutor | None = None
+        self.committer = ArrivalCommitter(engine)
 
     # -- messages -------------------------------------------------------------
 
@@ -272,25 +274,7 @@ class RunControl:
     def arrive(self, run_id: str, index: int, message_id: str, *, failed: bool,
                counts: Mapping[str, int] | None = None) -> None:
         """A child ended (succeeded, or failed for good). Fires the barrier exactly once."""
-        # One statement, committed at once: the barrier row is locked only inside
-        # the server, never across a round trip, so children arrive in parallel.
-        with self.engine.connect() as connection:
-            barrier = connection.execute(
-                text(
-                    "WITH arrival AS ("
-                    "  INSERT INTO jobs.barrier_arrivals (run_id, step_index, message_id, failed) "
-                    "  VALUES (:run_id, :index, :message_id, :failed) ON CONFLICT DO NOTHING RETURNING 1) "
-                    "UPDATE jobs.barriers SET arrived = arrived + 1, failed = failed + :f, "
-                    "counts = CASE WHEN CAST(:counts AS jsonb) = '{}'::jsonb THEN counts "
-                    "              ELSE jobs.jsonb_add(counts, CAST(:counts AS jsonb)) END "
-                    "WHERE run_id = :run_id AND step_index = :index AND EXISTS (SELECT 1 FROM arrival) "
-                    "RETURNING arrived, expected"
-                ),
-                {"run_id": run_id, "index": index, "message_id": message_id, "failed": failed, "f": int(failed),
-                 "counts": _counts_json(counts)},
-            ).first()
-            connection.commit()
-        if barrier is not None and barrier.arrived < barrier.expected:
+        if not self.committer.arrive(run_id, index, message_id, failed=failed, counts=counts):
             return
         # The last child, or a repeat of any child: fire if complete and not yet fired
         # (a repeat re-fires a barrier whose next step could not be published).
@@ -306,7 +290,11 @@ class RunControl:
         with self.engine.connect() as connection:
             fired = connection.execute(
                 text(
-                    "UPDATE jobs.barriers SET fired_at = now() WHERE run_id = :run_id AND step_index = :index "
+                    "UPDATE jobs.barriers SET fired_at = now(), counts = ("
+                    "  SELECT coalesce(jsonb_object_agg(key, total), '{}') FROM ("
+                    "    SELECT key, sum(value::numeric) AS total FROM jobs.barrier_arrivals a, jsonb_each_text(a.counts) "
+                    "    WHERE a.run_id = :run_id AND a.step_index = :index GROUP BY key) per_key) "
+                    "WHERE run_id = :run_id AND step_index = :index "
                     "AND fired_at IS NULL AND arrived >= expected RETURNING expected, failed"
                 ),
                 {"run_id": run_id, "index": index},

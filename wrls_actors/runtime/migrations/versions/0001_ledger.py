@@ -86,6 +86,7 @@ CREATE TABLE jobs.barrier_arrivals (
     step_index integer NOT NULL,
     message_id text NOT NULL,
     failed     boolean NOT NULL,
+    counts     jsonb NOT NULL DEFAULT '{}',
     arrived_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (run_id, step_index, message_id)
 );

@@ -1,0 +1,164 @@
+"""Fan-in arrivals, committed in groups.
+
+Every child of a fan-out must be counted at its barrier, once, before its
+message is acknowledged. Done one transaction per child, the barrier row
+becomes the service's bottleneck: every worker thread queues on its lock.
+Instead each process has one committer thread: a worker thread hands over its
+arrival and waits; the committer writes everything handed over since its last
+commit in one transaction and wakes the waiters. The wait is a commit's
+length, the lock is taken once per group, and nothing is acknowledged before
+its arrival is durable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import queue
+import threading
+from collections.abc import Mapping
+
+from sqlalchemy import Engine
+
+logger = logging.getLogger(__name__)
+
+MAX_GROUP = 500
+WAIT_S = 60
+
+
+@dataclasses.dataclass(eq=False)
+class Arrival:
+    run_id: str
+    index: int
+    message_id: str
+    failed: bool
+    counts: Mapping[str, int]
+    done: threading.Event = dataclasses.field(default_factory=threading.Event)
+    error: BaseException | None = None
+    complete: bool = False  # the barrier may be complete: the caller checks whether to fire it
+
+
+class MissingBarrier(LookupError):
+    """Raised when a child arrives at a barrier that does not exist."""
+
+
+# One statement, one round trip: record the new arrivals (each with its own
+# counts, summed only when the barrier fires) and add them to their barriers.
+COUNT_GROUP = """
+WITH new AS (
+    INSERT INTO jobs.barrier_arrivals (run_id, step_index, message_id, failed, counts)
+    SELECT * FROM unnest(%(runs)s::uuid[], %(indexes)s::int[], %(ids)s::text[], %(failed)s::bool[],
+                         %(counts)s::jsonb[])
+    ON CONFLICT DO NOTHING RETURNING run_id, step_index, failed
+)
+UPDATE jobs.barriers b SET arrived = b.arrived + s.n, failed = b.failed + s.f
+FROM (SELECT run_id, step_index, count(*) AS n, count(*) FILTER (WHERE failed) AS f
+      FROM new GROUP BY run_id, step_index ORDER BY run_id, step_index) s
+WHERE b.run_id = s.run_id AND b.step_index = s.step_index
+RETURNING b.run_id::text, b.step_index, b.arrived, b.expected
+"""
+WHERE_BARRIERS = """
+SELECT run_id::text, step_index, arrived, expected FROM jobs.barriers
+WHERE (run_id, step_index) IN (SELECT * FROM unnest(%(runs)s::uuid[], %(indexes)s::int[]))
+"""
+
+
+def write_group(cursor, group: list[Arrival]) -> None:
+    """Count a group of arrivals in one statement, on a DB-API cursor (the caller commits)."""
+    cursor.execute(COUNT_GROUP, {
+        "runs": [a.run_id for a in group], "indexes": [a.index for a in group],
+        "ids": [a.message_id for a in group], "failed": [a.failed for a in group],
+        "counts": [json.dumps(a.counts) if a.counts else "{}" for a in group],
+    })
+    where = {(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()}
+    unseen = sorted({(a.run_id, a.index) for a in group} - set(where))
+    if unseen:
+        # Only repeats arrived for these (nothing was added): read where they stand.
+        cursor.execute(WHERE_BARRIERS, {"runs": [r for r, _ in unseen], "indexes": [i for _, i in unseen]})
+        where.update({(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()})
+    missing = sorted({(a.run_id, a.index) for a in group} - set(where))
+    if missing:
+        raise MissingBarrier(f"no barrier for run {missing[0][0]} step {missing[0][1]}")
+    for arrival in group:
+        arrived, expected = where[(arrival.run_id, arrival.index)]
+        # A repeated arrival may be the retry of one whose barrier could not fire.
+        arrival.complete = arrived >= expected
+
+
+class ArrivalCommitter:
+    """One committer thread per process; ``arrive`` blocks until its group is committed."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._queue: queue.SimpleQueue[Arrival] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def arrive(self, run_id: str, index: int, message_id: str, *, failed: bool,
+               counts: Mapping[str, int] | None = None) -> bool:
+        """Count one child; True when its barrier may now be complete."""
+        arrival = Arrival(str(run_id), index, message_id, failed, dict(counts or {}))
+        self._ensure_thread()
+        self._queue.put(arrival)
+        if not arrival.done.wait(WAIT_S):
+            raise TimeoutError(f"arrival of {message_id} not committed within {WAIT_S}s")
+        if arrival.error is not None:
+            raise arrival.error
+        return arrival.complete
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                self._queue = queue.SimpleQueue()
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="fan-in", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            group = [self._queue.get()]
+            while len(group) < MAX_GROUP:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._write(group)
+            except MissingBarrier as e:
+                # Only that barrier's children are refused: the others go again.
+                missing = [a for a in group if f"run {a.run_id} step {a.index}" in str(e)]
+                for a in missing:
+                    a.error = e
+                rest = [a for a in group if a not in missing]
+                self._retry_alone(rest)
+            except Exception as e:
+                for a in group:
+                    a.error = e
+            for a in group:
+                a.done.set()
+
+    def _write(self, group: list[Arrival]) -> None:
+        # The DB-API connection directly: this runs for every child, and
+        # SQLAlchemy's statement handling costs more CPU than the statement.
+        connection = self.engine.raw_connection()
+        try:
+            with connection.cursor() as cursor:
+                write_group(cursor, group)
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()
+
+    def _retry_alone(self, group: list[Arrival]) -> None:
+        for arrival in group:
+            try:
+                self._write([arrival])
+            except Exception as e:
+                arrival.error = e
