@@ -905,7 +905,7 @@ def main() -> int:
     p.add_argument("--profile", action="store_true",
                    help="py-spy every worker (non-blocking sampling, raw output to bench/profiles/); perturbs figures")
     p.add_argument("--variant", help="experiments only: patch the runtime in the workers (bench/variants.py): "
-                                     "no-ping, autocommit-arrival, no-barrier (comma-separated)")
+                                     "no-barrier")
     p.add_argument("--keep", action="store_true", help="keep the vhost, database and logs")
     p.add_argument("--keep-logs", action="store_true", help="keep the worker logs")
     p.add_argument("--json", action="store_true", help="also print the figures as JSON")
