@@ -2,14 +2,18 @@
 
 It sits just before Dramatiq's Retries middleware, so its ``after_*`` hooks
 run after Retries has decided: it sees whether a failure will be retried or is
-final. ``after_nack`` is the one hook that sees every final failure (retries
-exhausted, ``throws``, age limit, unknown actor, poison message), so the run's
-reaction to a failed step or child is taken there.
+final. The run's reaction to a step or child that failed for good (the run
+fails, or the child is counted at its barrier) is taken in
+``after_process_message`` / ``after_skip_message``, before Dramatiq rejects
+the message, so a worker dying in between leads to a redelivery, not to a run
+that waits for ever. ``after_nack`` only records messages that never reached
+an actor (unknown actor names).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -78,8 +82,6 @@ class Ledger(Middleware):
 
     @property
     def writer(self) -> LedgerWriter:
-        import os
-
         # A forked worker process needs its own writer thread and connections.
         if self._writer is None or self._writer_pid != os.getpid():
             self._writer = LedgerWriter(self.engine, flush_ms=self.flush_ms)

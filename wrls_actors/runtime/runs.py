@@ -3,10 +3,11 @@
 Every decision is a compare-and-set on ``jobs.runs`` (the run's ``step_index``)
 or on a ``jobs.barriers`` row, so a redelivered or duplicated message can
 never move a run twice. The next message is published (with confirmed
-delivery) inside the transaction that decided it and the transaction commits
-only once the broker has confirmed: if publishing fails, the decision rolls
-back and the step is retried. Message ids are derived from the run, so a
-re-published message keeps its id and the ledger sees one message.
+delivery) only after the transaction that decided it has committed, because
+the next step may start at once and must find the run moved on; if
+publishing fails, the move is undone and the error reaches Dramatiq, so the
+step is retried. Message ids are derived from the run, so a re-published
+message keeps its id and the ledger sees one message.
 """
 
 from __future__ import annotations
