@@ -56,6 +56,8 @@ def test_metrics_count_runs_steps_ticks_and_queues_across_worker_processes(servi
     assert value(samples, "wrls_runs_total", job="fail-fast", outcome="failed") == 1
     assert value(samples, "wrls_runs_started_total", job="fan", trigger="cli") == 1
     assert value(samples, "wrls_runs_running", job="fan") == 1
+    assert 0 < value(samples, "wrls_run_oldest_running_seconds", job="fan") < 120
+    assert value(samples, "wrls_run_oldest_running_seconds", job="pipeline") is None
     # 10 runs x 3 steps, spread over two worker processes, each counted once.
     assert value(samples, "wrls_steps_total", actor="pipeline.first", queue="short", outcome="succeeded") == 10
     assert value(samples, "wrls_steps_total", actor="fail-fast.broken", queue="short", outcome="retried") == 1

@@ -122,7 +122,8 @@ class LedgerCollector:
                 counters = connection.execute(text("SELECT name, labels, value FROM jobs.counters")).all()
                 stalled = connection.execute(STALLED_NOW, {"stall_after": s.stall_after_s, "grace": s.stall_grace_s}).all()
                 running = connection.execute(
-                    text("SELECT job, count(*) AS n FROM jobs.runs WHERE status = 'running' GROUP BY job")).all()
+                    text("SELECT job, count(*) AS n, extract(epoch FROM now() - min(started_at)) AS oldest "
+                         "FROM jobs.runs WHERE status = 'running' GROUP BY job")).all()
             up.add_metric([], 1)
         except Exception:
             logger.exception("ledger not readable for metrics")
@@ -136,9 +137,14 @@ class LedgerCollector:
             gauge.add_metric([row.actor, row.queue], row.n)
         yield gauge
         gauge = GaugeMetricFamily(self._name("runs_running"), "Runs in progress now.", labels=["job"])
+        oldest = GaugeMetricFamily(self._name("run_oldest_running_seconds"),
+                                   "Age of the oldest run still going, per job: a run that never ends makes "
+                                   "every later tick skip (overlap policy).", labels=["job"])
         for row in running:
             gauge.add_metric([row.job], row.n)
+            oldest.add_metric([row.job], float(row.oldest))
         yield gauge
+        yield oldest
         gauge = GaugeMetricFamily(self._name("schedule_expected_period_seconds"),
                                   "Longest time between two ticks of a schedule (for overdue alerts).",
                                   labels=["schedule", "job"])
