@@ -18,11 +18,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import dramatiq
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from . import envelope
-from .cron import parse_cron, parse_interval
-from .database import engine_for, upgrade
+from .cron import fire_times, parse_cron, parse_interval
+from .database import bump, engine_for, upgrade
 from .definitions import Job, Schedule, Step, StepContext
 from .errors import BadMessage, ConfigurationError, JobRefused
 from .ledger_middleware import CHILD, STEP, Ledger
@@ -189,8 +189,6 @@ class Service:
         )
 
     def _declare_tick(self, broker: dramatiq.Broker, schedule: Schedule) -> None:
-        from .cron import parse_cron as _parse
-
         def tick(**kwargs: Any) -> None:
             if kwargs:
                 raise BadMessage(f"a tick takes no arguments, got {', '.join(sorted(kwargs))}")
@@ -208,7 +206,7 @@ class Service:
                 return
             self.scheduling.handle(schedule.name, nominal, context.get("message_id"))
 
-        periodic = _parse("* * * * *") if schedule.every is not None else _parse(schedule.cron)
+        periodic = parse_cron("* * * * *") if schedule.every is not None else parse_cron(schedule.cron)
         tick.__name__ = f"tick_{schedule.name}".replace("-", "_")
         dramatiq.actor(tick, actor_name=f"{TICK_PREFIX}.{schedule.name}", queue_name=SCHEDULE_QUEUE, broker=broker,
                        max_retries=5, min_backoff=1_000, max_backoff=10_000, time_limit=60_000,
@@ -216,8 +214,6 @@ class Service:
 
     def _expand_minute(self, broker: dramatiq.Broker, schedule: Schedule, minute: datetime) -> None:
         """periodiq fires once a minute: an interval schedule's ticks within it are delayed messages."""
-        from .cron import fire_times
-
         actor = broker.get_actor(f"{TICK_PREFIX}.{schedule.name}")
         now = datetime.now(timezone.utc)
         for nominal in fire_times(schedule, minute - timedelta(microseconds=1), minute + timedelta(seconds=59.999),
@@ -232,8 +228,6 @@ class Service:
             self.control.start(job, "message", params, trigger_key=context.get("message_id"), force=force)
         except JobRefused as e:
             logger.warning("start of %s refused: %s", job, e)
-            from sqlalchemy import text
-
             with self.engine.begin() as connection:
                 connection.execute(
                     text("INSERT INTO jobs.events (kind, job, actor, message_id, detail) "
@@ -242,10 +236,6 @@ class Service:
                 )
 
     def _record_rejected(self, body: bytes, reason: str) -> None:
-        from sqlalchemy import text
-
-        from .database import bump
-
         logger.error("message rejected to the dead-letter queue: %s; body %s", reason, envelope.excerpt(body))
         with self.engine.begin() as connection:
             connection.execute(
