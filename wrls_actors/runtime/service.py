@@ -11,14 +11,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import dramatiq
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from . import envelope
 from .cron import fire_times, parse_cron, parse_interval
@@ -63,8 +63,10 @@ def apply_overrides(schedules: Iterable[Schedule], overrides: Mapping[str, str],
 
 class Service:
     def __init__(self, settings, jobs: Iterable[Job], schedules: Iterable[Schedule] = (), *,
-                 schedule_jobs: Iterable[str] = ()) -> None:
+                 create_tables: Callable[[Connection], None] | None = None) -> None:
+        """``create_tables`` creates the application's own tables; ``db upgrade`` runs it after the ledger's."""
         self.settings = settings
+        self._create_tables = create_tables
         self.jobs: dict[str, Job] = {}
         for job in jobs:
             if job.name in self.jobs:
@@ -131,6 +133,9 @@ class Service:
 
     def upgrade_database(self) -> None:
         upgrade(self.engine)
+        if self._create_tables is not None:
+            with self.engine.begin() as connection:
+                self._create_tables(connection)
 
     # -- actors ---------------------------------------------------------------
 

@@ -1,0 +1,27 @@
+"""The WRLS tables the jobs read and write, one module per schema.
+
+In production these tables belong to other services and already exist; the
+definitions here are what the jobs rely on (columns, keys, unique
+constraints), from legacy/system.md "Schema" and legacy/import.md "Data
+model". For development, tests and the embedded default, ``wrls-actors db
+upgrade`` creates whatever of them is missing, and never alters or drops
+what is there.
+"""
+
+from sqlalchemy import Connection, text
+
+from . import crm, crm_v2, permit, returns, water
+from .base import metadata
+
+SCHEMAS = ("water", "crm", "crm_v2", "permit", "returns")
+
+
+def create_missing(connection: Connection) -> None:
+    """Create the WRLS schemas and tables that do not exist yet (idempotent)."""
+    connection.execute(text("CREATE EXTENSION IF NOT EXISTS pgcrypto"))
+    for schema in SCHEMAS:
+        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    metadata.create_all(connection, checkfirst=True)
+
+
+__all__ = ["metadata", "create_missing", "crm", "crm_v2", "permit", "returns", "water"]

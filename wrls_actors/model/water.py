@@ -1,0 +1,435 @@
+"""Schema `water`: licences, their versions and purposes, charging, returns
+requirements, notifications and gauging stations."""
+
+from sqlalchemy import (
+    Boolean, Column, Date, DateTime, Integer, LargeBinary, Numeric, SmallInteger, String, Table, Text,
+    UniqueConstraint, func, text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from .base import legacy_timestamps, metadata, timestamps, uuid_pk
+
+S = "water"
+
+
+def _fk(name: str, nullable: bool = True) -> Column:
+    """A reference to another table's uuid key (the legacy schema has no foreign keys)."""
+    return Column(name, UUID(as_uuid=False), nullable=nullable)
+
+
+def _abstraction_period() -> list[Column]:
+    return [Column(f"abstraction_period_{edge}_{part}", SmallInteger)
+            for edge in ("start", "end") for part in ("day", "month")]
+
+
+application_state = Table(
+    "application_state", metadata,
+    uuid_pk("application_state_id"),
+    Column("key", String, nullable=False, unique=True),
+    Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+regions = Table(
+    "regions", metadata,
+    uuid_pk("region_id"),
+    Column("charge_region_id", String),
+    Column("nald_region_id", Integer, nullable=False, unique=True),
+    Column("name", String, nullable=False),
+    Column("display_name", String),
+    Column("is_test", Boolean, nullable=False, server_default=text("false")),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+licences = Table(
+    "licences", metadata,
+    uuid_pk("licence_id"),
+    _fk("region_id", nullable=False),
+    Column("licence_ref", String, nullable=False, unique=True),
+    Column("application_number", String),
+    Column("is_water_undertaker", Boolean, nullable=False, server_default=text("false")),
+    Column("regions", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("start_date", Date, nullable=False),
+    Column("expired_date", Date),
+    Column("issue_date", Date),
+    Column("lapsed_date", Date),
+    Column("revoked_date", Date),
+    Column("suspend_from_billing", Boolean, nullable=False, server_default=text("false")),
+    Column("include_in_supplementary_billing", String, nullable=False, server_default=text("'no'")),
+    Column("include_in_sroc_supplementary_billing", Boolean, nullable=False, server_default=text("false")),
+    Column("include_in_sroc_tpt_supplementary_billing", Boolean, nullable=False, server_default=text("false")),
+    Column("is_test", Boolean, nullable=False, server_default=text("false")),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+licence_versions = Table(
+    "licence_versions", metadata,
+    uuid_pk("licence_version_id"),
+    _fk("licence_id", nullable=False),
+    Column("issue", Integer, nullable=False),
+    Column("increment", Integer, nullable=False),
+    Column("status", String, nullable=False),  # current, superseded, draft
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date),
+    Column("issue_date", Date),
+    Column("external_id", String, nullable=False, unique=True),
+    _fk("company_id"),
+    _fk("address_id"),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+purposes_primary = Table(
+    "purposes_primary", metadata,
+    uuid_pk("purpose_primary_id"),
+    Column("legacy_id", String, nullable=False, unique=True),
+    Column("description", String, nullable=False),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+purposes_secondary = Table(
+    "purposes_secondary", metadata,
+    uuid_pk("purpose_secondary_id"),
+    Column("legacy_id", String, nullable=False, unique=True),
+    Column("description", String, nullable=False),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+purposes_uses = Table(
+    "purposes_uses", metadata,
+    uuid_pk("purpose_use_id"),
+    Column("legacy_id", String, nullable=False, unique=True),
+    Column("description", String, nullable=False),
+    Column("loss_factor", String, nullable=False),
+    Column("is_two_part_tariff", Boolean, nullable=False, server_default=text("false")),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+licence_version_purposes = Table(
+    "licence_version_purposes", metadata,
+    uuid_pk("licence_version_purpose_id"),
+    _fk("licence_version_id", nullable=False),
+    _fk("purpose_primary_id", nullable=False),
+    _fk("purpose_secondary_id", nullable=False),
+    _fk("purpose_use_id", nullable=False),
+    *_abstraction_period(),
+    Column("time_limited_start_date", Date),
+    Column("time_limited_end_date", Date),
+    Column("notes", Text),
+    Column("instant_quantity", Numeric),
+    Column("daily_quantity", Numeric),
+    Column("hourly_quantity", Numeric),
+    Column("annual_quantity", Numeric),
+    Column("external_id", String, nullable=False, unique=True),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+licence_version_purpose_condition_types = Table(
+    "licence_version_purpose_condition_types", metadata,
+    uuid_pk("licence_version_purpose_condition_type_id"),
+    Column("code", String, nullable=False),
+    Column("subcode", String, nullable=False),
+    Column("description", String, nullable=False),
+    Column("subcode_description", String),
+    Column("display_title", String),
+    Column("param_1_label", String),
+    Column("param_2_label", String),
+    UniqueConstraint("code", "subcode"),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+licence_version_purpose_conditions = Table(
+    "licence_version_purpose_conditions", metadata,
+    uuid_pk("licence_version_purpose_condition_id"),
+    _fk("licence_version_purpose_id", nullable=False),
+    _fk("licence_version_purpose_condition_type_id", nullable=False),
+    Column("param_1", String),
+    Column("param_2", String),
+    Column("notes", Text),
+    Column("external_id", String, unique=True),
+    Column("source", String, nullable=False, server_default=text("'nald'")),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+financial_agreement_types = Table(
+    "financial_agreement_types", metadata,
+    uuid_pk("financial_agreement_type_id"),
+    Column("financial_agreement_code", String, nullable=False, unique=True),
+    Column("description", String),
+    Column("disabled", Boolean, nullable=False, server_default=text("false")),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+change_reasons = Table(
+    "change_reasons", metadata,
+    uuid_pk("change_reason_id"),
+    Column("description", String, nullable=False, unique=True),
+    Column("type", String),
+    Column("is_enabled_for_new_charge_versions", Boolean, nullable=False, server_default=text("true")),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+charge_versions = Table(
+    "charge_versions", metadata,
+    uuid_pk("charge_version_id"),
+    _fk("licence_id", nullable=False),
+    Column("licence_ref", String, nullable=False),
+    Column("scheme", String, nullable=False),  # sroc, alcs (PRESROC)
+    Column("version_number", Integer, nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date),
+    Column("status", String, nullable=False),  # current, draft, superseded
+    Column("region_code", Integer, nullable=False),
+    Column("source", String, nullable=False),
+    Column("external_id", String, unique=True),
+    Column("billed_upto_date", Date),
+    _fk("company_id"),
+    _fk("invoice_account_id"),
+    _fk("change_reason_id"),
+    _fk("note_id"),
+    Column("created_by", JSONB),
+    Column("approved_by", JSONB),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+charge_elements = Table(
+    "charge_elements", metadata,
+    uuid_pk("charge_element_id"),
+    _fk("charge_version_id", nullable=False),
+    *_abstraction_period(),
+    Column("authorised_annual_quantity", Numeric),
+    Column("volume", Numeric),
+    Column("billable_annual_quantity", Numeric),
+    Column("season", String),
+    Column("season_derived", String),
+    Column("source", String),
+    Column("loss", String),
+    Column("factors_overridden", Boolean, nullable=False, server_default=text("false")),
+    Column("time_limited_start_date", Date),
+    Column("time_limited_end_date", Date),
+    Column("description", String),
+    _fk("purpose_primary_id"),
+    _fk("purpose_secondary_id"),
+    _fk("purpose_use_id"),
+    Column("scheme", String, nullable=False, server_default=text("'alcs'")),
+    _fk("billing_charge_category_id"),
+    Column("additional_charges", JSONB),
+    Column("adjustments", JSONB),
+    Column("is_section_126_agreement_enabled", Boolean, nullable=False, server_default=text("false")),
+    Column("is_section_127_agreement_enabled", Boolean, nullable=False, server_default=text("false")),
+    Column("is_section_130_agreement_enabled", Boolean, nullable=False, server_default=text("false")),
+    Column("external_id", String, unique=True),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+charge_purposes = Table(
+    "charge_purposes", metadata,
+    uuid_pk("charge_purpose_id"),
+    _fk("charge_element_id", nullable=False),
+    *_abstraction_period(),
+    Column("authorised_annual_quantity", Numeric),
+    Column("loss", String),
+    Column("time_limited_start_date", Date),
+    Column("time_limited_end_date", Date),
+    _fk("purpose_primary_id"),
+    _fk("purpose_secondary_id"),
+    _fk("purpose_use_id"),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+charge_version_workflows = Table(
+    "charge_version_workflows", metadata,
+    uuid_pk("charge_version_workflow_id"),
+    _fk("licence_id", nullable=False),
+    _fk("licence_version_id"),
+    Column("status", String, nullable=False),  # to_setup, review, changes_requested
+    Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("created_by", JSONB),
+    Column("approver_comments", Text),
+    Column("date_deleted", DateTime),
+    Column("date_created", DateTime, nullable=False, server_default=func.now()),
+    Column("date_updated", DateTime),
+    schema=S,
+)
+
+billing_charge_categories = Table(
+    "billing_charge_categories", metadata,
+    uuid_pk("billing_charge_category_id"),
+    Column("reference", String, nullable=False, unique=True),
+    Column("subsistence_charge", Integer, nullable=False),
+    Column("description", String, nullable=False),
+    Column("short_description", String, nullable=False),
+    Column("is_tidal", Boolean),
+    Column("loss_factor", String),
+    Column("model_tier", String),
+    Column("is_restricted_source", Boolean),
+    Column("min_volume", Numeric),
+    Column("max_volume", Numeric),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+events = Table(
+    "events", metadata,
+    uuid_pk("event_id"),
+    Column("reference_code", String),
+    Column("type", String),
+    Column("subtype", String),
+    Column("issuer", String),
+    Column("licences", JSONB),
+    Column("entities", JSONB),
+    Column("comment", String),
+    Column("metadata", JSONB),
+    Column("status", String),
+    Column("overall_status", String),
+    Column("status_counts", JSONB),
+    _fk("trigger_notice_id"),
+    Column("created", DateTime(timezone=False), server_default=func.now()),
+    Column("modified", DateTime(timezone=False)),
+    schema=S,
+)
+
+scheduled_notification = Table(
+    "scheduled_notification", metadata,
+    uuid_pk("id"),
+    _fk("event_id"),
+    Column("recipient", String),
+    Column("message_type", String),  # email, letter
+    Column("message_ref", String),
+    Column("template_id", String),
+    Column("personalisation", JSONB),
+    Column("status", String),  # pending, sent, error, cancelled, returned
+    Column("notify_id", String),
+    Column("notify_status", String),
+    Column("log", Text),
+    Column("plaintext", Text),
+    Column("licences", JSONB),
+    Column("return_log_ids", JSONB),
+    _fk("licence_gauging_station_id"),
+    Column("pdf", LargeBinary),
+    Column("due_date", Date),
+    Column("returned_at", DateTime),
+    _fk("alternate_notice_id"),
+    Column("contact_type", String),
+    Column("send_after", DateTime),
+    Column("status_checks", Integer),
+    Column("next_status_check", DateTime),
+    Column("job_id", String, unique=True),
+    Column("date_created", DateTime, nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime, nullable=False, server_default=func.now()),
+    schema=S,
+)
+
+gauging_stations = Table(
+    "gauging_stations", metadata,
+    uuid_pk("gauging_station_id"),
+    Column("label", String, nullable=False),
+    Column("hydrology_station_id", UUID(as_uuid=False), unique=True),
+    Column("lat", Numeric),
+    Column("long", Numeric),
+    Column("easting", Numeric),
+    Column("northing", Numeric),
+    Column("grid_reference", String),
+    Column("catchment_name", String),
+    Column("river_name", String),
+    Column("wiski_id", String),
+    Column("station_reference", String),
+    Column("status", String),
+    Column("metadata", JSONB),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+licence_gauging_stations = Table(
+    "licence_gauging_stations", metadata,
+    uuid_pk("licence_gauging_station_id"),
+    _fk("licence_id", nullable=False),
+    _fk("gauging_station_id", nullable=False),
+    _fk("licence_version_purpose_condition_id"),
+    Column("source", String, nullable=False),
+    *_abstraction_period(),
+    Column("restriction_type", String, nullable=False),  # flow, level
+    Column("threshold_unit", String, nullable=False),
+    Column("threshold_value", Numeric, nullable=False),
+    Column("status", String, nullable=False, server_default=text("'resume'")),
+    Column("date_status_updated", DateTime),
+    Column("alert_type", String, nullable=False, server_default=text("'reduce'")),
+    Column("date_deleted", DateTime),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+return_versions = Table(
+    "return_versions", metadata,
+    uuid_pk("return_version_id"),
+    _fk("licence_id", nullable=False),
+    Column("version_number", Integer, nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date),
+    Column("status", String, nullable=False),  # current, superseded, draft
+    Column("reason", String),
+    Column("multiple_upload", Boolean, nullable=False, server_default=text("false")),
+    Column("quarterly_returns", Boolean, nullable=False, server_default=text("false")),
+    Column("external_id", String, unique=True),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+return_requirements = Table(
+    "return_requirements", metadata,
+    uuid_pk("return_requirement_id"),
+    _fk("return_version_id", nullable=False),
+    Column("returns_frequency", String, nullable=False),
+    Column("is_summer", Boolean, nullable=False, server_default=text("false")),
+    Column("is_upload", Boolean, nullable=False, server_default=text("false")),
+    *_abstraction_period(),
+    Column("site_description", String),
+    Column("description", String),
+    Column("reporting_frequency", String),
+    Column("collection_frequency", String),
+    Column("two_part_tariff", Boolean),
+    Column("legacy_id", Integer),
+    Column("external_id", String, unique=True),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+return_requirement_purposes = Table(
+    "return_requirement_purposes", metadata,
+    uuid_pk("return_requirement_purpose_id"),
+    _fk("return_requirement_id", nullable=False),
+    _fk("purpose_primary_id", nullable=False),
+    _fk("purpose_secondary_id", nullable=False),
+    _fk("purpose_use_id", nullable=False),
+    Column("purpose_alias", String),
+    Column("external_id", String, unique=True),
+    *legacy_timestamps(),
+    schema=S,
+)
+
+licence_end_date_changes = Table(
+    "licence_end_date_changes", metadata,
+    uuid_pk("id"),
+    _fk("licence_id", nullable=False),
+    Column("date_type", String, nullable=False),
+    Column("change_date", Date, nullable=False),
+    Column("nald_date", Date),
+    Column("wrls_date", Date),
+    UniqueConstraint("licence_id", "date_type"),
+    *timestamps(),
+    schema=S,
+)
