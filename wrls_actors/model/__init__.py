@@ -17,8 +17,10 @@ SCHEMAS = ("water", "crm", "crm_v2", "permit", "returns")
 
 
 def create_missing(connection: Connection) -> None:
-    """Create the WRLS schemas and tables that do not exist yet (idempotent)."""
-    connection.execute(text("CREATE EXTENSION IF NOT EXISTS pgcrypto"))
+    """Create the WRLS schemas and tables that do not exist yet (idempotent).
+
+    Keys default to ``gen_random_uuid()``, built into PostgreSQL since 13.
+    """
     for schema in SCHEMAS:
         connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     metadata.create_all(connection, checkfirst=True)
