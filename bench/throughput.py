@@ -773,9 +773,9 @@ class Bench:
         log(f"fan-out: run {status} {t_end - t0:.2f}s after the trigger; waiting for the ledger")
         if sampler:
             result.notes.append("fan-out: " + sampler.stop())
-        done = self.wait_for("the ledger to record every step",
-                             lambda: (lambda c: c if c >= n + 2 else 0)(self.ledger_done(run_id, n + 2)),
-                             timeout=max(60, n / 200), every=0.2, worker=worker)
+        self.wait_for("the ledger to record every step",
+                      lambda: (lambda c: c if c >= n + 2 else 0)(self.ledger_done(run_id, n + 2)),
+                      timeout=max(60, n / 200), every=0.2, worker=worker)
         t_ledger = time.perf_counter()
         self.stop_worker(worker)
         self.check_run(result, run_id, n)

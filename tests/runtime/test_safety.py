@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-from datetime import timedelta
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, text
@@ -76,12 +76,6 @@ _SET_MAX = text(
 def bump(connection: Connection, name: str, labels: Mapping[str, str], delta: float = 1) -> None:
     """Add ``delta`` to a counter, inside the caller's transaction."""
     connection.execute(_BUMP, {"name": name, "labels": labels_json(labels), "delta": delta})
-
-
-def bump_many(connection: Connection, rows: Iterable[tuple[str, Mapping[str, str], float]]) -> None:
-    params = [{"name": n, "labels": labels_json(l), "delta": d} for n, l, d in rows]
-    if params:
-        connection.execute(_BUMP, params)
 
 
 def set_max(connection: Connection, name: str, labels: Mapping[str, str], value: float) -> None:

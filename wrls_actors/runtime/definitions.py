@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -120,5 +120,3 @@ class StepContext:
         """Add to one of the run's counts (summed over steps and children)."""
         self.counts[name] += n
 
-
-StepFunction = Callable[[StepContext], Iterable[Any] | None]

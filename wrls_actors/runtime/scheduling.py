@@ -32,8 +32,7 @@ logger = logging.getLogger(__name__)
 
 STARTED, LATE, CAUGHT_UP = "started", "late", "caught-up"
 DUPLICATE, SKIPPED_OVERLAP, MISSED, NO_STEPS = "duplicate", "skipped-overlap", "missed", "no-steps"
-FAILED_TO_START = "failed-to-start"
-INCIDENTS = {LATE, DUPLICATE, MISSED, FAILED_TO_START}
+INCIDENTS = {LATE, DUPLICATE, MISSED}
 
 
 class DuplicateTick(Exception):

@@ -267,6 +267,3 @@ class Service:
                 if step.fan_out:
                     names.add(job.queue_of(step.fan_out))
         return sorted(names)
-
-    def actors(self) -> list[dramatiq.Actor]:
-        return [self.broker.get_actor(name) for name in sorted(self.broker.get_declared_actors())]
