@@ -147,6 +147,7 @@ class Ledger(Middleware):
                 if time.monotonic() - last_sweep >= self.sweep_s:
                     last_sweep = time.monotonic()
                     sweep(self.engine, self.stall_after_s, self.stall_grace_s)
+                    self._control_factory().fire_forgotten_barriers(self.stall_after_s)
             except Exception:
                 logger.exception("heartbeat or stall sweep failed")
 

@@ -283,6 +283,31 @@ class RunControl:
         if job_name is not None:
             self._fire_if_complete(self.jobs[job_name], run_id, index)
 
+    def fire_forgotten_barriers(self, older_than_s: float = 60) -> int:
+        """Fire complete barriers that nothing fired (their last arrival's reaction was lost).
+
+        Called by every worker's sweep: the fire is a compare-and-set, so
+        several sweepers fire a barrier once.
+        """
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT b.run_id::text AS run_id, b.step_index, r.job FROM jobs.barriers b "
+                    "JOIN jobs.runs r ON r.run_id = b.run_id AND r.status = 'running' "
+                    "WHERE b.fired_at IS NULL AND b.arrived >= b.expected "
+                    "AND b.created_at < now() - make_interval(secs => :age) "
+                    "AND NOT EXISTS (SELECT 1 FROM jobs.barrier_arrivals a WHERE a.run_id = b.run_id "
+                    "  AND a.step_index = b.step_index AND a.arrived_at > now() - make_interval(secs => :age))"
+                ),
+                {"age": older_than_s},
+            ).all()
+        for row in rows:
+            if row.job in self.jobs:
+                logger.warning("fan-in of run %s step %d was complete but never fired: firing it now",
+                               row.run_id, row.step_index)
+                self._fire_if_complete(self.jobs[row.job], row.run_id, row.step_index)
+        return len(rows)
+
     def _job_of(self, run_id: str) -> str | None:
         with self.engine.connect() as connection:
             return connection.execute(text("SELECT job FROM jobs.runs WHERE run_id = :r"), {"r": run_id}).scalar()
