@@ -75,7 +75,6 @@ def service(env):
     service.ledger.close()
     if "broker" in service.__dict__:
         service.broker.close()
-    service.control.close() if "control" in service.__dict__ else None
 
 
 @pytest.fixture

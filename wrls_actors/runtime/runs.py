@@ -19,7 +19,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +26,7 @@ import dramatiq
 from dramatiq import Message
 from sqlalchemy import Connection, Engine, text
 
+from .broker import publish_many
 from .database import bump, set_max
 from .definitions import FAIL, SKIP, Job, Step
 from .errors import JobRefused
@@ -35,7 +35,6 @@ from .fan_in import ArrivalCommitter
 logger = logging.getLogger(__name__)
 
 RUN_DURATION_BUCKETS_S = (1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400)
-PUBLISH_THREADS = 8
 
 
 def step_message_id(run_id: uuid.UUID | str, index: int) -> str:
@@ -68,7 +67,6 @@ class RunControl:
         self.engine = engine
         self.broker = broker
         self.jobs = jobs
-        self._publisher: ThreadPoolExecutor | None = None
         self.committer = ArrivalCommitter(engine)
 
     # -- messages -------------------------------------------------------------
@@ -100,22 +98,7 @@ class RunControl:
             )
             for position, item in enumerate(items)
         ]
-        # Each confirmed publish waits for the broker; several threads (each
-        # with its own channel) keep a large fan-out from taking minutes.
-        if len(messages) < 64:
-            for message in messages:
-                self.broker.enqueue(message)
-            return
-        if self._publisher is None:
-            self._publisher = ThreadPoolExecutor(PUBLISH_THREADS, thread_name_prefix="fan-out")
-        chunk = max(1, len(messages) // PUBLISH_THREADS + 1)
-        batches = [messages[i:i + chunk] for i in range(0, len(messages), chunk)]
-        for future in [self._publisher.submit(self._publish_all, batch) for batch in batches]:
-            future.result()
-
-    def _publish_all(self, messages: list[Message]) -> None:
-        for message in messages:
-            self.broker.enqueue(message)
+        publish_many(self.broker, messages)
 
     # -- starting -------------------------------------------------------------
 
@@ -393,8 +376,4 @@ class RunControl:
         log = logger.info if outcome == "succeeded" else logger.warning
         log("run %s of %s %s in %.1fs, counts %s%s", run_id, row.job, outcome, row.seconds, json.dumps(row.counts),
             f": {error}" if error else "", extra={"run_id": run_id, "job": row.job, "status": outcome})
-
-    def close(self) -> None:
-        if self._publisher is not None:
-            self._publisher.shutdown(wait=True)
 
