@@ -10,6 +10,11 @@ def uuid_pk(name: str) -> Column:
     return Column(name, UUID(as_uuid=False), primary_key=True, server_default=text("gen_random_uuid()"))
 
 
+def ref(name: str, nullable: bool = True) -> Column:
+    """A reference to another table's uuid key (the legacy schema has no foreign keys)."""
+    return Column(name, UUID(as_uuid=False), nullable=nullable)
+
+
 def legacy_timestamps() -> list[Column]:
     """The legacy `date_created` / `date_updated` pair (timestamp without time zone)."""
     return [

@@ -1,15 +1,11 @@
 """Schema `crm_v2`: companies, contacts, addresses, invoice accounts, documents."""
 
 from sqlalchemy import Boolean, Column, Date, DateTime, String, Table, UniqueConstraint, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB
 
-from .base import legacy_timestamps, metadata, uuid_pk
+from .base import legacy_timestamps, metadata, ref, uuid_pk
 
 S = "crm_v2"
-
-
-def _ref(name: str, nullable: bool = True) -> Column:
-    return Column(name, UUID(as_uuid=False), nullable=nullable)
 
 
 roles = Table(
@@ -28,7 +24,7 @@ companies = Table(
     Column("company_number", String, unique=True),
     Column("external_id", String, unique=True),
     Column("organisation_type", String),
-    _ref("region_id"),
+    ref("region_id"),
     Column("last_hash", String),
     Column("current_hash", String),
     *legacy_timestamps(),
@@ -74,7 +70,7 @@ contacts = Table(
 invoice_accounts = Table(
     "invoice_accounts", metadata,
     uuid_pk("invoice_account_id"),
-    _ref("company_id", nullable=False),
+    ref("company_id", nullable=False),
     Column("invoice_account_number", String, nullable=False, unique=True),
     Column("start_date", Date),
     Column("end_date", Date),
@@ -87,12 +83,12 @@ invoice_accounts = Table(
 invoice_account_addresses = Table(
     "invoice_account_addresses", metadata,
     uuid_pk("invoice_account_address_id"),
-    _ref("invoice_account_id", nullable=False),
-    _ref("address_id", nullable=False),
+    ref("invoice_account_id", nullable=False),
+    ref("address_id", nullable=False),
     Column("start_date", Date, nullable=False),
     Column("end_date", Date),
-    _ref("agent_company_id"),
-    _ref("contact_id"),
+    ref("agent_company_id"),
+    ref("contact_id"),
     UniqueConstraint("invoice_account_id", "start_date"),
     *legacy_timestamps(),
     schema=S,
@@ -115,12 +111,12 @@ documents = Table(
 document_roles = Table(
     "document_roles", metadata,
     uuid_pk("document_role_id"),
-    _ref("document_id", nullable=False),
-    _ref("role_id", nullable=False),
-    _ref("company_id"),
-    _ref("contact_id"),
-    _ref("address_id"),
-    _ref("invoice_account_id"),
+    ref("document_id", nullable=False),
+    ref("role_id", nullable=False),
+    ref("company_id"),
+    ref("contact_id"),
+    ref("address_id"),
+    ref("invoice_account_id"),
     Column("start_date", Date, nullable=False),
     Column("end_date", Date),
     UniqueConstraint("document_id", "role_id", "start_date"),
@@ -131,9 +127,9 @@ document_roles = Table(
 company_contacts = Table(
     "company_contacts", metadata,
     uuid_pk("company_contact_id"),
-    _ref("company_id", nullable=False),
-    _ref("contact_id", nullable=False),
-    _ref("role_id", nullable=False),
+    ref("company_id", nullable=False),
+    ref("contact_id", nullable=False),
+    ref("role_id", nullable=False),
     Column("is_default", Boolean, nullable=False, server_default=text("false")),
     Column("start_date", Date, nullable=False),
     Column("end_date", Date),
@@ -148,9 +144,9 @@ company_contacts = Table(
 company_addresses = Table(
     "company_addresses", metadata,
     uuid_pk("company_address_id"),
-    _ref("company_id", nullable=False),
-    _ref("address_id", nullable=False),
-    _ref("role_id", nullable=False),
+    ref("company_id", nullable=False),
+    ref("address_id", nullable=False),
+    ref("role_id", nullable=False),
     Column("is_default", Boolean, nullable=False, server_default=text("false")),
     Column("start_date", Date, nullable=False),
     Column("end_date", Date),

@@ -7,14 +7,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from .base import legacy_timestamps, metadata, timestamps, uuid_pk
+from .base import legacy_timestamps, metadata, ref, timestamps, uuid_pk
 
 S = "water"
-
-
-def _fk(name: str, nullable: bool = True) -> Column:
-    """A reference to another table's uuid key (the legacy schema has no foreign keys)."""
-    return Column(name, UUID(as_uuid=False), nullable=nullable)
 
 
 def _abstraction_period() -> list[Column]:
@@ -46,7 +41,7 @@ regions = Table(
 licences = Table(
     "licences", metadata,
     uuid_pk("licence_id"),
-    _fk("region_id", nullable=False),
+    ref("region_id", nullable=False),
     Column("licence_ref", String, nullable=False, unique=True),
     Column("application_number", String),
     Column("is_water_undertaker", Boolean, nullable=False, server_default=text("false")),
@@ -68,7 +63,7 @@ licences = Table(
 licence_versions = Table(
     "licence_versions", metadata,
     uuid_pk("licence_version_id"),
-    _fk("licence_id", nullable=False),
+    ref("licence_id", nullable=False),
     Column("issue", Integer, nullable=False),
     Column("increment", Integer, nullable=False),
     Column("status", String, nullable=False),  # current, superseded, draft
@@ -76,8 +71,8 @@ licence_versions = Table(
     Column("end_date", Date),
     Column("issue_date", Date),
     Column("external_id", String, nullable=False, unique=True),
-    _fk("company_id"),
-    _fk("address_id"),
+    ref("company_id"),
+    ref("address_id"),
     *legacy_timestamps(),
     schema=S,
 )
@@ -114,10 +109,10 @@ purposes_uses = Table(
 licence_version_purposes = Table(
     "licence_version_purposes", metadata,
     uuid_pk("licence_version_purpose_id"),
-    _fk("licence_version_id", nullable=False),
-    _fk("purpose_primary_id", nullable=False),
-    _fk("purpose_secondary_id", nullable=False),
-    _fk("purpose_use_id", nullable=False),
+    ref("licence_version_id", nullable=False),
+    ref("purpose_primary_id", nullable=False),
+    ref("purpose_secondary_id", nullable=False),
+    ref("purpose_use_id", nullable=False),
     *_abstraction_period(),
     Column("time_limited_start_date", Date),
     Column("time_limited_end_date", Date),
@@ -149,8 +144,8 @@ licence_version_purpose_condition_types = Table(
 licence_version_purpose_conditions = Table(
     "licence_version_purpose_conditions", metadata,
     uuid_pk("licence_version_purpose_condition_id"),
-    _fk("licence_version_purpose_id", nullable=False),
-    _fk("licence_version_purpose_condition_type_id", nullable=False),
+    ref("licence_version_purpose_id", nullable=False),
+    ref("licence_version_purpose_condition_type_id", nullable=False),
     Column("param_1", String),
     Column("param_2", String),
     Column("notes", Text),
@@ -183,7 +178,7 @@ change_reasons = Table(
 charge_versions = Table(
     "charge_versions", metadata,
     uuid_pk("charge_version_id"),
-    _fk("licence_id", nullable=False),
+    ref("licence_id", nullable=False),
     Column("licence_ref", String, nullable=False),
     Column("scheme", String, nullable=False),  # sroc, alcs (PRESROC)
     Column("version_number", Integer, nullable=False),
@@ -194,10 +189,10 @@ charge_versions = Table(
     Column("source", String, nullable=False),
     Column("external_id", String, unique=True),
     Column("billed_upto_date", Date),
-    _fk("company_id"),
-    _fk("invoice_account_id"),
-    _fk("change_reason_id"),
-    _fk("note_id"),
+    ref("company_id"),
+    ref("invoice_account_id"),
+    ref("change_reason_id"),
+    ref("note_id"),
     Column("created_by", JSONB),
     Column("approved_by", JSONB),
     *legacy_timestamps(),
@@ -207,7 +202,7 @@ charge_versions = Table(
 charge_elements = Table(
     "charge_elements", metadata,
     uuid_pk("charge_element_id"),
-    _fk("charge_version_id", nullable=False),
+    ref("charge_version_id", nullable=False),
     *_abstraction_period(),
     Column("authorised_annual_quantity", Numeric),
     Column("volume", Numeric),
@@ -220,11 +215,11 @@ charge_elements = Table(
     Column("time_limited_start_date", Date),
     Column("time_limited_end_date", Date),
     Column("description", String),
-    _fk("purpose_primary_id"),
-    _fk("purpose_secondary_id"),
-    _fk("purpose_use_id"),
+    ref("purpose_primary_id"),
+    ref("purpose_secondary_id"),
+    ref("purpose_use_id"),
     Column("scheme", String, nullable=False, server_default=text("'alcs'")),
-    _fk("billing_charge_category_id"),
+    ref("billing_charge_category_id"),
     Column("additional_charges", JSONB),
     Column("adjustments", JSONB),
     Column("is_section_126_agreement_enabled", Boolean, nullable=False, server_default=text("false")),
@@ -238,15 +233,15 @@ charge_elements = Table(
 charge_purposes = Table(
     "charge_purposes", metadata,
     uuid_pk("charge_purpose_id"),
-    _fk("charge_element_id", nullable=False),
+    ref("charge_element_id", nullable=False),
     *_abstraction_period(),
     Column("authorised_annual_quantity", Numeric),
     Column("loss", String),
     Column("time_limited_start_date", Date),
     Column("time_limited_end_date", Date),
-    _fk("purpose_primary_id"),
-    _fk("purpose_secondary_id"),
-    _fk("purpose_use_id"),
+    ref("purpose_primary_id"),
+    ref("purpose_secondary_id"),
+    ref("purpose_use_id"),
     *legacy_timestamps(),
     schema=S,
 )
@@ -254,8 +249,8 @@ charge_purposes = Table(
 charge_version_workflows = Table(
     "charge_version_workflows", metadata,
     uuid_pk("charge_version_workflow_id"),
-    _fk("licence_id", nullable=False),
-    _fk("licence_version_id"),
+    ref("licence_id", nullable=False),
+    ref("licence_version_id"),
     Column("status", String, nullable=False),  # to_setup, review, changes_requested
     Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("created_by", JSONB),
@@ -297,7 +292,7 @@ events = Table(
     Column("status", String),
     Column("overall_status", String),
     Column("status_counts", JSONB),
-    _fk("trigger_notice_id"),
+    ref("trigger_notice_id"),
     Column("created", DateTime(timezone=False), server_default=func.now()),
     Column("modified", DateTime(timezone=False)),
     schema=S,
@@ -306,7 +301,7 @@ events = Table(
 scheduled_notification = Table(
     "scheduled_notification", metadata,
     uuid_pk("id"),
-    _fk("event_id"),
+    ref("event_id"),
     Column("recipient", String),
     Column("message_type", String),  # email, letter
     Column("message_ref", String),
@@ -319,11 +314,11 @@ scheduled_notification = Table(
     Column("plaintext", Text),
     Column("licences", JSONB),
     Column("return_log_ids", JSONB),
-    _fk("licence_gauging_station_id"),
+    ref("licence_gauging_station_id"),
     Column("pdf", LargeBinary),
     Column("due_date", Date),
     Column("returned_at", DateTime),
-    _fk("alternate_notice_id"),
+    ref("alternate_notice_id"),
     Column("contact_type", String),
     Column("send_after", DateTime),
     Column("status_checks", Integer),
@@ -357,9 +352,9 @@ gauging_stations = Table(
 licence_gauging_stations = Table(
     "licence_gauging_stations", metadata,
     uuid_pk("licence_gauging_station_id"),
-    _fk("licence_id", nullable=False),
-    _fk("gauging_station_id", nullable=False),
-    _fk("licence_version_purpose_condition_id"),
+    ref("licence_id", nullable=False),
+    ref("gauging_station_id", nullable=False),
+    ref("licence_version_purpose_condition_id"),
     Column("source", String, nullable=False),
     *_abstraction_period(),
     Column("restriction_type", String, nullable=False),  # flow, level
@@ -376,7 +371,7 @@ licence_gauging_stations = Table(
 return_versions = Table(
     "return_versions", metadata,
     uuid_pk("return_version_id"),
-    _fk("licence_id", nullable=False),
+    ref("licence_id", nullable=False),
     Column("version_number", Integer, nullable=False),
     Column("start_date", Date, nullable=False),
     Column("end_date", Date),
@@ -392,7 +387,7 @@ return_versions = Table(
 return_requirements = Table(
     "return_requirements", metadata,
     uuid_pk("return_requirement_id"),
-    _fk("return_version_id", nullable=False),
+    ref("return_version_id", nullable=False),
     Column("returns_frequency", String, nullable=False),
     Column("is_summer", Boolean, nullable=False, server_default=text("false")),
     Column("is_upload", Boolean, nullable=False, server_default=text("false")),
@@ -411,10 +406,10 @@ return_requirements = Table(
 return_requirement_purposes = Table(
     "return_requirement_purposes", metadata,
     uuid_pk("return_requirement_purpose_id"),
-    _fk("return_requirement_id", nullable=False),
-    _fk("purpose_primary_id", nullable=False),
-    _fk("purpose_secondary_id", nullable=False),
-    _fk("purpose_use_id", nullable=False),
+    ref("return_requirement_id", nullable=False),
+    ref("purpose_primary_id", nullable=False),
+    ref("purpose_secondary_id", nullable=False),
+    ref("purpose_use_id", nullable=False),
     Column("purpose_alias", String),
     Column("external_id", String, unique=True),
     *legacy_timestamps(),
@@ -424,7 +419,7 @@ return_requirement_purposes = Table(
 licence_end_date_changes = Table(
     "licence_end_date_changes", metadata,
     uuid_pk("id"),
-    _fk("licence_id", nullable=False),
+    ref("licence_id", nullable=False),
     Column("date_type", String, nullable=False),
     Column("change_date", Date, nullable=False),
     Column("nald_date", Date),
