@@ -43,6 +43,10 @@ class Arrival:
 class MissingBarrier(LookupError):
     """Raised when a child arrives at a barrier that does not exist."""
 
+    def __init__(self, run_id: str, index: int) -> None:
+        super().__init__(f"no barrier for run {run_id} step {index}")
+        self.barrier = (run_id, index)
+
 
 # One statement, one round trip: record the new arrivals (each with its own
 # counts, summed only when the barrier fires) and add them to their barriers.
@@ -80,7 +84,7 @@ def write_group(cursor, group: list[Arrival]) -> None:
         where.update({(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()})
     missing = sorted({(a.run_id, a.index) for a in group} - set(where))
     if missing:
-        raise MissingBarrier(f"no barrier for run {missing[0][0]} step {missing[0][1]}")
+        raise MissingBarrier(*missing[0])
     for arrival in group:
         arrived, expected = where[(arrival.run_id, arrival.index)]
         # A repeated arrival may be the retry of one whose barrier could not fire.
@@ -131,7 +135,7 @@ class ArrivalCommitter:
                 self._write(group)
             except MissingBarrier as e:
                 # Only that barrier's children are refused: the others go again.
-                missing = [a for a in group if f"run {a.run_id} step {a.index}" in str(e)]
+                missing = [a for a in group if (a.run_id, a.index) == e.barrier]
                 for a in missing:
                     a.error = e
                 rest = [a for a in group if a not in missing]
