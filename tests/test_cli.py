@@ -113,3 +113,28 @@ def test_make_run_with_nothing_configured_runs_embedded_and_stops_cleanly_on_ctr
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
+
+
+def test_run_with_a_broker_and_database_starts_all_three_and_stops_them_on_ctrl_c(env, vhost, tmp_path):
+    port = free_port()
+    log = open(tmp_path / "run.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "wrls_actors", "--app", SAMPLE_APP, "run"], cwd=ROOT,
+                               env={**env, "WRLS_METRICS_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        def healthy():
+            try:
+                return json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2))
+            except OSError:
+                return None
+
+        assert svc.wait_for(healthy, 60, interval_s=0.5, what="the exporter") == {"database": "ok", "broker": "ok"}
+        wait_worker_ready(vhost)
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(40) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+    output = (tmp_path / "run.log").read_text()
+    assert "Dramatiq '" in output and "worker: 1 processes" in output
