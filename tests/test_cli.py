@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ import urllib.request
 import pytest
 
 from tests.support import services as svc
-from tests.support.helpers import query, wait_run_ended, wait_worker_ready
+from tests.support.helpers import free_port, query, wait_run_ended, wait_worker_ready
 from tests.support.processes import ROOT, SAMPLE_APP
 
 
@@ -77,10 +76,12 @@ def test_json_logs_carry_run_message_and_actor(service, processes, vhost):
     assert done[0]["duration_ms"] >= 0 and done[0]["level"] == "INFO"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def health_of(port: int) -> dict | None:
+    """The exporter's /healthz answer, or None while nothing listens yet."""
+    try:
+        return json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2))
+    except OSError:
+        return None
 
 
 @pytest.mark.slow
@@ -92,13 +93,7 @@ def test_make_run_with_nothing_configured_runs_embedded_and_stops_cleanly_on_ctr
     process = subprocess.Popen([sys.executable, "-m", "wrls_actors", "run"], cwd=ROOT, env=env, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        def healthy():
-            try:
-                return json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2))
-            except OSError:
-                return None
-
-        health = svc.wait_for(healthy, 90, interval_s=1, what="the embedded service to answer /healthz")
+        health = svc.wait_for(lambda: health_of(port), 90, interval_s=1, what="the embedded service to answer /healthz")
         assert health == {"database": "ok", "broker": "ok (in-process)"}
         metrics = svc.wait_for(
             lambda: (body := urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode())
@@ -122,13 +117,7 @@ def test_run_with_a_broker_and_database_starts_all_three_and_stops_them_on_ctrl_
                                env={**env, "WRLS_METRICS_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     try:
-        def healthy():
-            try:
-                return json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2))
-            except OSError:
-                return None
-
-        assert svc.wait_for(healthy, 60, interval_s=0.5, what="the exporter") == {"database": "ok", "broker": "ok"}
+        assert svc.wait_for(lambda: health_of(port), 60, interval_s=0.5, what="the exporter") == {"database": "ok", "broker": "ok"}
         wait_worker_ready(vhost)
         os.killpg(process.pid, signal.SIGINT)
         assert process.wait(40) == 0

@@ -1,7 +1,6 @@
 """The exporter, scraped over HTTP while real workers run."""
 
 import json
-import socket
 import urllib.request
 from datetime import datetime, timezone
 
@@ -9,13 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import services as svc
-from tests.support.helpers import scalar, wait_run_ended, wait_worker_ready
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.helpers import free_port, scalar, wait_run_ended, wait_worker_ready
 
 
 def scrape(port: int) -> dict:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import socket
+
 from sqlalchemy import text
 
 from . import services as svc
@@ -26,3 +28,9 @@ def wait_run_ended(service, run_id: str, timeout_s: float = 30):
         return rows[0] if rows else None
 
     return svc.wait_for(ended, timeout_s, what=f"run {run_id} to end")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
