@@ -10,10 +10,10 @@ what is there.
 
 from sqlalchemy import Connection, text
 
-from . import crm, crm_v2, permit, returns, water
+from . import crm, crm_v2, nald, permit, returns, water
 from .base import metadata
 
-SCHEMAS = ("water", "crm", "crm_v2", "permit", "returns")
+SCHEMAS = ("water", "crm", "crm_v2", "permit", "returns", nald.S)
 
 
 def create_missing(connection: Connection) -> None:
@@ -26,4 +26,4 @@ def create_missing(connection: Connection) -> None:
     metadata.create_all(connection, checkfirst=True)
 
 
-__all__ = ["metadata", "create_missing", "crm", "crm_v2", "permit", "returns", "water"]
+__all__ = ["metadata", "create_missing", "crm", "crm_v2", "nald", "permit", "returns", "water"]
