@@ -143,7 +143,7 @@ def cmd_trigger(service, args) -> int:
 
 def cmd_runs(service, args) -> int:
     _needs_services(service, "runs")
-    query = ("SELECT run_id, job, trigger, status, started_at, finished_at, counts, children_failed, error "
+    query = ("SELECT run_id, job, trigger, status, started_at, finished_at, counts, children_failed, error, note "
              "FROM jobs.runs {where} ORDER BY started_at DESC LIMIT :limit")
     where = "WHERE job = :job" if args.job else ""
     with service.engine.connect() as connection:
@@ -151,7 +151,8 @@ def cmd_runs(service, args) -> int:
     print(f"{'run':8}  {'job':38} {'trigger':8} {'status':24} {'started (UTC)':19} {'took':>8}  counts / failures")
     for r in rows:
         took = f"{(r.finished_at - r.started_at).total_seconds():.1f}s" if r.finished_at else "-"
-        detail = json.dumps(r.counts) if r.counts else ""
+        detail = f"({r.note}) " if r.note else ""
+        detail += json.dumps(r.counts) if r.counts else ""
         if r.children_failed:
             detail += f" {r.children_failed} children failed"
         if r.error:

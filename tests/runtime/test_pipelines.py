@@ -83,3 +83,15 @@ def test_a_step_past_its_time_limit_is_recorded_as_timed_out(service, processes,
     assert step.duration_ms < 5000  # interrupted near its 1 s limit, not left to run its 8 s
     assert scalar(service, "SELECT count(*) FROM jobs.events WHERE kind = 'timed-out' AND run_id = :r", r=run_id) == 1
     assert scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r", r=run_id) == 0
+
+
+def test_a_step_can_end_its_run_early_with_a_note_and_nothing_later_runs(service, processes, vhost):
+    processes("worker")
+    wait_worker_ready(vhost)
+    stopped = service.trigger("gate", {"stop": True})
+    went_on = service.trigger("gate", {"stop": False}, force=True)
+    run = wait_run_ended(service, stopped)
+    assert (run.status, run.note) == ("succeeded", "nothing to do")
+    assert wait_run_ended(service, went_on).note is None
+    ran = {(r.run_id, r.step) for r in query(service, "SELECT run_id::text, step FROM test_effects")}
+    assert ran == {(stopped, "check"), (went_on, "check"), (went_on, "after")}

@@ -47,6 +47,12 @@ def record(ctx):
     ctx.count("records")
 
 
+def maybe_stop(ctx):
+    _effect(ctx)
+    if ctx.params.get("stop"):
+        ctx.end_run("nothing to do")
+
+
 def boom(ctx):
     _effect(ctx)
     raise ValueError("boom: this step always fails")
@@ -110,6 +116,7 @@ JOBS = (
     Job("hung", (Step("work", hang, time_limit=timedelta(seconds=1), max_retries=0),), queue="long"),
     Job("crasher", (Step("work", crash),), queue="long"),
     Job("noop", (Step("work", lambda ctx: None),), queue="short"),
+    Job("gate", (Step("check", maybe_stop), Step("after", record)), queue="short"),
 )
 
 SCHEDULES = (

@@ -115,8 +115,19 @@ class StepContext:
     logger: logging.LoggerAdapter
     item: Any = None
     counts: Counter = dataclasses.field(default_factory=Counter)
+    ending: str | None = None
 
     def count(self, name: str, n: int = 1) -> None:
         """Add to one of the run's counts (summed over steps and children)."""
         self.counts[name] += n
+
+    def end_run(self, note: str) -> None:
+        """End the run successfully once this step returns, skipping the steps after it.
+
+        For a step that finds there is nothing to do (an unchanged input); the
+        note is kept on the run. A fan-out child cannot end its run.
+        """
+        if self.item is not None:
+            raise RuntimeError(f"{self.job}.{self.step}: a fan-out child cannot end its run")
+        self.ending = note
 

@@ -325,6 +325,20 @@ class RunControl:
 
     # -- ending ---------------------------------------------------------------
 
+    def end(self, run_id: str, index: int, note: str, counts: Mapping[str, int] | None = None) -> None:
+        """Step ``index`` succeeded and ended the run early: nothing later is published."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                text("UPDATE jobs.runs SET note = :note, counts = jobs.jsonb_add(counts, CAST(:counts AS jsonb)) "
+                     "WHERE run_id = :run_id AND step_index = :index AND status = 'running' RETURNING run_id"),
+                {"run_id": run_id, "index": index, "note": note, "counts": _counts_json(counts)},
+            ).first()
+            if row is None:
+                logger.info("run %s already moved past step %d; nothing to do", run_id, index)
+                return
+            self._finish(connection, run_id, "succeeded", None)
+            connection.commit()
+
     def fail(self, run_id: str, error: str) -> None:
         """A step failed for good: the run fails and nothing later is published."""
         with self.engine.connect() as connection:
@@ -347,7 +361,7 @@ class RunControl:
                 "children_failed = :failed, counts = jobs.jsonb_add(counts, CAST(:counts AS jsonb)) "
                 "WHERE run_id = :run_id AND status = 'running' "
                 "RETURNING job, extract(epoch FROM finished_at - started_at) AS seconds, "
-                "extract(epoch FROM finished_at) AS finished, counts"
+                "extract(epoch FROM finished_at) AS finished, counts, note"
             ),
             {"run_id": run_id, "outcome": outcome, "error": error, "failed": children_failed,
              "counts": _counts_json(children_counts)},
@@ -374,6 +388,6 @@ class RunControl:
                 {"job": row.job, "run_id": run_id, "detail": f"counts {json.dumps(row.counts)}"},
             )
         log = logger.info if outcome == "succeeded" else logger.warning
-        log("run %s of %s %s in %.1fs, counts %s%s", run_id, row.job, outcome, row.seconds, json.dumps(row.counts),
-            f": {error}" if error else "", extra={"run_id": run_id, "job": row.job, "status": outcome})
+        log("run %s of %s %s in %.1fs, counts %s%s%s", run_id, row.job, outcome, row.seconds, json.dumps(row.counts),
+            f": {error}" if error else "", f" ({row.note})" if row.note else "", extra={"run_id": run_id, "job": row.job, "status": outcome})
 

@@ -167,6 +167,8 @@ class Service:
             result = step.fn(ctx)
             if role == CHILD:
                 self.control.arrive(str(run_id), index, ctx.message_id, failed=False, counts=ctx.counts)
+            elif ctx.ending is not None:
+                self.control.end(str(run_id), index, ctx.ending, ctx.counts)
             elif step.fan_out is not None:
                 items = list(result or ())
                 ctx.count(f"{step.fan_out.name}_queued", len(items))
