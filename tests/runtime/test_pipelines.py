@@ -95,3 +95,13 @@ def test_a_step_can_end_its_run_early_with_a_note_and_nothing_later_runs(service
     assert wait_run_ended(service, went_on).note is None
     ran = {(r.run_id, r.step) for r in query(service, "SELECT run_id::text, step FROM test_effects")}
     assert ran == {(stopped, "check"), (went_on, "check"), (went_on, "after")}
+
+
+def test_a_permanent_error_fails_the_step_at_once_without_retries(service, processes, vhost):
+    processes("worker")
+    wait_worker_ready(vhost)
+    run = wait_run_ended(service, service.trigger("bad-input"))
+    assert run.status == "failed" and "the input is bad" in run.error
+    assert scalar(service, "SELECT count(*) FROM test_attempts WHERE step = 'read'") == 1
+    service.ledger.flush()
+    assert scalar(service, "SELECT status FROM jobs.steps WHERE actor = 'bad-input.read'") == "failed"

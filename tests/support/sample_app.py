@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from wrls_actors.runtime import FAIL, NONE, Job, Schedule, Service, Settings, Step
+from wrls_actors.runtime import FAIL, NONE, Job, PermanentError, Schedule, Service, Settings, Step
 
 EFFECTS_DDL = """
 CREATE TABLE IF NOT EXISTS test_effects (
@@ -51,6 +51,11 @@ def maybe_stop(ctx):
     _effect(ctx)
     if ctx.params.get("stop"):
         ctx.end_run("nothing to do")
+
+
+def refuse(ctx):
+    _effect(ctx)
+    raise PermanentError("the input is bad: retrying cannot help")
 
 
 def boom(ctx):
@@ -117,6 +122,7 @@ JOBS = (
     Job("crasher", (Step("work", crash),), queue="long"),
     Job("noop", (Step("work", lambda ctx: None),), queue="short"),
     Job("gate", (Step("check", maybe_stop), Step("after", record)), queue="short"),
+    Job("bad-input", (Step("read", refuse, max_retries=3, **QUICK), Step("never", record)), queue="short"),
 )
 
 SCHEDULES = (

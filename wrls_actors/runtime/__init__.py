@@ -3,13 +3,13 @@ schedules, stall detection and Prometheus metrics. It knows nothing of the
 application whose jobs it runs."""
 
 from .definitions import ALLOW, CONTINUE, FAIL, LATEST, NONE, SKIP, Job, Schedule, Step, StepContext
-from .errors import BadMessage, ConfigurationError, JobRefused, ScheduleError
+from .errors import BadMessage, ConfigurationError, JobRefused, PermanentError, ScheduleError
 from .service import Service
 from .settings import Settings
 
 __all__ = [
     "ALLOW", "CONTINUE", "FAIL", "LATEST", "NONE", "SKIP",
     "Job", "Schedule", "Step", "StepContext",
-    "BadMessage", "ConfigurationError", "JobRefused", "ScheduleError",
+    "BadMessage", "ConfigurationError", "JobRefused", "PermanentError", "ScheduleError",
     "Service", "Settings",
 ]

@@ -114,6 +114,7 @@ class StepContext:
     attempt: int
     logger: logging.LoggerAdapter
     item: Any = None
+    engine: Any = None  # the service's database (a SQLAlchemy Engine)
     counts: Counter = dataclasses.field(default_factory=Counter)
     ending: str | None = None
 

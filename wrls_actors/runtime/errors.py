@@ -16,6 +16,13 @@ class BadMessage(JobRuntimeError):
     """
 
 
+class PermanentError(JobRuntimeError):
+    """Raised by a step whose input is bad, so that retrying cannot help.
+
+    The step fails at once (no retries) with this message in the ledger.
+    """
+
+
 class ScheduleError(ConfigurationError):
     """Raised when a schedule's cron expression or interval is invalid."""
 

@@ -24,7 +24,7 @@ from . import envelope
 from .cron import fire_times, parse_cron, parse_interval
 from .database import bump, engine_for, upgrade
 from .definitions import Job, Schedule, Step, StepContext
-from .errors import BadMessage, ConfigurationError, JobRefused
+from .errors import BadMessage, ConfigurationError, JobRefused, PermanentError
 from .ledger_middleware import CHILD, STEP, Ledger
 from .logs import step_context
 from .runs import RunControl
@@ -161,7 +161,7 @@ class Service:
                 run_id=run_id, job=job.name, step=step.name, params=params,
                 message_id=context.get("message_id", ""), attempt=context.get("attempt", 1),
                 logger=logging.LoggerAdapter(logging.getLogger(f"jobs.{actor_name}"), {"run_id": str(run_id)}),
-                item=item,
+                item=item, engine=self.engine,
             )
             started = time.monotonic()
             result = step.fn(ctx)
@@ -189,7 +189,7 @@ class Service:
             max_retries=step.max_retries,
             min_backoff=int(step.min_backoff.total_seconds() * 1000),
             max_backoff=int(step.max_backoff.total_seconds() * 1000),
-            throws=(BadMessage,),
+            throws=(BadMessage, PermanentError),
             step_role=role,
             job_name=job.name,
             step_index=index,
