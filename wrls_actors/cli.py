@@ -9,8 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import time as clock
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
@@ -65,6 +68,13 @@ def parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database commands")
     db.add_argument("action", choices=["upgrade"])
     sub.add_parser("queues", help="list the queues")
+    nald = sub.add_parser("nald", help="NALD extract tools").add_subparsers(dest="action", required=True)
+    synth = nald.add_parser("synth", help="write a synthetic NALD extract (needs no broker or database)")
+    synth.add_argument("--licences", type=int, required=True, help="how many licences (production has ~71,000)")
+    synth.add_argument("--out", type=Path, required=True, help="the encrypted zip to write, e.g. nald_enc.zip")
+    synth.add_argument("--seed", type=int, default=1, help="same seed, same data (default 1)")
+    synth.add_argument("--password", help="password of the outer zip; prefer WRLS_NALD_ZIP_PASSWORD, "
+                                          "which keeps it off the command line (default: that variable)")
     return p
 
 
@@ -204,7 +214,26 @@ def cmd_queues(service, args) -> int:
     return OK
 
 
+def cmd_nald(service, args) -> int:
+    from .tools.nald_synth import write_synthetic_extract
+
+    variable = f"{service.settings.prefix}_NALD_ZIP_PASSWORD"
+    password = args.password or os.environ.get(variable)
+    if not password:
+        raise ConfigurationError(f"nald synth needs a password for the outer zip: set {variable}")
+    if args.licences < 0:
+        raise ConfigurationError(f"--licences must be 0 or more, got {args.licences}")
+    if not args.out.parent.is_dir():
+        raise ConfigurationError(f"--out: no such directory {args.out.parent}")
+    started = clock.monotonic()
+    counts = write_synthetic_extract(args.out, password, args.licences, args.seed)
+    print(f"nald synth: {args.licences} licences, {sum(counts.values())} rows in {len(counts)} tables, "
+          f"{args.out.stat().st_size} bytes, {clock.monotonic() - started:.1f} s -> {args.out}")
+    return OK
+
+
 COMMANDS = {
     "run": cmd_run, "worker": cmd_worker, "scheduler": cmd_scheduler, "exporter": cmd_exporter,
     "trigger": cmd_trigger, "runs": cmd_runs, "schedule": cmd_schedule, "db": cmd_db, "queues": cmd_queues,
+    "nald": cmd_nald,
 }

@@ -1,0 +1,1 @@
+"""Tools beside the jobs: generators and helpers for development, tests and benchmarks."""
