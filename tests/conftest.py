@@ -4,19 +4,22 @@ import os
 
 import pytest
 from tests.support import services as svc
-from tests.support.processes import Process
+from tests.support.processes import SAMPLE_APP, Process
 from tests.support.sample_app import build, prepare_database
+from wrls_actors.model import create_missing
 
 
 @pytest.fixture(scope="session")
 def template_db():
-    """A database with the ledger and the sample app's tables, copied for each test."""
+    """A database with the ledger, the sample app's tables and WRLS's, copied for each test."""
     svc.require(5432, "PostgreSQL")
     name = svc.create_database()
     env = {"WRLS_DATABASE_URL": svc.database_url(name), "WRLS_BROKER_URL": "amqp://unused"}
     service = build(env)
     service.upgrade_database()
     prepare_database(service.engine)
+    with service.engine.begin() as connection:
+        create_missing(connection)
     service.engine.dispose()
     yield name
     svc.drop_database(name)
@@ -82,8 +85,8 @@ def processes(env, tmp_path, request):
     """Start real processes (`worker`, `scheduler`, `exporter`); all stopped at the end."""
     started: list[Process] = []
 
-    def start(*args: str, extra_env: dict | None = None) -> Process:
-        process = Process(args[0], list(args), {**env, **(extra_env or {})}, tmp_path)
+    def start(*args: str, extra_env: dict | None = None, app: str = SAMPLE_APP) -> Process:
+        process = Process(args[0], list(args), {**env, **(extra_env or {})}, tmp_path, app=app)
         started.append(process)
         return process
 

@@ -6,7 +6,10 @@ from pathlib import Path
 import yaml
 
 from wrls_actors.cli import parser
-from wrls_actors.runtime.settings import VARIABLES
+from wrls_actors.config import VARIABLES as JOB_VARIABLES
+from wrls_actors.runtime.settings import VARIABLES as RUNTIME_VARIABLES
+
+VARIABLES = RUNTIME_VARIABLES + JOB_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

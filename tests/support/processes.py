@@ -10,15 +10,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_APP = "tests.support.sample_app:service"
+WRLS_APP = "wrls_actors.app:service"
 
 
 class Process:
-    def __init__(self, name: str, args: list[str], env: dict, log_dir: Path) -> None:
+    def __init__(self, name: str, args: list[str], env: dict, log_dir: Path, app: str = SAMPLE_APP) -> None:
         self.name = name
         self.log_path = log_dir / f"{name}-{len(list(log_dir.glob(name + '-*')))}.log"
         self.log = open(self.log_path, "wb")
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "wrls_actors", "--app", SAMPLE_APP, *args],
+            [sys.executable, "-m", "wrls_actors", "--app", app, *args],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 

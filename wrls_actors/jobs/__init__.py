@@ -1,9 +1,9 @@
 """The WRLS jobs: one folder per job, one module per step.
 
-None is built yet (they come with the issues that follow the runtime); a
-scheduled tick of a job that is not here is recorded as ``no-steps``.
+A scheduled tick of a job that is not here yet is recorded as ``no-steps``.
 """
 
 from ..runtime import Job
+from . import nald_import
 
-JOBS: tuple[Job, ...] = ()
+JOBS: tuple[Job, ...] = (*nald_import.JOBS,)

@@ -1,0 +1,32 @@
+"""nald-import: the nightly NALD extract into ``import``, then every licence
+into ``permit``, ``crm`` and ``returns`` (spec/JOBS.md; legacy/import.md §1).
+
+Also ``nald-import-licence``: the one-licence import on demand
+(``wrls-actors trigger nald-import-licence --param licence=<ref>``).
+"""
+
+from datetime import timedelta
+
+from ...runtime import ALLOW, CONTINUE, Job, Step
+from .delete_removed_documents import delete_removed_documents
+from .import_licence import import_licence
+from .queue_licences import queue_licences
+from .s3_download import s3_download
+
+IMPORT_LICENCE = Step("import-licence", import_licence, queue="import-licence", time_limit=timedelta(minutes=2))
+
+NALD_IMPORT = Job("nald-import", queue="import", steps=(
+    # A production extract loads in minutes; the limit leaves room below RabbitMQ's 30-minute consumer timeout.
+    Step("s3-download", s3_download, time_limit=timedelta(minutes=25), max_retries=2,
+         min_backoff=timedelta(seconds=30)),
+    Step("delete-removed-documents", delete_removed_documents),
+    # One failed licence is counted and reported; the others are imported all the same.
+    Step("queue-licences", queue_licences, fan_out=IMPORT_LICENCE, on_child_failure=CONTINUE),
+))
+
+# Two licences may be imported on demand at once; the same one twice waits its turn (a lock per licence).
+NALD_IMPORT_LICENCE = Job("nald-import-licence", queue="import-licence", overlap=ALLOW, steps=(
+    Step("import-licence", import_licence, time_limit=timedelta(minutes=2)),
+))
+
+JOBS = (NALD_IMPORT, NALD_IMPORT_LICENCE)

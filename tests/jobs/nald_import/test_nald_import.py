@@ -1,0 +1,171 @@
+"""nald-import end to end: a generated extract in a real S3 API server, a real
+worker, RabbitMQ and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy import text
+
+from tests.jobs.conftest import PASSWORD, snapshot
+from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+from wrls_actors.model.nald import NALD_TABLES
+from wrls_actors.tools.nald_synth import synthesize, write_extract
+
+KEY = "wal_nald_data_release/nald_enc.zip"
+
+
+def extract_files(licences: int, seed: int = 7) -> dict[str, list[list[str]]]:
+    """The generator's tables as rows, header first, to upload as they are or spoil."""
+    columns = {t.name: list(t.columns) for t in NALD_TABLES}
+    return {table: [columns[table], *rows] for table, rows in synthesize(licences, seed)}
+
+
+def as_csv(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
+
+
+def upload(s3, bucket, tmp_path, files: dict[str, list[list[str]]], *, password: str = PASSWORD,
+           extra: dict[str, bytes] | None = None) -> str:
+    path = tmp_path / "nald_enc.zip"
+    members = [(f"{table}.txt", as_csv(rows)) for table, rows in files.items()] + list((extra or {}).items())
+    write_extract(path, password, members)
+    s3.client().upload_file(str(path), bucket, KEY)
+    return s3.client().head_object(Bucket=bucket, Key=KEY)["ETag"].strip('"')
+
+
+def licence_refs(files) -> set[str]:
+    header, *rows = files["NALD_ABS_LICENCES"]
+    return {row[header.index("LIC_NO")] for row in rows}
+
+
+def refs_with_versions(files) -> set[str]:
+    licences = files["NALD_ABS_LICENCES"]
+    versions = files["NALD_ABS_LIC_VERSIONS"]
+    keyed = {(r[versions[0].index("FGAC_REGION_CODE")], r[versions[0].index("AABL_ID")]) for r in versions[1:]}
+    h = licences[0]
+    return {r[h.index("LIC_NO")] for r in licences[1:] if (r[h.index("FGAC_REGION_CODE")], r[h.index("ID")]) in keyed}
+
+
+def run_import(wrls, params=None, timeout_s=180):
+    return wait_run_ended(wrls, wrls.trigger("nald-import", params or {}), timeout_s)
+
+
+def test_an_extract_is_imported_then_gated_by_its_etag_and_a_forced_reimport_changes_nothing(
+        wrls, worker, vhost, s3, bucket, tmp_path):
+    files = extract_files(60)
+    etag = upload(s3, bucket, tmp_path, files)
+    worker()
+    wait_worker_ready(vhost, "import")
+
+    run = run_import(wrls)
+    assert run.status == "succeeded", run.error
+    expected = refs_with_versions(files)
+    assert run.counts["licences_imported"] == len(expected)
+    assert run.counts["licences_skipped"] == len(licence_refs(files)) - len(expected)
+    assert run.counts["import-licence_queued"] == len(licence_refs(files))
+    assert run.counts["rows_loaded"] == sum(len(rows) - 1 for rows in files.values())
+    # Every table of the extract is in `import`, with the file's rows.
+    for table, rows in files.items():
+        assert scalar(wrls, f'SELECT count(*) FROM import."{table}"') == len(rows) - 1, table
+    assert {r.licence_ref for r in query(wrls, "SELECT licence_ref FROM permit.licence")} == expected
+    assert {r.system_external_id for r in query(wrls, "SELECT system_external_id FROM crm.document_header")} == expected
+    returns = scalar(wrls, "SELECT count(*) FROM returns.returns")
+    assert returns > 0 and run.counts["returns_written"] == returns
+    assert scalar(wrls, "SELECT data->>'etag' FROM water.application_state WHERE key = 'nald-import'") == etag
+
+    before = snapshot(wrls)
+    unchanged = run_import(wrls)
+    assert unchanged.status == "succeeded" and unchanged.note.startswith("no change")
+    assert "licences_imported" not in unchanged.counts
+
+    forced = run_import(wrls, {"force": True})
+    assert forced.status == "succeeded", forced.error
+    assert forced.counts["licences_imported"] == len(expected)
+    assert forced.counts.get("returns_written", 0) == 0  # nothing differed, so nothing was rewritten
+    assert snapshot(wrls) == before
+
+
+def spoil(files, table: str, line: int, change) -> dict:
+    """A copy of the files with one row of one table changed (line counts the header as 1)."""
+    spoiled = {name: list(rows) for name, rows in files.items()}
+    spoiled[table][line - 1] = change(list(spoiled[table][line - 1]))
+    return spoiled
+
+
+BAD_EXTRACTS = [
+    ("wrong password", lambda files: dict(files=files, password="not-the-password"),
+     "nald_enc.zip: wrong password"),
+    ("wrong column count", lambda files: dict(files=spoil(files, "NALD_ABS_LICENCES", 3, lambda r: r + ["extra"])),
+     "NALD_ABS_LICENCES.txt line 3: extra data after last expected column"),
+    ("missing table", lambda files: dict(files={k: v for k, v in files.items() if k != "NALD_RET_FORMATS"}),
+     "NALD.zip lacks required tables: NALD_RET_FORMATS.txt"),
+    ("member escaping the folder", lambda files: dict(files=files, extra={"../../outside.txt": b"x\n"}),
+     "NALD.zip: member '../../outside.txt' would be written outside the extraction folder"),
+    ("member over the size limit", lambda files: dict(files=files, extra={"NALD_BIG.txt": b"A\n" + b"x" * 600_000}),
+     "NALD.zip: member NALD_BIG.txt is 600,002 bytes unpacked, over the limit of 500,000"),
+    ("header lacking a column", lambda files: dict(files=spoil(files, "NALD_RET_VERSIONS", 1,
+                                                                 lambda r: [c for c in r if c != "EFF_ST_DATE"]))
+     , "NALD_RET_VERSIONS.txt line 1: the header lacks columns EFF_ST_DATE"),
+]
+
+
+def test_bad_extracts_fail_the_step_naming_the_problem_and_leave_import_as_it_was(
+        wrls, worker, vhost, s3, bucket, tmp_path):
+    files = extract_files(15, seed=3)
+    good_etag = upload(s3, bucket, tmp_path, files)
+    worker({"WRLS_NALD_MAX_MEMBER_BYTES": "500000"})
+    wait_worker_ready(vhost, "import")
+    assert run_import(wrls).status == "succeeded"
+    before = snapshot(wrls)
+
+    for name, make, message in BAD_EXTRACTS:
+        upload(s3, bucket, tmp_path, **make(files))
+        run = run_import(wrls, {"force": True})
+        assert run.status == "failed", name
+        assert message in run.error, (name, run.error)
+        assert snapshot(wrls) == before, name
+        assert scalar(wrls, "SELECT data->>'etag' FROM water.application_state WHERE key = 'nald-import'") == good_etag
+
+    # Damaged archives: bytes flipped inside the encrypted member, or not a zip at all.
+    upload(s3, bucket, tmp_path, files)
+    damaged = bytearray((tmp_path / "nald_enc.zip").read_bytes())
+    damaged[len(damaged) // 2: len(damaged) // 2 + 64] = bytes(64)
+    for content, message in ((bytes(damaged), "nald_enc.zip: member NALD.zip is corrupt"),
+                             (b"PK\x03\x04 this is not an archive" * 100, "nald_enc.zip is not a readable zip archive")):
+        (tmp_path / "damaged").write_bytes(content)
+        s3.client().upload_file(str(tmp_path / "damaged"), bucket, KEY)
+        run = run_import(wrls, {"force": True})
+        assert run.status == "failed" and message in run.error, run.error
+        assert snapshot(wrls) == before
+    # The password never reached the ledger or a log line.
+    assert scalar(wrls, "SELECT count(*) FROM jobs.runs WHERE error LIKE :p", p=f"%{PASSWORD}%") == 0
+
+
+def test_one_licence_on_demand_and_an_unknown_one_refused(wrls, worker, vhost, s3, bucket, tmp_path):
+    files = extract_files(10, seed=5)
+    upload(s3, bucket, tmp_path, files)
+    worker()
+    wait_worker_ready(vhost, "import")
+    assert run_import(wrls).status == "succeeded"
+    ref = sorted(refs_with_versions(files))[0]
+    before = snapshot(wrls, ("permit", "crm", "returns"))
+    with wrls.engine.begin() as connection:
+        connection.execute(text("DELETE FROM returns.returns WHERE licence_ref = :r"), {"r": ref})
+        connection.execute(text("UPDATE crm.document_header SET date_deleted = now() WHERE system_external_id = :r"),
+                           {"r": ref})
+
+    run = wait_run_ended(wrls, wrls.trigger("nald-import-licence", {"licence": ref}), 60)
+    assert run.status == "succeeded", run.error
+    assert run.counts["licences_imported"] == 1
+    after = snapshot(wrls, ("permit", "crm", "returns"))
+    # Rows come back as they were, but for the timestamps of the rows written again.
+    assert after["permit.licence"] == before["permit.licence"]
+    assert scalar(wrls, "SELECT date_deleted FROM crm.document_header WHERE system_external_id = :r", r=ref) is None
+    assert after["returns.returns"][0] == before["returns.returns"][0]
+
+    refused = wait_run_ended(wrls, wrls.trigger("nald-import-licence", {"licence": "NO/SUCH/LICENCE"}), 60)
+    assert refused.status == "failed" and "licence NO/SUCH/LICENCE is not in the NALD extract" in refused.error

@@ -1,0 +1,34 @@
+"""The jobs' configuration: every variable read is documented, numbers are checked, the password is hidden."""
+
+import inspect
+import re
+
+import pytest
+
+from wrls_actors.config import VARIABLES, Config
+from wrls_actors.runtime import ConfigurationError
+
+
+def test_every_variable_read_is_in_the_documented_list():
+    source = inspect.getsource(Config.from_env)
+    read = set(re.findall(r'(?:get|number)\("([A-Z_0-9]+)"\)', source))
+    assert {"NALD_BUCKET", "NALD_ZIP_PASSWORD", "NALD_MAX_MEMBER_BYTES"} <= read
+    assert read == {v.name for v in VARIABLES}
+
+
+def test_defaults_and_the_nald_key():
+    config = Config.from_env({})
+    assert config.nald_key == "wal_nald_data_release/nald_enc.zip"
+    assert config.nald_bucket is None and config.nald_local_dir is None
+    assert Config.from_env({"WRLS_NALD_PREFIX": "/a/b/"}).nald_key == "a/b/nald_enc.zip"
+
+
+def test_a_bad_number_is_refused_with_its_name():
+    with pytest.raises(ConfigurationError, match="WRLS_NALD_MAX_MEMBER_BYTES must be a whole number"):
+        Config.from_env({"WRLS_NALD_MAX_MEMBER_BYTES": "lots"})
+
+
+def test_the_password_never_shows_in_repr():
+    config = Config.from_env({"WRLS_NALD_ZIP_PASSWORD": "s3cret-pw"})
+    assert config.nald_zip_password == "s3cret-pw"
+    assert "s3cret-pw" not in repr(config)

@@ -1,0 +1,85 @@
+"""What the WRLS jobs read from the environment (the runtime's own settings are
+in ``runtime/settings.py``).
+
+Read once per process, when a step first needs it. Secrets (the NALD zip
+password) are never logged, never put on a command line, and masked in
+``repr``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+
+from .runtime.errors import ConfigurationError
+from .runtime.settings import Variable
+
+PREFIX = "WRLS"
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("NALD_BUCKET", None, "Object store bucket holding the NALD extract (`<prefix>/nald_enc.zip`)."),
+    Variable("NALD_PREFIX", "wal_nald_data_release", "Key prefix of the NALD extract in the bucket."),
+    Variable("NALD_LOCAL_DIR", None, "Read the NALD extract from this folder (`<dir>/<prefix>/nald_enc.zip`) instead of the object store; the embedded default uses it."),
+    Variable("NALD_ZIP_PASSWORD", None, "Password of the outer NALD archive (secret)."),
+    Variable("NALD_MAX_MEMBER_BYTES", str(64 * 2**30), "Largest uncompressed archive member accepted; a bigger one fails the import before it is unpacked."),
+    Variable("NALD_DOWNLOAD_TIMEOUT_S", "300", "Longest wait for the object store to answer or send more data during the download."),
+    Variable("WORK_DIR", None, "Folder for downloads and unpacked archives (default: the system's temporary folder)."),
+    Variable("S3_ENDPOINT_URL", None, "Object store endpoint for an S3-compatible server (MinIO); unset: AWS S3."),
+    Variable("S3_REGION", "eu-west-2", "AWS region of the object store."),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    nald_bucket: str | None
+    nald_prefix: str
+    nald_local_dir: Path | None
+    nald_zip_password: str | None = dataclasses.field(repr=False)
+    nald_max_member_bytes: int
+    nald_download_timeout_s: float
+    work_dir: Path | None
+    s3_endpoint_url: str | None
+    s3_region: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(f"{PREFIX}_{name}")
+            if value is None:
+                value = next(v.default for v in VARIABLES if v.name == name)
+            return value or None
+
+        def number(name: str) -> int:
+            raw = get(name)
+            try:
+                return int(raw)
+            except (TypeError, ValueError):
+                raise ConfigurationError(f"{PREFIX}_{name} must be a whole number, got {raw!r}") from None
+
+        local = get("NALD_LOCAL_DIR")
+        work = get("WORK_DIR")
+        return cls(
+            nald_bucket=get("NALD_BUCKET"),
+            nald_prefix=(get("NALD_PREFIX") or "").strip("/"),
+            nald_local_dir=Path(local) if local else None,
+            nald_zip_password=get("NALD_ZIP_PASSWORD"),
+            nald_max_member_bytes=number("NALD_MAX_MEMBER_BYTES"),
+            nald_download_timeout_s=number("NALD_DOWNLOAD_TIMEOUT_S"),
+            work_dir=Path(work) if work else None,
+            s3_endpoint_url=get("S3_ENDPOINT_URL"),
+            s3_region=get("S3_REGION"),
+        )
+
+    @property
+    def nald_key(self) -> str:
+        return f"{self.nald_prefix}/nald_enc.zip" if self.nald_prefix else "nald_enc.zip"
+
+
+@lru_cache(maxsize=1)
+def config() -> Config:
+    return Config.from_env()

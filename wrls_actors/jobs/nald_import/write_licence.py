@@ -1,0 +1,175 @@
+"""The writes of import-licence: permit licence, CRM document, returns.
+
+Every write is an upsert that changes a row only when a value differs, so
+importing the same extract twice leaves every row (``date_updated`` and
+``updated_at`` included) exactly as it was, and a redelivered licence message
+never duplicates anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import Connection, text
+
+from ...model.crm import WATER_REGIME_ENTITY_ID
+from ...model.permit import NALD_LICENCE_TYPE_ID, NALD_REGIME_ID
+from .return_cycles import COVID_CYCLE_END, COVID_DUE_DATE, DUE_DAYS, cycle_end, cycle_start
+
+# Returns ending before this were submitted in NALD: NALD stays their master,
+# status and received date included. Later ones live in WRLS, where users
+# submit them: the import refreshes only their metadata and due date (legacy rule).
+WRLS_RETURNS_FROM = date(2018, 10, 31)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReturnRow:
+    return_id: str
+    licence_ref: str
+    format_id: str
+    start_date: date
+    end_date: date
+    due_date: date
+    status: str
+    received_date: date | None
+    returns_frequency: str
+    is_summer: bool
+    metadata: dict
+
+
+def _json(value) -> str:
+    return json.dumps(value, sort_keys=False, separators=(",", ":"), default=str)
+
+
+UPSERT_PERMIT = text("""
+    INSERT INTO permit.licence (licence_regime_id, licence_type_id, licence_ref, licence_status_id,
+                                licence_start_dt, licence_end_dt, licence_data_value)
+    VALUES (:regime, :type, :ref, '1', :start, :end, CAST(:data AS jsonb))
+    ON CONFLICT (licence_regime_id, licence_type_id, licence_ref) DO UPDATE
+      SET licence_status_id = excluded.licence_status_id, licence_start_dt = excluded.licence_start_dt,
+          licence_end_dt = excluded.licence_end_dt, licence_data_value = excluded.licence_data_value,
+          date_updated = now()
+      WHERE (permit.licence.licence_status_id, permit.licence.licence_start_dt, permit.licence.licence_end_dt,
+             permit.licence.licence_data_value)
+            IS DISTINCT FROM (excluded.licence_status_id, excluded.licence_start_dt, excluded.licence_end_dt,
+                              excluded.licence_data_value)
+""")
+
+LICENCE_ID = text("SELECT licence_id FROM permit.licence "
+                  "WHERE licence_regime_id = :regime AND licence_type_id = :type AND licence_ref = :ref")
+
+
+def upsert_permit(connection: Connection, licence_ref: str, start: date | None, end: date | None,
+                  data: dict) -> int:
+    keys = {"regime": NALD_REGIME_ID, "type": NALD_LICENCE_TYPE_ID, "ref": licence_ref}
+    connection.execute(UPSERT_PERMIT, {**keys, "start": start, "end": end, "data": _json(data)})
+    return connection.execute(LICENCE_ID, keys).scalar_one()
+
+
+UPSERT_DOCUMENT = text("""
+    INSERT INTO crm.document_header (regime_entity_id, system_id, system_internal_id, system_external_id, metadata)
+    VALUES (:regime, 'permit-repo', :internal, :ref, CAST(:metadata AS jsonb))
+    ON CONFLICT (system_external_id) DO UPDATE
+      SET system_internal_id = excluded.system_internal_id, metadata = excluded.metadata,
+          date_deleted = NULL, date_updated = now()
+      WHERE (crm.document_header.system_internal_id, crm.document_header.metadata,
+             crm.document_header.date_deleted)
+            IS DISTINCT FROM (excluded.system_internal_id, excluded.metadata, NULL)
+""")
+
+
+def upsert_document(connection: Connection, licence_ref: str, licence_id: int, metadata: dict) -> None:
+    """The licence's CRM v1 document; a licence back in NALD is undeleted (the legacy left it deleted)."""
+    connection.execute(UPSERT_DOCUMENT, {"regime": WATER_REGIME_ENTITY_ID, "internal": str(licence_id),
+                                         "ref": licence_ref, "metadata": _json(metadata)})
+
+
+UPSERT_CYCLES = text("""
+    INSERT INTO returns.return_cycles (start_date, end_date, due_date, is_summer, is_submitted_in_wrls)
+    SELECT * FROM unnest(CAST(:starts AS date[]), CAST(:ends AS date[]), CAST(:dues AS date[]),
+                         CAST(:summers AS boolean[]), CAST(:wrls AS boolean[]))
+    ON CONFLICT (start_date, end_date, is_summer) DO NOTHING
+""")
+
+CYCLE_IDS = text("""
+    SELECT return_cycle_id::text, start_date, end_date, is_summer FROM returns.return_cycles
+    WHERE (start_date, end_date, is_summer) IN
+          (SELECT * FROM unnest(CAST(:starts AS date[]), CAST(:ends AS date[]), CAST(:summers AS boolean[])))
+""")
+
+
+def cycle_of(row: ReturnRow) -> tuple[date, date, bool]:
+    """The whole cycle a return falls in (a return cut at a succession is part of one)."""
+    return cycle_start(row.start_date, row.is_summer), cycle_end(row.start_date, row.is_summer), row.is_summer
+
+
+def cycle_due_date(end: date) -> date:
+    return COVID_DUE_DATE if end == COVID_CYCLE_END else date.fromordinal(end.toordinal() + DUE_DAYS)
+
+
+def ensure_cycles(connection: Connection, rows: Sequence[ReturnRow]) -> dict[tuple[date, date, bool], str]:
+    cycles = sorted({cycle_of(r) for r in rows})
+    if not cycles:
+        return {}
+    starts, ends, summers = [c[0] for c in cycles], [c[1] for c in cycles], [c[2] for c in cycles]
+    connection.execute(UPSERT_CYCLES, {"starts": starts, "ends": ends, "summers": summers,
+                                       "dues": [cycle_due_date(e) for e in ends],
+                                       "wrls": [e > WRLS_RETURNS_FROM for e in ends]})
+    found = connection.execute(CYCLE_IDS, {"starts": starts, "ends": ends, "summers": summers})
+    return {(r.start_date, r.end_date, r.is_summer): r.return_cycle_id for r in found}
+
+
+UPSERT_RETURNS = text("""
+    INSERT INTO returns.returns AS r (return_id, regime, licence_type, licence_ref, start_date, end_date,
+                                      returns_frequency, status, source, metadata, received_date, due_date,
+                                      return_requirement, return_cycle_id)
+    SELECT n.return_id, 'water', 'abstraction', :licence_ref, n.start_date, n.end_date, n.frequency, n.status,
+           'NALD', CAST(n.metadata AS jsonb), n.received_date, n.due_date, n.requirement, CAST(n.cycle AS uuid)
+    FROM unnest(CAST(:ids AS text[]), CAST(:starts AS date[]), CAST(:ends AS date[]), CAST(:frequencies AS text[]),
+                CAST(:statuses AS text[]), CAST(:metadata AS text[]), CAST(:received AS date[]),
+                CAST(:dues AS date[]), CAST(:requirements AS text[]), CAST(:cycles AS text[]))
+         AS n (return_id, start_date, end_date, frequency, status, metadata, received_date, due_date,
+               requirement, cycle)
+    ON CONFLICT (return_id) DO UPDATE
+      SET metadata = excluded.metadata, due_date = excluded.due_date, return_cycle_id = excluded.return_cycle_id,
+          returns_frequency = excluded.returns_frequency,
+          status = CASE WHEN r.end_date < :wrls_from OR r.status = 'void' THEN excluded.status ELSE r.status END,
+          received_date = CASE WHEN r.end_date < :wrls_from THEN excluded.received_date ELSE r.received_date END,
+          updated_at = now()
+      WHERE (r.metadata, r.due_date, r.return_cycle_id, r.returns_frequency)
+              IS DISTINCT FROM (excluded.metadata, excluded.due_date, excluded.return_cycle_id,
+                                excluded.returns_frequency)
+         OR r.status = 'void'
+         OR (r.end_date < :wrls_from
+             AND (r.status, r.received_date) IS DISTINCT FROM (excluded.status, excluded.received_date))
+""")
+
+VOID_OTHERS = text("""
+    UPDATE returns.returns SET status = 'void', updated_at = now()
+    WHERE licence_ref = :ref AND regime = 'water' AND licence_type = 'abstraction' AND status <> 'void'
+      AND NOT (return_id = ANY(CAST(:keep AS text[])))
+""")
+
+
+def write_returns(connection: Connection, licence_ref: str, rows: Sequence[ReturnRow]) -> tuple[int, int]:
+    """Upsert the licence's returns and void its others; returns (written, voided).
+
+    The legacy skipped the voiding when a licence had no returns left, so
+    those kept their old returns for ever.
+    """
+    cycles = ensure_cycles(connection, rows)
+    written = 0
+    if rows:
+        written = connection.execute(UPSERT_RETURNS, {
+            "licence_ref": licence_ref, "wrls_from": WRLS_RETURNS_FROM,
+            "ids": [r.return_id for r in rows], "starts": [r.start_date for r in rows],
+            "ends": [r.end_date for r in rows], "frequencies": [r.returns_frequency for r in rows],
+            "statuses": [r.status for r in rows], "metadata": [_json(r.metadata) for r in rows],
+            "received": [r.received_date for r in rows], "dues": [r.due_date for r in rows],
+            "requirements": [r.format_id for r in rows], "cycles": [cycles.get(cycle_of(r)) for r in rows],
+        }).rowcount
+    voided = connection.execute(VOID_OTHERS, {"ref": licence_ref, "keep": [r.return_id for r in rows]}).rowcount
+    return written, voided
