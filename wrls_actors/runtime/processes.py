@@ -160,6 +160,8 @@ def run_embedded(service, threads: int) -> int:
                    service.settings.prefix)
     logger.warning("EMBEDDED DEFAULT: in-process broker, PostgreSQL under %s/pgdata; nothing here is for production",
                    folder)
+    if service.prepare_embedded is not None:
+        service.prepare_embedded(folder)
     server = pgserver.get_server(os.path.join(folder, "pgdata"), cleanup_mode="stop")
     service.use_database(server.get_uri())
     service.upgrade_database()

@@ -37,6 +37,23 @@ logger = logging.getLogger(__name__)
 RUN_DURATION_BUCKETS_S = (1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400)
 
 
+# A step's ledger row is written asynchronously, after the decision it led to is
+# committed: a worker killed between the two would leave the row "queued" or
+# "running" for ever. The decision settles it, in its own transaction (rank 2 =
+# ended, so the writer's own late event, with the same or a later attempt, still
+# overwrites it with the details).
+SETTLE_STEP = text(
+    "UPDATE jobs.steps SET status = 'succeeded', rank = 2, finished_at = coalesce(finished_at, now()) "
+    "WHERE message_id = :message_id AND status IN ('queued', 'running', 'stalled')"
+)
+SETTLE_CHILDREN = text(
+    "UPDATE jobs.steps s SET status = CASE WHEN a.failed THEN 'failed' ELSE 'succeeded' END, rank = 2, "
+    "finished_at = coalesce(s.finished_at, a.arrived_at) FROM jobs.barrier_arrivals a "
+    "WHERE a.run_id = :run_id AND a.step_index = :index AND s.message_id = a.message_id "
+    "AND s.status IN ('queued', 'running', 'stalled')"
+)
+
+
 def step_message_id(run_id: uuid.UUID | str, index: int) -> str:
     return str(uuid.uuid5(uuid.UUID(str(run_id)), f"step:{index}"))
 
@@ -169,10 +186,13 @@ class RunControl:
 
     # -- moving along ---------------------------------------------------------
 
-    def advance(self, run_id: str, index: int, counts: Mapping[str, int] | None = None) -> None:
+    def advance(self, run_id: str, index: int, counts: Mapping[str, int] | None = None,
+                message_id: str | None = None) -> None:
         """Step ``index`` succeeded: publish the next step, or end the run."""
         with self.engine.connect() as connection:
             after = self._advance(connection, run_id, index, counts)
+            if message_id:
+                connection.execute(SETTLE_STEP, {"message_id": message_id})
             connection.commit()
         self._publish_next(after)
 
@@ -311,6 +331,7 @@ class RunControl:
             if fired is None:
                 connection.commit()
                 return
+            connection.execute(SETTLE_CHILDREN, {"run_id": run_id, "index": index})
             step = job.steps[index]
             logger.info("fan-in of %s: %d children ended, %d failed", job.actor_name(step), fired.expected,
                         fired.failed, extra={"run_id": run_id})
@@ -325,7 +346,8 @@ class RunControl:
 
     # -- ending ---------------------------------------------------------------
 
-    def end(self, run_id: str, index: int, note: str, counts: Mapping[str, int] | None = None) -> None:
+    def end(self, run_id: str, index: int, note: str, counts: Mapping[str, int] | None = None,
+            message_id: str | None = None) -> None:
         """Step ``index`` succeeded and ended the run early: nothing later is published."""
         with self.engine.connect() as connection:
             row = connection.execute(
@@ -337,6 +359,8 @@ class RunControl:
                 logger.info("run %s already moved past step %d; nothing to do", run_id, index)
                 return
             self._finish(connection, run_id, "succeeded", None)
+            if message_id:
+                connection.execute(SETTLE_STEP, {"message_id": message_id})
             connection.commit()
 
     def fail(self, run_id: str, error: str) -> None:

@@ -63,10 +63,16 @@ def apply_overrides(schedules: Iterable[Schedule], overrides: Mapping[str, str],
 
 class Service:
     def __init__(self, settings, jobs: Iterable[Job], schedules: Iterable[Schedule] = (), *,
-                 create_tables: Callable[[Connection], None] | None = None) -> None:
-        """``create_tables`` creates the application's own tables; ``db upgrade`` runs it after the ledger's."""
+                 create_tables: Callable[[Connection], None] | None = None,
+                 prepare_embedded: Callable[[str], None] | None = None) -> None:
+        """``create_tables`` creates the application's own tables; ``db upgrade`` runs it after the ledger's.
+
+        ``prepare_embedded`` gets the embedded default's folder before it starts,
+        to put there whatever the application's jobs need to run without services.
+        """
         self.settings = settings
         self._create_tables = create_tables
+        self.prepare_embedded = prepare_embedded
         self.jobs: dict[str, Job] = {}
         for job in jobs:
             if job.name in self.jobs:
@@ -168,13 +174,13 @@ class Service:
             if role == CHILD:
                 self.control.arrive(str(run_id), index, ctx.message_id, failed=False, counts=ctx.counts)
             elif ctx.ending is not None:
-                self.control.end(str(run_id), index, ctx.ending, ctx.counts)
+                self.control.end(str(run_id), index, ctx.ending, ctx.counts, message_id=ctx.message_id)
             elif step.fan_out is not None:
                 items = list(result or ())
                 ctx.count(f"{step.fan_out.name}_queued", len(items))
                 self.control.fan_out(str(run_id), index, items, ctx.counts)
             else:
-                self.control.advance(str(run_id), index, ctx.counts)
+                self.control.advance(str(run_id), index, ctx.counts, message_id=ctx.message_id)
             logger.info("%s done in %.0f ms, counts %s", actor_name, (time.monotonic() - started) * 1000,
                         dict(ctx.counts), extra={"duration_ms": round((time.monotonic() - started) * 1000, 1),
                                                   "counts": dict(ctx.counts), "status": "succeeded"})

@@ -42,6 +42,9 @@ SWEEP = text(
         coalesce(heartbeat_at, started_at) < now() - make_interval(secs => :stall_after)
         OR (time_limit_ms IS NOT NULL
             AND started_at + make_interval(secs => time_limit_ms / 1000.0 + :grace) < now()))
+      -- A child whose arrival is durable has ended, even if its worker died before its ledger row said so.
+      AND NOT EXISTS (SELECT 1 FROM jobs.barrier_arrivals a
+                      WHERE a.run_id = jobs.steps.run_id AND a.message_id = jobs.steps.message_id)
     RETURNING message_id, run_id, actor, queue, error
     """
 )
