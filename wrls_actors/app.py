@@ -1,5 +1,6 @@
 """The WRLS service: the runtime given WRLS's jobs and schedules."""
 
+from . import embedded
 from .jobs import JOBS
 from .model import create_missing
 from .runtime import Service, Settings
@@ -8,4 +9,5 @@ from .schedules import SCHEDULES
 
 def service() -> Service:
     """Built once per process by the CLI (and by each worker process)."""
-    return Service(Settings.from_env("WRLS"), JOBS, SCHEDULES, create_tables=create_missing)
+    return Service(Settings.from_env("WRLS"), JOBS, SCHEDULES, create_tables=create_missing,
+                   prepare_embedded=embedded.prepare)

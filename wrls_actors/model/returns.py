@@ -1,6 +1,6 @@
 """Schema `returns`: return cycles, return logs and their submissions."""
 
-from sqlalchemy import Boolean, Column, Date, DateTime, Integer, String, Table, UniqueConstraint, text
+from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, String, Table, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from .base import metadata, timestamps, uuid_pk
@@ -44,6 +44,8 @@ returns = Table(
     *timestamps(),
     schema=S,
 )
+# Every import of a licence reads and voids its returns by licence number.
+Index("returns_licence_ref_idx", returns.c.licence_ref)
 
 versions = Table(
     "versions", metadata,

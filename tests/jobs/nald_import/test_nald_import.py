@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from sqlalchemy import text
 
 from tests.jobs.conftest import PASSWORD, snapshot
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+from tests.support.services import wait_for
 from wrls_actors.model.nald import NALD_TABLES
 from wrls_actors.tools.nald_synth import synthesize, write_extract
 
@@ -169,3 +171,54 @@ def test_one_licence_on_demand_and_an_unknown_one_refused(wrls, worker, vhost, s
 
     refused = wait_run_ended(wrls, wrls.trigger("nald-import-licence", {"licence": "NO/SUCH/LICENCE"}), 60)
     assert refused.status == "failed" and "licence NO/SUCH/LICENCE is not in the NALD extract" in refused.error
+
+
+def test_a_licence_with_bad_data_fails_alone_and_the_run_completes_with_failures(
+        wrls, worker, vhost, s3, bucket, tmp_path):
+    files = extract_files(12, seed=11)
+    # Spoil the reporting frequency of a format that has form logs, so it yields returns.
+    formats, logs = files["NALD_RET_FORMATS"], files["NALD_RET_FORM_LOGS"]
+    logged = {(r[logs[0].index("FGAC_REGION_CODE")], r[logs[0].index("ARTY_ID")]) for r in logs[1:]}
+    line = next(n for n, r in enumerate(formats[1:], start=2)
+                if (r[formats[0].index("FGAC_REGION_CODE")], r[formats[0].index("ID")]) in logged)
+    column = formats[0].index("ARTC_REC_FREQ_CODE")
+    files = spoil(files, "NALD_RET_FORMATS", line, lambda r: r[:column] + ["X"] + r[column + 1:])
+    upload(s3, bucket, tmp_path, files)
+    worker()
+    wait_worker_ready(vhost, "import")
+
+    run = run_import(wrls)
+    assert run.status == "completed-with-failures" and run.children_failed == 1
+    assert run.counts["licences_imported"] == len(refs_with_versions(files)) - 1
+    failures = query(wrls, "SELECT error, attempt FROM jobs.steps WHERE run_id = :r AND status = 'failed'",
+                     r=str(run.run_id))
+    assert len(failures) == 1 and failures[0].attempt == 1  # bad data is not retried
+    assert "unknown ARTC_REC_FREQ_CODE 'X'" in failures[0].error and "licence " in failures[0].error
+
+
+@pytest.mark.slow
+def test_a_worker_killed_during_the_licence_fan_out_leaves_every_licence_imported_exactly_once(
+        wrls, worker, vhost, s3, bucket, tmp_path):
+    files = extract_files(400, seed=13)
+    upload(s3, bucket, tmp_path, files)
+    first = worker(threads=4)
+    wait_worker_ready(vhost, "import")
+    run_id = wrls.trigger("nald-import")
+    wait_for(lambda: scalar(wrls, "SELECT count(*) FROM permit.licence") >= 100, 120,
+             what="a quarter of the licences imported")
+    first.kill()
+    done_before = scalar(wrls, "SELECT count(*) FROM permit.licence")
+    assert done_before < len(refs_with_versions(files))  # the kill really came mid fan-out
+    worker(threads=4)
+
+    run = wait_run_ended(wrls, run_id, 300)
+    assert run.status == "succeeded", run.error
+    expected = refs_with_versions(files)
+    assert run.counts["licences_imported"] == len(expected)  # each child counted once, redelivered or not
+    assert scalar(wrls, "SELECT count(*) FROM permit.licence") == len(expected)
+    assert scalar(wrls, "SELECT count(DISTINCT licence_ref) FROM permit.licence") == len(expected)
+    assert scalar(wrls, "SELECT count(*) FROM crm.document_header") == len(expected)
+    wrls.ledger.flush()
+    children = query(wrls, "SELECT status, count(*) AS n FROM jobs.steps WHERE run_id = :r "
+                           "AND actor = 'nald-import.import-licence' GROUP BY status", r=run_id)
+    assert {c.status: c.n for c in children} == {"succeeded": len(licence_refs(files))}

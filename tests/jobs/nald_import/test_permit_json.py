@@ -471,11 +471,16 @@ def test_return_metadata_keeps_null_strings_where_the_legacy_did_and_only_the_fo
 
 @pytest.mark.parametrize(
     "code, frequency",
-    [("D", "day"), ("W", "week"), ("M", "month"), ("Q", "quarter"), ("A", "year"), ("F", None), (N, None),
-     (None, None)],
+    [("D", "day"), ("W", "week"), ("F", "fortnight"), ("M", "month"), ("Q", "quarter"), ("A", "year")],
 )
 def test_return_frequency(code, frequency):
     assert return_frequency({"ARTC_REC_FREQ_CODE": code}) == frequency
+
+
+@pytest.mark.parametrize("code", [N, None, "X"])
+def test_an_unknown_return_frequency_is_bad_data_naming_the_format(code):
+    with pytest.raises(NaldDataError, match="return format 77: unknown ARTC_REC_FREQ_CODE"):
+        return_frequency({"ID": "77", "ARTC_REC_FREQ_CODE": code})
 
 
 def test_abstraction_point_formats_grid_references():

@@ -53,7 +53,8 @@ from .return_cycles import NaldReturn, is_summer_format, parse_nald_date
 VML_VERSION = 2
 
 #: NALD_RET_FORMATS.ARTC_REC_FREQ_CODE → returns.returns.returns_frequency (legacy mapPeriod).
-RETURNS_FREQUENCIES: Mapping[str, str] = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "A": "year"}
+RETURNS_FREQUENCIES: Mapping[str, str] = {"D": "day", "W": "week", "F": "fortnight", "M": "month", "Q": "quarter",
+                                          "A": "year"}
 
 #: FORM_PRODN_MONTH codes of upload and line-entry formats (legacy mapProductionMonth).
 UPLOAD_PRODUCTION_MONTHS = frozenset({65, 66})
@@ -518,14 +519,17 @@ def sentence_case(value: str) -> str:
 # --------------------------------------------------------------------------- returns
 
 
-def return_frequency(format_row: Row) -> str | None:
-    """A format's returns_frequency: ARTC_REC_FREQ_CODE D/W/M/Q/A → day/week/month/quarter/year.
+def return_frequency(format_row: Row) -> str:
+    """A format's returns_frequency from ARTC_REC_FREQ_CODE (legacy mapPeriod, plus fortnightly).
 
-    Legacy mapPeriod. It mapped nothing else: a format with another code
-    (fortnightly 'F', which NALD has) got no frequency and saving its returns
-    failed. None here; the caller decides.
+    The legacy mapped D/W/M/Q/A only, so saving the returns of a fortnightly
+    ('F') format failed; 'fortnight' is the value WRLS itself uses. Any other
+    code is bad data: the licence fails, named, and the others go on.
     """
-    return RETURNS_FREQUENCIES.get(format_row.get("ARTC_REC_FREQ_CODE") or "")
+    code = (format_row.get("ARTC_REC_FREQ_CODE") or "").strip()
+    if code not in RETURNS_FREQUENCIES:
+        raise NaldDataError(f"return format {format_row.get('ID')}: unknown ARTC_REC_FREQ_CODE {code!r}")
+    return RETURNS_FREQUENCIES[code]
 
 
 def return_metadata(rows: LicenceRows, format_row: Row, nald_return: NaldReturn) -> dict[str, Any]:

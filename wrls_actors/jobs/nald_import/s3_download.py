@@ -89,5 +89,7 @@ def _import(ctx: StepContext, store, key: str, etag: str, cfg, folder: str) -> N
     rows = sum(t.rows for t in tables)
     ctx.count("tables_loaded", len(tables))
     ctx.count("rows_loaded", rows)
+    for name, seconds in timings.items():
+        ctx.count(f"{name}_ms", round(seconds * 1000))
     ctx.logger.info("imported %s (ETag %s): %d tables, %d rows; %s", store.describe(key), etag, len(tables), rows,
                     ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings.items()))

@@ -1,0 +1,202 @@
+#!/usr/bin/env python
+"""The whole NALD import at production scale, and its CSV load against plain psql.
+
+    .venv/bin/python bench/nald_import.py [--licences 71000] [--processes 2] [--threads 8]
+
+In one run, in a fresh RabbitMQ vhost and PostgreSQL database (deleted at the end):
+
+1. generate  ``wrls-actors nald synth``'s extract of N licences (seed 1), in a
+             local folder that stands in for the bucket (WRLS_NALD_LOCAL_DIR);
+2. baseline  the same CSV files, unpacked to disk, loaded with one
+             ``psql -v ON_ERROR_STOP=1`` ``\\copy`` per file into a scratch
+             schema (what the legacy ran, minus its indexes);
+3. import    worker processes of the WRLS app and one ``nald-import`` run,
+             timed from the trigger to the end of the run, with each step's
+             time from the run ledger and the load phase from the run's counts.
+
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import psycopg2
+import pyzipper
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path[:0] = [str(BENCH), str(ROOT)]
+
+from throughput import BenchError, Management, Worker, log  # noqa: E402
+
+PASSWORD = "bench-password"  # protects a synthetic extract, and is only ever in this process's environment
+TARGET_S = 15 * 60
+TARGET_LOAD_RATIO = 1.5
+LEGACY_POLLING_S = 10  # pg-boss polled every 10 s per batch of 75 licences (legacy/import.md §0, §1.4)
+
+
+def unpack(extract: Path, folder: Path) -> list[Path]:
+    """The CSV files of the extract on disk, for psql (not timed)."""
+    with pyzipper.AESZipFile(extract) as outer:
+        outer.setpassword(PASSWORD.encode())
+        outer.extract("NALD.zip", folder)
+    with zipfile.ZipFile(folder / "NALD.zip") as inner:
+        inner.extractall(folder / "csv")
+    (folder / "NALD.zip").unlink()
+    return sorted(p for p in (folder / "csv").glob("*.txt") if "_AUDIT" not in p.name)
+
+
+def psql_baseline(db_url: str, files: list[Path]) -> float:
+    """One psql per file, as the legacy did: CREATE TABLE from the header, then \\copy."""
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", db_url, "-c", "CREATE SCHEMA baseline"], check=True)
+    started = time.perf_counter()
+    for path in files:
+        with path.open(newline="") as f:
+            header = next(csv.reader(io.StringIO(f.readline())))
+        table = f'baseline."{path.stem}"'
+        columns = ", ".join('"' + c + '" varchar' for c in header)
+        script = (f"CREATE TABLE {table} ({columns});\n"
+                  f"\\copy {table} FROM '{path}' WITH (FORMAT csv, HEADER true)\n")
+        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", db_url], input=script.encode(), check=True)
+    return time.perf_counter() - started
+
+
+def wait_run(db, run_id: str, worker_list: list[Worker], timeout_s: float):
+    deadline = time.monotonic() + timeout_s
+    last = 0.0
+    while time.monotonic() < deadline:
+        for worker in worker_list:
+            worker.check()
+        with db.cursor() as cursor:
+            cursor.execute("SELECT status, counts, children_failed, error, "
+                           "extract(epoch FROM coalesce(finished_at, now()) - started_at) "
+                           "FROM jobs.runs WHERE run_id = %s", (run_id,))
+            status, counts, failed, error, seconds = cursor.fetchone()
+        if status != "running":
+            return status, counts, failed, error, float(seconds)
+        if time.monotonic() - last > 30:
+            with db.cursor() as cursor:
+                cursor.execute("SELECT coalesce(sum(arrived), 0), coalesce(sum(expected), 0) FROM jobs.barriers "
+                               "WHERE run_id = %s", (run_id,))
+                arrived, expected = cursor.fetchone()
+            log(f"  {seconds:.0f}s: {arrived} of {expected or '?'} licences")
+            last = time.monotonic()
+        time.sleep(1)
+    raise BenchError(f"run {run_id} did not end within {timeout_s:.0f}s")
+
+
+def step_times(db, run_id: str) -> dict[str, float]:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT actor, min(started_at), max(finished_at), count(*) FROM jobs.steps "
+                       "WHERE run_id = %s GROUP BY actor", (run_id,))
+        return {actor: (finished - started).total_seconds() for actor, started, finished, _ in cursor.fetchall()
+                if started and finished}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--licences", type=int, default=71_000)
+    p.add_argument("--processes", type=int, default=2)
+    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
+    p.add_argument("--rabbit", default="amqp://guest:guest@127.0.0.1:5672")
+    p.add_argument("--management", default="http://127.0.0.1:15672/api")
+    p.add_argument("--timeout", type=float, default=3600)
+    p.add_argument("--keep", action="store_true", help="keep the database, vhost and files")
+    args = p.parse_args()
+
+    tag = os.urandom(5).hex()
+    vhost, dbname = f"bench-{tag}", f"bench_{tag}"
+    db_url = f"{args.postgres}/{dbname}"
+    mgmt = Management(args.management, "guest", "guest")
+    tmp = Path(tempfile.mkdtemp(prefix="wrls-nald-bench-"))
+    admin = psycopg2.connect(f"{args.postgres}/postgres")
+    admin.autocommit = True
+    workers: list[Worker] = []
+    db = None
+    try:
+        mgmt.create_vhost(vhost, "guest")
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{dbname}"')
+        env = {**os.environ, "WRLS_BROKER_URL": f"{args.rabbit}/{vhost}", "WRLS_DATABASE_URL": db_url,
+               "WRLS_LOG_LEVEL": "WARNING", "WRLS_NALD_LOCAL_DIR": str(tmp / "bucket"),
+               "WRLS_NALD_ZIP_PASSWORD": PASSWORD, "WRLS_WORK_DIR": str(tmp / "work"),
+               "WRLS_WORKER_PROCESSES": str(args.processes), "WRLS_WORKER_THREADS": str(args.threads)}
+        cli = [sys.executable, "-m", "wrls_actors"]
+
+        extract = tmp / "bucket" / "wal_nald_data_release" / "nald_enc.zip"
+        extract.parent.mkdir(parents=True)
+        log(f"generating {args.licences:,} licences")
+        started = time.perf_counter()
+        subprocess.run([*cli, "nald", "synth", "--licences", str(args.licences), "--out", str(extract)],
+                       env=env, check=True, cwd=ROOT)
+        log(f"  generated in {time.perf_counter() - started:.1f}s, {extract.stat().st_size / 1e6:.1f} MB")
+        subprocess.run([*cli, "db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
+
+        files = unpack(extract, tmp / "plain")
+        csv_bytes = sum(f.stat().st_size for f in files)
+        log(f"baseline: psql \\copy of {len(files)} files, {csv_bytes / 1e6:.0f} MB")
+        baseline_s = psql_baseline(db_url, files)
+        log(f"  {baseline_s:.1f}s")
+
+        workers.append(Worker("worker", [*cli, "worker"], env, tmp))
+        time.sleep(5)
+        log("nald-import")
+        started = time.perf_counter()
+        run_id = subprocess.run([*cli, "trigger", "nald-import"], env=env, check=True, cwd=ROOT,
+                                capture_output=True, text=True).stdout.strip()
+        db = psycopg2.connect(db_url)
+        db.autocommit = True
+        status, counts, failed, error, run_s = wait_run(db, run_id, workers, args.timeout)
+        wall_s = time.perf_counter() - started
+        steps = step_times(db, run_id)
+    finally:
+        for worker in workers:
+            worker.stop(timeout=30)
+        if db is not None:
+            db.close()
+        if not args.keep:
+            with admin.cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            mgmt.delete_vhost(vhost)
+            subprocess.run(["rm", "-rf", str(tmp)])
+        admin.close()
+
+    if status != "succeeded":
+        raise BenchError(f"run ended {status}: {error} ({failed} licences failed)")
+    load_s = counts["load_ms"] / 1000
+    imported = counts.get("licences_imported", 0)
+    fan_out_s = steps.get("nald-import.import-licence", 0.0)
+    print()
+    print(f"NALD import of {args.licences:,} licences, {args.processes} worker processes x {args.threads} threads")
+    print(f"  whole run (trigger to end)     {wall_s:8.1f} s   target < {TARGET_S} s: "
+          f"{'met' if wall_s < TARGET_S else 'NOT met'}")
+    for actor in ("nald-import.s3-download", "nald-import.delete-removed-documents", "nald-import.queue-licences",
+                  "nald-import.import-licence"):
+        print(f"  {actor.split('.', 1)[1]:30} {steps.get(actor, 0.0):8.1f} s")
+    for part in ("download", "decrypt", "load", "index", "swap"):
+        print(f"    s3-download: {part:16} {counts.get(f'{part}_ms', 0) / 1000:8.1f} s")
+    print(f"  rows loaded                    {counts['rows_loaded']:>10,} in {counts['tables_loaded']} tables")
+    print(f"  CSV load vs psql \\copy         {load_s:8.1f} s vs {baseline_s:.1f} s = {load_s / baseline_s:.2f}x   "
+          f"target <= {TARGET_LOAD_RATIO}x: {'met' if load_s / baseline_s <= TARGET_LOAD_RATIO else 'NOT met'}")
+    print(f"  licences imported / skipped    {imported:,} / {counts.get('licences_skipped', 0):,}, "
+          f"{failed} failed; {counts.get('returns', 0):,} returns")
+    print(f"  import-licence fan-out         {imported / fan_out_s if fan_out_s else 0:8.0f} licences/s")
+    legacy_s = args.licences / 75 * LEGACY_POLLING_S
+    print(f"  legacy polling waits alone     {legacy_s:8.0f} s (computed: {args.licences:,} / 75 x 10 s) "
+          f"= {legacy_s / wall_s:.0f}x this whole run")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The embedded default gives nald-import a real extract to import, in a local folder, once."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pyzipper
+
+from tests.support.processes import ROOT
+
+SCRIPT = """
+import json, sys
+from wrls_actors import embedded
+from wrls_actors.config import Config
+embedded.prepare(sys.argv[1])
+config = Config.from_env()
+print(json.dumps({"dir": str(config.nald_local_dir), "key": config.nald_key, "pw": config.nald_zip_password}))
+"""
+
+
+def prepare(folder, **env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WRLS_")}
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(folder)], cwd=ROOT, env={**clean, **env},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_an_extract_is_generated_once_in_the_embedded_folder(tmp_path):
+    seen = prepare(tmp_path)
+    extract = tmp_path / "objects" / seen["key"]
+    assert seen["dir"] == str(tmp_path / "objects") and extract.is_file()
+    with pyzipper.AESZipFile(extract) as outer:
+        outer.setpassword(seen["pw"].encode())
+        assert outer.namelist() == ["NALD.zip"] and outer.read("NALD.zip")[:2] == b"PK"
+    written = extract.stat().st_mtime_ns
+    prepare(tmp_path)
+    assert extract.stat().st_mtime_ns == written
+
+
+def test_a_configured_object_store_is_left_alone(tmp_path):
+    seen = prepare(tmp_path, WRLS_NALD_BUCKET="real-bucket")
+    assert seen["dir"] == "None" and not (tmp_path / "objects").exists()

@@ -1,0 +1,35 @@
+"""What the WRLS jobs need under the embedded default (``make run`` with no
+services configured): a NALD extract in a local folder, so nald-import has
+something real to import. Nothing here is for production."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from .config import PREFIX, Config
+
+logger = logging.getLogger(__name__)
+
+LICENCES = 500
+# Only ever protects the synthetic extract generated below.
+DEV_PASSWORD = "embedded-default"
+
+
+def prepare(folder: str) -> None:
+    """Point nald-import at ``<folder>/objects`` and generate an extract there once."""
+    if os.environ.get(f"{PREFIX}_NALD_BUCKET") or os.environ.get(f"{PREFIX}_NALD_LOCAL_DIR"):
+        return
+    objects = Path(folder) / "objects"
+    os.environ[f"{PREFIX}_NALD_LOCAL_DIR"] = str(objects)
+    os.environ.setdefault(f"{PREFIX}_NALD_ZIP_PASSWORD", DEV_PASSWORD)
+    config = Config.from_env()
+    extract = objects / config.nald_key
+    if extract.exists():
+        return
+    from .tools.nald_synth import write_synthetic_extract
+
+    extract.parent.mkdir(parents=True, exist_ok=True)
+    logger.warning("EMBEDDED DEFAULT: writing a synthetic NALD extract of %d licences to %s", LICENCES, extract)
+    write_synthetic_extract(extract, config.nald_zip_password, LICENCES)
