@@ -95,6 +95,19 @@ def wait_run(db, run_id: str, worker_list: list[Worker], timeout_s: float):
     raise BenchError(f"run {run_id} did not end within {timeout_s:.0f}s")
 
 
+def peak_rss_mb(worker: Worker) -> float:
+    """Highest peak resident memory among the worker's processes (VmHWM), in MB."""
+    peaks = []
+    for pid in subprocess.run(["pgrep", "-g", str(worker.pid)], capture_output=True, text=True).stdout.split():
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        except OSError:
+            pass
+    return max(peaks, default=0.0)
+
+
 def step_times(db, run_id: str) -> dict[str, float]:
     with db.cursor() as cursor:
         cursor.execute("SELECT actor, min(started_at), max(finished_at), count(*) FROM jobs.steps "
@@ -160,6 +173,7 @@ def main() -> int:
         status, counts, failed, error, run_s = wait_run(db, run_id, workers, args.timeout)
         wall_s = time.perf_counter() - started
         steps = step_times(db, run_id)
+        rss_mb = peak_rss_mb(workers[0])
     finally:
         for worker in workers:
             worker.stop(timeout=30)
@@ -192,6 +206,7 @@ def main() -> int:
     print(f"  licences imported / skipped    {imported:,} / {counts.get('licences_skipped', 0):,}, "
           f"{failed} failed; {counts.get('returns', 0):,} returns")
     print(f"  import-licence fan-out         {imported / fan_out_s if fan_out_s else 0:8.0f} licences/s")
+    print(f"  peak memory of a worker        {rss_mb:8.0f} MB (VmHWM; the extract is {csv_bytes / 1e6:.0f} MB of CSV)")
     legacy_s = args.licences / 75 * LEGACY_POLLING_S
     print(f"  legacy polling waits alone     {legacy_s:8.0f} s (computed: {args.licences:,} / 75 x 10 s) "
           f"= {legacy_s / wall_s:.0f}x this whole run")

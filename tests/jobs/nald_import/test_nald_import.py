@@ -119,7 +119,7 @@ def test_bad_extracts_fail_the_step_naming_the_problem_and_leave_import_as_it_wa
         wrls, worker, vhost, s3, bucket, tmp_path):
     files = extract_files(15, seed=3)
     good_etag = upload(s3, bucket, tmp_path, files)
-    worker({"WRLS_NALD_MAX_MEMBER_BYTES": "500000"})
+    process = worker({"WRLS_NALD_MAX_MEMBER_BYTES": "500000"})
     wait_worker_ready(vhost, "import")
     assert run_import(wrls).status == "succeeded"
     before = snapshot(wrls)
@@ -143,8 +143,18 @@ def test_bad_extracts_fail_the_step_naming_the_problem_and_leave_import_as_it_wa
         run = run_import(wrls, {"force": True})
         assert run.status == "failed" and message in run.error, run.error
         assert snapshot(wrls) == before
+    # A view of another service built on `import` is never dropped with the old schema: the swap refuses.
+    upload(s3, bucket, tmp_path, files)
+    with wrls.engine.begin() as connection:
+        connection.execute(text('CREATE VIEW water.nald_licence_numbers AS SELECT "LIC_NO" FROM import."NALD_ABS_LICENCES"'))
+    run = run_import(wrls, {"force": True})
+    assert run.status == "failed" and "water.nald_licence_numbers" in run.error, run.error
+    assert scalar(wrls, "SELECT count(*) FROM water.nald_licence_numbers") == len(licence_refs(files))
+
     # The password never reached the ledger or a log line.
     assert scalar(wrls, "SELECT count(*) FROM jobs.runs WHERE error LIKE :p", p=f"%{PASSWORD}%") == 0
+    assert scalar(wrls, "SELECT count(*) FROM jobs.steps WHERE error LIKE :p", p=f"%{PASSWORD}%") == 0
+    assert "wrong password" in process.output() and PASSWORD not in process.output()
 
 
 def test_one_licence_on_demand_and_an_unknown_one_refused(wrls, worker, vhost, s3, bucket, tmp_path):

@@ -160,20 +160,40 @@ def rows_query(schema: str = "import") -> str:
     return "WITH " + ",\n".join(ctes) + "\nSELECT " + ",\n".join(columns)
 
 
-_QUERIES: dict[str, tuple[Any, Any]] = {}
+_QUERIES: dict[str, Any] = {}
+
+
+def _prepared_rows_query(connection: Connection, schema: str) -> str:
+    """The rows query, prepared once per database connection; returns its name.
+
+    Planning the 28-part query cost about as much as running it, for every
+    licence. A prepared statement lives as long as its connection (the pool
+    keeps them), survives rollbacks, and is re-planned by PostgreSQL when the
+    tables it names are replaced (the nightly swap).
+    """
+    name = "nald_licence_rows_" + re.sub(r"\W", "_", schema)
+    prepared = connection.connection.info.setdefault("prepared", set())
+    if name not in prepared:
+        sql = rows_query(schema).replace(":region", "$1").replace(":id", "$2").replace(":cams", "$3")
+        connection.exec_driver_sql(f"PREPARE {name} (varchar, varchar, varchar) AS {sql}")
+        prepared.add(name)
+    return name
 
 
 def read_licence(connection: Connection, licence_ref: str, schema: str = "import") -> LicenceRows | None:
     """Every NALD row import-licence needs for ``licence_ref``; ``None`` if there is no such licence."""
-    queries = _QUERIES.get(schema)
-    if queries is None:
-        queries = _QUERIES[schema] = (text(licence_query(schema)), text(rows_query(schema)))
-    licence = connection.execute(queries[0], {"licence_ref": licence_ref}).mappings().first()
+    query = _QUERIES.get(schema)
+    if query is None:
+        query = _QUERIES[schema] = text(licence_query(schema))
+    licence = connection.execute(query, {"licence_ref": licence_ref}).mappings().first()
     if licence is None:
         return None
     licence = dict(licence)
-    params = {"region": licence["FGAC_REGION_CODE"], "id": licence["ID"], "cams": licence.get("AREP_CAMS_CODE")}
-    result = connection.execute(queries[1], params).mappings().one()
+    name = _prepared_rows_query(connection, schema)
+    result = connection.exec_driver_sql(
+        f"EXECUTE {name} (%s, %s, %s)",
+        (licence["FGAC_REGION_CODE"], licence["ID"], licence.get("AREP_CAMS_CODE")),
+    ).mappings().one()
     return LicenceRows(licence=licence, **{p.name: sort_rows(result[p.name], p.order) for p in _PARTS})
 
 
