@@ -76,3 +76,31 @@ def snapshot(service, schemas=("import", "permit", "crm", "returns", "water")) -
             result[f"{schema}.{table}"] = tuple(connection.execute(text(
                 f"SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {name} t")).one())
         return result
+
+
+@pytest.fixture
+def load_nald(wrls, tmp_path):
+    """Load a generated NALD extract into schema `import` directly (no worker); returns the files' rows.
+
+    For jobs that read `import`: they start from the state a nald-import leaves.
+    """
+    from wrls_actors.jobs.nald_import.archive import InnerArchive, unpack_outer
+    from wrls_actors.jobs.nald_import.load import index_and_analyse, load_all
+    from wrls_actors.jobs.nald_import.swap import swap_in
+    from wrls_actors.model.nald import NALD_TABLES
+    from wrls_actors.tools.nald_synth import synthesize, write_synthetic_extract
+
+    def load(licences: int = 20, seed: int = 1) -> dict[str, list[list[str]]]:
+        folder = tmp_path / f"nald-{licences}-{seed}"
+        folder.mkdir()
+        write_synthetic_extract(folder / "nald_enc.zip", PASSWORD, licences, seed)
+        inner = unpack_outer(folder / "nald_enc.zip", PASSWORD, folder, 2**40)
+        with InnerArchive(inner, 2**40) as archive:
+            tables = load_all(wrls.engine, archive)
+        index_and_analyse(wrls.engine, tables)
+        with wrls.engine.begin() as connection:
+            swap_in(connection, f"test-{licences}-{seed}")
+        columns = {t.name: list(t.columns) for t in NALD_TABLES}
+        return {table: [columns[table], *rows] for table, rows in synthesize(licences, seed)}
+
+    return load
