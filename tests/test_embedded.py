@@ -13,9 +13,10 @@ SCRIPT = """
 import json, sys
 from wrls_actors import embedded
 from wrls_actors.config import Config
-embedded.prepare(sys.argv[1])
+first = embedded.prepare(sys.argv[1])
 config = Config.from_env()
-print(json.dumps({"dir": str(config.nald_local_dir), "key": config.nald_key, "pw": config.nald_zip_password}))
+print(json.dumps({"dir": str(config.nald_local_dir), "key": config.nald_key, "pw": config.nald_zip_password,
+                  "start": first}))
 """
 
 
@@ -29,16 +30,17 @@ def prepare(folder, **env):
 
 def test_an_extract_is_generated_once_in_the_embedded_folder(tmp_path):
     seen = prepare(tmp_path)
+    assert seen["start"] == ["nald-import"]  # imported at once the first time
     extract = tmp_path / "objects" / seen["key"]
     assert seen["dir"] == str(tmp_path / "objects") and extract.is_file()
     with pyzipper.AESZipFile(extract) as outer:
         outer.setpassword(seen["pw"].encode())
         assert outer.namelist() == ["NALD.zip"] and outer.read("NALD.zip")[:2] == b"PK"
     written = extract.stat().st_mtime_ns
-    prepare(tmp_path)
+    assert prepare(tmp_path)["start"] == []
     assert extract.stat().st_mtime_ns == written
 
 
 def test_a_configured_object_store_is_left_alone(tmp_path):
     seen = prepare(tmp_path, WRLS_NALD_BUCKET="real-bucket")
-    assert seen["dir"] == "None" and not (tmp_path / "objects").exists()
+    assert seen["dir"] == "None" and seen["start"] == [] and not (tmp_path / "objects").exists()

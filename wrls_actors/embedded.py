@@ -17,19 +17,25 @@ LICENCES = 500
 DEV_PASSWORD = "embedded-default"
 
 
-def prepare(folder: str) -> None:
-    """Point nald-import at ``<folder>/objects`` and generate an extract there once."""
+def prepare(folder: str) -> list[str]:
+    """Point nald-import at ``<folder>/objects`` and generate an extract there once.
+
+    Returns the jobs to start at once: nald-import, the first time, so the
+    embedded default has real data without waiting for 01:00 (``trigger``
+    cannot reach an in-process broker).
+    """
     if os.environ.get(f"{PREFIX}_NALD_BUCKET") or os.environ.get(f"{PREFIX}_NALD_LOCAL_DIR"):
-        return
+        return []
     objects = Path(folder) / "objects"
     os.environ[f"{PREFIX}_NALD_LOCAL_DIR"] = str(objects)
     os.environ.setdefault(f"{PREFIX}_NALD_ZIP_PASSWORD", DEV_PASSWORD)
     config = Config.from_env()
     extract = objects / config.nald_key
     if extract.exists():
-        return
+        return []
     from .tools.nald_synth import write_synthetic_extract
 
     extract.parent.mkdir(parents=True, exist_ok=True)
     logger.warning("EMBEDDED DEFAULT: writing a synthetic NALD extract of %d licences to %s", LICENCES, extract)
     write_synthetic_extract(extract, config.nald_zip_password, LICENCES)
+    return ["nald-import"]

@@ -160,8 +160,7 @@ def run_embedded(service, threads: int) -> int:
                    service.settings.prefix)
     logger.warning("EMBEDDED DEFAULT: in-process broker, PostgreSQL under %s/pgdata; nothing here is for production",
                    folder)
-    if service.prepare_embedded is not None:
-        service.prepare_embedded(folder)
+    first_jobs = list(service.prepare_embedded(folder) or ()) if service.prepare_embedded is not None else []
     server = pgserver.get_server(os.path.join(folder, "pgdata"), cleanup_mode="stop")
     service.use_database(server.get_uri())
     service.upgrade_database()
@@ -169,6 +168,8 @@ def run_embedded(service, threads: int) -> int:
     broker.emit_after("process_boot")
     worker = Worker(broker, worker_threads=threads)
     worker.start()
+    for job in first_jobs:
+        logger.warning("EMBEDDED DEFAULT: starting %s now (run %s)", job, service.trigger(job))
     stop = threading.Event()
     threading.Thread(target=serve, args=(service, service.settings.metrics_host, service.settings.metrics_port, stop),
                      name="exporter", daemon=True).start()

@@ -64,11 +64,12 @@ def apply_overrides(schedules: Iterable[Schedule], overrides: Mapping[str, str],
 class Service:
     def __init__(self, settings, jobs: Iterable[Job], schedules: Iterable[Schedule] = (), *,
                  create_tables: Callable[[Connection], None] | None = None,
-                 prepare_embedded: Callable[[str], None] | None = None) -> None:
+                 prepare_embedded: Callable[[str], Iterable[str] | None] | None = None) -> None:
         """``create_tables`` creates the application's own tables; ``db upgrade`` runs it after the ledger's.
 
         ``prepare_embedded`` gets the embedded default's folder before it starts,
-        to put there whatever the application's jobs need to run without services.
+        to put there whatever the application's jobs need to run without
+        services; it returns the jobs to start as soon as the worker runs.
         """
         self.settings = settings
         self._create_tables = create_tables
