@@ -68,6 +68,9 @@ def parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database commands")
     db.add_argument("action", choices=["upgrade"])
     sub.add_parser("queues", help="list the queues")
+    tracker = sub.add_parser("tracker", help="the tracker's report (send it with `trigger tracker`)")
+    tracker.add_argument("--dry-run", action="store_true",
+                         help="print the report a run started now would send; send and record nothing")
     nald = sub.add_parser("nald", help="NALD extract tools").add_subparsers(dest="action", required=True)
     synth = nald.add_parser("synth", help="write a synthetic NALD extract (needs no broker or database)")
     synth.add_argument("--licences", type=int, required=True, help="how many licences (production has ~71,000)")
@@ -214,6 +217,20 @@ def cmd_queues(service, args) -> int:
     return OK
 
 
+def cmd_tracker(service, args) -> int:
+    if not args.dry_run:
+        # Sent outside a run, a report would not move the window on: the next run would repeat it.
+        print("wrls-actors: the tracker's report is sent by a run, which the ledger records: "
+              "`wrls-actors trigger tracker` sends it now, `wrls-actors tracker --dry-run` prints it", file=sys.stderr)
+        return USAGE
+    _needs_services(service, "tracker --dry-run")
+    from .config import config
+    from .jobs.tracker.preview import preview
+
+    print(preview(service.engine, config()))
+    return OK
+
+
 def cmd_nald(service, args) -> int:
     from .tools.nald_synth import write_synthetic_extract
 
@@ -235,5 +252,5 @@ def cmd_nald(service, args) -> int:
 COMMANDS = {
     "run": cmd_run, "worker": cmd_worker, "scheduler": cmd_scheduler, "exporter": cmd_exporter,
     "trigger": cmd_trigger, "runs": cmd_runs, "schedule": cmd_schedule, "db": cmd_db, "queues": cmd_queues,
-    "nald": cmd_nald,
+    "nald": cmd_nald, "tracker": cmd_tracker,
 }

@@ -2,8 +2,8 @@
 in ``runtime/settings.py``).
 
 Read once per process, when a step first needs it. Secrets (the NALD zip
-password) are never logged, never put on a command line, and masked in
-``repr``.
+password, the GOV.UK Notify API key) are never logged, never put on a command
+line, and masked in ``repr``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,28 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("WORK_DIR", None, "Folder for downloads and unpacked archives (default: the system's temporary folder)."),
     Variable("S3_ENDPOINT_URL", None, "Object store endpoint for an S3-compatible server (MinIO); unset: AWS S3."),
     Variable("S3_REGION", "eu-west-2", "AWS region of the object store."),
+    Variable("NALD_WAIT_S", "3600",
+             "Longest wait, counted from its run's start, of a job that reads `import` (charging-import-data) "
+             "while a NALD import still loads the extract; at most 14400 (4 hours)."),
+    Variable("NOTIFY_API_KEY", None, "GOV.UK Notify API key, `<name>-<service id>-<secret>` (secret)."),
+    Variable("NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk", "GOV.UK Notify API address."),
+    Variable("TRACKER_TEMPLATE_ID", "c34d1b16-694b-4364-8e7e-83e9dbd34a62",
+             "Notify email template of the tracker's report (the legacy `service_status_alert`)."),
+    Variable("TRACKER_RECIPIENT", None, "Email address the tracker's report goes to (the legacy `WATER_SERVICE_MAILBOX`)."),
+    Variable("ENVIRONMENT", "local", "Name of this environment (`dev`, `tst`, `pre`, `prd`), shown in the tracker's report."),
 )
+
+
+# A wait for the NALD swap runs in slices of one step attempt each (every
+# attempt must end before RabbitMQ's consumer timeout), and a step has a fixed
+# number of retries: jobs/nald_import/wait.py sizes them for this bound.
+NALD_WAIT_MAX_S = 4 * 3600
+
+
+def _bounded(value: int, name: str, maximum: int) -> int:
+    if not 0 <= value <= maximum:
+        raise ConfigurationError(f"{PREFIX}_{name} must be between 0 and {maximum}, got {value}")
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +64,12 @@ class Config:
     work_dir: Path | None
     s3_endpoint_url: str | None
     s3_region: str
+    nald_wait_s: int
+    notify_api_key: str | None = dataclasses.field(repr=False)
+    notify_base_url: str
+    tracker_template_id: str
+    tracker_recipient: str | None
+    environment: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
@@ -73,6 +100,12 @@ class Config:
             work_dir=Path(work) if work else None,
             s3_endpoint_url=get("S3_ENDPOINT_URL"),
             s3_region=get("S3_REGION"),
+            nald_wait_s=_bounded(number("NALD_WAIT_S"), "NALD_WAIT_S", NALD_WAIT_MAX_S),
+            notify_api_key=get("NOTIFY_API_KEY"),
+            notify_base_url=(get("NOTIFY_BASE_URL") or "").rstrip("/"),
+            tracker_template_id=get("TRACKER_TEMPLATE_ID"),
+            tracker_recipient=get("TRACKER_RECIPIENT"),
+            environment=get("ENVIRONMENT"),
         )
 
     @property

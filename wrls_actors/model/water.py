@@ -428,3 +428,18 @@ licence_end_date_changes = Table(
     *timestamps(),
     schema=S,
 )
+
+# The valid (primary, secondary, use) combinations of NALD_PURPOSES (legacy
+# charging-import importValidPurposeCombinations; the water service's
+# migration made date_created NOT NULL without a default and date_updated nullable).
+purposes = Table(
+    "purposes", metadata,
+    uuid_pk("purpose_id"),
+    ref("purpose_primary_id", nullable=False),
+    ref("purpose_secondary_id", nullable=False),
+    ref("purpose_use_id", nullable=False),
+    Column("date_created", DateTime, nullable=False, server_default=func.now()),
+    Column("date_updated", DateTime),
+    UniqueConstraint("purpose_primary_id", "purpose_secondary_id", "purpose_use_id"),
+    schema=S,
+)

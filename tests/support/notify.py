@@ -1,0 +1,322 @@
+"""A fake GOV.UK Notify API for the tests, on 127.0.0.1 in a thread.
+
+It checks what the real one checks first: the ``Authorization: Bearer`` JWT
+the official client signs (HS256 with the secret half of the API key, ``iss``
+the service id, ``iat`` within 30 seconds), then the request, and answers
+with Notify's own bodies. Every request is recorded, answered or not.
+
+    with FakeNotify() as notify:
+        client = NotificationsAPIClient(notify.api_key, base_url=notify.base_url)
+        notify.fail(SERVER_ERROR, times=2, method="POST")   # Notify down for the next two sends
+        notify.drop_after_accept()                          # the next send accepted, its answer lost
+        notify.emails()                                     # notifications accepted, newest last
+
+Endpoints: POST /v2/notifications/email, GET /v2/notifications (filters
+``reference``, ``template_type``, ``status``), GET /v2/notifications/<id>.
+Pass ``templates={id: "body with ((placeholders))"}`` to get Notify's
+"Template not found" and "Missing personalisation" errors; without it any
+template id that is a UUID is accepted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+
+CLOCK_SKEW_S = 30  # Notify refuses tokens issued more than 30 s away from its clock
+
+
+@dataclasses.dataclass(frozen=True)
+class NotifyError:
+    """One of Notify's error answers: ``{"status_code": N, "errors": [{"error": ..., "message": ...}]}``."""
+
+    status: int
+    error: str
+    message: str
+
+    def body(self) -> dict:
+        return {"status_code": self.status, "errors": [{"error": self.error, "message": self.message}]}
+
+
+# The answers Notify documents for POST /v2/notifications/email.
+VALIDATION_ERROR = NotifyError(400, "ValidationError", "email_address Not a valid email address")
+TEAM_KEY_ERROR = NotifyError(400, "BadRequestError", "Can't send to this recipient using a team-only API key")
+TEMPLATE_NOT_FOUND = NotifyError(400, "BadRequestError", "Template not found")
+AUTH_ERROR = NotifyError(403, "AuthError", "Invalid token: API key not found")
+CLOCK_ERROR = NotifyError(403, "AuthError", "Error: Your system clock must be accurate to within 30 seconds")
+RATE_LIMIT_ERROR = NotifyError(429, "RateLimitError",
+                               "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds")
+DAILY_LIMIT_ERROR = NotifyError(429, "TooManyRequestsError", "Exceeded send limits (1000) for today")
+SERVER_ERROR = NotifyError(500, "Exception", "Internal server error")
+NO_TOKEN = NotifyError(401, "AuthError", "Unauthorized: authentication token must be provided")
+NOT_FOUND = NotifyError(404, "NoResultFound", "No result found")
+
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclasses.dataclass
+class Request:
+    """One request as received: ``claims`` is the verified token's payload (None when refused)."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+    claims: dict | None = None
+    status: int | None = None  # what was answered; None when the connection was dropped
+
+
+@dataclasses.dataclass
+class _Failure:
+    error: NotifyError | None  # None: accept, then drop the connection unanswered
+    times: int | None
+    method: str | None
+    path: str | None
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and (self.path is None or self.path == path)
+
+
+class FakeNotify:
+    def __init__(self, templates: dict[str, str] | None = None, key_name: str = "wrls_test") -> None:
+        self.service_id = str(uuid.uuid4())
+        self.secret = str(uuid.uuid4())
+        self.api_key = f"{key_name}-{self.service_id}-{self.secret}"
+        self.templates = templates
+        self.requests: list[Request] = []
+        self.notifications: list[dict] = []
+        self._failures: list[_Failure] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- life -------------------------------------------------------------------
+
+    def start(self) -> "FakeNotify":
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-notify", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "FakeNotify":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start() the fake first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- behaviour on demand ----------------------------------------------------
+
+    def fail(self, error: NotifyError, times: int | None = 1, *, method: str | None = None,
+             path: str | None = None) -> None:
+        """Answer the next ``times`` matching requests (authenticated ones) with ``error``; None: until recover()."""
+        with self._lock:
+            self._failures.append(_Failure(error, times, method, path))
+
+    def drop_after_accept(self, times: int = 1) -> None:
+        """Accept the next ``times`` emails (they exist, and can be found by reference), then close the
+        connection without answering: the client sees a network error after Notify took the email."""
+        with self._lock:
+            self._failures.append(_Failure(None, times, "POST", "/v2/notifications/email"))
+
+    def recover(self) -> None:
+        with self._lock:
+            self._failures.clear()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._failures.clear()
+            self.requests.clear()
+            self.notifications.clear()
+
+    # -- what it saw ------------------------------------------------------------
+
+    def emails(self) -> list[dict]:
+        """Email notifications accepted, oldest first, as GET /v2/notifications/<id> shows them,
+        plus ``personalisation`` as sent."""
+        with self._lock:
+            return [dict(n) for n in self.notifications if n["type"] == "email"]
+
+    def received(self, method: str | None = None, path: str | None = None) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests
+                    if (method is None or r.method == method) and (path is None or r.path == path)]
+
+    # -- the API ----------------------------------------------------------------
+
+    def _authenticate(self, headers: dict[str, str]) -> tuple[dict | None, NotifyError | None]:
+        header = headers.get("authorization", "")
+        if not header.startswith("Bearer ") or not header[7:].strip():
+            return None, NO_TOKEN
+        token = header[7:].strip()
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False}, algorithms=["HS256"])
+            if jwt.get_unverified_header(token).get("alg") != "HS256":
+                return None, NotifyError(403, "AuthError", "Invalid token: algorithm used is not HS256")
+        except jwt.PyJWTError:
+            return None, NotifyError(403, "AuthError", "Invalid token: signature, api token is not valid")
+        if unverified.get("iss") != self.service_id:
+            return None, NotifyError(403, "AuthError", "Invalid token: service not found")
+        try:
+            claims = jwt.decode(token, key=self.secret, algorithms=["HS256"], options={"verify_iat": False})
+        except jwt.PyJWTError:
+            return None, AUTH_ERROR
+        iat = claims.get("iat")
+        if not isinstance(iat, (int, float)):
+            return None, NotifyError(403, "AuthError", "Invalid token: iat field not provided")
+        if abs(time.time() - iat) > CLOCK_SKEW_S:
+            return None, CLOCK_ERROR
+        return claims, None
+
+    def _failure(self, method: str, path: str) -> _Failure | None:
+        with self._lock:
+            for failure in self._failures:
+                if failure.matches(method, path):
+                    if failure.times is not None:
+                        failure.times -= 1
+                        if failure.times <= 0:
+                            self._failures.remove(failure)
+                    return failure
+        return None
+
+    def _send_email(self, body: Any) -> tuple[int, dict]:
+        if not isinstance(body, dict):
+            return 400, NotifyError(400, "ValidationError", "Request body must be a JSON object").body()
+        address = body.get("email_address")
+        template_id = body.get("template_id")
+        personalisation = body.get("personalisation") or {}
+        if not isinstance(address, str) or not EMAIL_RE.match(address):
+            return 400, VALIDATION_ERROR.body()
+        if not isinstance(template_id, str) or not UUID_RE.match(template_id):
+            return 400, NotifyError(400, "ValidationError", "template_id is not a valid UUID").body()
+        if not isinstance(personalisation, dict):
+            return 400, NotifyError(400, "ValidationError", "personalisation {} is not of type object").body()
+        text = None
+        if self.templates is not None:
+            if template_id not in self.templates:
+                return 400, TEMPLATE_NOT_FOUND.body()
+            text = self.templates[template_id]
+            missing = [f for f in re.findall(r"\(\(([^)]+)\)\)", text) if f not in personalisation]
+            if missing:
+                return 400, NotifyError(400, "BadRequestError",
+                                        f"Missing personalisation: {', '.join(missing)}").body()
+            for field, value in personalisation.items():
+                text = text.replace(f"(({field}))", str(value))
+        notification_id = str(uuid.uuid4())
+        uri = f"{self.base_url}/v2/notifications/{notification_id}"
+        template = {"id": template_id, "version": 1,
+                    "uri": f"{self.base_url}/services/{self.service_id}/templates/{template_id}"}
+        body_text = text if text is not None else "\n".join(f"{k}: {v}" for k, v in personalisation.items())
+        notification = {
+            "id": notification_id, "reference": body.get("reference"), "email_address": address,
+            "phone_number": None, "type": "email", "status": "created", "template": template,
+            "body": body_text, "subject": "Notification", "created_at": _now(), "created_by_name": None,
+            "sent_at": None, "completed_at": None, "scheduled_for": None,
+            "personalisation": personalisation,
+        }
+        with self._lock:
+            self.notifications.append(notification)
+        return 201, {"id": notification_id, "reference": body.get("reference"), "uri": uri, "template": template,
+                     "content": {"subject": "Notification", "body": body_text, "from_email": "wrls@notify.example"},
+                     "scheduled_for": None}
+
+    def _list(self, query: dict[str, list[str]]) -> tuple[int, dict]:
+        def wanted(n: dict) -> bool:
+            return all(n.get(field) == query[key][0] for key, field in
+                       (("reference", "reference"), ("template_type", "type"), ("status", "status")) if key in query)
+
+        with self._lock:
+            found = [_public(n) for n in reversed(self.notifications) if wanted(n)]
+        return 200, {"notifications": found, "links": {"current": f"{self.base_url}/v2/notifications"}}
+
+    def _get(self, notification_id: str) -> tuple[int, dict]:
+        with self._lock:
+            for n in self.notifications:
+                if n["id"] == notification_id:
+                    return 200, _public(n)
+        return 404, NOT_FOUND.body()
+
+    def handle(self, request: Request) -> tuple[int, dict] | None:
+        """The answer to one request (None: drop the connection unanswered)."""
+        claims, refused = self._authenticate(request.headers)
+        request.claims = claims
+        if refused is not None:
+            return refused.status, refused.body()
+        failure = self._failure(request.method, request.path)
+        if failure is not None and failure.error is not None:
+            return failure.error.status, failure.error.body()
+        if request.method == "POST" and request.path == "/v2/notifications/email":
+            answer = self._send_email(request.body)
+            return None if failure is not None and answer[0] == 201 else answer
+        if request.method == "GET" and request.path == "/v2/notifications":
+            return self._list(request.query)
+        if request.method == "GET" and request.path.startswith("/v2/notifications/"):
+            return self._get(request.path.rsplit("/", 1)[1])
+        return 404, NotifyError(404, "NotFound", f"{request.method} {request.path} is not part of this API").body()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _public(notification: dict) -> dict:
+    return {k: v for k, v in notification.items() if k != "personalisation"}
+
+
+def _handler(fake: FakeNotify) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode(errors="replace")
+            request = Request(self.command, url.path, parse_qs(url.query),
+                              {k.lower(): v for k, v in self.headers.items()}, body)
+            with fake._lock:
+                fake.requests.append(request)
+            answer = fake.handle(request)
+            if answer is None:
+                self.close_connection = True
+                return
+            status, payload = answer
+            request.status = status
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
