@@ -38,6 +38,11 @@ def test_db_upgrade_creates_every_table_once_and_never_alters_an_existing_one(te
         uniques = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("licences", schema="water")}
         assert ("licence_ref",) in uniques
         assert inspector.has_table("runs", schema="jobs")
+        with engine.connect() as connection:
+            # Reference rows go only into the tables the upgrade created, once.
+            assert connection.execute(text("SELECT count(*) FROM water.regions")).scalar() == 0
+            roles = connection.execute(text("SELECT name FROM crm_v2.roles ORDER BY name")).scalars().all()
+            assert roles == sorted(model.reference.ROLES)
     finally:
         engine.dispose()
         svc.drop_database(name)

@@ -10,7 +10,7 @@ what is there.
 
 from sqlalchemy import Connection, text
 
-from . import crm, crm_v2, nald, permit, returns, water
+from . import crm, crm_v2, nald, permit, reference, returns, water
 from .base import metadata
 
 SCHEMAS = ("water", "crm", "crm_v2", "permit", "returns", nald.S)
@@ -20,10 +20,15 @@ def create_missing(connection: Connection) -> None:
     """Create the WRLS schemas and tables that do not exist yet (idempotent).
 
     Keys default to ``gen_random_uuid()``, built into PostgreSQL since 13.
+    Reference tables it creates get their rows (``reference.py``).
     """
     for schema in SCHEMAS:
         connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    existing = {f"{schema}.{name}" for schema, name in connection.execute(text(
+        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema = ANY(:s)"),
+        {"s": list(SCHEMAS)})}
     metadata.create_all(connection, checkfirst=True)
+    reference.seed_created(connection, set(reference.TABLES) - existing)
 
 
 __all__ = ["metadata", "create_missing", "crm", "crm_v2", "nald", "permit", "returns", "water"]

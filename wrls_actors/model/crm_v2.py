@@ -53,6 +53,7 @@ contacts = Table(
     uuid_pk("contact_id"),
     Column("salutation", String),
     Column("first_name", String),
+    Column("initials", String),  # NALD_PARTIES.INITIALS, written by licence-import
     Column("middle_initials", String),
     Column("last_name", String),
     Column("suffix", String),

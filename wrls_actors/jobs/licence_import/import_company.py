@@ -1,0 +1,65 @@
+"""Step 4 of licence-import (one child per NALD party): the party's company in crm_v2.
+
+One party, one transaction: its NALD rows are read in one query
+(:mod:`company_rows`), turned into crm_v2 rows by pure functions
+(:mod:`company_transforms`) and upserted (:mod:`write_company`) together or
+not at all (the legacy wrote them in parallel, with no transaction). A party
+whose data the rules cannot read fails on its own, at once and named.
+
+Legacy: ``src/modules/licence-import/jobs/import-company.js``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ...runtime import PermanentError, StepContext
+from .company_rows import read_company
+from .company_transforms import CompanyImport, transform_company
+from .write_company import write_company
+
+
+def party_of(ctx: StepContext) -> tuple[str, str]:
+    """(region, party id) of the child's item, or of ``--param party=<region>:<id>``."""
+    item: Any = ctx.item if ctx.item is not None else ctx.params.get("party")
+    if isinstance(item, dict):
+        item = f"{item.get('region', '')}:{item.get('party', '')}"
+    region, _, party = item.partition(":") if isinstance(item, str) else ("", "", "")
+    if not region.strip() or not party.strip():
+        raise PermanentError(f"{ctx.job}: give the NALD party as <region>:<id>, e.g. --param party=1:123, "
+                             f"not {item!r}")
+    return region.strip(), party.strip()
+
+
+def import_party(connection: Connection, region: str, party: str) -> CompanyImport:
+    """Read, transform and write one party's company; returns what was written."""
+    rows = read_company(connection, region, party)
+    if rows is None:
+        raise PermanentError(f"party {region}:{party} is not in the NALD extract (schema import)")
+    try:
+        data = transform_company(rows)
+    except ValueError as e:
+        raise PermanentError(f"party {region}:{party}: {e}") from None
+    write_company(connection, data)
+    return data
+
+
+def import_company(ctx: StepContext) -> None:
+    region, party = party_of(ctx)
+    with ctx.engine.begin() as connection:
+        data = import_party(connection, region, party)
+    ctx.count("companies_imported")
+    ctx.count("addresses", len(data.addresses))
+    if data.contact is not None:
+        ctx.count("contacts")
+    ctx.count("invoice_accounts", len(data.invoice_accounts))
+    if data.missing_addresses:
+        ctx.count("addresses_missing", len(data.missing_addresses))
+        ctx.logger.warning("party %s:%s: addresses not in NALD_ADDRESSES, links left out: %s", region, party,
+                           ", ".join(data.missing_addresses))
+    if data.undated_links:
+        ctx.count("links_undated", len(data.undated_links))
+        ctx.logger.warning("party %s:%s: no start date, left out: %s", region, party,
+                           ", ".join(data.undated_links))

@@ -1,0 +1,41 @@
+"""Step 5 of licence-import: every licence number of the extract, one import-licence child each.
+
+Refuses to fan out licences that could only fail: when schema ``import`` lacks
+a table import-licence reads, or when the WRLS reference data is missing (a
+NALD region with no water.regions row, empty purpose tables, a missing
+crm_v2 role). Then the run fails once, saying what to seed, rather than
+71,000 times.
+
+Legacy: DEFRA/water-abstraction-import (early 2024),
+``src/modules/licence-import/jobs/queue-licences.js`` (every ``LIC_NO``,
+duplicates included; here each licence number once).
+"""
+
+from sqlalchemy import text
+
+from ...runtime import PermanentError, StepContext
+from .licence_import_rows import TABLES
+from .write_licence_import import reference_data_gaps
+
+
+def missing_import_tables(connection) -> list[str]:
+    present = set(connection.execute(
+        text("SELECT table_name FROM information_schema.tables WHERE table_schema = 'import'")).scalars())
+    return [t for t in TABLES if t not in present]
+
+
+def queue_licences(ctx: StepContext) -> list[str]:
+    with ctx.engine.connect() as connection:
+        missing = missing_import_tables(connection)
+        if missing:
+            raise PermanentError(f"schema import lacks tables: {', '.join(missing)}")
+        codes = connection.execute(text("""
+            SELECT DISTINCT "FGAC_REGION_CODE"::int FROM import."NALD_ABS_LICENCES"
+            WHERE "FGAC_REGION_CODE" ~ '^\\s*\\d+\\s*$' ORDER BY 1""")).scalars().all()
+        gaps = reference_data_gaps(connection, codes)
+        if gaps:
+            raise PermanentError("cannot import licences: " + "; ".join(gaps))
+        licences = connection.execute(
+            text('SELECT DISTINCT "LIC_NO" FROM import."NALD_ABS_LICENCES" ORDER BY "LIC_NO"')).scalars().all()
+    ctx.logger.info("%d licences to import", len(licences))
+    return licences
