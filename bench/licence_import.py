@@ -1,0 +1,137 @@
+#!/usr/bin/env python
+"""The licence import (companies, then licences) at production scale.
+
+    .venv/bin/python bench/licence_import.py [--licences 71000] [--processes 2] [--threads 8]
+
+In a fresh RabbitMQ vhost and PostgreSQL database (deleted at the end): a
+generated extract is loaded into ``import`` with the NALD loader (as a
+nald-import leaves it), charging-import-data fills the purposes, then one
+``licence-import`` run is timed from the trigger to its end, with each stage
+from the run ledger. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg2
+from sqlalchemy import create_engine
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path[:0] = [str(BENCH), str(ROOT)]
+
+from nald_import import peak_rss_mb, step_times, wait_run  # noqa: E402
+from throughput import BenchError, Management, Worker, log  # noqa: E402
+
+PASSWORD = "bench-password"
+TARGET_S = 20 * 60
+
+
+def load_import(db_url: str, folder: Path, licences: int) -> float:
+    """The extract into schema ``import``, as nald-import's s3-download leaves it."""
+    from wrls_actors.jobs.nald_import.archive import InnerArchive, unpack_outer
+    from wrls_actors.jobs.nald_import.load import index_and_analyse, load_all
+    from wrls_actors.jobs.nald_import.swap import swap_in
+    from wrls_actors.tools.nald_synth import write_synthetic_extract
+
+    write_synthetic_extract(folder / "nald_enc.zip", PASSWORD, licences)
+    started = time.perf_counter()
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg2://"))
+    inner = unpack_outer(folder / "nald_enc.zip", PASSWORD, folder, 2**40)
+    with InnerArchive(inner, 2**40) as archive:
+        tables = load_all(engine, archive)
+    index_and_analyse(engine, tables)
+    with engine.begin() as connection:
+        swap_in(connection, "bench")
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--licences", type=int, default=71_000)
+    p.add_argument("--processes", type=int, default=2)
+    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
+    p.add_argument("--rabbit", default="amqp://guest:guest@127.0.0.1:5672")
+    p.add_argument("--management", default="http://127.0.0.1:15672/api")
+    p.add_argument("--timeout", type=float, default=3600)
+    p.add_argument("--keep", action="store_true", help="keep the database and vhost")
+    args = p.parse_args()
+
+    tag = os.urandom(5).hex()
+    vhost, dbname = f"bench-{tag}", f"bench_{tag}"
+    db_url = f"{args.postgres}/{dbname}"
+    mgmt = Management(args.management, "guest", "guest")
+    tmp = Path(tempfile.mkdtemp(prefix="wrls-licence-bench-"))
+    admin = psycopg2.connect(f"{args.postgres}/postgres")
+    admin.autocommit = True
+    workers: list[Worker] = []
+    db = None
+    try:
+        mgmt.create_vhost(vhost, "guest")
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{dbname}"')
+        env = {**os.environ, "WRLS_BROKER_URL": f"{args.rabbit}/{vhost}", "WRLS_DATABASE_URL": db_url,
+               "WRLS_LOG_LEVEL": "WARNING", "WRLS_WORKER_PROCESSES": str(args.processes),
+               "WRLS_WORKER_THREADS": str(args.threads)}
+        cli = [sys.executable, "-m", "wrls_actors"]
+        subprocess.run([*cli, "db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
+        log(f"loading a generated extract of {args.licences:,} licences into import")
+        log(f"  loaded in {load_import(db_url, tmp, args.licences):.1f}s")
+
+        workers.append(Worker("worker", [*cli, "worker"], env, tmp))
+        time.sleep(5)
+        db = psycopg2.connect(db_url)
+        db.autocommit = True
+        results = {}
+        for job in ("charging-import-data", "licence-import"):
+            log(job)
+            started = time.perf_counter()
+            run_id = subprocess.run([*cli, "trigger", job], env=env, check=True, cwd=ROOT,
+                                    capture_output=True, text=True).stdout.strip()
+            status, counts, failed, error, _ = wait_run(db, run_id, workers, args.timeout)
+            results[job] = (status, counts, failed, error, time.perf_counter() - started, step_times(db, run_id))
+            if status not in ("succeeded", "completed-with-failures"):
+                raise BenchError(f"{job} ended {status}: {error}")
+        rss_mb = peak_rss_mb(workers[0])
+    finally:
+        for worker in workers:
+            worker.stop(timeout=30)
+        if db is not None:
+            db.close()
+        if not args.keep:
+            with admin.cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            mgmt.delete_vhost(vhost)
+        subprocess.run(["rm", "-rf", str(tmp)])
+        admin.close()
+
+    print()
+    print(f"Licence import of {args.licences:,} licences, {args.processes} worker processes x {args.threads} threads")
+    _, counts, failed, _, seconds, steps = results["charging-import-data"]
+    print(f"  charging-import-data (before)  {seconds:8.1f} s")
+    status, counts, failed, _, seconds, steps = results["licence-import"]
+    print(f"  licence-import, trigger to end {seconds:8.1f} s   {status}, {failed} children failed; "
+          f"target < {TARGET_S} s: {'met' if seconds < TARGET_S else 'NOT met'}")
+    for actor in ("wait-for-nald", "delete-removed-documents", "import-purpose-condition-types", "queue-companies",
+                  "import-company", "queue-licences", "import-licence"):
+        print(f"    {actor:30} {steps.get(f'licence-import.{actor}', 0.0):8.1f} s")
+    companies, licences = counts.get("companies_imported", 0), counts.get("licences_imported", 0)
+    company_s = steps.get("licence-import.import-company") or 0
+    licence_s = steps.get("licence-import.import-licence") or 0
+    print(f"  companies imported             {companies:>8,}  {companies / company_s if company_s else 0:6.0f} /s")
+    print(f"  licences imported              {licences:>8,}  {licences / licence_s if licence_s else 0:6.0f} /s")
+    print(f"  peak memory of a worker        {rss_mb:8.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
