@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -65,6 +66,8 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--keep", action="store_true", help="keep the database and vhost")
     args = p.parse_args()
+    # Stopped from a script (SIGTERM, or SIGINT ignored in a background job): clean up all the same.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     tag = os.urandom(5).hex()
     vhost, dbname = f"bench-{tag}", f"bench_{tag}"
