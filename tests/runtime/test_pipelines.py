@@ -1,6 +1,7 @@
 """Jobs as pipelines, end to end: real worker process, RabbitMQ and PostgreSQL."""
 
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+from tests.support.services import wait_for
 
 
 def test_steps_run_in_order_and_the_run_succeeds(service, processes, vhost):
@@ -77,8 +78,11 @@ def test_a_step_past_its_time_limit_is_recorded_as_timed_out(service, processes,
     run = wait_run_ended(service, run_id)
     assert run.status == "failed"
     assert "TimeLimitExceeded" in run.error
-    service.ledger.flush()
-    step = query(service, "SELECT status, timeouts, duration_ms FROM jobs.steps WHERE run_id = :r", r=run_id)[0]
+    # The worker's ledger writer records the step's end a flush interval after the run's (decisions are
+    # written at once, step rows in batches): under load the test can look first.
+    step = wait_for(lambda: next((r for r in query(service, "SELECT status, timeouts, duration_ms FROM jobs.steps "
+                                                            "WHERE run_id = :r", r=run_id) if r.status != "running"),
+                                 None), 10, what="the step's final ledger row")
     assert step.status == "timed-out" and step.timeouts == 1
     assert step.duration_ms < 5000  # interrupted near its 1 s limit, not left to run its 8 s
     assert scalar(service, "SELECT count(*) FROM jobs.events WHERE kind = 'timed-out' AND run_id = :r", r=run_id) == 1
