@@ -25,8 +25,8 @@ the statements always in the order of :data:`STATEMENTS`, so two companies
 sharing an address or an agent lock those rows in the same order and cannot
 deadlock.
 
-The statements are prepared on each database connection (afresh every
-:data:`REPLAN_EVERY` companies, see :func:`_prepare`) and one company's are
+The statements are prepared on each database connection (afresh from
+time to time, see :func:`_prepare`) and one company's are
 sent in one round trip: parsing and planning seven statements cost more than
 running them (measured, one thread: 2.9 ms a company as separate statements,
 0.8 ms prepared).
@@ -213,19 +213,27 @@ def statements(data: CompanyImport) -> list[tuple[str, list]]:
     return out
 
 
-# Companies written on one connection before its statements are prepared afresh (see _prepare).
-REPLAN_EVERY = 1000
+# A connection's statements are prepared afresh after these many companies, then every REPLAN_EVERY.
+REPLAN_AT = (16, 64, 256)
+REPLAN_EVERY = 1024
+
+
+def _replan(uses: int) -> bool:
+    return uses in REPLAN_AT or (uses > 0 and uses % REPLAN_EVERY == 0)
 
 
 def _prepare(connection: Connection) -> None:
-    """Prepare the statements on this database connection, and again every :data:`REPLAN_EVERY` companies.
+    """Prepare the statements on this database connection, and afresh from time to time (:func:`_replan`).
 
     A prepared statement keeps its generic plan until the statistics of its
     tables change. Planned while crm_v2 was empty (the first import), that
-    plan scans whole tables, and on a server where nothing ANALYZEs them
-    (autovacuum off, as in the tests) it was kept as they grew: 1.4 ms a
-    company instead of 0.8 at 30,000 companies, and worse the bigger they
-    got. Preparing afresh from time to time plans for the tables as they are.
+    plan scans whole tables, and where nothing ANALYZEs them (autovacuum off,
+    as on the test and bench server) it is kept as they grow: measured, one
+    thread, 30,000 companies, 1.4 ms a company instead of 0.8, and worse the
+    bigger the tables. Preparing afresh, more often while the tables are
+    small, plans for the tables as they are (bench/licence_import.py, 20,000
+    licences, 31,302 parties, 2 processes x 8 threads, into an empty crm_v2:
+    import-company 172 s when prepared afresh every 1,000 only, 74 s so).
     """
     info = connection.connection.info
     prepared = info.setdefault("prepared", set())
@@ -233,7 +241,7 @@ def _prepare(connection: Connection) -> None:
     info["company_writes"] = uses + 1
     for name, (types, sql) in STATEMENTS.items():
         key = _prepared_name(name)
-        if key in prepared and uses % REPLAN_EVERY == 0:
+        if key in prepared and _replan(uses):
             connection.exec_driver_sql(f"DEALLOCATE {key}")
             prepared.discard(key)
         if key not in prepared:
