@@ -17,19 +17,13 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ...runtime import PermanentError, StepContext
+from ..nald_import.import_licence import licence_of
 from .licence_import_rows import read_licence_rows
 from .licence_transforms import end_dates_changed, transform_licence
 from .write_licence_import import check_reference_data, read_state, write_licence
 
 # Two imports of one licence at once (the nightly fan-out and a manual one) take turns.
 LICENCE_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('licence-import-licence:' || :ref))")
-
-
-def licence_of(ctx: StepContext) -> str:
-    ref = ctx.item if ctx.item is not None else ctx.params.get("licence")
-    if not isinstance(ref, str) or not ref.strip():
-        raise PermanentError(f"{ctx.job}: give the licence number, e.g. --param licence=03/28/61/0032")
-    return ref.strip()
 
 
 def import_licence(ctx: StepContext) -> None:
