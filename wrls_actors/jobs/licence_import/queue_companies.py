@@ -19,11 +19,11 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ...runtime import PermanentError, StepContext
+from ..nald_import.queue_licences import missing_tables
 from .company_rows import SCHEMA, TABLES_READ, ensure_indexes
 from .company_transforms import party_key
 from .write_company import ensure_roles
 
-PRESENT_TABLES = text("SELECT table_name FROM information_schema.tables WHERE table_schema = :schema")
 PARTIES = text(f'SELECT DISTINCT "FGAC_REGION_CODE", "ID" FROM {SCHEMA}."NALD_PARTIES" '
                f'WHERE "FGAC_REGION_CODE" IS NOT NULL AND "ID" IS NOT NULL')
 
@@ -35,8 +35,7 @@ def party_items(connection) -> list[str]:
 
 def queue_companies(ctx: StepContext) -> list[str]:
     with ctx.engine.begin() as connection:
-        present = set(connection.execute(PRESENT_TABLES, {"schema": SCHEMA}).scalars())
-        missing = [t for t in TABLES_READ if t not in present]
+        missing = missing_tables(connection, TABLES_READ)
         if missing:
             raise PermanentError(f"schema {SCHEMA} lacks tables: {', '.join(missing)}")
         roles = ensure_roles(connection)

@@ -14,19 +14,14 @@ duplicates included; here each licence number once).
 from sqlalchemy import text
 
 from ...runtime import PermanentError, StepContext
+from ..nald_import.queue_licences import missing_tables
 from .licence_import_rows import TABLES
 from .write_licence_import import reference_data_gaps
 
 
-def missing_import_tables(connection) -> list[str]:
-    present = set(connection.execute(
-        text("SELECT table_name FROM information_schema.tables WHERE table_schema = 'import'")).scalars())
-    return [t for t in TABLES if t not in present]
-
-
 def queue_licences(ctx: StepContext) -> list[str]:
     with ctx.engine.connect() as connection:
-        missing = missing_import_tables(connection)
+        missing = missing_tables(connection, TABLES)
         if missing:
             raise PermanentError(f"schema import lacks tables: {', '.join(missing)}")
         codes = connection.execute(text("""
