@@ -43,6 +43,8 @@ def test_db_upgrade_creates_every_table_once_and_never_alters_an_existing_one(te
             assert connection.execute(text("SELECT count(*) FROM water.regions")).scalar() == 0
             roles = connection.execute(text("SELECT name FROM crm_v2.roles ORDER BY name")).scalars().all()
             assert roles == sorted(model.reference.ROLES)
+            reasons = connection.execute(text("SELECT description FROM water.change_reasons")).scalars().all()
+            assert reasons == [model.reference.NALD_GAP]
     finally:
         engine.dispose()
         svc.drop_database(name)

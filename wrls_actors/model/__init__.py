@@ -10,10 +10,10 @@ what is there.
 
 from sqlalchemy import Connection, text
 
-from . import crm, crm_v2, nald, permit, reference, returns, water
+from . import crm, crm_v2, nald, permit, reference, returns, water, water_import
 from .base import metadata
 
-SCHEMAS = ("water", "crm", "crm_v2", "permit", "returns", nald.S)
+SCHEMAS = ("water", "crm", "crm_v2", "permit", "returns", water_import.S, nald.S)
 
 
 def create_missing(connection: Connection) -> None:
@@ -31,4 +31,4 @@ def create_missing(connection: Connection) -> None:
     reference.seed_created(connection, set(reference.TABLES) - existing)
 
 
-__all__ = ["metadata", "create_missing", "crm", "crm_v2", "nald", "permit", "returns", "water"]
+__all__ = ["metadata", "create_missing", "crm", "crm_v2", "nald", "permit", "returns", "water", "water_import"]

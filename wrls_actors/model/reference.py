@@ -1,5 +1,5 @@
-"""Reference rows the jobs need and other WRLS services own: the NALD regions
-and the CRM v2 role names.
+"""Reference rows the jobs need and other WRLS services own: the NALD regions,
+the CRM v2 role names and the change reason of NALD's charge version gaps.
 
 In production they exist already. ``db upgrade`` writes them only into a
 table it has just created, so a development database, the tests' and the
@@ -15,8 +15,10 @@ REGIONS = ((1, "A", "Anglian"), (2, "B", "Midlands"), (3, "Y", "North East"), (4
 
 ROLES = ("licenceHolder", "returnsTo", "billing", "additionalContact")
 
+# The reason charging-import-versions gives the versions it makes for the spans NALD does not charge.
+NALD_GAP = "NALD gap"
 
-TABLES = ("water.regions", "crm_v2.roles")
+TABLES = ("water.regions", "crm_v2.roles", "water.change_reasons")
 
 
 def seed_created(connection: Connection, created: set[str]) -> None:
@@ -28,3 +30,7 @@ def seed_created(connection: Connection, created: set[str]) -> None:
     if "crm_v2.roles" in created:
         for name in ROLES:
             connection.execute(text("INSERT INTO crm_v2.roles (name) VALUES (:n)"), {"n": name})
+    if "water.change_reasons" in created:
+        connection.execute(text(
+            "INSERT INTO water.change_reasons (description, type, is_enabled_for_new_charge_versions) "
+            "VALUES (:d, 'new_non_chargeable_charge_version', false)"), {"d": NALD_GAP})
