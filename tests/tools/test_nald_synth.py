@@ -11,6 +11,7 @@ import sys
 import zipfile
 from collections import Counter
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import pyzipper
@@ -164,7 +165,8 @@ def test_rows_are_keyed_by_region_and_id_and_licence_numbers_are_unique(tables):
     assert len({row["LIC_NO"] for row in licences}) == len(licences)
     assert {row["FGAC_REGION_CODE"] for row in licences} == {str(n) for n in range(1, 9)}
     for name in ("NALD_ABS_LICENCES", "NALD_PARTIES", "NALD_ADDRESSES", "NALD_POINTS", "NALD_ABS_LIC_PURPOSES",
-                 "NALD_RET_FORMATS", "NALD_CHG_ELEMENTS", "NALD_LIC_CONDITIONS"):
+                 "NALD_RET_FORMATS", "NALD_CHG_ELEMENTS", "NALD_LIC_CONDITIONS", "NALD_BILL_HEADERS",
+                 "NALD_BILL_TRANS"):
         rows = tables[name]
         assert len(keys(rows, "FGAC_REGION_CODE", "ID")) == len(rows), name
     # IDs restart in every region, so a reader that forgets the region is caught.
@@ -208,6 +210,15 @@ def test_every_reference_points_at_a_row_of_the_same_region(tables):
     refer("NALD_LH_AGRMNTS", ["ALHA_ACC_NO"], "NALD_LH_ACCS", ["ACC_NO"])
     refer("NALD_IAS_INVOICE_ACCS", ["ALHA_ACC_NO"], "NALD_LH_ACCS", ["ACC_NO"])
     refer("NALD_IAS_INVOICE_ACCS", ["ACON_APAR_ID", "ACON_AADD_ID"], "NALD_CONTACTS", ["APAR_ID", "AADD_ID"])
+    refer("NALD_BILL_HEADERS", ["ABRN_BILL_RUN_NO", "FIN_YEAR"], "NALD_BILL_RUNS", ["BILL_RUN_NO", "FIN_YEAR"])
+    refer("NALD_BILL_HEADERS", ["IAS_CUST_REF"], "NALD_IAS_INVOICE_ACCS", ["IAS_CUST_REF"])
+    refer("NALD_BILL_TRANS", ["ABHD_ID", "ABRN_BILL_RUN_NO"], "NALD_BILL_HEADERS", ["ID", "ABRN_BILL_RUN_NO"])
+    refer("NALD_BILL_TRANS", ["LIC_ID"], "NALD_ABS_LICENCES", ["ID"])
+    # The element billed is one of the licence's own.
+    refer("NALD_BILL_TRANS", ["LIC_ID", "ACEL_ID"], "NALD_CHG_ELEMENTS", ["ACVR_AABL_ID", "ID"])
+    refer("NALD_TPT_RETURNS", ["ACEL_ID"], "NALD_CHG_ELEMENTS", ["ID"])
+    # The import reaches a bill's licence through its lines, so no bill is without one.
+    assert keys(t["NALD_BILL_HEADERS"], r, "ID") == keys(t["NALD_BILL_TRANS"], r, "ABHD_ID")
     lic_mods = [row for row in t["NALD_MOD_LOGS"] if row["AMRE_AMRE_TYPE"] == "LIC"]
     ret_mods = [row for row in t["NALD_MOD_LOGS"] if row["AMRE_AMRE_TYPE"] == "RET"]
     assert keys(lic_mods, r, "AABL_ID", "AABV_ISSUE_NO", "AABV_INCR_NO") <= keys(
@@ -320,6 +331,158 @@ def test_parties_are_people_and_organisations_and_some_licences_end(tables):
     assert any(row["EFF_END_DATE"] != NULL for row in tables["NALD_LIC_ROLES"])
 
 
+# --------------------------------------------------------------------------- what the bill-runs import must meet
+
+# The bill-runs import's hard-coded summer two-part tariff runs ('region:BILL_RUN_NO'), FIN_YEAR 2016 to 2022.
+LEGACY_SUMMER_RUNS = {
+    "1": [582, 609, 640, 673, 706, 750, 778], "2": [546, 572, 604, 636, 663, 694, 717],
+    "3": [367, 404, 451, 483, 518, 552, 571], "4": [308, 323, 346, 376, 408, 428, 439],
+    "5": [640, 659, 685, 715, 758, 794, 816], "6": [494, 517, 542, 559, 584, 602, 618],
+    "7": [334, 359, 401, 443, 502, 547, 574], "8": [304, 328, 341, 351, 367, 379, 392],
+}
+MONEY = re.compile(r"-?\d+\.\d\d")
+
+
+def pence(value: str) -> int:
+    assert MONEY.fullmatch(value), value
+    return int(Decimal(value) * 100)
+
+
+def runs_by_key(tables) -> dict[tuple[str, str], dict[str, str]]:
+    return {(row["FGAC_REGION_CODE"], row["BILL_RUN_NO"]): row for row in tables["NALD_BILL_RUNS"]}
+
+
+def is_tpt_summer(region: str, day: date) -> bool:
+    """The bill-runs import's reading of a TPT return date (Southern and Thames have a later summer)."""
+    first, last = ((4, 29), (11, 28)) if region in ("6", "7") else ((4, 16), (11, 15))
+    return date(day.year, *first) <= day <= date(day.year, *last)
+
+
+def test_the_summer_two_part_tariff_runs_carry_the_numbers_the_import_lists(tables):
+    runs = tables["NALD_BILL_RUNS"]
+    assert len(keys(runs, "FGAC_REGION_CODE", "BILL_RUN_NO")) == len(runs)
+    for region, listed in LEGACY_SUMMER_RUNS.items():
+        two_part = [row for row in runs if row["FGAC_REGION_CODE"] == region and row["BILL_RUN_TYPE"] == "R"]
+        by_year = {year: sorted(int(row["BILL_RUN_NO"]) for row in two_part if row["FIN_YEAR"] == str(year))
+                   for year in range(2014, 2023)}
+        assert all(len(numbers) == 2 for numbers in by_year.values()), (region, by_year)  # summer and winter
+        summer = [number for year in range(2016, 2023) for number in by_year[year] if number in listed]
+        assert summer == listed, region  # one a year, in year order
+        assert not any(number in listed for year in (2014, 2015) for number in by_year[year])
+
+
+def test_there_are_bill_runs_the_import_takes_and_runs_it_must_skip(tables):
+    runs = tables["NALD_BILL_RUNS"]
+    taken = [row for row in runs if row["BILL_RUN_TYPE"] in ("A", "S", "R") and int(row["FIN_YEAR"]) >= 2015
+             and row["IAS_XFER_DATE"] != NULL]
+    assert {row["FGAC_REGION_CODE"] for row in taken} == set(LEGACY_SUMMER_RUNS)
+    assert {row["BILL_RUN_TYPE"] for row in taken} == {"A", "S", "R"}
+    assert any(row["FIN_YEAR"] == "2014" for row in runs)
+    assert any(row["IAS_XFER_DATE"] == NULL for row in runs)
+    assert {row["BILL_RUN_TYPE"] for row in runs} - {"A", "S", "R"}
+    assert max(int(row["FIN_YEAR"]) for row in runs) == 2022  # PRESROC bills end with the year to March 2022
+    for row in runs:
+        initiated = nald_date(row["INITIATION_DATE"])
+        assert date(int(row["FIN_YEAR"]), 3, 31) < initiated <= nald_date(row["BILL_RUN_STATUS_DATE"]), row
+        assert int(row["NO_OF_INVS"]) >= 0 and int(row["NO_OF_CRNS"]) >= 0
+        assert pence(row["VALUE_OF_INVS"]) >= 0 >= pence(row["VALUE_OF_CRNS"])
+    bills = {(row["FGAC_REGION_CODE"], row["ABRN_BILL_RUN_NO"]) for row in tables["NALD_BILL_HEADERS"]}
+    assert {runs_by_key(tables)[key]["BILL_RUN_TYPE"] for key in bills} == {"A", "S", "R"}
+    assert any(runs_by_key(tables)[key]["FIN_YEAR"] == "2014" for key in bills)
+
+
+def test_bills_add_up_their_lines_and_lines_bill_charge_versions_in_force(tables):
+    r = "FGAC_REGION_CODE"
+    lines: dict[tuple[str, str], list[dict]] = {}
+    for row in tables["NALD_BILL_TRANS"]:
+        lines.setdefault((row[r], row["ABHD_ID"]), []).append(row)
+    runs = runs_by_key(tables)
+    part_years = 0
+    for bill in tables["NALD_BILL_HEADERS"]:
+        its = lines[(bill[r], bill["ID"])]
+        assert pence(bill["NET_AMOUNT"]) == sum(
+            pence(line["FINAL_A1_BILLABLE_AMOUNT"]) + pence(line["FINAL_A2_BILLABLE_AMOUNT"]) for line in its)
+        assert {line["TRANS_TYPE"] for line in its} == {bill["BILL_TYPE"]}
+        assert runs[(bill[r], bill["ABRN_BILL_RUN_NO"])]["FIN_YEAR"] == bill["FIN_YEAR"]
+        year = int(bill["FIN_YEAR"])
+        for line in its:
+            first, last = nald_date(line["BILL_ST_DATE"]), nald_date(line["BILL_END_DATE"])
+            assert date(year - 1, 4, 1) <= first <= last <= date(year, 3, 31), line
+            part_years += last < date(year, 3, 31)
+    assert part_years  # a charge version that ended during the year is billed up to its end
+    bills = {(row[r], row["ID"]): row for row in tables["NALD_BILL_HEADERS"]}
+    elements = {(row[r], row["ID"]): row for row in tables["NALD_CHG_ELEMENTS"]}
+    versions = {(row[r], row["AABL_ID"], row["VERS_NO"]): row for row in tables["NALD_CHG_VERSIONS"]}
+    for line in tables["NALD_BILL_TRANS"]:
+        element = elements[(line[r], line["ACEL_ID"])]
+        version = versions[(line[r], element["ACVR_AABL_ID"], element["ACVR_VERS_NO"])]
+        assert version["STATUS"] != "DRAFT" and version["BILLED_UPTO_DATE"] != NULL
+        assert bills[(line[r], line["ABHD_ID"])]["IAS_CUST_REF"] == version["AIIA_IAS_CUST_REF"]
+        first = nald_date(line["BILL_ST_DATE"])
+        assert nald_date(version["EFF_ST_DATE"]) <= first <= nald_date(version["BILLED_UPTO_DATE"])
+        assert version["EFF_END_DATE"] == NULL or nald_date(line["BILL_END_DATE"]) <= nald_date(
+            version["EFF_END_DATE"])
+        assert 0 < int(line["BILLABLE_DAYS"]) <= int(line["ABS_PER_DAYS"]) <= 366, line
+        for column in ("BILLABLE_ANN_QTY", "SRCE_VALUE", "SEAS_VALUE", "LOSS_VALUE", "SUC_RATE", "EIUC_VALUE",
+                       "EIUC_SRCE_VALUE"):
+            Decimal(line[column])  # the import casts them to numeric
+
+
+def test_bill_lines_are_invoices_and_credits_with_the_agreements_the_import_reads(tables):
+    runs = runs_by_key(tables)
+    trans = tables["NALD_BILL_TRANS"]
+    agreements = keys(tables["NALD_CHG_AGRMNTS"], "FGAC_REGION_CODE", "ACEL_ID", "AFSA_CODE")
+    kinds = Counter(line["TRANS_TYPE"] for line in trans)
+    assert set(kinds) == {"I", "C"} and kinds["I"] > 10 * kinds["C"] > 0
+    for line in trans:
+        standard, compensation = pence(line["FINAL_A1_BILLABLE_AMOUNT"]), pence(line["FINAL_A2_BILLABLE_AMOUNT"])
+        if line["TRANS_TYPE"] == "C":
+            assert standard <= 0 and compensation <= 0, line
+        else:
+            assert standard >= 0 and compensation >= 0, line
+        if line["ELEMENT_AGRMNTS"] == "S127":
+            assert line["ELEMENT_AGRMNT_VALS"] == "x 0.5"
+            assert (line["FGAC_REGION_CODE"], line["ACEL_ID"], "S127") in agreements
+        elif line["ELEMENT_AGRMNTS"] == "S126":
+            assert re.fullmatch(r"x 0\.\d+", line["ELEMENT_AGRMNT_VALS"]), line  # 'x ' dropped, then numeric
+        else:
+            assert line["ELEMENT_AGRMNTS"] == line["ELEMENT_AGRMNT_VALS"] == NULL, line
+        if runs[(line["FGAC_REGION_CODE"], line["ABRN_BILL_RUN_NO"])]["BILL_RUN_TYPE"] == "R":
+            assert line["ELEMENT_AGRMNTS"] == "S127", line  # two-part tariff second parts only
+    annual_and_supplementary = [line for line in trans
+                                if runs[(line["FGAC_REGION_CODE"], line["ABRN_BILL_RUN_NO"])]["BILL_RUN_TYPE"] != "R"]
+    assert any(pence(line["FINAL_A1_BILLABLE_AMOUNT"]) > 0 for line in annual_and_supplementary)
+    assert any(pence(line["FINAL_A2_BILLABLE_AMOUNT"]) > 0 for line in annual_and_supplementary)
+    assert any(line["FINAL_A2_BILLABLE_AMOUNT"] == "0.00" for line in annual_and_supplementary)
+    assert {"S127", "S126"} <= {line["ELEMENT_AGRMNTS"] for line in annual_and_supplementary}
+    s130 = {line["LH_ACC_AGRMNTS"] for line in trans} - {NULL}
+    assert s130 and all(agreement.startswith("S130") for agreement in s130)
+    assert {line["NEW_OWN_FLAG"] for line in trans} <= {NULL, "Y"}
+    numbers = [line["BILL_NO"] for line in tables["NALD_BILL_HEADERS"] if line["BILL_NO"] != NULL]
+    assert numbers and len(set(numbers)) == len(numbers) < len(tables["NALD_BILL_HEADERS"])
+
+
+def test_two_part_tariff_returns_match_second_part_lines_in_summer_and_winter(tables):
+    r = "FGAC_REGION_CODE"
+    runs = runs_by_key(tables)
+    listed = {(region, str(n)) for region, numbers in LEGACY_SUMMER_RUNS.items() for n in numbers}
+    second_parts = {(line[r], line["ACEL_ID"], runs[(line[r], line["ABRN_BILL_RUN_NO"])]["FIN_YEAR"]):
+                    (line[r], line["ABRN_BILL_RUN_NO"]) for line in tables["NALD_BILL_TRANS"]
+                    if runs[(line[r], line["ABRN_BILL_RUN_NO"])]["BILL_RUN_TYPE"] == "R"}
+    returns = tables["NALD_TPT_RETURNS"]
+    assert keys(returns, r, "ACEL_ID", "FIN_YEAR") == set(second_parts)
+    assert len(returns) == len(second_parts)
+    seasons = Counter()
+    for row in returns:
+        year, day = int(row["FIN_YEAR"]), nald_date(row["LATEST_RET_DATE"])
+        assert date(year - 1, 4, 1) <= day <= date(year, 3, 31), row
+        summer = is_tpt_summer(row[r], day)
+        seasons[(row[r] in ("6", "7"), summer)] += 1
+        if year >= 2016:  # the import flags the run summer from its list, the volume from the return's date
+            assert (second_parts[(row[r], row["ACEL_ID"], row["FIN_YEAR"])] in listed) == summer, row
+    assert all(seasons[(late, summer)] for late in (True, False) for summer in (True, False)), seasons
+
+
 # --------------------------------------------------------------------------- write_extract
 
 
@@ -363,7 +526,7 @@ def test_the_command_writes_an_extract_with_the_password_from_the_environment(tm
     result = synth(tmp_path, "--licences", "30", "--out", str(out), "--seed", "5",
                    WRLS_NALD_ZIP_PASSWORD="from-env")
     assert result.returncode == 0, result.stderr
-    assert re.search(r"30 licences, \d+ rows in 37 tables, \d+ bytes", result.stdout)
+    assert re.search(r"30 licences, \d+ rows in 41 tables, \d+ bytes", result.stdout)
     assert len(parse(inner_members(out, "from-env")["NALD_ABS_LICENCES.txt"])) == 31
 
 

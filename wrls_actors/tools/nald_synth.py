@@ -1,5 +1,8 @@
 """A deterministic generator of realistic NALD extracts, shaped like the one the nightly import downloads.
 
+It also carries the PRESROC billing history the one-off bill-runs import reads (NALD_BILL_RUNS,
+NALD_BILL_HEADERS, NALD_BILL_TRANS, NALD_TPT_RETURNS, financial years 2014 to 2022).
+
 The extract is an AES-encrypted zip (normally ``nald_enc.zip``) holding one
 unencrypted ``NALD.zip``, which holds one CSV file per NALD table
 (``<TABLE>.txt``): a header line of the columns of ``model/nald.py``, the
@@ -276,6 +279,93 @@ _LOSS_FACTOR = {code: loss for code, _, loss in PURP_USES}
 _USE_NAME = {code: name for code, name, _ in PURP_USES}
 
 
+# --------------------------------------------------------------------------- bill runs (PRESROC, up to 2022)
+
+#: FIN_YEAR of the bill runs: the financial year ending 31 March of it. PRESROC billing ended with 2022;
+#: the bill-runs import takes 2015 on, so 2014 is there for it to leave out.
+BILLED_YEARS = range(2014, 2023)
+#: The summer two-part tariff runs of FIN_YEAR 2016..2022, per region, in year order: the bill-runs import
+#: flags exactly these 'region:BILL_RUN_NO' as summer runs (a hard-coded list), so the synthetic runs carry them.
+SUMMER_TPT_RUNS: dict[int, tuple[int, ...]] = {
+    1: (582, 609, 640, 673, 706, 750, 778), 2: (546, 572, 604, 636, 663, 694, 717),
+    3: (367, 404, 451, 483, 518, 552, 571), 4: (308, 323, 346, 376, 408, 428, 439),
+    5: (640, 659, 685, 715, 758, 794, 816), 6: (494, 517, 542, 559, 584, 602, 618),
+    7: (334, 359, 401, 443, 502, 547, 574), 8: (304, 328, 341, 351, 367, 379, 392),
+}
+_FIRST_LISTED_YEAR = 2016
+# Each kind of run: its BILL_RUN_TYPE, how far its number sits below the year's summer run (the listed
+# numbers are at least 10 apart, so the runs of a year never reach the previous year's), and when it is
+# started, in days after the financial year ends. "other" is a type the import does not take.
+BILL_RUN_KINDS: dict[str, tuple[str, int, tuple[int, int]]] = {
+    "annual": ("A", 3, (2, 40)), "supplementary": ("S", 2, (120, 200)), "winter": ("R", 1, (60, 90)),
+    "summer": ("R", 0, (240, 270)), "other": ("X", 4, (90, 120)),
+}
+# One "other" run per region, in this year; and the runs never transferred to the billing system (the
+# import skips them): (region, FIN_YEAR, kind).
+_OTHER_RUN_YEAR = 2019
+_NOT_TRANSFERRED = frozenset({(4, 2022, "supplementary"), (8, 2021, "winter")})
+# The charge factors of a bill line by its element's codes: source (ASRF_CODE), season (ASFT_CODE), loss
+# (ALSF_CODE), and the source factor of the compensation charge, which tidal water does not pay.
+_SOURCE_VALUES = {"U": "1", "S": "3", "T": "0.2"}
+_EIUC_SOURCE_VALUES = {"U": "1", "S": "1", "T": "0"}
+_SEASON_VALUES = {"S": "1.6", "W": "0.016", "A": "1"}
+_LOSS_VALUES = {"H": "1", "M": "0.6", "L": "0.03", "V": "0.003"}
+_S130_AGREEMENTS = ("S130U", "S130S", "S130T", "S130W")
+# The two-part tariff summer, as the bill-runs import reads a TPT return's date: (month, day) from and to.
+_TPT_SUMMER = {True: ((4, 29), (11, 28)), False: ((4, 16), (11, 15))}  # by "Southern or Thames"
+# Half the charged licences have bills: that keeps the bill tables near 0.8 M rows at 71,000 licences.
+_BILLED_SHARE = 0.5
+# Invoices in a run, per unit of the region's weight.
+_RUN_INVOICES = {"annual": (180, 220), "summer": (8, 15), "winter": (3, 8), "supplementary": (1, 12), "other": (1, 12)}
+
+
+def bill_run_number(region: int, fin_year: int, kind: str) -> int:
+    """BILL_RUN_NO of a region's run of ``kind`` (a key of :data:`BILL_RUN_KINDS`) for ``fin_year``.
+
+    Pure, so a licence's bills name their runs without asking anyone; no two runs of a region share one.
+    """
+    if fin_year not in BILLED_YEARS:
+        raise ValueError(f"no bill runs for FIN_YEAR {fin_year}")
+    listed = SUMMER_TPT_RUNS[region]
+    if fin_year >= _FIRST_LISTED_YEAR:
+        summer = listed[fin_year - _FIRST_LISTED_YEAR]
+    else:
+        summer = listed[0] - 10 * (_FIRST_LISTED_YEAR - fin_year)
+    return summer - BILL_RUN_KINDS[kind][1]
+
+
+def _pounds(pence: int) -> str:
+    return f"{pence / 100:.2f}"
+
+
+def _bill_run_rows() -> list[Row]:
+    """Every region's runs: per year an annual, a supplementary and two two-part tariff runs, and one other.
+
+    Their counts and values are of the right size but do not add up to the bills: the import copies them.
+    """
+    columns = BY_NAME["NALD_BILL_RUNS"].columns
+    rows = []
+    for r in REGIONS:
+        rng = random.Random(f"bill-runs:{r.code}")
+        runs = [(year, kind) for year in BILLED_YEARS for kind in BILL_RUN_KINDS
+                if kind != "other" or year == _OTHER_RUN_YEAR]
+        for year, kind in sorted(runs, key=lambda run: bill_run_number(r.code, *run)):
+            run_type, _, (soonest, latest) = BILL_RUN_KINDS[kind]
+            started = date(year, 3, 31) + timedelta(days=rng.randint(soonest, latest))
+            finished = started + timedelta(days=rng.randint(1, 20))
+            invoices = r.weight * rng.randint(*_RUN_INVOICES[kind])
+            credits = rng.randint(0, r.weight) * (5 if kind == "supplementary" else 1)
+            transferred = None if (r.code, year, kind) in _NOT_TRANSFERRED else finished + timedelta(
+                days=rng.randint(1, 5))
+            row = {"BILL_RUN_NO": bill_run_number(r.code, year, kind), "FGAC_REGION_CODE": r.code,
+                   "BILL_RUN_TYPE": run_type, "FIN_YEAR": year, "INITIATION_DATE": started,
+                   "BILL_RUN_STATUS_DATE": finished, "NO_OF_INVS": invoices,
+                   "VALUE_OF_INVS": _pounds(invoices * rng.randint(90000, 250000)), "NO_OF_CRNS": credits,
+                   "VALUE_OF_CRNS": _pounds(-credits * rng.randint(10000, 150000)), "IAS_XFER_DATE": transferred}
+            rows.append([_cell(row[c]) for c in columns])
+    return rows
+
+
 def _reference_rows() -> dict[str, list[Row]]:
     """The lookup tables: fixed, whatever the seed and size."""
     units: list[Row] = []
@@ -300,6 +390,7 @@ def _reference_rows() -> dict[str, list[Row]]:
         "NALD_LIC_ROLE_TYPES": [list(t) for t in LIC_ROLE_TYPES],
         "NALD_REP_UNITS": units,
         "NALD_FIN_AGRMNT_TYPES": [list(t) for t in FIN_AGRMNT_TYPES],
+        "NALD_BILL_RUNS": _bill_run_rows(),
     }
 
 
@@ -371,6 +462,25 @@ def _quantity(rng: random.Random, low: int, high: int) -> str:
     return str(value) if rng.random() < 0.7 else f"{value}.{rng.randint(1, 99):02d}"
 
 
+@lru_cache(maxsize=None)  # bounded: five periods, nine years, the days of a year a version can end on
+def _period_days(period: tuple[int, int, int, int], first: date, last: date) -> int:
+    """The days of first..last inside an abstraction period (which may run over the new year)."""
+    st_day, st_month, end_day, end_month = period
+    over_new_year = (end_month, end_day) < (st_month, st_day)
+    days = 0
+    for year in range(first.year - 1, last.year + 1):
+        start, end = date(year, st_month, st_day), date(year + over_new_year, end_month, end_day)
+        days += max(0, (min(end, last) - max(start, first)).days + 1)
+    return days
+
+
+@lru_cache(maxsize=None)
+def _unit_charges(region: int, fin_year: int) -> tuple[float, float]:
+    """The standard unit charge and the environmental improvement unit charge (£/m³) of a region's year."""
+    rise = 1.02 ** (fin_year - BILLED_YEARS[0])
+    return round((0.015 + 0.0013 * region) * rise, 5), round((0.0006 + 0.0001 * (region % 3)) * rise, 5)
+
+
 # --------------------------------------------------------------------------- per-licence generation
 
 @dataclass(slots=True)
@@ -426,6 +536,43 @@ class _Requirement:
         return self.production_month in _SUMMER_PRODUCTION_MONTHS
 
 
+@dataclass(slots=True)
+class _Element:
+    """A charge element as its bill lines need it."""
+
+    id: str
+    period: tuple[int, int, int, int]
+    quantity: str  # the billable annual quantity, else the authorised one
+    season: str  # ASFT_CODE
+    source: str  # ASRF_CODE
+    loss: str  # ALSF_CODE
+    agreement: str | None  # AFSA_CODE of its NALD_CHG_AGRMNTS row
+
+
+@dataclass(slots=True)
+class _BillLines:
+    """What the lines of a version's bills for one year share."""
+
+    year: int  # FIN_YEAR
+    customer_ref: str  # IAS_CUST_REF: the charge version's
+    first: date  # BILL_ST_DATE..BILL_END_DATE: the part of the year the version covers
+    last: date
+    agreements: dict[str, tuple[str | None, str | None]]  # by element: ELEMENT_AGRMNTS, ELEMENT_AGRMNT_VALS
+    s130: str | None  # LH_ACC_AGRMNTS
+    new_owner: bool  # NEW_OWN_FLAG
+
+
+@dataclass(slots=True)
+class _Charged:
+    """A charge version in force, as its bills need it."""
+
+    start: date
+    end: date | None
+    billed: date | None  # BILLED_UPTO_DATE
+    customer_ref: str
+    elements: list[_Element]
+
+
 class _RegionState:
     """What outlives one licence in a region: ID counters and the parties later licences may share."""
 
@@ -448,6 +595,7 @@ class _Licence:
     def __init__(self, n: int, rng: random.Random, state: _RegionState, out: dict[str, list[Row]]) -> None:
         self.n, self.rng, self.state, self.region, self.out = n, rng, state, state.region, out
         self.id = str(state.next_id("licence"))
+        self.water_undertaker = False  # AREP_EIUC_CODE ...SWC: no compensation charge on its bills
 
     def emit(self, table: str, **values: object) -> None:
         columns = _COLUMNS[table]
@@ -509,11 +657,12 @@ class _Licence:
     def _licence_row(self, start: date, expiry: date | None, revoked: date | None, lapsed: date | None) -> None:
         rng, r = self.rng, self.region
         number = rng.choice(r.licence_numbers)(int(self.id) - 1, rng)
+        cams = None if rng.random() < 0.05 else f"{r.abbr}C{rng.randint(1, 8):02d}"
+        area = f"{r.abbr}AR{rng.randint(1, 3)}"
+        self.water_undertaker = rng.random() < 0.04
         self.emit("NALD_ABS_LICENCES", ID=self.id, LIC_NO=number, ORIG_EFF_DATE=start, EXPIRY_DATE=expiry,
-                  REV_DATE=revoked, LAPSED_DATE=lapsed,
-                  AREP_CAMS_CODE=None if rng.random() < 0.05 else f"{r.abbr}C{rng.randint(1, 8):02d}",
-                  AREP_AREA_CODE=f"{r.abbr}AR{rng.randint(1, 3)}",
-                  AREP_EIUC_CODE=f"{r.abbr}SWC" if rng.random() < 0.04 else f"{r.abbr}OTH",
+                  REV_DATE=revoked, LAPSED_DATE=lapsed, AREP_CAMS_CODE=cams, AREP_AREA_CODE=area,
+                  AREP_EIUC_CODE=f"{r.abbr}SWC" if self.water_undertaker else f"{r.abbr}OTH",
                   AREP_SUC_CODE=f"{r.abbr}T" if rng.random() < 0.05 else r.abbr,
                   AREP_LEAP_CODE=None if rng.random() < 0.1 else f"{r.abbr}L{rng.randint(1, 12):02d}")
 
@@ -914,17 +1063,21 @@ class _Licence:
         if first + timedelta(days=366) <= limit:
             starts += _days_between(rng, first + timedelta(days=366), limit, rng.choice((0, 0, 0, 1, 1, 2)))
         in_force = [v for v in versions if v.status != "DRAFT"]
+        charged = []
         for number, version_start in enumerate(starts, 1):
             last = number == len(starts)
             holder = next(v.holder for v in reversed(in_force) if v.start <= version_start or v is in_force[0])
-            self._charge_version(number, "CURR" if last else "SUPER", version_start,
-                                 end if last else starts[number] - timedelta(days=1), holder, purposes)
-        if end is None and rng.random() < 0.02:
+            charged.append(self._charge_version(number, "CURR" if last else "SUPER", version_start,
+                                                end if last else starts[number] - timedelta(days=1), holder,
+                                                purposes))
+        if end is None and rng.random() < 0.02:  # drafts are never billed
             draft_start = max(EXTRACT_DATE - timedelta(days=30), starts[-1] + timedelta(days=1))
             self._charge_version(len(starts) + 1, "DRAFT", draft_start, None, in_force[-1].holder, purposes)
+        # Drawn after every other row of the licence, so adding the bills moved none of those.
+        self._bills(charged)
 
     def _charge_version(self, number: int, status: str, start: date, end: date | None, holder: _Holder,
-                        purposes: list[_Purpose]) -> None:
+                        purposes: list[_Purpose]) -> _Charged:
         rng = self.rng
         billed = None
         if status == "SUPER":
@@ -935,10 +1088,10 @@ class _Licence:
                   EFF_END_DATE=end, AIIA_IAS_CUST_REF=holder.customer_ref, AIIA_ALHA_ACC_NO=holder.account,
                   APPORTIONMENT="Y" if rng.random() < 0.05 else "N",
                   IN_ERROR_STATUS="Y" if rng.random() < 0.03 else "N", BILLED_UPTO_DATE=billed)
-        for purpose in purposes[:3]:
-            self._charge_element(number, start, end, purpose)
+        elements = [self._charge_element(number, start, end, purpose) for purpose in purposes[:3]]
+        return _Charged(start, end, billed, holder.customer_ref, elements)
 
-    def _charge_element(self, version_no: int, start: date, end: date | None, p: _Purpose) -> None:
+    def _charge_element(self, version_no: int, start: date, end: date | None, p: _Purpose) -> _Element:
         rng = self.rng
         element = str(self.state.next_id("element"))
         st_day, st_month, end_day, end_month = p.period
@@ -947,18 +1100,122 @@ class _Licence:
         if p.quantity is not None and rng.random() < 0.2:
             billable = f"{float(p.quantity) * rng.uniform(0.2, 1):.2f}"
         timeltd_start, timeltd_end = p.time_limited or (None, None)
+        source = rng.choice(("U", "U", "U", "U", "U", "U", "U", "S", "S", "T"))
         self.emit("NALD_CHG_ELEMENTS", ID=element, ACVR_AABL_ID=self.id, ACVR_VERS_NO=version_no,
                   ABS_PERIOD_ST_DAY=st_day, ABS_PERIOD_ST_MONTH=st_month, ABS_PERIOD_END_DAY=end_day,
                   ABS_PERIOD_END_MONTH=end_month, AUTH_ANN_QTY=p.quantity or "0", BILLABLE_ANN_QTY=billable,
-                  ASFT_CODE=season, ASFT_CODE_DERIVED=season,
-                  ASRF_CODE=rng.choice(("U", "U", "U", "U", "U", "U", "U", "S", "S", "T")),
+                  ASFT_CODE=season, ASFT_CODE_DERIVED=season, ASRF_CODE=source,
                   ALSF_CODE=_LOSS_FACTOR[p.codes[2]], APUR_APPR_CODE=p.codes[0], APUR_APSE_CODE=p.codes[1],
                   APUR_APUS_CODE=p.codes[2], FCTS_OVERRIDDEN="Y" if rng.random() < 0.03 else "N",
                   TIMELTD_ST_DATE=timeltd_start, TIMELTD_END_DATE=timeltd_end,
                   DESCR=None if rng.random() < 0.4 else f"{_USE_NAME[p.codes[2]]}, {rng.choice(FARMS)} Farm")
+        agreement = None
         if p.agreement is not None and rng.random() < 0.7:
-            code, _, _ = p.agreement
-            self.emit("NALD_CHG_AGRMNTS", ACEL_ID=element, AFSA_CODE=code, EFF_ST_DATE=start, EFF_END_DATE=end)
+            agreement, _, _ = p.agreement
+            self.emit("NALD_CHG_AGRMNTS", ACEL_ID=element, AFSA_CODE=agreement, EFF_ST_DATE=start,
+                      EFF_END_DATE=end)
+        return _Element(element, p.period, billable or p.quantity or "0", season, source,
+                        _LOSS_FACTOR[p.codes[2]], agreement)
+
+    # -- bills (PRESROC) ---------------------------------------------------------------------
+
+    def _bills(self, charged: list[_Charged]) -> None:
+        """The bills of the charge versions, for each year a version was in force on 1 April and billed.
+
+        A bill in the year's annual run with a line per element; now and then a supplementary one; and
+        for two-part tariff (S127) elements a second-part bill in the summer or winter run, with the
+        return it was based on. Only some licences have any (see :data:`_BILLED_SHARE`).
+        """
+        rng = self.rng
+        if rng.random() >= _BILLED_SHARE:
+            return
+        s130 = rng.choice(_S130_AGREEMENTS) if rng.random() < 0.03 else None
+        previous_customer = charged[0].customer_ref
+        for version in charged:
+            agreements = {e.id: self._bill_agreement(e) for e in version.elements}
+            new_owner = version.customer_ref != previous_customer
+            previous_customer = version.customer_ref
+            for year in BILLED_YEARS:
+                year_start, year_end = date(year - 1, 4, 1), date(year, 3, 31)
+                if year_start < version.start:
+                    continue
+                if version.billed is None or version.billed < year_start or (
+                        version.end is not None and version.end < year_start):
+                    break
+                last = year_end if version.end is None else min(version.end, year_end)
+                lines = _BillLines(year, version.customer_ref, year_start, last, agreements, s130, new_owner)
+                new_owner = False  # flagged on the new holder's first bill only
+                self._bill("annual", version.elements, lines)
+                if rng.random() < 0.03:  # a correction in the year's supplementary run, mostly a credit
+                    self._bill("supplementary", version.elements, lines,
+                               credit=rng.random() < 0.65, share=rng.uniform(0.05, 1))
+                for kind in ("summer", "winter"):
+                    second_part = [e for e in version.elements
+                                   if e.agreement == "S127" and (e.season == "S") == (kind == "summer")]
+                    for element in self._bill(kind, second_part, lines):
+                        self._tpt_return(element, year, kind)
+
+    def _bill_agreement(self, element: _Element) -> tuple[str | None, str | None]:
+        """ELEMENT_AGRMNTS and ELEMENT_AGRMNT_VALS of the element's lines ("x <factor>", as NALD writes them)."""
+        if element.agreement == "S127":
+            return "S127", "x 0.5"
+        if element.agreement == "S126" or self.rng.random() < 0.02:  # S126 is agreed on the bill too
+            return "S126", f"x 0.{self.rng.randint(50, 95)}"
+        return None, None
+
+    def _bill(self, kind: str, elements: list[_Element], lines: _BillLines, credit: bool = False,
+              share: float = 1.0) -> list[_Element]:
+        """A bill in the region's ``kind`` run of the year, with a line per element that abstracts in the
+        part of the year billed (no bill when none does); returns the elements billed."""
+        elements = [e for e in elements if _period_days(e.period, lines.first, lines.last)]
+        if not elements:
+            return elements
+        rng, region = self.rng, self.region.code
+        run = bill_run_number(region, lines.year, kind)
+        header = str(self.state.next_id("bill_header"))
+        suc, eiuc = _unit_charges(region, lines.year)
+        second_part = BILL_RUN_KINDS[kind][0] == "R"
+        trans_type = "C" if credit else "I"
+        sign = -1 if credit else 1
+        net = 0
+        for e in elements:
+            agreement, agreement_value = lines.agreements[e.id]
+            authorised_days = _period_days(e.period, date(lines.year - 1, 4, 1), date(lines.year, 3, 31))
+            billable_days = _period_days(e.period, lines.first, lines.last)
+            volume = f"{float(e.quantity) * rng.uniform(0.05, 1):.3f}" if second_part else e.quantity
+            # Pence, so the bill's NET_AMOUNT is the sum of its lines to the penny.
+            base = (float(volume) * float(_SEASON_VALUES[e.season]) * float(_LOSS_VALUES[e.loss])
+                    * billable_days / authorised_days * share * sign * 100)
+            factor = float(agreement_value[2:]) if agreement_value is not None else 1.0
+            standard = round(base * suc * float(_SOURCE_VALUES[e.source]) * factor)
+            compensation = 0 if second_part or self.water_undertaker else round(
+                base * eiuc * float(_EIUC_SOURCE_VALUES[e.source]))
+            net += standard + compensation
+            self.emit("NALD_BILL_TRANS", ID=str(self.state.next_id("bill_line")), ABHD_ID=header,
+                      ABRN_BILL_RUN_NO=run, LIC_ID=self.id, ACEL_ID=e.id, TRANS_TYPE=trans_type,
+                      BILL_ST_DATE=lines.first, BILL_END_DATE=lines.last, ABS_PER_DAYS=authorised_days,
+                      BILLABLE_DAYS=billable_days, BILLABLE_ANN_QTY=volume, ELEMENT_AGRMNTS=agreement,
+                      ELEMENT_AGRMNT_VALS=agreement_value, LH_ACC_AGRMNTS=lines.s130,
+                      NEW_OWN_FLAG="Y" if lines.new_owner else None, SRCE_VALUE=_SOURCE_VALUES[e.source],
+                      SEAS_VALUE=_SEASON_VALUES[e.season], LOSS_VALUE=_LOSS_VALUES[e.loss], SUC_RATE=f"{suc:.5f}",
+                      EIUC_VALUE=f"{eiuc:.5f}", EIUC_SRCE_VALUE=_EIUC_SOURCE_VALUES[e.source],
+                      FINAL_A1_BILLABLE_AMOUNT=_pounds(standard), FINAL_A2_BILLABLE_AMOUNT=_pounds(compensation))
+        # Bill numbers: the region's letter, the run (Annual, Supplementary, Two-part tariff), Invoice or Credit.
+        run_letter = "T" if second_part else BILL_RUN_KINDS[kind][0]
+        bill_no = None if rng.random() < 0.04 else f"{self.region.ias_letter}{run_letter}{trans_type}{int(header):07d}"
+        self.emit("NALD_BILL_HEADERS", ID=header, ABRN_BILL_RUN_NO=run, IAS_CUST_REF=lines.customer_ref,
+                  BILL_NO=bill_no, BILL_TYPE=trans_type, FIN_YEAR=lines.year, NET_AMOUNT=_pounds(net))
+        return elements
+
+    def _tpt_return(self, element: _Element, year: int, kind: str) -> None:
+        """The latest return a second-part charge was based on: in the summer it names, or after it."""
+        (from_month, from_day), (to_month, to_day) = _TPT_SUMMER[self.region.code in (6, 7)]
+        summer_end = date(year - 1, to_month, to_day)
+        if kind == "summer":
+            day = _day(self.rng, date(year - 1, from_month, from_day), summer_end)
+        else:
+            day = _day(self.rng, summer_end + timedelta(days=1), date(year, 3, 31))
+        self.emit("NALD_TPT_RETURNS", ACEL_ID=element.id, FIN_YEAR=year, LATEST_RET_DATE=day)
 
 
 # --------------------------------------------------------------------------- synthesize
