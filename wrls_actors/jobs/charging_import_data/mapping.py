@@ -20,6 +20,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..nald_import.return_cycles import is_summer_format, parse_nald_date
@@ -31,6 +32,9 @@ TWO_PART_TARIFF_USES = frozenset({"380", "390", "400", "410", "420", "600", "620
 #: FORM_PRODN_MONTH of formats whose returns are uploaded (legacy: in ('65', '66')).
 UPLOAD_PRODUCTION_MONTHS = frozenset({65, 66})
 FLAGS = {"Y": True, "N": False}
+# NALD_CHG_ELEMENTS codes (legacy charging.js importChargeElements).
+SEASONS = {"S": "summer", "W": "winter", "A": "all year"}
+SOURCES = {"S": "supported", "U": "unsupported", "K": "kielder", "T": "tidal"}
 
 _INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
 _PRODUCTION_MONTH = re.compile(r"^\s*([+-]?\d+)")
@@ -114,6 +118,26 @@ def nald_integer(value: str | None, maximum: int = 2**31 - 1) -> int | None:
     if not -maximum - 1 <= number <= maximum:
         raise ValueError(f"{value!r} is out of range")
     return number
+
+
+def nald_decimal(value: str | None) -> Decimal | None:
+    """A finite number (a quantity), or NULL to ``None``."""
+    if is_null(value):
+        return None
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a number")
+    return number
+
+
+def code_of(table: Mapping[str, Any], what: str) -> Callable[[str | None], Any]:
+    """The rule of a coded column: its code to the WRLS value; NULL stays ``None``, an unknown code raises."""
+    def rule(value: str | None) -> Any:
+        return None if is_null(value) else _code(value, dict(table), what)
+    return rule
 
 
 def period_part(value: str | None) -> int | None:

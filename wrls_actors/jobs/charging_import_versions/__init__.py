@@ -1,0 +1,34 @@
+"""charging-import-versions: the PRESROC charge versions and elements NALD holds, into ``water``
+(spec/JOBS.md; legacy/import.md §4, ``import.charge-versions``). On demand only.
+
+Steps: ``wait-for-nald`` → ``charge-version-metadata`` (each licence's charge
+history with its gaps, ``history.py``) → ``charge-versions`` →
+``charge-elements`` → ``clean-up``, one transaction each. Every step can be
+run again: upserts change a row only when a value differs, and the clean-up
+deletes only what NALD no longer has and no bill run refers to.
+
+It needs licence-import (licences, companies, invoice accounts) and
+charging-import-data (purposes) to have run; what they have not written yet is
+counted and left out, as in the legacy.
+"""
+
+from datetime import timedelta
+
+from ...runtime import Job, Step
+from ..nald_import.wait import SLICE_S, WAIT_RETRIES
+from .charge_elements import charge_elements
+from .charge_version_metadata import charge_version_metadata
+from .charge_versions import charge_versions
+from .clean_up import clean_up
+from .wait_for_nald import wait_for_nald
+
+CHARGING_IMPORT_VERSIONS = Job("charging-import-versions", queue="import", steps=(
+    Step("wait-for-nald", wait_for_nald, time_limit=timedelta(seconds=SLICE_S + 5 * 60), max_retries=WAIT_RETRIES,
+         max_backoff=timedelta(minutes=1)),
+    Step("charge-version-metadata", charge_version_metadata, time_limit=timedelta(minutes=15)),
+    Step("charge-versions", charge_versions, time_limit=timedelta(minutes=15)),
+    Step("charge-elements", charge_elements, time_limit=timedelta(minutes=15)),
+    Step("clean-up", clean_up, time_limit=timedelta(minutes=15)),
+))
+
+JOBS = (CHARGING_IMPORT_VERSIONS,)
