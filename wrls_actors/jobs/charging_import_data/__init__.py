@@ -11,18 +11,14 @@ value differs, so a second run over the same extract changes nothing.
 from datetime import timedelta
 
 from ...runtime import Job, Step
-from ..nald_import.wait import SLICE_S, WAIT_RETRIES
 from .reference_data import reference_data
 from .return_requirement_purposes import return_requirement_purposes
 from .return_requirements import return_requirements
 from .return_versions import return_versions
-from .wait_for_nald import wait_for_nald
+from .wait_for_nald import WAIT_FOR_NALD
 
 CHARGING_IMPORT_DATA = Job("charging-import-data", queue="import", steps=(
-    # One attempt waits at most SLICE_S (20 minutes), then the step is retried and the wait goes on: every
-    # attempt ends well before RabbitMQ's 30-minute consumer timeout, whatever WRLS_NALD_WAIT_S says.
-    Step("wait-for-nald", wait_for_nald, time_limit=timedelta(seconds=SLICE_S + 5 * 60), max_retries=WAIT_RETRIES,
-         max_backoff=timedelta(minutes=1)),
+    WAIT_FOR_NALD,
     Step("reference-data", reference_data),
     # 71,000 licences: a few hundred thousand rows per table, one statement each.
     Step("return-versions", return_versions, time_limit=timedelta(minutes=15)),

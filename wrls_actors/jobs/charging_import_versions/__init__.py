@@ -15,16 +15,14 @@ counted and left out, as in the legacy.
 from datetime import timedelta
 
 from ...runtime import Job, Step
-from ..nald_import.wait import SLICE_S, WAIT_RETRIES
 from .charge_elements import charge_elements
 from .charge_version_metadata import charge_version_metadata
 from .charge_versions import charge_versions
 from .clean_up import clean_up
-from .wait_for_nald import wait_for_nald
+from .wait_for_nald import WAIT_FOR_NALD
 
 CHARGING_IMPORT_VERSIONS = Job("charging-import-versions", queue="import", steps=(
-    Step("wait-for-nald", wait_for_nald, time_limit=timedelta(seconds=SLICE_S + 5 * 60), max_retries=WAIT_RETRIES,
-         max_backoff=timedelta(minutes=1)),
+    WAIT_FOR_NALD,
     Step("charge-version-metadata", charge_version_metadata, time_limit=timedelta(minutes=15)),
     Step("charge-versions", charge_versions, time_limit=timedelta(minutes=15)),
     Step("charge-elements", charge_elements, time_limit=timedelta(minutes=15)),

@@ -10,22 +10,20 @@ deleted the whole queue first).
 from datetime import timedelta
 
 from ...runtime import ALLOW, CONTINUE, Job, Step
-from ..nald_import.wait import SLICE_S, WAIT_RETRIES
 from .delete_removed_documents import delete_removed_documents
 from .import_company import import_company
 from .import_licence import import_licence
 from .import_purpose_condition_types import import_purpose_condition_types
 from .queue_companies import queue_companies
 from .queue_licences import queue_licences
-from .wait_for_nald import wait_for_nald
+from .wait_for_nald import WAIT_FOR_NALD
 
 IMPORT_COMPANY = Step("import-company", import_company, queue="import-licence", time_limit=timedelta(minutes=2))
 IMPORT_LICENCE = Step("import-licence", import_licence, queue="import-licence", time_limit=timedelta(minutes=2))
 
 LICENCE_IMPORT = Job("licence-import", queue="import", steps=(
     # Bounded by WRLS_NALD_WAIT_S, in slices that stay below RabbitMQ's consumer timeout (see nald_import/wait.py).
-    Step("wait-for-nald", wait_for_nald, time_limit=timedelta(seconds=SLICE_S + 5 * 60), max_retries=WAIT_RETRIES,
-         max_backoff=timedelta(minutes=1)),
+    WAIT_FOR_NALD,
     Step("delete-removed-documents", delete_removed_documents),
     Step("import-purpose-condition-types", import_purpose_condition_types),
     # A failed company is counted and reported; the licence stage runs all the same (the legacy lost the

@@ -27,15 +27,15 @@ import dataclasses
 import math
 import time
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dramatiq
 from sqlalchemy import Connection, text
 
-from ...config import NALD_WAIT_MAX_S
+from ...config import NALD_WAIT_MAX_S, config
 from ...model.nald import S as IMPORT_SCHEMA
-from ...runtime import PermanentError, Settings, StepContext
+from ...runtime import ConfigurationError, PermanentError, Settings, Step, StepContext
 from ...runtime.cron import is_expected
 from ...runtime.service import apply_overrides
 from ...schedules import SCHEDULES
@@ -172,3 +172,22 @@ def _outcome(ctx: StepContext, awaited: Blocker | None) -> str:
     if row.status == "failed":
         return f" (run {awaited.run_id} failed: {IMPORT_SCHEMA} still holds the previous extract)"
     return f" (run {awaited.run_id} {row.status}, at step {row.step_index})"
+
+
+def wait_for_nald_step(tables: Iterable[str]) -> Step:
+    """The first step, ``wait-for-nald``, of a job that reads these NALD tables.
+
+    One attempt waits at most SLICE_S, then the step is retried and the wait goes on: every attempt
+    ends well before RabbitMQ's 30-minute consumer timeout, whatever ``WRLS_NALD_WAIT_S`` says.
+    """
+    read = tuple(tables)
+
+    def wait_for_nald(ctx: StepContext) -> None:
+        try:
+            timeout_s = config().nald_wait_s
+        except ConfigurationError as e:
+            raise PermanentError(str(e)) from None
+        wait_for_nald_swap(ctx, timeout_s, tables=read)
+
+    return Step("wait-for-nald", wait_for_nald, time_limit=timedelta(seconds=SLICE_S + 5 * 60),
+                max_retries=WAIT_RETRIES, max_backoff=timedelta(minutes=1))
