@@ -7,7 +7,10 @@ In a fresh RabbitMQ vhost and PostgreSQL database (deleted at the end): a
 generated extract is loaded into ``import`` with the NALD loader (as a
 nald-import leaves it), charging-import-data fills the purposes, then one
 ``licence-import`` run is timed from the trigger to its end, with each stage
-from the run ledger. See bench/README.md.
+from the run ledger. Then (unless ``--no-one-offs``) the on-demand
+migrations that follow it, charging-import-versions and bill-runs-import,
+each run twice: the import, then a re-run over the same data (which must
+write nothing). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -31,8 +34,17 @@ sys.path[:0] = [str(BENCH), str(ROOT)]
 from nald_import import peak_rss_mb, step_times, wait_run  # noqa: E402
 from throughput import BenchError, Management, Worker, log  # noqa: E402
 
+from wrls_actors.jobs import JOBS  # noqa: E402
+
 PASSWORD = "bench-password"
 TARGET_S = 20 * 60
+ONE_OFFS = ("charging-import-versions", "bill-runs-import")
+# What each one-off's run writes, by the counts of its steps.
+WRITTEN = {"charging-import-versions": ("charge_version_metadata_written", "charge_versions_written",
+                                        "charge_elements_written"),
+           "bill-runs-import": ("bill_runs_written", "bills_written", "bill_licences_written", "transactions_written",
+                                "volumes_written", "charge_version_years_written")}
+STEPS = {job.name: [step.name for step in job.steps] for job in JOBS if job.name in ONE_OFFS}
 
 
 def load_import(db_url: str, folder: Path, licences: int) -> float:
@@ -65,6 +77,8 @@ def main() -> int:
     p.add_argument("--management", default="http://127.0.0.1:15672/api")
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--keep", action="store_true", help="keep the database and vhost")
+    p.add_argument("--no-one-offs", dest="one_offs", action="store_false",
+                   help="stop after licence-import (skip charging-import-versions and bill-runs-import)")
     args = p.parse_args()
     # Stopped from a script (SIGTERM, or SIGINT ignored in a background job): clean up all the same.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -95,13 +109,15 @@ def main() -> int:
         db = psycopg2.connect(db_url)
         db.autocommit = True
         results = {}
-        for job in ("charging-import-data", "licence-import"):
-            log(job)
+        one_offs = [(job, label) for job in ONE_OFFS for label in (job, f"{job} again")] if args.one_offs else []
+        for job, label in [("charging-import-data", "charging-import-data"), ("licence-import", "licence-import"),
+                           *one_offs]:
+            log(label)
             started = time.perf_counter()
             run_id = subprocess.run([*cli, "trigger", job], env=env, check=True, cwd=ROOT,
                                     capture_output=True, text=True).stdout.strip()
             status, counts, failed, error, _ = wait_run(db, run_id, workers, args.timeout)
-            results[job] = (status, counts, failed, error, time.perf_counter() - started, step_times(db, run_id))
+            results[label] = (status, counts, failed, error, time.perf_counter() - started, step_times(db, run_id))
             if status not in ("succeeded", "completed-with-failures"):
                 raise BenchError(f"{job} ended {status}: {error}")
         rss_mb = peak_rss_mb(workers[0])
@@ -132,6 +148,13 @@ def main() -> int:
     licence_s = steps.get("licence-import.import-licence") or 0
     print(f"  companies imported             {companies:>8,}  {companies / company_s if company_s else 0:6.0f} /s")
     print(f"  licences imported              {licences:>8,}  {licences / licence_s if licence_s else 0:6.0f} /s")
+    for job in ONE_OFFS if args.one_offs else ():
+        for label in (job, f"{job} again"):
+            status, counts, _, _, seconds, steps = results[label]
+            print(f"  {label:30} {seconds:8.1f} s   {status}")
+            for step in STEPS[job]:
+                print(f"    {step:28} {steps.get(f'{job}.{step}', 0.0):8.1f} s")
+            print("    " + ", ".join(f"{name} {counts.get(name, 0):,}" for name in WRITTEN[job]))
     print(f"  peak memory of a worker        {rss_mb:8.0f} MB")
     return 0
 
