@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import text
 
 from tests.jobs.conftest import snapshot
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+from tests.support.nald_files import nald_date, table
 
 JOB = "bill-runs-import"
 BATCH_TYPES = {"A": "annual", "S": "supplementary", "R": "two_part_tariff"}
@@ -22,15 +23,6 @@ SUMMER = {f"{region}:{n}" for region, numbers in {
     7: (334, 359, 401, 443, 502, 547, 574), 8: (304, 328, 341, 351, 367, 379, 392)}.items() for n in numbers}
 FOREIGN_KEYS = {"fk_original_billing_invoice_id", "billing_transactions_billing_invoice_licence_id_fkey",
                 "billing_transactions_source_transaction_id_fkey"}
-
-
-def table(files, name) -> list[dict]:
-    header, *rows = files[name]
-    return [dict(zip(header, row)) for row in rows]
-
-
-def nald_date(value: str):
-    return None if value == "null" else datetime.strptime(value, "%d/%m/%Y").date()
 
 
 def execute(wrls, sql: str, **params) -> None:

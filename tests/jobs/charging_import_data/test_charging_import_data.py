@@ -4,27 +4,18 @@ a real worker, RabbitMQ and PostgreSQL."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 
 from sqlalchemy import text
 
 from tests.jobs.conftest import snapshot
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+from tests.support.nald_files import nald_date, table
 
 JOB = "charging-import-data"
 # The legacy's mappings, written out here rather than taken from the code under test.
 STATUS = {"CURR": "current", "SUPER": "superseded", "DRAFT": "draft"}
 FREQUENCY = {"D": "day", "W": "week", "F": "fortnight", "M": "month", "Q": "quarter", "A": "year"}
 LOSS = {"V": "very low", "L": "low", "M": "medium", "H": "high", "N": "non-chargeable"}
-
-
-def table(files, name) -> list[dict]:
-    header, *rows = files[name]
-    return [dict(zip(header, row)) for row in rows]
-
-
-def nald_date(value: str):
-    return None if value == "null" else datetime.strptime(value, "%d/%m/%Y").date()
 
 
 def add_licences(wrls, refs) -> None:

@@ -4,12 +4,13 @@ first (as in production), then the job, with a real worker, RabbitMQ and Postgre
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import text
 
 from tests.jobs.conftest import snapshot
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+from tests.support.nald_files import nald_date, table
 
 JOB = "charging-import-versions"
 SROC_START = date(2022, 4, 1)
@@ -17,15 +18,6 @@ SROC_START = date(2022, 4, 1)
 SEASON = {"S": "summer", "W": "winter", "A": "all year"}
 SOURCE = {"S": "supported", "U": "unsupported", "K": "kielder", "T": "tidal"}
 LOSS = {"H": "high", "M": "medium", "L": "low", "V": "very low", "N": "non-chargeable"}
-
-
-def table(files, name) -> list[dict]:
-    header, *rows = files[name]
-    return [dict(zip(header, row)) for row in rows]
-
-
-def nald_date(value: str):
-    return None if value == "null" else datetime.strptime(value, "%d/%m/%Y").date()
 
 
 def run(wrls, job=JOB, timeout_s=120):

@@ -2,11 +2,7 @@
 
 from tests.jobs.conftest import snapshot
 from tests.support.helpers import scalar, wait_run_ended, wait_worker_ready
-
-
-def table(files, name):
-    header, *rows = files[name]
-    return [dict(zip(header, row)) for row in rows]
+from tests.support.nald_files import table
 
 
 def test_companies_then_licences_are_imported_and_a_second_run_changes_nothing(wrls, worker, vhost, load_nald):

@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from tests.jobs.conftest import snapshot
 from tests.support.helpers import query, scalar
+from tests.support.nald_files import nald_date, table
 from wrls_actors.jobs.licence_import.delete_removed_documents import delete_removed_documents
 from wrls_actors.jobs.licence_import.import_licence import import_licence
 from wrls_actors.jobs.licence_import.import_purpose_condition_types import import_purpose_condition_types
@@ -52,11 +53,6 @@ def seed_reference_data(engine) -> None:
             c.execute(text("INSERT INTO crm_v2.roles (name) VALUES (:n) ON CONFLICT DO NOTHING"), {"n": name})
 
 
-def table(files, name: str) -> list[dict]:
-    header, *rows = files[name]
-    return [dict(zip(header, row)) for row in rows]
-
-
 def run_licence_stage(engine) -> Counter:
     """delete-removed-documents, import-purpose-condition-types, queue-licences, then every licence."""
     counts = Counter()
@@ -73,13 +69,6 @@ def run_licence_stage(engine) -> Counter:
         counts.update(child.counts)
     counts["queued"] = len(licences)
     return counts
-
-
-def nald_date(value: str) -> date | None:
-    if value == "null":
-        return None
-    day, month, year = value.split("/")
-    return date(int(year), int(month), int(day))
 
 
 @pytest.fixture

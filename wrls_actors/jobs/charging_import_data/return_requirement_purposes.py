@@ -16,8 +16,12 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ...runtime import StepContext
+from ..upsert import update_when_changed
 
-UPSERT = text("""
+COLUMNS = ("return_requirement_id", "purpose_primary_id", "purpose_secondary_id", "purpose_use_id",
+           "purpose_alias")
+
+UPSERT = text(f"""
     WITH source AS (
         SELECT concat_ws(':', p."FGAC_REGION_CODE", p."ARTY_ID", p."APUR_APPR_CODE", p."APUR_APSE_CODE",
                          p."APUR_APUS_CODE") AS external_id,
@@ -39,15 +43,7 @@ UPSERT = text("""
         FROM source WHERE complete
         ORDER BY external_id, purpose_alias
         ON CONFLICT (external_id) DO UPDATE
-          SET return_requirement_id = excluded.return_requirement_id,
-              purpose_primary_id = excluded.purpose_primary_id,
-              purpose_secondary_id = excluded.purpose_secondary_id,
-              purpose_use_id = excluded.purpose_use_id, purpose_alias = excluded.purpose_alias,
-              date_updated = now()
-          WHERE (t.return_requirement_id, t.purpose_primary_id, t.purpose_secondary_id, t.purpose_use_id,
-                 t.purpose_alias)
-                IS DISTINCT FROM (excluded.return_requirement_id, excluded.purpose_primary_id,
-                                  excluded.purpose_secondary_id, excluded.purpose_use_id, excluded.purpose_alias)
+          {update_when_changed(COLUMNS)}
         RETURNING 1
     )
     SELECT count(*) AS total,

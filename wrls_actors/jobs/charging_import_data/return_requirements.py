@@ -18,12 +18,16 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ...runtime import StepContext
+from ..upsert import update_when_changed
 from . import mapping
 from .lookups import column_lookup, report_rows, report_unreadable, unnest
 
 TABLE = "NALD_RET_FORMATS"
 PERIOD = ("ABS_PERIOD_ST_DAY", "ABS_PERIOD_ST_MONTH", "ABS_PERIOD_END_DAY", "ABS_PERIOD_END_MONTH")
 _ID = "'^[0-9]{1,9}$'"
+COLUMNS = ("return_version_id", "legacy_id", "abstraction_period_start_day", "abstraction_period_start_month",
+           "abstraction_period_end_day", "abstraction_period_end_month", "site_description", "description",
+           "is_summer", "is_upload", "returns_frequency")
 
 UPSERT = text(f"""
     WITH {unnest("frequency", "text")}, {unnest("summer", "boolean")}, {unnest("upload", "boolean")},
@@ -59,22 +63,7 @@ UPSERT = text(f"""
         ORDER BY external_id, return_version_id, legacy_id, start_day, start_month, end_day, end_month,
                  site_description, description, is_summer, is_upload, returns_frequency
         ON CONFLICT (external_id) DO UPDATE
-          SET return_version_id = excluded.return_version_id, legacy_id = excluded.legacy_id,
-              abstraction_period_start_day = excluded.abstraction_period_start_day,
-              abstraction_period_start_month = excluded.abstraction_period_start_month,
-              abstraction_period_end_day = excluded.abstraction_period_end_day,
-              abstraction_period_end_month = excluded.abstraction_period_end_month,
-              site_description = excluded.site_description, description = excluded.description,
-              is_summer = excluded.is_summer, is_upload = excluded.is_upload,
-              returns_frequency = excluded.returns_frequency, date_updated = now()
-          WHERE (t.return_version_id, t.legacy_id, t.abstraction_period_start_day, t.abstraction_period_start_month,
-                 t.abstraction_period_end_day, t.abstraction_period_end_month, t.site_description, t.description,
-                 t.is_summer, t.is_upload, t.returns_frequency)
-                IS DISTINCT FROM
-                (excluded.return_version_id, excluded.legacy_id, excluded.abstraction_period_start_day,
-                 excluded.abstraction_period_start_month, excluded.abstraction_period_end_day,
-                 excluded.abstraction_period_end_month, excluded.site_description, excluded.description,
-                 excluded.is_summer, excluded.is_upload, excluded.returns_frequency)
+          {update_when_changed(COLUMNS)}
         RETURNING 1
     )
     SELECT count(*) AS total,

@@ -19,6 +19,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ...runtime import StepContext
+from ..upsert import update_when_changed
 from . import mapping
 from .lookups import column_lookup, report_rows, report_unreadable, unnest
 
@@ -46,12 +47,7 @@ UPSERT = text(f"""
         FROM source WHERE readable AND licence_id IS NOT NULL
         ORDER BY external_id, start_date, end_date, status, version_number
         ON CONFLICT (external_id) DO UPDATE
-          SET licence_id = excluded.licence_id, version_number = excluded.version_number,
-              start_date = excluded.start_date, end_date = excluded.end_date, status = excluded.status,
-              date_updated = now()
-          WHERE (t.licence_id, t.version_number, t.start_date, t.end_date, t.status)
-                IS DISTINCT FROM (excluded.licence_id, excluded.version_number, excluded.start_date,
-                                  excluded.end_date, excluded.status)
+          {update_when_changed(("licence_id", "version_number", "start_date", "end_date", "status"))}
         RETURNING 1
     )
     SELECT count(*) AS total,

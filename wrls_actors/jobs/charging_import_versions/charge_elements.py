@@ -18,6 +18,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ...runtime import StepContext
+from ..upsert import update_when_changed
 from ..charging_import_data.lookups import column_lookup, report_rows, report_unreadable, unnest
 from ..charging_import_data.mapping import (
     LOSS_FACTORS, SEASONS, SOURCES, code_of, flag, nald_date, nald_decimal, period_part,
@@ -35,6 +36,12 @@ LOOKUPS = (
     ("overridden", ("FCTS_OVERRIDDEN",), flag, "boolean"),
     ("limited", ("TIMELTD_ST_DATE", "TIMELTD_END_DATE"), nald_date, "date"),
 )
+
+COLUMNS = ("charge_version_id", "abstraction_period_start_day", "abstraction_period_start_month",
+           "abstraction_period_end_day", "abstraction_period_end_month", "authorised_annual_quantity",
+           "billable_annual_quantity", "season", "season_derived", "source", "loss", "factors_overridden",
+           "time_limited_start_date", "time_limited_end_date", "description", "purpose_primary_id",
+           "purpose_secondary_id", "purpose_use_id", "is_section_127_agreement_enabled")
 
 UPSERT = text(f"""
     WITH {", ".join(unnest(name, sql_type) for name, _, _, sql_type in LOOKUPS)},
@@ -97,35 +104,7 @@ UPSERT = text(f"""
                purpose_primary_id, purpose_secondary_id, purpose_use_id, s127_enabled
         FROM wanted
         ON CONFLICT (external_id) DO UPDATE
-          SET charge_version_id = excluded.charge_version_id,
-              abstraction_period_start_day = excluded.abstraction_period_start_day,
-              abstraction_period_start_month = excluded.abstraction_period_start_month,
-              abstraction_period_end_day = excluded.abstraction_period_end_day,
-              abstraction_period_end_month = excluded.abstraction_period_end_month,
-              authorised_annual_quantity = excluded.authorised_annual_quantity,
-              billable_annual_quantity = excluded.billable_annual_quantity,
-              season = excluded.season, season_derived = excluded.season_derived, source = excluded.source,
-              loss = excluded.loss, factors_overridden = excluded.factors_overridden,
-              time_limited_start_date = excluded.time_limited_start_date,
-              time_limited_end_date = excluded.time_limited_end_date, description = excluded.description,
-              purpose_primary_id = excluded.purpose_primary_id,
-              purpose_secondary_id = excluded.purpose_secondary_id, purpose_use_id = excluded.purpose_use_id,
-              is_section_127_agreement_enabled = excluded.is_section_127_agreement_enabled,
-              date_updated = now()
-          WHERE (t.charge_version_id, t.abstraction_period_start_day, t.abstraction_period_start_month,
-                 t.abstraction_period_end_day, t.abstraction_period_end_month, t.authorised_annual_quantity,
-                 t.billable_annual_quantity, t.season, t.season_derived, t.source, t.loss, t.factors_overridden,
-                 t.time_limited_start_date, t.time_limited_end_date, t.description, t.purpose_primary_id,
-                 t.purpose_secondary_id, t.purpose_use_id, t.is_section_127_agreement_enabled)
-                IS DISTINCT FROM
-                (excluded.charge_version_id, excluded.abstraction_period_start_day,
-                 excluded.abstraction_period_start_month, excluded.abstraction_period_end_day,
-                 excluded.abstraction_period_end_month, excluded.authorised_annual_quantity,
-                 excluded.billable_annual_quantity, excluded.season, excluded.season_derived, excluded.source,
-                 excluded.loss, excluded.factors_overridden, excluded.time_limited_start_date,
-                 excluded.time_limited_end_date, excluded.description, excluded.purpose_primary_id,
-                 excluded.purpose_secondary_id, excluded.purpose_use_id,
-                 excluded.is_section_127_agreement_enabled)
+          {update_when_changed(COLUMNS)}
         RETURNING 1
     )
     SELECT count(*) AS total,

@@ -27,6 +27,7 @@ from itertools import groupby
 from sqlalchemy import Connection, text
 
 from ...runtime import StepContext
+from ..upsert import update_when_changed
 from ..charging_import_data.mapping import nald_date, required_date, required_integer
 from .history import ChargeVersion, Licence, NaldVersion, charge_history
 
@@ -60,18 +61,13 @@ STAGE = """
     ) ON COMMIT DROP
 """
 
-UPSERT = text("""
+UPSERT = text(f"""
     WITH written AS (
         INSERT INTO water_import.charge_versions_metadata AS m
                (external_id, version_number, start_date, end_date, status, is_nald_gap)
         SELECT external_id, version_number, start_date, end_date, status, is_nald_gap FROM new_metadata
         ON CONFLICT (external_id) DO UPDATE
-          SET version_number = excluded.version_number, start_date = excluded.start_date,
-              end_date = excluded.end_date, status = excluded.status, is_nald_gap = excluded.is_nald_gap,
-              date_updated = now()
-          WHERE (m.version_number, m.start_date, m.end_date, m.status, m.is_nald_gap)
-                IS DISTINCT FROM (excluded.version_number, excluded.start_date, excluded.end_date,
-                                  excluded.status, excluded.is_nald_gap)
+          {update_when_changed(("version_number", "start_date", "end_date", "status", "is_nald_gap"), "m")}
         RETURNING 1
     )
     SELECT count(*) FROM written

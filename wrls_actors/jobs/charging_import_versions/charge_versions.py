@@ -19,7 +19,12 @@ from ...model.reference import NALD_GAP
 from ...runtime import PermanentError, StepContext
 from ..charging_import_data.lookups import column_lookup, report_unreadable, unnest
 from ..charging_import_data.mapping import nald_date
+from ..upsert import update_when_changed
 from .charge_version_metadata import SROC_START
+
+COLUMNS = ("licence_ref", "scheme", "version_number", "start_date", "end_date", "status", "apportionment", "error",
+           "billed_upto_date", "region_code", "source", "invoice_account_id", "company_id", "licence_id",
+           "change_reason_id")
 
 CHANGE_REASON = text("SELECT change_reason_id FROM water.change_reasons WHERE description = :d")
 
@@ -60,22 +65,7 @@ UPSERT = text(f"""
                change_reason_id
         FROM source WHERE readable
         ON CONFLICT (external_id) DO UPDATE
-          SET licence_ref = excluded.licence_ref, scheme = excluded.scheme,
-              version_number = excluded.version_number, start_date = excluded.start_date,
-              end_date = excluded.end_date, status = excluded.status, apportionment = excluded.apportionment,
-              error = excluded.error, billed_upto_date = excluded.billed_upto_date,
-              region_code = excluded.region_code, source = excluded.source,
-              invoice_account_id = excluded.invoice_account_id, company_id = excluded.company_id,
-              licence_id = excluded.licence_id, change_reason_id = excluded.change_reason_id,
-              date_updated = now()
-          WHERE (t.licence_ref, t.scheme, t.version_number, t.start_date, t.end_date, t.status, t.apportionment,
-                 t.error, t.billed_upto_date, t.region_code, t.source, t.invoice_account_id, t.company_id,
-                 t.licence_id, t.change_reason_id)
-                IS DISTINCT FROM
-                (excluded.licence_ref, excluded.scheme, excluded.version_number, excluded.start_date,
-                 excluded.end_date, excluded.status, excluded.apportionment, excluded.error,
-                 excluded.billed_upto_date, excluded.region_code, excluded.source, excluded.invoice_account_id,
-                 excluded.company_id, excluded.licence_id, excluded.change_reason_id)
+          {update_when_changed(COLUMNS)}
         RETURNING 1
     )
     SELECT count(*) AS total, count(*) FILTER (WHERE NOT readable) AS unreadable,
