@@ -41,6 +41,17 @@ def test_an_extract_is_generated_once_in_the_embedded_folder(tmp_path):
     assert extract.stat().st_mtime_ns == written
 
 
+def test_an_extract_generated_for_other_nald_tables_is_written_again(tmp_path):
+    seen = prepare(tmp_path)
+    extract = tmp_path / "objects" / seen["key"]
+    written = extract.stat().st_mtime_ns
+    # As an extract generated before the bill tables were added to the model finds itself.
+    (tmp_path / "objects" / ".nald-tables").write_text("tables of an older model")
+    assert prepare(tmp_path)["start"] == ["nald-import"]
+    assert extract.stat().st_mtime_ns != written
+    assert prepare(tmp_path)["start"] == []
+
+
 def test_a_configured_object_store_is_left_alone(tmp_path):
     seen = prepare(tmp_path, WRLS_NALD_BUCKET="real-bucket")
     assert seen["dir"] == "None" and seen["start"] == [] and not (tmp_path / "objects").exists()

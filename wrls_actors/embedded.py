@@ -4,24 +4,34 @@ something real to import. Nothing here is for production."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
 
 from .config import PREFIX, Config
+from .model.nald import NALD_TABLES
 
 logger = logging.getLogger(__name__)
 
 LICENCES = 500
 # Only ever protects the synthetic extract generated below.
 DEV_PASSWORD = "embedded-default"
+# Beside the extract: the NALD tables it was generated with. An extract from before a table was added
+# would fail every nald-import ("missing table"), so it is written again.
+SHAPE_FILE = ".nald-tables"
+
+
+def _shape() -> str:
+    return hashlib.sha256("\n".join(f"{t.name}: {' '.join(t.columns)}" for t in NALD_TABLES).encode()).hexdigest()
 
 
 def prepare(folder: str) -> list[str]:
-    """Point nald-import at ``<folder>/objects`` and generate an extract there once.
+    """Point nald-import at ``<folder>/objects`` and generate an extract there once
+    (again when the NALD tables of the model have changed since).
 
-    Returns the jobs to start at once: nald-import, the first time, so the
-    embedded default has real data without waiting for 01:00 (``trigger``
+    Returns the jobs to start at once: nald-import, when the extract is new, so
+    the embedded default has real data without waiting for 01:00 (``trigger``
     cannot reach an in-process broker).
     """
     if os.environ.get(f"{PREFIX}_NALD_BUCKET") or os.environ.get(f"{PREFIX}_NALD_LOCAL_DIR"):
@@ -31,11 +41,13 @@ def prepare(folder: str) -> list[str]:
     os.environ.setdefault(f"{PREFIX}_NALD_ZIP_PASSWORD", DEV_PASSWORD)
     config = Config.from_env()
     extract = objects / config.nald_key
-    if extract.exists():
+    shape = objects / SHAPE_FILE
+    if extract.exists() and shape.exists() and shape.read_text() == _shape():
         return []
     from .tools.nald_synth import write_synthetic_extract
 
     extract.parent.mkdir(parents=True, exist_ok=True)
     logger.warning("EMBEDDED DEFAULT: writing a synthetic NALD extract of %d licences to %s", LICENCES, extract)
     write_synthetic_extract(extract, config.nald_zip_password, LICENCES)
+    shape.write_text(_shape())
     return ["nald-import"]

@@ -32,7 +32,7 @@ INSERT = text(f"""
         FROM import."{TABLE}" r
         WHERE r."BILL_RUN_TYPE" = ANY (CAST(:types AS text[]))
           AND r."IAS_XFER_DATE" IS DISTINCT FROM 'null' AND btrim(coalesce(r."IAS_XFER_DATE", '')) <> ''
-          AND {integer('r."FIN_YEAR"')} >= 2015
+          AND coalesce({integer('r."FIN_YEAR"')} >= 2015, true)
     ), source AS (
         SELECT r.legacy_id, reg.region_id, r."BILL_RUN_TYPE" AS type, {integer('r."FIN_YEAR"')} AS year,
                ini.value AS created, st.value AS updated,
@@ -42,7 +42,8 @@ INSERT = text(f"""
                {integer('r."BILL_RUN_NO"')} AS number, row_to_json(r)::jsonb - 'legacy_id' AS metadata,
                (ini.value IS NOT NULL AND st.value IS NOT NULL
                 AND {readable(numbers=('r."VALUE_OF_INVS"', 'r."VALUE_OF_CRNS"'),
-                              integers=('r."NO_OF_INVS"', 'r."NO_OF_CRNS"'), required=('r."BILL_RUN_NO"',))})
+                              integers=('r."NO_OF_INVS"', 'r."NO_OF_CRNS"'),
+                              required=('r."BILL_RUN_NO"', 'r."FIN_YEAR"'))})
                  AS readable
         FROM runs r
         JOIN water.regions reg ON reg.nald_region_id = {integer('r."FGAC_REGION_CODE"')}
