@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ...runtime import StepContext
+from ..bulk_sql import analyse, hash_joins_only
 
 INSERT = text("""
     WITH source AS (
@@ -37,7 +38,9 @@ INSERT = text("""
 
 def bill_licences(ctx: StepContext) -> None:
     with ctx.engine.begin() as connection:
+        hash_joins_only(connection)
         result = connection.execute(INSERT).one()
+        analyse(connection, "water.billing_invoice_licences")
     ctx.count("bill_licences", result.total)
     ctx.count("bill_licences_written", result.written)
     ctx.count("bill_licences_without_wrls_licence", result.without_licence)

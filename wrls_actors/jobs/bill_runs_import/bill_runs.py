@@ -16,6 +16,7 @@ import json
 from sqlalchemy import text
 
 from ...runtime import StepContext
+from ..bulk_sql import analyse
 from ..charging_import_data.lookups import column_lookup, report_rows, report_unreadable, unnest
 from ..charging_import_data.mapping import nald_date
 from .nald_sql import integer, number, readable
@@ -78,6 +79,7 @@ def bill_runs(ctx: StepContext) -> None:
         result = connection.execute(INSERT, {
             "types": list(BATCH_TYPES), "type_names": json.dumps(BATCH_TYPES), "summer": LEGACY_IDS,
             **days.params("day")}).one()
+        analyse(connection, "water.billing_batches")
     ctx.count("bill_runs", result.total)
     ctx.count("bill_runs_written", result.written)
     ctx.count("bill_runs_unreadable", result.unreadable)

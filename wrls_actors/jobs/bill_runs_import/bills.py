@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ...runtime import StepContext
+from ..bulk_sql import analyse, hash_joins_only
 from ..charging_import_data.lookups import report_rows
 from .nald_sql import integer, number, readable
 
@@ -51,7 +52,9 @@ INSERT = text(f"""
 
 def bills(ctx: StepContext) -> None:
     with ctx.engine.begin() as connection:
+        hash_joins_only(connection)
         result = connection.execute(INSERT).one()
+        analyse(connection, "water.billing_invoices")
     ctx.count("bills", result.total)
     ctx.count("bills_written", result.written)
     ctx.count("bills_without_invoice_account", result.without_account)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ...runtime import StepContext
+from ..bulk_sql import analyse, hash_joins_only
 
 INSERT = text("""
     WITH source AS (
@@ -46,6 +47,8 @@ INSERT = text("""
 
 def charge_version_years(ctx: StepContext) -> None:
     with ctx.engine.begin() as connection:
+        hash_joins_only(connection)
         result = connection.execute(INSERT).one()
+        analyse(connection, "water.billing_batch_charge_version_years")
     ctx.count("charge_version_years", result.total)
     ctx.count("charge_version_years_written", result.written)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ...runtime import StepContext
+from ..bulk_sql import analyse, hash_joins_only
 from ..charging_import_data.lookups import column_lookup, report_rows, report_unreadable, unnest
 from ..charging_import_data.mapping import nald_date
 from .nald_sql import integer, number, readable
@@ -131,9 +132,11 @@ INSERT = text(f"""
 
 def transactions(ctx: StepContext) -> None:
     with ctx.engine.begin() as connection:
+        hash_joins_only(connection)
         days = column_lookup(connection, TABLE, DATES, nald_date)
         report_unreadable(ctx, TABLE, DATES, days)
         result = connection.execute(INSERT, {"compensation": COMPENSATION, **days.params("day")}).one()
+        analyse(connection, "water.billing_transactions")
     ctx.count("bill_lines", result.lines)
     ctx.count("bill_lines_unreadable", result.unreadable)
     ctx.count("bill_lines_without_nald_element", result.no_element)

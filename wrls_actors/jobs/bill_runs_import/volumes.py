@@ -16,6 +16,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ...runtime import StepContext
+from ..bulk_sql import analyse, hash_joins_only
 from ..charging_import_data.lookups import column_lookup, report_unreadable, unnest
 from ..charging_import_data.mapping import nald_date
 from .nald_sql import integer
@@ -65,9 +66,11 @@ INSERT = text(f"""
 
 def volumes(ctx: StepContext) -> None:
     with ctx.engine.begin() as connection:
+        hash_joins_only(connection)
         days = column_lookup(connection, TABLE, ("LATEST_RET_DATE",), nald_date)
         report_unreadable(ctx, TABLE, ("LATEST_RET_DATE",), days)
         result = connection.execute(INSERT, days.params("day")).one()
+        analyse(connection, "water.billing_volumes")
     ctx.count("volumes", result.total)
     ctx.count("volumes_written", result.written)
     ctx.count("tpt_returns_unreadable", result.unreadable)
