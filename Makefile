@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test test-fast test-slow bench services clean
+.PHONY: run test test-fast test-slow bench services tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,10 @@ run: $(STAMP)
 services:
 	bash scripts/services.sh
 
-test: $(STAMP) services
+tools: $(STAMP)
+	bash scripts/tools.sh $(VENV)
+
+test: $(STAMP) services tools
 	$(PY) -m pytest
 
 test-fast: $(STAMP) services
