@@ -24,6 +24,16 @@ def value(samples: dict, name: str, **labels) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
 
 
+def first_scrape(port: int) -> dict:
+    def attempt():
+        try:
+            return scrape(port)
+        except OSError:  # not listening yet
+            return None
+
+    return svc.wait_for(attempt, 30, interval_s=0.5, what="the exporter to answer")
+
+
 @pytest.mark.schedules("unbuilt")
 def test_metrics_count_runs_steps_ticks_and_queues_across_worker_processes(service, processes, vhost):
     port = free_port()
@@ -70,3 +80,33 @@ def test_metrics_count_runs_steps_ticks_and_queues_across_worker_processes(servi
 
     health = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10))
     assert health == {"database": "ok", "broker": "ok"}
+
+
+def test_run_items_show_the_fan_out_progress_of_running_runs_per_job(service, processes):
+    port = free_port()
+    processes("exporter", extra_env={"WRLS_METRICS_PORT": str(port)})
+    control = service.control
+    # No worker: the test moves two runs through their fan-outs as the workers would.
+    first = service.trigger("fan")
+    second = service.trigger("fan", force=True)
+    control.fan_out(first, 0, ["a", "b", "c"])
+    control.fan_out(second, 0, ["d", "e"])
+
+    def items(samples: dict) -> dict:
+        return {state: value(samples, "wrls_run_items", job="fan", state=state)
+                for state in ("total", "ended", "failed")}
+
+    assert items(first_scrape(port)) == {"total": 5, "ended": 0, "failed": 0}
+    control.arrive(first, 0, "child-a", failed=False)
+    control.arrive(first, 0, "child-b", failed=True)
+    assert items(scrape(port)) == {"total": 5, "ended": 2, "failed": 1}
+
+    control.arrive(first, 0, "child-c", failed=False)  # the last child: fan-in, "finish" is queued
+    assert items(scrape(port)) == {"total": 5, "ended": 3, "failed": 1}
+    control.advance(first, 1)  # "finish" done: the first run ends and leaves the sums
+    samples = scrape(port)
+    assert items(samples) == {"total": 2, "ended": 0, "failed": 0}
+    assert value(samples, "wrls_runs_total", job="fan", outcome="completed-with-failures") == 1
+
+    control.fail(second, "stopped by the test")
+    assert not any(name == "wrls_run_items" for name, _ in scrape(port))

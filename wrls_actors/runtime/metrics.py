@@ -59,6 +59,17 @@ STALLED_NOW = text(
     """
 )
 
+# Progress of the fan-outs of runs still going (e.g. licences imported of all
+# queued), summed per job: run ids would make a series per run.
+RUN_ITEMS = text(
+    """
+    SELECT r.job, sum(b.expected) AS total, sum(b.arrived) AS ended, sum(b.failed) AS failed
+    FROM jobs.runs r JOIN jobs.barriers b ON b.run_id = r.run_id
+    WHERE r.status = 'running'
+    GROUP BY r.job
+    """
+)
+
 
 def management_url(broker_url: str | None, explicit: str | None) -> str | None:
     if explicit:
@@ -124,11 +135,12 @@ class LedgerCollector:
                 running = connection.execute(
                     text("SELECT job, count(*) AS n, extract(epoch FROM now() - min(started_at)) AS oldest "
                          "FROM jobs.runs WHERE status = 'running' GROUP BY job")).all()
+                items = connection.execute(RUN_ITEMS).all()
             up.add_metric([], 1)
         except Exception:
             logger.exception("ledger not readable for metrics")
             up.add_metric([], 0)
-            counters, stalled, running = [], [], []
+            counters, stalled, running, items = [], [], [], []
         yield up
         yield from self._from_counters(counters)
         gauge = GaugeMetricFamily(self._name("steps_stalled"), "Steps stalled now (no heartbeat, or past their "
@@ -145,6 +157,14 @@ class LedgerCollector:
             oldest.add_metric([row.job], float(row.oldest))
         yield gauge
         yield oldest
+        gauge = GaugeMetricFamily(self._name("run_items"),
+                                  "Fan-out children of the runs in progress, per job: total queued, ended "
+                                  "(succeeded or failed for good) and failed; ended/total is the progress.",
+                                  labels=["job", "state"])
+        for row in items:
+            for state in ("total", "ended", "failed"):
+                gauge.add_metric([row.job, state], float(getattr(row, state)))
+        yield gauge
         gauge = GaugeMetricFamily(self._name("schedule_expected_period_seconds"),
                                   "Longest time between two ticks of a schedule (for overdue alerts).",
                                   labels=["schedule", "job"])
