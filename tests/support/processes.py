@@ -43,6 +43,13 @@ class Process:
             except ProcessLookupError:
                 pass
 
+    def terminate(self) -> None:
+        """SIGTERM to the main process only, as `docker stop` and Kubernetes send it: Dramatiq's main
+        process passes it on to its worker processes once (to the whole group, they would get it twice,
+        and a second SIGTERM is Dramatiq's hard stop)."""
+        if self.alive():
+            self.popen.send_signal(signal.SIGTERM)
+
     def stop(self, timeout_s: float = 20) -> int | None:
         self.kill(signal.SIGTERM)
         try:

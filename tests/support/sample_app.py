@@ -111,6 +111,8 @@ JOBS = (
         Step("prepare", items, fan_out=Step("each", child, max_retries=1, **QUICK)),
         Step("finish", record),
     ), queue="long"),
+    # Default retries and backoff (5 s, doubling): children ride out a broker or database restart.
+    Job("fan-steady", (Step("prepare", items, fan_out=Step("each", child)), Step("finish", record)), queue="long"),
     Job("fan-strict", (
         Step("prepare", items, fan_out=Step("each", child, max_retries=0), on_child_failure=FAIL),
         Step("finish", record),
@@ -121,6 +123,7 @@ JOBS = (
     Job("hung", (Step("work", hang, time_limit=timedelta(seconds=1), max_retries=0),), queue="long"),
     Job("crasher", (Step("work", crash),), queue="long"),
     Job("noop", (Step("work", lambda ctx: None),), queue="short"),
+    Job("pulse", (Step("beat", lambda ctx: None),), queue="short"),
     Job("gate", (Step("check", maybe_stop), Step("after", record)), queue="short"),
     Job("bad-input", (Step("read", refuse, max_retries=3, **QUICK), Step("never", record)), queue="short"),
 )
@@ -128,6 +131,7 @@ JOBS = (
 SCHEDULES = (
     Schedule("pipeline", cron="* * * * *", title="Pipeline every minute"),
     Schedule("noop", every=timedelta(seconds=15), catch_up=NONE, title="No-op every 15 s"),
+    Schedule("pulse", every=timedelta(seconds=15), title="Every 15 s, the latest missed tick caught up"),
     Schedule("unbuilt", cron="0 3 * * *", title="A job with no steps"),
     Schedule("long-step", cron="* * * * *", title="Overlaps itself"),
 )
