@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_workers_killed_and_stopped_mid_fan_out_lose_nothing_and_repeat_no_effect(service, processes, vhost, tally):
-    children = 3000
+    children = 2000
     doomed = processes("worker")
     graceful = processes("worker")
     wait_worker_ready(vhost, "long")

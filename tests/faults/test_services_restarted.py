@@ -13,7 +13,7 @@ from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_rea
 
 pytestmark = pytest.mark.slow
 
-CHILDREN = 4000
+CHILDREN = 2500
 
 
 def effects(service, run_id: str) -> int:
