@@ -25,6 +25,16 @@ def column_lookup(connection: Connection, table: str, columns: Sequence[str],
     return lookup(connection.execute(text(union)).scalars().all(), rule)
 
 
+def lookup_params(ctx: StepContext, connection: Connection, table: str, lookups: Sequence[tuple]) -> dict[str, list]:
+    """The SQL parameters of a step's lookups, ``(name, columns, rule, ...)`` each; refused values reported."""
+    params: dict[str, list] = {}
+    for name, columns, rule, *_ in lookups:
+        found = column_lookup(connection, table, columns, rule)
+        report_unreadable(ctx, table, columns, found)
+        params.update(found.params(name))
+    return params
+
+
 def unnest(name: str, sql_type: str) -> str:
     """The SQL of a lookup passed as ``<name>_raw`` and ``<name>_value`` arrays, as a table (raw, value)."""
     return (f"{name} (raw, value) AS (SELECT * FROM unnest(CAST(:{name}_raw AS text[]), "

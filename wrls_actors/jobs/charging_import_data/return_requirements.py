@@ -20,7 +20,7 @@ from sqlalchemy import text
 from ...runtime import StepContext
 from ..upsert import update_when_changed
 from . import mapping
-from .lookups import column_lookup, report_rows, report_unreadable, unnest
+from .lookups import lookup_params, report_rows, unnest
 
 TABLE = "NALD_RET_FORMATS"
 PERIOD = ("ABS_PERIOD_ST_DAY", "ABS_PERIOD_ST_MONTH", "ABS_PERIOD_END_DAY", "ABS_PERIOD_END_MONTH")
@@ -85,13 +85,8 @@ LOOKUPS = (
 
 
 def return_requirements(ctx: StepContext) -> None:
-    params = {}
     with ctx.engine.begin() as connection:
-        for name, columns, rule in LOOKUPS:
-            found = column_lookup(connection, TABLE, columns, rule)
-            report_unreadable(ctx, TABLE, columns, found)
-            params.update(found.params(name))
-        result = connection.execute(UPSERT, params).one()
+        result = connection.execute(UPSERT, lookup_params(ctx, connection, TABLE, LOOKUPS)).one()
     ctx.count("return_requirements", result.total)
     ctx.count("return_requirements_written", result.written)
     ctx.count("return_requirements_unreadable", result.unreadable)

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from ...runtime import StepContext
 from ..upsert import update_when_changed
 from . import mapping
-from .lookups import column_lookup, report_rows, report_unreadable, unnest
+from .lookups import lookup_params, report_rows, unnest
 
 TABLE = "NALD_RET_VERSIONS"
 
@@ -69,13 +69,8 @@ LOOKUPS = (
 
 
 def return_versions(ctx: StepContext) -> None:
-    params = {}
     with ctx.engine.begin() as connection:
-        for name, columns, rule in LOOKUPS:
-            found = column_lookup(connection, TABLE, columns, rule)
-            report_unreadable(ctx, TABLE, columns, found)
-            params.update(found.params(name))
-        result = connection.execute(UPSERT, params).one()
+        result = connection.execute(UPSERT, lookup_params(ctx, connection, TABLE, LOOKUPS)).one()
     ctx.count("return_versions", result.total)
     ctx.count("return_versions_written", result.written)
     ctx.count("return_versions_unreadable", result.unreadable)

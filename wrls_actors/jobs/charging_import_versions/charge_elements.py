@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from ...runtime import StepContext
 from ..upsert import update_when_changed
-from ..charging_import_data.lookups import column_lookup, report_rows, report_unreadable, unnest
+from ..charging_import_data.lookups import lookup_params, report_rows, unnest
 from ..charging_import_data.mapping import (
     LOSS_FACTORS, SEASONS, SOURCES, code_of, flag, nald_date, nald_decimal, period_part,
 )
@@ -123,13 +123,8 @@ UPSERT = text(f"""
 
 
 def charge_elements(ctx: StepContext) -> None:
-    params = {}
     with ctx.engine.begin() as connection:
-        for name, columns, rule, _ in LOOKUPS:
-            found = column_lookup(connection, TABLE, columns, rule)
-            report_unreadable(ctx, TABLE, columns, found)
-            params.update(found.params(name))
-        result = connection.execute(UPSERT, params).one()
+        result = connection.execute(UPSERT, lookup_params(ctx, connection, TABLE, LOOKUPS)).one()
     ctx.count("charge_elements", result.total)
     ctx.count("charge_elements_written", result.written)
     ctx.count("charge_elements_unreadable", result.unreadable)
