@@ -23,17 +23,17 @@ services:
 tools: $(STAMP)
 	bash scripts/tools.sh $(VENV)
 
-# The fault-injection tests stop and start RabbitMQ and PostgreSQL: they run
-# first, alone; then everything else, TEST_JOBS tests at a time (each test has
-# its own database and virtual host).
+# The tests that stop and start RabbitMQ and PostgreSQL (marker `exclusive`)
+# run first, alone; then everything else, TEST_JOBS tests at a time (each test
+# has its own database and virtual host).
 TEST_JOBS ?= 2
 
 test: $(STAMP) services tools
-	$(PY) -m pytest tests/faults
-	$(PY) -m pytest -n $(TEST_JOBS) --ignore=tests/faults
+	$(PY) -m pytest -m exclusive
+	$(PY) -m pytest -n $(TEST_JOBS) -m "not exclusive"
 
 test-fast: $(STAMP) services
-	$(PY) -m pytest -n $(TEST_JOBS) -m "not slow" --ignore=tests/faults
+	$(PY) -m pytest -n $(TEST_JOBS) -m "not slow"
 
 test-slow: $(STAMP) services
 	$(PY) -m pytest -m slow

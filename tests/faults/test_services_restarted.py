@@ -11,7 +11,8 @@ import pytest
 from tests.support import services as svc
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
 
-pytestmark = pytest.mark.slow
+# They stop services every other test uses: `make test` runs them first, alone.
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive]
 
 CHILDREN = 2500
 
