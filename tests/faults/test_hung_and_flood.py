@@ -42,6 +42,8 @@ def test_a_hung_step_is_reported_stalled_while_other_steps_keep_flowing(service,
     assert scalar(service, "SELECT status FROM jobs.runs WHERE run_id = :r", r=hung) == "running"
 
 
+# Its point is timing under load: it runs alone (`make test` runs the exclusive tests first).
+@pytest.mark.exclusive
 @pytest.mark.schedules("pulse")
 def test_a_flood_of_100000_messages_does_not_delay_a_15_second_schedule(service, processes, vhost, tally):
     # A tick handled more than 5 s after its time is recorded late: the test asks for none.
