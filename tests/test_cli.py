@@ -97,7 +97,7 @@ def test_make_run_with_nothing_configured_runs_embedded_and_stops_cleanly_on_ctr
         assert health == {"database": "ok", "broker": "ok (in-process)"}
         metrics = svc.wait_for(
             lambda: (body := urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode())
-            and 'outcome="no-steps",schedule="check-status"' in body and body, 40, interval_s=1,
+            and 'outcome="started",schedule="check-status"' in body and body, 40, interval_s=1,
             what="a check-status tick recorded")
         assert "wrls_ledger_up 1.0" in metrics
         first_lines = [l for l in (tmp_path / "run.log").read_text().splitlines() if " WARNING " in l or " INFO " in l]

@@ -230,13 +230,14 @@ def test_the_service_uses_the_broker_database_and_object_store_of_this_file():
             minio["MINIO_ROOT_USER"], minio["MINIO_ROOT_PASSWORD"]), name
 
 
-def test_the_nald_bucket_is_created():
+def test_the_buckets_the_service_reads_are_created():
     init = SERVICES["minio-init"]
     assert depends_on(init) == {"minio": "service_healthy"}
     assert "minio-init" in ONE_SHOTS
     buckets = environment(init)["BUCKETS"].split()
     for name, service in APP.items():
         assert setting(service, "NALD_BUCKET") in buckets, name
+        assert setting(service, "SERVICE_BUCKET") in buckets, name
     for worker in app_services("worker"):
         assert depends_on(worker).get("minio-init") == "service_completed_successfully"
 

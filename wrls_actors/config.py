@@ -2,8 +2,8 @@
 in ``runtime/settings.py``).
 
 Read once per process, when a step first needs it. Secrets (the NALD zip
-password, the GOV.UK Notify API key) are never logged, never put on a command
-line, and masked in ``repr``.
+password, the GOV.UK Notify API key, the Charging Module client secret) are
+never logged, never put on a command line, and masked in ``repr``.
 """
 
 from __future__ import annotations
@@ -29,15 +29,35 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("WORK_DIR", None, "Folder for downloads and unpacked archives (default: the system's temporary folder)."),
     Variable("S3_ENDPOINT_URL", None, "Object store endpoint for an S3-compatible server (MinIO); unset: AWS S3."),
     Variable("S3_REGION", "eu-west-2", "AWS region of the object store."),
+    Variable("SERVICE_BUCKET", None, "Object store bucket holding the charge categories and gauging stations CSV files (the legacy `S3_BUCKET`)."),
+    Variable("CHARGE_CATEGORIES_KEY", "billing-metadata/charge-categories.csv", "Key of the charge categories CSV file in `WRLS_SERVICE_BUCKET`."),
+    Variable("GAUGING_STATIONS_KEY", "gauging-stations/gauging-stations.csv", "Key of the gauging stations CSV file in `WRLS_SERVICE_BUCKET`."),
     Variable("NALD_WAIT_S", "3600",
              "Longest wait, counted from its run's start, of a job that reads `import` (charging-import-data) "
              "while a NALD import still loads the extract; at most 14400 (4 hours)."),
     Variable("NOTIFY_API_KEY", None, "GOV.UK Notify API key, `<name>-<service id>-<secret>` (secret)."),
     Variable("NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk", "GOV.UK Notify API address."),
+    Variable("NOTIFY_RATE_LIMIT", "3000",
+             "Most notifications sent per `WRLS_NOTIFY_RATE_WINDOW_S`, all workers together (Notify's limit is 3000 a minute)."),
+    Variable("NOTIFY_RATE_WINDOW_S", "60", "The window of `WRLS_NOTIFY_RATE_LIMIT`, in seconds."),
+    Variable("NOTIFY_STATUS_CHECKS", "500", "Most notification statuses one check-status tick asks Notify for."),
     Variable("TRACKER_TEMPLATE_ID", "c34d1b16-694b-4364-8e7e-83e9dbd34a62",
              "Notify email template of the tracker's report (the legacy `service_status_alert`)."),
     Variable("TRACKER_RECIPIENT", None, "Email address the tracker's report goes to (the legacy `WATER_SERVICE_MAILBOX`)."),
     Variable("ENVIRONMENT", "local", "Name of this environment (`dev`, `tst`, `pre`, `prd`), shown in the tracker's report."),
+    Variable("CHARGING_MODULE_URL", None, "Charging Module API address (the legacy `CHARGE_MODULE_ORIGIN`)."),
+    Variable("CHARGING_MODULE_TOKEN_URL", None,
+             "OAuth2 token endpoint for the Charging Module's client credentials "
+             "(the legacy `<COGNITO_HOST>/oauth2/token`)."),
+    Variable("CHARGING_MODULE_CLIENT_ID", None, "Client id for the Charging Module token (the legacy `COGNITO_USERNAME`)."),
+    Variable("CHARGING_MODULE_CLIENT_SECRET", None,
+             "Client secret for the Charging Module token (the legacy `COGNITO_PASSWORD`; secret)."),
+    Variable("CHARGING_MODULE_TIMEOUT_S", "10", "Longest wait for the Charging Module or its token endpoint to answer."),
+    Variable("NALD_SERVICE_MAILBOX", None,
+             "Email address told of invoice accounts whose NALD company, contact or address changed "
+             "(the legacy `NALD_SERVICE_MAILBOX`)."),
+    Variable("NALD_CHANGES_TEMPLATE_ID", "b5d29621-e30d-4dc8-a6eb-11ab075d7a0c",
+             "Notify email template of that message (the legacy `nald_entity_changes_detected`)."),
 )
 
 
@@ -64,12 +84,25 @@ class Config:
     work_dir: Path | None
     s3_endpoint_url: str | None
     s3_region: str
+    service_bucket: str | None
+    charge_categories_key: str
+    gauging_stations_key: str
     nald_wait_s: int
     notify_api_key: str | None = dataclasses.field(repr=False)
     notify_base_url: str
+    notify_rate_limit: int
+    notify_rate_window_s: int
+    notify_status_checks: int
     tracker_template_id: str
     tracker_recipient: str | None
     environment: str
+    charging_module_url: str | None
+    charging_module_token_url: str | None
+    charging_module_client_id: str | None
+    charging_module_client_secret: str | None = dataclasses.field(repr=False)
+    charging_module_timeout_s: float
+    nald_service_mailbox: str | None
+    nald_changes_template_id: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
@@ -100,12 +133,25 @@ class Config:
             work_dir=Path(work) if work else None,
             s3_endpoint_url=get("S3_ENDPOINT_URL"),
             s3_region=get("S3_REGION"),
+            service_bucket=get("SERVICE_BUCKET"),
+            charge_categories_key=(get("CHARGE_CATEGORIES_KEY") or "").strip("/"),
+            gauging_stations_key=(get("GAUGING_STATIONS_KEY") or "").strip("/"),
             nald_wait_s=_bounded(number("NALD_WAIT_S"), "NALD_WAIT_S", NALD_WAIT_MAX_S),
             notify_api_key=get("NOTIFY_API_KEY"),
             notify_base_url=(get("NOTIFY_BASE_URL") or "").rstrip("/"),
+            notify_rate_limit=_bounded(number("NOTIFY_RATE_LIMIT"), "NOTIFY_RATE_LIMIT", 10**6),
+            notify_rate_window_s=_bounded(number("NOTIFY_RATE_WINDOW_S"), "NOTIFY_RATE_WINDOW_S", 3600),
+            notify_status_checks=_bounded(number("NOTIFY_STATUS_CHECKS"), "NOTIFY_STATUS_CHECKS", 10**6),
             tracker_template_id=get("TRACKER_TEMPLATE_ID"),
             tracker_recipient=get("TRACKER_RECIPIENT"),
             environment=get("ENVIRONMENT"),
+            charging_module_url=(get("CHARGING_MODULE_URL") or "").rstrip("/") or None,
+            charging_module_token_url=get("CHARGING_MODULE_TOKEN_URL"),
+            charging_module_client_id=get("CHARGING_MODULE_CLIENT_ID"),
+            charging_module_client_secret=get("CHARGING_MODULE_CLIENT_SECRET"),
+            charging_module_timeout_s=number("CHARGING_MODULE_TIMEOUT_S"),
+            nald_service_mailbox=get("NALD_SERVICE_MAILBOX"),
+            nald_changes_template_id=get("NALD_CHANGES_TEMPLATE_ID"),
         )
 
     @property

@@ -11,15 +11,20 @@ with Notify's own bodies. Every request is recorded, answered or not.
         notify.drop_after_accept()                          # the next send accepted, its answer lost
         notify.emails()                                     # notifications accepted, newest last
 
-Endpoints: POST /v2/notifications/email, GET /v2/notifications (filters
-``reference``, ``template_type``, ``status``), GET /v2/notifications/<id>.
-Pass ``templates={id: "body with ((placeholders))"}`` to get Notify's
-"Template not found" and "Missing personalisation" errors; without it any
-template id that is a UUID is accepted.
+Endpoints: POST /v2/notifications/email, POST /v2/notifications/letter (a
+template letter, or a precompiled one: ``content`` a base64 PDF), GET
+/v2/notifications (filters ``reference``, ``template_type``, ``status``), GET
+/v2/notifications/<id>. Pass ``templates={id: "body with ((placeholders))"}``
+to get Notify's "Template not found" and "Missing personalisation" errors;
+without it any template id that is a UUID is accepted.
+
+    notify.set_status(notification_id, "delivered")     # what GET /v2/notifications/<id> answers next
+    FakeNotify(rate_limit=(3000, 60))                   # Notify's 429 past 3000 sends in any 60 s
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import re
@@ -61,6 +66,7 @@ SERVER_ERROR = NotifyError(500, "Exception", "Internal server error")
 NO_TOKEN = NotifyError(401, "AuthError", "Unauthorized: authentication token must be provided")
 NOT_FOUND = NotifyError(404, "NoResultFound", "No result found")
 
+SENDS = ("/v2/notifications/email", "/v2/notifications/letter")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -76,6 +82,7 @@ class Request:
     body: Any
     claims: dict | None = None
     status: int | None = None  # what was answered; None when the connection was dropped
+    at: float = dataclasses.field(default_factory=time.time)  # when it arrived
 
 
 @dataclasses.dataclass
@@ -90,11 +97,14 @@ class _Failure:
 
 
 class FakeNotify:
-    def __init__(self, templates: dict[str, str] | None = None, key_name: str = "wrls_test") -> None:
+    def __init__(self, templates: dict[str, str] | None = None, key_name: str = "wrls_test",
+                 rate_limit: tuple[int, float] | None = None) -> None:
         self.service_id = str(uuid.uuid4())
         self.secret = str(uuid.uuid4())
         self.api_key = f"{key_name}-{self.service_id}-{self.secret}"
         self.templates = templates
+        self.rate_limit = rate_limit
+        self._sends: list[float] = []  # arrival times of the sends counted against rate_limit
         self.requests: list[Request] = []
         self.notifications: list[dict] = []
         self._failures: list[_Failure] = []
@@ -161,6 +171,21 @@ class FakeNotify:
         with self._lock:
             return [dict(n) for n in self.notifications if n["type"] == "email"]
 
+    def letters(self) -> list[dict]:
+        """Letter notifications accepted (template and precompiled), oldest first; a precompiled one
+        has ``pdf`` (the bytes sent)."""
+        with self._lock:
+            return [dict(n) for n in self.notifications if n["type"] == "letter"]
+
+    def set_status(self, notification_id: str, status: str) -> None:
+        """Move a notification on (``delivered``, ``permanent-failure``...), as Notify would."""
+        with self._lock:
+            for n in self.notifications:
+                if n["id"] == notification_id:
+                    n["status"] = status
+                    return
+        raise KeyError(notification_id)
+
     def received(self, method: str | None = None, path: str | None = None) -> list[Request]:
         with self._lock:
             return [r for r in self.requests
@@ -215,34 +240,98 @@ class FakeNotify:
             return 400, NotifyError(400, "ValidationError", "template_id is not a valid UUID").body()
         if not isinstance(personalisation, dict):
             return 400, NotifyError(400, "ValidationError", "personalisation {} is not of type object").body()
+        return self._accept("email", template_id, personalisation, body.get("reference"), email_address=address)
+
+    def _render(self, template_id: str, personalisation: dict) -> tuple[str | None, tuple[int, dict] | None]:
+        """The template's text filled in (None without templates), or Notify's error."""
         text = None
         if self.templates is not None:
             if template_id not in self.templates:
-                return 400, TEMPLATE_NOT_FOUND.body()
+                return None, (400, TEMPLATE_NOT_FOUND.body())
             text = self.templates[template_id]
             missing = [f for f in re.findall(r"\(\(([^)]+)\)\)", text) if f not in personalisation]
             if missing:
-                return 400, NotifyError(400, "BadRequestError",
-                                        f"Missing personalisation: {', '.join(missing)}").body()
+                return None, (400, NotifyError(400, "BadRequestError",
+                                               f"Missing personalisation: {', '.join(missing)}").body())
             for field, value in personalisation.items():
                 text = text.replace(f"(({field}))", str(value))
+        return text, None
+
+    def _send_letter(self, body: Any) -> tuple[int, dict]:
+        if not isinstance(body, dict):
+            return 400, NotifyError(400, "ValidationError", "Request body must be a JSON object").body()
+        if "content" in body:
+            return self._send_precompiled(body)
+        template_id = body.get("template_id")
+        personalisation = body.get("personalisation")
+        if not isinstance(template_id, str) or not UUID_RE.match(template_id):
+            return 400, NotifyError(400, "ValidationError", "template_id is not a valid UUID").body()
+        if not isinstance(personalisation, dict):
+            return 400, NotifyError(400, "ValidationError", "personalisation is a required property").body()
+        for line in ("address_line_1", "address_line_2"):
+            if not personalisation.get(line):
+                return 400, NotifyError(400, "ValidationError",
+                                        f"personalisation {line} is a required property").body()
+        return self._accept("letter", template_id, personalisation, body.get("reference"))
+
+    def _send_precompiled(self, body: dict) -> tuple[int, dict]:
+        reference = body.get("reference")
+        if not isinstance(reference, str) or not reference:
+            return 400, NotifyError(400, "ValidationError", "reference is a required property").body()
+        try:
+            pdf = base64.b64decode(body.get("content") or "", validate=True)
+        except (ValueError, TypeError):
+            return 400, NotifyError(400, "ValidationError", "content is not a base64 encoded string").body()
+        if not pdf.startswith(b"%PDF-"):
+            return 400, NotifyError(400, "ValidationError", "Letter content is not a valid PDF").body()
+        notification_id = str(uuid.uuid4())
+        postage = body.get("postage") or "second"
+        with self._lock:
+            self.notifications.append({
+                "id": notification_id, "reference": reference, "email_address": None, "phone_number": None,
+                "type": "letter", "status": "pending-virus-check", "template": None, "body": None,
+                "subject": None, "created_at": _now(), "created_by_name": None, "sent_at": None,
+                "completed_at": None, "scheduled_for": None, "postage": postage, "pdf": pdf,
+            })
+        # Notify's answer to a precompiled letter: no template, no content.
+        return 201, {"id": notification_id, "reference": reference, "postage": postage}
+
+    def _accept(self, kind: str, template_id: str, personalisation: dict, reference: str | None,
+                email_address: str | None = None) -> tuple[int, dict]:
+        text, refused = self._render(template_id, personalisation)
+        if refused is not None:
+            return refused
         notification_id = str(uuid.uuid4())
         uri = f"{self.base_url}/v2/notifications/{notification_id}"
         template = {"id": template_id, "version": 1,
                     "uri": f"{self.base_url}/services/{self.service_id}/templates/{template_id}"}
         body_text = text if text is not None else "\n".join(f"{k}: {v}" for k, v in personalisation.items())
         notification = {
-            "id": notification_id, "reference": body.get("reference"), "email_address": address,
-            "phone_number": None, "type": "email", "status": "created", "template": template,
+            "id": notification_id, "reference": reference, "email_address": email_address,
+            "phone_number": None, "type": kind, "status": "created", "template": template,
             "body": body_text, "subject": "Notification", "created_at": _now(), "created_by_name": None,
             "sent_at": None, "completed_at": None, "scheduled_for": None,
             "personalisation": personalisation,
         }
         with self._lock:
             self.notifications.append(notification)
-        return 201, {"id": notification_id, "reference": body.get("reference"), "uri": uri, "template": template,
-                     "content": {"subject": "Notification", "body": body_text, "from_email": "wrls@notify.example"},
-                     "scheduled_for": None}
+        content = {"subject": "Notification", "body": body_text}
+        if kind == "email":
+            content["from_email"] = "wrls@notify.example"
+        return 201, {"id": notification_id, "reference": reference, "uri": uri, "template": template,
+                     "content": content, "scheduled_for": None}
+
+    def _over_rate_limit(self, at: float) -> bool:
+        """Notify's rolling limit on sends: past it, the send is refused (and not counted)."""
+        if self.rate_limit is None:
+            return False
+        limit, window = self.rate_limit
+        with self._lock:
+            self._sends = [t for t in self._sends if t > at - window]
+            if len(self._sends) >= limit:
+                return True
+            self._sends.append(at)
+            return False
 
     def _list(self, query: dict[str, list[str]]) -> tuple[int, dict]:
         def wanted(n: dict) -> bool:
@@ -269,8 +358,11 @@ class FakeNotify:
         failure = self._failure(request.method, request.path)
         if failure is not None and failure.error is not None:
             return failure.error.status, failure.error.body()
-        if request.method == "POST" and request.path == "/v2/notifications/email":
-            answer = self._send_email(request.body)
+        if request.method == "POST" and request.path in SENDS:
+            if self._over_rate_limit(request.at):
+                return RATE_LIMIT_ERROR.status, RATE_LIMIT_ERROR.body()
+            send = self._send_email if request.path == SENDS[0] else self._send_letter
+            answer = send(request.body)
             return None if failure is not None and answer[0] == 201 else answer
         if request.method == "GET" and request.path == "/v2/notifications":
             return self._list(request.query)
@@ -284,7 +376,7 @@ def _now() -> str:
 
 
 def _public(notification: dict) -> dict:
-    return {k: v for k, v in notification.items() if k != "personalisation"}
+    return {k: v for k, v in notification.items() if k not in ("personalisation", "pdf")}
 
 
 def _handler(fake: FakeNotify) -> type[BaseHTTPRequestHandler]:

@@ -2,8 +2,8 @@
 requirements, notifications and gauging stations."""
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Integer, LargeBinary, Numeric, SmallInteger, String,
-    Table, Text, UniqueConstraint, func, text,
+    BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, Numeric, SmallInteger,
+    String, Table, Text, UniqueConstraint, func, text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -260,6 +260,9 @@ charge_version_workflows = Table(
     Column("date_deleted", DateTime),
     Column("date_created", DateTime, nullable=False, server_default=func.now()),
     Column("date_updated", DateTime),
+    # The water service's: one live workflow per licence version.
+    Index("charge_version_workflows_licence_version_id_live", "licence_version_id", unique=True,
+          postgresql_where=text("date_deleted IS NULL")),
     schema=S,
 )
 

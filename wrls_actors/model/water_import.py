@@ -1,6 +1,7 @@
-"""Schema `water_import`: the import app's own working tables."""
+"""Schema `water_import`: the WRLS jobs' own working tables."""
 
 from sqlalchemy import Boolean, Column, Date, DateTime, Integer, String, Table, func
+from sqlalchemy.dialects.postgresql import UUID
 
 from .base import metadata
 
@@ -18,5 +19,18 @@ charge_versions_metadata = Table(
     Column("is_nald_gap", Boolean, nullable=False),
     Column("date_created", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("date_updated", DateTime(timezone=True)),
+    schema=S,
+)
+
+# What check-for-updated-invoice-accounts last mailed for each account: the NALD
+# hashes of the account's changed company, agent, contact and address. The hashes
+# are never reset (the NALD import owns them), so without this every run would
+# mail the same accounts again.
+invoice_account_changes_reported = Table(
+    "invoice_account_changes_reported", metadata,
+    Column("invoice_account_id", UUID(as_uuid=False), primary_key=True),
+    Column("hashes", String, nullable=False),
+    Column("notification_id", String),
+    Column("reported_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     schema=S,
 )

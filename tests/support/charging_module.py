@@ -1,0 +1,171 @@
+"""A fake Charging Module API and its OAuth2 token endpoint, on 127.0.0.1 in a thread.
+
+Tokens are issued as the Charging Module's Cognito issues them: POST
+``/oauth2/token`` with ``grant_type=client_credentials`` and the client id and
+secret in a Basic header, answered ``{access_token, expires_in, token_type}``.
+The API answers 401 to a missing, unknown, revoked or expired token.
+
+    with FakeChargingModule() as cm:
+        cm.add_file("nalwi50001", "2024-01-10T09:00:00.000Z", ["A12345678A"])
+        cm.revoke_tokens()               # every token issued so far is refused from now on
+        cm.fail(503, times=2)            # the next two API requests answer 503
+        cm.received("GET")               # what it saw, with the token each request carried
+
+Endpoint: GET ``/v3/wrls/customer-files/<days>``: the files, oldest first, as
+``[{id, fileReference, status, exportedAt, exportedCustomers}]``.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import re
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+TOKEN_PATH = "/oauth2/token"
+CUSTOMER_FILES = re.compile(r"^/v3/wrls/customer-files/(\d+)$")
+
+
+@dataclasses.dataclass
+class Request:
+    method: str
+    path: str
+    token: str | None  # the bearer token it carried
+    status: int | None = None
+
+
+@dataclasses.dataclass
+class _Failure:
+    status: int
+    times: int
+
+
+class FakeChargingModule:
+    def __init__(self, token_lifetime_s: int = 3600) -> None:
+        self.client_id = f"wrls-{uuid.uuid4().hex[:8]}"
+        self.client_secret = uuid.uuid4().hex
+        self.token_lifetime_s = token_lifetime_s
+        self.files: list[dict] = []
+        self.requests: list[Request] = []
+        self._tokens: dict[str, float] = {}  # token -> expiry (time.time())
+        self._failures: list[_Failure] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    def __enter__(self) -> "FakeChargingModule":
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="fake-charging-module", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "enter the fake first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base_url}{TOKEN_PATH}"
+
+    # -- behaviour on demand ----------------------------------------------------
+
+    def add_file(self, reference: str, exported_at: str, customers: list[str]) -> None:
+        """A customer file, after the ones added before (the API lists them oldest first)."""
+        with self._lock:
+            self.files.append({"id": str(uuid.uuid4()), "fileReference": reference, "status": "exported",
+                               "exportedAt": exported_at, "exportedCustomers": list(customers)})
+
+    def revoke_tokens(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+    def fail(self, status: int, times: int = 1) -> None:
+        """Answer the next ``times`` API requests (not token requests) with ``status``."""
+        with self._lock:
+            self._failures.append(_Failure(status, times))
+
+    def received(self, method: str | None = None, path: str | None = None) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests
+                    if (method is None or r.method == method) and (path is None or r.path == path)]
+
+    # -- the API ----------------------------------------------------------------
+
+    def _issue_token(self, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if headers.get("authorization") != f"Basic {expected}":
+            return 400, {"error": "invalid_client"}
+        if parse_qs(body.decode()).get("grant_type") != ["client_credentials"]:
+            return 400, {"error": "unsupported_grant_type"}
+        token = uuid.uuid4().hex
+        with self._lock:
+            self._tokens[token] = time.time() + self.token_lifetime_s
+        return 200, {"access_token": token, "expires_in": self.token_lifetime_s, "token_type": "Bearer"}
+
+    def _valid(self, token: str | None) -> bool:
+        with self._lock:
+            return token is not None and self._tokens.get(token, 0) > time.time()
+
+    def _failure(self) -> int | None:
+        with self._lock:
+            if not self._failures:
+                return None
+            failure = self._failures[0]
+            failure.times -= 1
+            if failure.times <= 0:
+                self._failures.pop(0)
+            return failure.status
+
+    def handle(self, request: Request, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+        if request.method == "POST" and request.path == TOKEN_PATH:
+            return self._issue_token(headers, body)
+        if not self._valid(request.token):
+            return 401, {"statusCode": 401, "error": "Unauthorized", "message": "Unauthorized"}
+        failed = self._failure()
+        if failed is not None:
+            return failed, {"statusCode": failed, "error": "Service Unavailable", "message": "try again later"}
+        if request.method == "GET" and CUSTOMER_FILES.match(request.path):
+            with self._lock:
+                return 200, [dict(f) for f in self.files]
+        return 404, {"statusCode": 404, "error": "Not Found", "message": "Not Found"}
+
+
+def _handler(fake: FakeChargingModule) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            length = int(headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            auth = headers.get("authorization", "")
+            request = Request(self.command, urlsplit(self.path).path,
+                              auth[7:] if auth.startswith("Bearer ") else None)
+            with fake._lock:
+                fake.requests.append(request)
+            status, payload = fake.handle(request, headers, body)
+            request.status = status
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler

@@ -1,0 +1,15 @@
+"""charge-categories-sync: the SROC charge categories CSV from the object store into
+``water.billing_charge_categories`` (spec/JOBS.md; legacy/service.md §1).
+
+``wrls-actors trigger charge-categories-sync --param force=true`` syncs the
+file even if its ETag is the one already synced.
+"""
+
+from ...runtime import Job, Step
+from .sync_from_csv import sync_from_csv
+
+CHARGE_CATEGORIES_SYNC = Job("charge-categories-sync", steps=(
+    Step("sync-from-csv", sync_from_csv),
+))
+
+JOBS = (CHARGE_CATEGORIES_SYNC,)

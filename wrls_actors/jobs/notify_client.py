@@ -1,0 +1,108 @@
+"""GOV.UK Notify for the notification jobs (send-message, check-status): the
+official client, Notify's errors sorted by what to do about them, and the
+send-rate limiter every worker shares.
+
+Notify's answers, and what they mean here:
+
+- 400 (ValidationError, BadRequestError): this one message is wrong (address,
+  template, personalisation); asking again gets the same answer. Recorded on
+  the row (``RowRejected``).
+- 401/403 (AuthError): the key is wrong; no message can go until it is fixed.
+  The run fails (``PermanentError``), rows are left as they were.
+- 429 (rate or daily limit), 5xx, no answer: try later (``NotifyUnavailable``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from notifications_python_client.errors import APIError
+from notifications_python_client.notifications import NotificationsAPIClient
+from sqlalchemy import Engine, text
+
+from ..config import Config
+from ..runtime import PermanentError
+
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+API_KEY = re.compile(rf"^.+-({UUID})-({UUID})$")
+
+# Requests that take longer than this are given up (and retried later): one slow
+# answer must not hold a sender for the client's default 30 s.
+TIMEOUT_S = 10
+
+
+class NotifyUnavailable(Exception):
+    """Notify did not take the request this time (rate limit, its own error, no answer): retry later."""
+
+
+class RowRejected(Exception):
+    """Notify refused this message for good (a 400): Notify's own words are the message."""
+
+
+def client(config: Config) -> NotificationsAPIClient:
+    key = (config.notify_api_key or "").strip()
+    if not key:
+        raise PermanentError("WRLS_NOTIFY_API_KEY is not set")
+    if not API_KEY.match(key):
+        # The client slices the key blindly; the message never contains the key.
+        raise PermanentError("WRLS_NOTIFY_API_KEY is not a GOV.UK Notify API key (<name>-<service id>-<secret id>)")
+    return NotificationsAPIClient(key, base_url=config.notify_base_url, timeout=TIMEOUT_S)
+
+
+def describe(error: APIError) -> str:
+    message = error.message
+    if isinstance(message, list):
+        message = "; ".join(f"{e.get('error')}: {e.get('message')}" if isinstance(e, dict) else str(e)
+                            for e in message)
+    if error.response is None and error.__cause__ is not None:
+        message = f"{message} ({type(error.__cause__).__name__}: {error.__cause__})"
+    return f"GOV.UK Notify answered {error.status_code}: {message}"
+
+
+def notify_messages(error: APIError) -> str:
+    """Notify's own ``message`` texts, as the row's log keeps them."""
+    if isinstance(error.message, list):
+        return "; ".join(str(e.get("message")) if isinstance(e, dict) else str(e) for e in error.message)
+    return str(error.message)
+
+
+def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except APIError as e:
+        status = e.status_code
+        if status in (401, 403):
+            raise PermanentError(describe(e)) from e
+        if 400 <= status < 500 and status != 429:
+            raise RowRejected(notify_messages(e)) from e
+        raise NotifyUnavailable(describe(e)) from e
+
+
+# -- the shared rate limit ------------------------------------------------------------------------------------
+
+LIMITER_KEY = "notify-send-slots"
+
+# Each send reserves the next free slot on one shared row: slots are ``window /
+# limit`` seconds apart, so no window of that length ever holds more than
+# ``limit`` sends, whichever worker makes them. The row is locked only for this
+# one statement, and the clock is the database's, so workers on different
+# machines agree on it.
+RESERVE = text("""
+INSERT INTO water.application_state (key, data)
+VALUES (:key, jsonb_build_object('next', extract(epoch FROM clock_timestamp()) + :gap))
+ON CONFLICT (key) DO UPDATE SET
+  data = jsonb_build_object('next', greatest((application_state.data->>'next')::float8,
+                                             extract(epoch FROM clock_timestamp())) + :gap),
+  date_updated = now()
+RETURNING (data->>'next')::float8 - :gap - extract(epoch FROM clock_timestamp()) AS wait_s
+""")
+
+
+def reserve_send(engine: Engine, limit: int, window_s: float) -> float:
+    """Reserve one send; how many seconds to wait before making it (0 when its slot has come)."""
+    if limit < 1 or window_s <= 0:
+        raise PermanentError("WRLS_NOTIFY_RATE_LIMIT and WRLS_NOTIFY_RATE_WINDOW_S must be at least 1")
+    with engine.begin() as connection:
+        wait = connection.execute(RESERVE, {"key": LIMITER_KEY, "gap": window_s / limit}).scalar_one()
+    return max(0.0, float(wait))

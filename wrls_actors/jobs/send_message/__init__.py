@@ -1,0 +1,23 @@
+"""send-message: due ``water.scheduled_notification`` rows to GOV.UK Notify
+(spec/JOBS.md; legacy/service.md §10).
+
+Every minute by schedule; a notice is sent at once with
+``start-job {"job": "send-message", "params": {"event_id": "<event id>"}}``.
+"""
+
+from datetime import timedelta
+
+from ...runtime import ALLOW, Job, Step
+from .send import send_messages
+
+# ALLOW: a notice started by message runs even while the minute's run is going
+# (rows are claimed one by one, so the two never send the same row). Scheduled
+# ticks still skip while a run is going (the schedule's own overlap policy).
+SEND_MESSAGE = Job("send-message", queue="short", overlap=ALLOW, steps=(
+    # Retries (2 s doubling) wait out a 429 or a short Notify incident for about half a minute;
+    # after that the run fails and the next tick starts afresh.
+    Step("send", send_messages, time_limit=timedelta(minutes=2), max_retries=4,
+         min_backoff=timedelta(seconds=2), max_backoff=timedelta(seconds=30)),
+))
+
+JOBS = (SEND_MESSAGE,)
