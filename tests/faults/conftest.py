@@ -123,19 +123,29 @@ class Tally:
                 f"lost: {self.lost}")
 
 
-_TALLIES: list[Tally] = []
+TALLY = "fault-tally"
 
 
 @pytest.fixture
 def tally(request):
-    """The test's figures, printed at the end of the run whether it passes or fails."""
+    """The test's figures, printed at the end of the run whether it passes or fails.
+
+    Kept on the test's report (``user_properties``), which pytest-xdist carries from
+    its worker processes to the one that prints the summary.
+    """
     result = Tally(request.node.name)
-    _TALLIES.append(result)
-    return result
+    yield result
+    request.node.user_properties.append((TALLY, result.line()))
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _TALLIES:
+    lines = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for key, value in getattr(report, "user_properties", ()):
+                if key == TALLY:
+                    lines[report.nodeid] = value
+    if lines:
         terminalreporter.section("fault injection")
-        for result in _TALLIES:
-            terminalreporter.write_line(result.line())
+        for line in lines.values():
+            terminalreporter.write_line(line)
