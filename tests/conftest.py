@@ -103,3 +103,19 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fault-injection figures (tests/faults/conftest.py keeps them on each test's report)."""
+    from tests.faults.conftest import TALLY
+
+    lines = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for key, value in getattr(report, "user_properties", ()):
+                if key == TALLY:
+                    lines[report.nodeid] = value
+    if lines:
+        terminalreporter.section("fault injection")
+        for line in lines.values():
+            terminalreporter.write_line(line)

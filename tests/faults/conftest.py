@@ -123,6 +123,7 @@ class Tally:
                 f"lost: {self.lost}")
 
 
+# The root conftest prints them (with pytest-xdist, only it is loaded where the summary is written).
 TALLY = "fault-tally"
 
 
@@ -136,16 +137,3 @@ def tally(request):
     result = Tally(request.node.name)
     yield result
     request.node.user_properties.append((TALLY, result.line()))
-
-
-def pytest_terminal_summary(terminalreporter):
-    lines = {}
-    for reports in terminalreporter.stats.values():
-        for report in reports:
-            for key, value in getattr(report, "user_properties", ()):
-                if key == TALLY:
-                    lines[report.nodeid] = value
-    if lines:
-        terminalreporter.section("fault injection")
-        for line in lines.values():
-            terminalreporter.write_line(line)
