@@ -34,3 +34,17 @@ invoice_account_changes_reported = Table(
     Column("reported_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     schema=S,
 )
+
+
+# send-message writes a row here, committed, just before it asks Notify to send a
+# scheduled notification, and removes it with the outcome. A row still here when
+# the notification is taken again means the last try may have reached Notify
+# (the worker died, or Notify's answer was lost): it is looked up by reference
+# before it is sent again, so nobody gets the same letter twice.
+notify_send_attempts = Table(
+    "notify_send_attempts", metadata,
+    Column("scheduled_notification_id", UUID(as_uuid=False), primary_key=True),
+    Column("reference", String, nullable=False),
+    Column("attempted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    schema=S,
+)

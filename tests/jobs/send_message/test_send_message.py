@@ -126,6 +126,27 @@ def test_a_rate_limit_or_notify_error_is_retried_and_nothing_is_sent_twice(wrls,
     assert sorted(n["reference"] for n in notify.emails()) == sorted(rows)
 
 
+def test_a_message_notify_took_without_answering_is_found_by_reference_not_sent_again(wrls, worker, vhost, notify):
+    event = add_event(wrls)
+    rows = [add_message(wrls, event) for _ in range(3)]
+    notify.drop_after_accept(1)
+    worker()
+    wait_worker_ready(vhost, "short")
+
+    run = send(wrls)
+    assert run.status == "succeeded", run.error
+    [dropped] = [r.body["reference"] for r in posts(notify) if r.status is None]
+    [lost] = [n for n in notify.emails() if n["reference"] == dropped]  # Notify made it once, and only once
+    assert sorted(n["reference"] for n in notify.emails()) == sorted(rows)
+    assert message(wrls, dropped).status == "sent"
+    assert message(wrls, dropped).notify_id == lost["id"]
+    assert message(wrls, dropped).plaintext == lost["body"]
+    # Only the row whose answer was lost was looked up; the others were sent straight away.
+    lookups = [r for r in notify.requests if r.method == "GET" and r.path == "/v2/notifications"]
+    assert [r.query["reference"] for r in lookups] == [[dropped]]
+    assert scalar(wrls, "SELECT count(*) FROM water_import.notify_send_attempts") == 0
+
+
 def test_a_refused_key_fails_the_run_and_leaves_every_row_to_send(wrls, worker, vhost, notify):
     event = add_event(wrls)
     rows = [add_message(wrls, event) for _ in range(3)]

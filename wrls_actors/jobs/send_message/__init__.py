@@ -10,9 +10,10 @@ from datetime import timedelta
 from ...runtime import ALLOW, Job, Step
 from .send import send_messages
 
-# ALLOW: a notice started by message runs even while the minute's run is going
-# (rows are claimed one by one, so the two never send the same row). Scheduled
-# ticks still skip while a run is going (the schedule's own overlap policy).
+# ALLOW: a notice started by message runs even while the minute's run is going,
+# and so does the next minute's (its schedule allows overlap too). Rows are
+# claimed one by one, so two runs never send the same row, and every send takes
+# a slot from the one shared rate limiter, so together they never pass it.
 SEND_MESSAGE = Job("send-message", queue="short", overlap=ALLOW, steps=(
     # Retries (2 s doubling) wait out a 429 or a short Notify incident for about half a minute;
     # after that the run fails and the next tick starts afresh.

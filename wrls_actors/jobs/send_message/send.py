@@ -34,12 +34,13 @@ import uuid
 from collections import Counter
 from typing import Any, Mapping
 
+from notifications_python_client.errors import APIError
 from notifications_python_client.notifications import NotificationsAPIClient
 from sqlalchemy import Connection, Engine, text
 
 from ...config import Config, config
 from ...runtime import PermanentError, StepContext
-from ..notify_client import RowRejected, call, client, reserve_send
+from ..notify_client import NotifyUnavailable, RowRejected, call, client, reserve_send
 from .templates import LEGACY_TEMPLATES
 
 # Senders per run: enough to reach Notify's 3,000 a minute at ~150 ms a request. Fewer at a low limit:
@@ -47,9 +48,12 @@ from .templates import LEGACY_TEMPLATES
 SENDERS = 8
 SLOW_ANSWER_S = 0.5
 
-# A run stops taking rows after this long, so it ends before the next minute's
-# tick (which would be skipped while it runs); what is left is due then.
-SEND_FOR_S = 50
+# A run stops taking rows after this long, within the step's 2-minute time
+# limit even if its last request takes Notify's full time-out. It outlasts the
+# minute between ticks on purpose: the next tick's run starts while this one
+# still sends (the schedule allows overlap), so a backlog is sent at the full
+# rate with no pause at each minute.
+SEND_FOR_S = 100
 
 WINDOW = "interval '7 days'"
 
@@ -71,6 +75,11 @@ SENT = text("UPDATE water.scheduled_notification SET status = 'sent', notify_id 
             "plaintext = :plaintext, log = NULL, updated_at = now() WHERE id = :id")
 FAILED = text("UPDATE water.scheduled_notification SET status = 'error', log = :log, updated_at = now() "
               "WHERE id = :id")
+ATTEMPT = text("INSERT INTO water_import.notify_send_attempts (scheduled_notification_id, reference) "
+               "VALUES (:id, :reference) ON CONFLICT (scheduled_notification_id) DO UPDATE "
+               "SET reference = EXCLUDED.reference, attempted_at = now()")
+LAST_ATTEMPT = text("SELECT reference FROM water_import.notify_send_attempts WHERE scheduled_notification_id = :id")
+ATTEMPT_ENDED = text("DELETE FROM water_import.notify_send_attempts WHERE scheduled_notification_id = :id")
 ALERT = text("UPDATE water.licence_gauging_stations SET status = :status, date_status_updated = now(), "
              "date_updated = now() WHERE licence_gauging_station_id = :id")
 
@@ -148,21 +157,43 @@ def send_one(engine: Engine, notify: NotificationsAPIClient, cfg: Config, event_
         if row is None:
             return False
         try:
-            answer = deliver(notify, row)
+            answer = already_sent(connection, notify, row)
+            if answer is not None:
+                counts["found_sent"] += 1
+            else:
+                answer = deliver(engine, notify, row)
         except (RowRejected, NotSendable) as e:
             source = "Notify error" if isinstance(e, RowRejected) else "Not sent"
             connection.execute(FAILED, {"id": row["id"], "log": json.dumps({"error": source, "message": str(e)})})
+            connection.execute(ATTEMPT_ENDED, {"id": row["id"]})
             counts["errors"] += 1
             return True
         content = answer.get("content") or {}
-        connection.execute(SENT, {"id": row["id"], "notify_id": answer.get("id"), "plaintext": content.get("body")})
+        plaintext = content.get("body") if "content" in answer else answer.get("body")
+        connection.execute(SENT, {"id": row["id"], "notify_id": answer.get("id"), "plaintext": plaintext})
+        connection.execute(ATTEMPT_ENDED, {"id": row["id"]})
         counts["sent"] += 1
         if update_alert(connection, row):
             counts["alerts"] += 1
     return True
 
 
-def deliver(notify: NotificationsAPIClient, row: Mapping[str, Any]) -> dict:
+def already_sent(connection: Connection, notify: NotificationsAPIClient, row: Mapping[str, Any]) -> dict | None:
+    """The notification an earlier try of this row got Notify to make, if it did.
+
+    Only rows whose last try left no outcome are looked up (Notify keeps
+    notifications for 7 days, as long as a row stays due), so a backlog costs
+    no extra requests.
+    """
+    reference = connection.execute(LAST_ATTEMPT, {"id": row["id"]}).scalar()
+    if reference is None:
+        return None
+    found = call(notify.get_all_notifications, reference=reference)
+    matches = [n for n in (found or {}).get("notifications", []) if n.get("reference") == reference]
+    return matches[0] if matches else None
+
+
+def deliver(engine: Engine, notify: NotificationsAPIClient, row: Mapping[str, Any]) -> dict:
     """Notify's answer to sending this row; its ``reference`` is the row's id."""
     reference = str(row["id"])
     personalisation = dict(row["personalisation"] or {})
@@ -171,18 +202,35 @@ def deliver(notify: NotificationsAPIClient, row: Mapping[str, Any]) -> dict:
             raise NotSendable("no PDF stored for this precompiled letter")
         # The legacy's reference, which Notify shows on its letter list.
         letter_reference = " ".join(str(p) for p in (personalisation.get("address_line_1"), reference) if p)
-        return call(notify.send_precompiled_letter_notification, reference=letter_reference,
-                    pdf_file=io.BytesIO(bytes(row["pdf"])))
+        return attempt(engine, row, letter_reference, notify.send_precompiled_letter_notification,
+                       reference=letter_reference, pdf_file=io.BytesIO(bytes(row["pdf"])))
     template = row["template_id"] or LEGACY_TEMPLATES.get(row["message_ref"] or "")
     if not template:
         raise NotSendable(f"no Notify template for message_ref {row['message_ref']!r}")
     if row["message_type"] == "email":
-        return call(notify.send_email_notification, email_address=row["recipient"], template_id=template,
-                    personalisation=personalisation, reference=reference)
+        return attempt(engine, row, reference, notify.send_email_notification, email_address=row["recipient"],
+                       template_id=template, personalisation=personalisation, reference=reference)
     if row["message_type"] == "letter":
-        return call(notify.send_letter_notification, template_id=template, personalisation=personalisation,
-                    reference=reference)
+        return attempt(engine, row, reference, notify.send_letter_notification, template_id=template,
+                       personalisation=personalisation, reference=reference)
     raise NotSendable(f"message type {row['message_type']!r} cannot be sent")
+
+
+def attempt(engine: Engine, row: Mapping[str, Any], noted_as: str, send: Any, **kwargs: Any) -> dict:
+    """Send, with a committed note of the try beside the row's lock, so a try whose outcome is lost is known.
+
+    Notify answering with an error means it made nothing: the note goes
+    (a 400's goes with the row's outcome). No answer leaves it for the lookup.
+    """
+    with engine.begin() as connection:
+        connection.execute(ATTEMPT, {"id": row["id"], "reference": noted_as})
+    try:
+        return call(send, **kwargs)
+    except NotifyUnavailable as e:
+        if isinstance(e.__cause__, APIError) and e.__cause__.response is not None:
+            with engine.begin() as connection:
+                connection.execute(ATTEMPT_ENDED, {"id": row["id"]})
+        raise
 
 
 def update_alert(connection: Connection, row: Mapping[str, Any]) -> bool:
