@@ -20,15 +20,17 @@ never found its row.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, bindparam, func, or_, select, text, update
+from sqlalchemy import Column, Connection, Engine, bindparam, func, or_, select, text, update
 
 from ...model import permit
 from . import reducer, wr22
+from .report import Skipped
 
 DIGITISE_LICENCE_TYPE_ID = 10
+Plan = TypeVar("Plan")
 DUE_AFTER = text("interval '1 day'")
 
 
@@ -137,3 +139,24 @@ def claim(connection: Connection, column: Column, permit_licence_id: int) -> boo
         update(t).where(t.c.licence_id == permit_licence_id, _is_due(column))
         .values({column.name: func.now()}).returning(t.c.licence_id)).first()
     return claimed is not None
+
+
+def copy_each(engine: Engine, column: Column, due: Iterable[Licence], skipped: Skipped,
+              plan: Callable[[Licence], Plan], write: Callable[[Connection, Licence, Plan], None]) -> int:
+    """Copy each licence on its own: ``plan`` its rows (pure; ``BadData`` skips the licence), then in one
+    transaction take it (:func:`claim`) and ``write`` them. How many licences were copied."""
+    copied = 0
+    for licence in due:
+        try:
+            if licence.problem is not None:
+                raise wr22.BadData(licence.problem)
+            planned = plan(licence)
+        except wr22.BadData as error:
+            skipped.add(licence.licence_ref, licence.permit_licence_id, str(error))
+            continue
+        with engine.begin() as connection:
+            if not claim(connection, column, licence.permit_licence_id):
+                continue  # another run copied it meanwhile
+            write(connection, licence, planned)
+        copied += 1
+    return copied

@@ -107,24 +107,19 @@ def copy_links(ctx: StepContext) -> None:
         stations = _stations(connection, {station for licence in due for item in licence.items
                                           if (station := _station_or_none(item)) is not None})
 
-    copied = added = 0
-    for licence in due:
-        try:
-            if licence.problem is not None:
-                raise wr22.BadData(licence.problem)
-            planned = links(licence, conditions, water_licences.get(licence.licence_ref), stations)
-        except wr22.BadData as error:
-            skipped.add(licence.licence_ref, licence.permit_licence_id, str(error))
-            continue
-        with ctx.engine.begin() as connection:
-            if not edits.claim(connection, COLUMN, licence.permit_licence_id):
-                continue  # another run copied it meanwhile
-            if planned:
-                added += len(connection.execute(INSERT, {
-                    "licence_id": water_licences[licence.licence_ref],
-                    "links": json.dumps([{**dataclasses.asdict(link), "threshold_value": str(link.threshold_value)}
-                                         for link in planned])}).all())
-        copied += 1
+    added = 0
+
+    def write(connection: Connection, licence: edits.Licence, planned: list[Link]) -> None:
+        nonlocal added
+        if planned:
+            added += len(connection.execute(INSERT, {
+                "licence_id": water_licences[licence.licence_ref],
+                "links": json.dumps([{**dataclasses.asdict(link), "threshold_value": str(link.threshold_value)}
+                                     for link in planned])}).all())
+
+    copied = edits.copy_each(
+        ctx.engine, COLUMN, due, skipped,
+        lambda licence: links(licence, conditions, water_licences.get(licence.licence_ref), stations), write)
 
     ctx.count("licences_copied", copied)
     ctx.count("links_added", added)

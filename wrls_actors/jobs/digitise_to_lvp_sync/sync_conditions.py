@@ -39,7 +39,7 @@ import dataclasses
 import json
 from collections.abc import Mapping
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from ...model import permit
 from ...runtime import StepContext
@@ -100,24 +100,18 @@ def sync_conditions(ctx: StepContext) -> None:
         due = edits.due(connection, COLUMN)
         conditions = edits.conditions(connection, due)
 
-    copied = added = updated = 0
-    for licence in due:
-        try:
-            if licence.problem is not None:
-                raise wr22.BadData(licence.problem)
-            rows = condition_rows(licence, conditions)
-        except wr22.BadData as error:
-            skipped.add(licence.licence_ref, licence.permit_licence_id, str(error))
-            continue
-        with ctx.engine.begin() as connection:
-            if not edits.claim(connection, COLUMN, licence.permit_licence_id):
-                continue  # another run copied it meanwhile
-            if rows:
-                written = connection.execute(UPSERT, {
-                    "source": SOURCE, "rows": json.dumps([dataclasses.asdict(row) for row in rows])}).scalars().all()
-                added += sum(written)
-                updated += len(written) - sum(written)
-        copied += 1
+    added = updated = 0
+
+    def write(connection: Connection, licence: edits.Licence, rows: list[ConditionRow]) -> None:
+        nonlocal added, updated
+        if rows:
+            written = connection.execute(UPSERT, {
+                "source": SOURCE, "rows": json.dumps([dataclasses.asdict(row) for row in rows])}).scalars().all()
+            added += sum(written)
+            updated += len(written) - sum(written)
+
+    copied = edits.copy_each(ctx.engine, COLUMN, due, skipped, lambda licence: condition_rows(licence, conditions),
+                             write)
 
     ctx.count("licences_copied", copied)
     ctx.count("conditions_added", added)
