@@ -139,6 +139,10 @@ class FakeNotify:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
+    def worker_env(self) -> dict[str, str]:
+        """What a worker needs to reach this fake with the official client."""
+        return {"WRLS_NOTIFY_API_KEY": self.api_key, "WRLS_NOTIFY_BASE_URL": self.base_url}
+
     # -- behaviour on demand ----------------------------------------------------
 
     def fail(self, error: NotifyError, times: int | None = 1, *, method: str | None = None,

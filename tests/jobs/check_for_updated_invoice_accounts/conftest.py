@@ -22,8 +22,7 @@ def notify():
 def wrls_env(env, notify):
     return {
         **env,
-        "WRLS_NOTIFY_API_KEY": notify.api_key,
-        "WRLS_NOTIFY_BASE_URL": notify.base_url,
+        **notify.worker_env(),
         "WRLS_NALD_SERVICE_MAILBOX": MAILBOX,
         "WRLS_ENVIRONMENT": "test",
     }

@@ -25,8 +25,7 @@ def notify():
 
 def notify_env(env: dict, notify: FakeNotify, **extra: str) -> dict:
     # A limit high enough never to slow a test down, unless the test is about it.
-    return {**env, "WRLS_NOTIFY_API_KEY": notify.api_key, "WRLS_NOTIFY_BASE_URL": notify.base_url,
-            "WRLS_NOTIFY_RATE_LIMIT": "1000000", **extra}
+    return {**env, **notify.worker_env(), "WRLS_NOTIFY_RATE_LIMIT": "1000000", **extra}
 
 
 @pytest.fixture

@@ -26,8 +26,7 @@ def wrls_env(env, notify):
     """The worker's environment: Notify is the fake (the tracker needs no object store)."""
     return {
         **env,
-        "WRLS_NOTIFY_API_KEY": notify.api_key,
-        "WRLS_NOTIFY_BASE_URL": notify.base_url,
+        **notify.worker_env(),
         "WRLS_TRACKER_RECIPIENT": RECIPIENT,
         "WRLS_ENVIRONMENT": "test",
     }
