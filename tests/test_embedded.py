@@ -1,4 +1,5 @@
-"""The embedded default gives nald-import a real extract to import, in a local folder, once."""
+"""The embedded default gives nald-import a real extract to import, and the CSV syncs sample files, in a
+local folder, once."""
 
 import json
 import os
@@ -16,7 +17,8 @@ from wrls_actors.config import Config
 first = embedded.prepare(sys.argv[1])
 config = Config.from_env()
 print(json.dumps({"dir": str(config.nald_local_dir), "key": config.nald_key, "pw": config.nald_zip_password,
-                  "start": first}))
+                  "service_dir": str(config.service_local_dir),
+                  "csv_keys": [config.charge_categories_key, config.gauging_stations_key], "start": first}))
 """
 
 
@@ -30,7 +32,8 @@ def prepare(folder, **env):
 
 def test_an_extract_is_generated_once_in_the_embedded_folder(tmp_path):
     seen = prepare(tmp_path)
-    assert seen["start"] == ["nald-import"]  # imported at once the first time
+    # Imported and synced at once the first time.
+    assert seen["start"] == ["charge-categories-sync", "gauging-stations-sync", "nald-import"]
     extract = tmp_path / "objects" / seen["key"]
     assert seen["dir"] == str(tmp_path / "objects") and extract.is_file()
     with pyzipper.AESZipFile(extract) as outer:
@@ -52,6 +55,20 @@ def test_an_extract_generated_for_other_nald_tables_is_written_again(tmp_path):
     assert prepare(tmp_path)["start"] == []
 
 
+def test_sample_csv_files_are_written_once_for_the_syncs(tmp_path):
+    seen = prepare(tmp_path)
+    assert seen["service_dir"] == str(tmp_path / "objects")
+    files = [tmp_path / "objects" / key for key in seen["csv_keys"]]
+    assert all(f.is_file() and f.read_bytes().count(b"\n") > 10 for f in files)
+    # A file someone replaced is theirs: it is not written over, and its sync is not started again.
+    files[0].write_bytes(b"reference\n")
+    assert prepare(tmp_path)["start"] == []
+    assert files[0].read_bytes() == b"reference\n"
+    files[1].unlink()
+    assert prepare(tmp_path)["start"] == ["gauging-stations-sync"]
+
+
 def test_a_configured_object_store_is_left_alone(tmp_path):
-    seen = prepare(tmp_path, WRLS_NALD_BUCKET="real-bucket")
-    assert seen["dir"] == "None" and seen["start"] == [] and not (tmp_path / "objects").exists()
+    seen = prepare(tmp_path, WRLS_NALD_BUCKET="real-bucket", WRLS_SERVICE_BUCKET="service-bucket")
+    assert seen["dir"] == "None" and seen["service_dir"] == "None"
+    assert seen["start"] == [] and not (tmp_path / "objects").exists()

@@ -30,6 +30,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("S3_ENDPOINT_URL", None, "Object store endpoint for an S3-compatible server (MinIO); unset: AWS S3."),
     Variable("S3_REGION", "eu-west-2", "AWS region of the object store."),
     Variable("SERVICE_BUCKET", None, "Object store bucket holding the charge categories and gauging stations CSV files (the legacy `S3_BUCKET`)."),
+    Variable("SERVICE_LOCAL_DIR", None, "Read the charge categories and gauging stations CSV files from this folder (`<dir>/<key>`) instead of `WRLS_SERVICE_BUCKET`; the embedded default uses it."),
     Variable("CHARGE_CATEGORIES_KEY", "billing-metadata/charge-categories.csv", "Key of the charge categories CSV file in `WRLS_SERVICE_BUCKET`."),
     Variable("GAUGING_STATIONS_KEY", "gauging-stations/gauging-stations.csv", "Key of the gauging stations CSV file in `WRLS_SERVICE_BUCKET`."),
     Variable("NALD_WAIT_S", "3600",
@@ -85,6 +86,7 @@ class Config:
     s3_endpoint_url: str | None
     s3_region: str
     service_bucket: str | None
+    service_local_dir: Path | None
     charge_categories_key: str
     gauging_stations_key: str
     nald_wait_s: int
@@ -134,6 +136,7 @@ class Config:
             s3_endpoint_url=get("S3_ENDPOINT_URL"),
             s3_region=get("S3_REGION"),
             service_bucket=get("SERVICE_BUCKET"),
+            service_local_dir=Path(service_local) if (service_local := get("SERVICE_LOCAL_DIR")) else None,
             charge_categories_key=(get("CHARGE_CATEGORIES_KEY") or "").strip("/"),
             gauging_stations_key=(get("GAUGING_STATIONS_KEY") or "").strip("/"),
             nald_wait_s=_bounded(number("NALD_WAIT_S"), "NALD_WAIT_S", NALD_WAIT_MAX_S),

@@ -1,6 +1,7 @@
 """What the WRLS jobs need under the embedded default (``make run`` with no
-services configured): a NALD extract in a local folder, so nald-import has
-something real to import. Nothing here is for production."""
+services configured), in a local folder: a NALD extract, so nald-import has
+something real to import, and sample charge categories and gauging stations
+files for their syncs. Nothing here is for production."""
 
 from __future__ import annotations
 
@@ -27,16 +28,33 @@ def _shape() -> str:
 
 
 def prepare(folder: str) -> list[str]:
-    """Point nald-import at ``<folder>/objects`` and generate an extract there once
-    (again when the NALD tables of the model have changed since).
+    """Point nald-import, and the CSV syncs, at ``<folder>/objects`` and write what they read there once.
 
-    Returns the jobs to start at once: nald-import, when the extract is new, so
-    the embedded default has real data without waiting for 01:00 (``trigger``
-    cannot reach an in-process broker).
+    Returns the jobs to start at once (``trigger`` cannot reach an in-process
+    broker): the ones whose files are new, so the embedded default has real
+    data without waiting for their schedules.
     """
+    objects = Path(folder) / "objects"
+    return _prepare_service_files(objects) + _prepare_nald(objects)
+
+
+def _prepare_service_files(objects: Path) -> list[str]:
+    """Sample charge categories and gauging stations files, so their syncs run instead of failing 4 times a day."""
+    if os.environ.get(f"{PREFIX}_SERVICE_BUCKET") or os.environ.get(f"{PREFIX}_SERVICE_LOCAL_DIR"):
+        return []
+    os.environ[f"{PREFIX}_SERVICE_LOCAL_DIR"] = str(objects)
+    config = Config.from_env()
+    from .tools.service_files import write_service_files
+
+    written = write_service_files(objects, config.charge_categories_key, config.gauging_stations_key)
+    jobs = {config.charge_categories_key: "charge-categories-sync", config.gauging_stations_key: "gauging-stations-sync"}
+    return [jobs[key] for key in written]
+
+
+def _prepare_nald(objects: Path) -> list[str]:
+    """A synthetic extract, written again when the NALD tables of the model have changed since."""
     if os.environ.get(f"{PREFIX}_NALD_BUCKET") or os.environ.get(f"{PREFIX}_NALD_LOCAL_DIR"):
         return []
-    objects = Path(folder) / "objects"
     os.environ[f"{PREFIX}_NALD_LOCAL_DIR"] = str(objects)
     os.environ.setdefault(f"{PREFIX}_NALD_ZIP_PASSWORD", DEV_PASSWORD)
     config = Config.from_env()

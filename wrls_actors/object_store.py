@@ -120,3 +120,16 @@ def nald_store(config) -> ObjectStore:
         raise ConfigurationError("WRLS_NALD_BUCKET (or WRLS_NALD_LOCAL_DIR) must be set to import NALD")
     return S3Store(config.nald_bucket, endpoint_url=config.s3_endpoint_url, region=config.s3_region,
                    timeout_s=config.nald_download_timeout_s)
+
+
+def service_store(config, timeout_s: float) -> ObjectStore:
+    """The store holding the service's CSV files (charge categories, gauging stations): the local folder
+    when one is configured, else S3."""
+    if config.service_local_dir is not None:
+        return LocalStore(config.service_local_dir)
+    if not config.service_bucket:
+        # A PermanentError, not a ConfigurationError: the worker starts, and each run says what is missing.
+        raise PermanentError("WRLS_SERVICE_BUCKET (or WRLS_SERVICE_LOCAL_DIR) is not set: the CSV files cannot "
+                             "be read")
+    return S3Store(config.service_bucket, endpoint_url=config.s3_endpoint_url, region=config.s3_region,
+                   timeout_s=timeout_s)

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, func, insert, text, update
 
 from ..config import config
-from ..object_store import S3Store
+from ..object_store import service_store
 from ..runtime import PermanentError, StepContext
 
 # The files are a few hundred kilobytes: a slow answer is a stuck connection.
@@ -265,9 +265,7 @@ def sync(ctx: StepContext, *, object_key: str, state_key: str, spec: CsvSpec,
          apply: Callable[[Connection, list[Row]], Counter]) -> None:
     """The ETag gate, then the whole file parsed, then ``apply`` and the new ETag in one transaction."""
     cfg = config()
-    if not cfg.service_bucket:
-        raise PermanentError(f"WRLS_SERVICE_BUCKET is not set: {object_key} cannot be read")
-    store = S3Store(cfg.service_bucket, endpoint_url=cfg.s3_endpoint_url, region=cfg.s3_region, timeout_s=TIMEOUT_S)
+    store = service_store(cfg, TIMEOUT_S)
     etag = store.etag(object_key)
     with ctx.engine.connect() as connection:
         previous = _read_etag(connection, state_key)
