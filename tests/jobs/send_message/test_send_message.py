@@ -13,7 +13,7 @@ from tests.jobs.send_message.conftest import ADDRESS, EMAIL_TEMPLATE, PDF, add_e
     message
 from tests.support import services as svc
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
-from tests.support.notify import AUTH_ERROR, RATE_LIMIT_ERROR, SERVER_ERROR
+from tests.support.notify import AUTH_ERROR, DAILY_LIMIT_ERROR, RATE_LIMIT_ERROR, SERVER_ERROR
 
 JOB = "send-message"
 SENDS = ("/v2/notifications/email", "/v2/notifications/letter")
@@ -108,8 +108,8 @@ def test_a_message_notify_refuses_is_recorded_with_notifys_message(wrls, worker,
     assert sorted(r.status for r in posts(notify)) == [201, 400, 400, 400]
 
 
-@pytest.mark.parametrize("error", [RATE_LIMIT_ERROR, SERVER_ERROR], ids=["429", "500"])
-def test_a_rate_limit_or_notify_error_is_retried_and_nothing_is_sent_twice(wrls, worker, vhost, notify, error):
+@pytest.mark.parametrize("error", [DAILY_LIMIT_ERROR, SERVER_ERROR], ids=["429-daily", "500"])
+def test_a_daily_limit_or_notify_error_is_retried_and_nothing_is_sent_twice(wrls, worker, vhost, notify, error):
     event = add_event(wrls)
     rows = [add_message(wrls, event) for _ in range(5)]
     notify.fail(error, times=1, method="POST")
@@ -123,6 +123,22 @@ def test_a_rate_limit_or_notify_error_is_retried_and_nothing_is_sent_twice(wrls,
     assert [message(wrls, r).status for r in rows] == ["sent"] * 5
     answered = [r.status for r in posts(notify)]
     assert answered.count(error.status) == 1 and answered.count(201) == 5
+    assert sorted(n["reference"] for n in notify.emails()) == sorted(rows)
+
+
+def test_notifys_rate_limit_pauses_one_sender_and_the_run_goes_on(wrls, worker, vhost, notify):
+    event = add_event(wrls)
+    rows = [add_message(wrls, event) for _ in range(5)]
+    notify.fail(RATE_LIMIT_ERROR, times=2, method="POST")
+    worker()
+    wait_worker_ready(vhost, "short")
+
+    run = send(wrls)
+    assert run.status == "succeeded", run.error
+    assert run.counts["rate_limited"] == 2 and run.counts["sent"] == 5  # one attempt: nothing failed
+    assert scalar(wrls, "SELECT count(*) FROM jobs.events WHERE run_id = :r AND kind = 'retrying'", r=run.run_id) == 0
+    answered = [r.status for r in posts(notify)]
+    assert answered.count(429) == 2 and answered.count(201) == 5
     assert sorted(n["reference"] for n in notify.emails()) == sorted(rows)
 
 

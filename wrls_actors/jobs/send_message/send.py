@@ -15,9 +15,10 @@ recorded every precompiled letter as an error (Notify's answer has no
 - each send first reserves a slot from the limiter every worker shares
   (``notify_client.reserve_send``), so Notify's rate limit is never passed;
 - Notify's 400 is the row's fault: the row becomes ``error`` with Notify's
-  message in ``log``; a 429, a 5xx or no answer leaves the row due and fails
-  the attempt (the step is retried, then the next tick tries again); a 403
-  (the key) fails the run and leaves every row due;
+  message in ``log``; a 429 for the rate limit leaves the row due and pauses
+  that sender only; a 429 for the daily limit, a 5xx or no answer leaves the
+  row due and fails the attempt (the step is retried, then the next tick tries
+  again); a 403 (the key) fails the run and leaves every row due;
 - a precompiled letter is ``sent`` with no ``plaintext``;
 - a water abstraction alert moves its licence gauging station to the alert's
   status only once Notify accepted it, in the transaction that records it.
@@ -40,13 +41,19 @@ from sqlalchemy import Connection, Engine, text
 
 from ...config import Config, config
 from ...runtime import PermanentError, StepContext
-from ..notify_client import NotifyUnavailable, RowRejected, call, client, reserve_send
+from ..notify_client import NotifyUnavailable, RateLimited, RowRejected, call, client, reserve_send
 from .templates import LEGACY_TEMPLATES
 
 # Senders per run: enough to reach Notify's 3,000 a minute at ~150 ms a request. Fewer at a low limit:
 # each sender holds a reserved slot, and senders the rate cannot use would only wait.
 SENDERS = 8
 SLOW_ANSWER_S = 0.5
+
+# Notify's 429 for its rate limit (the limiter should prevent it; another
+# client on the same key may not): the sender waits this long and goes on.
+# So many in one run means something else is sending on the key: the run fails.
+RATE_LIMITED_PAUSE_S = 1.0
+RATE_LIMITED_MAX = 20
 
 # A run stops taking rows after this long, within the step's 2-minute time
 # limit even if its last request takes Notify's full time-out. It outlasts the
@@ -84,6 +91,19 @@ ALERT = text("UPDATE water.licence_gauging_stations SET status = :status, date_s
              "date_updated = now() WHERE licence_gauging_station_id = :id")
 
 
+class RateLimitedCount:
+    """429s for the rate limit across a run's senders."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.n = 0
+
+    def add(self) -> int:
+        with self._lock:
+            self.n += 1
+            return self.n
+
+
 class NotSendable(Exception):
     """The row cannot be sent as written (no template, no PDF, an unknown type): Notify is not asked."""
 
@@ -113,13 +133,23 @@ def send_messages(ctx: StepContext) -> None:
     counts: list[Counter] = []
     errors: list[BaseException] = []
 
+    rate_limited = RateLimitedCount()
+
     def sender() -> None:
         mine: Counter = Counter()
         counts.append(mine)
         try:
             while not stop.is_set() and time.monotonic() < deadline:
-                if not send_one(ctx.engine, notify, cfg, event_id, mine, stop):
-                    return
+                try:
+                    if not send_one(ctx.engine, notify, cfg, event_id, mine, stop):
+                        return
+                except RateLimited as e:
+                    # The row stays due; this sender waits, the others go on.
+                    mine["rate_limited"] += 1
+                    if rate_limited.add() > RATE_LIMITED_MAX:
+                        raise NotifyUnavailable(f"{e} ({RATE_LIMITED_MAX} times in this run)") from e
+                    ctx.logger.warning("%s; this sender waits %.0f s", e, RATE_LIMITED_PAUSE_S)
+                    stop.wait(RATE_LIMITED_PAUSE_S)
         except BaseException as e:  # Notify down or the key refused: every sender stops
             errors.append(e)
             stop.set()
