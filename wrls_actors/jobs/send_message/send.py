@@ -164,6 +164,10 @@ def send_messages(ctx: StepContext) -> None:
     for name, n in sorted(total.items()):
         ctx.count(name, n)
     if errors:
+        if total["sent"] or total["errors"]:
+            # The runtime keeps no counts of a failed attempt; the rows keep their outcomes, the log says so.
+            ctx.logger.warning("this attempt fails after %d sent and %d errors, recorded on their rows: %s",
+                               total["sent"], total["errors"], errors[0])
         raise errors[0]
     ctx.logger.info("notifications %s: %d sent, %d errors", scope, total["sent"], total["errors"])
     ctx.end_run(f"{total['sent']} sent, {total['errors']} errors ({scope})")
