@@ -26,7 +26,7 @@ tools: $(STAMP)
 # The tests that stop and start RabbitMQ and PostgreSQL (marker `exclusive`)
 # run first, alone; then everything else, TEST_JOBS tests at a time (each test
 # has its own database and virtual host).
-TEST_JOBS ?= 2
+TEST_JOBS ?= 3
 
 test: $(STAMP) services tools
 	$(PY) -m pytest -m exclusive
