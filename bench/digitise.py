@@ -35,11 +35,8 @@ the baseline writing other than the plan. See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -50,6 +47,7 @@ ROOT = BENCH.parent
 sys.path[:0] = [str(BENCH), str(ROOT)]
 
 import legacy_digitise  # noqa: E402
+from sandbox import CLI, sandbox  # noqa: E402
 from throughput import BenchError, Management, Worker, log  # noqa: E402
 
 LINKS_JOB = "digitise-to-licence-gauging-stations"
@@ -326,34 +324,12 @@ def main() -> int:
         args.licences, args.edited, args.conditions, args.stations, args.sample = 2_000, 500, 30_000, 200, 100
     if not (1 <= args.edited <= args.licences // 2) or min(args.stations, args.sample, args.legacy_connections) < 1:
         p.error("need 1 <= --edited <= --licences / 2, and --stations, --sample, --legacy-connections >= 1")
-    # Stopped from a script (SIGTERM, or SIGINT ignored in a background job): clean up all the same.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-
-    tag = os.urandom(5).hex()
-    vhost, dbname = f"bench-{tag}", f"bench_{tag}"
-    db_url = f"{args.postgres}/{dbname}"
-    mgmt = Management(args.management, "guest", "guest")
-    tmp = Path(tempfile.mkdtemp(prefix="wrls-digitise-bench-"))
-    admin = psycopg2.connect(f"{args.postgres}/postgres")
-    admin.autocommit = True
-    workers: list[Worker] = []
-    db = None
-    created = False
     errors: list[str] = []
-    try:
-        log(f"vhost {vhost}, database {dbname}, logs in {tmp}")
-        mgmt.create_vhost(vhost, "guest")
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{dbname}"')
-        created = True
+    with sandbox(args, "digitise") as box:
         # One process with one thread: each job is a single step, so one thread does all the work.
-        env = {**os.environ, "WRLS_BROKER_URL": f"{args.rabbit}/{vhost}", "WRLS_DATABASE_URL": db_url,
-               "WRLS_LOG_LEVEL": "WARNING", "WRLS_WORKER_PROCESSES": "1", "WRLS_WORKER_THREADS": "1"}
-        cli = [sys.executable, "-m", "wrls_actors"]
-        # The runtime's ledger, then the model (wrls_actors.model.create_missing, the app's create_tables).
-        subprocess.run([*cli, "db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
-        db = psycopg2.connect(db_url)
-        db.autocommit = True
+        env = box.env(WRLS_WORKER_PROCESSES="1", WRLS_WORKER_THREADS="1")
+        box.upgrade(env)
+        db = box.connect()
 
         log(f"generating {args.licences:,} licences, {args.edited:,} with approved edits, "
             f"{args.conditions:,} condition rows, {args.stations:,} gauging stations")
@@ -378,7 +354,7 @@ def main() -> int:
         for job in ("links", "lvpc"):
             log(f"baseline: the legacy's method ({job}) on {len(some)} licences, "
                 f"{args.legacy_connections} connection(s)")
-            legacy[job] = baseline(db, db_url, some, job, args.legacy_connections)
+            legacy[job] = baseline(db, box.db_url, some, job, args.legacy_connections)
             log(f"  {legacy[job]['seconds']:.1f}s, {legacy[job]['rows']:,} rows, "
                 f"{legacy[job]['crashed']} licences crashed")
         if legacy["links"]["rows"] != sample_plan.links:
@@ -390,30 +366,18 @@ def main() -> int:
                 errors.append(f"baseline {job}: {legacy[job]['crashed']} crashed, plan {sample_plan.skipped} bad")
 
         job_plans = _job_explains(db) if args.explain else ""
-        workers.append(Worker("worker", [*cli, "worker"], env, tmp))
-        wait_consumer(mgmt, vhost, "default", workers[0])
+        box.workers.append(Worker("worker", [*CLI, "worker"], env, box.tmp))
+        wait_consumer(box.mgmt, box.vhost, "default", box.workers[0])
         ours = {}
         for job in (LINKS_JOB, LVPC_JOB):
             for attempt in ("first", "second"):
                 log(f"{job}, {attempt} run")
-                ours[job, attempt] = run_job(db, cli, env, job, workers, args.timeout)
+                ours[job, attempt] = run_job(db, CLI, env, job, box.workers, args.timeout)
                 log(f"  {ours[job, attempt]['seconds']:.1f}s {ours[job, attempt]['counts']}")
         table_links = scalar(db, "SELECT count(*) FROM water.licence_gauging_stations WHERE source = 'digitise'")
         table_conditions = scalar(db, "SELECT count(*) FROM water.licence_version_purpose_conditions "
                                       "WHERE source = 'digitise'")
         errors += check(ours, plan, table_links, table_conditions)
-    finally:
-        for worker in workers:
-            worker.stop(timeout=30)
-        if db is not None:
-            db.close()
-        if not args.keep:
-            if created:
-                with admin.cursor() as cursor:
-                    cursor.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-            mgmt.delete_vhost(vhost)
-            subprocess.run(["rm", "-rf", str(tmp)])
-        admin.close()
 
     report(args, sizes, generated_s, plan, sample_plan, len(some), legacy, ours, like_plan, job_plans)
     for error in errors:

@@ -16,15 +16,11 @@ write nothing). See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import psycopg2
 from sqlalchemy import create_engine
 
 BENCH = Path(__file__).resolve().parent
@@ -32,7 +28,8 @@ ROOT = BENCH.parent
 sys.path[:0] = [str(BENCH), str(ROOT)]
 
 from nald_import import peak_rss_mb, step_times, wait_run  # noqa: E402
-from throughput import BenchError, Management, Worker, log  # noqa: E402
+from sandbox import CLI, sandbox  # noqa: E402
+from throughput import BenchError, Worker, log  # noqa: E402
 
 from wrls_actors.jobs import JOBS  # noqa: E402
 
@@ -76,62 +73,32 @@ def main() -> int:
     p.add_argument("--rabbit", default="amqp://guest:guest@127.0.0.1:5672")
     p.add_argument("--management", default="http://127.0.0.1:15672/api")
     p.add_argument("--timeout", type=float, default=3600)
-    p.add_argument("--keep", action="store_true", help="keep the database and vhost")
+    p.add_argument("--keep", action="store_true", help="keep the database, vhost and files")
     p.add_argument("--no-one-offs", dest="one_offs", action="store_false",
                    help="stop after licence-import (skip charging-import-versions and bill-runs-import)")
     args = p.parse_args()
-    # Stopped from a script (SIGTERM, or SIGINT ignored in a background job): clean up all the same.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-
-    tag = os.urandom(5).hex()
-    vhost, dbname = f"bench-{tag}", f"bench_{tag}"
-    db_url = f"{args.postgres}/{dbname}"
-    mgmt = Management(args.management, "guest", "guest")
-    tmp = Path(tempfile.mkdtemp(prefix="wrls-licence-bench-"))
-    admin = psycopg2.connect(f"{args.postgres}/postgres")
-    admin.autocommit = True
-    workers: list[Worker] = []
-    db = None
-    try:
-        mgmt.create_vhost(vhost, "guest")
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{dbname}"')
-        env = {**os.environ, "WRLS_BROKER_URL": f"{args.rabbit}/{vhost}", "WRLS_DATABASE_URL": db_url,
-               "WRLS_LOG_LEVEL": "WARNING", "WRLS_WORKER_PROCESSES": str(args.processes),
-               "WRLS_WORKER_THREADS": str(args.threads)}
-        cli = [sys.executable, "-m", "wrls_actors"]
-        subprocess.run([*cli, "db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
+    with sandbox(args, "licence") as box:
+        env = box.env(WRLS_WORKER_PROCESSES=str(args.processes), WRLS_WORKER_THREADS=str(args.threads))
+        box.upgrade(env)
         log(f"loading a generated extract of {args.licences:,} licences into import")
-        log(f"  loaded in {load_import(db_url, tmp, args.licences):.1f}s")
+        log(f"  loaded in {load_import(box.db_url, box.tmp, args.licences):.1f}s")
 
-        workers.append(Worker("worker", [*cli, "worker"], env, tmp))
+        box.workers.append(Worker("worker", [*CLI, "worker"], env, box.tmp))
         time.sleep(5)
-        db = psycopg2.connect(db_url)
-        db.autocommit = True
+        db = box.connect()
         results = {}
         one_offs = [(job, label) for job in ONE_OFFS for label in (job, f"{job} again")] if args.one_offs else []
         for job, label in [("charging-import-data", "charging-import-data"), ("licence-import", "licence-import"),
                            *one_offs]:
             log(label)
             started = time.perf_counter()
-            run_id = subprocess.run([*cli, "trigger", job], env=env, check=True, cwd=ROOT,
+            run_id = subprocess.run([*CLI, "trigger", job], env=env, check=True, cwd=ROOT,
                                     capture_output=True, text=True).stdout.strip()
-            status, counts, failed, error, _ = wait_run(db, run_id, workers, args.timeout)
+            status, counts, failed, error, _ = wait_run(db, run_id, box.workers, args.timeout)
             results[label] = (status, counts, failed, error, time.perf_counter() - started, step_times(db, run_id))
             if status not in ("succeeded", "completed-with-failures"):
                 raise BenchError(f"{job} ended {status}: {error}")
-        rss_mb = peak_rss_mb(workers[0])
-    finally:
-        for worker in workers:
-            worker.stop(timeout=30)
-        if db is not None:
-            db.close()
-        if not args.keep:
-            with admin.cursor() as cursor:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-            mgmt.delete_vhost(vhost)
-        subprocess.run(["rm", "-rf", str(tmp)])
-        admin.close()
+        rss_mb = peak_rss_mb(box.workers[0])
 
     print()
     print(f"Licence import of {args.licences:,} licences, {args.processes} worker processes x {args.threads} threads")

@@ -22,23 +22,20 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 
-import psycopg2
 import pyzipper
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path[:0] = [str(BENCH), str(ROOT)]
 
-from throughput import BenchError, Management, Worker, log  # noqa: E402
+from sandbox import CLI, sandbox  # noqa: E402
+from throughput import BenchError, Worker, log  # noqa: E402
 
 PASSWORD = "bench-password"  # protects a synthetic extract, and is only ever in this process's environment
 TARGET_S = 15 * 60
@@ -128,66 +125,38 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--keep", action="store_true", help="keep the database, vhost and files")
     args = p.parse_args()
-    # Stopped from a script (SIGTERM, or SIGINT ignored in a background job): clean up all the same.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-
-    tag = os.urandom(5).hex()
-    vhost, dbname = f"bench-{tag}", f"bench_{tag}"
-    db_url = f"{args.postgres}/{dbname}"
-    mgmt = Management(args.management, "guest", "guest")
-    tmp = Path(tempfile.mkdtemp(prefix="wrls-nald-bench-"))
-    admin = psycopg2.connect(f"{args.postgres}/postgres")
-    admin.autocommit = True
-    workers: list[Worker] = []
-    db = None
-    try:
-        mgmt.create_vhost(vhost, "guest")
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{dbname}"')
-        env = {**os.environ, "WRLS_BROKER_URL": f"{args.rabbit}/{vhost}", "WRLS_DATABASE_URL": db_url,
-               "WRLS_LOG_LEVEL": "WARNING", "WRLS_NALD_LOCAL_DIR": str(tmp / "bucket"),
-               "WRLS_NALD_ZIP_PASSWORD": PASSWORD, "WRLS_WORK_DIR": str(tmp / "work"),
-               "WRLS_WORKER_PROCESSES": str(args.processes), "WRLS_WORKER_THREADS": str(args.threads)}
-        cli = [sys.executable, "-m", "wrls_actors"]
+    with sandbox(args, "nald") as box:
+        tmp = box.tmp
+        env = box.env(WRLS_NALD_LOCAL_DIR=str(tmp / "bucket"), WRLS_NALD_ZIP_PASSWORD=PASSWORD,
+                      WRLS_WORK_DIR=str(tmp / "work"), WRLS_WORKER_PROCESSES=str(args.processes),
+                      WRLS_WORKER_THREADS=str(args.threads))
 
         extract = tmp / "bucket" / "wal_nald_data_release" / "nald_enc.zip"
         extract.parent.mkdir(parents=True)
         log(f"generating {args.licences:,} licences")
         started = time.perf_counter()
-        subprocess.run([*cli, "nald", "synth", "--licences", str(args.licences), "--out", str(extract)],
+        subprocess.run([*CLI, "nald", "synth", "--licences", str(args.licences), "--out", str(extract)],
                        env=env, check=True, cwd=ROOT)
         log(f"  generated in {time.perf_counter() - started:.1f}s, {extract.stat().st_size / 1e6:.1f} MB")
-        subprocess.run([*cli, "db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
+        box.upgrade(env)
 
         files = unpack(extract, tmp / "plain")
         csv_bytes = sum(f.stat().st_size for f in files)
         log(f"baseline: psql \\copy of {len(files)} files, {csv_bytes / 1e6:.0f} MB")
-        baseline_s = psql_baseline(db_url, files)
+        baseline_s = psql_baseline(box.db_url, files)
         log(f"  {baseline_s:.1f}s")
 
-        workers.append(Worker("worker", [*cli, "worker"], env, tmp))
+        box.workers.append(Worker("worker", [*CLI, "worker"], env, tmp))
         time.sleep(5)
         log("nald-import")
         started = time.perf_counter()
-        run_id = subprocess.run([*cli, "trigger", "nald-import"], env=env, check=True, cwd=ROOT,
+        run_id = subprocess.run([*CLI, "trigger", "nald-import"], env=env, check=True, cwd=ROOT,
                                 capture_output=True, text=True).stdout.strip()
-        db = psycopg2.connect(db_url)
-        db.autocommit = True
-        status, counts, failed, error, run_s = wait_run(db, run_id, workers, args.timeout)
+        db = box.connect()
+        status, counts, failed, error, run_s = wait_run(db, run_id, box.workers, args.timeout)
         wall_s = time.perf_counter() - started
         steps = step_times(db, run_id)
-        rss_mb = peak_rss_mb(workers[0])
-    finally:
-        for worker in workers:
-            worker.stop(timeout=30)
-        if db is not None:
-            db.close()
-        if not args.keep:
-            with admin.cursor() as cursor:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-            mgmt.delete_vhost(vhost)
-            subprocess.run(["rm", "-rf", str(tmp)])
-        admin.close()
+        rss_mb = peak_rss_mb(box.workers[0])
 
     if status != "succeeded":
         raise BenchError(f"run ended {status}: {error} ({failed} licences failed)")

@@ -37,12 +37,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -57,7 +53,8 @@ ROOT = BENCH.parent
 sys.path[:0] = [str(BENCH), str(ROOT)]
 
 from legacy_send import BATCH, TICK_S, run_legacy  # noqa: E402
-from throughput import BenchError, Management, Probe, Worker, log, runtime_version  # noqa: E402
+from sandbox import CLI, sandbox  # noqa: E402
+from throughput import BenchError, Probe, Worker, log, runtime_version  # noqa: E402
 
 import tests.support.notify as fake_notify  # noqa: E402
 from tests.support.notify import SENDS, FakeNotify  # noqa: E402
@@ -279,99 +276,70 @@ def main() -> int:
     args.job_limit = args.job_limit or args.limit
     if args.timeout is None:
         args.timeout = 2 * args.messages / args.limit * args.window + 180
-    # Stopped from a script (SIGTERM, or SIGINT ignored in a background job): clean up all the same.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-
-    tag = os.urandom(5).hex()
-    vhost, dbname = f"bench-{tag}", f"bench_{tag}"
-    db_url, amqp_url = f"{args.postgres}/{dbname}", f"{args.rabbit}/{vhost}"
-    mgmt = Management(args.management, "guest", "guest")
-    tmp = Path(tempfile.mkdtemp(prefix="wrls-notify-bench-"))
-    admin = psycopg2.connect(f"{args.postgres}/postgres")
-    admin.autocommit = True
     notify = FakeNotify(rate_limit=(args.limit, args.window)).start()
     legacy_notify = FakeNotify(rate_limit=(args.limit, args.window)).start()
-    workers: list[Worker] = []
-    scheduler: Worker | None = None
-    db = probe = None
-    created = False
+    probe = None
     try:
-        log(f"vhost {vhost}, database {dbname}, logs in {tmp}")
-        mgmt.create_vhost(vhost, "guest")
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{dbname}"')
-        created = True
-        env = {**os.environ, "WRLS_BROKER_URL": amqp_url, "WRLS_DATABASE_URL": db_url, "WRLS_LOG_LEVEL": "INFO",
-               "WRLS_NOTIFY_API_KEY": notify.api_key, "WRLS_NOTIFY_BASE_URL": notify.base_url,
-               "WRLS_NOTIFY_RATE_LIMIT": str(args.job_limit), "WRLS_NOTIFY_RATE_WINDOW_S": str(args.window),
-               # send-message alone: the other jobs would only fail here (no S3, no Charging Module).
-               **{f"WRLS_SCHEDULE_{s.job.upper().replace('-', '_')}": "off" for s in SCHEDULES if s.job != JOB}}
-        cli = [sys.executable, "-m", "wrls_actors"]
-        subprocess.run([*cli, "db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
-        db = psycopg2.connect(db_url)
-        db.autocommit = True
-        event_id = add_rows(db, args.messages, "RINV-BENCH1")
-        legacy_event = add_rows(db, args.legacy_ticks * BATCH, "RINV-LEGACY")
-        log(f"{args.messages:,} due notifications, {args.legacy_ticks * BATCH} more for the legacy baseline")
+        with sandbox(args, "notify") as box:
+            env = box.env(WRLS_LOG_LEVEL="INFO", **notify.worker_env(),
+                          WRLS_NOTIFY_RATE_LIMIT=str(args.job_limit), WRLS_NOTIFY_RATE_WINDOW_S=str(args.window),
+                          # send-message alone: the other jobs would only fail here (no S3, no Charging Module).
+                          **{f"WRLS_SCHEDULE_{s.job.upper().replace('-', '_')}": "off"
+                             for s in SCHEDULES if s.job != JOB})
+            box.upgrade(env)
+            db = box.connect()
+            event_id = add_rows(db, args.messages, "RINV-BENCH1")
+            legacy_event = add_rows(db, args.legacy_ticks * BATCH, "RINV-LEGACY")
+            log(f"{args.messages:,} due notifications, {args.legacy_ticks * BATCH} more for the legacy baseline")
 
-        log(f"legacy baseline: {args.legacy_ticks} ticks {TICK_S} s apart, up to {BATCH} rows each sent at once")
-        legacy = run_legacy(db_url, NotificationsAPIClient(legacy_notify.api_key, base_url=legacy_notify.base_url,
-                                                           timeout=10), legacy_event, args.legacy_ticks)
-        # Whatever the legacy left due must not reach the workers' count.
-        with db.cursor() as cursor:
-            cursor.execute("UPDATE water.scheduled_notification SET status = 'draft' "
-                           "WHERE event_id = %s AND status = 'sending'", (legacy_event,))
+            log(f"legacy baseline: {args.legacy_ticks} ticks {TICK_S} s apart, up to {BATCH} rows each sent at once")
+            legacy = run_legacy(box.db_url, NotificationsAPIClient(legacy_notify.api_key,
+                                                                   base_url=legacy_notify.base_url, timeout=10),
+                                legacy_event, args.legacy_ticks)
+            # Whatever the legacy left due must not reach the workers' count.
+            with db.cursor() as cursor:
+                cursor.execute("UPDATE water.scheduled_notification SET status = 'draft' "
+                               "WHERE event_id = %s AND status = 'sending'", (legacy_event,))
 
-        log(f"starting {args.workers} workers ({args.processes} processes x {args.threads} threads) and a scheduler")
-        started = time.time()
-        for i in range(args.workers):
-            workers.append(Worker(f"worker-{i + 1}", [*cli, "worker", "--processes", str(args.processes),
-                                                      "--threads", str(args.threads)], env, tmp))
-        probe = Probe(amqp_url)
-        wait_until("the workers to consume", lambda: all(
-            probe.consumers(q) >= args.workers * args.processes for q in ("control", "schedule", "short")),
-            60, workers)
-        scheduler = Worker("scheduler", [*cli, "scheduler"], env, tmp)
-        if args.message:
-            publish_start(amqp_url, event_id)
-            log("start-job sent for the event; the scheduler ticks every minute")
-        else:
-            log("waiting for the scheduler's first minute tick")
-        complete = send_all(db, notify, event_id, args, [*workers, scheduler])
+            log(f"starting {args.workers} workers ({args.processes} processes x {args.threads} threads) "
+                "and a scheduler")
+            started = time.time()
+            workers = [Worker(f"worker-{i + 1}", [*CLI, "worker", "--processes", str(args.processes),
+                                                  "--threads", str(args.threads)], env, box.tmp)
+                       for i in range(args.workers)]
+            box.workers.extend(workers)
+            probe = Probe(box.amqp_url)
+            wait_until("the workers to consume", lambda: all(
+                probe.consumers(q) >= args.workers * args.processes for q in ("control", "schedule", "short")),
+                60, workers)
+            scheduler = Worker("scheduler", [*CLI, "scheduler"], env, box.tmp)
+            box.workers.append(scheduler)
+            if args.message:
+                publish_start(box.amqp_url, event_id)
+                log("start-job sent for the event; the scheduler ticks every minute")
+            else:
+                log("waiting for the scheduler's first minute tick")
+            complete = send_all(db, notify, event_id, args, [*workers, scheduler])
 
-        scheduler.stop(timeout=20)
-        scheduler = None
-        try:
-            wait_until("the send-message runs to end", lambda: scalar(
-                db, "SELECT count(*) FROM jobs.runs WHERE job = %s AND status = 'running'", JOB) == 0,
-                SEND_FOR_S + 60, workers)
-        except BenchError as e:
-            log(str(e))
-        for worker in workers:
-            worker.stop(timeout=30)
+            scheduler.stop(timeout=20)
+            try:
+                wait_until("the send-message runs to end", lambda: scalar(
+                    db, "SELECT count(*) FROM jobs.runs WHERE job = %s AND status = 'running'", JOB) == 0,
+                    SEND_FOR_S + 60, workers)
+            except BenchError as e:
+                log(str(e))
+            for worker in workers:
+                worker.stop(timeout=30)
 
-        ours = Figures(notify, args.window)
-        old = Figures(legacy_notify, args.window)
-        once = exactly_once(db, notify, event_id)
-        runs = send_message_runs(db, started)
+            ours = Figures(notify, args.window)
+            old = Figures(legacy_notify, args.window)
+            once = exactly_once(db, notify, event_id)
+            runs = send_message_runs(db, started)
     finally:
         if probe is not None:
             probe.close()
-        for process in [*workers, *([scheduler] if scheduler else [])]:
-            process.stop(timeout=20)
-        if db is not None:
-            db.close()
         notify.stop()
         legacy_notify.stop()
-        if created and not args.keep:
-            with admin.cursor() as cursor:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        if not args.keep:
-            mgmt.delete_vhost(vhost)
-            subprocess.run(["rm", "-rf", str(tmp)])
-        else:
-            log(f"kept: vhost {vhost}, database {dbname}, logs {tmp}")
-        admin.close()
 
     return report(args, ours, old, legacy, once, runs, complete)
 
