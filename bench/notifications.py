@@ -56,7 +56,6 @@ from legacy_send import BATCH, TICK_S, run_legacy  # noqa: E402
 from sandbox import CLI, sandbox  # noqa: E402
 from throughput import BenchError, Probe, Worker, log, runtime_version  # noqa: E402
 
-import tests.support.notify as fake_notify  # noqa: E402
 from tests.support.notify import SENDS, FakeNotify  # noqa: E402
 from wrls_actors.jobs.send_message.send import SEND_FOR_S  # noqa: E402
 from wrls_actors.schedules import SCHEDULES  # noqa: E402
@@ -89,15 +88,6 @@ INSERT INTO water.events (event_id, reference_code, type, subtype, issuer, metad
 VALUES (%s, %s, 'notification', 'returnInvitation', 'bench@example.gov.uk', %s, 'sending', now())
 """
 
-
-
-class ListeningServer(fake_notify.ThreadingHTTPServer):
-    # socketserver's backlog of 5 drops connections when 100 arrive at once (the legacy's tick), and a
-    # dropped SYN costs the client a 1 s retransmission: the fake, not the sender, would set the pace.
-    request_queue_size = 256
-
-
-fake_notify.ThreadingHTTPServer = ListeningServer
 
 
 # -- figures ------------------------------------------------------------------------------------------------

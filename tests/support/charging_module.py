@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import json
 import re
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support import json_http
 
 TOKEN_PATH = "/oauth2/token"
 CUSTOMER_FILES = re.compile(r"^/v3/wrls/customer-files/(\d+)$")
@@ -56,18 +56,15 @@ class FakeChargingModule:
         self._tokens: dict[str, float] = {}  # token -> expiry (time.time())
         self._failures: list[_Failure] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: json_http.Server | None = None
 
     def __enter__(self) -> "FakeChargingModule":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="fake-charging-module", daemon=True).start()
+        self._server = json_http.start(_handler(self), "fake-charging-module")
         return self
 
     def __exit__(self, *exc) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            json_http.stop(self._server)
             self._server = None
 
     @property
@@ -143,8 +140,8 @@ class FakeChargingModule:
         return 404, {"statusCode": 404, "error": "Not Found", "message": "Not Found"}
 
 
-def _handler(fake: FakeChargingModule) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler(fake: FakeChargingModule) -> type[json_http.JsonHandler]:
+    class Handler(json_http.JsonHandler):
         def _serve(self) -> None:
             headers = {k.lower(): v for k, v in self.headers.items()}
             length = int(headers.get("content-length") or 0)
@@ -156,16 +153,8 @@ def _handler(fake: FakeChargingModule) -> type[BaseHTTPRequestHandler]:
                 fake.requests.append(request)
             status, payload = fake.handle(request, headers, body)
             request.status = status
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply(status, payload)
 
         do_GET = do_POST = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
 
     return Handler

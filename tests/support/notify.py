@@ -32,11 +32,12 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
+
+from tests.support import json_http
 
 CLOCK_SKEW_S = 30  # Notify refuses tokens issued more than 30 s away from its clock
 
@@ -109,22 +110,17 @@ class FakeNotify:
         self.notifications: list[dict] = []
         self._failures: list[_Failure] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: json_http.Server | None = None
 
     # -- life -------------------------------------------------------------------
 
     def start(self) -> "FakeNotify":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-notify", daemon=True)
-        self._thread.start()
+        self._server = json_http.start(_handler(self), "fake-notify")
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            json_http.stop(self._server)
             self._server = None
 
     def __enter__(self) -> "FakeNotify":
@@ -383,8 +379,8 @@ def _public(notification: dict) -> dict:
     return {k: v for k, v in notification.items() if k not in ("personalisation", "pdf")}
 
 
-def _handler(fake: FakeNotify) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler(fake: FakeNotify) -> type[json_http.JsonHandler]:
+    class Handler(json_http.JsonHandler):
         def _serve(self) -> None:
             url = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
@@ -403,16 +399,8 @@ def _handler(fake: FakeNotify) -> type[BaseHTTPRequestHandler]:
                 return
             status, payload = answer
             request.status = status
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply(status, payload)
 
         do_GET = do_POST = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
 
     return Handler
