@@ -68,8 +68,10 @@ IS_DUE = f"""status = 'sending' AND send_after <= now() AND send_after > now() -
   AND (CAST(:event_id AS uuid) IS NULL OR event_id = CAST(:event_id AS uuid))"""
 
 DUE = text(f"""
-SELECT id, message_type, message_ref, template_id, recipient, personalisation, pdf, licence_gauging_station_id
-FROM water.scheduled_notification WHERE {IS_DUE}
+SELECT id, message_type, message_ref, template_id, recipient, personalisation, pdf, licence_gauging_station_id,
+       (SELECT reference FROM water_import.notify_send_attempts a WHERE a.scheduled_notification_id = n.id)
+         AS last_attempt
+FROM water.scheduled_notification n WHERE {IS_DUE}
 ORDER BY send_after, id
 LIMIT 1
 FOR UPDATE SKIP LOCKED
@@ -85,7 +87,6 @@ FAILED = text("UPDATE water.scheduled_notification SET status = 'error', log = :
 ATTEMPT = text("INSERT INTO water_import.notify_send_attempts (scheduled_notification_id, reference) "
                "VALUES (:id, :reference) ON CONFLICT (scheduled_notification_id) DO UPDATE "
                "SET reference = EXCLUDED.reference, attempted_at = now()")
-LAST_ATTEMPT = text("SELECT reference FROM water_import.notify_send_attempts WHERE scheduled_notification_id = :id")
 ATTEMPT_ENDED = text("DELETE FROM water_import.notify_send_attempts WHERE scheduled_notification_id = :id")
 ALERT = text("UPDATE water.licence_gauging_stations SET status = :status, date_status_updated = now(), "
              "date_updated = now() WHERE licence_gauging_station_id = :id")
@@ -191,7 +192,7 @@ def send_one(engine: Engine, notify: NotificationsAPIClient, cfg: Config, event_
         if row is None:
             return False
         try:
-            answer = already_sent(connection, notify, row)
+            answer = already_sent(notify, row)
             if answer is not None:
                 counts["found_sent"] += 1
             else:
@@ -212,14 +213,14 @@ def send_one(engine: Engine, notify: NotificationsAPIClient, cfg: Config, event_
     return True
 
 
-def already_sent(connection: Connection, notify: NotificationsAPIClient, row: Mapping[str, Any]) -> dict | None:
+def already_sent(notify: NotificationsAPIClient, row: Mapping[str, Any]) -> dict | None:
     """The notification an earlier try of this row got Notify to make, if it did.
 
-    Only rows whose last try left no outcome are looked up (Notify keeps
-    notifications for 7 days, as long as a row stays due), so a backlog costs
-    no extra requests.
+    Only rows whose last try left no outcome (``last_attempt``, read with the
+    claim) are looked up (Notify keeps notifications for 7 days, as long as a
+    row stays due), so a backlog costs no extra requests.
     """
-    reference = connection.execute(LAST_ATTEMPT, {"id": row["id"]}).scalar()
+    reference = row["last_attempt"]
     if reference is None:
         return None
     found = call(notify.get_all_notifications, reference=reference)
