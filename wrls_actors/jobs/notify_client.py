@@ -46,14 +46,20 @@ class RowRejected(Exception):
     """Notify refused this message for good (a 400): Notify's own words are the message."""
 
 
-def client(config: Config) -> NotificationsAPIClient:
-    key = (config.notify_api_key or "").strip()
-    if not key:
+def check_api_key(key: str | None) -> None:
+    """Notify keys are ``<name>-<service id>-<secret>``; the client slices them blindly, so check first.
+
+    The message never contains the key.
+    """
+    if not key or not key.strip():
         raise PermanentError("WRLS_NOTIFY_API_KEY is not set")
-    if not API_KEY.match(key):
-        # The client slices the key blindly; the message never contains the key.
+    if not API_KEY.match(key.strip()):
         raise PermanentError("WRLS_NOTIFY_API_KEY is not a GOV.UK Notify API key (<name>-<service id>-<secret id>)")
-    return NotificationsAPIClient(key, base_url=config.notify_base_url, timeout=TIMEOUT_S)
+
+
+def client(config: Config) -> NotificationsAPIClient:
+    check_api_key(config.notify_api_key)
+    return NotificationsAPIClient(config.notify_api_key.strip(), base_url=config.notify_base_url, timeout=TIMEOUT_S)
 
 
 def describe(error: APIError) -> str:
@@ -89,6 +95,13 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 def _error_names(error: APIError) -> set[str]:
     return {e.get("error") for e in error.message if isinstance(e, dict)} if isinstance(error.message, list) else set()
+
+
+def find_by_reference(notify: NotificationsAPIClient, reference: str, template_type: str | None = None) -> dict | None:
+    """The notification Notify made for a request with this reference (it keeps them for 7 days), or None."""
+    found = call(notify.get_all_notifications, template_type=template_type, reference=reference)
+    notifications = [n for n in (found or {}).get("notifications", []) if n.get("reference") == reference]
+    return notifications[0] if notifications else None
 
 
 # -- the shared rate limit ------------------------------------------------------------------------------------

@@ -41,7 +41,9 @@ from sqlalchemy import Connection, Engine, text
 
 from ...config import Config, config
 from ...runtime import PermanentError, StepContext
-from ..notify_client import NotifyUnavailable, RateLimited, RowRejected, call, client, reserve_send
+from ..notify_client import (
+    NotifyUnavailable, RateLimited, RowRejected, call, client, find_by_reference, reserve_send,
+)
 from .templates import LEGACY_TEMPLATES
 
 # Senders per run: enough to reach Notify's 3,000 a minute at ~150 ms a request. Fewer at a low limit:
@@ -220,12 +222,9 @@ def already_sent(notify: NotificationsAPIClient, row: Mapping[str, Any]) -> dict
     claim) are looked up (Notify keeps notifications for 7 days, as long as a
     row stays due), so a backlog costs no extra requests.
     """
-    reference = row["last_attempt"]
-    if reference is None:
+    if row["last_attempt"] is None:
         return None
-    found = call(notify.get_all_notifications, reference=reference)
-    matches = [n for n in (found or {}).get("notifications", []) if n.get("reference") == reference]
-    return matches[0] if matches else None
+    return find_by_reference(notify, row["last_attempt"])
 
 
 def deliver(engine: Engine, notify: NotificationsAPIClient, row: Mapping[str, Any]) -> dict:
