@@ -24,7 +24,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("NALD_PREFIX", "wal_nald_data_release", "Key prefix of the NALD extract in the bucket."),
     Variable("NALD_LOCAL_DIR", None, "Read the NALD extract from this folder (`<dir>/<prefix>/nald_enc.zip`) instead of the object store; the embedded default uses it."),
     Variable("NALD_ZIP_PASSWORD", None, "Password of the outer NALD archive (secret)."),
-    Variable("NALD_MAX_MEMBER_BYTES", str(64 * 2**30), "Largest uncompressed archive member accepted; a bigger one fails the import before it is unpacked."),
+    # A production extract's biggest table is a few hundred MB (the synthetic 71,000-licence extract is
+    # 223 MB of CSV in all): 4 GiB leaves room for years of growth and still stops a bomb early.
+    Variable("NALD_MAX_MEMBER_BYTES", str(4 * 2**30), "Largest uncompressed archive member accepted; a bigger one fails the import before it is unpacked."),
+    Variable("NALD_MAX_RATIO", "100", "Largest compression ratio (unpacked over packed size) of an archive member over 1 MiB; a higher one fails the import as a zip bomb."),
     Variable("NALD_DOWNLOAD_TIMEOUT_S", "300", "Longest wait for the object store to answer or send more data during the download."),
     Variable("WORK_DIR", None, "Folder for downloads and unpacked archives (default: the system's temporary folder)."),
     Variable("S3_ENDPOINT_URL", None, "Object store endpoint for an S3-compatible server (MinIO); unset: AWS S3."),
@@ -81,6 +84,7 @@ class Config:
     nald_local_dir: Path | None
     nald_zip_password: str | None = dataclasses.field(repr=False)
     nald_max_member_bytes: int
+    nald_max_ratio: int
     nald_download_timeout_s: float
     work_dir: Path | None
     s3_endpoint_url: str | None
@@ -131,6 +135,7 @@ class Config:
             nald_local_dir=Path(local) if local else None,
             nald_zip_password=get("NALD_ZIP_PASSWORD"),
             nald_max_member_bytes=number("NALD_MAX_MEMBER_BYTES"),
+            nald_max_ratio=_bounded(number("NALD_MAX_RATIO"), "NALD_MAX_RATIO", 10**6),
             nald_download_timeout_s=number("NALD_DOWNLOAD_TIMEOUT_S"),
             work_dir=Path(work) if work else None,
             s3_endpoint_url=get("S3_ENDPOINT_URL"),

@@ -136,7 +136,7 @@ def test_bad_extracts_fail_the_step_naming_the_problem_and_leave_import_as_it_wa
     upload(s3, bucket, tmp_path, files)
     damaged = bytearray((tmp_path / "nald_enc.zip").read_bytes())
     damaged[len(damaged) // 2: len(damaged) // 2 + 64] = bytes(64)
-    for content, message in ((bytes(damaged), "nald_enc.zip: member NALD.zip is corrupt"),
+    for content, message in ((bytes(damaged), "nald_enc.zip: wrong password or corrupt member NALD.zip"),
                              (b"PK\x03\x04 this is not an archive" * 100, "nald_enc.zip is not a readable zip archive")):
         (tmp_path / "damaged").write_bytes(content)
         s3.client().upload_file(str(tmp_path / "damaged"), bucket, KEY)

@@ -30,7 +30,17 @@ logger = logging.getLogger(__name__)
 
 TEMP_SCHEMA = "import_temp"
 COPY_CHUNK = 1 << 20
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A real header is a few hundred bytes; a first line past this is not a header (a zip bomb of
+# zeros has no newline at all), so reading it stops here rather than at the member's end.
+MAX_HEADER_BYTES = 64 << 10
+# A NALD row is at most a few kilobytes; PostgreSQL would buffer a record of up to 1 GB (twice
+# over) before refusing it, so a longer one is refused here as it flows.
+MAX_RECORD_BYTES = 16 << 20
+# PostgreSQL's limits: identifiers are cut to 63 bytes (two long names would collide), and a
+# table has at most 1,600 columns.
+MAX_NAME_BYTES = 63
+MAX_COLUMNS = 1600
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LINE = re.compile(r"line (\d+)")
 
 
@@ -47,43 +57,87 @@ class CountingReader:
     """What COPY reads: the member's bytes, with the records counted as they pass.
 
     A newline ends a record unless it is inside double quotes; quotes are
-    tracked across chunks (``""`` inside a quoted value toggles twice).
+    tracked across chunks (``""`` inside a quoted value toggles twice). Every
+    byte is looked at once, and nothing is kept but the header's read-ahead.
+    An error of the source is kept in ``error``: COPY only passes on its text.
     """
 
-    def __init__(self, source: LimitedReader) -> None:
+    def __init__(self, source: LimitedReader, file: str, max_record: int = MAX_RECORD_BYTES) -> None:
         self.source = source
+        self.file = file
+        self.max_record = max_record
         self.newlines = 0
         self.in_quotes = False
         self.last = b""
         self.pending = b""
+        self.record = 0  # bytes of the record being read, so far
+        self.error: BaseException | None = None
 
     def header(self) -> bytes:
-        """The first line (read ahead and given back to COPY, which skips it itself)."""
-        while b"\n" not in self.pending:
-            chunk = self.source.read(COPY_CHUNK)
+        """The first line (read ahead and given back to COPY, which skips it itself).
+
+        Reads at most ``MAX_HEADER_BYTES`` + 1 bytes of the source.
+        """
+        chunks, size, found = [], 0, False
+        while not found and size <= MAX_HEADER_BYTES:
+            chunk = self._source_read(MAX_HEADER_BYTES + 1 - size)
             if not chunk:
                 break
-            self.pending += chunk
-        return self.pending.split(b"\n", 1)[0]
+            chunks.append(chunk)
+            size += len(chunk)
+            found = b"\n" in chunk
+        self.pending = b"".join(chunks)
+        line, newline, _ = self.pending.partition(b"\n")
+        if not newline and size > MAX_HEADER_BYTES:
+            raise BadExtract(f"{self.file} line 1: no end of line in the first {MAX_HEADER_BYTES:,} bytes "
+                             "(a header is a few hundred)")
+        if not newline and line:
+            raise BadExtract(f"{self.file} line 1: the file ends without a newline (cut short?)")
+        return line
 
     def read(self, size: int = COPY_CHUNK) -> bytes:
-        if self.pending:
-            chunk, self.pending = self.pending, b""
-        else:
-            chunk = self.source.read(size)
-        if chunk:
-            self._count(chunk)
-            self.last = chunk[-1:]
-        return chunk
+        try:
+            if self.pending:
+                chunk, self.pending = self.pending, b""
+            else:
+                chunk = self._source_read(size)
+            if chunk:
+                self._count(chunk)
+                self.last = chunk[-1:]
+            return chunk
+        except BaseException as e:
+            self.error = e
+            raise
+
+    def _source_read(self, size: int) -> bytes:
+        try:
+            return self.source.read(size)
+        except BadExtract as e:
+            raise BadExtract(f"{e} (line {self.newlines + 1})") from None
 
     def _count(self, chunk: bytes) -> None:
         if not self.in_quotes and b'"' not in chunk:
-            self.newlines += chunk.count(b"\n")
-            return
-        parts = chunk.split(b'"')
-        self.newlines += sum(part.count(b"\n") for part in parts[1 if self.in_quotes else 0::2])
-        if (len(parts) - 1) % 2:
-            self.in_quotes = not self.in_quotes
+            newlines = chunk.count(b"\n")
+            self.newlines += newlines
+            self.record = len(chunk) - 1 - chunk.rfind(b"\n") if newlines else self.record + len(chunk)
+        else:
+            parts = chunk.split(b'"')
+            outside = 1 if self.in_quotes else 0  # parts outside quotes: every other one, from here
+            self.newlines += sum(part.count(b"\n") for part in parts[outside::2])
+            # The record's length: bytes after the chunk's last newline outside quotes (found from the end).
+            after = 0
+            for i in range(len(parts) - 1, -1, -1):
+                if i % 2 == outside and b"\n" in parts[i]:
+                    self.record = after + len(parts[i]) - 1 - parts[i].rfind(b"\n")
+                    break
+                after += len(parts[i]) + 1
+            else:
+                self.record += len(chunk)
+            if (len(parts) - 1) % 2:
+                self.in_quotes = not self.in_quotes
+        if self.record > self.max_record:
+            raise BadExtract(f"{self.file} line {self.newlines + 1}: a record longer than {self.max_record:,} bytes "
+                             "(a NALD row is a few kilobytes)")
 
     @property
     def records(self) -> int:
@@ -96,12 +150,17 @@ def parse_header(file: str, raw: bytes) -> tuple[str, ...]:
         text = raw.decode("utf-8-sig").rstrip("\r")
     except UnicodeDecodeError as e:
         raise BadExtract(f"{file} line 1: the header is not UTF-8 ({e})") from None
-    columns = tuple(next(csv.reader(io.StringIO(text)), []))
+    try:
+        columns = tuple(next(csv.reader(io.StringIO(text), strict=True), []))
+    except csv.Error as e:
+        raise BadExtract(f"{file} line 1: the header is not a CSV line ({e})") from None
     if not columns or columns == ("",):
         raise BadExtract(f"{file} line 1: no header (the file is empty)")
-    bad = [c for c in columns if not _NAME.match(c)]
+    if len(columns) > MAX_COLUMNS:
+        raise BadExtract(f"{file} line 1: {len(columns):,} columns, more than PostgreSQL's {MAX_COLUMNS:,}")
+    bad = [c for c in columns if not _NAME.fullmatch(c) or len(c) > MAX_NAME_BYTES]
     if bad:
-        raise BadExtract(f"{file} line 1: not a column name: {', '.join(repr(c) for c in bad)}")
+        raise BadExtract(f"{file} line 1: not a column name: {', '.join(repr(c[:80]) for c in bad[:5])}")
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     if repeated:
         raise BadExtract(f"{file} line 1: columns repeated: {', '.join(repeated)}")
@@ -115,8 +174,11 @@ def tables_in(archive: InnerArchive) -> dict[str, zipfile.ZipInfo]:
         if name in SKIPPED_FILES or not name.lower().endswith(".txt"):
             continue
         table = name[:-4]
-        if not _NAME.match(table):
-            raise BadExtract(f"{archive.path.name}: {name!r} is not a table file name")
+        if not _NAME.fullmatch(table) or len(table) > MAX_NAME_BYTES:
+            raise BadExtract(f"{archive.path.name}: {name[:100]!r} is not a table file name")
+        if table in tables:
+            raise BadExtract(f"{archive.path.name} holds table {table} twice ({tables[table].filename!r} and "
+                             f"{member.filename!r})")
         tables[table] = member
     missing = [t.file_name for t in NALD_TABLES if t.name not in tables]
     if missing:
@@ -140,7 +202,7 @@ def load_table(engine: Engine, archive: InnerArchive, table: str, member: zipfil
     started = time.monotonic()
     file = PurePath(member.filename).name
     with archive.open(member) as source:
-        reader = CountingReader(source)
+        reader = CountingReader(source, file)
         columns = parse_header(file, reader.header())
         required = BY_NAME.get(table)
         if required is not None:
@@ -158,7 +220,13 @@ def load_table(engine: Engine, archive: InnerArchive, table: str, member: zipfil
                                    reader, size=COPY_CHUNK)
             except psycopg2.Error as e:
                 raw.rollback()
+                if reader.error is not None:  # our reader's own error, which COPY only passed on as text
+                    raise reader.error from None
                 raise _copy_error(file, e) from None
+            if reader.last != b"\n":
+                # A member cut short (inside its last value, or at a row's end) would load its rows all the same.
+                raw.rollback()
+                raise BadExtract(f"{file} line {reader.records}: the file ends without a newline (cut short?)")
             loaded = cursor.rowcount
             raw.commit()
         finally:

@@ -67,12 +67,12 @@ def _import(ctx: StepContext, store, key: str, etag: str, cfg, folder: str) -> N
     ctx.count("extract_bytes", size)
 
     started = time.monotonic()
-    inner = unpack_outer(archive, cfg.nald_zip_password, Path(folder), cfg.nald_max_member_bytes)
+    inner = unpack_outer(archive, cfg.nald_zip_password, Path(folder), cfg.nald_max_member_bytes, cfg.nald_max_ratio)
     archive.unlink()
     timings["decrypt"] = time.monotonic() - started
 
     started = time.monotonic()
-    with InnerArchive(inner, cfg.nald_max_member_bytes) as files:
+    with InnerArchive(inner, cfg.nald_max_member_bytes, cfg.nald_max_ratio) as files:
         tables = load_all(ctx.engine, files)
     timings["load"] = time.monotonic() - started
 
