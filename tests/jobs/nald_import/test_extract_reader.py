@@ -80,6 +80,14 @@ def test_a_record_past_the_bound_is_refused_as_it_flows(head):
     assert source.given <= MAX_RECORD_BYTES + 2 * (1 << 20)
 
 
+@pytest.mark.parametrize("record", [b"x" * 100, b'"' + b"x\n" * 50 + b'"'])
+def test_a_long_record_that_ends_in_the_chunk_that_takes_it_past_the_bound_is_refused(record):
+    reader = CountingReader(Source(0, head=b"ID\n" + record + b"\n2\n"), "T.txt", max_record=50)
+    reader.header()
+    with pytest.raises(BadExtract, match=r"^T\.txt line 2: a record longer than 50 bytes"):
+        drain(reader)
+
+
 def test_the_record_bound_counts_from_the_last_newline_outside_quotes():
     rows = b'1,"a\nb"\n' * 1000
     reader = CountingReader(Source(0, head=b"ID,NAME\n" + rows), "T.txt", max_record=len(rows) // 2)
@@ -152,6 +160,22 @@ def test_the_outer_member_is_held_to_the_ratio_too(tmp_path):
                                          r"over the compression ratio limit of 100"):
         unpack_outer(path, "pw", tmp_path, 4 * GiB)
     assert not (tmp_path / "NALD.zip").exists()
+
+
+def test_an_archive_whose_directory_is_too_big_to_hold_is_refused_before_it_is_read(tmp_path):
+    # zipfile would build an object for every entry before anything could be checked.
+    path = write_zip(tmp_path / "NALD.zip", {f"{n}.txt": b"" for n in range(30_000)}, method=zipfile.ZIP_STORED)
+    with pytest.raises(BadExtract, match=r"^NALD.zip: its directory is [\d,]+ bytes, over the limit of 1,048,576"):
+        InnerArchive(path, 4 * GiB)
+    # The same where the classic end record defers to zip64's (zipfile writes one past 65,535 entries).
+    path = write_zip(tmp_path / "NALD64.zip", {f"{n}": b"" for n in range(70_000)}, method=zipfile.ZIP_STORED)
+    data = bytearray(path.read_bytes())
+    end = data.rindex(b"PK\x05\x06")
+    data[end + 12: end + 16] = b"\xff" * 4  # the directory's size: see the zip64 end record
+    path.write_bytes(bytes(data))
+    directory = data.rindex(b"PK\x06\x06") - data.index(b"PK\x01\x02")
+    with pytest.raises(BadExtract, match=rf"^NALD64.zip: its directory is {directory:,} bytes, over the limit"):
+        InnerArchive(path, 4 * GiB)
 
 
 @pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])

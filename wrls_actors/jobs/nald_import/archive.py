@@ -12,6 +12,7 @@ The password is handed to the zip library in memory, never to a command line.
 
 from __future__ import annotations
 
+import struct
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -32,6 +33,9 @@ MAX_RATIO = 100
 RATIO_EXEMPT_BYTES = 1 << 20
 # What NALD.zip's members may use: what zip tools write by default. Anything else zipfile
 # either cannot read or reads with decompressors whose errors are not told from a disk's.
+# The central directory of a NALD archive lists about fifty members: a few kilobytes.
+MAX_DIRECTORY_BYTES = 1 << 20
+_EOCD_SEARCH = 22 + 0xFFFF  # the end record and the longest comment it may carry
 INNER_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
 
 
@@ -113,7 +117,32 @@ def _corrupt(archive: str, member: str, encrypted: bool, error: Exception) -> Ba
     return BadExtract(f"{archive}: member {member} is corrupt ({error})")
 
 
+def _directory_size(path: Path) -> int | None:
+    """The size its end record gives the archive's central directory (None: no end record found)."""
+    with path.open("rb") as file:
+        length = file.seek(0, 2)
+        tail_start = max(0, length - _EOCD_SEARCH)
+        file.seek(tail_start)
+        tail = file.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) < at + 22:
+            return None
+        size = struct.unpack_from("<L", tail, at + 12)[0]
+        if size != 0xFFFFFFFF or at < 20 or tail[at - 20: at - 16] != b"PK\x06\x07":
+            return size
+        # Zip64: the locator just before the end record points at the zip64 end record.
+        file.seek(struct.unpack_from("<Q", tail, at - 12)[0])
+        record = file.read(56)
+        return struct.unpack_from("<Q", record, 40)[0] if len(record) == 56 and record[:4] == b"PK\x06\x06" else None
+
+
 def _open_zip(path: Path, cls=zipfile.ZipFile) -> zipfile.ZipFile:
+    # zipfile reads the whole central directory into memory, an object per entry, before anything
+    # can be checked: a directory of millions of entries would take gigabytes.
+    directory = _directory_size(path)
+    if directory is not None and directory > MAX_DIRECTORY_BYTES:
+        raise BadExtract(f"{path.name}: its directory is {directory:,} bytes, over the limit of "
+                         f"{MAX_DIRECTORY_BYTES:,} (a NALD archive's is a few kilobytes)")
     try:
         return cls(path)
     except (*CORRUPT, ValueError) as e:

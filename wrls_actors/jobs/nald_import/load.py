@@ -113,29 +113,43 @@ class CountingReader:
         try:
             return self.source.read(size)
         except BadExtract as e:
-            raise BadExtract(f"{e} (line {self.newlines + 1})") from None
+            if not self.newlines:  # still reading ahead for the header: no line known yet
+                raise
+            raise BadExtract(f"{e}, after line {self.newlines:,}") from None
 
     def _count(self, chunk: bytes) -> None:
+        if len(chunk) > self.max_record:  # never with the default bound: a chunk is 1 MiB at most
+            for start in range(0, len(chunk), self.max_record):
+                self._count(chunk[start:start + self.max_record])
+            return
         if not self.in_quotes and b'"' not in chunk:
-            newlines = chunk.count(b"\n")
-            self.newlines += newlines
-            self.record = len(chunk) - 1 - chunk.rfind(b"\n") if newlines else self.record + len(chunk)
+            first = chunk.find(b"\n")
+            if first >= 0:
+                self._check_record(self.record + first)  # the record the chunk ends
+                self.newlines += chunk.count(b"\n")
+                self.record = len(chunk) - 1 - chunk.rfind(b"\n")
+            else:
+                self.record += len(chunk)
         else:
             parts = chunk.split(b'"')
             outside = 1 if self.in_quotes else 0  # parts outside quotes: every other one, from here
-            self.newlines += sum(part.count(b"\n") for part in parts[outside::2])
-            # The record's length: bytes after the chunk's last newline outside quotes (found from the end).
-            after = 0
-            for i in range(len(parts) - 1, -1, -1):
-                if i % 2 == outside and b"\n" in parts[i]:
-                    self.record = after + len(parts[i]) - 1 - parts[i].rfind(b"\n")
-                    break
-                after += len(parts[i]) + 1
+            ends = [i for i in range(outside, len(parts), 2) if b"\n" in parts[i]]
+            if ends:
+                first = sum(len(part) + 1 for part in parts[:ends[0]]) + parts[ends[0]].index(b"\n")
+                self._check_record(self.record + first)
+                self.newlines += sum(parts[i].count(b"\n") for i in ends)
+                last = ends[-1]
+                self.record = sum(len(part) + 1 for part in parts[last + 1:]) + len(parts[last]) - 1 \
+                    - parts[last].rfind(b"\n")
             else:
                 self.record += len(chunk)
             if (len(parts) - 1) % 2:
                 self.in_quotes = not self.in_quotes
-        if self.record > self.max_record:
+        # Records inside the chunk are shorter than it, so within the bound; the one it leaves open may grow on.
+        self._check_record(self.record)
+
+    def _check_record(self, size: int) -> None:
+        if size > self.max_record:
             raise BadExtract(f"{self.file} line {self.newlines + 1}: a record longer than {self.max_record:,} bytes "
                              "(a NALD row is a few kilobytes)")
 
