@@ -242,3 +242,19 @@ def test_every_spoiled_extract_loads_correctly_or_fails_naming_the_file(engine, 
 
     spoiled()
     assert seen["loaded"] and seen["refused"], seen  # both outcomes were exercised
+
+
+def test_a_member_found_corrupt_while_copying_fails_with_the_readers_own_error(engine, tmp_path):
+    # COPY passes on only the text of an error raised by what it reads ("COPY from stdin failed: error
+    # in .read() call: BadExtract ..."); the reader's BadExtract is raised as itself.
+    header, rows = FILES["NALD_ABS_LICENCES.txt"].split(b"\n", 1)
+    big = header + b"\n" + rows * (200_000 // len(rows) + 1)  # well past the header's read-ahead
+    raw = bytearray(write_zip([*((n, d) for n, d in FILES.items() if n != "NALD_ABS_LICENCES.txt"),
+                               ("NALD_ABS_LICENCES.txt", big)]))
+    entry = raw.rindex(b"NALD_ABS_LICENCES.txt") - 46  # its central directory entry, the last mention
+    raw[entry + 16] ^= 0xFF  # the CRC zipfile checks the member against at its end
+    (tmp_path / "NALD.zip").write_bytes(bytes(raw))
+    with InnerArchive(tmp_path / "NALD.zip", 4 * GiB) as archive, pytest.raises(BadExtract) as error:
+        load_all(engine, archive)
+    assert re.fullmatch(r"NALD.zip: member NALD_ABS_LICENCES.txt is corrupt \(Bad CRC-32 for file "
+                        r"'NALD_ABS_LICENCES.txt'\), after line [\d,]+", str(error.value)), str(error.value)
