@@ -32,3 +32,12 @@ def test_the_password_never_shows_in_repr():
     config = Config.from_env({"WRLS_NALD_ZIP_PASSWORD": "s3cret-pw"})
     assert config.nald_zip_password == "s3cret-pw"
     assert "s3cret-pw" not in repr(config)
+
+
+def test_the_nald_limits_default_to_what_a_real_extract_needs():
+    # A production table is a few hundred MB and deflated CSV 5 to 15 times smaller; zeros are 1,000 times.
+    config = Config.from_env({})
+    assert config.nald_max_member_bytes == 4 * 2**30 and config.nald_max_ratio == 100
+    assert Config.from_env({"WRLS_NALD_MAX_RATIO": "40"}).nald_max_ratio == 40
+    with pytest.raises(ConfigurationError, match="WRLS_NALD_MAX_RATIO must be a whole number"):
+        Config.from_env({"WRLS_NALD_MAX_RATIO": "high"})
