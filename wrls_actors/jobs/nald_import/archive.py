@@ -31,11 +31,11 @@ MAX_RATIO = 100
 # A member this small is never refused for its ratio: it cannot be a bomb, and a tiny file of
 # repeated values may well deflate past the limit.
 RATIO_EXEMPT_BYTES = 1 << 20
-# What NALD.zip's members may use: what zip tools write by default. Anything else zipfile
-# either cannot read or reads with decompressors whose errors are not told from a disk's.
 # The central directory of a NALD archive lists about fifty members: a few kilobytes.
 MAX_DIRECTORY_BYTES = 1 << 20
 _EOCD_SEARCH = 22 + 0xFFFF  # the end record and the longest comment it may carry
+# What NALD.zip's members may use: what zip tools write by default. Anything else zipfile
+# either cannot read or reads with decompressors whose errors are not told from a disk's.
 INNER_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
 
 
