@@ -206,12 +206,16 @@ class Scheduling:
 
 def timeline(schedules: Mapping[str, Schedule], start: datetime, end: datetime, tz: ZoneInfo, *,
              include_intervals: bool = False) -> list[tuple[datetime, Schedule]]:
-    """Every (local time, schedule) firing in ``[start, end)``, in time then table order."""
+    """Every (local time, schedule) firing in ``[start, end)``, by instant then table order.
+
+    Sorted by the instant, not the wall time: in the hour repeated when clocks
+    go back, 01:00 BST comes before 01:00 GMT although both read 01:00.
+    """
     rows = []
     for order, schedule in enumerate(schedules.values()):
         if not schedule.enabled or (schedule.every is not None and not include_intervals):
             continue
         for moment in fire_times(schedule, start - timedelta(seconds=1), end - timedelta(seconds=1), tz):
             rows.append((moment.astimezone(tz), order, schedule))
-    rows.sort(key=lambda r: (r[0], r[1]))
+    rows.sort(key=lambda r: (r[0].astimezone(timezone.utc), r[1]))
     return [(moment, schedule) for moment, _, schedule in rows]
