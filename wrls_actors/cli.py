@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from .runtime.cron import repeated_wall_time
 from .runtime.errors import ConfigurationError, JobRefused
 from .runtime.logs import configure
 from .runtime.processes import load_service, run_all, run_embedded, run_exporter, run_scheduler, run_worker
@@ -194,7 +195,8 @@ def cmd_schedule(service, args) -> int:
     print("|----|---|---|")
     previous = None
     for moment, schedule in timeline(service.schedules, start, end, service.tz):
-        shown = moment.strftime("%H:%M")
+        # In the hour repeated when clocks go back, the wall time alone is ambiguous.
+        shown = moment.strftime("%H:%M %Z" if repeated_wall_time(moment, service.tz) else "%H:%M")
         print(f"|{shown if shown != previous else ' -  '}|{schedule.title or schedule.job}|{schedule.note}|")
         previous = shown
     disabled = [s.job for s in service.schedules.values() if not s.enabled]

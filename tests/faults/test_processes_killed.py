@@ -75,8 +75,9 @@ def test_a_scheduler_killed_across_ticks_catches_up_as_configured_and_starts_no_
     svc.wait_for(lambda: scalar(service, "SELECT count(*) FROM jobs.runs WHERE job = 'pulse'") >= 1, 40,
                  what="the first 15-second tick")
     # Killing a scheduler loses nothing of the minute it was in: its ticks were queued (delayed) at the minute's
-    # start, and a scheduler that starts sends those of its current minute. So the outage covers one whole
-    # minute, from its 50th second to the 2nd of the minute after next: that minute's ticks are nobody's.
+    # start, and a scheduler that starts sends the latest past tick of its current minute and the rest. So the
+    # outage covers one whole minute, from its 50th second to the 2nd of the minute after next: that minute's
+    # ticks are nobody's.
     svc.wait_for(lambda: 50 <= datetime.now(timezone.utc).second < 55, 70, interval_s=0.2,
                  what="the 50th second of a minute")
     scheduler.kill(signal.SIGKILL)

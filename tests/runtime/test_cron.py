@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from wrls_actors.runtime import Schedule, ScheduleError
-from wrls_actors.runtime.cron import fire_times, is_expected, parse_cron, parse_interval
+from wrls_actors.runtime.cron import (fire_times, is_expected, parse_cron, parse_interval, repeated_wall_time,
+                                      shifted_times)
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -86,3 +87,38 @@ def test_intervals_parse(text, seconds):
 def test_bad_intervals_are_refused(text):
     with pytest.raises(ScheduleError):
         parse_interval(text)
+
+
+@pytest.mark.parametrize("cron, start, end, expected", [
+    # 2024-03-31: 01:00 GMT becomes 02:00 BST. A 01:xx time is sent by us at 02:00, right after the gap.
+    ("0 1 * * *", local(2024, 3, 30, 12), local(2024, 4, 1, 12), ["Sun 31 02:00:00 BST"]),
+    ("30 1 * * *", local(2024, 3, 30, 12), local(2024, 4, 1, 12), ["Sun 31 02:00:00 BST"]),
+    ("0 1 * * 1-5", local(2024, 3, 30, 12), local(2024, 4, 1, 12), []),  # not a Sunday job: nothing to send
+    # periodiq sends these itself: their wall time matches.
+    ("0 * * * *", local(2024, 3, 30, 12), local(2024, 4, 1, 12), []),
+    ("0 2 * * *", local(2024, 3, 30, 12), local(2024, 4, 1, 12), []),
+    ("0 1 * * *", local(2024, 10, 26, 12), local(2024, 10, 28, 12), []),  # autumn: nothing skipped
+    ("0 1 * * *", local(2024, 1, 14, 12), local(2024, 1, 16, 12), []),
+])
+def test_the_scheduler_sends_only_the_times_the_spring_gap_moved(cron, start, end, expected):
+    shifted = shifted_times(Schedule("x", cron=cron), start, end, LONDON)
+    assert [t.astimezone(LONDON).strftime("%a %d %H:%M:%S %Z") for t in shifted] == expected
+    # ...and each of them is one of the schedule's fire times, so the handler takes it as a tick.
+    assert all(is_expected(Schedule("x", cron=cron), t, LONDON) for t in shifted)
+
+
+def test_intervals_have_no_shifted_times():
+    schedule = Schedule("x", every=timedelta(seconds=15))
+    assert shifted_times(schedule, local(2024, 3, 31, 0, 59), local(2024, 3, 31, 2, 1), LONDON) == []
+
+
+@pytest.mark.parametrize("moment, repeated", [
+    (datetime(2024, 10, 27, 0, 0, tzinfo=timezone.utc), True),  # 01:00 BST
+    (datetime(2024, 10, 27, 1, 0, tzinfo=timezone.utc), True),  # 01:00 GMT
+    (datetime(2024, 10, 27, 1, 59, tzinfo=timezone.utc), True),  # 01:59 GMT
+    (datetime(2024, 10, 27, 2, 0, tzinfo=timezone.utc), False),  # 02:00 GMT
+    (datetime(2024, 10, 26, 23, 59, tzinfo=timezone.utc), False),  # 00:59 BST
+    (datetime(2024, 3, 31, 1, 0, tzinfo=timezone.utc), False),  # 02:00 BST, after the spring gap
+])
+def test_the_repeated_wall_clock_hour_is_recognised(moment, repeated):
+    assert repeated_wall_time(moment, LONDON) is repeated

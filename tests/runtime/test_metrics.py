@@ -110,3 +110,45 @@ def test_run_items_show_the_fan_out_progress_of_running_runs_per_job(service, pr
 
     control.fail(second, "stopped by the test")
     assert not any(name == "wrls_run_items" for name, _ in scrape(port))
+
+
+def test_a_fresh_exporter_serves_every_known_series_at_0_before_anything_runs(service, processes):
+    port = free_port()
+    processes("exporter", extra_env={"WRLS_METRICS_PORT": str(port)})
+    samples = first_scrape(port)
+    actors = [("start-job", "control")] + [(f"tick.{name}", "schedule") for name in service.schedules]
+    for job in service.jobs.values():
+        for step in job.steps:
+            actors.append((job.actor_name(step), job.queue_of(step)))
+            if step.fan_out is not None:
+                actors.append((job.actor_name(step.fan_out), job.queue_of(step.fan_out)))
+    assert ("fan.each", "long") in actors and len(actors) > 20
+    for actor, queue in actors:
+        labels = {"actor": actor, "queue": queue}
+        # Every bucket, so the first observation of each shows in rate().
+        buckets = {k[1] for k in samples if k[0] == "wrls_step_duration_seconds_bucket" and
+                   {n: v for n, v in k[1] if n != "le"} == labels}
+        assert len(buckets) == 14, (actor, buckets)  # 13 bounds and +Inf
+        assert all(samples[("wrls_step_duration_seconds_bucket", b)] == 0 for b in buckets)
+        assert value(samples, "wrls_step_duration_seconds_count", **labels) == 0
+        assert value(samples, "wrls_step_duration_seconds_sum", **labels) == 0
+        for outcome in ("succeeded", "retried", "failed", "timed-out", "skipped", "dead-lettered"):
+            assert value(samples, "wrls_steps_total", **labels, outcome=outcome) == 0, (actor, outcome)
+        for name in ("wrls_steps_timed_out_total", "wrls_steps_stalled_total", "wrls_steps_redelivered_total"):
+            assert value(samples, name, **labels) == 0, (name, actor)
+    for job in service.jobs:
+        assert value(samples, "wrls_run_duration_seconds_bucket", job=job, le="1.0") == 0
+        assert value(samples, "wrls_run_duration_seconds_count", job=job) == 0
+        assert value(samples, "wrls_runs_total", job=job, outcome="failed") == 0
+        assert value(samples, "wrls_runs_started_total", job=job, trigger="schedule") == 0
+    for schedule in service.schedules:
+        for outcome in ("started", "suppressed", "missed", "double-start"):
+            assert value(samples, "wrls_ticks_total", schedule=schedule, outcome=outcome) == 0
+    assert value(samples, "wrls_messages_rejected_total") == 0
+
+    # The first observation is then one more than 0, not a series appearing from nowhere.
+    run_id = service.trigger("slow", {"seconds": 0})
+    service.control.advance(run_id, 0)
+    samples = scrape(port)
+    assert value(samples, "wrls_run_duration_seconds_count", job="slow") == 1
+    assert value(samples, "wrls_run_duration_seconds_count", job="pipeline") == 0

@@ -88,3 +88,31 @@ def test_every_schedule_of_the_spec_is_in_the_table():
             table[match.group(1)] = match.group(2).strip("`")
     ours = {s.job: (s.cron or f"interval {int(s.every.total_seconds())} s") for s in SCHEDULES}
     assert ours == table
+
+
+def test_the_night_clocks_go_back_is_listed_by_instant_with_the_offset_in_the_repeated_hour(capsys, monkeypatch):
+    for key in [k for k in __import__("os").environ if k.startswith("WRLS_")]:
+        monkeypatch.delenv(key)
+    assert main(["schedule", "--date", "2024-10-27"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    night = lines[lines.index("|00:00|Customer file refresh|water-abstraction-service|"):][:7]
+    assert night == [
+        "|00:00|Customer file refresh|water-abstraction-service|",
+        "| -  |Check for updated invoice accounts|water-abstraction-service|",
+        "| -  |Licence not in charge version workflow|water-abstraction-service|",
+        # 00:00 UTC: NALD import fires once, in the first 01:00.
+        "|01:00 BST|Customer file refresh|water-abstraction-service|",
+        "| -  |NALD import|water-abstraction-import|",
+        # 01:00 UTC: the hourly refresh fires again; nothing fixed-hour does.
+        "|01:00 GMT|Customer file refresh|water-abstraction-service|",
+        "|02:00|Customer file refresh|water-abstraction-service|",
+    ]
+
+
+def test_the_night_clocks_go_forward_fires_the_skipped_hour_at_0200(capsys, monkeypatch):
+    for key in [k for k in __import__("os").environ if k.startswith("WRLS_")]:
+        monkeypatch.delenv(key)
+    assert main(["schedule", "--date", "2024-03-31"]) == 0
+    output = capsys.readouterr().out
+    assert "|02:00|Customer file refresh|water-abstraction-service|\n| -  |NALD import|" in output
+    assert "01:00" not in output

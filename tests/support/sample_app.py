@@ -134,6 +134,7 @@ SCHEDULES = (
     Schedule("pulse", every=timedelta(seconds=15), title="Every 15 s, the latest missed tick caught up"),
     Schedule("unbuilt", cron="0 3 * * *", title="A job with no steps"),
     Schedule("long-step", cron="* * * * *", title="Overlaps itself"),
+    Schedule("gate", cron="0 1 * * *", title="01:00 every day: skipped in spring, repeated in autumn"),
 )
 
 

@@ -11,7 +11,9 @@ wrong is refused or corrected here:
 - Daylight saving: on the night clocks go back, a fixed-hour expression fires
   once (the repeated wall-clock hour is not a second firing); on the night
   clocks go forward, a time inside the skipped hour fires at the first
-  instant after the gap.
+  instant after the gap. periodiq matches the wall clock, so it sends the
+  repeat (the handler ignores it: not a fire time) and never sends the
+  skipped time (``shifted_times`` lists those for the scheduler to send).
 
 Intervals (``every``) are aligned to the epoch, so a 15 s schedule fires at
 :00, :15, :30 and :45 of every minute wherever the scheduler started.
@@ -116,6 +118,25 @@ def _cron_times(spec: CronSpec, fixed: bool, start: datetime, end: datetime, tz:
         previous_wall = wall
         moment += MINUTE
     return times
+
+
+def shifted_times(schedule: Schedule, start: datetime, end: datetime, tz: ZoneInfo) -> list[datetime]:
+    """Fire times in ``(start, end]`` that periodiq never sends: a time the clocks skipped, moved after the gap.
+
+    periodiq fires when the wall clock matches the expression; these fire at a
+    wall-clock time the expression does not name.
+    """
+    if schedule.every is not None or not schedule.cron:
+        return []
+    spec = parse_cron(schedule.cron)
+    return [t for t in fire_times(schedule, start, end, tz)
+            if not spec.validate(t.astimezone(tz).replace(tzinfo=None))]
+
+
+def repeated_wall_time(moment: datetime, tz: ZoneInfo) -> bool:
+    """Whether ``moment``'s wall-clock time happens twice that night (the hour repeated when clocks go back)."""
+    local = moment.astimezone(tz)
+    return local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
 
 
 def is_expected(schedule: Schedule, nominal: datetime, tz: ZoneInfo) -> bool:

@@ -3,6 +3,10 @@
 Everything is read at scrape time from shared state (the ``jobs`` tables and
 RabbitMQ), never from one process's memory, so the numbers are right however
 many worker processes and machines there are, and survive restarts.
+
+Counters and histograms of every known job, actor and schedule are served
+from the first scrape, at 0 until the ledger has a value: a series that
+appears with its first observation would lose that observation to ``rate()``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from sqlalchemy import text
 
 from .cron import fire_times
+from .ledger_writer import DURATION_BUCKETS_S
+from .runs import RUN_DURATION_BUCKETS_S
+from .scheduling import (CAUGHT_UP, DOUBLE_START, LATE, MISSED, NO_STEPS, SKIPPED_OVERLAP, STARTED, SUPPRESSED)
+from .service import CONTROL_QUEUE, SCHEDULE_QUEUE, START_ACTOR, TICK_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -36,18 +44,35 @@ COUNTERS = {
     "steps_timed_out_total": ("Step attempts stopped by their time limit.", ("actor", "queue")),
     "steps_stalled_total": ("Steps found stalled (no heartbeat, or hung past their time limit).", ("actor", "queue")),
     "steps_redelivered_total": ("Step messages redelivered after a delivery that never finished.", ("actor", "queue")),
-    "ticks_total": ("Schedule ticks by outcome (started, late, caught-up, duplicate, skipped-overlap, missed, "
-                    "no-steps).", ("schedule", "outcome")),
+    "ticks_total": ("Schedule ticks by outcome (started, late, caught-up, skipped-overlap, missed, no-steps; "
+                    "suppressed: another copy of a claimed tick, normal with two schedulers; double-start: a "
+                    "second start of a tick whose claim was lost, refused).", ("schedule", "outcome")),
     "messages_rejected_total": ("Messages that could not be decoded, dead-lettered.", ()),
 }
 HISTOGRAMS = {
     "run_duration_seconds": ("Run duration from start to end.", ("job",)),
     "step_duration_seconds": ("Step attempt duration.", ("actor", "queue")),
 }
+BUCKETS_S = {"run_duration_seconds": RUN_DURATION_BUCKETS_S, "step_duration_seconds": DURATION_BUCKETS_S}
+# The values each label of a counter can take besides the known job, actor or schedule.
+STEP_OUTCOMES = ("succeeded", "retried", "failed", "timed-out", "skipped", "dead-lettered")
+RUN_OUTCOMES = ("succeeded", "completed-with-failures", "failed")
+TRIGGERS = ("schedule", "cli", "message", "http")
+TICK_OUTCOMES = (STARTED, LATE, CAUGHT_UP, SUPPRESSED, SKIPPED_OVERLAP, MISSED, NO_STEPS, DOUBLE_START)
+# A scheduler checks its clock every 30 s; an offset older than this is a scheduler gone.
+CLOCK_FRESH_S = 300
 GAUGES = {
     "job_last_success_timestamp_seconds": ("When each job last ended successfully (Unix time).", ("job",)),
     "schedule_lag_seconds": ("Delay between a schedule's nominal tick time and its handling, last tick.", ("schedule",)),
 }
+
+CLOCK_OFFSETS = text(
+    """
+    SELECT o.labels->>'host' AS host, o.value FROM jobs.counters o
+    JOIN jobs.counters c ON c.name = 'scheduler_clock_checked_at' AND c.labels = o.labels
+    WHERE o.name = 'scheduler_clock_offset_seconds' AND c.value > extract(epoch FROM now()) - :fresh
+    """
+)
 
 STALLED_NOW = text(
     """
@@ -105,6 +130,7 @@ class LedgerCollector:
         self.service = service
         self.namespace = service.settings.prefix.lower()
         self._periods = self._expected_periods()
+        self._known = self._known_labels()
 
     def _name(self, name: str) -> str:
         return f"{self.namespace}_{name}"
@@ -125,6 +151,31 @@ class LedgerCollector:
                 periods[schedule.name] = max(gaps)
         return periods
 
+    def _known_labels(self) -> dict[str, list[tuple[str, ...]]]:
+        """The label values of every series known before anything runs, by ledger counter name."""
+        service = self.service
+        jobs = [(name,) for name in service.jobs]
+        actors = [(START_ACTOR, CONTROL_QUEUE)]
+        actors += [(f"{TICK_PREFIX}.{name}", SCHEDULE_QUEUE) for name in service.schedules]
+        for job in service.jobs.values():
+            for step in job.steps:
+                actors.append((job.actor_name(step), job.queue_of(step)))
+                if step.fan_out is not None:
+                    actors.append((job.actor_name(step.fan_out), job.queue_of(step.fan_out)))
+        schedules = [(name,) for name in service.schedules]
+        return {
+            "runs_started_total": [j + (t,) for j in jobs for t in TRIGGERS],
+            "runs_total": [j + (o,) for j in jobs for o in RUN_OUTCOMES],
+            "steps_total": [a + (o,) for a in actors for o in STEP_OUTCOMES],
+            "steps_timed_out_total": actors,
+            "steps_stalled_total": actors,
+            "steps_redelivered_total": actors,
+            "ticks_total": [s + (o,) for s in schedules for o in TICK_OUTCOMES],
+            "messages_rejected_total": [()],
+            "run_duration_seconds": jobs,
+            "step_duration_seconds": actors,
+        }
+
     def collect(self) -> Iterable:
         s = self.service.settings
         up = GaugeMetricFamily(self._name("ledger_up"), "1 when the ledger database answered this scrape.")
@@ -136,13 +187,24 @@ class LedgerCollector:
                     text("SELECT job, count(*) AS n, extract(epoch FROM now() - min(started_at)) AS oldest "
                          "FROM jobs.runs WHERE status = 'running' GROUP BY job")).all()
                 items = connection.execute(RUN_ITEMS).all()
+                clocks = connection.execute(CLOCK_OFFSETS, {"fresh": CLOCK_FRESH_S}).all()
             up.add_metric([], 1)
         except Exception:
             logger.exception("ledger not readable for metrics")
             up.add_metric([], 0)
-            counters, stalled, running, items = [], [], [], []
+            counters, stalled, running, items, clocks = [], [], [], [], []
         yield up
-        yield from self._from_counters(counters)
+        if up.samples[0].value:
+            yield from self._from_counters(counters)
+        else:
+            # Zeros would read as counter resets: no ledger, no series.
+            yield from self._from_counters([], known={})
+        gauge = GaugeMetricFamily(self._name("scheduler_clock_offset_seconds"),
+                                  "How far each scheduler host's clock is ahead of the database's (negative: "
+                                  "behind), measured every 30 s.", labels=["host"])
+        for row in clocks:
+            gauge.add_metric([row.host], row.value)
+        yield gauge
         gauge = GaugeMetricFamily(self._name("steps_stalled"), "Steps stalled now (no heartbeat, or past their "
                                   "time limit and still running).", labels=["actor", "queue"])
         for row in stalled:
@@ -173,14 +235,18 @@ class LedgerCollector:
         yield gauge
         yield from self._queues()
 
-    def _from_counters(self, rows) -> Iterable:
+    def _from_counters(self, rows, known: dict | None = None) -> Iterable:
+        known = self._known if known is None else known
         by_name: dict[str, list] = defaultdict(list)
         for row in rows:
             by_name[row.name].append((row.labels, row.value))
         for name, (help_, labels) in COUNTERS.items():
             family = CounterMetricFamily(self._name(name[: -len("_total")]), help_, labels=list(labels))
+            values_of = dict.fromkeys(known.get(name, []), 0.0)
             for values, value in by_name.get(name, []):
-                family.add_metric([str(values.get(l, "")) for l in labels], value)
+                values_of[tuple(str(values.get(l, "")) for l in labels)] = value
+            for key, value in values_of.items():
+                family.add_metric(list(key), value)
             yield family
         for name, (help_, labels) in GAUGES.items():
             family = GaugeMetricFamily(self._name(name), help_, labels=list(labels))
@@ -190,6 +256,8 @@ class LedgerCollector:
         for name, (help_, labels) in HISTOGRAMS.items():
             family = HistogramMetricFamily(self._name(name), help_, labels=list(labels))
             series: dict[tuple, dict] = defaultdict(lambda: {"buckets": {}, "sum": 0.0, "count": 0.0})
+            for key in known.get(name, []):
+                series[key]["buckets"] = {float(bound): 0.0 for bound in BUCKETS_S[name]}
             for values, value in by_name.get(f"{name}_bucket", []):
                 key = tuple(str(values.get(l, "")) for l in labels)
                 series[key]["buckets"][float(values["le"])] = value

@@ -4,7 +4,10 @@ The worker is Dramatiq's own CLI (process supervision, graceful shutdown,
 signal handling), pointed at ``entry:broker``. The scheduler is periodiq's
 ``Scheduler`` run by us, so that a broker outage at a tick restarts it (and
 the missed-tick watch records what was lost) instead of exiting as periodiq
-does. ``run`` starts the three as child processes and stops them together.
+does. Beside periodiq, the scheduler sends the ticks periodiq cannot (a time
+the clocks skip in spring, sent right after the gap) and records its clock's
+offset from the database's with every watch. ``run`` starts the three as
+child processes and stops them together.
 """
 
 from __future__ import annotations
@@ -13,16 +16,22 @@ import importlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+from .cron import shifted_times
+from .service import TICK_PREFIX
 
 logger = logging.getLogger(__name__)
 
 APP_ENV = "JOB_RUNTIME_APP"
 WATCH_EVERY_S = 30
+SHIFTED_LOOK_S = 3600  # how often the sender of spring-gap ticks looks again when none is due within the day
 
 
 def load_service(app_path: str):
@@ -54,6 +63,10 @@ def run_worker(app_path: str, queues: list[str] | None, processes: int, threads:
 
 def _watch_once(service) -> None:
     try:
+        service.scheduling.record_clock(socket.gethostname())
+    except Exception:
+        logger.exception("clock check failed")
+    try:
         results = service.scheduling.watch()
     except Exception:
         logger.exception("missed-tick watch failed")
@@ -66,6 +79,39 @@ def _watch_once(service) -> None:
 def _watch_loop(service, stop: threading.Event) -> None:
     while not stop.wait(WATCH_EVERY_S):
         _watch_once(service)
+
+
+def send_shifted_ticks(service, start: datetime, end: datetime) -> list[tuple[str, datetime]]:
+    """Send the ticks due in ``(start, end]`` that periodiq never sends: times the spring gap moved past it."""
+    sent = []
+    for schedule in service.schedules.values():
+        if not schedule.enabled:
+            continue
+        for nominal in shifted_times(schedule, start, end, service.tz):
+            service.broker.get_actor(f"{TICK_PREFIX}.{schedule.name}").send_with_options(
+                scheduled_at=nominal.isoformat())
+            logger.info("schedule %s: sent the tick of %s (its wall-clock time was skipped when clocks went forward)",
+                        schedule.name, nominal.isoformat())
+            sent.append((schedule.name, nominal))
+    return sent
+
+
+def _shifted_loop(service, stop: threading.Event) -> None:
+    # Like periodiq, a starting scheduler sends its current minute's ticks.
+    since = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(microseconds=1)
+    while True:
+        now = datetime.now(timezone.utc)
+        try:
+            send_shifted_ticks(service, since, now)
+            since = now
+            upcoming = [times[0] for s in service.schedules.values() if s.enabled
+                        and (times := shifted_times(s, now, now + timedelta(days=1), service.tz))]
+            wait_s = min([(t - now).total_seconds() for t in upcoming] + [SHIFTED_LOOK_S])
+        except Exception:
+            logger.exception("could not send a tick moved by the spring gap; trying again in 5 s")
+            wait_s = 5
+        if stop.wait(max(wait_s, 0.01)):
+            return
 
 
 def run_scheduler(service, stop: threading.Event | None = None) -> int:
@@ -82,6 +128,7 @@ def run_scheduler(service, stop: threading.Event | None = None) -> int:
     # refused for overlapping the run the new one just started.
     _watch_once(service)
     threading.Thread(target=_watch_loop, args=(service, stop), name="tick-watch", daemon=True).start()
+    threading.Thread(target=_shifted_loop, args=(service, stop), name="shifted-ticks", daemon=True).start()
     actors = [a for a in broker.actors.values() if "periodic" in a.options]
     if not actors:
         logger.warning("no schedule is enabled: the scheduler only watches")
@@ -112,7 +159,7 @@ def run_exporter(service) -> int:
     try:
         serve(service, service.settings.metrics_host, service.settings.metrics_port)
     except KeyboardInterrupt:
-        pass
+        service.scheduling.record_clock(socket.gethostname())
     return 0
 
 
@@ -177,7 +224,7 @@ def run_embedded(service, threads: int) -> int:
     try:
         run_scheduler(service, stop)
     except KeyboardInterrupt:
-        pass
+        service.scheduling.record_clock(socket.gethostname())
     finally:
         logger.info("stopping: worker, scheduler and exporter")
         stop.set()

@@ -2,9 +2,16 @@
 
 A tick is one nominal firing time of a schedule. It is claimed by inserting
 the unique ``jobs.ticks (schedule, nominal_time)`` row in the same transaction
-that creates its run, so two schedulers, a scheduler restarted within the
-minute, or a redelivered tick message start the job once; every other copy is
-counted as a duplicate.
+that creates its run, so two schedulers (the HA set-up), a scheduler restarted
+within the minute, or a redelivered tick message start the job once; every
+other copy is counted as ``suppressed``, which is normal and no incident.
+
+What needs a person is counted apart: a tick whose claim is gone (its row
+deleted or restored away) but whose run exists, so that a second start was
+attempted (``double-start``: refused, and an incident); and a tick message at
+a time the schedule does not fire at, from a process with another schedule
+(a ``tick-unexpected`` event). The hour repeated when clocks go back is not a
+tick at all: periodiq fires the repeated wall-clock time, nothing records it.
 
 The watch runs in every scheduler process (at start and every 30 seconds): a
 nominal time with no tick row ``missed_after_s`` after it is recorded as
@@ -15,6 +22,7 @@ tick is run (``caught-up``) or not.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -22,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, text
 
-from .cron import fire_times, is_expected
+from .cron import fire_times, is_expected, repeated_wall_time
 from .database import bump, labels_json
 from .definitions import LATEST, Schedule
 from .errors import JobRefused
@@ -31,12 +39,17 @@ from .runs import RunControl
 logger = logging.getLogger(__name__)
 
 STARTED, LATE, CAUGHT_UP = "started", "late", "caught-up"
-DUPLICATE, SKIPPED_OVERLAP, MISSED, NO_STEPS = "duplicate", "skipped-overlap", "missed", "no-steps"
-INCIDENTS = {LATE, DUPLICATE, MISSED}
+SUPPRESSED, SKIPPED_OVERLAP, MISSED, NO_STEPS = "suppressed", "skipped-overlap", "missed", "no-steps"
+DOUBLE_START, NOT_A_TICK = "double-start", "not-a-tick"
+INCIDENTS = {LATE, MISSED, DOUBLE_START}
 
 
 class DuplicateTick(Exception):
     """Raised inside the claiming transaction when the tick row already exists."""
+
+
+class DoubleStart(Exception):
+    """Raised inside the claiming transaction when the tick's run exists although its row did not."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +84,7 @@ class Scheduling:
         nominal = nominal.astimezone(timezone.utc)
         lag_s = max(0.0, (now - nominal).total_seconds())
         if not is_expected(schedule, nominal, self.tz):
-            return self._duplicate(schedule, nominal, lag_s, "not a fire time (a wall-clock hour repeated when clocks went back)")
+            return self._not_a_tick(schedule, nominal, message_id)
         if schedule.job not in self.control.jobs:
             return self._record(schedule, nominal, NO_STEPS, lag_s, message_id,
                                 f"job {schedule.job} has no steps yet")
@@ -81,12 +94,24 @@ class Scheduling:
             if not self._insert(connection, schedule, nominal, outcome, lag_s, message_id, run_id,
                                 f"{lag_s:.0f}s after its nominal time" if outcome == LATE else None):
                 raise DuplicateTick()
+            # Starts of one job are serialised (RunControl's lock), so this sees any earlier run of the tick.
+            earlier = connection.execute(
+                text("SELECT run_id FROM jobs.runs WHERE job = :job AND trigger = 'schedule' "
+                     "AND nominal_time = :nominal AND run_id <> :run_id LIMIT 1"),
+                {"job": schedule.job, "nominal": nominal, "run_id": run_id},
+            ).first()
+            if earlier is not None:
+                raise DoubleStart(str(earlier.run_id))
 
         try:
             run_id = self.control.start(schedule.job, "schedule", nominal_time=nominal, overlap=schedule.overlap,
                                         claim=claim)
         except DuplicateTick:
-            return self._duplicate(schedule, nominal, lag_s, "already claimed")
+            return self._suppressed(schedule, nominal)
+        except DoubleStart as e:
+            return self._record(schedule, nominal, DOUBLE_START, lag_s, message_id,
+                                f"its run {e} exists but its tick row did not (deleted or restored?): "
+                                "not started again")
         except JobRefused as e:
             return self._record(schedule, nominal, SKIPPED_OVERLAP, lag_s, message_id, str(e))
         return TickResult(outcome, run_id)
@@ -131,18 +156,60 @@ class Scheduling:
         with self.engine.begin() as connection:
             if self._insert(connection, schedule, nominal, outcome, lag_s, message_id, None, detail):
                 return TickResult(outcome, None, detail)
-        return self._duplicate(schedule, nominal, lag_s, "already claimed")
+        return self._suppressed(schedule, nominal)
 
-    def _duplicate(self, schedule: Schedule, nominal: datetime, lag_s: float, detail: str) -> TickResult:
+    def _suppressed(self, schedule: Schedule, nominal: datetime) -> TickResult:
+        """Another copy of a claimed tick (another scheduler's, a restart's, a redelivery): counted, nothing more."""
         with self.engine.begin() as connection:
             connection.execute(
                 text("UPDATE jobs.ticks SET duplicates = duplicates + 1 WHERE schedule = :s AND nominal_time = :n"),
                 {"s": schedule.name, "n": nominal},
             )
-            bump(connection, "ticks_total", {"schedule": schedule.name, "outcome": DUPLICATE})
-            self._incident(connection, schedule, nominal, DUPLICATE, detail)
-        logger.warning("tick %s %s: duplicate (%s)", schedule.name, nominal.isoformat(), detail)
-        return TickResult(DUPLICATE, None, detail)
+            bump(connection, "ticks_total", {"schedule": schedule.name, "outcome": SUPPRESSED})
+        logger.info("tick %s %s: suppressed (already claimed)", schedule.name, nominal.isoformat())
+        return TickResult(SUPPRESSED, None, "already claimed")
+
+    def _not_a_tick(self, schedule: Schedule, nominal: datetime, message_id: str | None) -> TickResult:
+        first = nominal.astimezone(self.tz).replace(fold=0).astimezone(timezone.utc)
+        if repeated_wall_time(nominal, self.tz) and first != nominal and is_expected(schedule, first, self.tz):
+            # Cron semantics: a fixed-hour schedule fires once in the repeated
+            # hour; periodiq, which matches the wall clock, fires it again.
+            detail = f"the wall-clock time repeated when clocks went back; it fired at {first.isoformat()}"
+            logger.info("tick %s %s: not a tick (%s)", schedule.name, nominal.isoformat(), detail)
+            return TickResult(NOT_A_TICK, None, detail)
+        detail = (f"{schedule.name} does not fire at {nominal.isoformat()} ({schedule.describe()}): the process "
+                  "that sent it has another schedule")
+        logger.warning("tick %s %s: not a tick (%s)", schedule.name, nominal.isoformat(), detail)
+        with self.engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO jobs.events (kind, job, schedule, message_id, detail) "
+                     "VALUES ('tick-unexpected', :job, :schedule, :mid, :detail)"),
+                {"job": schedule.job, "schedule": schedule.name, "mid": message_id, "detail": detail},
+            )
+        return TickResult(NOT_A_TICK, None, detail)
+
+    # -- the scheduler's clock ------------------------------------------------
+
+    def record_clock(self, host: str) -> float:
+        """Measure this host's clock against the database's and record it; returns the offset (+ = ahead).
+
+        The database's clock is the one reference every scheduler shares: two
+        schedulers whose offsets differ send the same tick at different times.
+        """
+        with self.engine.begin() as connection:
+            connection.execute(text("SELECT 1"))  # BEGIN's round trip, outside the measured one
+            before = time.time()
+            database_s = float(connection.execute(text("SELECT extract(epoch FROM clock_timestamp())")).scalar_one())
+            after = time.time()
+            offset_s = (before + after) / 2 - database_s
+            labels = labels_json({"host": host})
+            for name, value in (("scheduler_clock_offset_seconds", offset_s), ("scheduler_clock_checked_at", database_s)):
+                connection.execute(
+                    text("INSERT INTO jobs.counters (name, labels, value) VALUES (:name, CAST(:l AS jsonb), :v) "
+                         "ON CONFLICT (name, labels) DO UPDATE SET value = EXCLUDED.value"),
+                    {"name": name, "l": labels, "v": value},
+                )
+        return offset_s
 
     # -- the watch: missed ticks and catch-up ----------------------------------
 
@@ -206,12 +273,16 @@ class Scheduling:
 
 def timeline(schedules: Mapping[str, Schedule], start: datetime, end: datetime, tz: ZoneInfo, *,
              include_intervals: bool = False) -> list[tuple[datetime, Schedule]]:
-    """Every (local time, schedule) firing in ``[start, end)``, in time then table order."""
+    """Every (local time, schedule) firing in ``[start, end)``, by instant then table order.
+
+    Sorted by the instant, not the wall time: in the hour repeated when clocks
+    go back, 01:00 BST comes before 01:00 GMT although both read 01:00.
+    """
     rows = []
     for order, schedule in enumerate(schedules.values()):
         if not schedule.enabled or (schedule.every is not None and not include_intervals):
             continue
         for moment in fire_times(schedule, start - timedelta(seconds=1), end - timedelta(seconds=1), tz):
             rows.append((moment.astimezone(tz), order, schedule))
-    rows.sort(key=lambda r: (r[0], r[1]))
+    rows.sort(key=lambda r: (r[0].astimezone(timezone.utc), r[1]))
     return [(moment, schedule) for moment, _, schedule in rows]

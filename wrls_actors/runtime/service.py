@@ -227,11 +227,18 @@ class Service:
                        throws=(BadMessage,), **({"periodic": periodic} if schedule.enabled else {}))
 
     def _expand_minute(self, broker: dramatiq.Broker, schedule: Schedule, minute: datetime) -> None:
-        """periodiq fires once a minute: an interval schedule's ticks within it are delayed messages."""
+        """periodiq fires once a minute: an interval schedule's ticks within it are delayed messages.
+
+        A scheduler starting mid-minute finds some of them past: only the latest
+        is sent (the catch-up rule), not all at once to skip each other as
+        overlapping. The earlier ones were sent by a scheduler running then, or
+        the watch records them missed.
+        """
         actor = broker.get_actor(f"{TICK_PREFIX}.{schedule.name}")
         now = datetime.now(timezone.utc)
-        for nominal in fire_times(schedule, minute - timedelta(microseconds=1), minute + timedelta(seconds=59.999),
-                                  self.tz):
+        times = fire_times(schedule, minute - timedelta(microseconds=1), minute + timedelta(seconds=59.999), self.tz)
+        past = [t for t in times if t <= now]
+        for nominal in past[-1:] + times[len(past):]:
             delay_ms = max(0, int((nominal - now).total_seconds() * 1000))
             actor.send_with_options(scheduled_at=nominal.isoformat(), subtick=True, delay=delay_ms or None)
 

@@ -33,7 +33,9 @@ KINDS: dict[str, str] = {
     "rejected": "Rejected messages (unreadable)",
     "tick-missed": "Missed ticks",
     "tick-late": "Late ticks",
-    "tick-duplicate": "Duplicate ticks",
+    "tick-duplicate": "Duplicate ticks",  # no longer written (copies are suppressed); older ledgers have them
+    "tick-double-start": "Ticks refused a second start",
+    "tick-unexpected": "Ticks at a time their schedule does not fire",
 }
 
 NO_JOB = "(no job)"
