@@ -2,7 +2,7 @@
 
 Python's zipfile reads ZipCrypto but cannot write it, and real NALD extracts may
 use it. Written from APPNOTE.TXT 6.1 (the keys, the 12-byte header whose last
-byte is the check byte), stored (no compression), no data descriptor.
+byte is the check byte), stored or deflated, no data descriptor.
 """
 
 from __future__ import annotations
@@ -65,14 +65,18 @@ def passes_check(header: bytes, crc: int, password: bytes) -> bool:
     return Keys(password).decrypt(header)[11] == crc >> 24
 
 
-def write_zipcrypto(path: Path, name: str, data: bytes, password: bytes, seed: int = 0) -> bytes:
-    """Write ``path``: one stored member ``name`` holding ``data``; returns its encrypted 12-byte header."""
+def write_zipcrypto(path: Path, name: str, data: bytes, password: bytes, seed: int = 0, deflate: bool = False) -> bytes:
+    """Write ``path``: one member ``name`` holding ``data``; returns its encrypted 12-byte header."""
     crc = zlib.crc32(data)
     keys = Keys(password)
     header = keys.encrypt(encryption_header(crc, seed))
-    body = header + keys.encrypt(data)
+    packed = data
+    if deflate:
+        compressor = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+        packed = compressor.compress(data) + compressor.flush()
+    body = header + keys.encrypt(packed)
     raw_name = name.encode()
-    flags, method, time, date = 0x1, 0, 0, (2026 - 1980) << 9 | 1 << 5 | 1
+    flags, method, time, date = 0x1, 8 if deflate else 0, 0, (2026 - 1980) << 9 | 1 << 5 | 1
     local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, flags, method, time, date, crc, len(body), len(data),
                         len(raw_name), 0) + raw_name
     central = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, flags, method, time, date, crc, len(body), len(data),

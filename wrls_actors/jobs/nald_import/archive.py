@@ -7,7 +7,7 @@ compression-ratio limit (a zip bomb's tell: deflated CSV is 5 to 15 times
 smaller, zeros 1,000 times), checked against the archive's directory before
 anything is unpacked and again while bytes flow (a directory can lie, and a
 reader other than zipfile may not hold the member to its directory entry).
-The password is handed to the zip library in memory, never to a command line.
+The password is handed to the decryptor in memory, never to a command line.
 """
 
 from __future__ import annotations
@@ -18,13 +18,11 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-import pyzipper
-
 from ...runtime import PermanentError
+from . import decrypt
 
 INNER_NAME = "NALD.zip"
-# pyzipper carries its own copy of zipfile, with its own exception classes.
-CORRUPT = (zipfile.BadZipFile, pyzipper.BadZipFile, zlib.error, EOFError)
+CORRUPT = (zipfile.BadZipFile, decrypt.Corrupt, zlib.error, EOFError)
 CHUNK = 1 << 20
 # Default of WRLS_NALD_MAX_RATIO: seven times the most compressible real table, a tenth of zeros.
 MAX_RATIO = 100
@@ -136,7 +134,7 @@ def _directory_size(path: Path) -> int | None:
         return struct.unpack_from("<Q", record, 40)[0] if len(record) == 56 and record[:4] == b"PK\x06\x06" else None
 
 
-def _open_zip(path: Path, cls=zipfile.ZipFile) -> zipfile.ZipFile:
+def _open_zip(path: Path) -> zipfile.ZipFile:
     # zipfile reads the whole central directory into memory, an object per entry, before anything
     # can be checked: a directory of millions of entries would take gigabytes.
     directory = _directory_size(path)
@@ -144,36 +142,32 @@ def _open_zip(path: Path, cls=zipfile.ZipFile) -> zipfile.ZipFile:
         raise BadExtract(f"{path.name}: its directory is {directory:,} bytes, over the limit of "
                          f"{MAX_DIRECTORY_BYTES:,} (a NALD archive's is a few kilobytes)")
     try:
-        return cls(path)
+        return zipfile.ZipFile(path)
     except (*CORRUPT, ValueError) as e:
         raise BadExtract(f"{path.name} is not a readable zip archive ({e})") from None
 
 
 def unpack_outer(archive: Path, password: str, folder: Path, max_bytes: int, max_ratio: int = MAX_RATIO) -> Path:
     """Decrypt ``NALD.zip`` out of the outer archive into ``folder``; returns its path."""
-    with _open_zip(archive, pyzipper.AESZipFile) as outer:
+    with _open_zip(archive) as outer:
         members = outer.infolist()
-        check_members(archive.name, members, max_bytes, max_ratio)
-        inner = next((m for m in members if PurePosixPath(m.filename).name == INNER_NAME), None)
-        if inner is None:
-            names = ", ".join(m.filename for m in members) or "nothing"
-            raise BadExtract(f"{archive.name} holds no {INNER_NAME} (it holds {names})")
-        outer.setpassword(password.encode())
-        target = folder / INNER_NAME
-        try:
-            with outer.open(inner) as source, target.open("wb") as out:
-                reader = LimitedReader(source, archive.name, inner.filename, max_bytes, compressed=inner.compress_size,
-                                       max_ratio=max_ratio, encrypted=_encrypted(inner))
-                while chunk := reader.read():
-                    out.write(chunk)
-        except RuntimeError as e:
-            # zipfile and pyzipper say "Bad password" / "password required" with RuntimeError.
-            if "password" in str(e).lower():
-                raise BadExtract(f"{archive.name}: wrong password for {inner.filename} "
-                                 "(WRLS_NALD_ZIP_PASSWORD)") from None
-            raise
-        except CORRUPT as e:
-            raise _corrupt(archive.name, inner.filename, _encrypted(inner), e) from None
+    check_members(archive.name, members, max_bytes, max_ratio)
+    inner = next((m for m in members if PurePosixPath(m.filename).name == INNER_NAME), None)
+    if inner is None:
+        names = ", ".join(m.filename for m in members) or "nothing"
+        raise BadExtract(f"{archive.name} holds no {INNER_NAME} (it holds {names})")
+    target = folder / INNER_NAME
+    encrypted = _encrypted(inner)
+    try:
+        with decrypt.open_member(archive, inner, password.encode()) as source, target.open("wb") as out:
+            reader = LimitedReader(source, archive.name, inner.filename, max_bytes, compressed=inner.compress_size,
+                                   max_ratio=max_ratio, encrypted=encrypted)
+            while chunk := reader.read():
+                out.write(chunk)
+    except decrypt.WrongPassword:
+        raise BadExtract(f"{archive.name}: wrong password for {inner.filename} (WRLS_NALD_ZIP_PASSWORD)") from None
+    except CORRUPT as e:
+        raise _corrupt(archive.name, inner.filename, encrypted, e) from None
     return target
 
 
