@@ -14,6 +14,11 @@ In one run, in a fresh RabbitMQ vhost and PostgreSQL database (deleted at the en
              timed from the trigger to the end of the run, with each step's
              time from the run ledger and the load phase from the run's counts.
 
+``--decrypt-only`` (no database, no RabbitMQ): the extract's ``NALD.zip``
+decrypted out of the same archive, under ZipCrypto and under AES, by the
+importer's path (``unpack_outer``) and by pyzipper (the path it replaced), in
+MB/s, and their ratio.
+
 See bench/README.md.
 """
 
@@ -24,6 +29,7 @@ import csv
 import io
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -114,6 +120,61 @@ def step_times(db, run_id: str) -> dict[str, float]:
                 if started and finished}
 
 
+def _pyzipper_unpack(archive: Path, folder: Path) -> Path:
+    """The replaced path: pyzipper's reader, the member streamed to disk as unpack_outer does."""
+    target = folder / "NALD.zip"
+    with pyzipper.AESZipFile(archive) as outer, outer.open("NALD.zip", pwd=PASSWORD.encode()) as source, \
+            target.open("wb") as out:
+        while chunk := source.read(1 << 20):
+            out.write(chunk)
+    return target
+
+
+def _rate(unpack, archive: Path, folder: Path, expected: bytes, repeat: int) -> float:
+    """MB/s of the archive's member (its encrypted bytes) through ``unpack``, best of ``repeat``; checked."""
+    with zipfile.ZipFile(archive) as outer:
+        size = outer.getinfo("NALD.zip").compress_size
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        target = unpack(archive, folder)
+        best = min(best, time.perf_counter() - started)
+        if target.read_bytes() != expected:
+            raise BenchError(f"{unpack.__name__} did not give back NALD.zip from {archive.name}")
+        target.unlink()
+    return size / best / 1e6
+
+
+def decrypt_only(args) -> int:
+    from tests.support.zipcrypto import write_zipcrypto
+    from wrls_actors.jobs.nald_import.archive import unpack_outer
+    from wrls_actors.tools.nald_synth import write_synthetic_extract
+
+    def importer(archive: Path, folder: Path) -> Path:
+        return unpack_outer(archive, PASSWORD, folder, 1 << 40)
+
+    with tempfile.TemporaryDirectory(prefix="bench-decrypt-") as tmp:
+        folder = Path(tmp)
+        aes = folder / "aes.zip"
+        log(f"generating {args.licences:,} licences")
+        write_synthetic_extract(aes, PASSWORD, args.licences, 1)
+        with pyzipper.AESZipFile(aes) as outer:
+            inner = outer.read("NALD.zip", pwd=PASSWORD.encode())
+        # What zip tools write by default: deflated, ZipCrypto. Written in Python (as slow as reading it).
+        log(f"encrypting {len(inner) / 1e6:.1f} MB of NALD.zip under ZipCrypto")
+        zipcrypto = folder / "zipcrypto.zip"
+        write_zipcrypto(zipcrypto, "NALD.zip", inner, PASSWORD.encode(), deflate=True)
+        (folder / "out").mkdir()
+        print()
+        print(f"Decrypting NALD.zip of {args.licences:,} licences ({len(inner) / 1e6:.1f} MB), MB/s of encrypted bytes")
+        # pyzipper's ZipCrypto takes as long as writing it did: once is enough.
+        for name, archive, repeat in (("ZipCrypto, deflated", zipcrypto, 1), ("AES-256, stored", aes, 3)):
+            new = _rate(importer, archive, folder / "out", inner, 3)
+            old = _rate(_pyzipper_unpack, archive, folder / "out", inner, repeat)
+            print(f"  {name:20} importer {new:8.1f} MB/s   pyzipper {old:8.1f} MB/s   = {new / old:5.1f}x")
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--licences", type=int, default=71_000)
@@ -124,7 +185,11 @@ def main() -> int:
     p.add_argument("--management", default="http://127.0.0.1:15672/api")
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--keep", action="store_true", help="keep the database, vhost and files")
+    p.add_argument("--decrypt-only", action="store_true",
+                   help="only measure decrypting NALD.zip (ZipCrypto and AES), the importer's path against pyzipper's")
     args = p.parse_args()
+    if args.decrypt_only:
+        return decrypt_only(args)
     with sandbox(args, "nald") as box:
         tmp = box.tmp
         env = box.env(WRLS_NALD_LOCAL_DIR=str(tmp / "bucket"), WRLS_NALD_ZIP_PASSWORD=PASSWORD,
