@@ -62,7 +62,8 @@ class MemberStream:
         self._pending = memoryview(b"")
 
     def read(self, size: int = READ_CHUNK) -> bytes:
-        if not self._pending:
+        # An empty chunk is not the end: the checksum and sizes are checked only once the chunks run out.
+        while not self._pending:
             try:
                 self._pending = memoryview(next(self._chunks))
             except StopIteration:
