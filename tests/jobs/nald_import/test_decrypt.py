@@ -115,11 +115,11 @@ def test_a_member_cut_short_under_an_intact_directory_is_refused_naming_it(tmp_p
     start, end = member_span(path)
     for cut in (1, 2, 100, (end - start) // 2):
         # The directory is kept, moved up by the bytes cut: only the member's data is short.
-        data = bytearray(good[: end - cut] + good[end:])
-        eocd = data.rindex(b"PK\x05\x06")
-        offset = struct.unpack_from("<L", data, eocd + 16)[0]
-        struct.pack_into("<L", data, eocd + 16, offset - cut)
-        path.write_bytes(bytes(data))
+        short = bytearray(good[: end - cut] + good[end:])
+        eocd = short.rindex(b"PK\x05\x06")
+        offset = struct.unpack_from("<L", short, eocd + 16)[0]
+        struct.pack_into("<L", short, eocd + 16, offset - cut)
+        path.write_bytes(bytes(short))
         try:
             target = unpack_outer(path, PASSWORD, out_folder(tmp_path), GiB)
         except BadExtract as error:
