@@ -87,6 +87,11 @@ class Service:
                 raise ConfigurationError(f"schedule {schedule.name}: give a cron expression or an interval, not both")
             if schedule.cron:
                 parse_cron(schedule.cron)
+            job = self.jobs.get(schedule.job)
+            required = [p.name for p in job.params if p.required] if job else []
+            if required:
+                # A tick starts with no parameters: every one of its starts would be refused.
+                raise ConfigurationError(f"schedule {schedule.name}: its job requires {', '.join(required)}")
             self.schedules[schedule.name] = schedule
         self.tz = ZoneInfo(settings.timezone)
         self._database_url = settings.database_url
