@@ -60,7 +60,7 @@ class Param:
         if self.pattern is not None and self.type is not str:
             raise ConfigurationError(f"parameter {self.name}: only a string has a pattern")
         if self.default is not None and _problem(self, self.default) is not None:
-            raise ConfigurationError(f"parameter {self.name}: default {self.default!r} is not a {self.kind}")
+            raise ConfigurationError(f"parameter {self.name}: default {self.default!r} is not {_a(self.kind)}")
 
     @property
     def kind(self) -> str:
@@ -156,7 +156,7 @@ def check_params(job: str, declared: Sequence[Param], given: Mapping[str, Any] |
     given = given or {}
     if not isinstance(given, Mapping):
         raise BadMessage(f"job {job} parameters must be a JSON object, got {excerpt(given)}")
-    problems = _unknown(declared, given)
+    problems: list[str] = []
     result: dict[str, Any] = {}
     for param in declared:
         if param.name not in given:
@@ -170,6 +170,8 @@ def check_params(job: str, declared: Sequence[Param], given: Mapping[str, Any] |
             problems.append(f"parameter {param.name} {problem}")
         else:
             result[param.name] = given[param.name]
+    # After the declared ones: a flood of unknown names must not hide them.
+    problems += _unknown(declared, given)
     if problems:
         raise _refuse(job, declared, problems)
     return result
