@@ -2,7 +2,7 @@
 
 import pytest
 
-from wrls_actors.runtime import BadMessage, ConfigurationError, Job, Param, Step
+from wrls_actors.runtime import BadMessage, ConfigurationError, Job, Param, Schedule, Service, Settings, Step
 from wrls_actors.runtime.params import check_params, params_from_text
 
 DECLARED = (
@@ -111,3 +111,11 @@ def test_bad_text_is_refused_naming_the_parameter(pairs, problem):
 def test_bad_declarations_are_configuration_errors(declare, problem):
     with pytest.raises(ConfigurationError, match=problem):
         declare()
+
+
+def test_a_schedule_of_a_job_with_a_required_parameter_is_refused():
+    # Its ticks start with no parameters: every one of them would be refused.
+    job = Job("one", (Step("s", print),), params=(Param("licence", required=True),))
+    with pytest.raises(ConfigurationError, match="schedule one: its job requires licence"):
+        Service(Settings.from_env("WRLS", {}), [job], [Schedule("one", cron="0 1 * * *")])
+    assert Service(Settings.from_env("WRLS", {}), [job], []).jobs["one"] is job
