@@ -47,8 +47,8 @@ def test_trigger_refuses_a_running_job_unless_forced_and_runs_lists_the_runs(ser
 def test_trigger_reads_parameters_as_declared_and_refuses_others_with_exit_2(service, env):
     for args, problem in [
         (("noop", "--param", "colour=blue"), "job noop: unknown parameter colour (its parameters: none)"),
-        (("fan", "--param", "n=four", "--param", "fail=1,x"), 'parameter n must be an integer, got "four"; '
-                                                              'parameter fail must be a list of integers, got "1,x"'),
+        (("fan", "--param", "n=four", "--param", "fail=1,x"), ('parameter n must be an integer, got "four"; '
+                                                               'parameter fail must be a list of integers, got "1,x"')),
         (("gate", "--param", "stop=perhaps"), 'parameter stop must be a boolean, got "perhaps"'),
         (("fan", "--param", "oops"), '--param takes key=value, got "oops"'),
     ]:

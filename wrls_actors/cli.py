@@ -21,8 +21,8 @@ from sqlalchemy.exc import OperationalError
 
 from .runtime.cron import repeated_wall_time
 from .runtime.errors import BadMessage, ConfigurationError, JobRefused
-from .runtime.params import params_from_text
 from .runtime.logs import configure
+from .runtime.params import params_from_text
 from .runtime.processes import load_service, run_all, run_embedded, run_exporter, run_scheduler, run_worker
 from .runtime.scheduling import timeline
 

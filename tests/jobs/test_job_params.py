@@ -70,8 +70,8 @@ def test_a_start_job_with_parameters_the_job_does_not_take_is_dead_lettered_nami
                                             "AND status = 'dead-lettered' ORDER BY error"), 10, what="the ledger rows")
     assert [r.error for r in rows] == [
         "BadMessage: job check-status: unknown parameter verbose; unknown parameter note (its parameters: none)",
-        "BadMessage: job nald-import-licence: parameter licence must be a string, got 3 "
-        "(its parameters: licence (string))",
+        ("BadMessage: job nald-import-licence: parameter licence must be a string, got 3 "
+         "(its parameters: licence (string))"),
     ]
     assert scalar(wrls, "SELECT count(*) FROM jobs.runs") == 0
     # The declared parameters of a job pass, end to end, and are kept with the run.
