@@ -274,7 +274,10 @@ class Service:
 
     def trigger(self, job: str, params: Mapping[str, Any] | None = None, *, trigger: str = "cli",
                 force: bool = False) -> str:
-        """Start a job now (refused while it runs, unless forced); never touches queued work."""
+        """Start a job now (refused while it runs, unless forced); never touches queued work.
+
+        Raises BadMessage when ``params`` are not what the job declares.
+        """
         if job not in self.jobs:
             scheduled = job in {s.job for s in self.schedules.values()}
             raise JobRefused(f"job {job!r} has no steps yet" if scheduled else f"unknown job {job!r}")
