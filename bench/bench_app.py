@@ -12,7 +12,7 @@ Used as ``--app bench_app:service`` with ``bench/`` on ``PYTHONPATH``.
 
 from __future__ import annotations
 
-from wrls_actors.runtime import Job, Service, Settings, Step
+from wrls_actors.runtime import Job, Param, Service, Settings, Step
 
 from variants import apply as _apply_variants
 
@@ -35,7 +35,7 @@ JOBS = (
     Job(JOB, (
         Step("prepare", prepare, fan_out=Step("each", noop, queue=CHILD_QUEUE)),
         Step("finish", noop),
-    ), queue=QUEUE),
+    ), queue=QUEUE, params=(Param("n", int, required=True, help="how many children"),)),
 )
 
 _service: Service | None = None

@@ -44,6 +44,25 @@ def test_trigger_refuses_a_running_job_unless_forced_and_runs_lists_the_runs(ser
     assert "completed-with-failures" in row and "1 children failed" in row and '"children_ok": 3' in row
 
 
+def test_trigger_reads_parameters_as_declared_and_refuses_others_with_exit_2(service, env):
+    for args, problem in [
+        (("noop", "--param", "colour=blue"), "job noop: unknown parameter colour (its parameters: none)"),
+        (("fan", "--param", "n=four", "--param", "fail=1,x"), ('parameter n must be an integer, got "four"; '
+                                                               'parameter fail must be a list of integers, got "1,x"')),
+        (("gate", "--param", "stop=perhaps"), 'parameter stop must be a boolean, got "perhaps"'),
+        (("fan", "--param", "oops"), '--param takes key=value, got "oops"'),
+    ]:
+        refused = cli(env, "trigger", *args)
+        assert refused.returncode == 2 and problem in refused.stderr and "Traceback" not in refused.stderr, args
+    assert query(service, "SELECT count(*) AS n FROM jobs.runs")[0].n == 0
+    started = cli(env, "trigger", "gate", "--param", "stop=yes")
+    assert started.returncode == 0, started.stderr
+    [run] = query(service, "SELECT params FROM jobs.runs WHERE run_id = :r", r=started.stdout.strip())
+    assert run.params == {"stop": True}
+    listing = cli(env, "jobs")
+    assert listing.returncode == 0 and "    n (integer, default 5): how many children" in listing.stdout
+
+
 def test_unreachable_database_gives_exit_code_3(env):
     result = cli({**env, "WRLS_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"}, "runs")
     assert result.returncode == 3 and "database unreachable" in result.stderr

@@ -1,7 +1,8 @@
 """The ``wrls-actors`` command.
 
-Exit codes: 0 done; 1 failed; 2 bad usage or configuration; 3 the broker or
-the database could not be reached; 4 refused (unknown job, or already running).
+Exit codes: 0 done; 1 failed; 2 bad usage or configuration (a job parameter
+it does not declare, or of the wrong type); 3 the broker or the database could
+not be reached; 4 refused (unknown job, or already running).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from .runtime.cron import repeated_wall_time
-from .runtime.errors import ConfigurationError, JobRefused
+from .runtime.errors import BadMessage, ConfigurationError, JobRefused
 from .runtime.logs import configure
+from .runtime.params import params_from_text
 from .runtime.processes import load_service, run_all, run_embedded, run_exporter, run_scheduler, run_worker
 from .runtime.scheduling import timeline
 
@@ -28,19 +30,6 @@ OK, FAILED, USAGE, UNREACHABLE, REFUSED = 0, 1, 2, 3, 4
 DEFAULT_APP = "wrls_actors.app:service"
 
 logger = logging.getLogger("wrls_actors")
-
-
-def parse_params(pairs: list[str]) -> dict:
-    params = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--param takes key=value, got {pair!r}")
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
-    return params
 
 
 def parser() -> argparse.ArgumentParser:
@@ -58,7 +47,9 @@ def parser() -> argparse.ArgumentParser:
     trigger = sub.add_parser("trigger", help="start a job now")
     trigger.add_argument("job")
     trigger.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                         help="a job parameter (JSON values allowed); repeat for more")
+                         help="a parameter the job declares (`wrls-actors jobs` lists them), read as its type: "
+                              "true/false, a number, text; a list comma-separated or as a JSON array. "
+                              "Repeat for more")
     trigger.add_argument("--force", action="store_true", help="start even if the job is already running")
     runs = sub.add_parser("runs", help="recent runs with status, counts and failures")
     runs.add_argument("--job", help="only this job")
@@ -69,6 +60,7 @@ def parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database commands")
     db.add_argument("action", choices=["upgrade"])
     sub.add_parser("queues", help="list the queues")
+    sub.add_parser("jobs", help="the jobs and the parameters each takes (for trigger --param and start-job)")
     tracker = sub.add_parser("tracker", help="the tracker's report (send it with `trigger tracker`)")
     tracker.add_argument("--dry-run", action="store_true",
                          help="print the report a run started now would send; send and record nothing")
@@ -94,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](service, args)
     except ConfigurationError as e:
+        print(f"wrls-actors: {e}", file=sys.stderr)
+        return USAGE
+    except BadMessage as e:
         print(f"wrls-actors: {e}", file=sys.stderr)
         return USAGE
     except JobRefused as e:
@@ -139,15 +134,13 @@ def cmd_exporter(service, args) -> int:
 
 def cmd_trigger(service, args) -> int:
     _needs_services(service, "trigger")
-    try:
-        params = parse_params(args.param)
-    except ValueError as e:
-        print(f"wrls-actors: {e}", file=sys.stderr)
-        return USAGE
+    job = service.jobs.get(args.job)
+    # An unknown job is refused by trigger itself (exit 4), whatever its parameters.
+    params = params_from_text(job.name, job.params, args.param) if job else {}
     try:
         run_id = service.trigger(args.job, params, force=args.force)
     except Exception as e:
-        if isinstance(e, (JobRefused, ConfigurationError, OperationalError)):
+        if isinstance(e, (BadMessage, JobRefused, ConfigurationError, OperationalError)):
             raise
         print(f"wrls-actors: could not start {args.job}: {e}", file=sys.stderr)
         return UNREACHABLE
@@ -219,6 +212,14 @@ def cmd_queues(service, args) -> int:
     return OK
 
 
+def cmd_jobs(service, args) -> int:
+    for job in service.jobs.values():
+        print(job.name)
+        for param in job.params:
+            print(f"    {param.describe().replace('`', '')}")
+    return OK
+
+
 def cmd_tracker(service, args) -> int:
     if not args.dry_run:
         # Sent outside a run, a report would not move the window on: the next run would repeat it.
@@ -254,5 +255,5 @@ def cmd_nald(service, args) -> int:
 COMMANDS = {
     "run": cmd_run, "worker": cmd_worker, "scheduler": cmd_scheduler, "exporter": cmd_exporter,
     "trigger": cmd_trigger, "runs": cmd_runs, "schedule": cmd_schedule, "db": cmd_db, "queues": cmd_queues,
-    "nald": cmd_nald, "tracker": cmd_tracker,
+    "jobs": cmd_jobs, "nald": cmd_nald, "tracker": cmd_tracker,
 }

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from wrls_actors.runtime import FAIL, NONE, Job, PermanentError, Schedule, Service, Settings, Step
+from wrls_actors.runtime import FAIL, NONE, Job, Param, PermanentError, Schedule, Service, Settings, Step
 
 EFFECTS_DDL = """
 CREATE TABLE IF NOT EXISTS test_effects (
@@ -102,29 +102,35 @@ def crash(ctx):
 
 
 QUICK = dict(min_backoff=timedelta(milliseconds=100), max_backoff=timedelta(milliseconds=200))
+FAN_PARAMS = (Param("n", int, default=5, help="how many children"),
+              Param("fail", int, many=True, help="the children that fail"))
+SECONDS = (Param("seconds", float, help="how long the step works"),)
 
 JOBS = (
-    Job("pipeline", (Step("first", record), Step("second", record), Step("third", record)), queue="short"),
+    Job("pipeline", (Step("first", record), Step("second", record), Step("third", record)), queue="short",
+        params=(Param("x", int, help="read by no step: a parameter kept with the run"),)),
     Job("fail-fast", (Step("first", record), Step("broken", boom, max_retries=1, **QUICK), Step("never", record)),
         queue="short"),
     Job("fan", (
         Step("prepare", items, fan_out=Step("each", child, max_retries=1, **QUICK)),
         Step("finish", record),
-    ), queue="long"),
+    ), queue="long", params=FAN_PARAMS),
     # Default retries and backoff (5 s, doubling): children ride out a broker or database restart.
-    Job("fan-steady", (Step("prepare", items, fan_out=Step("each", child)), Step("finish", record)), queue="long"),
+    Job("fan-steady", (Step("prepare", items, fan_out=Step("each", child)), Step("finish", record)), queue="long",
+        params=FAN_PARAMS),
     Job("fan-strict", (
         Step("prepare", items, fan_out=Step("each", child, max_retries=0), on_child_failure=FAIL),
         Step("finish", record),
-    ), queue="long"),
-    Job("slow", (Step("work", slow, time_limit=timedelta(seconds=1), max_retries=0),), queue="short"),
+    ), queue="long", params=FAN_PARAMS),
+    Job("slow", (Step("work", slow, time_limit=timedelta(seconds=1), max_retries=0),), queue="short", params=SECONDS),
     Job("long-step", (Step("work", marked_slow, time_limit=timedelta(seconds=60)), Step("after", record)),
-        queue="long"),
-    Job("hung", (Step("work", hang, time_limit=timedelta(seconds=1), max_retries=0),), queue="long"),
+        queue="long", params=SECONDS),
+    Job("hung", (Step("work", hang, time_limit=timedelta(seconds=1), max_retries=0),), queue="long", params=SECONDS),
     Job("crasher", (Step("work", crash),), queue="long"),
     Job("noop", (Step("work", lambda ctx: None),), queue="short"),
     Job("pulse", (Step("beat", lambda ctx: None),), queue="short"),
-    Job("gate", (Step("check", maybe_stop), Step("after", record)), queue="short"),
+    Job("gate", (Step("check", maybe_stop), Step("after", record)), queue="short",
+        params=(Param("stop", bool, help="end the run after its first step"),)),
     Job("bad-input", (Step("read", refuse, max_retries=3, **QUICK), Step("never", record)), queue="short"),
 )
 

@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from .errors import ConfigurationError
+from .params import Param, declare
 
 # What a child failure does to the run when the fan-in fires.
 CONTINUE = "continue"
@@ -57,16 +58,22 @@ class Step:
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """A named pipeline of steps; ``queue`` is the default queue of its steps."""
+    """A named pipeline of steps; ``queue`` is the default queue of its steps.
+
+    ``params`` declares every parameter its steps read: a start with any
+    other is refused (see ``params.py``). Defaults to none.
+    """
 
     name: str
     steps: tuple[Step, ...]
     queue: str = "default"
     overlap: str = SKIP
+    params: tuple[Param, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.steps:
             raise ConfigurationError(f"job {self.name} has no steps")
+        object.__setattr__(self, "params", declare(self.params, f"job {self.name}"))
         names = [s.name for s in self.steps] + [s.fan_out.name for s in self.steps if s.fan_out]
         duplicated = [n for n, c in Counter(names).items() if c > 1]
         if duplicated:

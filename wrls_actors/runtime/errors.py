@@ -10,9 +10,11 @@ class ConfigurationError(JobRuntimeError):
 
 
 class BadMessage(JobRuntimeError):
-    """Raised when a message cannot be processed as sent (unknown job, bad arguments).
+    """Raised when a message cannot be processed as sent (unknown job, bad arguments or job parameters).
 
     Never retried: the message goes to the dead-letter queue with the reason.
+    A start by other means (the CLI) with parameters its job does not take
+    raises it too, before anything is recorded.
     """
 
 

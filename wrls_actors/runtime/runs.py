@@ -31,6 +31,7 @@ from .database import bump, set_max
 from .definitions import FAIL, SKIP, Job, Step
 from .errors import JobRefused
 from .fan_in import ArrivalCommitter
+from .params import check_params
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +141,9 @@ class RunControl:
     ) -> str:
         """Start a run and publish its first step; returns the run id.
 
-        Raises JobRefused when the job is already running and its overlap
+        Raises BadMessage, before anything is recorded, when ``params`` are
+        not what the job declares (every way in starts here, so none skips
+        the check). Raises JobRefused when the job is already running and its overlap
         policy is ``skip`` (unless ``force``). A ``trigger_key`` seen before
         (a redelivered start message) returns the run it started. ``claim``
         runs inside the transaction that creates the run (the scheduler
@@ -149,7 +152,7 @@ class RunControl:
         job = self.jobs.get(job_name)
         if job is None:
             raise JobRefused(f"unknown job {job_name!r}")
-        params = dict(params or {})
+        params = check_params(job_name, job.params, params)
         run_id = str(uuid.uuid4())
         with self.engine.connect() as connection:
             connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"run:{job_name}"})

@@ -87,6 +87,11 @@ class Service:
                 raise ConfigurationError(f"schedule {schedule.name}: give a cron expression or an interval, not both")
             if schedule.cron:
                 parse_cron(schedule.cron)
+            job = self.jobs.get(schedule.job)
+            required = [p.name for p in job.params if p.required] if job else []
+            if required:
+                # A tick starts with no parameters: every one of its starts would be refused.
+                raise ConfigurationError(f"schedule {schedule.name}: its job requires {', '.join(required)}")
             self.schedules[schedule.name] = schedule
         self.tz = ZoneInfo(settings.timezone)
         self._database_url = settings.database_url
@@ -269,7 +274,10 @@ class Service:
 
     def trigger(self, job: str, params: Mapping[str, Any] | None = None, *, trigger: str = "cli",
                 force: bool = False) -> str:
-        """Start a job now (refused while it runs, unless forced); never touches queued work."""
+        """Start a job now (refused while it runs, unless forced); never touches queued work.
+
+        Raises BadMessage when ``params`` are not what the job declares.
+        """
         if job not in self.jobs:
             scheduled = job in {s.job for s in self.schedules.values()}
             raise JobRefused(f"job {job!r} has no steps yet" if scheduled else f"unknown job {job!r}")

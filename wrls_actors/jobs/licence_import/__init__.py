@@ -9,7 +9,7 @@ deleted the whole queue first).
 
 from datetime import timedelta
 
-from ...runtime import ALLOW, CONTINUE, Job, Step
+from ...runtime import ALLOW, CONTINUE, Job, Param, Step
 from .delete_removed_documents import delete_removed_documents
 from .import_company import import_company
 from .import_licence import import_licence
@@ -34,10 +34,14 @@ LICENCE_IMPORT = Job("licence-import", queue="import", steps=(
 
 LICENCE_IMPORT_LICENCE = Job("licence-import-licence", queue="import-licence", overlap=ALLOW, steps=(
     Step("import-licence", import_licence, time_limit=timedelta(minutes=2)),
+), params=(
+    Param("licence", str, required=True, max_length=100, help='the licence number, e.g. `"03/28/61/0032"`'),
 ))
 
 LICENCE_IMPORT_COMPANY = Job("licence-import-company", queue="import-licence", overlap=ALLOW, steps=(
     Step("import-company", import_company, time_limit=timedelta(minutes=2)),
+), params=(
+    Param("party", str, required=True, max_length=100, help='`"<region>:<NALD party id>"`, e.g. `"1:123"`'),
 ))
 
 JOBS = (LICENCE_IMPORT, LICENCE_IMPORT_LICENCE, LICENCE_IMPORT_COMPANY)

@@ -7,7 +7,7 @@ Also ``nald-import-licence``: the one-licence import on demand
 
 from datetime import timedelta
 
-from ...runtime import ALLOW, CONTINUE, Job, Step
+from ...runtime import ALLOW, CONTINUE, Job, Param, Step
 from .delete_removed_documents import delete_removed_documents
 from .import_licence import import_licence
 from .queue_licences import queue_licences
@@ -22,11 +22,15 @@ NALD_IMPORT = Job("nald-import", queue="import", steps=(
     Step("delete-removed-documents", delete_removed_documents),
     # One failed licence is counted and reported; the others are imported all the same.
     Step("queue-licences", queue_licences, fan_out=IMPORT_LICENCE, on_child_failure=CONTINUE),
+), params=(
+    Param("force", bool, default=False, help="import even if the extract's ETag is the one imported last"),
 ))
 
 # Two licences may be imported on demand at once; the same one twice waits its turn (a lock per licence).
 NALD_IMPORT_LICENCE = Job("nald-import-licence", queue="import-licence", overlap=ALLOW, steps=(
     Step("import-licence", import_licence, time_limit=timedelta(minutes=2)),
+), params=(
+    Param("licence", str, required=True, max_length=100, help='the licence number, e.g. `"03/28/61/0032"`'),
 ))
 
 JOBS = (NALD_IMPORT, NALD_IMPORT_LICENCE)

@@ -7,7 +7,7 @@ Every minute by schedule; a notice is sent at once with
 
 from datetime import timedelta
 
-from ...runtime import ALLOW, Job, Step
+from ...runtime import ALLOW, Job, Param, Step
 from .send import send_messages
 
 # ALLOW: a notice started by message runs even while the minute's run is going,
@@ -19,6 +19,10 @@ SEND_MESSAGE = Job("send-message", queue="short", overlap=ALLOW, steps=(
     # after that the run fails and the next tick starts afresh.
     Step("send", send_messages, time_limit=timedelta(minutes=2), max_retries=4,
          min_backoff=timedelta(seconds=2), max_backoff=timedelta(seconds=30)),
+), params=(
+    Param("event_id", str, max_length=100,
+          help="a notice's event id; its `sending` rows are sent now, and such a start is never refused while a "
+               "scheduled run is going. Without it: every due row"),
 ))
 
 JOBS = (SEND_MESSAGE,)
