@@ -11,13 +11,14 @@ from ...runtime import ALLOW, CONTINUE, Job, Step
 from .delete_removed_documents import delete_removed_documents
 from .import_licence import import_licence
 from .queue_licences import queue_licences
+from .s3_download import MAX_RETRIES as S3_DOWNLOAD_RETRIES
 from .s3_download import s3_download
 
 IMPORT_LICENCE = Step("import-licence", import_licence, queue="import-licence", time_limit=timedelta(minutes=2))
 
 NALD_IMPORT = Job("nald-import", queue="import", steps=(
     # A production extract loads in minutes; the limit leaves room below RabbitMQ's 30-minute consumer timeout.
-    Step("s3-download", s3_download, time_limit=timedelta(minutes=25), max_retries=2,
+    Step("s3-download", s3_download, time_limit=timedelta(minutes=25), max_retries=S3_DOWNLOAD_RETRIES,
          min_backoff=timedelta(seconds=30)),
     Step("delete-removed-documents", delete_removed_documents),
     # One failed licence is counted and reported; the others are imported all the same.
