@@ -28,9 +28,9 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, func, insert, text, update
 
 from ..config import config
-from .guards import is_forced
 from ..object_store import service_store
 from ..runtime import PermanentError, StepContext
+from .guards import is_forced
 
 # The files are a few hundred kilobytes: a slow answer is a stuck connection.
 TIMEOUT_S = 60

@@ -4,6 +4,11 @@ A NALD extract cut at a row boundary is still a well-formed file: only its
 size against what is in place gives it away. So a step that would delete (or
 mark deleted) more than ``WRLS_MAX_DELETE_PERCENT`` of a table's live rows
 refuses, and changes nothing, unless its run was started with ``force``.
+
+The live total is counted first, then the statement runs and its own row
+count is checked, all in one transaction that a refusal rolls back: the
+number judged is exactly what the statement touched (a separate count could
+disagree with it), and the predicate is written once.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def test_a_short_licence_table_is_refused_unless_forced_and_costs_no_data(
     upload(s3, bucket, tmp_path, short)
     refused = run_import(wrls)
     assert refused.status == "failed"
-    assert (f"NALD_ABS_LICENCES.txt: 150 rows against 200 in the import in place, 25.0% fewer, over "
+    assert ("NALD_ABS_LICENCES.txt: 150 rows against 200 in the import in place, 25.0% fewer, over "
             "WRLS_NALD_MAX_SHRINK_PERCENT=10") in refused.error, refused.error
     assert attempts(wrls, refused) == [("nald-import.s3-download", 1)]  # bad input: no retry
     assert snapshot(wrls) == before
