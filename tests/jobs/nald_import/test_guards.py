@@ -5,11 +5,18 @@ through. A failure for good leaves no import_temp, and the run sweeps a killed r
 
 from __future__ import annotations
 
+import logging
+import uuid
 from pathlib import Path
+
+import pytest
 
 from tests.jobs.conftest import snapshot
 from tests.jobs.nald_import.test_nald_import import extract_files, refs_with_versions, run_import, upload
 from tests.support.helpers import query, scalar, wait_worker_ready
+from wrls_actors.config import config
+from wrls_actors.jobs.nald_import.s3_download import MAX_RETRIES, s3_download
+from wrls_actors.runtime import StepContext
 
 LICENCES = "NALD_ABS_LICENCES"
 
@@ -64,3 +71,39 @@ def test_a_short_licence_table_is_refused_unless_forced_and_costs_no_data(
     assert forced.status == "succeeded", forced.error
     assert forced.counts["documents_deleted"] == gone
     assert scalar(wrls, "SELECT count(*) FROM crm.document_header WHERE date_deleted IS NOT NULL") == gone
+
+
+def step_context(wrls, attempt: int) -> StepContext:
+    return StepContext(run_id=uuid.uuid4(), job="nald-import", step="s3-download", params={},
+                       message_id=str(uuid.uuid4()), attempt=attempt,
+                       logger=logging.LoggerAdapter(logging.getLogger("test.nald-import"), {}), engine=wrls.engine)
+
+
+@pytest.fixture
+def unwritable_work_dir(monkeypatch, tmp_path):
+    """A local extract and a work folder that cannot be made (a file is in its place): a transient failure."""
+    extract = tmp_path / "local" / "wal_nald_data_release" / "nald_enc.zip"
+    extract.parent.mkdir(parents=True)
+    extract.write_bytes(b"an extract")
+    (tmp_path / "work-file").write_text("a file where the work folder should be")
+    for name, value in (("NALD_LOCAL_DIR", tmp_path / "local"), ("WORK_DIR", tmp_path / "work-file"),
+                        ("NALD_ZIP_PASSWORD", "pw")):
+        monkeypatch.setenv(f"WRLS_{name}", str(value))
+    config.cache_clear()
+    yield
+    config.cache_clear()
+
+
+def test_a_partial_import_temp_is_dropped_when_the_last_attempt_fails_and_kept_for_a_retry(wrls, unwritable_work_dir):
+    with wrls.engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA IF EXISTS import_temp CASCADE")
+        connection.exec_driver_sql("CREATE SCHEMA import_temp")
+        connection.exec_driver_sql('CREATE TABLE import_temp."NALD_ABS_LICENCES" ("LIC_NO" varchar)')
+    temp = "SELECT to_regnamespace('import_temp') IS NOT NULL"
+    for attempt in range(1, MAX_RETRIES + 1):  # a retry follows: it reloads import_temp anyway
+        with pytest.raises(FileExistsError):
+            s3_download(step_context(wrls, attempt))
+        assert scalar(wrls, temp) is True
+    with pytest.raises(FileExistsError):
+        s3_download(step_context(wrls, MAX_RETRIES + 1))
+    assert scalar(wrls, temp) is False
