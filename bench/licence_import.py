@@ -59,7 +59,7 @@ def load_import(db_url: str, folder: Path, licences: int) -> float:
         tables = load_all(engine, archive)
     index_and_analyse(engine, tables)
     with engine.begin() as connection:
-        swap_in(connection, "bench")
+        swap_in(connection, "bench", max_shrink_percent=None)
     engine.dispose()
     return time.perf_counter() - started
 

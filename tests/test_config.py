@@ -11,7 +11,7 @@ from wrls_actors.runtime import ConfigurationError
 
 def test_every_variable_read_is_in_the_documented_list():
     source = inspect.getsource(Config.from_env)
-    read = set(re.findall(r'(?:get|number)\("([A-Z_0-9]+)"\)', source))
+    read = set(re.findall(r'(?:get|number|percent)\("([A-Z_0-9]+)"\)', source))
     assert {"NALD_BUCKET", "NALD_ZIP_PASSWORD", "NALD_MAX_MEMBER_BYTES"} <= read
     assert read == {v.name for v in VARIABLES}
 
@@ -41,3 +41,13 @@ def test_the_nald_limits_default_to_what_a_real_extract_needs():
     assert Config.from_env({"WRLS_NALD_MAX_RATIO": "40"}).nald_max_ratio == 40
     with pytest.raises(ConfigurationError, match="WRLS_NALD_MAX_RATIO must be a whole number"):
         Config.from_env({"WRLS_NALD_MAX_RATIO": "high"})
+
+
+def test_the_guards_default_to_ten_and_five_percent_and_refuse_what_is_not_a_percentage():
+    config = Config.from_env({})
+    assert (config.nald_max_shrink_percent, config.max_delete_percent) == (10, 5)
+    assert Config.from_env({"WRLS_MAX_DELETE_PERCENT": "2.5"}).max_delete_percent == 2.5
+    with pytest.raises(ConfigurationError, match="WRLS_NALD_MAX_SHRINK_PERCENT must be between 0 and 100"):
+        Config.from_env({"WRLS_NALD_MAX_SHRINK_PERCENT": "150"})
+    with pytest.raises(ConfigurationError, match="WRLS_MAX_DELETE_PERCENT must be a number of percent"):
+        Config.from_env({"WRLS_MAX_DELETE_PERCENT": "some"})

@@ -69,9 +69,20 @@ def parser() -> argparse.ArgumentParser:
     synth.add_argument("--licences", type=int, required=True, help="how many licences (production has ~71,000)")
     synth.add_argument("--out", type=Path, required=True, help="the encrypted zip to write, e.g. nald_enc.zip")
     synth.add_argument("--seed", type=int, default=1, help="same seed, same data (default 1)")
-    synth.add_argument("--password", help="password of the outer zip; prefer WRLS_NALD_ZIP_PASSWORD, "
-                                          "which keeps it off the command line (default: that variable)")
+    synth.add_argument("--password", action=_RefusedPassword, help=argparse.SUPPRESS)
+    synth.add_argument("--password-stdin", action="store_true",
+                       help="read the outer zip's password from the first line of standard input "
+                            "(default: WRLS_NALD_ZIP_PASSWORD)")
     return p
+
+
+class _RefusedPassword(argparse.Action):
+    """A password on a command line is readable by every user of the machine (ps, /proc) and kept in
+    shell history: refused without echoing it, since argparse's own error would print the value."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error("--password is not accepted (a command line is visible to every user of the machine): "
+                     "give the password on standard input with --password-stdin, or set WRLS_NALD_ZIP_PASSWORD")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,9 +249,15 @@ def cmd_nald(service, args) -> int:
     from .tools.nald_synth import write_synthetic_extract
 
     variable = f"{service.settings.prefix}_NALD_ZIP_PASSWORD"
-    password = args.password or os.environ.get(variable)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise ConfigurationError("nald synth --password-stdin: the first line of standard input is empty")
+    else:
+        password = os.environ.get(variable)
     if not password:
-        raise ConfigurationError(f"nald synth needs a password for the outer zip: set {variable}")
+        raise ConfigurationError(f"nald synth needs a password for the outer zip: set {variable} "
+                                 "or give it on standard input with --password-stdin")
     if args.licences < 0:
         raise ConfigurationError(f"--licences must be 0 or more, got {args.licences}")
     if not args.out.parent.is_dir():

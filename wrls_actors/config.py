@@ -28,6 +28,14 @@ VARIABLES: tuple[Variable, ...] = (
     # 223 MB of CSV in all): 4 GiB leaves room for years of growth and still stops a bomb early.
     Variable("NALD_MAX_MEMBER_BYTES", str(4 * 2**30), "Largest uncompressed archive member accepted; a bigger one fails the import before it is unpacked."),
     Variable("NALD_MAX_RATIO", "100", "Largest compression ratio (unpacked over packed size) of an archive member over 1 MiB; a higher one fails the import as a zip bomb."),
+    # Real NALD changes by well under 1% of a table's rows a night: a fall of more than this is a
+    # short or cut extract, and swapping it in would mark real licences deleted.
+    Variable("NALD_MAX_SHRINK_PERCENT", "10",
+             "Largest fall, in percent of the rows in place, of a key NALD table's row count that an "
+             "import swaps in without `force`."),
+    Variable("MAX_DELETE_PERCENT", "5",
+             "Largest share, in percent of a table's live rows, that one step deletes or marks deleted "
+             "without `force`."),
     Variable("NALD_DOWNLOAD_TIMEOUT_S", "300", "Longest wait for the object store to answer or send more data during the download."),
     Variable("WORK_DIR", None, "Folder for downloads and unpacked archives (default: the system's temporary folder)."),
     Variable("S3_ENDPOINT_URL", None, "Object store endpoint for an S3-compatible server (MinIO); unset: AWS S3."),
@@ -85,6 +93,8 @@ class Config:
     nald_zip_password: str | None = dataclasses.field(repr=False)
     nald_max_member_bytes: int
     nald_max_ratio: int
+    nald_max_shrink_percent: float
+    max_delete_percent: float
     nald_download_timeout_s: float
     work_dir: Path | None
     s3_endpoint_url: str | None
@@ -127,6 +137,16 @@ class Config:
             except (TypeError, ValueError):
                 raise ConfigurationError(f"{PREFIX}_{name} must be a whole number, got {raw!r}") from None
 
+        def percent(name: str) -> float:
+            raw = get(name)
+            try:
+                value = float(raw)
+            except (TypeError, ValueError):
+                raise ConfigurationError(f"{PREFIX}_{name} must be a number of percent, got {raw!r}") from None
+            if not 0 <= value <= 100:
+                raise ConfigurationError(f"{PREFIX}_{name} must be between 0 and 100, got {raw}")
+            return value
+
         local = get("NALD_LOCAL_DIR")
         work = get("WORK_DIR")
         return cls(
@@ -136,6 +156,8 @@ class Config:
             nald_zip_password=get("NALD_ZIP_PASSWORD"),
             nald_max_member_bytes=number("NALD_MAX_MEMBER_BYTES"),
             nald_max_ratio=_bounded(number("NALD_MAX_RATIO"), "NALD_MAX_RATIO", 10**6),
+            nald_max_shrink_percent=percent("NALD_MAX_SHRINK_PERCENT"),
+            max_delete_percent=percent("MAX_DELETE_PERCENT"),
             nald_download_timeout_s=number("NALD_DOWNLOAD_TIMEOUT_S"),
             work_dir=Path(work) if work else None,
             s3_endpoint_url=get("S3_ENDPOINT_URL"),

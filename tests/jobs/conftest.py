@@ -99,7 +99,7 @@ def load_nald(wrls, tmp_path):
             tables = load_all(wrls.engine, archive)
         index_and_analyse(wrls.engine, tables)
         with wrls.engine.begin() as connection:
-            swap_in(connection, f"test-{licences}-{seed}")
+            swap_in(connection, f"test-{licences}-{seed}", max_shrink_percent=None)
         columns = {t.name: list(t.columns) for t in NALD_TABLES}
         return {table: [columns[table], *rows] for table, rows in synthesize(licences, seed)}
 

@@ -515,10 +515,10 @@ def test_a_failed_write_leaves_neither_the_archive_nor_temporary_files(tmp_path)
 # --------------------------------------------------------------------------- the command
 
 
-def synth(tmp_path, *args, **env):
+def synth(tmp_path, *args, stdin: str = "", **env):
     clean = {k: v for k, v in os.environ.items() if not k.startswith("WRLS_")}
     return subprocess.run([sys.executable, "-m", "wrls_actors", "nald", "synth", *args], cwd=ROOT,
-                          env={**clean, **env}, capture_output=True, text=True, timeout=120)
+                          env={**clean, **env}, input=stdin, capture_output=True, text=True, timeout=120)
 
 
 def test_the_command_writes_an_extract_with_the_password_from_the_environment(tmp_path):
@@ -528,6 +528,22 @@ def test_the_command_writes_an_extract_with_the_password_from_the_environment(tm
     assert result.returncode == 0, result.stderr
     assert re.search(r"30 licences, \d+ rows in 41 tables, \d+ bytes", result.stdout)
     assert len(parse(inner_members(out, "from-env")["NALD_ABS_LICENCES.txt"])) == 31
+
+
+def test_the_command_reads_the_password_from_the_first_line_of_stdin_and_never_from_its_arguments(tmp_path):
+    out = tmp_path / "nald_enc.zip"
+    result = synth(tmp_path, "--licences", "3", "--out", str(out), "--password-stdin",
+                   stdin="from-stdin\nnot this line\n", WRLS_NALD_ZIP_PASSWORD="from-env")
+    assert result.returncode == 0, result.stderr
+    assert len(parse(inner_members(out, "from-stdin")["NALD_ABS_LICENCES.txt"])) == 4
+
+    empty = synth(tmp_path, "--licences", "3", "--out", str(tmp_path / "empty.zip"), "--password-stdin", stdin="\n")
+    assert empty.returncode == 2 and "the first line of standard input is empty" in empty.stderr
+    on_the_command_line = synth(tmp_path, "--licences", "3", "--out", str(tmp_path / "x.zip"),
+                                "--password", "s3cret")
+    assert on_the_command_line.returncode == 2
+    assert "--password is not accepted" in on_the_command_line.stderr and "s3cret" not in on_the_command_line.stderr
+    assert not (tmp_path / "empty.zip").exists() and not (tmp_path / "x.zip").exists()
 
 
 def test_the_command_without_a_password_is_a_usage_error(tmp_path):

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Table, bindparam, func, insert, text, update
 from ..config import config
 from ..object_store import service_store
 from ..runtime import PermanentError, StepContext
+from .guards import is_forced
 
 # The files are a few hundred kilobytes: a slow answer is a stuck connection.
 TIMEOUT_S = 60
@@ -239,11 +240,6 @@ def write_rows(connection: Connection, table: Table, key: str, pairs: Iterable[t
                      .values({**{c[1:]: bindparam(c) for c in columns}, "date_updated": func.now()}))
         connection.execute(statement, updates)
     return counts
-
-
-def is_forced(params: Mapping[str, Any]) -> bool:
-    value = params.get("force", False)
-    return value is True or str(value).lower() in ("true", "1", "yes")
 
 
 def _read_etag(connection: Connection, state_key: str) -> str | None:

@@ -20,8 +20,8 @@ SOURCE = {"S": "supported", "U": "unsupported", "K": "kielder", "T": "tidal"}
 LOSS = {"H": "high", "M": "medium", "L": "low", "V": "very low", "N": "non-chargeable"}
 
 
-def run(wrls, job=JOB, timeout_s=120):
-    return wait_run_ended(wrls, wrls.trigger(job), timeout_s)
+def run(wrls, job=JOB, timeout_s=120, params=None):
+    return wait_run_ended(wrls, wrls.trigger(job, params), timeout_s)
 
 
 def execute(wrls, sql: str, **params) -> None:
@@ -160,7 +160,18 @@ def test_charge_versions_and_elements_are_imported_cleaned_up_and_a_second_run_c
     execute(wrls, 'DELETE FROM import."NALD_CHG_ELEMENTS" WHERE "FGAC_REGION_CODE" = :r AND "ID" = :i',
             r=region, i=element_id)
 
-    cleaned = run(wrls)
+    # More than WRLS_MAX_DELETE_PERCENT of the elements at once: refused, nothing deleted, unless forced.
+    # (The steps before it update what changed, so the rows kept are compared, not the whole schema.)
+    def kept():
+        return [sorted(r.external_id for r in query(wrls, f"SELECT external_id FROM water.{t}"))
+                for t in ("charge_versions", "charge_elements")]
+
+    before_refusal = kept()
+    refused = run(wrls)
+    assert refused.status == "failed"
+    assert "of water.charge_elements" in refused.error and "WRLS_MAX_DELETE_PERCENT=5" in refused.error
+    assert kept() == before_refusal
+    cleaned = run(wrls, params={"force": True})
     assert cleaned.status == "succeeded", cleaned.error
     remaining_versions = {r.external_id for r in query(wrls, "SELECT external_id FROM water.charge_versions")}
     remaining_elements = {r.external_id for r in query(wrls, "SELECT external_id FROM water.charge_elements")}

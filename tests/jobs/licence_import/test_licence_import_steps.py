@@ -331,6 +331,23 @@ def test_an_empty_licence_table_deletes_nothing(wrls, nald):
     assert scalar(wrls, "SELECT count(*) FROM crm_v2.documents WHERE date_deleted IS NOT NULL") == 0
 
 
+def test_a_short_licence_table_marks_no_share_of_the_documents_deleted_unless_forced(wrls, nald):
+    run_licence_stage(wrls.engine)
+    with wrls.engine.begin() as c:
+        c.execute(text('DELETE FROM import."NALD_ABS_LICENCES" WHERE "LIC_NO" IN ('
+                       'SELECT "LIC_NO" FROM import."NALD_ABS_LICENCES" ORDER BY "LIC_NO" LIMIT 10)'))
+    before = snapshot(wrls, ("crm_v2",))
+    with pytest.raises(PermanentError, match=r"refusing to mark deleted 10 of 60 live rows of crm_v2.documents "
+                                             r"\(16.7%, over WRLS_MAX_DELETE_PERCENT=5\)"):
+        delete_removed_documents(context(wrls.engine, "delete-removed-documents"))
+    assert snapshot(wrls, ("crm_v2",)) == before
+
+    ctx = context(wrls.engine, "delete-removed-documents", params={"force": True})
+    delete_removed_documents(ctx)
+    assert ctx.counts["documents_deleted"] == 10
+    assert scalar(wrls, "SELECT count(*) FROM crm_v2.documents WHERE date_deleted IS NOT NULL") == 10
+
+
 # --------------------------------------------------------------------------- condition types
 
 def test_condition_types_that_affect_abstraction_are_upserted_on_code_and_subcode(wrls, nald):

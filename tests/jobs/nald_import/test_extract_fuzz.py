@@ -191,7 +191,7 @@ def engine(database, tmp_path):
     with InnerArchive(path, 4 * GiB) as archive:
         load_all(engine, archive)
     with engine.begin() as connection:
-        swap_in(connection, "fuzz-base")
+        swap_in(connection, "fuzz-base", max_shrink_percent=None)
     return engine
 
 

@@ -84,11 +84,14 @@ def test_an_extract_is_imported_then_gated_by_its_etag_and_a_forced_reimport_cha
     assert unchanged.status == "succeeded" and unchanged.note.startswith("no change")
     assert "licences_imported" not in unchanged.counts
 
+    sequence = "SELECT last_value FROM permit.licence_licence_id_seq"
+    numbers = scalar(wrls, sequence)
     forced = run_import(wrls, {"force": True})
     assert forced.status == "succeeded", forced.error
     assert forced.counts["licences_imported"] == len(expected)
     assert forced.counts.get("returns_written", 0) == 0  # nothing differed, so nothing was rewritten
     assert snapshot(wrls) == before
+    assert scalar(wrls, sequence) == numbers  # an unchanged licence takes no value of the sequence
 
 
 def spoil(files, table: str, line: int, change) -> dict:

@@ -14,7 +14,7 @@ counted and left out, as in the legacy.
 
 from datetime import timedelta
 
-from ...runtime import Job, Step
+from ...runtime import Job, Param, Step
 from .charge_elements import charge_elements
 from .charge_version_metadata import charge_version_metadata
 from .charge_versions import charge_versions
@@ -27,6 +27,9 @@ CHARGING_IMPORT_VERSIONS = Job("charging-import-versions", queue="import", steps
     Step("charge-versions", charge_versions, time_limit=timedelta(minutes=15)),
     Step("charge-elements", charge_elements, time_limit=timedelta(minutes=15)),
     Step("clean-up", clean_up, time_limit=timedelta(minutes=15)),
+), params=(
+    Param("force", bool, default=False,
+          help="delete or mark deleted more than `WRLS_MAX_DELETE_PERCENT` of the rows"),
 ))
 
 JOBS = (CHARGING_IMPORT_VERSIONS,)

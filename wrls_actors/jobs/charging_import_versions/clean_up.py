@@ -12,14 +12,18 @@ Legacy ``cleanupChargeElements`` / ``cleanupChargeVersions`` (legacy/import.md
 
 Billed history stays whatever NALD says: an element a bill run's transaction
 or volume points at, and a version in ``water.billing_batch_charge_version_years``,
-are kept and counted. Only ``source = 'nald'`` rows are ever touched.
+are kept and counted. Only ``source = 'nald'`` rows are ever touched, and
+more than ``WRLS_MAX_DELETE_PERCENT`` of them at once is refused (nothing is
+deleted) unless the run is forced (jobs/guards.py).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import text
 
+from ...config import config
 from ...runtime import StepContext
+from ..guards import check_deletion
 from .charge_version_metadata import SROC_START
 
 # Versions imported from NALD that the metadata no longer holds (before SROC).
@@ -68,11 +72,25 @@ DELETE_VERSIONS = text(f"""
 """)
 
 
+LIVE = text("""
+    SELECT (SELECT count(*) FROM water.charge_elements ce
+            JOIN water.charge_versions cv ON cv.charge_version_id = ce.charge_version_id
+            WHERE cv.source = 'nald') AS elements,
+           (SELECT count(*) FROM water.charge_versions WHERE source = 'nald') AS versions
+""")
+
+
 def clean_up(ctx: StepContext) -> None:
     params = {"sroc_start": SROC_START}
+    max_percent = config().max_delete_percent
     with ctx.engine.begin() as connection:
+        live = connection.execute(LIVE).one()
         elements = connection.execute(DELETE_ELEMENTS, params).one()
+        check_deletion(ctx.params, table="water.charge_elements", deleting=elements.deleted,
+                       live=live.elements, max_percent=max_percent, rows="NALD rows")
         versions = connection.execute(DELETE_VERSIONS, params).one()
+        check_deletion(ctx.params, table="water.charge_versions", deleting=versions.deleted,
+                       live=live.versions, max_percent=max_percent, rows="NALD rows")
     ctx.count("charge_elements_deleted", elements.deleted)
     ctx.count("charge_elements_kept_billed", elements.kept)
     ctx.count("charge_versions_deleted", versions.deleted)

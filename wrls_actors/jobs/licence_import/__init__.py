@@ -30,6 +30,9 @@ LICENCE_IMPORT = Job("licence-import", queue="import", steps=(
     # whole night's licence import to one failed company).
     Step("queue-companies", queue_companies, fan_out=IMPORT_COMPANY, on_child_failure=CONTINUE),
     Step("queue-licences", queue_licences, fan_out=IMPORT_LICENCE, on_child_failure=CONTINUE),
+), params=(
+    Param("force", bool, default=False,
+          help="delete or mark deleted more than `WRLS_MAX_DELETE_PERCENT` of the rows"),
 ))
 
 LICENCE_IMPORT_LICENCE = Job("licence-import-licence", queue="import-licence", overlap=ALLOW, steps=(

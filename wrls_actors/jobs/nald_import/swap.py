@@ -13,6 +13,7 @@ from sqlalchemy import Connection, text
 from ...model.nald import S as IMPORT_SCHEMA
 from ...runtime import PermanentError
 from .load import TEMP_SCHEMA
+from .shrink import check_shrink
 
 STATE_KEY = "nald-import"
 PREVIOUS_SCHEMA = "import_previous"
@@ -47,8 +48,13 @@ def write_state(connection: Connection, data: dict) -> None:
     )
 
 
-def swap_in(connection: Connection, etag: str, lock_timeout_s: int = 60) -> None:
-    """Replace ``import`` with ``import_temp`` and record the ETag; the caller commits."""
+def swap_in(connection: Connection, etag: str, *, max_shrink_percent: float | None,
+            lock_timeout_s: int = 60) -> None:
+    """Replace ``import`` with ``import_temp`` and record the ETag; the caller commits.
+
+    ``max_shrink_percent``: refuse key tables that fell by more than this against ``import``
+    (shrink.py); None swaps whatever was loaded (a forced run).
+    """
     # Readers of the old tables hold locks the drop must wait for; a bounded wait fails the step
     # (and its retry tries again) rather than queueing every later reader behind us for ever.
     connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(lock_timeout_s)}s'")
@@ -56,6 +62,9 @@ def swap_in(connection: Connection, etag: str, lock_timeout_s: int = 60) -> None
     if dependents:
         raise PermanentError(f"objects outside schema {IMPORT_SCHEMA} depend on its tables and would be dropped "
                              f"with it: {', '.join(dependents)}; drop or move them, then run the import again")
+    if max_shrink_percent is not None:
+        # In the swap's own transaction, so the counts compared are those of the schema it replaces.
+        check_shrink(connection, max_shrink_percent)
     exists = connection.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": IMPORT_SCHEMA}).first()
     connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PREVIOUS_SCHEMA} CASCADE")
     if exists:

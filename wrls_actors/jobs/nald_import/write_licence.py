@@ -44,29 +44,37 @@ def _json(value) -> str:
     return json.dumps(value, sort_keys=False, separators=(",", ":"), default=str)
 
 
+# Not INSERT ... ON CONFLICT DO UPDATE: that takes a value of licence_id's sequence for every row
+# it is given, updated or not (71,000 a night). An unchanged licence is left alone and takes none;
+# only a licence not there yet is inserted.
 UPSERT_PERMIT = text("""
-    INSERT INTO permit.licence (licence_regime_id, licence_type_id, licence_ref, licence_status_id,
-                                licence_start_dt, licence_end_dt, licence_data_value)
-    VALUES (:regime, :type, :ref, '1', :start, :end, CAST(:data AS jsonb))
-    ON CONFLICT (licence_regime_id, licence_type_id, licence_ref) DO UPDATE
-      SET licence_status_id = excluded.licence_status_id, licence_start_dt = excluded.licence_start_dt,
-          licence_end_dt = excluded.licence_end_dt, licence_data_value = excluded.licence_data_value,
-          date_updated = now()
-      WHERE (permit.licence.licence_status_id, permit.licence.licence_start_dt, permit.licence.licence_end_dt,
-             permit.licence.licence_data_value)
-            IS DISTINCT FROM (excluded.licence_status_id, excluded.licence_start_dt, excluded.licence_end_dt,
-                              excluded.licence_data_value)
+    WITH updated AS (
+        UPDATE permit.licence l
+        SET licence_status_id = '1', licence_start_dt = CAST(:start AS date), licence_end_dt = CAST(:end AS date),
+            licence_data_value = CAST(:data AS jsonb), date_updated = now()
+        WHERE l.licence_regime_id = :regime AND l.licence_type_id = :type AND l.licence_ref = :ref
+          AND (l.licence_status_id, l.licence_start_dt, l.licence_end_dt, l.licence_data_value)
+              IS DISTINCT FROM ('1', CAST(:start AS date), CAST(:end AS date), CAST(:data AS jsonb))
+    ), existing AS (
+        SELECT licence_id FROM permit.licence
+        WHERE licence_regime_id = :regime AND licence_type_id = :type AND licence_ref = :ref
+    ), inserted AS (
+        INSERT INTO permit.licence (licence_regime_id, licence_type_id, licence_ref, licence_status_id,
+                                    licence_start_dt, licence_end_dt, licence_data_value)
+        SELECT :regime, :type, :ref, '1', CAST(:start AS date), CAST(:end AS date), CAST(:data AS jsonb)
+        WHERE NOT EXISTS (SELECT 1 FROM existing)
+        ON CONFLICT (licence_regime_id, licence_type_id, licence_ref) DO NOTHING
+        RETURNING licence_id
+    )
+    SELECT licence_id FROM existing UNION ALL SELECT licence_id FROM inserted
 """)
-
-LICENCE_ID = text("SELECT licence_id FROM permit.licence "
-                  "WHERE licence_regime_id = :regime AND licence_type_id = :type AND licence_ref = :ref")
 
 
 def upsert_permit(connection: Connection, licence_ref: str, start: date | None, end: date | None,
                   data: dict) -> int:
     keys = {"regime": NALD_REGIME_ID, "type": NALD_LICENCE_TYPE_ID, "ref": licence_ref}
-    connection.execute(UPSERT_PERMIT, {**keys, "start": start, "end": end, "data": _json(data)})
-    return connection.execute(LICENCE_ID, keys).scalar_one()
+    # No row only if another import inserted the licence meanwhile: the step's retry finds it.
+    return connection.execute(UPSERT_PERMIT, {**keys, "start": start, "end": end, "data": _json(data)}).scalar_one()
 
 
 UPSERT_DOCUMENT = text("""
