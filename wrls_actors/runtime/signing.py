@@ -23,6 +23,7 @@ from dramatiq.middleware import Middleware, SkipMessage
 logger = logging.getLogger(__name__)
 
 OPTION = "signature"
+UNVERIFIED = "unverified"  # what an unsigned or badly signed delayed message carries on
 # Options that change what a tick does: a copy replayed with others must fail.
 SIGNED_OPTIONS = ("scheduled_at", "subtick")
 
@@ -63,6 +64,8 @@ class Signer:
         given = message.options.get(OPTION)
         if not given:
             return "unsigned"
+        if given == UNVERIFIED:
+            return "unsigned or badly signed (found leaving its delay queue)"
         if not isinstance(given, str):
             return "bad signature"
         content = canonical(message)
@@ -82,14 +85,27 @@ class Signatures(Middleware):
         self.report = report
 
     def before_enqueue(self, broker: dramatiq.Broker, message: Any, delay: Any) -> None:
-        message.options[OPTION] = self.signer.sign(message)
+        # A message already signed keeps its signature: a retry (same content), or one
+        # moved on from a delay queue, whose signature was checked as it arrived there.
+        if OPTION not in message.options:
+            message.options[OPTION] = self.signer.sign(message)
 
-    def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
+    def before_delay_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        # Anyone can publish to "<queue>.DQ": the worker itself moves such a message on
+        # to the queue when due, and must not sign it then.
+        if self._needs_signature(broker, message) and self.signer.problem(message) is not None:
+            message.options[OPTION] = UNVERIFIED
+
+    @staticmethod
+    def _needs_signature(broker: dramatiq.Broker, message: Any) -> bool:
         try:
             actor = broker.get_actor(message.actor_name)
         except dramatiq.errors.ActorNotFound:
-            return  # dead-lettered by the worker, and recorded, as for no actor
-        if actor.options.get("public"):
+            return False  # dead-lettered by the worker, and recorded, as for no actor
+        return not actor.options.get("public")
+
+    def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        if not self._needs_signature(broker, message):
             return
         problem = self.signer.problem(message)
         if problem is None:
