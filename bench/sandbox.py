@@ -32,6 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "wrls_actors"]
 
 
+# Signs the sandbox's own messages (a throwaway vhost): not a secret.
+SANDBOX_MESSAGE_KEY = "bench-sandbox-message-key-0123456789abcdef"
+
+
 @dataclasses.dataclass
 class Sandbox:
     vhost: str
@@ -45,8 +49,8 @@ class Sandbox:
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment of a wrls-actors process on this vhost and database (quiet unless told)."""
-        return {**os.environ, "WRLS_BROKER_URL": self.amqp_url, "WRLS_DATABASE_URL": self.db_url,
-                "WRLS_LOG_LEVEL": "WARNING", **extra}
+        return {"WRLS_MESSAGE_KEY": SANDBOX_MESSAGE_KEY, **os.environ, "WRLS_BROKER_URL": self.amqp_url,
+                "WRLS_DATABASE_URL": self.db_url, "WRLS_LOG_LEVEL": "WARNING", **extra}
 
     def upgrade(self, env: dict[str, str]) -> None:
         """The runtime's ledger, then the model (the app's create_tables)."""

@@ -378,6 +378,8 @@ class Bench:
         self.amqp_url = f"amqp://{args.rabbit_user}:{args.rabbit_password}@{args.rabbit_host}:{args.rabbit_port}/{self.vhost}"
         self.admin_dsn = f"{args.postgres}/postgres"
         self.db_url = f"{args.postgres}/{self.dbname}"
+        # The runtime signs its messages; a key for this run only.
+        self.message_key = os.environ.get("WRLS_MESSAGE_KEY") or uuid.uuid4().hex + uuid.uuid4().hex
         self.mgmt = Management(args.management, args.rabbit_user, args.rabbit_password)
         self.tmp = Path(tempfile.mkdtemp(prefix="wrls-bench-"))
         self.workers: list[Worker] = []
@@ -449,6 +451,7 @@ class Bench:
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
+            WRLS_MESSAGE_KEY=self.message_key,
             WRLS_BROKER_URL=self.amqp_url,
             WRLS_DATABASE_URL=self.db_url,
             WRLS_LOG_LEVEL="WARNING",
@@ -607,6 +610,7 @@ class Bench:
 
     def runtime_setup(self):
         os.environ.update(WRLS_BROKER_URL=self.amqp_url, WRLS_DATABASE_URL=self.db_url, WRLS_LOG_LEVEL="WARNING",
+                          WRLS_MESSAGE_KEY=self.message_key,
                           BENCH_VARIANT=",".join(sorted(self.variant)))
         if str(BENCH) not in sys.path:
             sys.path.insert(0, str(BENCH))

@@ -6,6 +6,7 @@ import pytest
 from tests.support import services as svc
 from tests.support.processes import SAMPLE_APP, Process
 from tests.support.sample_app import build, prepare_database
+from tests.support.messages import TEST_MESSAGE_KEY
 from wrls_actors.model import create_missing
 
 
@@ -14,7 +15,8 @@ def template_db():
     """A database with the ledger, the sample app's tables and WRLS's, copied for each test."""
     svc.require(5432, "PostgreSQL")
     name = svc.create_database()
-    env = {"WRLS_DATABASE_URL": svc.database_url(name), "WRLS_BROKER_URL": "amqp://unused"}
+    env = {"WRLS_DATABASE_URL": svc.database_url(name), "WRLS_BROKER_URL": "amqp://unused",
+           "WRLS_MESSAGE_KEY": TEST_MESSAGE_KEY}
     service = build(env)
     service.upgrade_database()
     prepare_database(service.engine)
@@ -59,6 +61,7 @@ def env(database, vhost, request):
         **{k: v for k, v in os.environ.items() if not k.startswith("WRLS_")},
         "WRLS_BROKER_URL": svc.broker_url(vhost),
         "WRLS_DATABASE_URL": svc.database_url(database),
+        "WRLS_MESSAGE_KEY": TEST_MESSAGE_KEY,
         "WRLS_HEARTBEAT_S": "1",
         "WRLS_STALL_AFTER_S": "4",
         "WRLS_STALL_GRACE_S": "2",

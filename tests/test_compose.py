@@ -144,6 +144,12 @@ def test_every_variable_given_to_the_service_is_documented():
             assert key in readme, f"{name}: {key} is not in the README"
 
 
+def test_the_message_key_is_required_from_the_environment_by_every_process():
+    for name, service in APP.items():
+        key = environment(service).get("WRLS_MESSAGE_KEY", "")
+        assert re.fullmatch(r"\$\{WRLS_MESSAGE_KEY:\?[^}]+\}", key), f"{name}: WRLS_MESSAGE_KEY is {key!r}"
+
+
 def test_published_ports_do_not_clash():
     ports = [port for service in SERVICES.values() for port in host_ports(service)]
     assert ports and [p for p, n in Counter(ports).items() if n > 1] == []

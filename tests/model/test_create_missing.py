@@ -20,7 +20,7 @@ def test_db_upgrade_creates_every_table_once_and_never_alters_an_existing_one(te
     name = svc.create_database()
     url = svc.database_url(name)
     env = {"WRLS_DATABASE_URL": url, "WRLS_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/%2F",
-           "PATH": "/usr/bin:/bin"}
+           "WRLS_MESSAGE_KEY": "k" * 32, "PATH": "/usr/bin:/bin"}
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg2://"))
     try:
         with engine.begin() as connection:

@@ -57,6 +57,7 @@ def exporter_series() -> set[str]:
         "WRLS_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing",
         "WRLS_BROKER_URL": "amqp://guest:guest@127.0.0.1:1/",
         "WRLS_RABBITMQ_MANAGEMENT_URL": "http://guest:guest@127.0.0.1:1",
+        "WRLS_MESSAGE_KEY": "k" * 32,
     }
     app = make_app(Service(Settings.from_env("WRLS", unreachable), JOBS, SCHEDULES))
     body = b"".join(app({"PATH_INFO": "/metrics"}, lambda status, headers: None)).decode()

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from wrls_actors.runtime import BadMessage
-from wrls_actors.runtime.envelope import EnvelopeEncoder, on_decode_error, start_arguments, step_arguments
+from wrls_actors.runtime.envelope import EnvelopeEncoder, start_arguments, step_arguments
 
 
 def test_a_minimal_message_gets_defaults_and_a_stable_id():
@@ -23,10 +23,20 @@ def test_a_minimal_message_gets_defaults_and_a_stable_id():
 ])
 def test_bad_bodies_are_reported_with_the_reason(body, reason):
     reports = []
-    on_decode_error(lambda data, why: reports.append((data, why)))
     with pytest.raises(Exception):
-        EnvelopeEncoder().decode(body)
-    assert reports and reason in reports[-1][1] and reports[-1][0] == body
+        EnvelopeEncoder(lambda data, why: reports.append((data, why))).decode(body)
+    assert len(reports) == 1 and reason in reports[0][1] and reports[0][0] == body
+
+
+def test_a_body_over_the_size_limit_is_refused_before_it_is_parsed():
+    reports = []
+    encoder = EnvelopeEncoder(lambda data, why: reports.append(why), max_bytes=100)
+    body = b"{" + b" " * 200  # not JSON either: the size is what it is refused for
+    with pytest.raises(BadMessage, match="body is 201 bytes, over the limit of 100"):
+        encoder.decode(body)
+    assert reports == ["body is 201 bytes, over the limit of 100"]
+    ok = json.dumps({"queue_name": "q", "actor_name": "a"}).encode()
+    assert len(ok) <= 100 and encoder.decode(ok)["actor_name"] == "a"
 
 
 def test_step_arguments_are_checked():

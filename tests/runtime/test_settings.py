@@ -3,6 +3,8 @@ import pytest
 from wrls_actors.runtime import ConfigurationError, Settings
 from wrls_actors.runtime.settings import VARIABLES, mask_url
 
+KEY = {"WRLS_MESSAGE_KEY": "k" * 32}
+
 
 def test_neither_url_means_the_embedded_default():
     assert Settings.from_env("WRLS", {}).embedded
@@ -17,9 +19,24 @@ def test_one_url_without_the_other_is_refused_naming_the_missing_one():
 
 def test_passwords_never_show_in_repr():
     settings = Settings.from_env("WRLS", {"WRLS_BROKER_URL": "amqp://u:s3cret@h/v",
-                                          "WRLS_DATABASE_URL": "postgresql://u:s3cret@h/d"})
-    assert "s3cret" not in repr(settings)
+                                          "WRLS_DATABASE_URL": "postgresql://u:s3cret@h/d", **KEY})
+    assert "s3cret" not in repr(settings) and KEY["WRLS_MESSAGE_KEY"] not in repr(settings)
     assert mask_url("amqp://u:s3cret@h:5672/v") == "amqp://u:***@h:5672/v"
+
+
+def test_a_broker_needs_a_message_key_of_32_characters_the_embedded_default_makes_one():
+    urls = {"WRLS_BROKER_URL": "amqp://h/v", "WRLS_DATABASE_URL": "postgresql://h/d"}
+    with pytest.raises(ConfigurationError, match="WRLS_MESSAGE_KEY is not set"):
+        Settings.from_env("WRLS", urls)
+    with pytest.raises(ConfigurationError, match="WRLS_MESSAGE_KEY is too short: .* it has 9") as e:
+        Settings.from_env("WRLS", {**urls, "WRLS_MESSAGE_KEY": "short-key"})
+    assert "short-key" not in str(e.value)
+    with pytest.raises(ConfigurationError, match="WRLS_MESSAGE_KEY_PREVIOUS is too short"):
+        Settings.from_env("WRLS", {**urls, **KEY, "WRLS_MESSAGE_KEY_PREVIOUS": "old"})
+    settings = Settings.from_env("WRLS", {**urls, **KEY})
+    assert settings.message_key == KEY["WRLS_MESSAGE_KEY"] and settings.max_message_bytes == 256 * 1024
+    embedded = Settings.from_env("WRLS", {}).message_key
+    assert len(embedded) >= 32 and embedded != Settings.from_env("WRLS", {}).message_key
 
 
 def test_numbers_are_checked_and_schedule_overrides_collected():

@@ -158,6 +158,14 @@ def service() -> Service:
     return _service
 
 
+def fresh_service() -> Service:
+    """A new Service on every call, as WRLS's own factory (``wrls_actors.app:service``) builds them:
+    the worker's main process and each worker process it forks build one."""
+    global _service
+    _service = build(os.environ)
+    return _service
+
+
 def prepare_database(engine) -> None:
     with engine.begin() as connection:
         connection.execute(text(EFFECTS_DDL))

@@ -13,8 +13,9 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Middleware, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
-from . import envelope
+from .envelope import EnvelopeEncoder
 from .ledger_middleware import Ledger
+from .signing import Signatures
 
 
 class ScheduleOptions(Middleware):
@@ -28,8 +29,10 @@ class ScheduleOptions(Middleware):
     actor_options = {"periodic"}
 
 
-def middleware_stack(ledger: Ledger) -> list[Middleware]:
+def middleware_stack(ledger: Ledger, signatures: Signatures) -> list[Middleware]:
     return [
+        # First: a forged message must not reach the ledger's run checks or any actor.
+        signatures,
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),
@@ -77,10 +80,13 @@ def publish_many(broker: dramatiq.Broker, messages: list[dramatiq.Message], batc
             connection.close()
 
 
-def build_broker(url: str | None, ledger: Ledger) -> dramatiq.Broker:
-    """RabbitMQ with confirmed delivery, or the in-process broker when ``url`` is None."""
-    dramatiq.set_encoder(envelope.EnvelopeEncoder())
-    middleware = middleware_stack(ledger)
+def build_broker(url: str | None, ledger: Ledger, signatures: Signatures, encoder: EnvelopeEncoder) -> dramatiq.Broker:
+    """RabbitMQ with confirmed delivery, or the in-process broker when ``url`` is None.
+
+    Dramatiq's encoder is per process: the caller's replaces any set before.
+    """
+    dramatiq.set_encoder(encoder)
+    middleware = middleware_stack(ledger, signatures)
     if url is None:
         broker: dramatiq.Broker = StubBroker(middleware=middleware)
     else:

@@ -3,14 +3,20 @@
 Messages are Dramatiq's JSON (see docs/messages.md). Other services need to
 send only ``queue_name``, ``actor_name`` and ``kwargs``: the decoder fills in
 the rest, deriving a missing ``message_id`` from the body so that a redelivered
-copy keeps the same id. A body that is not such JSON is reported through
-``on_decode_error`` (the ledger records it) and Dramatiq dead-letters it.
+copy keeps the same id. A body that is not such JSON, or is over the size
+limit, is reported to the encoder's owner (the service records it) and
+Dramatiq dead-letters it.
+
+Dramatiq has one encoder per process: each Service builds its own and sets it,
+so a second Service in a process (a forked worker) replaces the first one's
+report instead of adding a second one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -20,16 +26,14 @@ from dramatiq.encoder import JSONEncoder
 
 from .errors import BadMessage
 
+logger = logging.getLogger(__name__)
+
 REQUIRED = ("queue_name", "actor_name")
 _NAMESPACE = uuid.UUID("7b0f2f0e-6a56-4a8e-9a6b-3f3c2a1d9e10")
 
-DecodeErrorHook = Callable[[bytes, str], None]
-_hooks: list[DecodeErrorHook] = []
+DEFAULT_MAX_BYTES = 256 * 1024
 
-
-def on_decode_error(hook: DecodeErrorHook) -> None:
-    """Call ``hook(body, reason)`` for every body that cannot be decoded."""
-    _hooks.append(hook)
+Report = Callable[[bytes, str], None]
 
 
 def excerpt(body: bytes, limit: int = 200) -> str:
@@ -38,9 +42,21 @@ def excerpt(body: bytes, limit: int = 200) -> str:
 
 
 class EnvelopeEncoder(JSONEncoder):
-    """Dramatiq's JSON encoder, lenient on optional fields and loud on bad bodies."""
+    """Dramatiq's JSON encoder, lenient on optional fields and loud on bad bodies.
+
+    ``report(body, reason)`` is called once for every body refused.
+    """
+
+    def __init__(self, report: Report | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.report = report
+        self.max_bytes = max_bytes
 
     def decode(self, data: bytes) -> dict[str, Any]:
+        if len(data) > self.max_bytes:
+            # Refused before parsing: a huge body must not cost the worker its memory.
+            reason = f"body is {len(data)} bytes, over the limit of {self.max_bytes}"
+            self._report(data, reason)
+            raise BadMessage(reason)
         try:
             return fill_defaults(data, json.loads(data.decode("utf-8")))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -50,13 +66,13 @@ class EnvelopeEncoder(JSONEncoder):
             self._report(data, str(e))
             raise
 
-    @staticmethod
-    def _report(data: bytes, reason: str) -> None:
-        for hook in _hooks:
-            try:
-                hook(data, reason)
-            except Exception:  # a failing report must not stop the dead-lettering
-                pass
+    def _report(self, data: bytes, reason: str) -> None:
+        if self.report is None:
+            return
+        try:
+            self.report(data, reason)
+        except Exception:  # a failing report must not stop the dead-lettering
+            logger.exception("could not record a rejected message")
 
 
 def fill_defaults(body: bytes, fields: Any) -> dict[str, Any]:

@@ -53,8 +53,7 @@ class MissingBarrier(LookupError):
 COUNT_GROUP = """
 WITH new AS (
     INSERT INTO jobs.barrier_arrivals (run_id, step_index, message_id, failed, counts)
-    SELECT * FROM unnest(%(runs)s::uuid[], %(indexes)s::int[], %(ids)s::text[], %(failed)s::bool[],
-                         %(counts)s::jsonb[])
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bool[], $5::jsonb[])
     ON CONFLICT DO NOTHING RETURNING run_id, step_index, failed
 )
 UPDATE jobs.barriers b SET arrived = b.arrived + s.n, failed = b.failed + s.f
@@ -63,6 +62,8 @@ FROM (SELECT run_id, step_index, count(*) AS n, count(*) FILTER (WHERE failed) A
 WHERE b.run_id = s.run_id AND b.step_index = s.step_index
 RETURNING b.run_id::text, b.step_index, b.arrived, b.expected
 """
+PREPARE = f"PREPARE wrls_arrivals AS {COUNT_GROUP}"
+EXECUTE = "EXECUTE wrls_arrivals (%s::uuid[], %s::int[], %s::text[], %s::bool[], %s::jsonb[])"
 WHERE_BARRIERS = """
 SELECT run_id::text, step_index, arrived, expected FROM jobs.barriers
 WHERE (run_id, step_index) IN (SELECT * FROM unnest(%(runs)s::uuid[], %(indexes)s::int[]))
@@ -70,12 +71,14 @@ WHERE (run_id, step_index) IN (SELECT * FROM unnest(%(runs)s::uuid[], %(indexes)
 
 
 def write_group(cursor, group: list[Arrival]) -> None:
-    """Count a group of arrivals in one statement, on a DB-API cursor (the caller commits)."""
-    cursor.execute(COUNT_GROUP, {
-        "runs": [a.run_id for a in group], "indexes": [a.index for a in group],
-        "ids": [a.message_id for a in group], "failed": [a.failed for a in group],
-        "counts": [json.dumps(a.counts) if a.counts else "{}" for a in group],
-    })
+    """Count a group of arrivals in one statement, on a DB-API cursor whose connection has it prepared.
+
+    The caller commits.
+    """
+    cursor.execute(EXECUTE, (
+        [a.run_id for a in group], [a.index for a in group], [a.message_id for a in group],
+        [a.failed for a in group], [json.dumps(a.counts) if a.counts else "{}" for a in group],
+    ))
     where = {(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()}
     unseen = sorted({(a.run_id, a.index) for a in group} - set(where))
     if unseen:
@@ -100,6 +103,7 @@ class ArrivalCommitter:
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
+        self._connection = None
 
     def arrive(self, run_id: str, index: int, message_id: str, *, failed: bool,
                counts: Mapping[str, int] | None = None) -> bool:
@@ -120,6 +124,7 @@ class ArrivalCommitter:
             if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
                 self._queue = queue.SimpleQueue()
                 self._pid = os.getpid()
+                self._connection = None  # a forked process must not share its parent's
                 self._thread = threading.Thread(target=self._run, name="fan-in", daemon=True)
                 self._thread.start()
 
@@ -146,19 +151,39 @@ class ArrivalCommitter:
             for a in group:
                 a.done.set()
 
-    def _write(self, group: list[Arrival]) -> None:
-        # The DB-API connection directly: this runs for every child, and
-        # SQLAlchemy's statement handling costs more CPU than the statement.
+    def _connect(self):
+        # The thread's own DB-API connection, with the statement prepared once: this
+        # runs for every child, and SQLAlchemy's statement handling, the pool's
+        # checkout and reset, and planning cost more CPU than the statement.
         connection = self.engine.raw_connection()
+        connection.detach()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(PREPARE)
+            connection.commit()
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _write(self, group: list[Arrival]) -> None:
+        if self._connection is None:
+            self._connection = self._connect()
+        connection = self._connection
         try:
             with connection.cursor() as cursor:
                 write_group(cursor, group)
             connection.commit()
-        except BaseException:
+        except MissingBarrier:
             connection.rollback()
             raise
-        finally:
-            connection.close()
+        except BaseException:
+            self._connection = None
+            try:
+                connection.close()
+            except Exception:
+                logger.debug("closing a broken connection failed", exc_info=True)
+            raise
 
     def _retry_alone(self, group: list[Arrival]) -> None:
         for arrival in group:

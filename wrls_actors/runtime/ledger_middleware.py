@@ -28,6 +28,7 @@ from .database import bump
 from .ledger_writer import ENDED, QUEUED, RUNNING, LedgerWriter, StepEvent
 from .logs import step_context
 from .stalls import heartbeat, record_stall, sweep
+from .starts import RUN, STRAY, Start, StartCommitter
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class Ledger(Middleware):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._monitor: threading.Thread | None = None
+        self.starts = StartCommitter(engine_factory)
 
     # -- plumbing -------------------------------------------------------------
 
@@ -187,7 +189,20 @@ class Ledger(Middleware):
         message._ledger_started_at = utcnow()
         message._ledger_attempt = message.options.get("retries", 0) + 1
         time_limit = options.get("time_limit")
-        if getattr(message, "redelivered", False):
+        redelivered = getattr(message, "redelivered", False)
+        role = options.get("step_role")
+        if role in (STEP, CHILD) and run_id:
+            start = self.starts.start(Start(
+                message.message_id, run_id, message.actor_name, base_queue(message.queue_name),
+                message._ledger_attempt, options["job_name"], options["step_index"], time_limit,
+                record=not redelivered))
+            if start.verdict != RUN:
+                self._refuse(message, options, start)
+            if not redelivered:
+                # Recorded running already: the heartbeat only beats for it.
+                with self._lock:
+                    self._recorded_running.add(message.message_id)
+        if redelivered:
             deliveries = self._record_redelivery(broker, message, time_limit)
             message._ledger_deliveries = deliveries
             if deliveries > self.max_deliveries:
@@ -198,6 +213,32 @@ class Ledger(Middleware):
             message._ledger_deliveries = 1
         with self._lock:
             self.in_flight[message.message_id] = (broker, message, message._ledger_started_at)
+
+    def _refuse(self, message, options: dict, start: Start) -> None:
+        """A step message for no running run at its step: a stray is dead-lettered, a duplicate acked.
+
+        Recorded as events only: the message may carry the id of a real step,
+        whose row must keep its state.
+        """
+        stray = start.verdict == STRAY
+        kind = "stray" if stray else "step-duplicate"
+        detail = f"{message.actor_name}: {start.reason}" + ("; dead-lettered" if stray else "; acknowledged, not run")
+        with self.engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO jobs.events (kind, job, actor, queue, run_id, message_id, detail) "
+                     "VALUES (:kind, :job, :actor, :queue, :run_id, :message_id, :detail)"),
+                {"kind": kind, "job": options.get("job_name"), "actor": message.actor_name,
+                 "queue": base_queue(message.queue_name), "run_id": start.run_id, "message_id": message.message_id,
+                 "detail": detail},
+            )
+            if stray:
+                bump(connection, "messages_rejected_total", {})
+        (logger.error if stray else logger.info)("message %s %s", message.message_id, detail)
+        message._ledger_recorded = True
+        message._ledger_handled = True
+        if stray:
+            message.fail()
+        raise SkipMessage(detail)
 
     def _record_redelivery(self, broker, message, time_limit) -> int:
         """Synchronously count a start after a delivery that never finished.
@@ -277,6 +318,10 @@ class Ledger(Middleware):
     def after_skip_message(self, broker, message) -> None:
         with self._lock:
             self.in_flight.pop(message.message_id, None)
+            self._recorded_running.discard(message.message_id)
+        if getattr(message, "_ledger_handled", False):
+            step_context.set(None)
+            return  # refused before it ran, and recorded by what refused it
         poison = getattr(message, "_ledger_poison", None)
         if poison is not None:
             status, error = "dead-lettered", (

@@ -47,7 +47,7 @@ COUNTERS = {
     "ticks_total": ("Schedule ticks by outcome (started, late, caught-up, skipped-overlap, missed, no-steps; "
                     "suppressed: another copy of a claimed tick, normal with two schedulers; double-start: a "
                     "second start of a tick whose claim was lost, refused).", ("schedule", "outcome")),
-    "messages_rejected_total": ("Messages that could not be decoded, dead-lettered.", ()),
+    "messages_rejected_total": ("Messages refused before any work (undecodable, too large, unsigned, stray), dead-lettered.", ()),
 }
 HISTOGRAMS = {
     "run_duration_seconds": ("Run duration from start to end.", ("job",)),

@@ -29,6 +29,7 @@ from .ledger_middleware import CHILD, STEP, Ledger
 from .logs import step_context
 from .runs import RunControl
 from .scheduling import Scheduling
+from .signing import Signatures, Signer
 
 logger = logging.getLogger(__name__)
 
@@ -128,8 +129,10 @@ class Service:
     def broker(self) -> dramatiq.Broker:
         from .broker import build_broker
 
-        broker = build_broker(self.settings.broker_url, self.ledger)
-        envelope.on_decode_error(self._record_rejected)
+        s = self.settings
+        encoder = envelope.EnvelopeEncoder(self._record_rejected, max_bytes=s.max_message_bytes)
+        signatures = Signatures(Signer(s.message_key, s.message_key_previous), self._record_rejected)
+        broker = build_broker(s.broker_url, self.ledger, signatures, encoder)
         self._declare(broker)
         return broker
 
@@ -158,7 +161,7 @@ class Service:
                 if step.fan_out is not None:
                     self._declare_step(broker, job, index, step.fan_out, CHILD)
         dramatiq.actor(self._start_message, actor_name=START_ACTOR, queue_name=CONTROL_QUEUE, broker=broker,
-                       max_retries=3, time_limit=60_000, throws=(BadMessage,))
+                       max_retries=3, time_limit=60_000, throws=(BadMessage,), public=True)
         for schedule in self.schedules.values():
             self._declare_tick(broker, schedule)
         self._declared = True

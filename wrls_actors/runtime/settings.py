@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
@@ -51,6 +52,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("STALL_GRACE_S", "30", "A step still running this long past its time limit is marked stalled (hung in a blocking call)."),
     Variable("SWEEP_S", "5", "How often worker processes look for stalled steps."),
     Variable("MAX_DELIVERIES", "3", "A message whose recorded starts without finishing exceed this (it kills or hangs its worker) is dead-lettered."),
+    Variable("MAX_MESSAGE_BYTES", "262144", "Largest message body accepted; a larger one is dead-lettered before it is parsed."),
+    Variable("MESSAGE_KEY", None, "Secret key (at least 32 characters) signing the messages steps and schedules send each other; required with BROKER_URL, random in the embedded default."),
+    Variable("MESSAGE_KEY_PREVIOUS", None, "Secret: the message key before the last rotation; messages it signed are still accepted."),
     Variable("LEDGER_FLUSH_MS", "100", "Longest time a step event waits in memory before the ledger writer flushes it."),
     Variable("TIMEZONE", "Europe/London", "Time zone of every schedule."),
     Variable("LATE_AFTER_S", "60", "A tick handled this long after its nominal time is recorded as late (and still run)."),
@@ -62,6 +66,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("LOG_LEVEL", "INFO", "Python log level."),
     Variable("SCHEDULE_<JOB>", None, "Override one job's schedule: a cron expression, `every 15s`, or `off` (job name upper-cased, `-` as `_`)."),
 )
+
+
+MIN_KEY_CHARS = 32
 
 
 def _int(env: Mapping[str, str], prefix: str, name: str) -> int:
@@ -101,6 +108,9 @@ class Settings:
     log_format: str
     log_level: str
     schedule_overrides: Mapping[str, str]
+    max_message_bytes: int = 256 * 1024
+    message_key: str = dataclasses.field(default="", repr=False)
+    message_key_previous: str | None = dataclasses.field(default=None, repr=False)
 
     @property
     def embedded(self) -> bool:
@@ -120,6 +130,18 @@ class Settings:
         log_format = env.get(f"{prefix}_LOG_FORMAT", "text")
         if log_format not in ("text", "json"):
             raise ConfigurationError(f"{prefix}_LOG_FORMAT must be text or json, got {log_format!r}")
+        message_key = env.get(f"{prefix}_MESSAGE_KEY") or None
+        previous_key = env.get(f"{prefix}_MESSAGE_KEY_PREVIOUS") or None
+        if message_key is None and broker_url is None:
+            # The embedded default's messages never leave its process.
+            message_key = secrets.token_urlsafe(32)
+        for name, key in (("MESSAGE_KEY", message_key), ("MESSAGE_KEY_PREVIOUS", previous_key)):
+            if name == "MESSAGE_KEY" and key is None:
+                raise ConfigurationError(f"{prefix}_MESSAGE_KEY is not set: a broker needs a secret of at least "
+                                         f"{MIN_KEY_CHARS} characters to sign the service's own messages")
+            if key is not None and len(key) < MIN_KEY_CHARS:
+                raise ConfigurationError(f"{prefix}_{name} is too short: it must have at least {MIN_KEY_CHARS} "
+                                         f"characters, it has {len(key)}")
         pattern = re.compile(rf"^{prefix}_SCHEDULE_([A-Z0-9_]+)$")
         overrides = {
             m.group(1).lower().replace("_", "-"): value
@@ -150,6 +172,9 @@ class Settings:
             log_format=log_format,
             log_level=env.get(f"{prefix}_LOG_LEVEL", "INFO").upper(),
             schedule_overrides=overrides,
+            max_message_bytes=_int(env, prefix, "MAX_MESSAGE_BYTES"),
+            message_key=message_key or "",
+            message_key_previous=previous_key,
         )
 
     def with_urls(self, broker_url: str | None, database_url: str | None) -> Settings:

@@ -3,12 +3,16 @@ Notify whose notifications move on (delivered, permanent-failure...)."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import timedelta
 
 from notifications_python_client.notifications import NotificationsAPIClient
 
 from tests.jobs.send_message.conftest import ADDRESS, EMAIL_TEMPLATE, add_event, add_message, message
-from tests.support.helpers import wait_run_ended, wait_worker_ready
+from tests.support import services as svc
+from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+from tests.support.messages import publish, signed
 from tests.support.notify import AUTH_ERROR, SERVER_ERROR
 
 JOB = "check-status"
@@ -117,3 +121,26 @@ def test_a_refused_key_fails_the_tick(wrls, worker, vhost, notify):
     assert run.status == "failed"
     assert "GOV.UK Notify answered 403: AuthError: Invalid token: API key not found" in run.error
     assert message(wrls, row).status_checks is None
+
+
+def test_a_check_for_a_run_that_does_not_exist_is_dead_lettered_and_asks_notify_nothing(wrls, worker, vhost, notify):
+    event = add_event(wrls)
+    due = sent(wrls, notify, event, "sending", sent_minutes_ago=0)
+    notify.requests.clear()
+    # WRLS's own worker: its main process and its worker process each build a Service.
+    worker()
+    wait_worker_ready(vhost, "short")
+    zero = "00000000-0000-0000-0000-000000000000"
+    publish(vhost, "short", signed({"queue_name": "short", "actor_name": "check-status.check",
+                                    "message_id": str(uuid.uuid4()), "kwargs": {"run_id": zero, "params": {}}}))
+    publish(vhost, "short", b"{not json")
+    svc.wait_for(lambda: svc.queue_stats(vhost, "short.XQ").get("messages", 0) == 2, 30,
+                 what="both messages in short.XQ")
+    stray = svc.wait_for(lambda: query(wrls, "SELECT detail FROM jobs.events WHERE kind = 'stray'"), 10,
+                         what="the stray recorded")
+    assert [s.detail for s in stray] == [f"check-status.check: run {zero} does not exist; dead-lettered"]
+    time.sleep(1)  # a second record of the bad body, if any, comes from the same worker right after the first
+    assert len(query(wrls, "SELECT * FROM jobs.events WHERE kind = 'rejected'")) == 1
+    assert scalar(wrls, "SELECT value FROM jobs.counters WHERE name = 'messages_rejected_total'") == 2
+    assert polled(notify) == set() and message(wrls, due).status_checks is None
+    assert scalar(wrls, "SELECT count(*) FROM jobs.steps WHERE status = 'succeeded'") == 0

@@ -1,0 +1,199 @@
+"""Step starts: checked against their run and recorded before the work runs, in groups.
+
+A step or child message may run only for a running run at that step. The same
+statement that checks it records the start as ``running``, durably, so a
+worker killed a moment later leaves a row its redelivery counts as a second
+delivery (the asynchronous ledger writer would have lost it). One statement
+per message would halve fan-out throughput; as with fan-in arrivals
+(``fan_in.py``), each process has one committer thread that writes every
+start handed over since its last commit in one transaction, and each worker
+thread waits for its group's commit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
+logger = logging.getLogger(__name__)
+
+MAX_GROUP = 500
+WAIT_S = 60
+
+RUN, STRAY, DUPLICATE = "run", "stray", "duplicate"
+
+
+@dataclasses.dataclass(eq=False)
+class Start:
+    message_id: str
+    run_id: str
+    actor: str
+    queue: str
+    attempt: int
+    job: str
+    index: int
+    time_limit_ms: int | None
+    record: bool = True  # False: only checked (a redelivery's start is counted by the ledger)
+    done: threading.Event = dataclasses.field(default_factory=threading.Event)
+    error: BaseException | None = None
+    verdict: str = ""
+    reason: str = ""
+
+
+# The verdict for each start, and the running row for those that run. A row
+# already at a later state (attempt, deliveries, rank) is left alone, as the
+# ledger writer does.
+CHECK_AND_RECORD = """
+WITH m AS (
+    SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[],
+                         $8::int[], $9::bool[])
+        AS m(message_id, run_id, actor, queue, attempt, job, step_index, time_limit_ms, record)
+), v AS (
+    SELECT m.*, r.job AS run_job, r.status AS run_status, r.step_index AS run_step,
+           CASE WHEN r.run_id IS NULL OR r.job <> m.job OR r.step_index < m.step_index THEN 'stray'
+                WHEN r.status = 'running' AND r.step_index = m.step_index THEN 'run'
+                ELSE 'duplicate' END AS verdict
+    FROM m LEFT JOIN jobs.runs r ON r.run_id = m.run_id
+), recorded AS (
+    INSERT INTO jobs.steps AS s (message_id, run_id, actor, queue, attempt, deliveries, rank, status,
+                                 started_at, heartbeat_at, time_limit_ms)
+    SELECT message_id, run_id, actor, queue, attempt, 1, 1, 'running', now(), now(), time_limit_ms
+    FROM v WHERE verdict = 'run' AND record ORDER BY message_id
+    ON CONFLICT (message_id) DO UPDATE SET
+        run_id = coalesce(s.run_id, EXCLUDED.run_id), attempt = EXCLUDED.attempt, deliveries = 1, rank = 1,
+        status = 'running', started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at,
+        finished_at = NULL, time_limit_ms = EXCLUDED.time_limit_ms
+    WHERE (EXCLUDED.attempt, 1, 1) >= (s.attempt, s.deliveries, s.rank)
+)
+SELECT message_id, verdict, run_job, run_status, run_step FROM v
+"""
+
+
+def explain(start: Start, run_job: str | None, run_status: str | None, run_step: int | None) -> str:
+    if run_job is None:
+        return f"run {start.run_id} does not exist"
+    if run_job != start.job:
+        return f"run {start.run_id} is a run of {run_job}, not {start.job}"
+    if run_step < start.index:
+        return f"run {start.run_id} is at step {run_step}, not yet at step {start.index}"
+    if run_status != "running":
+        return f"run {start.run_id} has ended ({run_status})"
+    return f"run {start.run_id} has moved past step {start.index} (it is at step {run_step})"
+
+
+PREPARED = "wrls_step_starts"
+PREPARE = f"PREPARE {PREPARED} AS {CHECK_AND_RECORD}"
+EXECUTE = (f"EXECUTE {PREPARED} (%s::text[], %s::uuid[], %s::text[], %s::text[], %s::int[], %s::text[], "
+           "%s::int[], %s::int[], %s::bool[])")
+
+
+def write_group(cursor, group: list[Start]) -> None:
+    """Check and record a group of starts, on a DB-API cursor whose connection has the statement prepared."""
+    cursor.execute(EXECUTE, (
+        [s.message_id for s in group], [s.run_id for s in group], [s.actor for s in group],
+        [s.queue for s in group], [s.attempt for s in group], [s.job for s in group],
+        [s.index for s in group], [s.time_limit_ms for s in group], [s.record for s in group],
+    ))
+    verdicts = {row[0]: row[1:] for row in cursor.fetchall()}
+    for start in group:
+        verdict, run_job, run_status, run_step = verdicts[start.message_id]
+        start.verdict = verdict
+        if verdict != RUN:
+            start.reason = explain(start, run_job, run_status, run_step)
+
+
+class StartCommitter:
+    """One committer thread per process; ``start`` blocks until its group is committed."""
+
+    def __init__(self, engine_factory: Callable[[], Engine]) -> None:
+        self._engine_factory = engine_factory
+        self._queue: queue.SimpleQueue[Start] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self._connection = None
+
+    def start(self, start: Start) -> Start:
+        """Check and record one start; its ``verdict`` says whether to run it."""
+        self._ensure_thread()
+        self._queue.put(start)
+        if not start.done.wait(WAIT_S):
+            raise TimeoutError(f"start of {start.message_id} not recorded within {WAIT_S}s")
+        if start.error is not None:
+            raise start.error
+        return start
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                self._queue = queue.SimpleQueue()
+                self._pid = os.getpid()
+                self._connection = None  # a forked process must not share its parent's
+                self._thread = threading.Thread(target=self._run, name="step-starts", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            group = [self._queue.get()]
+            while len(group) < MAX_GROUP:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            # A message redelivered within one group is one start: the later copy waits for the next group.
+            unique: dict[str, Start] = {}
+            for start in group:
+                if start.message_id in unique:
+                    self._queue.put(start)
+                else:
+                    unique[start.message_id] = start
+            group = list(unique.values())
+            try:
+                self._write(group)
+            except Exception as e:
+                for s in group:
+                    s.error = e
+            for s in group:
+                s.done.set()
+
+    def _connect(self):
+        # The thread's own connection, the statement prepared once, each group one
+        # round trip in autocommit: planning the statement, the pool's checkout and
+        # reset, and BEGIN/COMMIT would cost more than running it.
+        connection = self._engine_factory().raw_connection()
+        connection.detach()
+        try:
+            connection.dbapi_connection.autocommit = True
+            with connection.cursor() as cursor:
+                # Visible to every process at commit, which a killed worker needs; only a
+                # database crash could lose the last fraction of a second of starts (a
+                # delivery then counted one short), as with the ledger writer's routine rows.
+                cursor.execute("SET synchronous_commit = off")
+                cursor.execute(PREPARE)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _write(self, group: list[Start]) -> None:
+        if self._connection is None:
+            self._connection = self._connect()
+        connection = self._connection
+        try:
+            with connection.cursor() as cursor:
+                write_group(cursor, group)
+        except BaseException:
+            self._connection = None
+            try:
+                connection.close()
+            except Exception:
+                logger.debug("closing a broken connection failed", exc_info=True)
+            raise
