@@ -21,8 +21,8 @@ import dramatiq
 from sqlalchemy import Connection, Engine, text
 
 from . import envelope
-from .cron import fire_times, parse_cron, parse_interval
 from .calendar import Calendar
+from .cron import fire_times, parse_cron, parse_interval
 from .database import bump, engine_for, upgrade
 from .definitions import Job, Schedule, Step, StepContext
 from .errors import BadMessage, ConfigurationError, JobRefused, PermanentError
