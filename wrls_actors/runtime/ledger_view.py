@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Engine, text
@@ -62,7 +63,7 @@ _EVENTS = text("""
 """)
 
 
-def _run(row) -> RunInfo:
+def _run(row: Any) -> RunInfo:
     return RunInfo(row.run_id, row.job, row.status, row.step_index, row.nominal_time, row.started_at,
                    float(row.age_s))
 
