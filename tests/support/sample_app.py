@@ -58,6 +58,14 @@ def refuse(ctx):
     raise PermanentError("the input is bad: retrying cannot help")
 
 
+def patient(ctx):
+    """Waits two attempts for something, as a step does that may not hold its worker for long."""
+    _effect(ctx)
+    if ctx.attempt < 3:
+        ctx.retry_later(f"not there yet at attempt {ctx.attempt}", timedelta(milliseconds=100))
+    ctx.count("waited_attempts", ctx.attempt - 1)
+
+
 def boom(ctx):
     _effect(ctx)
     raise ValueError("boom: this step always fails")
@@ -132,6 +140,9 @@ JOBS = (
     Job("gate", (Step("check", maybe_stop), Step("after", record)), queue="short",
         params=(Param("stop", bool, help="end the run after its first step"),)),
     Job("bad-input", (Step("read", refuse, max_retries=3, **QUICK), Step("never", record)), queue="short"),
+    # A backoff of 20 minutes: only RetryLater's own delay brings the retries round in time.
+    Job("patient", (Step("wait", patient, max_retries=2, min_backoff=timedelta(minutes=20),
+                         max_backoff=timedelta(minutes=20)), Step("after", record)), queue="short"),
 )
 
 SCHEDULES = (

@@ -21,13 +21,14 @@ import requests
 
 from ..config import Config
 from ..runtime import PermanentError
+from .errors import ServiceUnavailable
 
 # A token is renewed this long before the expiry its endpoint announced, so it
 # does not run out between the check and the API's answer.
 EXPIRY_MARGIN_S = 60
 
 
-class ChargingModuleUnavailable(Exception):
+class ChargingModuleUnavailable(ServiceUnavailable):
     """The Charging Module (or its token endpoint) did not answer usefully this time: worth retrying."""
 
 

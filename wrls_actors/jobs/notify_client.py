@@ -24,6 +24,7 @@ from sqlalchemy import Engine, text
 
 from ..config import Config
 from ..runtime import PermanentError
+from .errors import JobError, ServiceUnavailable
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 API_KEY = re.compile(rf"^.+-({UUID})-({UUID})$")
@@ -33,7 +34,7 @@ API_KEY = re.compile(rf"^.+-({UUID})-({UUID})$")
 TIMEOUT_S = 10
 
 
-class NotifyUnavailable(Exception):
+class NotifyUnavailable(ServiceUnavailable):
     """Notify did not take the request this time (rate limit, its own error, no answer): retry later."""
 
 
@@ -42,7 +43,7 @@ class RateLimited(NotifyUnavailable):
     (429 ``TooManyRequestsError``) is a plain NotifyUnavailable: it lasts until midnight."""
 
 
-class RowRejected(Exception):
+class RowRejected(JobError):
     """Notify refused this message for good (a 400): Notify's own words are the message."""
 
 

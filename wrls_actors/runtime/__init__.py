@@ -2,15 +2,23 @@
 schedules, stall detection and Prometheus metrics. It knows nothing of the
 application whose jobs it runs."""
 
+from .calendar import Calendar
 from .definitions import ALLOW, CONTINUE, FAIL, LATEST, NONE, SKIP, Job, Schedule, Step, StepContext
-from .errors import BadMessage, ConfigurationError, JobRefused, PermanentError, ScheduleError
+from .errors import (
+    BadMessage, ConfigurationError, JobRefused, JobRuntimeError, PermanentError, RetryLater, ScheduleError,
+)
+from .ledger_view import EventCount, LedgerView, RunInfo
 from .params import Param
 from .service import Service
 from .settings import Settings
+from .waiting import SLICE_S, Waited, retries_for, wait_in_slices
 
 __all__ = [
     "ALLOW", "CONTINUE", "FAIL", "LATEST", "NONE", "SKIP",
     "Job", "Param", "Schedule", "Step", "StepContext",
-    "BadMessage", "ConfigurationError", "JobRefused", "PermanentError", "ScheduleError",
+    "BadMessage", "ConfigurationError", "JobRefused", "JobRuntimeError", "PermanentError", "RetryLater",
+    "ScheduleError",
+    "Calendar", "EventCount", "LedgerView", "RunInfo",
+    "SLICE_S", "Waited", "retries_for", "wait_in_slices",
     "Service", "Settings",
 ]

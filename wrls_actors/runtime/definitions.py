@@ -12,12 +12,16 @@ import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, NoReturn
 from uuid import UUID
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, RetryLater
 from .params import Param, declare
+
+if TYPE_CHECKING:
+    from .calendar import Calendar
+    from .ledger_view import LedgerView, RunInfo
 
 # What a child failure does to the run when the fan-in fires.
 CONTINUE = "continue"
@@ -111,7 +115,11 @@ class Schedule:
 
 @dataclasses.dataclass
 class StepContext:
-    """What a step function is given: the run, its parameters and a place to count."""
+    """What a step function is given: the run, its parameters, a place to count, and what it may ask.
+
+    A step learns about other runs, ticks and schedules from here (``ledger``,
+    ``calendar`` and the shortcuts below), never from the ledger's tables.
+    """
 
     run_id: UUID
     job: str
@@ -124,6 +132,38 @@ class StepContext:
     engine: Any = None  # the service's database (a SQLAlchemy Engine)
     counts: Counter = dataclasses.field(default_factory=Counter)
     ending: str | None = None
+    calendar: Calendar | None = None  # the service's schedules, overrides applied; None: no schedules
+
+    @property
+    def ledger(self) -> LedgerView:
+        """Read-only views of runs, ticks and events (``runtime.LedgerView``)."""
+        from .ledger_view import LedgerView
+
+        return LedgerView(self.engine)
+
+    def run(self) -> RunInfo:
+        """This run as the ledger has it now (its nominal time, its age by the database's clock)."""
+        info = self.ledger.run(self.run_id)
+        if info is None:
+            raise LookupError(f"run {self.run_id} is not in the ledger")
+        return info
+
+    def is_running(self, job: str, *, at_step: int | None = None) -> RunInfo | None:
+        """The job's oldest running run (at step ``at_step`` if given), or None."""
+        runs = self.ledger.running(job, at_step=at_step)
+        return runs[0] if runs else None
+
+    def tick_claimed(self, schedule: str, nominal: datetime) -> bool:
+        """Whether the scheduler has handled the schedule's tick of ``nominal``."""
+        return self.ledger.tick_claimed(schedule, nominal)
+
+    def fires_at(self, schedule: str, moment: datetime | None) -> bool:
+        """Whether the schedule, as the service runs it, has a tick at ``moment``."""
+        return self.calendar is not None and self.calendar.fires_at(schedule, moment)
+
+    def retry_later(self, reason: str, delay: timedelta) -> NoReturn:
+        """End this attempt; the step runs again after ``delay`` (see :class:`RetryLater`)."""
+        raise RetryLater(reason, delay)
 
     def count(self, name: str, n: int = 1) -> None:
         """Add to one of the run's counts (summed over steps and children)."""

@@ -21,6 +21,7 @@ import dramatiq
 from sqlalchemy import Connection, Engine, text
 
 from . import envelope
+from .calendar import Calendar
 from .cron import fire_times, parse_cron, parse_interval
 from .database import bump, engine_for, upgrade
 from .definitions import Job, Schedule, Step, StepContext
@@ -112,6 +113,11 @@ class Service:
         return engine_for(self._database_url)
 
     @cached_property
+    def calendar(self) -> Calendar:
+        """The schedules as this service runs them, for steps asking when a job fires."""
+        return Calendar(self.schedules.values(), self.tz)
+
+    @cached_property
     def ledger(self) -> Ledger:
         s = self.settings
         return Ledger(
@@ -176,7 +182,7 @@ class Service:
                 run_id=run_id, job=job.name, step=step.name, params=params,
                 message_id=context.get("message_id", ""), attempt=context.get("attempt", 1),
                 logger=logging.LoggerAdapter(logging.getLogger(f"jobs.{actor_name}"), {"run_id": str(run_id)}),
-                item=item, engine=self.engine,
+                item=item, engine=self.engine, calendar=self.calendar,
             )
             started = time.monotonic()
             result = step.fn(ctx)

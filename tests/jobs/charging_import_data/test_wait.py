@@ -16,10 +16,9 @@ from tests.support.services import wait_for
 from wrls_actors.config import Config
 from wrls_actors.jobs.charging_import_data import CHARGING_IMPORT_DATA
 from wrls_actors.jobs.charging_import_data.wait_for_nald import TABLES_READ
-from wrls_actors.jobs.nald_import.wait import (
-    SLICE_S, WAIT_RETRIES, StillWaiting, nald_tick_due, wait_for_nald_swap,
-)
-from wrls_actors.runtime import ConfigurationError, PermanentError, StepContext
+from wrls_actors.jobs.nald_import.wait import WAIT_RETRIES, wait_for_nald_swap
+from wrls_actors.runtime import SLICE_S, ConfigurationError, PermanentError, RetryLater, Service, Settings, StepContext
+from wrls_actors.schedules import SCHEDULES
 
 JOB = "charging-import-data"
 MONDAY_1AM = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)  # 01:00 in London (GMT)
@@ -43,7 +42,7 @@ def set_run(wrls, run_id: str, sql: str) -> None:
 def context(wrls, run_id: str, attempt: int = 1) -> StepContext:
     logger = logging.LoggerAdapter(logging.getLogger("jobs.test-wait"), {})
     return StepContext(run_id=uuid.UUID(run_id), job=JOB, step="wait-for-nald", params={}, message_id="m",
-                       attempt=attempt, logger=logger, engine=wrls.engine)
+                       attempt=attempt, logger=logger, engine=wrls.engine, calendar=wrls.calendar)
 
 
 def test_the_bound_defaults_to_an_hour_and_stays_within_what_the_step_retries_can_reach():
@@ -56,7 +55,12 @@ def test_the_bound_defaults_to_an_hour_and_stays_within_what_the_step_retries_ca
     assert step.max_retries == WAIT_RETRIES and SLICE_S < step.time_limit.total_seconds() < 1800
 
 
-def test_nald_tick_due_follows_the_nald_schedule_and_its_override():
+def nald_tick_due(nominal: datetime | None, env: dict[str, str]) -> bool:
+    """What the wait asks the step context: does nald-import fire at ``nominal``, as the service runs it."""
+    return Service(Settings.from_env("WRLS", env), (), SCHEDULES).calendar.fires_at("nald-import", nominal)
+
+
+def test_the_wait_asks_the_nald_schedule_with_its_override():
     assert nald_tick_due(MONDAY_1AM, {})
     assert nald_tick_due(datetime(2026, 7, 6, 0, 0, tzinfo=timezone.utc), {})  # 01:00 in summer time
     assert not nald_tick_due(MONDAY_1AM.replace(hour=4), {})
@@ -103,7 +107,7 @@ def test_one_attempt_waits_a_slice_the_run_waits_its_bound_and_the_wait_is_count
     nald = add_run(wrls, "nald-import")
     ours = add_run(wrls, JOB)
     # An attempt ends after its slice, to be retried: a step must end before RabbitMQ's consumer timeout.
-    with pytest.raises(StillWaiting, match=f"still waiting for nald-import run {nald}"):
+    with pytest.raises(RetryLater, match=f"still waiting for nald-import run {nald}"):
         wait_for_nald_swap(context(wrls, ours), 600, poll_s=0.1, slice_s=0.3)
     # The bound counts from the run's start, whatever the attempt.
     set_run(wrls, ours, "started_at = now() - interval '700 seconds'")

@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..errors import JobDataError
+
 STATUS_IN_PROGRESS = "In progress"
 STATUS_APPROVED = "Approved"
 
@@ -37,7 +39,7 @@ EDIT_DATA = "edit.data"
 DELETE_DATA = "delete.data"
 
 
-class ReplayError(ValueError):
+class ReplayError(JobDataError):
     """The edits cannot be replayed onto this licence."""
 
 

@@ -37,8 +37,10 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..errors import JobDataError
 
-class BadData(ValueError):
+
+class BadData(JobDataError):
     """This condition cannot be copied: its licence is reported and skipped."""
 
 

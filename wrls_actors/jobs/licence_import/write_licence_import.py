@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 from sqlalchemy import Connection, TextClause, text
 
+from ..errors import JobDataError
 from .licence_transforms import LICENCE_HOLDER, RETURNS_TO, Licence, LicenceImport
 
 # SROC replaced ALCS (PRESROC) charging on this day: load/connectors/queries.js
@@ -26,7 +27,7 @@ from .licence_transforms import LICENCE_HOLDER, RETURNS_TO, Licence, LicenceImpo
 SROC_START = date(2022, 4, 1)
 
 
-class MissingReferenceData(ValueError):
+class MissingReferenceData(JobDataError):
     """Raised when a WRLS reference table lacks a row the licence needs (a region, a purpose, a role)."""
 
 

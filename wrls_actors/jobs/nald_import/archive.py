@@ -18,7 +18,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from ...runtime import PermanentError
+from ..errors import PermanentJobError
 from . import decrypt
 
 INNER_NAME = "NALD.zip"
@@ -37,7 +37,7 @@ _EOCD_SEARCH = 22 + 0xFFFF  # the end record and the longest comment it may carr
 INNER_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
 
 
-class BadExtract(PermanentError):
+class BadExtract(PermanentJobError):
     """The extract cannot be imported as it is; the message names the file (and line)."""
 
 

@@ -20,14 +20,16 @@ from typing import BinaryIO
 
 import stream_unzip
 
+from ..errors import JobError
+
 READ_CHUNK = 1 << 20
 
 
-class WrongPassword(Exception):
+class WrongPassword(JobError):
     """The member's password check failed."""
 
 
-class Corrupt(Exception):
+class Corrupt(JobError):
     """The member cannot be read back as its headers describe it."""
 
 

@@ -46,6 +46,7 @@ from datetime import date
 from typing import Any, Iterable, Mapping, Sequence
 
 from ...model import nald
+from ..errors import JobDataError
 from .licence_rows import LicenceRows, Row, sort_value
 from .return_cycles import NaldReturn, is_summer_format, parse_nald_date
 
@@ -64,7 +65,7 @@ HOLDER_ROLE = "Licence holder"
 CURRENT_STATUS = "CURR"
 
 
-class NaldDataError(ValueError):
+class NaldDataError(JobDataError):
     """The licence's NALD rows lack something the legacy import required (it failed there too)."""
 
 

@@ -41,6 +41,7 @@ from sqlalchemy import Connection, Engine, text
 
 from ...config import Config, config
 from ...runtime import PermanentError, StepContext
+from ..errors import JobError
 from ..notify_client import (
     NotifyUnavailable, RateLimited, RowRejected, call, client, find_by_reference, reserve_send,
 )
@@ -107,7 +108,7 @@ class RateLimitedCount:
             return self.n
 
 
-class NotSendable(Exception):
+class NotSendable(JobError):
     """The row cannot be sent as written (no template, no PDF, an unknown type): Notify is not asked."""
 
 

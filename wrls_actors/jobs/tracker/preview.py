@@ -11,15 +11,16 @@ from datetime import datetime, timezone
 from sqlalchemy import Engine
 
 from ...config import Config
+from ...runtime import LedgerView
 from .gather import gather, window_ending
 from .report import build_report, london_time, reference
 
 
 def preview(engine: Engine, cfg: Config, now: datetime | None = None) -> str:
     end = now or datetime.now(timezone.utc)
-    with engine.connect() as connection:
-        window = window_ending(connection, end)
-        problems = gather(connection, window)
+    ledger = LedgerView(engine)
+    window = window_ending(ledger, end)
+    problems = gather(ledger, window)
     since = london_time(window.start)
     start = "the previous report" if window.previous else f"no previous report: the last {(window.end - window.start).days} days"
     lines = [f"tracker dry run (nothing sent, nothing recorded): since {since} ({start}) until {london_time(end)}"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from ...config import config
 from ...runtime import PermanentError, StepContext
 from . import notify
-from .gather import gather, run_started_at, window_ending
+from .gather import gather, window_ending
 from .report import build_report, london_time, reference, summary
 
 
@@ -29,9 +29,8 @@ def send_report(ctx: StepContext) -> None:
         raise PermanentError("WRLS_TRACKER_RECIPIENT is not set: the tracker has nobody to report to")
     # Checked before reading anything, so a missing key fails every run, not only those with news.
     client = notify.client(cfg)
-    with ctx.engine.connect() as connection:
-        window = window_ending(connection, run_started_at(connection, ctx.run_id))
-        problems = gather(connection, window)
+    window = window_ending(ctx.ledger, ctx.run().started_at)
+    problems = gather(ctx.ledger, window)
     since = london_time(window.start)
     content = build_report(problems, cfg.environment, window)
     if content is None:
