@@ -16,7 +16,7 @@ from tests.support.services import wait_for
 from wrls_actors.config import Config
 from wrls_actors.jobs.charging_import_data import CHARGING_IMPORT_DATA
 from wrls_actors.jobs.charging_import_data.wait_for_nald import TABLES_READ
-from wrls_actors.jobs.nald_import.wait import (
+from wrls_actors.jobs.shared.nald_wait import (
     SLICE_S, WAIT_RETRIES, StillWaiting, nald_tick_due, wait_for_nald_swap,
 )
 from wrls_actors.runtime import ConfigurationError, PermanentError, StepContext

@@ -39,7 +39,7 @@ from ...runtime import ConfigurationError, PermanentError, Settings, Step, StepC
 from ...runtime.cron import is_expected
 from ...runtime.service import apply_overrides
 from ...schedules import SCHEDULES
-from .queue_licences import missing_tables
+from ...nald.sql import missing_tables
 
 NALD_JOB = "nald-import"
 
