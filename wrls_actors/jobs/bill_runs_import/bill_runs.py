@@ -15,11 +15,11 @@ import json
 
 from sqlalchemy import text
 
+from ...nald.lookups import column_lookup, report_rows, report_unreadable, unnest
+from ...nald.sql import integer, is_null, number, readable
+from ...nald.values import nald_date
 from ...runtime import StepContext
 from ..bulk_sql import analyse
-from ...nald.lookups import column_lookup, report_rows, report_unreadable, unnest
-from ...nald.values import nald_date
-from ...nald.sql import integer, is_null, number, readable
 from .summer_runs import LEGACY_IDS
 
 TABLE = "NALD_BILL_RUNS"

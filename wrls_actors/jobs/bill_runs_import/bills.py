@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from ...runtime import StepContext
-from ..bulk_sql import analyse, hash_joins_only
 from ...nald.lookups import report_rows
 from ...nald.sql import integer, nald_text, number, readable
+from ...runtime import StepContext
+from ..bulk_sql import analyse, hash_joins_only
 
 INSERT = text(f"""
     WITH source AS (

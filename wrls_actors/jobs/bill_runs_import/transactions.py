@@ -23,11 +23,11 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from ...nald.lookups import column_lookup, report_rows, report_unreadable, unnest
+from ...nald.sql import integer, is_null, nald_text, number, readable
+from ...nald.values import nald_date
 from ...runtime import StepContext
 from ..bulk_sql import analyse, hash_joins_only
-from ...nald.lookups import column_lookup, report_rows, report_unreadable, unnest
-from ...nald.values import nald_date
-from ...nald.sql import integer, is_null, nald_text, number, readable
 
 TABLE = "NALD_BILL_TRANS"
 DATES = ("BILL_ST_DATE", "BILL_END_DATE")

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from ...runtime import StepContext
-from ..upsert import update_when_changed
 from ...nald.formats import is_summer_format, is_upload_format
 from ...nald.lookups import lookup_params, report_rows, unnest
 from ...nald.sql import nald_text
 from ...nald.values import smallint
+from ...runtime import StepContext
+from ..upsert import update_when_changed
 from . import mapping
 
 TABLE = "NALD_RET_FORMATS"

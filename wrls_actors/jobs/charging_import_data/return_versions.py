@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from ...runtime import StepContext
-from ..upsert import update_when_changed
 from ...nald.lookups import lookup_params, report_rows, unnest
 from ...nald.values import nald_date, required_date, required_integer
+from ...runtime import StepContext
+from ..upsert import update_when_changed
 from . import mapping
 
 TABLE = "NALD_RET_VERSIONS"

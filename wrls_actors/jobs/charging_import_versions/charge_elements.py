@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from ...runtime import StepContext
-from ..upsert import update_when_changed
+from ...nald.codes import LOSS_FACTORS, SEASONS, SOURCES, code_of, flag
 from ...nald.lookups import lookup_params, report_rows, unnest
 from ...nald.sql import nald_text
-from ...nald.codes import LOSS_FACTORS, SEASONS, SOURCES, code_of, flag
 from ...nald.values import decimal, nald_date, smallint
+from ...runtime import StepContext
+from ..upsert import update_when_changed
 
 TABLE = "NALD_CHG_ELEMENTS"
 _PERIOD = ("ABS_PERIOD_ST_DAY", "ABS_PERIOD_ST_MONTH", "ABS_PERIOD_END_DAY", "ABS_PERIOD_END_MONTH")
