@@ -75,7 +75,7 @@ VARIABLES: tuple[Variable, ...] = (
 
 # A wait for the NALD swap runs in slices of one step attempt each (every
 # attempt must end before RabbitMQ's consumer timeout), and a step has a fixed
-# number of retries: jobs/nald_import/wait.py sizes them for this bound.
+# number of retries: jobs/shared/nald_wait.py sizes them for this bound.
 NALD_WAIT_MAX_S = 4 * 3600
 
 

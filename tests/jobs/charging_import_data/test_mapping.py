@@ -5,6 +5,10 @@ from datetime import date
 import pytest
 
 from wrls_actors.jobs.charging_import_data import mapping
+from wrls_actors.nald.codes import SEASONS, code_of, flag
+from wrls_actors.nald.formats import is_summer_format, is_upload_format
+from wrls_actors.nald.lookups import lookup
+from wrls_actors.nald.values import nald_date
 
 
 @pytest.mark.parametrize("code, status", [("CURR", "current"), ("SUPER", "superseded"), ("DRAFT", "draft"),
@@ -41,40 +45,25 @@ def test_two_part_tariff_uses():
     ("65", True, True), ("45", True, False), ("80", True, False), ("66", False, True), ("16", False, False),
     ("46", False, False), ("null", False, False), (None, False, False), ("x", False, False)])
 def test_summer_and_upload_formats_from_form_prodn_month(month, summer, upload):
-    assert (mapping.is_summer(month), mapping.is_upload(month)) == (summer, upload)
+    assert (is_summer_format(month), is_upload_format(month)) == (summer, upload)
 
 
-def test_nald_dates_and_numbers():
-    assert mapping.nald_date("31/03/2020") == date(2020, 3, 31)
-    assert mapping.nald_date("null") is None and mapping.nald_date(None) is None
-    assert mapping.required_date("1/4/2002") == date(2002, 4, 1)
-    for bad in ("31/02/2020", "2020-03-31", "soon"):
-        with pytest.raises(ValueError):
-            mapping.nald_date(bad)
-    with pytest.raises(ValueError, match="a date is required"):
-        mapping.required_date("null")
-    assert mapping.required_integer(" 3 ") == 3
-    assert mapping.period_part("null") is None and mapping.period_part("12") == 12
-    for bad in ("1.5", "ten", "40000"):
-        with pytest.raises(ValueError):
-            mapping.period_part(bad)
-    with pytest.raises(ValueError, match="a number is required"):
-        mapping.required_integer("null")
-
-
-def test_flags_and_text():
-    assert mapping.flag("Y") is True and mapping.flag("N") is False
+def test_flags_and_codes():
+    assert flag("Y") is True and flag("N") is False
     with pytest.raises(ValueError, match="Y/N"):
-        mapping.flag("null")
-    assert mapping.nald_text("null") is None and mapping.nald_text("Null Farm") == "Null Farm"
+        flag("null")
+    season = code_of(SEASONS, "a season code")
+    assert season(" S ") == "summer" and season("null") is None
+    with pytest.raises(ValueError, match="'s' is not a season code"):
+        season("s")
 
 
 def test_a_lookup_keeps_the_readable_distinct_values_and_says_why_the_others_are_not():
-    found = mapping.lookup(["CURR", "SUPER", "CURR", "BAD", None], mapping.return_version_status)
+    found = lookup(["CURR", "SUPER", "CURR", "BAD", None], mapping.return_version_status)
     assert found.raw == ["CURR", "SUPER"] and found.value == ["current", "superseded"]
     assert set(found.unreadable) == {"", "BAD"}  # NULL is offered to the rule, keyed '' as SQL joins on it
     assert "'BAD' is not a return version status" in found.unreadable["BAD"]
-    dates = mapping.lookup(["null", "01/04/2020", None], mapping.nald_date)
+    dates = lookup(["null", "01/04/2020", None], nald_date)
     assert dict(zip(dates.raw, dates.value)) == {"": None, "01/04/2020": date(2020, 4, 1), "null": None}
     assert dates.params("end_date") == {"end_date_raw": dates.raw, "end_date_value": dates.value}
 

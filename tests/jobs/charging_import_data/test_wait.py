@@ -1,4 +1,4 @@
-"""Waiting for the NALD swap (jobs/nald_import/wait.py): in the test process against the real ledger,
+"""Waiting for the NALD swap (jobs/shared/nald_wait.py): in the test process against the real ledger,
 and end to end through a worker."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from tests.support.services import wait_for
 from wrls_actors.config import Config
 from wrls_actors.jobs.charging_import_data import CHARGING_IMPORT_DATA
 from wrls_actors.jobs.charging_import_data.wait_for_nald import TABLES_READ
-from wrls_actors.jobs.nald_import.wait import WAIT_RETRIES, wait_for_nald_swap
+from wrls_actors.jobs.shared.nald_wait import WAIT_RETRIES, wait_for_nald_swap
 from wrls_actors.runtime import SLICE_S, ConfigurationError, PermanentError, RetryLater, Service, Settings, StepContext
 from wrls_actors.schedules import SCHEDULES
 

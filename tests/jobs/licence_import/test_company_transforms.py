@@ -112,6 +112,15 @@ def test_dates_nald_and_transfer_formats():
         nald_date("2016-04-05", "EFF_ST_DATE")
 
 
+def test_values_read_by_the_shared_nald_rules():
+    # NULL in any case or blank, a date with a time after it: read as every other job reads them.
+    assert nald_date("") is None and nald_date("NULL") is None
+    assert nald_date("05/04/2016 11:24:02") == date(2016, 4, 5)
+    assert map_contact(party("9", SALUTATION="", INITIALS="NULL", FORENAME=" ", NAME="Smith")) == Contact(
+        external_id="1:9", salutation=None, initials=None, first_name=None, last_name="Smith")
+    assert company_name(party("9", SALUTATION="Mr", INITIALS="J", FORENAME="", NAME="Smith")) == "Mr J Smith"
+
+
 @pytest.mark.parametrize("a, b, same", [
     ("Big Co Ltd.", "BIG CO LIMITED", True),
     ("  Big Co Ltd ", "big co limited", True),

@@ -250,8 +250,19 @@ def test_null_period_parts_and_quantity_are_none():
     assert (p.abstraction_period_start_day, p.abstraction_period_end_month, p.annual_quantity) == (None, None, None)
 
 
+def test_purpose_values_read_by_the_shared_nald_rules():
+    # NULL in any case or blank, a date with a time after it: read as every other job reads them.
+    nald = [purpose("20", "100", "0", PERIOD_ST_DAY="NULL", ANNUAL_QTY=" ", NOTES="",
+                    TIMELTD_ST_DATE=" 01/04/2015 00:00:00", TIMELTD_END_DATE="Null")]
+    p, = transform_licence(rows(purposes=nald)).purposes
+    assert (p.abstraction_period_start_day, p.annual_quantity, p.notes) == (None, None, None)
+    assert (p.time_limited_start_date, p.time_limited_end_date) == (date(2015, 4, 1), None)
+
+
 @pytest.mark.parametrize("column, value, message", [
     ("ANNUAL_QTY", "lots", "ANNUAL_QTY 'lots' is not a number"),
+    ("ANNUAL_QTY", "1e3", "ANNUAL_QTY '1e3' is not a number"),
+    ("PERIOD_ST_DAY", "1_0", "PERIOD_ST_DAY '1_0' is not a whole number"),
     ("ANNUAL_QTY", "NaN", "ANNUAL_QTY 'NaN' is not a number"),
     ("PERIOD_ST_DAY", "1st", "PERIOD_ST_DAY '1st' is not a whole number"),
     ("APUR_APUS_CODE", NULL, "a purpose code is null"),

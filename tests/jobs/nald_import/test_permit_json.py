@@ -8,13 +8,13 @@ from datetime import date
 
 import pytest
 
-from wrls_actors.jobs.nald_import.licence_rows import LicenceRows, sort_rows, sort_value
+from wrls_actors.jobs.nald_import.licence_rows import LicenceRows
+from wrls_actors.nald.rows import sort_rows, sort_value
 from wrls_actors.jobs.nald_import.permit_json import (
     NaldDataError,
     abstraction_point,
     calendar_to_sortable,
     document_metadata,
-    js_parse_int,
     json_text,
     licence_end_date,
     permit_licence,
@@ -491,14 +491,6 @@ def test_abstraction_point_formats_grid_references():
 
 
 # ------------------------------------------------------------------ helpers and determinism
-
-
-@pytest.mark.parametrize(
-    "value, expected",
-    [("12", 12), (" 7x", 7), ("-3", -3), ("null", None), ("", None), (None, None), ("1.9", 1)],
-)
-def test_js_parse_int(value, expected):
-    assert js_parse_int(value) == expected
 
 
 def test_calendar_to_sortable():

@@ -20,7 +20,6 @@ from wrls_actors.jobs.nald_import.return_cycles import (
     format_start_date,
     is_summer_format,
     overlapping_logs,
-    parse_nald_date,
     received_date,
     return_cycles,
     return_id,
@@ -60,29 +59,6 @@ def spans(cycles):
 
 
 # ------------------------------------------------------------------ parsing
-
-
-@pytest.mark.parametrize(
-    "value, expected",
-    [
-        ("01/04/2019", D("2019-04-01")),
-        ("1/4/2019", D("2019-04-01")),
-        ("31/03/2020 00:00:00", D("2020-03-31")),
-        ("null", None),
-        ("NULL", None),
-        ("", None),
-        (None, None),
-        (D("2020-01-02"), D("2020-01-02")),
-    ],
-)
-def test_parse_nald_date(value, expected):
-    assert parse_nald_date(value) == expected
-
-
-@pytest.mark.parametrize("value", ["2019-04-01", "31/02/2020", "garbage"])
-def test_parse_nald_date_rejects_malformed(value):
-    with pytest.raises(ValueError):
-        parse_nald_date(value)
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ from tests.support.notify import (
     AUTH_ERROR, DAILY_LIMIT_ERROR, RATE_LIMIT_ERROR, SERVER_ERROR, TEAM_KEY_ERROR, FakeNotify,
 )
 from wrls_actors.config import Config
-from wrls_actors.jobs.tracker import notify as tracker_notify
-from wrls_actors.jobs.tracker.notify import NotifyUnavailable, check_api_key, find_by_reference, send_email
+from wrls_actors.jobs.shared import notify_email as tracker_notify
+from wrls_actors.jobs.shared.notify_email import NotifyUnavailable, check_api_key, find_by_reference, send_email
 from wrls_actors.runtime import PermanentError
 
 

@@ -15,11 +15,11 @@ import json
 
 from sqlalchemy import text
 
+from ...nald.lookups import column_lookup, report_rows, report_unreadable, unnest
+from ...nald.sql import integer, is_null, number, readable
+from ...nald.values import nald_date
 from ...runtime import StepContext
 from ..bulk_sql import analyse
-from ..charging_import_data.lookups import column_lookup, report_rows, report_unreadable, unnest
-from ..charging_import_data.mapping import nald_date
-from .nald_sql import integer, number, readable
 from .summer_runs import LEGACY_IDS
 
 TABLE = "NALD_BILL_RUNS"
@@ -32,7 +32,7 @@ INSERT = text(f"""
         SELECT r.*, concat_ws(':', r."FGAC_REGION_CODE", r."BILL_RUN_NO") AS legacy_id
         FROM import."{TABLE}" r
         WHERE r."BILL_RUN_TYPE" = ANY (CAST(:types AS text[]))
-          AND r."IAS_XFER_DATE" IS DISTINCT FROM 'null' AND btrim(coalesce(r."IAS_XFER_DATE", '')) <> ''
+          AND NOT {is_null('r."IAS_XFER_DATE"')}
           AND coalesce({integer('r."FIN_YEAR"')} >= 2015, true)
     ), source AS (
         SELECT r.legacy_id, reg.region_id, r."BILL_RUN_TYPE" AS type, {integer('r."FIN_YEAR"')} AS year,

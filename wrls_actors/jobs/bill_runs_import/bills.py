@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from ...nald.lookups import report_rows
+from ...nald.sql import integer, nald_text, number, readable
 from ...runtime import StepContext
 from ..bulk_sql import analyse, hash_joins_only
-from ..charging_import_data.lookups import report_rows
-from .nald_sql import integer, number, readable
 
 INSERT = text(f"""
     WITH source AS (
         SELECT concat_ws(':', h."FGAC_REGION_CODE", h."ID") AS legacy_id, b.billing_batch_id,
                b.date_created, b.date_updated, h."IAS_CUST_REF" AS account_number, ia.invoice_account_id,
                {number('h."NET_AMOUNT"')} * 100 AS net_amount, h."BILL_TYPE" = 'C' AS is_credit,
-               {integer('h."FIN_YEAR"')} AS year, NULLIF(h."BILL_NO", 'null') AS invoice_number,
+               {integer('h."FIN_YEAR"')} AS year, {nald_text('h."BILL_NO"')} AS invoice_number,
                row_to_json(h)::jsonb AS metadata,
                ({readable(numbers=('h."NET_AMOUNT"',), required=('h."FIN_YEAR"',))}
                 AND h."IAS_CUST_REF" IS NOT NULL) AS readable

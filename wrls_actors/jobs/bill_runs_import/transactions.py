@@ -23,11 +23,11 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from ...nald.lookups import column_lookup, report_rows, report_unreadable, unnest
+from ...nald.sql import integer, is_null, nald_text, number, readable
+from ...nald.values import nald_date
 from ...runtime import StepContext
 from ..bulk_sql import analyse, hash_joins_only
-from ..charging_import_data.lookups import column_lookup, report_rows, report_unreadable, unnest
-from ..charging_import_data.mapping import nald_date
-from .nald_sql import integer, number, readable
 
 TABLE = "NALD_BILL_TRANS"
 DATES = ("BILL_ST_DATE", "BILL_END_DATE")
@@ -52,7 +52,7 @@ INSERT = text(f"""
                ce.charge_element_id, ce.abstraction_period_start_day, ce.abstraction_period_start_month,
                ce.abstraction_period_end_day, ce.abstraction_period_end_month, ce.source, ce.season, ce.loss,
                ce.authorised_annual_quantity, ce.billable_annual_quantity,
-               nullif(nullif(nce."DESCR", 'null'), '') AS element_description, npu."DESCR" AS use_description,
+               {nald_text('nce."DESCR"')} AS element_description, npu."DESCR" AS use_description,
                right(nl."AREP_EIUC_CODE", 3) = 'SWC' AS is_water_undertaker,
                st.value AS start_date, en.value AS end_date,
                (st.raw IS NOT NULL AND en.raw IS NOT NULL
@@ -112,7 +112,7 @@ INSERT = text(f"""
                'charge_created', c.date_created, c.date_updated, {number('c."BILLABLE_ANN_QTY"')}, NULL,
                c."ELEMENT_AGRMNTS" = 'S127',
                CASE WHEN left(c."LH_ACC_AGRMNTS", 4) = 'S130' THEN c."LH_ACC_AGRMNTS" END,
-               c.description ILIKE 'second%', false, coalesce(c."NEW_OWN_FLAG" <> 'null', false), c.charge_type,
+               c.description ILIKE 'second%', false, NOT {is_null('c."NEW_OWN_FLAG"')}, c.charge_type,
                c.net_amount, c.legacy_id, c.description,
                c.metadata,
                c.source_factor, {number('c."SEAS_VALUE"')}, {number('c."LOSS_VALUE"')}, c.suc_factor,

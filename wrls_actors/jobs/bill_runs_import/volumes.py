@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from ...nald.lookups import column_lookup, report_unreadable, unnest
+from ...nald.sql import integer
+from ...nald.values import nald_date
 from ...runtime import StepContext
 from ..bulk_sql import analyse, hash_joins_only
-from ..charging_import_data.lookups import column_lookup, report_unreadable, unnest
-from ..charging_import_data.mapping import nald_date
-from .nald_sql import integer
 
 TABLE = "NALD_TPT_RETURNS"
 

@@ -1,7 +1,7 @@
 """Step wait-for-nald: start only on a complete ``import``, after a running NALD swap
-(the wait is nald-import's, ``jobs/nald_import/wait.py``)."""
+(the wait is shared: ``jobs/shared/nald_wait.py``)."""
 
-from ..nald_import.wait import wait_for_nald_step
+from ..shared.nald_wait import wait_for_nald_step
 
 #: The NALD tables this job reads.
 TABLES_READ = ("NALD_BILL_RUNS", "NALD_BILL_HEADERS", "NALD_BILL_TRANS", "NALD_TPT_RETURNS", "NALD_ABS_LICENCES",

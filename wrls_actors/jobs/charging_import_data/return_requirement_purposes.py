@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from ...nald.sql import nald_text
 from ...runtime import StepContext
 from ..upsert import update_when_changed
 
@@ -26,7 +27,7 @@ UPSERT = text(f"""
         SELECT concat_ws(':', p."FGAC_REGION_CODE", p."ARTY_ID", p."APUR_APPR_CODE", p."APUR_APSE_CODE",
                          p."APUR_APUS_CODE") AS external_id,
                r.return_requirement_id, pp.purpose_primary_id, ps.purpose_secondary_id, pu.purpose_use_id,
-               nullif(p."PURP_ALIAS", 'null') AS purpose_alias,
+               {nald_text('p."PURP_ALIAS"')} AS purpose_alias,
                (r.return_requirement_id IS NOT NULL AND pp.purpose_primary_id IS NOT NULL
                 AND ps.purpose_secondary_id IS NOT NULL AND pu.purpose_use_id IS NOT NULL) AS complete
         FROM import."NALD_RET_FMT_PURPOSES" p

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from ...nald.formats import is_summer_format, is_upload_format
+from ...nald.lookups import lookup_params, report_rows, unnest
+from ...nald.sql import nald_text
+from ...nald.values import smallint
 from ...runtime import StepContext
 from ..upsert import update_when_changed
 from . import mapping
-from .lookups import lookup_params, report_rows, unnest
 
 TABLE = "NALD_RET_FORMATS"
 PERIOD = ("ABS_PERIOD_ST_DAY", "ABS_PERIOD_ST_MONTH", "ABS_PERIOD_END_DAY", "ABS_PERIOD_END_MONTH")
@@ -37,7 +40,7 @@ UPSERT = text(f"""
                rv.return_version_id,
                CASE WHEN f."ID" ~ {_ID} THEN CAST(f."ID" AS integer) END AS legacy_id,
                sd.value AS start_day, sm.value AS start_month, ed.value AS end_day, em.value AS end_month,
-               nullif(f."SITE_DESCR", 'null') AS site_description, nullif(f."DESCR", 'null') AS description,
+               {nald_text('f."SITE_DESCR"')} AS site_description, {nald_text('f."DESCR"')} AS description,
                su.value AS is_summer, up.value AS is_upload, fr.value AS returns_frequency,
                (coalesce(f."ID" ~ {_ID}, false) AND fr.raw IS NOT NULL AND su.raw IS NOT NULL
                 AND up.raw IS NOT NULL AND sd.raw IS NOT NULL AND sm.raw IS NOT NULL AND ed.raw IS NOT NULL
@@ -78,9 +81,9 @@ UPSERT = text(f"""
 
 LOOKUPS = (
     ("frequency", ("ARTC_REC_FREQ_CODE",), mapping.returns_frequency),
-    ("summer", ("FORM_PRODN_MONTH",), mapping.is_summer),
-    ("upload", ("FORM_PRODN_MONTH",), mapping.is_upload),
-    ("period", PERIOD, mapping.period_part),
+    ("summer", ("FORM_PRODN_MONTH",), is_summer_format),
+    ("upload", ("FORM_PRODN_MONTH",), is_upload_format),
+    ("period", PERIOD, smallint),
 )
 
 

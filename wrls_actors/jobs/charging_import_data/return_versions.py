@@ -6,8 +6,8 @@ Legacy ``src/modules/charging-import/lib/queries/return-versions.js``
 ``water.licences`` (filled by licence-import), status CURR/SUPER/DRAFT to
 current/superseded/draft.
 
-One set-based statement. The codes and dates are mapped by ``mapping.py``
-(distinct values only, see ``lookups.py``); the upsert compares typed values,
+One set-based statement. The codes are mapped by ``mapping.py``, the dates by ``wrls_actors/nald``
+(distinct values only, see ``wrls_actors/nald/lookups.py``); the upsert compares typed values,
 so an unchanged extract changes no row. Versions of a licence not in
 ``water.licences`` yet are left out and counted (the legacy's inner join
 dropped them silently); so are rows the rules cannot read (the legacy's
@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from ...nald.lookups import lookup_params, report_rows, unnest
+from ...nald.values import nald_date, required_date, required_integer
 from ...runtime import StepContext
 from ..upsert import update_when_changed
 from . import mapping
-from .lookups import lookup_params, report_rows, unnest
 
 TABLE = "NALD_RET_VERSIONS"
 
@@ -62,9 +63,9 @@ UPSERT = text(f"""
 
 LOOKUPS = (
     ("status", ("STATUS",), mapping.return_version_status),
-    ("version_no", ("VERS_NO",), mapping.required_integer),
-    ("start_date", ("EFF_ST_DATE",), mapping.required_date),
-    ("end_date", ("EFF_END_DATE",), mapping.nald_date),
+    ("version_no", ("VERS_NO",), required_integer),
+    ("start_date", ("EFF_ST_DATE",), required_date),
+    ("end_date", ("EFF_END_DATE",), nald_date),
 )
 
 

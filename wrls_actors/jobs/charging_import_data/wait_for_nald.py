@@ -2,10 +2,10 @@
 
 The legacy started at 01:00 together with the NALD download and read
 whatever ``import`` held (legacy/import.md §3, pain point 5). The wait itself
-is shared with licence-import: ``jobs/nald_import/wait.py``.
+is shared with the other NALD readers: ``jobs/shared/nald_wait.py``.
 """
 
-from ..nald_import.wait import wait_for_nald_step
+from ..shared.nald_wait import wait_for_nald_step
 
 #: The NALD tables this job reads.
 TABLES_READ = ("NALD_FIN_AGRMNT_TYPES", "NALD_PURP_PRIMS", "NALD_PURP_SECS", "NALD_PURP_USES", "NALD_PURPOSES",

@@ -6,7 +6,7 @@ source and loss codes to words, the purposes by legacy id, and the section 127
 flag: off only for an element without an S127 agreement on a version where
 another element has one (two-part tariff applies to those elements only).
 
-Changed: values are mapped by the rules of ``charging_import_data/mapping.py``
+Changed: values are read by the NALD rules of ``wrls_actors/nald``
 and a row whose values cannot be read is left out and reported (the legacy's
 casts failed the whole statement on one bad value); a row is rewritten only
 when a value differs. Elements of versions not written (SROC, unlinked) and
@@ -17,19 +17,19 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from ...nald.codes import LOSS_FACTORS, SEASONS, SOURCES, code_of, flag
+from ...nald.lookups import lookup_params, report_rows, unnest
+from ...nald.sql import nald_text
+from ...nald.values import decimal, nald_date, smallint
 from ...runtime import StepContext
 from ..upsert import update_when_changed
-from ..charging_import_data.lookups import lookup_params, report_rows, unnest
-from ..charging_import_data.mapping import (
-    LOSS_FACTORS, SEASONS, SOURCES, code_of, flag, nald_date, nald_decimal, period_part,
-)
 
 TABLE = "NALD_CHG_ELEMENTS"
 _PERIOD = ("ABS_PERIOD_ST_DAY", "ABS_PERIOD_ST_MONTH", "ABS_PERIOD_END_DAY", "ABS_PERIOD_END_MONTH")
 
 LOOKUPS = (
-    ("period", _PERIOD, period_part, "smallint"),
-    ("quantity", ("AUTH_ANN_QTY", "BILLABLE_ANN_QTY"), nald_decimal, "numeric"),
+    ("period", _PERIOD, smallint, "smallint"),
+    ("quantity", ("AUTH_ANN_QTY", "BILLABLE_ANN_QTY"), decimal, "numeric"),
     ("season", ("ASFT_CODE", "ASFT_CODE_DERIVED"), code_of(SEASONS, "a season code"), "text"),
     ("water_source", ("ASRF_CODE",), code_of(SOURCES, "a source code"), "text"),
     ("loss", ("ALSF_CODE",), code_of(LOSS_FACTORS, "a loss code"), "text"),
@@ -61,7 +61,7 @@ UPSERT = text(f"""
                psd.value AS start_day, psm.value AS start_month, ped.value AS end_day, pem.value AS end_month,
                aq.value AS authorised, bq.value AS billable, se.value AS season, sd.value AS season_derived,
                so.value AS source, lo.value AS loss, fo.value AS factors_overridden,
-               ls.value AS limited_start, le.value AS limited_end, NULLIF(e."DESCR", 'null') AS description,
+               ls.value AS limited_start, le.value AS limited_end, {nald_text('e."DESCR"')} AS description,
                pp.purpose_primary_id, ps.purpose_secondary_id, pu.purpose_use_id,
                NOT (vs.version_external_id IS NOT NULL AND NOT e.has_s127) AS s127_enabled,
                (psd.raw IS NOT NULL AND psm.raw IS NOT NULL AND ped.raw IS NOT NULL AND pem.raw IS NOT NULL

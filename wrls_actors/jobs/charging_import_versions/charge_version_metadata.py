@@ -26,9 +26,9 @@ from itertools import groupby
 
 from sqlalchemy import Connection, text
 
+from ...nald.values import nald_date, required_date, required_integer
 from ...runtime import StepContext
 from ..upsert import update_when_changed
-from ..charging_import_data.mapping import nald_date, required_date, required_integer
 from .history import ChargeVersion, Licence, NaldVersion, charge_history
 
 #: The first day of SROC: versions starting on or after it are not PRESROC's.

@@ -16,9 +16,9 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ...model.reference import NALD_GAP
+from ...nald.lookups import column_lookup, report_unreadable, unnest
+from ...nald.values import nald_date
 from ...runtime import PermanentError, StepContext
-from ..charging_import_data.lookups import column_lookup, report_unreadable, unnest
-from ..charging_import_data.mapping import nald_date
 from ..upsert import update_when_changed
 from .charge_version_metadata import SROC_START
 

@@ -1,7 +1,7 @@
 """Step wait-for-nald: start only on a complete ``import``, after a running NALD swap
-(the wait is nald-import's, ``jobs/nald_import/wait.py``)."""
+(the wait is shared: ``jobs/shared/nald_wait.py``)."""
 
-from ..nald_import.wait import wait_for_nald_step
+from ..shared.nald_wait import wait_for_nald_step
 
 #: The NALD tables this job reads.
 TABLES_READ = ("NALD_ABS_LICENCES", "NALD_CHG_VERSIONS", "NALD_CHG_ELEMENTS", "NALD_CHG_AGRMNTS", "NALD_LH_ACCS")

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, text
 
 from ...config import config
 from ...runtime import PermanentError, StepContext
-from ..tracker import notify
+from ..shared import notify_email as notify
 
 # Each account with the entities of it whose NALD hash changed, and a digest of
 # those entities and their current hashes (what "the same hashes" means). The

@@ -22,7 +22,7 @@ IMPORT_COMPANY = Step("import-company", import_company, queue="import-licence", 
 IMPORT_LICENCE = Step("import-licence", import_licence, queue="import-licence", time_limit=timedelta(minutes=2))
 
 LICENCE_IMPORT = Job("licence-import", queue="import", steps=(
-    # Bounded by WRLS_NALD_WAIT_S, in slices that stay below RabbitMQ's consumer timeout (see nald_import/wait.py).
+    # Bounded by WRLS_NALD_WAIT_S, in slices that stay below RabbitMQ's consumer timeout (see jobs/shared/nald_wait.py).
     WAIT_FOR_NALD,
     Step("delete-removed-documents", delete_removed_documents),
     Step("import-purpose-condition-types", import_purpose_condition_types),

@@ -37,7 +37,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from ..nald_import.licence_rows import sort_rows
+from ...nald.rows import sort_rows
+from ...nald.sql import is_null, quote
 
 Row = dict[str, Any]
 SCHEMA = "import"
@@ -66,10 +67,6 @@ PARTY_INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 TABLES_READ = ("NALD_PARTIES", "NALD_ADDRESSES", "NALD_ABS_LICENCES", "NALD_ABS_LIC_VERSIONS", "NALD_LIC_ROLES",
                "NALD_LH_ACCS", "NALD_IAS_INVOICE_ACCS", "NALD_CHG_VERSIONS")
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 INDEX_COLUMNS = text("""
@@ -101,8 +98,8 @@ def ensure_indexes(connection: Connection, schema: str = SCHEMA) -> list[str]:
             continue
         name = f"{table}_by_{columns[-1]}".lower()
         connection.exec_driver_sql(
-            f"CREATE INDEX IF NOT EXISTS {_quote(name)} ON {_quote(schema)}.{_quote(table)} "
-            f"({', '.join(_quote(c) for c in columns)})")
+            f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(schema)}.{quote(table)} "
+            f"({', '.join(quote(c) for c in columns)})")
         built.append(name)
     return built
 
@@ -113,7 +110,7 @@ def rows_query(schema: str = SCHEMA) -> str:
     ``= ANY(ARRAY(subquery))`` rather than ``IN (subquery)``: the planner then
     always probes the (region, column) index (see ``nald_import/licence_rows``).
     """
-    s = _quote(schema)
+    s = quote(schema)
     return f"""
     WITH party AS (
       SELECT * FROM {s}."NALD_PARTIES" WHERE "FGAC_REGION_CODE" = :region AND "ID" = :party
@@ -127,7 +124,7 @@ def rows_query(schema: str = SCHEMA) -> str:
     ), invoice_accounts AS (
       SELECT i.* FROM {s}."NALD_IAS_INVOICE_ACCS" i
       WHERE i."FGAC_REGION_CODE" = :region AND i."ALHA_ACC_NO" = ANY(ARRAY(SELECT "ACC_NO" FROM accounts))
-        AND i."IAS_XFER_DATE" <> 'null'
+        AND NOT {is_null('i."IAS_XFER_DATE"')}
         AND EXISTS (SELECT 1 FROM {s}."NALD_CHG_VERSIONS" cv
                     WHERE cv."FGAC_REGION_CODE" = :region AND cv."AIIA_ALHA_ACC_NO" = i."ALHA_ACC_NO"
                       AND cv."AIIA_IAS_CUST_REF" = i."IAS_CUST_REF" AND cv."STATUS" <> 'DRAFT')

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Iterable, Optional
 
+from ...nald import values
 from .company_rows import CompanyRows
 
 Row = dict[str, Any]
@@ -51,9 +52,6 @@ ROLES = (ROLE_LICENCE_HOLDER, ROLE_RETURNS_TO, ROLE_BILLING, ROLE_ADDITIONAL_CON
 # NALD_LIC_ROLES.ALRT_CODE -> crm_v2 role; the other codes give no company address.
 NALD_ROLES = {"RT": ROLE_RETURNS_TO}
 
-_NALD_DATE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
-# IAS_XFER_DATE is DD/MM/YYYY HH:MM:SS (the time is dropped, as the legacy did).
-_TRANSFER_DATE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?\s*$")
 
 
 # --------------------------------------------------------------------------- output
@@ -129,34 +127,20 @@ class CompanyImport:
 
 # --------------------------------------------------------------------------- values
 
-def nald_null(value: Any) -> Optional[str]:
-    """NALD's ``'null'`` (and an empty CSV field, loaded as NULL) as ``None`` (legacy str.mapNull)."""
-    return None if value is None or value == "null" else value
-
-
-def _parse(pattern: re.Pattern, value: str, what: str) -> date:
-    match = pattern.match(value)
-    if not match:
-        raise ValueError(f"{what} {value!r} is not a DD/MM/YYYY date")
-    day, month, year = (int(g) for g in match.groups())
-    try:
-        return date(year, month, day)
-    except ValueError:
-        raise ValueError(f"{what} {value!r} is not a date") from None
-
-
 def nald_date(value: Any, what: str = "date") -> Optional[date]:
-    """A DD/MM/YYYY date; ``None`` for ``'null'`` (legacy date.mapNaldDate). Raises ValueError if unreadable."""
-    value = nald_null(value)
-    return None if value is None else _parse(_NALD_DATE, value, what)
+    """A DD/MM/YYYY date, or ``None`` for NULL (legacy date.mapNaldDate); ``ValueError`` naming ``what``."""
+    try:
+        return values.nald_date(value)
+    except ValueError as e:
+        raise ValueError(f"{what} {e}") from None
 
 
 def transfer_date(value: Any) -> date:
-    """IAS_XFER_DATE (``DD/MM/YYYY HH:MM:SS``) as a date (legacy date.mapTransferDate)."""
-    value = nald_null(value)
-    if value is None:
+    """IAS_XFER_DATE (``DD/MM/YYYY HH:MM:SS``) as a date, the time dropped (legacy date.mapTransferDate)."""
+    day = nald_date(value, "IAS_XFER_DATE")
+    if day is None:
         raise ValueError("IAS_XFER_DATE is null")
-    return _parse(_TRANSFER_DATE, value, "IAS_XFER_DATE")
+    return day
 
 
 def external_id(region: Any, id_: Any) -> str:
@@ -172,8 +156,8 @@ def _min(values: Iterable[Optional[date]]) -> Optional[date]:
 
 def company_name(party: Row) -> str:
     """Salutation, forename (initials when there is none) and name, space-separated (legacy mapName)."""
-    first = party.get("FORENAME") if nald_null(party.get("FORENAME")) is not None else party.get("INITIALS")
-    parts = (nald_null(v) for v in (party.get("SALUTATION"), first, party.get("NAME")))
+    first = party.get("FORENAME") if values.text(party.get("FORENAME")) is not None else party.get("INITIALS")
+    parts = (values.text(v) for v in (party.get("SALUTATION"), first, party.get("NAME")))
     return " ".join(p for p in parts if p)
 
 
@@ -187,15 +171,15 @@ def map_contact(party: Row) -> Optional[Contact]:
     if party.get("APAR_TYPE") == "ORG":
         return None
     return Contact(external_id=external_id(party["FGAC_REGION_CODE"], party["ID"]),
-                   salutation=nald_null(party.get("SALUTATION")), initials=nald_null(party.get("INITIALS")),
-                   first_name=nald_null(party.get("FORENAME")), last_name=nald_null(party.get("NAME")))
+                   salutation=values.text(party.get("SALUTATION")), initials=values.text(party.get("INITIALS")),
+                   first_name=values.text(party.get("FORENAME")), last_name=values.text(party.get("NAME")))
 
 
 def map_address(row: Row) -> Address:
     return Address(external_id=external_id(row["FGAC_REGION_CODE"], row["ID"]),
-                   **{f"address_{n}": nald_null(row.get(f"ADDR_LINE{n}")) for n in range(1, 5)},
-                   town=nald_null(row.get("TOWN")), county=nald_null(row.get("COUNTY")),
-                   postcode=nald_null(row.get("POSTCODE")), country=nald_null(row.get("COUNTRY")))
+                   **{f"address_{n}": values.text(row.get(f"ADDR_LINE{n}")) for n in range(1, 5)},
+                   town=values.text(row.get("TOWN")), county=values.text(row.get("COUNTY")),
+                   postcode=values.text(row.get("POSTCODE")), country=values.text(row.get("COUNTRY")))
 
 
 # --------------------------------------------------------------------------- invoice accounts

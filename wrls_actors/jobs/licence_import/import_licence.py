@@ -17,7 +17,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ...runtime import PermanentError, StepContext
-from ..nald_import.import_licence import licence_of
+from ..shared.per_licence import licence_of
 from .licence_import_rows import read_licence_rows
 from .licence_transforms import end_dates_changed, transform_licence
 from .write_licence_import import check_reference_data, read_state, write_licence

@@ -11,11 +11,12 @@ Legacy: DEFRA/water-abstraction-import (early 2024),
 
 from sqlalchemy import text
 
+from ...nald.sql import nald_text
 from ...runtime import StepContext
 
-UPSERT = text("""
+UPSERT = text(f"""
     INSERT INTO water.licence_version_purpose_condition_types AS t (code, subcode, description, subcode_description)
-    SELECT DISTINCT ON ("CODE", "SUBCODE") "CODE", "SUBCODE", "DESCR", nullif("SUBCODE_DESC", 'null')
+    SELECT DISTINCT ON ("CODE", "SUBCODE") "CODE", "SUBCODE", "DESCR", {nald_text('"SUBCODE_DESC"')}
     FROM import."NALD_LIC_COND_TYPES"
     WHERE "AFFECTS_ABS" = 'Y'
     ORDER BY "CODE", "SUBCODE", "DESCR", "SUBCODE_DESC"

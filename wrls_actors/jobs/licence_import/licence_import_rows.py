@@ -27,6 +27,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from ...nald.sql import licence_query, quote
+
 Row = dict[str, Any]
 
 
@@ -61,20 +63,10 @@ _PARTS: tuple[tuple[str, str, str, str], ...] = (
 TABLES = ("NALD_ABS_LICENCES", *(table for _, table, _, _ in _PARTS))
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def licence_query(schema: str = "import") -> str:
-    # LIC_NO should be unique; if not, the legacy took whichever row came first.
-    return (f'SELECT * FROM {_quote(schema)}."NALD_ABS_LICENCES" WHERE "LIC_NO" = :licence_ref '
-            f'ORDER BY "FGAC_REGION_CODE", "ID" LIMIT 1')
-
-
 def rows_query(schema: str = "import") -> str:
     """The second query: one row of JSON arrays; ``$1`` is the region code, ``$2`` the licence id."""
-    s = _quote(schema)
-    ctes = ",\n".join(f'{name} AS (SELECT * FROM {s}.{_quote(table)} WHERE "FGAC_REGION_CODE" = $1 AND {where})'
+    s = quote(schema)
+    ctes = ",\n".join(f'{name} AS (SELECT * FROM {s}.{quote(table)} WHERE "FGAC_REGION_CODE" = $1 AND {where})'
                       for name, table, where, _ in _PARTS)
     columns = ",\n".join(f"(SELECT coalesce(json_agg(t ORDER BY {order}), '[]'::json) FROM {name} t) AS {name}"
                          for name, _, _, order in _PARTS)

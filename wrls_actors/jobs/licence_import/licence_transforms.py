@@ -25,23 +25,20 @@ Where this differs from the legacy (each noted where it happens):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Mapping
 
+from ...nald import values
+from ...nald.codes import VERSION_STATUSES
 from .licence_import_rows import LicenceImportRows, Row
-
-NULL = "null"
-_NALD_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
 # transform/mappers/licence.js: the first two letters of AREP_EIUC_CODE.
 REGIONAL_CHARGE_AREAS = {
     "AN": "Anglian", "MD": "Midlands", "NO": "Northumbria", "NW": "North West", "SO": "Southern",
     "SW": "South West (incl Wessex)", "TH": "Thames", "WL": "Wales", "YO": "Yorkshire",
 }
-VERSION_STATUSES = {"CURR": "current", "SUPER": "superseded", "DRAFT": "draft"}
 LICENCE_HOLDER = "licenceHolder"
 RETURNS_TO = "returnsTo"
 # transform/mappers/roles.js: the only NALD role imported.
@@ -142,47 +139,24 @@ class LicenceImport:
 
 # --------------------------------------------------------------------------- values
 
-def nald_null(value: Any) -> Any:
-    """``None`` for NALD's ``'null'`` string (and SQL NULL), the value otherwise."""
-    return None if value is None or value == NULL else value
+def _read(rule: Callable[[Any], Any], row: Mapping[str, Any], column: str, what: str) -> Any:
+    """``rule`` applied to ``row[column]``; its ``ValueError`` names ``what`` and the column."""
+    try:
+        return rule(row.get(column))
+    except ValueError as e:
+        raise ValueError(f"{what}: {column} {e}") from None
 
 
 def nald_date(row: Mapping[str, Any], column: str, what: str) -> date | None:
-    """``row[column]`` as a date (``DD/MM/YYYY``); ``ValueError`` naming ``what`` and the column if malformed."""
-    value = nald_null(row.get(column))
-    if value is None or value.strip() == "":
-        return None
-    match = _NALD_DATE.match(value.strip())
-    try:
-        if match is None:
-            raise ValueError
-        day, month, year = (int(g) for g in match.groups())
-        return date(year, month, day)
-    except ValueError:
-        raise ValueError(f"{what}: {column} {value!r} is not a DD/MM/YYYY date") from None
+    return _read(values.nald_date, row, column, what)
 
 
 def nald_int(row: Mapping[str, Any], column: str, what: str) -> int | None:
-    value = nald_null(row.get(column))
-    if value is None or value.strip() == "":
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{what}: {column} {value!r} is not a whole number") from None
+    return _read(values.integer, row, column, what)
 
 
 def nald_decimal(row: Mapping[str, Any], column: str, what: str) -> Decimal | None:
-    value = nald_null(row.get(column))
-    if value is None or value.strip() == "":
-        return None
-    try:
-        number = Decimal(value.strip())
-    except InvalidOperation:
-        raise ValueError(f"{what}: {column} {value!r} is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"{what}: {column} {value!r} is not a number")
-    return number
+    return _read(values.decimal, row, column, what)
 
 
 def _external_id(*parts: Any) -> str:
@@ -201,12 +175,12 @@ def _version_number(version: Row) -> tuple[int, int]:
 
 def regions_json(licence: Row) -> dict[str, Any]:
     """The ``regions`` JSON of water.licences (transform/mappers/licence.js getRegionData)."""
-    eiuc = nald_null(licence.get("AREP_EIUC_CODE")) or ""
+    eiuc = values.text(licence.get("AREP_EIUC_CODE")) or ""
     return {
-        "historicalAreaCode": nald_null(licence.get("AREP_AREA_CODE")),
+        "historicalAreaCode": values.text(licence.get("AREP_AREA_CODE")),
         "regionalChargeArea": REGIONAL_CHARGE_AREAS.get(eiuc[:2]),
-        "standardUnitChargeCode": nald_null(licence.get("AREP_SUC_CODE")),
-        "localEnvironmentAgencyPlanCode": nald_null(licence.get("AREP_LEAP_CODE")),
+        "standardUnitChargeCode": values.text(licence.get("AREP_SUC_CODE")),
+        "localEnvironmentAgencyPlanCode": values.text(licence.get("AREP_LEAP_CODE")),
     }
 
 
@@ -232,7 +206,7 @@ def map_licence(licence: Row, versions: Iterable[Row]) -> Licence:
         licence_ref=ref,
         region_code=region,
         external_id=_external_id(licence["FGAC_REGION_CODE"], licence["ID"]),
-        is_water_undertaker=(nald_null(licence.get("AREP_EIUC_CODE")) or "").endswith("SWC"),
+        is_water_undertaker=(values.text(licence.get("AREP_EIUC_CODE")) or "").endswith("SWC"),
         regions=regions_json(licence),
         start_date=start,
         expired_date=nald_date(licence, "EXPIRY_DATE", what),
@@ -385,7 +359,7 @@ def map_purpose(purpose: Row, version_external_id: str) -> VersionPurpose:
     """
     external_id = _external_id(purpose["FGAC_REGION_CODE"], purpose["ID"])
     what = f"licence purpose {external_id}"
-    codes = [nald_null(purpose.get(c)) for c in ("APUR_APPR_CODE", "APUR_APSE_CODE", "APUR_APUS_CODE")]
+    codes = [values.text(purpose.get(c)) for c in ("APUR_APPR_CODE", "APUR_APSE_CODE", "APUR_APUS_CODE")]
     if None in codes:
         raise ValueError(f"{what}: a purpose code is null ({'/'.join(str(c) for c in codes)})")
     return VersionPurpose(
@@ -397,7 +371,7 @@ def map_purpose(purpose: Row, version_external_id: str) -> VersionPurpose:
         abstraction_period_end_month=nald_int(purpose, "PERIOD_END_MONTH", what),
         time_limited_start_date=nald_date(purpose, "TIMELTD_ST_DATE", what),
         time_limited_end_date=nald_date(purpose, "TIMELTD_END_DATE", what),
-        notes=nald_null(purpose.get("NOTES")),
+        notes=values.text(purpose.get("NOTES")),
         annual_quantity=nald_decimal(purpose, "ANNUAL_QTY", what),
     )
 
@@ -409,8 +383,8 @@ def map_condition(condition: Row) -> PurposeCondition:
         external_id=_external_id(condition["ID"], region, purpose),
         purpose_external_id=_external_id(region, purpose),
         code=condition.get("ACIN_CODE"), subcode=condition.get("ACIN_SUBCODE"),
-        param_1=nald_null(condition.get("PARAM1")), param_2=nald_null(condition.get("PARAM2")),
-        notes=nald_null(condition.get("TEXT")),
+        param_1=values.text(condition.get("PARAM1")), param_2=values.text(condition.get("PARAM2")),
+        notes=values.text(condition.get("TEXT")),
     )
 
 

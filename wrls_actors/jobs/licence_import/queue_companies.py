@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from ...nald.sql import missing_tables
 from ...runtime import PermanentError, StepContext
-from ..nald_import.queue_licences import missing_tables
 from .company_rows import SCHEMA, TABLES_READ, ensure_indexes
 from .company_transforms import party_key
 from .write_company import ensure_roles

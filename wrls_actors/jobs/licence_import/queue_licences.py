@@ -13,8 +13,8 @@ duplicates included; here each licence number once).
 
 from sqlalchemy import text
 
+from ...nald.sql import missing_tables
 from ...runtime import PermanentError, StepContext
-from ..nald_import.queue_licences import missing_tables
 from .licence_import_rows import TABLES
 from .write_licence_import import reference_data_gaps
 

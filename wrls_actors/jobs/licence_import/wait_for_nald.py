@@ -5,7 +5,7 @@ assumed the 01:00 NALD import had finished (legacy/import.md §2, pain point 5).
 """
 
 from ...model.nald import NALD_TABLES
-from ..nald_import.wait import wait_for_nald_step
+from ..shared.nald_wait import wait_for_nald_step
 
 # It reads most of NALD: every table must be there.
 WAIT_FOR_NALD = wait_for_nald_step(t.name for t in NALD_TABLES)

@@ -15,6 +15,7 @@ from datetime import date
 from sqlalchemy import text
 
 from ...runtime import PermanentError, StepContext
+from ..shared.per_licence import licence_of
 from .licence_rows import read_licence
 from .permit_json import document_metadata, permit_licence
 from .returns import licence_returns
@@ -22,13 +23,6 @@ from .write_licence import upsert_document, upsert_permit, write_returns
 
 # Two imports of one licence at once (the nightly fan-out and a manual one) take turns.
 LICENCE_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('nald-import-licence:' || :ref))")
-
-
-def licence_of(ctx: StepContext) -> str:
-    ref = ctx.item if ctx.item is not None else ctx.params.get("licence")
-    if not isinstance(ref, str) or not ref.strip():
-        raise PermanentError(f"{ctx.job}: give the licence number, e.g. --param licence=03/28/61/0032")
-    return ref.strip()
 
 
 def import_licence(ctx: StepContext) -> None:

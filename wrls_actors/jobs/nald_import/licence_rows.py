@@ -28,9 +28,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, text
+
+from ...nald.rows import sort_rows
+from ...nald.sql import licence_query, quote
 
 Row = dict[str, Any]
 
@@ -138,24 +141,13 @@ _PARTS: tuple[_Part, ...] = (
 assert {p.name for p in _PARTS} == {f.name for f in fields(LicenceRows)} - {"licence"}
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def licence_query(schema: str = "import") -> str:
-    """SQL of the first query: the licence (parameter ``licence_ref``)."""
-    # LIC_NO should be unique; if not, the legacy took whichever row came first.
-    return (f'SELECT * FROM {_quote(schema)}."NALD_ABS_LICENCES" WHERE "LIC_NO" = :licence_ref '
-            f'ORDER BY "FGAC_REGION_CODE", "ID" LIMIT 1')
-
-
 def rows_query(schema: str = "import") -> str:
     """SQL of the second query: one row, a JSON array per table (parameters ``region``, ``id``, ``cams``)."""
-    s = _quote(schema)
+    s = quote(schema)
     ctes = []
     for part in _PARTS:
         where = f'"FGAC_REGION_CODE" = :region AND {part.where}' if part.regional else part.where
-        ctes.append(f"{part.name} AS (SELECT * FROM {s}.{_quote(part.table)} WHERE {where})")
+        ctes.append(f"{part.name} AS (SELECT * FROM {s}.{quote(part.table)} WHERE {where})")
     columns = [f"(SELECT coalesce(json_agg(t), '[]'::json) FROM {p.name} t) AS {p.name}" for p in _PARTS]
     return "WITH " + ",\n".join(ctes) + "\nSELECT " + ",\n".join(columns)
 
@@ -195,40 +187,3 @@ def read_licence(connection: Connection, licence_ref: str, schema: str = "import
         (licence["FGAC_REGION_CODE"], licence["ID"], licence.get("AREP_CAMS_CODE")),
     ).mappings().one()
     return LicenceRows(licence=licence, **{p.name: sort_rows(result[p.name], p.order) for p in _PARTS})
-
-
-# --------------------------------------------------------------------------- ordering
-
-_NUMBER = re.compile(r"^\s*-?\d+\s*$")
-_DATE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\b")
-
-
-def sort_value(value: Any) -> tuple[int, int, str]:
-    """Sort key of a NALD value: nulls first, then numbers by value, dates by date, then text.
-
-    Every value is varchar, so ``'10'`` would sort before ``'9'`` and
-    ``'01/02/2020'`` before ``'31/12/2019'`` as plain strings.
-    """
-    if value is None:
-        return (0, 0, "")
-    if value == "null":
-        return (0, 1, value)
-    text_value = str(value)
-    if _NUMBER.match(text_value):
-        return (1, int(text_value), text_value)
-    match = _DATE.match(text_value)
-    if match:
-        day, month, year = (int(g) for g in match.groups())
-        return (2, year * 10000 + month * 100 + day, text_value)
-    return (3, 0, text_value)
-
-
-def sort_rows(rows: Iterable[Row], order: Sequence[str] = ()) -> list[Row]:
-    """``rows`` sorted by the ``order`` columns, then by every value (a total order: same rows, same list)."""
-    return sorted(
-        rows,
-        key=lambda row: (
-            tuple(sort_value(row.get(c)) for c in order),
-            tuple(sort_value(v) for v in row.values()),
-        ),
-    )

@@ -33,7 +33,7 @@ Every result is JSON-serialisable (str, int, bool, None, list, dict) with a
 fixed key order; given the same :class:`LicenceRows` and ``today`` it is the
 same, so re-importing an unchanged extract writes identical JSON. Where the
 legacy left an order to the database, the order of :class:`LicenceRows` (see
-:func:`licence_rows.sort_rows`) is used.
+:func:`wrls_actors.nald.rows.sort_rows`) is used.
 """
 
 from __future__ import annotations
@@ -47,8 +47,11 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ...model import nald
 from ..errors import JobDataError
-from .licence_rows import LicenceRows, Row, sort_value
-from .return_cycles import NaldReturn, is_summer_format, parse_nald_date
+from ...nald.formats import is_summer_format
+from ...nald.rows import sort_value
+from ...nald.values import is_null, leading_integer, nald_date, text
+from .licence_rows import LicenceRows, Row
+from .return_cycles import NaldReturn
 
 #: The permit JSON's format version (legacy ``licenceRow.vmlVersion = 2``).
 VML_VERSION = 2
@@ -98,7 +101,7 @@ def permit_licence(rows: LicenceRows, today: date) -> PermitLicence | None:
     latest = data["data"]["versions"][0]
     return PermitLicence(
         licence_ref=rows.licence["LIC_NO"],
-        start_date=parse_nald_date(latest.get("EFF_ST_DATE")),
+        start_date=nald_date(latest.get("EFF_ST_DATE")),
         end_date=licence_end_date(rows.licence),
         data=data,
     )
@@ -106,7 +109,7 @@ def permit_licence(rows: LicenceRows, today: date) -> PermitLicence | None:
 
 def licence_end_date(licence: Row) -> date | None:
     """Earliest of EXPIRY_DATE, REV_DATE and LAPSED_DATE that is set (legacy getEndDate)."""
-    dates = [parse_nald_date(licence.get(c)) for c in ("EXPIRY_DATE", "REV_DATE", "LAPSED_DATE")]
+    dates = [nald_date(licence.get(c)) for c in ("EXPIRY_DATE", "REV_DATE", "LAPSED_DATE")]
     present = [d for d in dates if d is not None]
     return min(present) if present else None
 
@@ -130,7 +133,7 @@ def permit_json(rows: LicenceRows, today: date) -> dict[str, Any]:
     lookup = _Lookup(rows)
     licence = rows.licence
     result: dict[str, Any] = dict(licence)
-    start = parse_nald_date(licence.get("ORIG_EFF_DATE"))
+    start = nald_date(licence.get("ORIG_EFF_DATE"))
     end = licence_end_date(licence)
     result["start_date"] = start.isoformat() if start else None
     result["end_date"] = end.isoformat() if end else None
@@ -156,7 +159,7 @@ def latest_first(versions: Iterable[Row]) -> list[Row]:
 
 
 def _version_number(version: Row) -> tuple[int, int]:
-    issue, increment = js_parse_int(version.get("ISSUE_NO")), js_parse_int(version.get("INCR_NO"))
+    issue, increment = leading_integer(version.get("ISSUE_NO")), leading_integer(version.get("INCR_NO"))
     return (-1 if issue is None else issue, -1 if increment is None else increment)
 
 
@@ -202,13 +205,13 @@ def current_version_json(rows: LicenceRows, today: date, lookup: _Lookup | None 
     lookup = lookup or _Lookup(rows)
     licence = rows.licence
     for column in ("EXPIRY_DATE", "LAPSED_DATE", "REV_DATE"):
-        ended = parse_nald_date(licence.get(column))
+        ended = nald_date(licence.get(column))
         if ended is not None and ended <= today:
             return None
     candidates = []
     for version in rows.versions:
-        start = parse_nald_date(version.get("EFF_ST_DATE"))
-        end = parse_nald_date(version.get("EFF_END_DATE"))
+        start = nald_date(version.get("EFF_ST_DATE"))
+        end = nald_date(version.get("EFF_END_DATE"))
         licence_type = lookup.first(lookup.licence_types, version.get("WA_ALTY_CODE"))
         if (
             version.get("STATUS") == CURRENT_STATUS
@@ -361,7 +364,7 @@ def roles_json(rows: LicenceRows, today: date, lookup: _Lookup | None = None) ->
     lookup = lookup or _Lookup(rows)
     result = []
     for role in rows.roles:
-        end = parse_nald_date(role.get("EFF_END_DATE"))
+        end = nald_date(role.get("EFF_END_DATE"))
         if end is not None and end <= today:
             continue
         party = lookup.first(lookup.parties, role.get("ACON_APAR_ID"))
@@ -432,8 +435,8 @@ def _crm_metadata(current_version: Mapping[str, Any] | None) -> dict[str, Any]:
         "Modified": current_version.get("version_effective_date"),
         "IsCurrent": True,
     }
-    # pruneNullString: 'null' becomes '' here (real nulls stay null).
-    return {k: "" if v == nald.NULL else v for k, v in values.items()}
+    # pruneNullString: NALD's NULL becomes '' here (real nulls stay null).
+    return {k: "" if v is not None and is_null(v) else v for k, v in values.items()}
 
 
 def find_current(versions: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -475,7 +478,7 @@ def contacts(version: Mapping[str, Any] | None, roles: Sequence[Mapping[str, Any
             **_crm_name(role["role_party"]),
             **_crm_address(role["role_address"]),
         })
-    return [{k: _null_to_none(v) for k, v in contact.items()} for contact in result]
+    return [{k: text(v) for k, v in contact.items()} for contact in result]
 
 
 def _crm_name(party: Mapping[str, Any]) -> dict[str, Any]:
@@ -568,12 +571,12 @@ def return_metadata(rows: LicenceRows, format_row: Row, nald_return: NaldReturn)
             level: {"code": p.get(column), "description": _descr(_first(table, p.get(column)))}
             for level, (column, table) in codes.items()
         }
-        alias = (p.get("PURP_ALIAS") or "").strip()
-        if alias.lower() not in ("", nald.NULL):
-            purpose["alias"] = alias
+        alias = p.get("PURP_ALIAS")
+        if not is_null(alias):
+            purpose["alias"] = alias.strip()
         purposes.append(purpose)
     points = _group(rows.points, "ID")
-    month = js_parse_int(format_row.get("FORM_PRODN_MONTH"))
+    month = leading_integer(format_row.get("FORM_PRODN_MONTH"))
     return {
         "version": 1,
         "description": format_row.get("SITE_DESCR"),
@@ -583,9 +586,9 @@ def return_metadata(rows: LicenceRows, format_row: Row, nald_return: NaldReturn)
             for fp in rows.return_format_points if fp.get("ARTY_ID") == format_id
         ],
         "nald": {
-            "regionCode": js_parse_int(format_row.get("FGAC_REGION_CODE")),
+            "regionCode": leading_integer(format_row.get("FGAC_REGION_CODE")),
             "areaCode": rows.licence.get("AREP_AREA_CODE"),
-            "formatId": js_parse_int(format_id),
+            "formatId": leading_integer(format_id),
             "periodStartDay": format_row.get("ABS_PERIOD_ST_DAY"),
             "periodStartMonth": format_row.get("ABS_PERIOD_ST_MONTH"),
             "periodEndDay": format_row.get("ABS_PERIOD_END_DAY"),
@@ -605,7 +608,7 @@ def abstraction_point(point: Mapping[str, Any] | None) -> dict[str, Any]:
     An NGR is ``'<sheet> <east[:3]> <north[:3]>'``, None without a sheet. A
     missing point (``None``, the legacy LEFT JOIN's row of nulls) is all None.
     """
-    point = {k: _null_to_none(v) for k, v in (point or {}).items()}
+    point = {k: text(v) for k, v in (point or {}).items()}
 
     def ngr(n: int) -> str | None:
         sheet = point.get(f"NGR{n}_SHEET")
@@ -626,29 +629,14 @@ def json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-_JS_INT = re.compile(r"^\s*([+-]?\d+)")
-
-
-def js_parse_int(value: Any) -> int | None:
-    """JavaScript ``parseInt(value, 10)``: leading integer, None where it gives NaN ('null', '')."""
-    if value is None:
-        return None
-    match = _JS_INT.match(str(value))
-    return int(match.group(1)) if match else None
-
-
 def calendar_to_sortable(value: str | None) -> str | None:
     """'DD/MM/YYYY' → 'YYYYMMDD', None for 'null' (helpers calendarToSortable)."""
-    parsed = parse_nald_date(value)
+    parsed = nald_date(value)
     return parsed.strftime("%Y%m%d") if parsed else None
 
 
-def _null_to_none(value: Any) -> Any:
-    return None if value == nald.NULL else value
-
-
 def _trim(value: Any) -> Any:
-    value = _null_to_none(value)
+    value = text(value)
     return value.strip() if isinstance(value, str) else value
 
 

@@ -21,13 +21,15 @@ was removed in 2024-09, and @envage/water-abstraction-helpers 4.9.1):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Iterable, Mapping, Sequence
 
-#: FORM_PRODN_MONTH codes of summer (1 Nov - 31 Oct) formats (legacy mapProductionMonth).
-SUMMER_PRODUCTION_MONTHS = frozenset({65, 45, 80})
+# Dates differ from the legacy: its non-strict moment parse treated an invalid
+# date as absent (a licence end date dropped, returns running past the end);
+# here a malformed date raises, so bad data is seen instead of hidden.
+from ...nald.formats import is_summer_format
+from ...nald.values import nald_date
 
 #: NALD_MOD_LOGS.AMRE_CODE that marks a licence version as a succession (getSplitDate).
 SUCCESSION_CODE = "SUCC"
@@ -46,50 +48,7 @@ COVID_DUE_DATE = date(2020, 10, 16)
 STATUS_DUE = "due"
 STATUS_COMPLETED = "completed"
 
-_NALD_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T].*)?$")
-
-
 # --------------------------------------------------------------------------- dates
-
-
-def parse_nald_date(value: str | date | None) -> date | None:
-    """Parse a NALD date string ``'DD/MM/YYYY'`` (an optional time part is ignored).
-
-    ``None``, ``''`` and the string ``'null'`` (any case) mean no date. A
-    ``date`` is passed through.
-
-    Differs from legacy: moment parses non-strictly and the legacy silently
-    treats an invalid date as absent (an invalid licence end date is simply
-    dropped, so returns would run past the end). We raise ``ValueError`` for a
-    malformed, non-null value so bad data is seen instead of hidden.
-    """
-    if value is None or isinstance(value, date):
-        return value
-    text = value.strip()
-    if text == "" or text.lower() == "null":
-        return None
-    match = _NALD_DATE.match(text)
-    if not match:
-        raise ValueError(f"not a NALD date (DD/MM/YYYY): {value!r}")
-    day, month, year = (int(part) for part in match.groups())
-    try:
-        return date(year, month, day)
-    except ValueError as exc:
-        raise ValueError(f"not a valid NALD date: {value!r}") from exc
-
-
-def is_summer_format(form_prodn_month: str | int | None) -> bool:
-    """Whether a format uses summer cycles (legacy mapProductionMonth ``isSummer``).
-
-    FORM_PRODN_MONTH parsed as an integer is one of 65, 45, 80; ``'null'`` or
-    anything non-numeric is not summer (legacy ``parseInt`` gives NaN).
-    """
-    if form_prodn_month is None:
-        return False
-    if isinstance(form_prodn_month, int):
-        return form_prodn_month in SUMMER_PRODUCTION_MONTHS
-    match = re.match(r"^\s*([+-]?\d+)", form_prodn_month)
-    return bool(match) and int(match.group(1)) in SUMMER_PRODUCTION_MONTHS
 
 
 def cycle_start(day: date, is_summer: bool) -> date:
@@ -135,7 +94,7 @@ class ReturnFormat:
     @classmethod
     def from_nald_row(cls, row: Mapping[str, str]) -> "ReturnFormat":
         """Build from a getFormats-style row (NALD column names, varchar values)."""
-        start = parse_nald_date(row["EFF_ST_DATE"])
+        start = nald_date(row["EFF_ST_DATE"])
         if start is None:
             raise ValueError(f"return format {row.get('ID')!r} has no return version EFF_ST_DATE")
         return cls(
@@ -143,14 +102,14 @@ class ReturnFormat:
             region_code=row["FGAC_REGION_CODE"],
             form_prodn_month=row.get("FORM_PRODN_MONTH"),
             version_start=start,
-            version_end=parse_nald_date(row.get("EFF_END_DATE")),
+            version_end=nald_date(row.get("EFF_END_DATE")),
             version_no=row.get("VERS_NO"),
             licence_id=row.get("AABL_ID"),
-            time_limited_start=parse_nald_date(row.get("TIMELTD_ST_DATE")),
-            time_limited_end=parse_nald_date(row.get("TIMELTD_END_DATE")),
-            licence_expiry=parse_nald_date(row.get("LICENCE_EXPIRY_DATE", row.get("EXPIRY_DATE"))),
-            licence_revoked=parse_nald_date(row.get("LICENCE_REVOKED_DATE", row.get("REV_DATE"))),
-            licence_lapsed=parse_nald_date(row.get("LICENCE_LAPSED_DATE", row.get("LAPSED_DATE"))),
+            time_limited_start=nald_date(row.get("TIMELTD_ST_DATE")),
+            time_limited_end=nald_date(row.get("TIMELTD_END_DATE")),
+            licence_expiry=nald_date(row.get("LICENCE_EXPIRY_DATE", row.get("EXPIRY_DATE"))),
+            licence_revoked=nald_date(row.get("LICENCE_REVOKED_DATE", row.get("REV_DATE"))),
+            licence_lapsed=nald_date(row.get("LICENCE_LAPSED_DATE", row.get("LAPSED_DATE"))),
         )
 
     @property
@@ -169,9 +128,9 @@ class FormLog:
     @classmethod
     def from_nald_row(cls, row: Mapping[str, str]) -> "FormLog":
         return cls(
-            date_from=parse_nald_date(row.get("DATE_FROM")),
-            date_to=parse_nald_date(row.get("DATE_TO")),
-            received=parse_nald_date(row.get("RECD_DATE")),
+            date_from=nald_date(row.get("DATE_FROM")),
+            date_to=nald_date(row.get("DATE_TO")),
+            received=nald_date(row.get("RECD_DATE")),
         )
 
 
@@ -184,7 +143,7 @@ class VersionModLog:
 
     @classmethod
     def from_nald_row(cls, row: Mapping[str, str]) -> "VersionModLog":
-        return cls(version_start=parse_nald_date(row.get("EFF_ST_DATE")), reason_code=row["AMRE_CODE"])
+        return cls(version_start=nald_date(row.get("EFF_ST_DATE")), reason_code=row["AMRE_CODE"])
 
 
 # --------------------------------------------------------------------------- output data

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ...config import config
 from ...runtime import PermanentError, StepContext
-from . import notify
+from ..shared import notify_email as notify
 from .gather import gather, window_ending
 from .report import build_report, london_time, reference, summary
 

@@ -29,10 +29,10 @@ from datetime import datetime, timedelta
 
 from ...config import NALD_WAIT_MAX_S, config
 from ...model.nald import S as IMPORT_SCHEMA
+from ...nald.sql import missing_tables
 from ...runtime import (
     SLICE_S, ConfigurationError, PermanentError, Step, StepContext, retries_for, wait_in_slices,
 )
-from .queue_licences import missing_tables
 
 NALD_JOB = "nald-import"
 

@@ -1,4 +1,4 @@
-"""Distinct values of NALD columns, mapped by the rules of ``mapping.py``, as SQL lookup tables.
+"""Distinct values of NALD columns, mapped by a rule of :mod:`.values`, as SQL lookup tables.
 
 A column of 300,000 rows holds a few dozen codes or a few thousand dates:
 reading only those and mapping them in Python keeps the rules in one place
@@ -8,14 +8,45 @@ one set-based statement per table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from ...model.nald import S as IMPORT_SCHEMA
-from ...runtime import StepContext
-from .mapping import Lookup, lookup
+from ..model.nald import S as IMPORT_SCHEMA
+from ..runtime import StepContext
+
+
+@dataclasses.dataclass(frozen=True)
+class Lookup:
+    """The readable distinct values of a column and what they map to, for SQL.
+
+    ``raw`` holds the values as they are in ``import`` (NULL as ``''``: SQL
+    joins on ``coalesce(column, '')``); ``unreadable`` maps each value the rule
+    refused to its reason. A row whose value is not in ``raw`` is unreadable.
+    """
+
+    raw: list[str]
+    value: list[Any]
+    unreadable: dict[str, str]
+
+    def params(self, name: str) -> dict[str, list]:
+        return {f"{name}_raw": self.raw, f"{name}_value": self.value}
+
+
+def lookup(values: Iterable[str | None], rule: Callable[[str | None], Any]) -> Lookup:
+    """Apply ``rule`` to each distinct value; NULL (``None``) is offered to it as ``None``."""
+    raw, mapped, unreadable = [], [], {}
+    for value in sorted({"" if v is None else v for v in values}):
+        try:
+            result = rule(None if value == "" else value)
+        except ValueError as e:
+            unreadable[value] = str(e)
+            continue
+        raw.append(value)
+        mapped.append(result)
+    return Lookup(raw, mapped, unreadable)
 
 
 def column_lookup(connection: Connection, table: str, columns: Sequence[str],
