@@ -9,7 +9,7 @@ LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
 def links(page: Path) -> list[str]:
-    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.DOTALL)
     return [target for target in LINK.findall(text) if not re.match(r"[a-z]+:", target)]
 
 

@@ -1,5 +1,6 @@
 """The README's "Adding a job" example is real: defined as written, it runs on a real worker."""
 
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -28,28 +29,35 @@ def service():
 def example() -> str:
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Adding a job", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
     assert len(blocks) == 1, "one python block in Adding a job"
     return blocks[0]
 
 
-def test_the_example_declares_a_job_with_a_plain_step_function_and_its_params():
-    namespace: dict = {}
-    exec(compile(example(), "README.md", "exec"), namespace)
-    (job,) = namespace["JOBS"]
-    assert [s.name for s in job.steps] == ["greet"] and job.steps[0].fn is namespace["greet"]
+def load(folder: Path):
+    """The example as a module of its own, as a job folder's modules are."""
+    path = folder / "readme_job.py"
+    path.write_text(example() + APP)
+    spec = importlib.util.spec_from_file_location("readme_job", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_example_declares_a_job_with_a_plain_step_function_and_its_params(tmp_path):
+    module = load(tmp_path)
+    (job,) = module.JOBS
+    assert [s.name for s in job.steps] == ["greet"] and job.steps[0].fn is module.greet
     assert [p.name for p in job.params] == ["name"]
 
 
 def test_the_example_job_runs_on_a_real_worker(env, database, vhost, processes, tmp_path):
-    (tmp_path / "readme_job.py").write_text(example() + APP)
+    module = load(tmp_path)
     path = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
     processes("worker", extra_env={"PYTHONPATH": path}, app="readme_job:service")
     wait_worker_ready(vhost, "short")
 
-    namespace: dict = {}
-    exec(compile(example(), "README.md", "exec"), namespace)
-    service = Service(Settings.from_env("WRLS", env), namespace["JOBS"], ())
+    service = Service(Settings.from_env("WRLS", env), module.JOBS, ())
     try:
         run_id = service.trigger("hello", {"name": "newcomer"})
         run = wait_run_ended(service, run_id)
