@@ -1,7 +1,7 @@
 """Step wait-for-nald: start only on a complete ``import``, after that night's NALD swap.
 
 The legacy started at 01:00 together with the NALD download and read
-whatever ``import`` held (legacy/import.md §3, pain point 5). The wait itself
+whatever ``import`` held. The wait itself
 is shared with licence-import: ``jobs/nald_import/wait.py``.
 """
 
