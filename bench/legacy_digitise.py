@@ -1,14 +1,14 @@
-"""The legacy's method for the two digitise jobs (legacy/service.md §5, §6), as the baseline of bench/digitise.py.
+"""The legacy's method for the two digitise jobs, as the baseline of bench/digitise.py.
 
 Per licence: one query for its NALD copy, the replay, then per WR22 item with
 a condition URI the legacy's queries, each its own statement (autocommit, as
 the legacy's pool ran them):
 
-- gauging stations (§5): the newest condition row ``external_id LIKE
+- gauging stations: the newest condition row ``external_id LIKE
   '{id}:{region}%'``; if the item has a station and a threshold, the
   ``water.licences`` row by ref, the existing ``licence_gauging_stations``
   row, and an insert when there is none; then the last-copied date (per item);
-- LVPC sync (§6): the same LIKE query, the upsert, the last-copied date.
+- LVPC sync: the same LIKE query, the upsert, the last-copied date.
 
 The legacy fired these without awaiting them, on a pool of ~10 connections;
 here they are awaited, on ``connections`` connections (one licence at a time

@@ -1,5 +1,4 @@
-"""The legacy's way of sending notifications, the baseline of bench/notifications.py
-(legacy/service.md §10).
+"""The legacy's way of sending notifications, the baseline of bench/notifications.py.
 
 Every 15 s the legacy's ``notifications.sendMessage`` read up to 100 due rows
 (a plain SELECT, no claim) and sent them all at once, with no throttle and no
@@ -51,7 +50,7 @@ class LegacyResult:
 
 
 def deliver(notify: NotificationsAPIClient, row: dict) -> dict:
-    """The legacy's three kinds of send (§10 step 2), with the official client."""
+    """The legacy's three kinds of send (email, letter, precompiled letter), with the official client."""
     personalisation = row["personalisation"] or {}
     if (row["message_ref"] or "").startswith("pdf."):
         reference = f"{personalisation.get('address_line_1')} {row['id']}"

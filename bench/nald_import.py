@@ -46,7 +46,7 @@ from throughput import BenchError, Worker, log  # noqa: E402
 PASSWORD = "bench-password"  # protects a synthetic extract, and is only ever in this process's environment
 TARGET_S = 15 * 60
 TARGET_LOAD_RATIO = 1.5
-LEGACY_POLLING_S = 10  # pg-boss polled every 10 s per batch of 75 licences (legacy/import.md §0, §1.4)
+LEGACY_POLLING_S = 10  # pg-boss polled every 10 s per batch of 75 licences
 
 
 def unpack(extract: Path, folder: Path) -> list[Path]:

@@ -20,54 +20,99 @@ from .runtime.settings import Variable
 PREFIX = "WRLS"
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("NALD_BUCKET", None, "Object store bucket holding the NALD extract (`<prefix>/nald_enc.zip`)."),
-    Variable("NALD_PREFIX", "wal_nald_data_release", "Key prefix of the NALD extract in the bucket."),
-    Variable("NALD_LOCAL_DIR", None, "Read the NALD extract from this folder (`<dir>/<prefix>/nald_enc.zip`) instead of the object store; the embedded default uses it."),
-    Variable("NALD_ZIP_PASSWORD", None, "Password of the outer NALD archive (secret)."),
+    Variable("NALD_BUCKET", None,
+             "Bucket holding the NALD extract, `<prefix>/nald_enc.zip`. Credentials come from boto3's "
+             "usual chain (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, or the instance's role)."),
+    Variable("NALD_PREFIX", "wal_nald_data_release",
+             "Key prefix of the extract (the legacy `S3_NALD_IMPORT_PATH`)."),
+    Variable("NALD_LOCAL_DIR", None,
+             "Read `<dir>/<prefix>/nald_enc.zip` from a folder instead of the object store (the embedded"
+             " default does; its ETag is the file's MD5)."),
+    Variable("NALD_ZIP_PASSWORD", None,
+             "Password of the outer archive. Secret: never logged, never on a command line."),
     # A production extract's biggest table is a few hundred MB (the synthetic 71,000-licence extract is
     # 223 MB of CSV in all): 4 GiB leaves room for years of growth and still stops a bomb early.
-    Variable("NALD_MAX_MEMBER_BYTES", str(4 * 2**30), "Largest uncompressed archive member accepted; a bigger one fails the import before it is unpacked."),
-    Variable("NALD_MAX_RATIO", "100", "Largest compression ratio (unpacked over packed size) of an archive member over 1 MiB; a higher one fails the import as a zip bomb."),
+    Variable("NALD_MAX_MEMBER_BYTES", str(4 * 2**30),
+             "Largest unpacked archive member accepted; checked against the archive's directory before "
+             "unpacking and again while bytes flow. A production extract's biggest table is a few "
+             "hundred MB. The default is 4 GiB."),
+    Variable("NALD_MAX_RATIO", "100",
+             "Largest compression ratio (unpacked over packed size) of an archive member over 1 MiB, "
+             "checked like the size: deflated CSV is 5 to 15 times smaller, a zip bomb of zeros 1,000 "
+             "times."),
     # Real NALD changes by well under 1% of a table's rows a night: a fall of more than this is a
     # short or cut extract, and swapping it in would mark real licences deleted.
     Variable("NALD_MAX_SHRINK_PERCENT", "10",
-             "Largest fall, in percent of the rows in place, of a key NALD table's row count that an "
-             "import swaps in without `force`."),
+             "Largest fall, in percent, of a key NALD table's row count (licences, versions, purposes, "
+             "parties, addresses, roles, return versions, charge versions and elements) against the "
+             "`import` in place that nald-import swaps in. Real NALD changes by well under 1% a night, "
+             "so a bigger fall is a short or cut extract, whose swap would mark real licences deleted: "
+             "the step fails naming the table, both counts and this setting. A forced run (`force=true`)"
+             " and the first import pass."),
     Variable("MAX_DELETE_PERCENT", "5",
              "Largest share, in percent of a table's live rows, that one step deletes or marks deleted "
-             "without `force`."),
-    Variable("NALD_DOWNLOAD_TIMEOUT_S", "300", "Longest wait for the object store to answer or send more data during the download."),
-    Variable("WORK_DIR", None, "Folder for downloads and unpacked archives (default: the system's temporary folder)."),
-    Variable("S3_ENDPOINT_URL", None, "Object store endpoint for an S3-compatible server (MinIO); unset: AWS S3."),
-    Variable("S3_REGION", "eu-west-2", "AWS region of the object store."),
-    Variable("SERVICE_BUCKET", None, "Object store bucket holding the charge categories and gauging stations CSV files (the legacy `S3_BUCKET`)."),
-    Variable("SERVICE_LOCAL_DIR", None, "Read the charge categories and gauging stations CSV files from this folder (`<dir>/<key>`) instead of `WRLS_SERVICE_BUCKET`; the embedded default uses it."),
-    Variable("CHARGE_CATEGORIES_KEY", "billing-metadata/charge-categories.csv", "Key of the charge categories CSV file in `WRLS_SERVICE_BUCKET`."),
-    Variable("GAUGING_STATIONS_KEY", "gauging-stations/gauging-stations.csv", "Key of the gauging stations CSV file in `WRLS_SERVICE_BUCKET`."),
+             "(both delete-removed-documents steps, charging-import-versions' clean-up). Over it the "
+             "step fails with the counts, the table and this setting, and changes nothing, unless the "
+             "run is forced (`force=true`)."),
+    Variable("NALD_DOWNLOAD_TIMEOUT_S", "300",
+             "Longest wait for the object store to answer or send more data."),
+    Variable("WORK_DIR", None,
+             "Where the extract is downloaded and `NALD.zip` unpacked (a private `nald-*` folder per "
+             "run, locked while the run works and removed after; a killed run's folder is removed by the"
+             " next run). Needs room for the extract and its inner zip. Default: the system's temporary "
+             "folder."),
+    Variable("S3_ENDPOINT_URL", None,
+             "Endpoint of an S3-compatible store (MinIO, or the tests' moto server); unset: AWS S3."),
+    Variable("S3_REGION", "eu-west-2", "Region of the object store."),
+    Variable("SERVICE_BUCKET", None,
+             "Bucket holding the water service's CSV files (the legacy `S3_BUCKET`; `wabs3-maintenance` "
+             "in production). A sync run fails at once without it (or `WRLS_SERVICE_LOCAL_DIR`). "
+             "Credentials as for `WRLS_NALD_BUCKET`."),
+    Variable("SERVICE_LOCAL_DIR", None,
+             "Read the CSV files from `<dir>/<key>` instead of the bucket (the embedded default does, "
+             "with sample files)."),
+    Variable("CHARGE_CATEGORIES_KEY", "billing-metadata/charge-categories.csv",
+             "Key of the charge categories file in `WRLS_SERVICE_BUCKET`."),
+    Variable("GAUGING_STATIONS_KEY", "gauging-stations/gauging-stations.csv",
+             "Key of the gauging stations file in `WRLS_SERVICE_BUCKET`."),
     Variable("NALD_WAIT_S", "3600",
-             "Longest wait, counted from its run's start, of a job that reads `import` (charging-import-data) "
-             "while a NALD import still loads the extract; at most 14400 (4 hours)."),
-    Variable("NOTIFY_API_KEY", None, "GOV.UK Notify API key, `<name>-<service id>-<secret>` (secret)."),
-    Variable("NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk", "GOV.UK Notify API address."),
+             "Longest wait of a job that reads `import` (`charging-import-data`, `licence-import`, "
+             "`charging-import-versions`, `bill-runs-import`), counted from its run's start, for a NALD "
+             "import still loading the extract; then the run fails. At most `14400` (4 hours)."),
+    Variable("NOTIFY_API_KEY", None,
+             "GOV.UK Notify API key, `<name>-<service id>-<secret>`. Secret: never logged, masked in "
+             "`repr`. A run of a job that emails fails at once without it."),
+    Variable("NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk",
+             "GOV.UK Notify's API (the tests point it at a fake)."),
     Variable("NOTIFY_RATE_LIMIT", "3000",
-             "Most notifications sent per `WRLS_NOTIFY_RATE_WINDOW_S`, all workers together (Notify's limit is 3000 a minute)."),
+             "Most notifications sent per `WRLS_NOTIFY_RATE_WINDOW_S`, all workers together "
+             "(send-message; Notify allows 3,000 a minute)."),
     Variable("NOTIFY_RATE_WINDOW_S", "60", "The window of `WRLS_NOTIFY_RATE_LIMIT`, in seconds."),
-    Variable("NOTIFY_STATUS_CHECKS", "500", "Most notification statuses one check-status tick asks Notify for."),
+    Variable("NOTIFY_STATUS_CHECKS", "500",
+             "Most notification statuses one check-status tick asks Notify for."),
     Variable("TRACKER_TEMPLATE_ID", "c34d1b16-694b-4364-8e7e-83e9dbd34a62",
-             "Notify email template of the tracker's report (the legacy `service_status_alert`)."),
-    Variable("TRACKER_RECIPIENT", None, "Email address the tracker's report goes to (the legacy `WATER_SERVICE_MAILBOX`)."),
-    Variable("ENVIRONMENT", "local", "Name of this environment (`dev`, `tst`, `pre`, `prd`), shown in the tracker's report."),
+             "Notify email template of the tracker's report (the legacy `service_status_alert`; its one "
+             "field is `((content))`)."),
+    Variable("TRACKER_RECIPIENT", None,
+             "Who gets the tracker's report (the legacy `WATER_SERVICE_MAILBOX`: the product owner and "
+             "delivery manager). A tracker run fails at once without it."),
+    Variable("ENVIRONMENT", "local",
+             "Name of this environment (`dev`, `tst`, `pre`, `prd`: the legacy `ENVIRONMENT`), shown in "
+             "the tracker's report."),
     Variable("CHARGING_MODULE_URL", None, "Charging Module API address (the legacy `CHARGE_MODULE_ORIGIN`)."),
     Variable("CHARGING_MODULE_TOKEN_URL", None,
-             "OAuth2 token endpoint for the Charging Module's client credentials "
-             "(the legacy `<COGNITO_HOST>/oauth2/token`)."),
-    Variable("CHARGING_MODULE_CLIENT_ID", None, "Client id for the Charging Module token (the legacy `COGNITO_USERNAME`)."),
+             "OAuth2 token endpoint of the Charging Module's client credentials (the legacy "
+             "`<COGNITO_HOST>/oauth2/token`)."),
+    Variable("CHARGING_MODULE_CLIENT_ID", None,
+             "Client id for the Charging Module token (the legacy `COGNITO_USERNAME`)."),
     Variable("CHARGING_MODULE_CLIENT_SECRET", None,
-             "Client secret for the Charging Module token (the legacy `COGNITO_PASSWORD`; secret)."),
-    Variable("CHARGING_MODULE_TIMEOUT_S", "10", "Longest wait for the Charging Module or its token endpoint to answer."),
+             "Client secret for the Charging Module token (the legacy `COGNITO_PASSWORD`). Secret: never"
+             " logged."),
+    Variable("CHARGING_MODULE_TIMEOUT_S", "10",
+             "Longest wait for the Charging Module or its token endpoint to answer."),
     Variable("NALD_SERVICE_MAILBOX", None,
-             "Email address told of invoice accounts whose NALD company, contact or address changed "
-             "(the legacy `NALD_SERVICE_MAILBOX`)."),
+             "Email address told of invoice accounts whose NALD company, contact or address changed (the"
+             " legacy `NALD_SERVICE_MAILBOX`)."),
     Variable("NALD_CHANGES_TEMPLATE_ID", "b5d29621-e30d-4dc8-a6eb-11ab075d7a0c",
              "Notify email template of that message (the legacy `nald_entity_changes_detected`)."),
 )

@@ -1,5 +1,6 @@
 """Every schedule of WRLS: the one table that drives periodiq, the timeline,
-catch-up and the docs (spec/JOBS.md, "The default schedule").
+catch-up and ``wrls-actors schedule``; docs/jobs/README.md lists it (a test
+compares the two).
 
 Times are Europe/London. Sunday is written 7, never 0. Any schedule can be
 changed or switched off without a code change: ``WRLS_SCHEDULE_<JOB>`` set to

@@ -75,14 +75,12 @@ def test_an_unknown_override_or_a_sunday_zero_is_refused(capsys, monkeypatch):
     assert "write Sunday as 7" in capsys.readouterr().err
 
 
-def test_every_schedule_of_the_spec_is_in_the_table():
+def test_every_schedule_is_in_the_docs_table():
     from wrls_actors.schedules import SCHEDULES
 
-    spec = (Path(__file__).resolve().parents[3] / "shared" / "spec" / "JOBS.md")
-    if not spec.exists():
-        pytest.skip("spec not beside the repository")
+    page = Path(__file__).resolve().parents[2] / "docs" / "jobs" / "README.md"
     table = {}
-    for line in spec.read_text().splitlines():
+    for line in page.read_text().splitlines():
         match = re.match(r"^\| ([a-z-]+) \| [^|]+ \| (`[^`]+`|interval \d+ s) \|", line)
         if match:
             table[match.group(1)] = match.group(2).strip("`")

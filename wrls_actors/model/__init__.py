@@ -2,8 +2,8 @@
 
 In production these tables belong to other services and already exist; the
 definitions here are what the jobs rely on (columns, keys, unique
-constraints), from legacy/system.md "Schema" and legacy/import.md "Data
-model". For development, tests and the embedded default, ``wrls-actors db
+constraints), as the water service's and the import's schemas define them.
+For development, tests and the embedded default, ``wrls-actors db
 upgrade`` creates whatever of them is missing, and never alters or drops
 what is there.
 """

@@ -4,7 +4,7 @@ NALD's own conventions are kept as they are, because other services read
 these tables directly: the string ``'null'`` stands for NULL, dates are
 ``DD/MM/YYYY``, and rows are keyed by (``FGAC_REGION_CODE``, ``ID``).
 
-The columns listed are the ones WRLS reads (legacy/import.md "Data model");
+The columns listed are the ones WRLS reads;
 a real extract carries more, and the loader keeps whatever its header names.
 ``indexes`` are the lookups the jobs make, built after the load.
 """
@@ -116,7 +116,7 @@ NALD_TABLES: tuple[NaldTable, ...] = (
        "IAS_CUST_REF ALHA_ACC_NO FGAC_REGION_CODE IAS_XFER_DATE ACON_APAR_ID ACON_AADD_ID",
        "FGAC_REGION_CODE ACON_APAR_ID"),
     _t("NALD_FIN_AGRMNT_TYPES", "CODE DESCR DISABLED", "CODE"),
-    # Read only by the one-off bill-runs import (legacy/import.md §5).
+    # Read only by the one-off bill-runs import.
     _t("NALD_BILL_RUNS",
        "BILL_RUN_NO FGAC_REGION_CODE BILL_RUN_TYPE FIN_YEAR INITIATION_DATE BILL_RUN_STATUS_DATE "
        "NO_OF_INVS VALUE_OF_INVS NO_OF_CRNS VALUE_OF_CRNS IAS_XFER_DATE",

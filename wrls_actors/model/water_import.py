@@ -7,7 +7,7 @@ from .base import metadata
 
 S = "water_import"
 
-# The PRESROC charge versions as NALD's history implies them, gaps included (legacy/import.md §4);
+# The PRESROC charge versions as NALD's history implies them, gaps included;
 # charging-import-versions writes water.charge_versions from it.
 charge_versions_metadata = Table(
     "charge_versions_metadata", metadata,

@@ -1,5 +1,5 @@
 """bill-runs-import: NALD's bill runs since 2015 into the WRLS billing tables
-(spec/JOBS.md; legacy/import.md §5, ``import.bill-runs``). On demand only.
+(the legacy's ``import.bill-runs``). On demand only.
 
 Steps: ``wait-for-nald`` → ``bill-runs`` → ``bills`` → ``bill-licences`` →
 ``transactions`` → ``volumes`` → ``charge-version-years``, one transaction

@@ -1,6 +1,6 @@
 """Step bill-licences: ``water.billing_invoice_licences``, a row per bill and licence it charged.
 
-The legacy ``importInvoiceLicences`` (legacy/import.md §5) found a bill's
+The legacy ``importInvoiceLicences`` found a bill's
 licences through its lines and inserted one row per *line*, relying on the
 unique (bill, licence_id) to drop the repeats; a licence WRLS did not have
 (licence_id NULL) was inserted again on every line and every run. Here each

@@ -1,6 +1,6 @@
 """Step bill-runs: ``water.billing_batches`` from NALD_BILL_RUNS, in one statement.
 
-The legacy ``importNaldBillRuns`` (legacy/import.md §5): annual (A),
+The legacy ``importNaldBillRuns``: annual (A),
 supplementary (S) and two-part tariff (R) runs of financial year 2015 on that
 were transferred to the billing system; status ``sent``, source ``nald``,
 legacy id ``region:BILL_RUN_NO``, amounts in pence, the NALD row kept as

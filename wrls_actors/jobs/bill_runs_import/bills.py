@@ -1,6 +1,6 @@
 """Step bills: ``water.billing_invoices`` from NALD_BILL_HEADERS, in one statement.
 
-The legacy ``importNaldBillHeaders`` (legacy/import.md §5): each bill of an
+The legacy ``importNaldBillHeaders``: each bill of an
 imported run, with its invoice account when WRLS has it, net amount in pence,
 credit when BILL_TYPE is C, legacy id ``region:ID``, state ``unrebillable``
 and the NALD row as ``metadata``. A bill already there is left as it is; a

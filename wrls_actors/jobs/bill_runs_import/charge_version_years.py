@@ -1,6 +1,6 @@
 """Step charge-version-years: ``water.billing_batch_charge_version_years`` of NALD's bill runs.
 
-The legacy ``importBillingBatchChargeVersionYears`` (legacy/import.md §5):
+The legacy ``importBillingBatchChargeVersionYears``:
 which charge versions each imported bill run billed, for which financial year,
 as an annual or two-part tariff charge. charging-import-versions keeps the
 versions listed here even when NALD drops them.

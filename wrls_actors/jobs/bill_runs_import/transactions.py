@@ -1,6 +1,6 @@
 """Step transactions: ``water.billing_transactions`` from NALD_BILL_TRANS, in one statement.
 
-The legacy ``importTransactions`` (legacy/import.md §5): each NALD bill line
+The legacy ``importTransactions``: each NALD bill line
 gives a standard charge (legacy id ``region:ID:S``, amount FINAL_A1, the
 charge element's description or its use's, "First/Second part <use> charge"
 for two-part tariff lines) and, on annual and supplementary runs, a

@@ -1,6 +1,6 @@
 """Step volumes: ``water.billing_volumes`` of NALD's two-part tariff bill runs, in one statement.
 
-The legacy ``importBillingVolumes`` (legacy/import.md §5): the volume billed
+The legacy ``importBillingVolumes``: the volume billed
 for a charge element in a financial year of a two-part tariff run, approved,
 with the season taken from NALD_TPT_RETURNS: summer when the latest return
 date falls between 29 April and 28 November in the Southern and Thames regions

@@ -1,5 +1,5 @@
 """charge-categories-sync: the SROC charge categories CSV from the object store into
-``water.billing_charge_categories`` (spec/JOBS.md; legacy/service.md §1).
+``water.billing_charge_categories``.
 
 ``wrls-actors trigger charge-categories-sync --param force=true`` syncs the
 file even if its ETag is the one already synced.

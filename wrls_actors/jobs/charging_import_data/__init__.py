@@ -1,5 +1,5 @@
 """charging-import-data: NALD reference data, return versions, requirements and their purposes
-into ``water`` (spec/JOBS.md; legacy/import.md §3, ``import.charging-data``).
+into ``water`` (the legacy's ``import.charging-data``).
 
 Steps: ``wait-for-nald`` (after that night's NALD swap, bounded by
 ``WRLS_NALD_WAIT_S``) → ``reference-data`` → ``return-versions`` →

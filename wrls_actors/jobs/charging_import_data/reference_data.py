@@ -2,7 +2,7 @@
 valid combinations, in one transaction.
 
 Legacy ``src/modules/charging-import/lib/queries/financial-agreement-types.js``
-and ``purposes.js`` (legacy/import.md §3, 1-3). The tables hold a few hundred
+and ``purposes.js``. The tables hold a few hundred
 rows: they are read whole, mapped by ``mapping.py`` and written with one
 batched upsert each, which changes a row only when a value differs (the
 legacy rewrote every row, ``date_updated`` included, every night).

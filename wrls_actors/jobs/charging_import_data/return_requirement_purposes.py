@@ -2,7 +2,7 @@
 in one transaction.
 
 Legacy ``src/modules/charging-import/lib/queries/return-versions.js``
-(importReturnRequirementPurposes; legacy/import.md §3, 6): external id
+(importReturnRequirementPurposes): external id
 ``region:ARTY_ID:primary:secondary:use``, the requirement found by its
 external id ``region:ARTY_ID``, the purposes by their codes, ``purpose_alias``
 with ``'null'`` as NULL. Nothing here needs a rule beyond that, so it is one

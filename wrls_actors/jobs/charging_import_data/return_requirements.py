@@ -1,7 +1,7 @@
 """Step return-requirements: ``water.return_requirements`` from NALD_RET_FORMATS, in one transaction.
 
 Legacy ``src/modules/charging-import/lib/queries/return-versions.js``
-(importReturnRequirements; legacy/import.md §3, 5): external id ``region:ID``,
+(importReturnRequirements): external id ``region:ID``,
 ``legacy_id`` = ID, the return version found by its external id
 ``region:ARVN_AABL_ID:ARVN_VERS_NO``, abstraction period, site description and
 description (``'null'`` as NULL), ``is_summer`` (FORM_PRODN_MONTH 65, 45, 80),

@@ -1,7 +1,7 @@
 """Step return-versions: ``water.return_versions`` from NALD_RET_VERSIONS, in one transaction.
 
 Legacy ``src/modules/charging-import/lib/queries/return-versions.js``
-(importReturnVersions; legacy/import.md §3, 4): external id
+(importReturnVersions): external id
 ``region:AABL_ID:VERS_NO``, the licence found through NALD_ABS_LICENCES and
 ``water.licences`` (filled by licence-import), status CURR/SUPER/DRAFT to
 current/superseded/draft.

@@ -1,8 +1,8 @@
 """Step wait-for-nald: start only on a complete ``import``, after that night's NALD swap.
 
 The legacy started at 01:00 together with the NALD download and read
-whatever ``import`` held (legacy/import.md §3, pain point 5). The wait itself
-is shared with the other NALD readers: ``jobs/shared/nald_wait.py``.
+whatever ``import`` held. The wait itself is shared with the other NALD
+readers: ``jobs/shared/nald_wait.py``.
 """
 
 from ..shared.nald_wait import wait_for_nald_step

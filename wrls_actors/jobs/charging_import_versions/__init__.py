@@ -1,5 +1,5 @@
 """charging-import-versions: the PRESROC charge versions and elements NALD holds, into ``water``
-(spec/JOBS.md; legacy/import.md §4, ``import.charge-versions``). On demand only.
+(the legacy's ``import.charge-versions``). On demand only.
 
 Steps: ``wait-for-nald`` → ``charge-version-metadata`` (each licence's charge
 history with its gaps, ``history.py``) → ``charge-versions`` →

@@ -1,6 +1,6 @@
 """Step charge-elements: ``water.charge_elements`` from NALD_CHG_ELEMENTS, in one statement.
 
-The legacy ``importChargeElements`` (legacy/import.md §4): external id
+The legacy ``importChargeElements``: external id
 ``region:ID``, the charge version found by ``region:AABL_ID:VERS_NO``, season,
 source and loss codes to words, the purposes by legacy id, and the section 127
 flag: off only for an element without an S127 agreement on a version where

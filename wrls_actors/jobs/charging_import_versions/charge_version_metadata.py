@@ -3,7 +3,7 @@
 
 The legacy built the whole permit JSON of each of ~71,000 licences one by one
 to read two dates from it, in a single 15-minute job that expired long before
-it ended (legacy/import.md §4, pain point 2). Here one query reads every
+it ended. Here one query reads every
 non-draft NALD charge version starting before 2022-04-01 with its licence's
 dates, the rules of ``history.py`` run per licence in Python, and the result
 replaces the table's rows in one transaction.

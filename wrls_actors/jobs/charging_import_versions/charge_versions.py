@@ -1,6 +1,6 @@
 """Step charge-versions: ``water.charge_versions`` from the metadata, in one statement.
 
-The legacy ``importChargeVersions`` (legacy/import.md §4): scheme ``alcs``,
+The legacy ``importChargeVersions``: scheme ``alcs``,
 source ``nald``, region from the external id, the NALD version's flags, billed
 date, invoice account and company; a gap version gets the change reason
 "NALD gap" and no account. Only versions starting before 2022-04-01.

@@ -1,7 +1,6 @@
 """Step clean-up: remove the NALD charge elements and versions NALD no longer has, in one transaction.
 
-Legacy ``cleanupChargeElements`` / ``cleanupChargeVersions`` (legacy/import.md
-§4), fixed (pain point 9):
+Legacy ``cleanupChargeElements`` / ``cleanupChargeVersions``, fixed:
 
 - Elements: the legacy inner-joined NALD_CHG_ELEMENTS and then asked for its
   ID to be NULL, so it never deleted anything. Here an element goes when NALD

@@ -1,7 +1,7 @@
 """A licence's NALD charge versions as the PRESROC charge version history WRLS bills from.
 
-Pure functions, no I/O: the rules of the legacy ``mappers/charge-versions.js``
-(legacy/import.md §4), with two of its bugs fixed:
+Pure functions, no I/O: the rules of the legacy ``mappers/charge-versions.js``,
+with two of its bugs fixed:
 
 - An end date is clipped to the day before the next version's start with a
   real minimum. The legacy's ``getMinDate`` sorted on a ``.unix`` property

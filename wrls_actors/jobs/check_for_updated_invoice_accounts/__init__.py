@@ -1,7 +1,6 @@
 """check-for-updated-invoice-accounts: one email to the NALD service mailbox
 listing the invoice accounts whose company, agent company, contact or address
-changed in NALD (spec/JOBS.md; legacy/service.md §2,
-``billing.find-update-invoice-accounts``).
+changed in NALD (the legacy's ``billing.find-update-invoice-accounts``).
 
 One step, ``report-changes``. The NALD import keeps ``last_hash`` and
 ``current_hash`` on crm_v2 companies, contacts and addresses and never resets

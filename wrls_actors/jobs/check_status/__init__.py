@@ -1,5 +1,4 @@
-"""check-status: the delivery status of sent notifications, from GOV.UK Notify
-(spec/JOBS.md; legacy/service.md §3)."""
+"""check-status: the delivery status of sent notifications, from GOV.UK Notify."""
 
 from datetime import timedelta
 

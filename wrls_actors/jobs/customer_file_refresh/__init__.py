@@ -1,5 +1,5 @@
 """customer-file-refresh: the Charging Module's customer files of the last 7
-days, recorded on each invoice account (spec/JOBS.md; legacy/service.md §4,
+days, recorded on each invoice account (the legacy's
 ``billing.customer-file-refresh``).
 
 One step, ``record-file-references``: fetch the files, keep the newest file of

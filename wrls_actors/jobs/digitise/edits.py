@@ -1,6 +1,6 @@
 """The approved digitise edits that are due, read in bulk and replayed; shared by the two digitise jobs.
 
-Selection (legacy/service.md §5, §6): ``permit.licence`` rows of type 10
+Selection: ``permit.licence`` rows of type 10
 whose edits are ``Approved`` and whose job's last-copied date is null or at
 least a day old. Each is replayed (:mod:`.reducer`) onto its NALD copy (type 8,
 regime 1, same licence ref). Three queries in all, whatever the number of

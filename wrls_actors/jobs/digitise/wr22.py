@@ -5,16 +5,16 @@
   prefix of that condition's ``external_id`` in ``water.licence_version_purpose_conditions``
   (NALD rows are ``ID:REGION:AABP_ID``);
 - :func:`alert_type`, :func:`threshold`, :func:`gauging_station_id`: the
-  licence gauging station it describes (legacy/service.md §5);
+  licence gauging station it describes;
 - :func:`notes`: the condition's text (legacy ``getDigitiseText`` and
-  ``measurementPoint`` of the service's gauging-stations helpers, §6 step 3).
+  ``measurementPoint`` of the service's gauging-stations helpers).
 
 Legacy bugs fixed:
 
 - the legacy matched ``LIKE '{id}:{region}%'``, so condition 12 of region 1
   also matched ``12:10:…`` and ``12:1x…``; the prefix here ends with ``:``;
 - the legacy split the URI on ``/`` with no check, so a missing URI crashed the
-  process (§6) and a malformed one looked up garbage; here a missing URI means
+  process and a malformed one looked up garbage; here a missing URI means
   the item links to no condition, a malformed one is bad data;
 - ``.replace('³', '3')`` on a missing unit crashed; a threshold value of 0
   was taken as missing (JavaScript falsiness);

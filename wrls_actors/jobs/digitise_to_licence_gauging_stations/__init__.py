@@ -1,5 +1,5 @@
 """digitise-to-licence-gauging-stations: the gauging stations of approved digitise WR22 conditions become
-``water.licence_gauging_stations`` rows (spec/JOBS.md; legacy/service.md §5).
+``water.licence_gauging_stations`` rows.
 
 One step, ``copy-links``. The legacy's handler returned un-awaited promises,
 so its job completed at once and a bad row crashed the process; here every

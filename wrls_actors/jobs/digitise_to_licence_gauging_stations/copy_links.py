@@ -3,8 +3,7 @@ gauging station and a threshold.
 
 For each approved licence due (``date_gauging_station_links_last_copied``
 null or a day old; :mod:`..digitise.edits`), each WR22 item that links to a
-NALD condition gives a ``water.licence_gauging_stations`` row
-(legacy/service.md §5): the newest condition row of that NALD condition, the
+NALD condition gives a ``water.licence_gauging_stations`` row: the newest condition row of that NALD condition, the
 item's gauging station, its threshold (unit, value, flow or level) and the
 alert type of its schema, ``source = 'digitise'``. Items with no gauging
 station, unit or value describe no link and are passed over, as in the legacy.
@@ -73,7 +72,7 @@ class Link:
 
     @property
     def key(self) -> tuple:
-        """What makes two links of a licence the same (§5 step 4)."""
+        """What makes two links of a licence the same (the legacy's duplicate check)."""
         return self.gauging_station_id, self.restriction_type, self.threshold_unit, self.threshold_value
 
 

@@ -1,5 +1,5 @@
 """digitise-to-lvp-sync: approved digitise WR22 conditions become ``water.licence_version_purpose_conditions``
-rows with their text as notes (spec/JOBS.md; legacy/service.md §6).
+rows with their text as notes.
 
 One step, ``sync-conditions``. The legacy fired its upserts and forgot them,
 so a bad row crashed the process; here every write is awaited and a licence

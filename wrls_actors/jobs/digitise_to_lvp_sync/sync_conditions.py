@@ -3,7 +3,7 @@ condition of the approved digitise edits.
 
 For each approved licence due (``date_licence_version_purpose_conditions_last_copied``
 null or a day old; :mod:`..digitise.edits`), each WR22 item that links to a
-NALD condition is upserted (legacy/service.md §6) with:
+NALD condition is upserted with:
 
 - ``external_id = digitise:{permit licence_id}:{condition id}:{schema}``, the
   legacy's format, so the rows the legacy wrote are updated rather than

@@ -1,5 +1,5 @@
 """gauging-stations-sync: the gauging stations CSV from the object store into
-``water.gauging_stations`` (spec/JOBS.md; legacy/service.md §7).
+``water.gauging_stations``.
 
 ``wrls-actors trigger gauging-stations-sync --param force=true`` syncs the
 file even if its ETag is the one already synced.

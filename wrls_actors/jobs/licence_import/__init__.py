@@ -1,5 +1,5 @@
 """licence-import: NALD parties into crm_v2 companies, then licences into water
-and crm_v2 (spec/JOBS.md; legacy/import.md §2).
+and crm_v2.
 
 Also ``licence-import-licence`` and ``licence-import-company``: one licence
 (``--param licence=<ref>``) or one party (``--param party=<region>:<id>``) on

@@ -2,9 +2,8 @@
 
 The legacy copied the parties into ``water_import.import_companies`` and
 started the licence stage when no row was left unimported, so one failed
-company held back every licence for the night (legacy/import.md, pain
-point 7). Here the runtime's fan-in waits for every child, failed or not,
-and the job's ``on_child_failure`` decides; no table is kept.
+company held back every licence for the night. Here the runtime's fan-in
+waits for every child, failed or not, and the job's ``on_child_failure`` decides; no table is kept.
 
 Before the children start: the crm_v2 roles they link to are created if
 missing, and the extract gets the indexes the reads by party need

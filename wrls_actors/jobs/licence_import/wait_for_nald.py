@@ -1,7 +1,7 @@
 """Step wait-for-nald of licence-import: never read ``import`` while a NALD import replaces it.
 
 The legacy licence import ran at 04:00 on whatever ``import`` held, and just
-assumed the 01:00 NALD import had finished (legacy/import.md §2, pain point 5).
+assumed the 01:00 NALD import had finished.
 """
 
 from ...model.nald import NALD_TABLES

@@ -1,6 +1,5 @@
 """licence-not-in-charge-version-workflow: licence versions that need their
-charge information set up go into charge version workflow (spec/JOBS.md;
-legacy/service.md §8).
+charge information set up go into charge version workflow.
 
 One step, ``add-workflows``: one set-based insert of a ``to_setup``
 ``water.charge_version_workflows`` row per selected licence version. The

@@ -1,6 +1,6 @@
 """licence-not-in-charge-version-workflow.add-workflows: one ``to_setup`` workflow per licence version.
 
-Selection (legacy/service.md §8, cut-off = now − 2 months): licence versions
+Selection (cut-off = now − 2 months): licence versions
 created since the cut-off, and the current or superseded versions of licences
 with no charge version (matched by licence ref); minus versions that already
 have a workflow, soft-deleted ones included, and licences with a charge version

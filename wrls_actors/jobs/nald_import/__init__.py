@@ -1,5 +1,5 @@
 """nald-import: the nightly NALD extract into ``import``, then every licence
-into ``permit``, ``crm`` and ``returns`` (spec/JOBS.md; legacy/import.md §1).
+into ``permit``, ``crm`` and ``returns``.
 
 Also ``nald-import-licence``: the one-licence import on demand
 (``wrls-actors trigger nald-import-licence --param licence=<ref>``).

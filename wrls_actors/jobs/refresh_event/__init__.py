@@ -1,5 +1,4 @@
-"""refresh-event: notices' counts, and completed once every message is settled
-(spec/JOBS.md; legacy/service.md §9)."""
+"""refresh-event: notices' counts, and completed once every message is settled."""
 
 from datetime import timedelta
 

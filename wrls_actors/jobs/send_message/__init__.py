@@ -1,5 +1,4 @@
-"""send-message: due ``water.scheduled_notification`` rows to GOV.UK Notify
-(spec/JOBS.md; legacy/service.md §10).
+"""send-message: due ``water.scheduled_notification`` rows to GOV.UK Notify.
 
 Every minute by schedule; a notice is sent at once with
 ``start-job {"job": "send-message", "params": {"event_id": "<event id>"}}``.

@@ -2,7 +2,7 @@
 
 The legacy started ``import.charging-data`` at 01:00, the very minute the NALD
 download began, and ``licence-import`` at 04:00 on the assumption that NALD had
-finished (legacy/import.md §3, pain point 5). s3-download swaps ``import`` in one
+finished. s3-download swaps ``import`` in one
 transaction, so ``import`` is always complete; what a reader must avoid is
 reading the *previous* extract while tonight's is loading. So it waits while a
 ``nald-import`` run is still at its first step (s3-download), and also while

@@ -1,5 +1,5 @@
 """tracker: one email (GOV.UK Notify) of everything that went wrong since the
-previous report, grouped by job (spec/JOBS.md; legacy/import.md §6).
+previous report, grouped by job.
 
 ``wrls-actors tracker --dry-run`` prints the report a run would send now.
 """
