@@ -115,6 +115,13 @@ VARIABLES: tuple[Variable, ...] = (
              " legacy `NALD_SERVICE_MAILBOX`)."),
     Variable("NALD_CHANGES_TEMPLATE_ID", "b5d29621-e30d-4dc8-a6eb-11ab075d7a0c",
              "Notify email template of that message (the legacy `nald_entity_changes_detected`)."),
+    Variable("EXPORT_BUCKET", None,
+             "Bucket the export job writes `export/<schema>.tgz` to (the legacy `AWS_MAINTENANCE_BUCKET`). An "
+             "export run fails at once without it. Credentials as for `WRLS_NALD_BUCKET`."),
+    # S3 refuses parts under 5 MiB (but the last); each export holds about one part in memory.
+    Variable("EXPORT_PART_MIB", "8",
+             "Size in MiB of the multipart upload's parts the export streams each tarball in, between 5 "
+             "(S3's smallest) and 512. An export holds about one part in memory per schema being exported."),
 )
 
 
@@ -127,6 +134,12 @@ NALD_WAIT_MAX_S = 4 * 3600
 def _bounded(value: int, name: str, maximum: int) -> int:
     if not 0 <= value <= maximum:
         raise ConfigurationError(f"{PREFIX}_{name} must be between 0 and {maximum}, got {value}")
+    return value
+
+
+def _within(value: int, name: str, minimum: int, maximum: int) -> int:
+    if not minimum <= value <= maximum:
+        raise ConfigurationError(f"{PREFIX}_{name} must be between {minimum} and {maximum}, got {value}")
     return value
 
 
@@ -164,6 +177,8 @@ class Config:
     charging_module_timeout_s: float
     nald_service_mailbox: str | None
     nald_changes_template_id: str
+    export_bucket: str | None
+    export_part_mib: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
@@ -227,6 +242,8 @@ class Config:
             charging_module_timeout_s=number("CHARGING_MODULE_TIMEOUT_S"),
             nald_service_mailbox=get("NALD_SERVICE_MAILBOX"),
             nald_changes_template_id=get("NALD_CHANGES_TEMPLATE_ID"),
+            export_bucket=get("EXPORT_BUCKET"),
+            export_part_mib=_within(number("EXPORT_PART_MIB"), "EXPORT_PART_MIB", 5, 512),
         )
 
     @property
