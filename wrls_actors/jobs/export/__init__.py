@@ -15,8 +15,7 @@ from .queue_schemas import queue_schemas
 from .report import report
 
 # Below RabbitMQ's 30-minute consumer timeout; a production-size schema takes a minute or two.
-EXPORT_SCHEMA = Step("export-schema", export_schema, time_limit=timedelta(minutes=25), max_retries=2,
-                     min_backoff=timedelta(seconds=30))
+EXPORT_SCHEMA = Step("export-schema", export_schema, time_limit=timedelta(minutes=25), max_retries=2)
 
 EXPORT = Job("export", queue="import", steps=(
     Step("queue-schemas", queue_schemas, fan_out=EXPORT_SCHEMA, on_child_failure=CONTINUE,

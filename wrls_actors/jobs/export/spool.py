@@ -31,6 +31,8 @@ class Spooled:
 
 def spool_tables(connection, schema: str, tables: dict[str, list[Column]], folder: Path | None) -> Iterator[Spooled]:
     """Yield each table spooled, in order; the caller closes each file. Errors of the COPY thread are raised here."""
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
     ready: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
 
