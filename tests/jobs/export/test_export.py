@@ -4,13 +4,16 @@ keeping the previous object, and a table bigger than one part streamed in severa
 
 from __future__ import annotations
 
-import csv
 import io
+import json
 import tarfile
+import uuid
 
 import pytest
 
-from tests.support.helpers import query, wait_run_ended, wait_worker_ready
+from tests.support import services as svc
+from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+from tests.support.messages import publish
 from tests.support.s3_faults import FaultyS3
 from wrls_actors.jobs.export.csv_rules import camel_case
 from wrls_actors.jobs.export.store import SCHEMAS
@@ -112,12 +115,20 @@ def test_every_base_table_of_every_schema_is_a_csv_member_with_the_legacys_heade
     assert head["Metadata"] == {"wrls-run-id": str(run.run_id)}
 
 
-def test_a_schema_that_fails_is_named_while_the_others_export_and_its_previous_object_stays(start, s3, bucket):
+def test_a_schema_that_fails_is_named_while_the_others_export_and_its_previous_object_stays(start, s3, bucket,
+                                                                                             vhost):
     wrls = start()
+    wait_worker_ready(vhost, "control")
     # No idm schema here: the legacy's "no tables" error, for one schema only.
     s3.client().put_object(Bucket=bucket, Key="export/idm.tgz", Body=b"last week's export")
-    run = trigger(wrls)
-    assert run.status == "completed-with-failures", run.error
+    # Started as another service would: a start-job message.
+    message_id = str(uuid.uuid4())
+    publish(vhost, "control", json.dumps({"queue_name": "control", "actor_name": "start-job",
+                                          "message_id": message_id, "kwargs": {"job": "export"}}).encode())
+    run_id = svc.wait_for(lambda: scalar(wrls, "SELECT run_id FROM jobs.runs WHERE trigger_key = :k", k=message_id),
+                          30, what="the export's run")
+    run = wait_run_ended(wrls, str(run_id), 180)
+    assert (run.status, run.trigger) == ("completed-with-failures", "message"), run.error
     assert run.children_failed == 1
     assert run.note == "exported water, returns, crm, crm_v2, permit; FAILED idm (their previous objects, if any, " \
                        "are kept)"
@@ -127,6 +138,10 @@ def test_a_schema_that_fails_is_named_while_the_others_export_and_its_previous_o
     assert "Traceback" not in failed[0].error
     for schema in ("water", "returns", "crm", "crm_v2", "permit"):
         assert tarball(s3, bucket, schema)
+    # The metrics count it as every run is counted.
+    assert scalar(wrls, "SELECT value FROM jobs.counters WHERE name = 'runs_total' "
+                        "AND labels = CAST(:l AS jsonb)", l=json.dumps({"job": "export",
+                                                                        "outcome": "completed-with-failures"})) == 1
 
 
 def big_table(wrls, schema: str, rows: int = 200_000) -> None:

@@ -10,6 +10,7 @@ so the files agree with each other as the database stood at its start.
 from __future__ import annotations
 
 import time
+from contextlib import closing
 
 from ...config import config
 from ...runtime import StepContext
@@ -38,7 +39,10 @@ def export_schema(ctx: StepContext) -> None:
         upload = MultipartUpload(store.client, store.bucket, key, cfg.export_part_mib << 20,
                                  {RUN_ID: str(ctx.run_id)})
         try:
-            written = write_tarball(schema, spool_tables(connection, schema, tables, cfg.work_dir), upload)
+            # Closed here, not whenever the generator is collected: its COPY thread must be done with the
+            # connection before the rollback below.
+            with closing(spool_tables(connection, schema, tables, cfg.work_dir)) as spooled:
+                written = write_tarball(schema, spooled, upload)
             upload.complete()
         except BaseException:
             upload.abort()
