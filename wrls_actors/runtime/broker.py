@@ -1,8 +1,9 @@
 """The broker and its one ordered middleware stack.
 
-Order matters: ``before_*`` hooks run top to bottom and ``after_*`` hooks
-bottom to top, so the ledger, placed just before Retries, records a failure
-after Retries has decided whether it is final.
+Order matters: Dramatiq runs ``before_*`` hooks top to bottom and ``after_*``
+hooks bottom to top, and a middleware that raises ``SkipMessage`` in
+``before_process_message`` stops the ones below it. ``middleware_stack`` says
+why each middleware is where it is.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Middleware, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
 from .envelope import EnvelopeEncoder
-from .ledger_middleware import Ledger
+from .ledger import Ledger
 from .signing import Signatures
 
 
@@ -31,13 +32,24 @@ class ScheduleOptions(Middleware):
 
 def middleware_stack(ledger: Ledger, signatures: Signatures) -> list[Middleware]:
     return [
-        # First: a forged message must not reach the ledger's run checks or any actor.
+        # First: a forged message must not reach the start checks or any actor.
         signatures,
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),
         Pipelines(),
-        ledger,
+        # The ledger's five sit above Retries, so their after_* hooks see whether a failure is final.
+        # Above the recorder: a run reacts to a final failure once the failure is recorded.
+        ledger.run_reactions,
+        # First of the five to see a message: it stamps the start and the log context the others use.
+        ledger.recorder,
+        # Before the delivery limit: a stray or duplicate is refused before its start is counted in
+        # jobs.steps, where its id may be that of a real step.
+        ledger.start_checks,
+        ledger.delivery_limit,
+        # Last: only a message that passed every check is watched, and it is no longer watched by the
+        # time its end is recorded.
+        ledger.heartbeats,
         Retries(max_retries=3, min_backoff=5_000, max_backoff=300_000),
         ScheduleOptions(),
     ]

@@ -1,7 +1,7 @@
 """Logging: text for people, JSON (one object per line) for machines.
 
 Every record made while a step runs carries its run id, message id and actor,
-taken from a context variable the ledger middleware sets.
+taken from a context variable the recorder middleware sets (recording.py).
 """
 
 from __future__ import annotations

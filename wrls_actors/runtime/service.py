@@ -26,7 +26,8 @@ from .cron import fire_times, parse_cron, parse_interval
 from .database import bump, engine_for, upgrade
 from .definitions import Job, Schedule, Step, StepContext
 from .errors import BadMessage, ConfigurationError, JobRefused, PermanentError
-from .ledger_middleware import CHILD, STEP, Ledger
+from .ledger import Ledger
+from .lifecycle import CHILD, STEP
 from .logs import step_context
 from .runs import RunControl
 from .scheduling import Scheduling

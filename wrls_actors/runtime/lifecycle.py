@@ -1,0 +1,74 @@
+"""What the message lifecycle middlewares share: a message's role, run and queue,
+and the marks they leave on it for one another.
+
+Dramatiq hands every middleware the same message proxy, so a middleware tells
+the ones after it what it did by setting an attribute on it:
+
+- ``_ledger_started``, ``_ledger_started_at``, ``_ledger_attempt``: when and
+  as which attempt it started (recording.py, before Retries changes it);
+- ``_ledger_running_recorded``: its start check recorded it running, so the
+  heartbeat need only beat for it (start_checks.py);
+- ``_ledger_deliveries``, ``_ledger_poison``: which delivery of its attempt
+  this is, and, when over the limit, how many went before (delivery_limit.py);
+- ``_ledger_handled``: refused before it ran and recorded by what refused it
+  (start_checks.py, signing.py): nothing else records it or reacts to it;
+- ``_ledger_recorded``: its end is recorded, so a nack need not be.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import dramatiq
+
+from .errors import BadMessage
+
+# The roles of actors that belong to a run; anything else (ticks, starts) has no run to react to.
+STEP, CHILD = "step", "child"
+
+# Dramatiq's MessageProxy: typed loosely because the middlewares add their marks to it.
+Message = Any
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def base_queue(name: str) -> str:
+    return name[:-3] if name.endswith((".DQ", ".XQ")) else name
+
+
+def describe(exception: BaseException | None) -> str | None:
+    if exception is None:
+        return None
+    text = str(exception)
+    return f"{type(exception).__name__}: {text}" if text else type(exception).__name__
+
+
+def is_bad_message(exception: BaseException) -> bool:
+    return isinstance(exception, BadMessage)
+
+
+def actor_options(broker: dramatiq.Broker, message: Message) -> dict[str, Any]:
+    """The options of the message's actor; none for a message of no known actor."""
+    try:
+        return broker.get_actor(message.actor_name).options
+    except dramatiq.errors.ActorNotFound:
+        return {}
+
+
+def attempt_of(message: Message) -> int:
+    """The attempt the message started as: Retries counts the next one before the end is recorded."""
+    started_as: int | None = getattr(message, "_ledger_attempt", None)
+    return started_as if started_as is not None else int(message.options.get("retries", 0)) + 1
+
+
+def valid_run_id(message: Message) -> str | None:
+    """The message's run id if it is one: a malformed message must not break the ledger."""
+    run_id = message.kwargs.get("run_id") if isinstance(message.kwargs, dict) else None
+    try:
+        return str(uuid.UUID(str(run_id))) if run_id else None
+    except ValueError:
+        return None

@@ -1,0 +1,72 @@
+"""Start checks: a step or child message runs only for a running run at its step.
+
+Each start is checked, and a first delivery recorded running, by the
+process's start committer (starts.py) before any work. A stray (no such run,
+or a run not at that step yet) is dead-lettered; a duplicate (its run moved on,
+or ended) is acknowledged. Either is recorded as an event only, not in
+``jobs.steps``: the message may carry the id of a real step, whose row must
+keep its state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import dramatiq
+from dramatiq.middleware import Middleware, SkipMessage
+from sqlalchemy import Engine, text
+
+from .database import bump
+from .lifecycle import CHILD, STEP, Message, actor_options, attempt_of, base_queue, valid_run_id
+from .starts import RUN, STRAY, Start, StartCommitter
+
+logger = logging.getLogger(__name__)
+
+
+class StartChecks(Middleware):
+    """Refuses step messages that do not belong to their run's current step."""
+
+    actor_options = {"step_role", "job_name", "step_index"}
+
+    def __init__(self, engine_factory: Callable[[], Engine]) -> None:
+        self._engine_factory = engine_factory
+        self.starts = StartCommitter(engine_factory)
+
+    def before_process_message(self, broker: dramatiq.Broker, message: Message) -> None:
+        options = actor_options(broker, message)
+        run_id = valid_run_id(message)
+        if options.get("step_role") not in (STEP, CHILD) or not run_id:
+            return
+        # A redelivery's start is counted by the delivery limit, in its own transaction: only checked here.
+        redelivered = getattr(message, "redelivered", False)
+        start = self.starts.start(Start(
+            message.message_id, run_id, message.actor_name, base_queue(message.queue_name), attempt_of(message),
+            options["job_name"], options["step_index"], options.get("time_limit"), record=not redelivered))
+        if start.verdict != RUN:
+            self._refuse(message, options, start)
+        if not redelivered:
+            message._ledger_running_recorded = True
+
+    def _refuse(self, message: Message, options: dict[str, Any], start: Start) -> NoReturn:
+        """A stray is dead-lettered, a duplicate acknowledged; both recorded as events only."""
+        stray = start.verdict == STRAY
+        kind = "stray" if stray else "step-duplicate"
+        detail = f"{message.actor_name}: {start.reason}" + ("; dead-lettered" if stray else "; acknowledged, not run")
+        with self._engine_factory().begin() as connection:
+            connection.execute(
+                text("INSERT INTO jobs.events (kind, job, actor, queue, run_id, message_id, detail) "
+                     "VALUES (:kind, :job, :actor, :queue, :run_id, :message_id, :detail)"),
+                {"kind": kind, "job": options.get("job_name"), "actor": message.actor_name,
+                 "queue": base_queue(message.queue_name), "run_id": start.run_id, "message_id": message.message_id,
+                 "detail": detail},
+            )
+            if stray:
+                bump(connection, "messages_rejected_total", {})
+        (logger.error if stray else logger.info)("message %s %s", message.message_id, detail)
+        message._ledger_recorded = True
+        message._ledger_handled = True
+        if stray:
+            message.fail()
+        raise SkipMessage(detail)
