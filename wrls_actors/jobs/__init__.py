@@ -10,6 +10,7 @@ from . import (
     digitise_to_lvp_sync, gauging_stations_sync, licence_import,
     licence_not_in_charge_version_workflow, nald_import, refresh_event, send_message, tracker,
 )
+from . import time_limited
 
 JOBS: tuple[Job, ...] = (*nald_import.JOBS, *charging_import_data.JOBS, *licence_import.JOBS,
                          *charging_import_versions.JOBS, *bill_runs_import.JOBS, *tracker.JOBS,
@@ -17,4 +18,5 @@ JOBS: tuple[Job, ...] = (*nald_import.JOBS, *charging_import_data.JOBS, *licence
                          *licence_not_in_charge_version_workflow.JOBS,
                          *charge_categories_sync.JOBS, *gauging_stations_sync.JOBS,
                          *send_message.JOBS, *check_status.JOBS, *refresh_event.JOBS,
-                         *digitise_to_licence_gauging_stations.JOBS, *digitise_to_lvp_sync.JOBS)
+                         *digitise_to_licence_gauging_stations.JOBS, *digitise_to_lvp_sync.JOBS,
+                         *time_limited.JOBS)
