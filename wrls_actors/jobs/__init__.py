@@ -10,7 +10,7 @@ from . import (
     digitise_to_lvp_sync, gauging_stations_sync, licence_import,
     licence_not_in_charge_version_workflow, nald_import, refresh_event, send_message, tracker,
 )
-from . import time_limited
+from . import licence_updates, time_limited
 
 JOBS: tuple[Job, ...] = (*nald_import.JOBS, *charging_import_data.JOBS, *licence_import.JOBS,
                          *charging_import_versions.JOBS, *bill_runs_import.JOBS, *tracker.JOBS,
@@ -19,4 +19,4 @@ JOBS: tuple[Job, ...] = (*nald_import.JOBS, *charging_import_data.JOBS, *licence
                          *charge_categories_sync.JOBS, *gauging_stations_sync.JOBS,
                          *send_message.JOBS, *check_status.JOBS, *refresh_event.JOBS,
                          *digitise_to_licence_gauging_stations.JOBS, *digitise_to_lvp_sync.JOBS,
-                         *time_limited.JOBS)
+                         *time_limited.JOBS, *licence_updates.JOBS)
