@@ -87,7 +87,8 @@ def test_each_rule_deletes_what_it_names_in_batches_and_a_second_run_nothing(wrl
             assert ids(wrls, f"SELECT DISTINCT {column} FROM water.{table}") == kept_runs, table
         # One row per bill run in every table: the two empty runs' rows are gone, the others' kept.
         assert scalar(wrls, f"SELECT count(*) FROM water.{table}") == len(kept_runs), table
-    years = {str(r.id): r.bill_run_id for r in query(wrls, "SELECT id, bill_run_id FROM water.licence_supplementary_years")}
+    years = {str(r.id): r.bill_run_id
+             for r in query(wrls, "SELECT id, bill_run_id FROM water.licence_supplementary_years")}
     assert {y for y, b in years.items() if b is None} == released and len(released) == 2
     assert [(r.method, r.path, r.status) for r in cm.received("DELETE")] == [
         ("DELETE", f"/v3/wrls/bill-runs/{empty_cm}", 204)]
