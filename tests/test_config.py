@@ -51,3 +51,11 @@ def test_the_guards_default_to_ten_and_five_percent_and_refuse_what_is_not_a_per
         Config.from_env({"WRLS_NALD_MAX_SHRINK_PERCENT": "150"})
     with pytest.raises(ConfigurationError, match="WRLS_MAX_DELETE_PERCENT must be a number of percent"):
         Config.from_env({"WRLS_MAX_DELETE_PERCENT": "some"})
+
+
+def test_the_clean_batch_is_a_thousand_rows_and_never_zero():
+    assert Config.from_env({}).clean_batch_rows == 1000
+    assert Config.from_env({"WRLS_CLEAN_BATCH_ROWS": "50"}).clean_batch_rows == 50
+    for bad in ("0", "100001"):
+        with pytest.raises(ConfigurationError, match="WRLS_CLEAN_BATCH_ROWS must be between 1 and 100000"):
+            Config.from_env({"WRLS_CLEAN_BATCH_ROWS": bad})

@@ -51,9 +51,14 @@ VARIABLES: tuple[Variable, ...] = (
              " and the first import pass."),
     Variable("MAX_DELETE_PERCENT", "5",
              "Largest share, in percent of a table's live rows, that one step deletes or marks deleted "
-             "(both delete-removed-documents steps, charging-import-versions' clean-up). Over it the "
+             "(both delete-removed-documents steps, charging-import-versions' clean-up, clean's void "
+             "return logs, incomplete company contacts and orphaned contacts). Over it the "
              "step fails with the counts, the table and this setting, and changes nothing, unless the "
              "run is forced (`force=true`)."),
+    Variable("CLEAN_BATCH_ROWS", "1000",
+             "Most rows one statement of the clean job deletes (and empty bill runs one batch takes): "
+             "each batch is its own short transaction, so a large backlog never holds a long lock. "
+             "Between 1 and 100000."),
     Variable("NALD_DOWNLOAD_TIMEOUT_S", "300",
              "Longest wait for the object store to answer or send more data."),
     Variable("WORK_DIR", None,
@@ -131,9 +136,9 @@ VARIABLES: tuple[Variable, ...] = (
 NALD_WAIT_MAX_S = 4 * 3600
 
 
-def _bounded(value: int, name: str, maximum: int) -> int:
-    if not 0 <= value <= maximum:
-        raise ConfigurationError(f"{PREFIX}_{name} must be between 0 and {maximum}, got {value}")
+def _bounded(value: int, name: str, maximum: int, minimum: int = 0) -> int:
+    if not minimum <= value <= maximum:
+        raise ConfigurationError(f"{PREFIX}_{name} must be between {minimum} and {maximum}, got {value}")
     return value
 
 
@@ -153,6 +158,7 @@ class Config:
     nald_max_ratio: int
     nald_max_shrink_percent: float
     max_delete_percent: float
+    clean_batch_rows: int
     nald_download_timeout_s: float
     work_dir: Path | None
     s3_endpoint_url: str | None
@@ -218,6 +224,7 @@ class Config:
             nald_max_ratio=_bounded(number("NALD_MAX_RATIO"), "NALD_MAX_RATIO", 10**6),
             nald_max_shrink_percent=percent("NALD_MAX_SHRINK_PERCENT"),
             max_delete_percent=percent("MAX_DELETE_PERCENT"),
+            clean_batch_rows=_bounded(number("CLEAN_BATCH_ROWS"), "CLEAN_BATCH_ROWS", 100_000, minimum=1),
             nald_download_timeout_s=number("NALD_DOWNLOAD_TIMEOUT_S"),
             work_dir=Path(work) if work else None,
             s3_endpoint_url=get("S3_ENDPOINT_URL"),

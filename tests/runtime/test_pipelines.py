@@ -2,6 +2,7 @@
 
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
 from tests.support.services import wait_for
+from wrls_actors.runtime import LedgerView
 
 
 def test_steps_run_in_order_and_the_run_succeeds(service, processes, vhost):
@@ -50,6 +51,23 @@ def test_fan_in_continues_once_when_every_child_ended_and_counts_the_failed_one(
                            "WHERE e.run_id = :r AND a.step = 'finish'", r=run_id) == 1
     barrier = query(service, "SELECT expected, arrived, failed, fired_at FROM jobs.barriers WHERE run_id = :r", r=run_id)[0]
     assert (barrier.expected, barrier.arrived, barrier.failed) == (30, 30, 1) and barrier.fired_at is not None
+
+
+def test_a_later_step_can_read_which_children_failed_and_why(service, processes, vhost):
+    processes("worker")
+    wait_worker_ready(vhost)
+    run_id = service.trigger("fan", {"n": 4, "fail": [2]})
+    assert wait_run_ended(service, run_id).status == "completed-with-failures"
+    ledger = LedgerView(service.engine)
+    # A failed child's error is on its step row, which the worker writes in batches: it may lag the run's end.
+    children = wait_for(lambda: (c := ledger.children(run_id, 0)) and c[2].error and c, 10,
+                        what="the failed child's error")
+    assert [(c.position, c.status) for c in children] == [
+        (0, "succeeded"), (1, "succeeded"), (2, "failed"), (3, "succeeded")]
+    assert "item 2 is bad" in children[2].error
+    assert [c.error for c in children if c.position != 2] == [None, None, None]
+    assert children[0].counts == {"children_ok": 1} and children[2].counts == {}
+    assert ledger.children(run_id, 1) == []  # that step fanned nothing out
 
 
 def test_a_job_can_make_child_failures_fail_the_run(service, processes, vhost):

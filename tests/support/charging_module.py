@@ -10,9 +10,12 @@ The API answers 401 to a missing, unknown, revoked or expired token.
         cm.revoke_tokens()               # every token issued so far is refused from now on
         cm.fail(503, times=2)            # the next two API requests answer 503
         cm.received("GET")               # what it saw, with the token each request carried
+        cm.add_bill_run(external_id)     # a bill run it holds, until deleted
 
-Endpoint: GET ``/v3/wrls/customer-files/<days>``: the files, oldest first, as
-``[{id, fileReference, status, exportedAt, exportedCustomers}]``.
+Endpoints:
+- GET ``/v3/wrls/customer-files/<days>``: the files, oldest first, as
+  ``[{id, fileReference, status, exportedAt, exportedCustomers}]``;
+- DELETE ``/v3/wrls/bill-runs/<id>``: 204 and the bill run is gone, or 404 if it holds none by that id.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from tests.support import json_http
 
 TOKEN_PATH = "/oauth2/token"
 CUSTOMER_FILES = re.compile(r"^/v3/wrls/customer-files/(\d+)$")
+BILL_RUN = re.compile(r"^/v3/wrls/bill-runs/([^/]+)$")
 
 
 @dataclasses.dataclass
@@ -52,6 +56,7 @@ class FakeChargingModule:
         self.client_secret = uuid.uuid4().hex
         self.token_lifetime_s = token_lifetime_s
         self.files: list[dict] = []
+        self.bill_runs: set[str] = set()
         self.requests: list[Request] = []
         self._tokens: dict[str, float] = {}  # token -> expiry (time.time())
         self._failures: list[_Failure] = []
@@ -84,6 +89,10 @@ class FakeChargingModule:
         with self._lock:
             self.files.append({"id": str(uuid.uuid4()), "fileReference": reference, "status": "exported",
                                "exportedAt": exported_at, "exportedCustomers": list(customers)})
+
+    def add_bill_run(self, external_id: str) -> None:
+        with self._lock:
+            self.bill_runs.add(str(external_id))
 
     def revoke_tokens(self) -> None:
         with self._lock:
@@ -137,6 +146,11 @@ class FakeChargingModule:
         if request.method == "GET" and CUSTOMER_FILES.match(request.path):
             with self._lock:
                 return 200, [dict(f) for f in self.files]
+        if request.method == "DELETE" and (bill_run := BILL_RUN.match(request.path)):
+            with self._lock:
+                if bill_run.group(1) in self.bill_runs:
+                    self.bill_runs.remove(bill_run.group(1))
+                    return 204, None
         return 404, {"statusCode": 404, "error": "Not Found", "message": "Not Found"}
 
 
@@ -155,6 +169,6 @@ def _handler(fake: FakeChargingModule) -> type[json_http.JsonHandler]:
             request.status = status
             self.reply(status, payload)
 
-        do_GET = do_POST = _serve
+        do_GET = do_POST = do_DELETE = _serve
 
     return Handler

@@ -18,6 +18,10 @@ class Server(ThreadingHTTPServer):
 
 class JsonHandler(BaseHTTPRequestHandler):
     def reply(self, status: int, payload: Any) -> None:
+        if status == 204:  # No Content: HTTP allows no body at all
+            self.send_response(status)
+            self.end_headers()
+            return
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

@@ -5,7 +5,7 @@ A scheduled tick of a job that is not here yet is recorded as ``no-steps``.
 
 from ..runtime import Job
 from . import (
-    bill_runs_import, charge_categories_sync, charging_import_data, charging_import_versions,
+    bill_runs_import, charge_categories_sync, charging_import_data, charging_import_versions, clean,
     check_for_updated_invoice_accounts, check_status, customer_file_refresh, digitise_to_licence_gauging_stations,
     digitise_to_lvp_sync, export, gauging_stations_sync, licence_import, licence_updates,
     licence_not_in_charge_version_workflow, nald_import, refresh_event, send_message, time_limited, tracker,
@@ -18,4 +18,4 @@ JOBS: tuple[Job, ...] = (*nald_import.JOBS, *charging_import_data.JOBS, *licence
                          *charge_categories_sync.JOBS, *gauging_stations_sync.JOBS,
                          *send_message.JOBS, *check_status.JOBS, *refresh_event.JOBS,
                          *digitise_to_licence_gauging_stations.JOBS, *digitise_to_lvp_sync.JOBS,
-                         *export.JOBS, *time_limited.JOBS, *licence_updates.JOBS)
+                         *export.JOBS, *time_limited.JOBS, *licence_updates.JOBS, *clean.JOBS)

@@ -61,18 +61,34 @@ class ChargingModule:
 
     def get(self, path: str) -> Any:
         """GET ``<url>/<path>``: the decoded JSON answer."""
-        url = f"{self._url}/{path.lstrip('/')}"
-        response = self._request("GET", url, self._token())
-        if response.status_code == 401:
-            # The token was revoked or expired early: one more try with a new one.
-            self._forget_token()
-            response = self._request("GET", url, self._token())
+        response = self._send("GET", path)
         _check(response, f"GET {path}")
         try:
             return response.json()
         except ValueError:
             raise ChargingModuleUnavailable(f"Charging Module GET {path} answered {response.status_code} "
                                             "with a body that is not JSON") from None
+
+    def delete(self, path: str) -> bool:
+        """DELETE ``<url>/<path>``: True if deleted, False if the Charging Module does not have it (404).
+
+        A 404 is not an error: a retried delete whose first answer was lost
+        finds the thing gone.
+        """
+        response = self._send("DELETE", path)
+        if response.status_code == 404:
+            return False
+        _check(response, f"DELETE {path}")
+        return True
+
+    def _send(self, method: str, path: str) -> requests.Response:
+        url = f"{self._url}/{path.lstrip('/')}"
+        response = self._request(method, url, self._token())
+        if response.status_code == 401:
+            # The token was revoked or expired early: one more try with a new one.
+            self._forget_token()
+            response = self._request(method, url, self._token())
+        return response
 
     # -- tokens -----------------------------------------------------------------
 

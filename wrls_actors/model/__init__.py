@@ -10,7 +10,7 @@ what is there.
 
 from sqlalchemy import Connection, text
 
-from . import crm, crm_v2, nald, permit, reference, returns, water, water_import
+from . import crm, crm_v2, nald, permit, public, reference, returns, water, water_import
 from .base import metadata
 
 SCHEMAS = ("water", "crm", "crm_v2", "permit", "returns", water_import.S, nald.S)
@@ -31,4 +31,5 @@ def create_missing(connection: Connection) -> None:
     reference.seed_created(connection, set(reference.TABLES) - existing)
 
 
-__all__ = ["metadata", "create_missing", "crm", "crm_v2", "nald", "permit", "returns", "water", "water_import"]
+__all__ = ["metadata", "create_missing", "crm", "crm_v2", "nald", "permit", "public", "returns", "water",
+           "water_import"]

@@ -588,3 +588,72 @@ purposes = Table(
     UniqueConstraint("purpose_primary_id", "purpose_secondary_id", "purpose_use_id"),
     schema=S,
 )
+
+# Which licences a supplementary bill run is to pick up, per financial year; a bill run that takes them sets
+# `bill_run_id`, and cancelling it sets it back to NULL so the next run picks them up again.
+licence_supplementary_years = Table(
+    "licence_supplementary_years", metadata,
+    uuid_pk("id"),
+    ref("licence_id", nullable=False),
+    ref("bill_run_id"),
+    Column("financial_year_end", Integer, nullable=False),
+    Column("two_part_tariff", Boolean),
+    *timestamps(),
+    schema=S,
+)
+
+# A two-part tariff bill run's review results: licences, then their charge versions, references and elements,
+# and the returns matched to the elements. Only the keys that tie them to their bill run are modelled.
+review_licences = Table(
+    "review_licences", metadata,
+    uuid_pk("id"),
+    ref("bill_run_id", nullable=False),
+    ref("licence_id", nullable=False),
+    *timestamps(),
+    schema=S,
+)
+
+review_charge_versions = Table(
+    "review_charge_versions", metadata,
+    uuid_pk("id"),
+    ref("review_licence_id", nullable=False),
+    ref("charge_version_id"),
+    *timestamps(),
+    schema=S,
+)
+
+review_charge_references = Table(
+    "review_charge_references", metadata,
+    uuid_pk("id"),
+    ref("review_charge_version_id", nullable=False),
+    ref("charge_reference_id"),
+    *timestamps(),
+    schema=S,
+)
+
+review_charge_elements = Table(
+    "review_charge_elements", metadata,
+    uuid_pk("id"),
+    ref("review_charge_reference_id", nullable=False),
+    ref("charge_element_id"),
+    *timestamps(),
+    schema=S,
+)
+
+review_returns = Table(
+    "review_returns", metadata,
+    uuid_pk("id"),
+    ref("review_licence_id", nullable=False),
+    Column("return_id", String),
+    *timestamps(),
+    schema=S,
+)
+
+review_charge_element_returns = Table(
+    "review_charge_element_returns", metadata,
+    uuid_pk("id"),
+    ref("review_charge_element_id", nullable=False),
+    ref("review_return_id", nullable=False),
+    *timestamps(),
+    schema=S,
+)

@@ -7,7 +7,7 @@ from .definitions import ALLOW, CONTINUE, FAIL, LATEST, NONE, SKIP, Job, Schedul
 from .errors import (
     BadMessage, ConfigurationError, JobRefused, JobRuntimeError, PermanentError, RetryLater, ScheduleError,
 )
-from .ledger_view import EventCount, LedgerView, RunInfo
+from .ledger_view import ChildInfo, EventCount, LedgerView, RunInfo
 from .params import Param
 from .service import Service
 from .settings import Settings
@@ -18,7 +18,7 @@ __all__ = [
     "Job", "Param", "Schedule", "Step", "StepContext",
     "BadMessage", "ConfigurationError", "JobRefused", "JobRuntimeError", "PermanentError", "RetryLater",
     "ScheduleError",
-    "Calendar", "EventCount", "LedgerView", "RunInfo",
+    "Calendar", "ChildInfo", "EventCount", "LedgerView", "RunInfo",
     "SLICE_S", "Waited", "retries_for", "wait_in_slices",
     "Service", "Settings",
 ]

@@ -29,6 +29,22 @@ class RunInfo:
 
 
 @dataclasses.dataclass(frozen=True)
+class ChildInfo:
+    """One fan-out child of a run: its position in the fanned-out items, and how it ended.
+
+    ``status`` is ``succeeded``, ``failed`` (for good, after its retries) or
+    ``pending`` (not ended yet). ``error`` is the failure as the ledger has it;
+    it may still be ``None`` just after the failure, as step rows are written
+    in batches. ``counts`` are what the child counted, if it succeeded.
+    """
+
+    position: int
+    status: str
+    error: str | None
+    counts: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
 class EventCount:
     """How many events of one kind one job had in a window, and when the first and last were."""
 
@@ -60,6 +76,16 @@ _LAST_STARTED = text("""
 _EVENTS = text("""
     SELECT job, kind, count(*) AS count, min(at) AS first, max(at) AS last FROM jobs.events
     WHERE at >= :start AND at < :end AND kind = ANY(:kinds) GROUP BY job, kind ORDER BY job, kind
+""")
+
+
+_BARRIER = text("SELECT expected FROM jobs.barriers WHERE run_id = CAST(:run AS uuid) AND step_index = :index")
+
+_ARRIVALS = text("""
+    SELECT a.message_id, a.failed, a.counts, coalesce(s.error, (
+        SELECT e.detail FROM jobs.events e WHERE e.message_id = a.message_id ORDER BY e.id DESC LIMIT 1)) AS error
+    FROM jobs.barrier_arrivals a LEFT JOIN jobs.steps s ON s.message_id = a.message_id
+    WHERE a.run_id = CAST(:run AS uuid) AND a.step_index = :index
 """)
 
 
@@ -98,6 +124,31 @@ class LedgerView:
         """When the job's latest run started before ``before``; ``status``: only runs that ended so."""
         with self.engine.connect() as connection:
             return connection.execute(_LAST_STARTED, {"job": job, "status": status, "before": before}).scalar()
+
+    def children(self, run_id: UUID | str, step_index: int) -> list[ChildInfo]:
+        """The fan-out children of step ``step_index`` (0 is the first) of a run, in the order of their items.
+
+        Empty if that step has not fanned out. A child's position is its
+        item's index in the list the step returned, so the step that fans out
+        a fixed list can name each child from it.
+        """
+        from .runs import child_message_id
+
+        with self.engine.connect() as connection:
+            expected = connection.execute(_BARRIER, {"run": str(run_id), "index": step_index}).scalar()
+            if expected is None:
+                return []
+            arrived = {r.message_id: r for r in connection.execute(
+                _ARRIVALS, {"run": str(run_id), "index": step_index}).all()}
+        children = []
+        for position in range(expected):
+            row = arrived.get(child_message_id(run_id, step_index, position))
+            if row is None:
+                children.append(ChildInfo(position, "pending", None, {}))
+            else:
+                children.append(ChildInfo(position, "failed" if row.failed else "succeeded",
+                                          row.error if row.failed else None, dict(row.counts or {})))
+        return children
 
     def event_counts(self, start: datetime, end: datetime, kinds: Iterable[str]) -> list[EventCount]:
         """Events of these kinds in ``[start, end)``, counted per job and kind."""
