@@ -11,7 +11,7 @@ import types
 import uuid
 from pathlib import Path
 
-from tests.runtime.test_messages import publish
+from tests.support.messages import publish
 from tests.support import services as svc
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
 from wrls_actors.jobs import JOBS

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import socket
+from datetime import datetime
 
 from sqlalchemy import text
 
@@ -34,3 +35,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def add_run(service, job: str, *, status: str = "running", step_index: int = 0,
+            started: str = "now()", nominal: datetime | None = None) -> str:
+    """A run written straight into the ledger; ``started`` is an SQL expression."""
+    with service.engine.begin() as connection:
+        return connection.execute(
+            text(f"INSERT INTO jobs.runs (run_id, job, trigger, nominal_time, status, step_index, started_at) "
+                 f"VALUES (gen_random_uuid(), :job, 'cli', :nominal, :status, :step, {started}) "
+                 "RETURNING run_id::text"),
+            {"job": job, "nominal": nominal, "status": status, "step": step_index}).scalar_one()

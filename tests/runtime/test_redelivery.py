@@ -1,4 +1,5 @@
-"""Killed workers and poison messages: real processes, killed for real."""
+"""Killed workers and poison messages (the ledger middleware): a message redelivered after its worker died is
+recorded and counted, its effect happens once; one that keeps killing its worker is dead-lettered."""
 
 import signal
 import time
@@ -56,22 +57,6 @@ def test_a_worker_killed_before_its_first_heartbeat_has_the_redelivery_counted_a
     events = query(service, "SELECT detail FROM jobs.events WHERE kind = 'redelivered' AND message_id = :m",
                    m=step.message_id)
     assert [e.detail for e in events] == ["started 2 times without finishing"]
-
-
-def test_a_step_whose_worker_dies_is_found_stalled_by_the_sweep(service, processes, vhost):
-    worker = processes("worker")
-    wait_worker_ready(vhost, "long")
-    service.trigger("long-step", {"seconds": 30})
-    svc.wait_for(lambda: scalar(service, "SELECT count(*) FROM jobs.steps WHERE status = 'running'") == 1,
-                 what="the step to be recorded running")
-    worker.kill(signal.SIGKILL)
-    worker.popen.wait(10)
-    # Another worker on other queues only: it sweeps, but cannot take the message.
-    processes("worker", "--queues", "short")
-    stalled = svc.wait_for(
-        lambda: query(service, "SELECT status, error FROM jobs.steps WHERE status = 'stalled'"), 20,
-        what="the sweep to find the stall")
-    assert "no heartbeat" in stalled[0].error
 
 
 @pytest.mark.slow
