@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from tests.support import services as svc
@@ -27,9 +30,9 @@ def template_db():
     svc.drop_database(name)
 
 
-@pytest.fixture
-def database(template_db):
-    name = svc.create_database(template=template_db)
+@contextmanager
+def fresh_database(template: str) -> Iterator[str]:
+    name = svc.create_database(template=template)
     yield name
     from wrls_actors.runtime.database import _engines
 
@@ -40,8 +43,8 @@ def database(template_db):
     svc.drop_database(name)
 
 
-@pytest.fixture
-def vhost():
+@contextmanager
+def fresh_vhost() -> Iterator[str]:
     svc.require(5672, "RabbitMQ")
     svc.require(15672, "RabbitMQ management API")
     name = svc.create_vhost()
@@ -50,14 +53,28 @@ def vhost():
 
 
 @pytest.fixture
-def env(database, vhost, request):
-    """Environment of the processes under test: fast heartbeats and sweeps.
+def database(template_db):
+    with fresh_database(template_db) as name:
+        yield name
 
-    ``@pytest.mark.schedules("a,b")`` enables those sample schedules.
-    """
+
+@pytest.fixture
+def vhost():
+    with fresh_vhost() as name:
+        yield name
+
+
+@pytest.fixture
+def env(database, vhost, request):
+    """``@pytest.mark.schedules("a,b")`` enables those sample schedules."""
     marker = request.node.get_closest_marker("schedules")
+    return process_env(database, vhost, marker.args[0] if marker else "")
+
+
+def process_env(database: str, vhost: str, schedules: str = "") -> dict[str, str]:
+    """Environment of the processes under test: fast heartbeats and sweeps."""
     return {
-        "TEST_SCHEDULES": marker.args[0] if marker else "",
+        "TEST_SCHEDULES": schedules,
         **{k: v for k, v in os.environ.items() if not k.startswith("WRLS_")},
         "WRLS_BROKER_URL": svc.broker_url(vhost),
         "WRLS_DATABASE_URL": svc.database_url(database),
@@ -83,22 +100,32 @@ def service(env):
         service.broker.close()
 
 
-@pytest.fixture
-def processes(env, tmp_path, request):
-    """Start real processes (`worker`, `scheduler`, `exporter`); all stopped at the end."""
+@contextmanager
+def process_starter(env: dict, log_dir: Path, failed: Callable[[], bool]) -> Iterator[Callable[..., Process]]:
+    """Start real processes (`worker`, `scheduler`, `exporter`); all stopped at the end, their output
+    printed if ``failed()`` says so then."""
     started: list[Process] = []
 
     def start(*args: str, extra_env: dict | None = None, app: str = SAMPLE_APP) -> Process:
-        process = Process(args[0], list(args), {**env, **(extra_env or {})}, tmp_path, app=app)
+        process = Process(args[0], list(args), {**env, **(extra_env or {})}, log_dir, app=app)
         started.append(process)
         return process
 
     yield start
     for process in started:
         process.stop()
-    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+    if failed():
         for process in started:
             print(f"----- {process.log_path.name}\n{process.output()[-6000:]}")
+
+
+@pytest.fixture
+def processes(env, tmp_path, request):
+    def failed() -> bool:
+        return request.node.rep_call.failed if hasattr(request.node, "rep_call") else False
+
+    with process_starter(env, tmp_path, failed) as start:
+        yield start
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -4,11 +4,17 @@ S3 API server (moto), and helpers to compare the database before and after."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from tests.support.processes import WRLS_APP
+from tests.support.notify import FakeNotify
+from tests.conftest import fresh_database, fresh_vhost, process_env, process_starter
+from tests.support.processes import WRLS_APP, Process
 from tests.support.s3 import CREDENTIALS, S3Server
 from wrls_actors.jobs import JOBS
 from wrls_actors.model import create_missing
@@ -25,27 +31,63 @@ def s3(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture
-def bucket(s3):
+def new_bucket(s3) -> str:
     name = f"nald-{uuid.uuid4().hex[:10]}"
     s3.client().create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
     return name
 
 
-@pytest.fixture
-def wrls_env(env, s3, bucket, tmp_path):
-    """The worker's environment: the object store, the archive password, a work folder."""
+def object_store_env(s3, bucket: str, folder: Path) -> dict[str, str]:
+    """The object store, the archive password, a work folder."""
     return {
-        **env, **CREDENTIALS,
+        **CREDENTIALS,
         "WRLS_S3_ENDPOINT_URL": s3.endpoint,
         "WRLS_NALD_BUCKET": bucket,
         "WRLS_NALD_ZIP_PASSWORD": PASSWORD,
-        "WRLS_WORK_DIR": str(tmp_path / "work"),
+        "WRLS_WORK_DIR": str(folder / "work"),
     }
 
 
 @pytest.fixture
-def wrls(wrls_env):
+def bucket(s3):
+    return new_bucket(s3)
+
+
+@pytest.fixture
+def job_env(s3, bucket, tmp_path):
+    """What the jobs under test need besides the database and broker: by default the object store, the archive
+    password and a work folder. A job folder whose jobs need something else overrides this fixture."""
+    return object_store_env(s3, bucket, tmp_path)
+
+
+@pytest.fixture
+def wrls_env(env, job_env):
+    """The worker's environment."""
+    return {**env, **job_env}
+
+
+@pytest.fixture
+def notify_templates() -> dict[str, str] | None:
+    """The templates the fake Notify knows, and their fields; None: any template. A folder overrides this
+    fixture when its job's legacy template has fields of its own."""
+    return None
+
+
+@pytest.fixture
+def notify(notify_templates):
+    """A fake GOV.UK Notify (tests/support/notify.py), for the jobs that send through it."""
+    with FakeNotify(templates=notify_templates) as fake:
+        yield fake
+
+
+def notify_env(notify: FakeNotify, **extra: str) -> dict:
+    """What a worker needs to send through the fake Notify, its rate limit high enough never to slow a test
+    down (unless the test is about it)."""
+    return {**notify.worker_env(), "WRLS_NOTIFY_RATE_LIMIT": "1000000", **extra}
+
+
+@contextmanager
+def wrls_service(wrls_env: dict) -> Iterator[Service]:
     """The WRLS service in the test process (to trigger jobs and read the ledger)."""
     service = Service(Settings.from_env("WRLS", wrls_env), JOBS, SCHEDULES, create_tables=create_missing)
     yield service
@@ -54,13 +96,23 @@ def wrls(wrls_env):
         service.broker.close()
 
 
-@pytest.fixture
-def worker(processes, wrls_env):
+def worker_starter(processes, wrls_env: dict) -> Callable[..., Process]:
     def start(extra_env: dict | None = None, threads: int = 4):
         return processes("worker", extra_env={**wrls_env, "WRLS_WORKER_THREADS": str(threads), **(extra_env or {})},
                          app=WRLS_APP)
 
     return start
+
+
+@pytest.fixture
+def wrls(wrls_env):
+    with wrls_service(wrls_env) as service:
+        yield service
+
+
+@pytest.fixture
+def worker(processes, wrls_env):
+    return worker_starter(processes, wrls_env)
 
 
 def snapshot(service, schemas=("import", "permit", "crm", "returns", "water")) -> dict[str, tuple[int, str]]:
@@ -78,12 +130,31 @@ def snapshot(service, schemas=("import", "permit", "crm", "returns", "water")) -
         return result
 
 
+def add_bill_licence(service, *, batch_type: str, year: int, account: str, licence_ref: str) -> str:
+    """A sent bill run of one bill with one bill licence, as billing writes them; returns the bill licence's id."""
+    with service.engine.begin() as connection:
+        return str(connection.execute(text("""
+            WITH b AS (INSERT INTO water.billing_batches (region_id, batch_type, from_financial_year_ending,
+                                                          to_financial_year_ending, status)
+                       VALUES (gen_random_uuid(), :type, :year, :year, 'sent') RETURNING billing_batch_id),
+                 i AS (INSERT INTO water.billing_invoices (billing_batch_id, invoice_account_number,
+                                                           financial_year_ending)
+                       SELECT billing_batch_id, :account, :year FROM b RETURNING billing_invoice_id)
+            INSERT INTO water.billing_invoice_licences (billing_invoice_id, licence_ref)
+            SELECT billing_invoice_id, :ref FROM i RETURNING billing_invoice_licence_id"""),
+            {"type": batch_type, "year": year, "account": account, "ref": licence_ref}).scalar_one())
+
+
 @pytest.fixture
 def load_nald(wrls, tmp_path):
     """Load a generated NALD extract into schema `import` directly (no worker); returns the files' rows.
 
     For jobs that read `import`: they start from the state a nald-import leaves.
     """
+    return nald_loader(wrls, tmp_path)
+
+
+def nald_loader(wrls, tmp_path: Path) -> Callable[..., dict[str, list[list[str]]]]:
     from wrls_actors.jobs.nald_import.archive import InnerArchive, unpack_outer
     from wrls_actors.jobs.nald_import.load import index_and_analyse, load_all
     from wrls_actors.jobs.nald_import.swap import swap_in
@@ -104,3 +175,30 @@ def load_nald(wrls, tmp_path):
         return {table: [columns[table], *rows] for table, rows in synthesize(licences, seed)}
 
     return load
+
+
+@dataclass
+class Stack:
+    """What the function-scoped fixtures `wrls`, `vhost`, `worker` and `load_nald` give, for a whole module."""
+
+    wrls: Service
+    vhost: str
+    worker: Callable[..., Process]
+    load_nald: Callable[..., dict[str, list[list[str]]]]
+
+
+@pytest.fixture(scope="module")
+def module_stack(template_db, s3, tmp_path_factory, request):
+    """One database, virtual host, WRLS service and worker for every test of a module (default `job_env`): for a
+    scenario too slow to run for each test, run once by a module-scoped fixture whose tests each check a part.
+
+    Tests run in the file's order, and pytest-xdist may share a module's tests out between its processes, each
+    with its own stack and scenario: every test checks what the scenario left, except those that change it,
+    which come last in the file."""
+    folder = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    failures = request.session.testsfailed
+    with fresh_database(template_db) as database, fresh_vhost() as vhost:
+        wrls_env = {**process_env(database, vhost), **object_store_env(s3, new_bucket(s3), folder)}
+        with (process_starter(wrls_env, folder, lambda: request.session.testsfailed > failures) as processes,
+              wrls_service(wrls_env) as service):
+            yield Stack(service, vhost, worker_starter(processes, wrls_env), nald_loader(service, folder))

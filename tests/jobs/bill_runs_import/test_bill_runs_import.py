@@ -1,15 +1,19 @@
 """bill-runs-import end to end: a generated extract, the imports it follows in production
-(charging-import-data, licence-import, charging-import-versions), then the job, with a real worker."""
+(charging-import-data, licence-import, charging-import-versions), then the job, with a real worker. The job's
+first run is made once for the module (`scenario`); each test checks one part of what it wrote."""
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
 
 from sqlalchemy import text
 
-from tests.jobs.conftest import snapshot
+from tests.jobs.conftest import add_bill_licence, snapshot
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
 from tests.support.nald_files import nald_date, table
 
@@ -39,17 +43,19 @@ def is_summer_return(region: str, day: date) -> bool:
     return date(day.year, *first) <= day <= date(day.year, *last)
 
 
-def test_nald_bill_runs_are_imported_once_with_constraints_in_place_and_wrls_rows_untouched(
-        wrls, worker, vhost, load_nald):
-    files = load_nald(60, seed=41)
-    process = worker()
-    wait_worker_ready(vhost, "import")
+@pytest.fixture(scope="module")
+def scenario(module_stack):
+    """The imports it follows, a run and a line NALD holds bad values in, rows billing wrote itself, and the job's
+    first run."""
+    wrls = module_stack.wrls
+    files = module_stack.load_nald(60, seed=41)
+    process = module_stack.worker()
+    wait_worker_ready(module_stack.vhost, "import")
     for job in ("charging-import-data", "licence-import", "charging-import-versions"):
         prerequisite = run(wrls, job)
         assert prerequisite.status == "succeeded", prerequisite.error
 
     runs = table(files, "NALD_BILL_RUNS")
-    headers = table(files, "NALD_BILL_HEADERS")
     lines = table(files, "NALD_BILL_TRANS")
     imported_runs = {f'{r["FGAC_REGION_CODE"]}:{r["BILL_RUN_NO"]}': r for r in runs
                      if r["BILL_RUN_TYPE"] in BATCH_TYPES and r["IAS_XFER_DATE"] != "null"
@@ -61,29 +67,45 @@ def test_nald_bill_runs_are_imported_once_with_constraints_in_place_and_wrls_row
                   'WHERE "FGAC_REGION_CODE" = :r AND "BILL_RUN_NO" = :n', r=region, n=number)
     del imported_runs[bad_run]
     # A line NALD holds a bad value in: left out and named, the others imported.
-    bad = next(t for t in lines if f'{t["FGAC_REGION_CODE"]}:{t["ABRN_BILL_RUN_NO"]}' in imported_runs)
+    bad_line = next(t for t in lines if f'{t["FGAC_REGION_CODE"]}:{t["ABRN_BILL_RUN_NO"]}' in imported_runs)
     execute(wrls, 'UPDATE import."NALD_BILL_TRANS" SET "BILLABLE_DAYS" = \'x\' WHERE "FGAC_REGION_CODE" = :r '
-                  'AND "ID" = :i', r=bad["FGAC_REGION_CODE"], i=bad["ID"])
+                  'AND "ID" = :i', r=bad_line["FGAC_REGION_CODE"], i=bad_line["ID"])
     # Rows billing wrote itself: the import must leave their two-part flags as they are.
+    bill_licence = add_bill_licence(wrls, batch_type="two_part_tariff", year=2023, account="A99999999A",
+                                    licence_ref="WRLS/1")
     execute(wrls, """
-        WITH b AS (INSERT INTO water.billing_batches (region_id, batch_type, from_financial_year_ending,
-                                                      to_financial_year_ending, status)
-                   VALUES (gen_random_uuid(), 'two_part_tariff', 2023, 2023, 'sent') RETURNING billing_batch_id),
-             i AS (INSERT INTO water.billing_invoices (billing_batch_id, invoice_account_number, financial_year_ending)
-                   SELECT billing_batch_id, 'A99999999A', 2023 FROM b RETURNING billing_invoice_id),
-             il AS (INSERT INTO water.billing_invoice_licences (billing_invoice_id, licence_ref)
-                    SELECT billing_invoice_id, 'WRLS/1' FROM i RETURNING billing_invoice_licence_id)
         INSERT INTO water.billing_transactions (billing_invoice_licence_id, description, is_two_part_second_part_charge)
-        SELECT billing_invoice_licence_id, d, f FROM il,
-               (VALUES ('Two-part tariff, second part', true), ('Second part charge, reviewed', false)) v(d, f)""")
+        SELECT CAST(:il AS uuid), d, f
+        FROM (VALUES ('Two-part tariff, second part', true), ('Second part charge, reviewed', false)) v(d, f)""",
+            il=bill_licence)
 
     result = run(wrls)
     assert result.status == "succeeded", result.error
-    counts = result.counts
+    return SimpleNamespace(wrls=wrls, files=files, process=process, runs=runs, lines=lines, bad_run=bad_run,
+                           imported_runs=imported_runs, bad_line=bad_line, counts=result.counts)
 
-    # Bill runs: A, S and R runs of 2015 on, transferred to the billing system.
-    batches = {b.legacy_id: b for b in query(wrls, "SELECT * FROM water.billing_batches WHERE source = 'nald'")}
-    assert set(batches) == set(imported_runs) and len(imported_runs) < len(runs)
+
+def nald_batches(wrls) -> dict:
+    return {b.legacy_id: b for b in query(wrls, "SELECT * FROM water.billing_batches WHERE source = 'nald'")}
+
+
+def nald_invoices(wrls) -> dict:
+    return {i.legacy_id: i for i in query(wrls, "SELECT * FROM water.billing_invoices WHERE legacy_id IS NOT NULL")}
+
+
+def imported_lines(scenario) -> list[dict]:
+    invoices = nald_invoices(scenario.wrls)
+    return [t for t in scenario.lines if f'{t["FGAC_REGION_CODE"]}:{t["ABHD_ID"]}' in invoices]
+
+
+def nald_transactions(wrls) -> dict:
+    return {r.legacy_id: r for r in query(wrls, "SELECT * FROM water.billing_transactions WHERE legacy_id IS NOT NULL")}
+
+
+def test_bill_runs_of_2015_on_transferred_to_the_billing_system_are_imported_the_unreadable_one_named(scenario):
+    # A, S and R runs.
+    batches, imported_runs = nald_batches(scenario.wrls), scenario.imported_runs
+    assert set(batches) == set(imported_runs) and len(imported_runs) < len(scenario.runs)
     for legacy_id, b in batches.items():
         r = imported_runs[legacy_id]
         assert (b.batch_type, b.from_financial_year_ending, b.status, b.bill_run_number) == (
@@ -92,14 +114,16 @@ def test_nald_bill_runs_are_imported_once_with_constraints_in_place_and_wrls_row
         assert b.net_total == int((Decimal(r["VALUE_OF_INVS"]) + Decimal(r["VALUE_OF_CRNS"])) * 100)
         assert b.date_created.date() == nald_date(r["INITIATION_DATE"]) and b.metadata["BILL_RUN_NO"] == r["BILL_RUN_NO"]
     assert any(b.is_summer for b in batches.values())
-    assert counts["bill_runs_unreadable"] == 1 and bad_run in process.output()
+    assert scenario.counts["bill_runs_unreadable"] == 1 and scenario.bad_run in scenario.process.output()
 
-    # Bills of those runs, with the invoice account when WRLS has it.
+
+def test_bills_of_those_runs_have_the_invoice_account_when_wrls_has_it(scenario):
+    wrls, batches = scenario.wrls, nald_batches(scenario.wrls)
     accounts = {r.invoice_account_number: r.invoice_account_id
                 for r in query(wrls, "SELECT * FROM crm_v2.invoice_accounts")}
-    imported_headers = {f'{h["FGAC_REGION_CODE"]}:{h["ID"]}': h for h in headers
-                        if f'{h["FGAC_REGION_CODE"]}:{h["ABRN_BILL_RUN_NO"]}' in imported_runs}
-    invoices = {i.legacy_id: i for i in query(wrls, "SELECT * FROM water.billing_invoices WHERE legacy_id IS NOT NULL")}
+    imported_headers = {f'{h["FGAC_REGION_CODE"]}:{h["ID"]}': h for h in table(scenario.files, "NALD_BILL_HEADERS")
+                        if f'{h["FGAC_REGION_CODE"]}:{h["ABRN_BILL_RUN_NO"]}' in scenario.imported_runs}
+    invoices = nald_invoices(wrls)
     assert set(invoices) == set(imported_headers)
     for legacy_id, i in invoices.items():
         h = imported_headers[legacy_id]
@@ -107,22 +131,27 @@ def test_nald_bill_runs_are_imported_once_with_constraints_in_place_and_wrls_row
             Decimal(h["NET_AMOUNT"]) * 100, h["BILL_TYPE"] == "C", int(h["FIN_YEAR"]), accounts.get(h["IAS_CUST_REF"]))
         assert i.billing_batch_id == batches[f'{h["FGAC_REGION_CODE"]}:{h["ABRN_BILL_RUN_NO"]}'].billing_batch_id
 
-    # One bill licence per (bill, licence) its lines charge.
-    licence_numbers = {(lic["FGAC_REGION_CODE"], lic["ID"]): lic["LIC_NO"] for lic in table(files, "NALD_ABS_LICENCES")}
-    imported_lines = [t for t in lines if f'{t["FGAC_REGION_CODE"]}:{t["ABHD_ID"]}' in invoices]
-    bill_licences = Counter((r.legacy_id, r.licence_ref) for r in query(wrls, """
+
+def test_one_bill_licence_per_bill_and_licence_its_lines_charge(scenario):
+    licence_numbers = {(lic["FGAC_REGION_CODE"], lic["ID"]): lic["LIC_NO"]
+                       for lic in table(scenario.files, "NALD_ABS_LICENCES")}
+    bill_licences = Counter((r.legacy_id, r.licence_ref) for r in query(scenario.wrls, """
         SELECT i.legacy_id, il.licence_ref FROM water.billing_invoice_licences il JOIN water.billing_invoices i
         USING (billing_invoice_id) WHERE i.legacy_id IS NOT NULL"""))
     assert set(bill_licences.values()) == {1}
     assert set(bill_licences) == {(f'{t["FGAC_REGION_CODE"]}:{t["ABHD_ID"]}',
-                                   licence_numbers[(t["FGAC_REGION_CODE"], t["LIC_ID"])]) for t in imported_lines}
+                                   licence_numbers[(t["FGAC_REGION_CODE"], t["LIC_ID"])])
+                                  for t in imported_lines(scenario)}
 
-    # Transactions: a standard charge per line, a compensation charge on annual and supplementary runs.
-    run_type = {(r["FGAC_REGION_CODE"], r["BILL_RUN_NO"]): r["BILL_RUN_TYPE"] for r in runs}
+
+def test_transactions_are_a_standard_charge_per_line_and_a_compensation_charge_on_annual_and_supplementary_runs(
+        scenario):
+    files, bad = scenario.files, scenario.bad_line
+    run_type = {(r["FGAC_REGION_CODE"], r["BILL_RUN_NO"]): r["BILL_RUN_TYPE"] for r in scenario.runs}
     undertaker = {(lic["FGAC_REGION_CODE"], lic["ID"]) for lic in table(files, "NALD_ABS_LICENCES")
                   if lic["AREP_EIUC_CODE"].endswith("SWC")}
     expected = {}
-    for t in imported_lines:
+    for t in imported_lines(scenario):
         if (t["FGAC_REGION_CODE"], t["ID"]) == (bad["FGAC_REGION_CODE"], bad["ID"]):
             continue
         key = f'{t["FGAC_REGION_CODE"]}:{t["ID"]}'
@@ -131,29 +160,38 @@ def test_nald_bill_runs_are_imported_once_with_constraints_in_place_and_wrls_row
         nil_undertaker = Decimal(t["FINAL_A2_BILLABLE_AMOUNT"]) == 0 and (t["FGAC_REGION_CODE"], t["LIC_ID"]) in undertaker
         if kind in ("A", "S") and not nil_undertaker:
             expected[f"{key}:C"] = Decimal(t["FINAL_A2_BILLABLE_AMOUNT"]) * 100
-    written = {r.legacy_id: r for r in query(wrls, "SELECT * FROM water.billing_transactions WHERE legacy_id IS NOT NULL")}
+    written = nald_transactions(scenario.wrls)
     assert {k: w.net_amount for k, w in written.items()} == expected
-    assert counts["bill_lines_unreadable"] == 1
-    assert f'{bad["FGAC_REGION_CODE"]}:{bad["ID"]}' in process.output()
+    assert scenario.counts["bill_lines_unreadable"] == 1
+    assert f'{bad["FGAC_REGION_CODE"]}:{bad["ID"]}' in scenario.process.output()
+
+
+def test_two_part_tariff_parts_and_charge_elements_of_the_transactions(scenario):
+    written = nald_transactions(scenario.wrls)
     second_parts = [w for w in written.values() if w.is_two_part_second_part_charge]
     assert second_parts and all(w.description.startswith("Second part ") for w in second_parts)
     assert all(w.metadata["ELEMENT_AGRMNTS"] == "S127" for w in second_parts)
     assert any(w.description.startswith("First part ") for w in written.values())
     # The charge element when charging-import-versions wrote it (not for versions whose account WRLS lacks).
-    elements = {r.external_id: r.charge_element_id for r in query(wrls, "SELECT * FROM water.charge_elements")}
+    elements = {r.external_id: r.charge_element_id for r in query(scenario.wrls, "SELECT * FROM water.charge_elements")}
     assert all(w.charge_element_id == elements.get(f'{w.metadata["FGAC_REGION_CODE"]}:{w.metadata["ACEL_ID"]}')
                for w in written.values())
     assert any(w.charge_element_id is not None for w in written.values())
-    # WRLS's own transactions keep their flags (the legacy reset every one and set them from the description).
-    assert sorted(tuple(r) for r in query(wrls, """
+
+
+def test_wrls_own_transactions_keep_their_two_part_flags(scenario):
+    # The legacy reset every one and set them from the description.
+    assert sorted(tuple(r) for r in query(scenario.wrls, """
         SELECT description, is_two_part_second_part_charge FROM water.billing_transactions
         WHERE legacy_id IS NULL ORDER BY description""")) == [
         ("Second part charge, reviewed", False), ("Two-part tariff, second part", True)]
 
-    # Volumes: one per two-part tariff run, element, year and season, the season from the TPT return date.
+
+def test_volumes_one_per_two_part_tariff_run_element_year_and_season_from_the_tpt_return_date(scenario):
     tpt = {(r["FGAC_REGION_CODE"], r["ACEL_ID"], int(r["FIN_YEAR"])): is_summer_return(
-        r["FGAC_REGION_CODE"], nald_date(r["LATEST_RET_DATE"])) for r in table(files, "NALD_TPT_RETURNS")}
-    volumes = query(wrls, """
+        r["FGAC_REGION_CODE"], nald_date(r["LATEST_RET_DATE"])) for r in table(scenario.files, "NALD_TPT_RETURNS")}
+    batches = nald_batches(scenario.wrls)
+    volumes = query(scenario.wrls, """
         SELECT b.legacy_id, ce.external_id, v.financial_year, v.is_summer, v.is_approved FROM water.billing_volumes v
         JOIN water.billing_batches b USING (billing_batch_id) JOIN water.charge_elements ce USING (charge_element_id)""")
     assert volumes and len({(v.legacy_id, v.external_id, v.financial_year) for v in volumes}) == len(volumes)
@@ -162,22 +200,29 @@ def test_nald_bill_runs_are_imported_once_with_constraints_in_place_and_wrls_row
         assert v.is_approved and v.is_summer == tpt[(region, element, v.financial_year)]
         assert batches[v.legacy_id].batch_type == "two_part_tariff"
 
-    # Charge version years: what each NALD run billed; charging-import-versions keeps these versions.
-    years = query(wrls, "SELECT * FROM water.billing_batch_charge_version_years")
+
+def test_charge_version_years_are_what_each_nald_run_billed(scenario):
+    years = query(scenario.wrls, "SELECT * FROM water.billing_batch_charge_version_years")
     assert years and len({(y.billing_batch_id, y.charge_version_id, y.financial_year_ending, y.transaction_type)
                           for y in years}) == len(years)
     assert {y.transaction_type for y in years} == {"annual", "two_part_tariff"}
 
-    # The water service's foreign keys are all there, and a second run changes nothing.
-    constraints = set(scalar_list(wrls, "SELECT conname FROM pg_constraint WHERE contype = 'f' AND "
-                                        "conrelid::regclass::text LIKE 'water.billing_%'"))
+
+def test_the_water_service_foreign_keys_are_all_there(scenario):
+    constraints = set(scalar_list(scenario.wrls, "SELECT conname FROM pg_constraint WHERE contype = 'f' AND "
+                                                 "conrelid::regclass::text LIKE 'water.billing_%'"))
     assert FOREIGN_KEYS <= constraints
+
+
+# Runs the jobs again: last.
+
+def test_a_second_run_changes_nothing_and_charging_import_versions_again_keeps_every_version_billed(scenario):
+    wrls = scenario.wrls
     before = snapshot(wrls, ("water",))
     again = run(wrls)
     assert again.status == "succeeded", again.error
     assert again.counts["transactions_written"] == 0 and again.counts["volumes_written"] == 0
     assert snapshot(wrls, ("water",)) == before
-    # charging-import-versions run again keeps every version a bill run refers to.
     assert run(wrls, "charging-import-versions").status == "succeeded"
     assert scalar(wrls, """
         SELECT count(*) FROM water.billing_batch_charge_version_years y

@@ -1,9 +1,13 @@
 """charging-import-data end to end: a generated extract in `import`, licences in water.licences,
-a real worker, RabbitMQ and PostgreSQL."""
+a real worker, RabbitMQ and PostgreSQL. The first run is made once for the module (`scenario`); each test
+checks one part of what it wrote, and the last ones run the job again."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from types import SimpleNamespace
+
+import pytest
 
 from sqlalchemy import text
 
@@ -30,20 +34,61 @@ def run(wrls, timeout_s=120):
     return wait_run_ended(wrls, wrls.trigger(JOB), timeout_s)
 
 
-def test_the_nald_tables_are_upserted_and_a_second_run_changes_nothing(wrls, worker, vhost, load_nald):
-    files = load_nald(licences=40, seed=21)
+@pytest.fixture(scope="module")
+def scenario(module_stack):
+    """A generated extract, the licences licence-import has reached in water.licences, and the job's first run."""
+    wrls = module_stack.wrls
+    files = module_stack.load_nald(licences=40, seed=21)
     licences = table(files, "NALD_ABS_LICENCES")
     left_out = {licences[0]["LIC_NO"], licences[1]["LIC_NO"]}  # licence-import has not reached them yet
     add_licences(wrls, {lic["LIC_NO"] for lic in licences} - left_out)
-    process = worker()
-    wait_worker_ready(vhost, "import")
-
+    process = module_stack.worker()
+    wait_worker_ready(module_stack.vhost, "import")
     first = run(wrls)
     assert first.status == "succeeded", first.error
-    counts = first.counts
-    assert counts["waited_for_nald_s"] == 0
+    return SimpleNamespace(wrls=wrls, files=files, licences=licences, left_out=left_out, process=process,
+                           first=first)
 
-    # Reference data, mapped as the legacy did.
+
+def expected_versions(scenario) -> dict[str, tuple]:
+    by_key = {(lic["FGAC_REGION_CODE"], lic["ID"]): lic["LIC_NO"] for lic in scenario.licences}
+    return {
+        f'{v["FGAC_REGION_CODE"]}:{v["AABL_ID"]}:{v["VERS_NO"]}': (
+            by_key[(v["FGAC_REGION_CODE"], v["AABL_ID"])], int(v["VERS_NO"]), nald_date(v["EFF_ST_DATE"]),
+            nald_date(v["EFF_END_DATE"]), STATUS[v["STATUS"]])
+        for v in table(scenario.files, "NALD_RET_VERSIONS")}
+
+
+def written_versions(wrls) -> dict[str, tuple]:
+    return {r.external_id: (r.licence_ref, r.version_number, r.start_date, r.end_date, r.status)
+            for r in query(wrls, """
+        SELECT v.external_id, l.licence_ref, v.version_number, v.start_date, v.end_date, v.status
+        FROM water.return_versions v JOIN water.licences l USING (licence_id)""")}
+
+
+def expected_requirements(scenario) -> dict[str, tuple]:
+    return {
+        f'{f["FGAC_REGION_CODE"]}:{f["ID"]}': (
+            f'{f["FGAC_REGION_CODE"]}:{f["ARVN_AABL_ID"]}:{f["ARVN_VERS_NO"]}', int(f["ID"]),
+            FREQUENCY[f["ARTC_REC_FREQ_CODE"]], f["FORM_PRODN_MONTH"] in {"65", "45", "80"},
+            f["FORM_PRODN_MONTH"] in {"65", "66"}, int(f["ABS_PERIOD_ST_DAY"]), int(f["ABS_PERIOD_END_MONTH"]),
+            f["SITE_DESCR"], None if f["DESCR"] == "null" else f["DESCR"])
+        for f in table(scenario.files, "NALD_RET_FORMATS")}
+
+
+def written_requirements(wrls) -> dict[str, tuple]:
+    return {r.external_id: tuple(r)[1:] for r in query(wrls, """
+        SELECT r.external_id, v.external_id AS version, r.legacy_id, r.returns_frequency, r.is_summer, r.is_upload,
+               r.abstraction_period_start_day, r.abstraction_period_end_month, r.site_description, r.description
+        FROM water.return_requirements r JOIN water.return_versions v USING (return_version_id)""")}
+
+
+def test_the_first_run_does_not_wait_for_nald(scenario):
+    assert scenario.first.counts["waited_for_nald_s"] == 0
+
+
+def test_reference_data_is_mapped_as_the_legacy_did(scenario):
+    wrls, files = scenario.wrls, scenario.files
     agreements = {r.financial_agreement_code: r.disabled for r in query(
         wrls, "SELECT financial_agreement_code, disabled FROM water.financial_agreement_types")}
     assert agreements == {r["CODE"]: r["DISABLED"] == "Y" for r in table(files, "NALD_FIN_AGRMNT_TYPES")}
@@ -63,50 +108,37 @@ def test_the_nald_tables_are_upserted_and_a_second_run_changes_nothing(wrls, wor
     assert combinations == {(r["APPR_CODE"], r["APSE_CODE"], r["APUS_CODE"])
                             for r in table(files, "NALD_PURPOSES") if r["DISABLED"] == "N"}
 
-    # Return versions of the licences in water.licences; the others are counted, not written.
-    by_key = {(lic["FGAC_REGION_CODE"], lic["ID"]): lic["LIC_NO"] for lic in licences}
-    versions = table(files, "NALD_RET_VERSIONS")
-    expected_versions = {
-        f'{v["FGAC_REGION_CODE"]}:{v["AABL_ID"]}:{v["VERS_NO"]}': (
-            by_key[(v["FGAC_REGION_CODE"], v["AABL_ID"])], int(v["VERS_NO"]), nald_date(v["EFF_ST_DATE"]),
-            nald_date(v["EFF_END_DATE"]), STATUS[v["STATUS"]])
-        for v in versions}
-    written_versions = {r.external_id: (r.licence_ref, r.version_number, r.start_date, r.end_date, r.status)
-                        for r in query(wrls, """
-        SELECT v.external_id, l.licence_ref, v.version_number, v.start_date, v.end_date, v.status
-        FROM water.return_versions v JOIN water.licences l USING (licence_id)""")}
-    assert written_versions == {k: v for k, v in expected_versions.items() if v[0] not in left_out}
-    skipped = len(expected_versions) - len(written_versions)
-    assert skipped > 0 and counts["return_versions_skipped_no_licence"] == skipped
-    assert counts["return_versions"] == len(versions) and counts["return_versions_written"] == len(written_versions)
-    assert "return versions left out: their licence is not in water.licences yet" in process.output()
 
-    # Return requirements of the versions written.
-    formats = table(files, "NALD_RET_FORMATS")
-    expected_requirements = {
-        f'{f["FGAC_REGION_CODE"]}:{f["ID"]}': (
-            f'{f["FGAC_REGION_CODE"]}:{f["ARVN_AABL_ID"]}:{f["ARVN_VERS_NO"]}', int(f["ID"]),
-            FREQUENCY[f["ARTC_REC_FREQ_CODE"]], f["FORM_PRODN_MONTH"] in {"65", "45", "80"},
-            f["FORM_PRODN_MONTH"] in {"65", "66"}, int(f["ABS_PERIOD_ST_DAY"]), int(f["ABS_PERIOD_END_MONTH"]),
-            f["SITE_DESCR"], None if f["DESCR"] == "null" else f["DESCR"])
-        for f in formats}
-    written_requirements = {r.external_id: tuple(r)[1:] for r in query(wrls, """
-        SELECT r.external_id, v.external_id AS version, r.legacy_id, r.returns_frequency, r.is_summer, r.is_upload,
-               r.abstraction_period_start_day, r.abstraction_period_end_month, r.site_description, r.description
-        FROM water.return_requirements r JOIN water.return_versions v USING (return_version_id)""")}
-    assert written_requirements == {k: v for k, v in expected_requirements.items() if v[0] in written_versions}
-    assert any(v[3] for v in written_requirements.values()) and any(v[4] for v in written_requirements.values())
-    assert counts["return_requirements_skipped_no_version"] == len(formats) - len(written_requirements)
+def test_return_versions_of_the_licences_in_water_licences_are_written_the_others_counted(scenario):
+    counts = scenario.first.counts
+    expected, written = expected_versions(scenario), written_versions(scenario.wrls)
+    assert written == {k: v for k, v in expected.items() if v[0] not in scenario.left_out}
+    skipped = len(expected) - len(written)
+    assert skipped > 0 and counts["return_versions_skipped_no_licence"] == skipped
+    assert counts["return_versions"] == len(expected) and counts["return_versions_written"] == len(written)
+    assert "return versions left out: their licence is not in water.licences yet" in scenario.process.output()
+
+
+def test_return_requirements_of_the_versions_written_are_written(scenario):
+    counts = scenario.first.counts
+    versions, written = written_versions(scenario.wrls), written_requirements(scenario.wrls)
+    expected = expected_requirements(scenario)
+    assert written == {k: v for k, v in expected.items() if v[0] in versions}
+    assert any(v[3] for v in written.values()) and any(v[4] for v in written.values())
+    assert counts["return_requirements_skipped_no_version"] == len(expected) - len(written)
     assert counts["return_requirements_unreadable"] == 0
 
-    # Their purposes; the extract repeats a few (format, purpose) keys, written once each.
+
+def test_their_purposes_are_written_once_per_repeated_key(scenario):
+    counts = scenario.first.counts
+    requirements = written_requirements(scenario.wrls)
     purposes = defaultdict(set)
-    for p in table(files, "NALD_RET_FMT_PURPOSES"):
-        if f'{p["FGAC_REGION_CODE"]}:{p["ARTY_ID"]}' in written_requirements:
+    for p in table(scenario.files, "NALD_RET_FMT_PURPOSES"):
+        if f'{p["FGAC_REGION_CODE"]}:{p["ARTY_ID"]}' in requirements:
             key = ":".join(p[c] for c in ("FGAC_REGION_CODE", "ARTY_ID", "APUR_APPR_CODE", "APUR_APSE_CODE",
                                           "APUR_APUS_CODE"))
             purposes[key].add(None if p["PURP_ALIAS"] == "null" else p["PURP_ALIAS"])
-    linked = query(wrls, """
+    linked = query(scenario.wrls, """
         SELECT p.external_id, p.purpose_alias, r.external_id || ':' || pp.legacy_id || ':' || ps.legacy_id || ':'
                                                || pu.legacy_id AS through_links
         FROM water.return_requirement_purposes p JOIN water.return_requirements r USING (return_requirement_id)
@@ -119,21 +151,28 @@ def test_the_nald_tables_are_upserted_and_a_second_run_changes_nothing(wrls, wor
     assert all(alias in purposes[key] for key, alias in written_purposes.items())
     assert counts["return_requirement_purposes_written"] == len(purposes)
     assert counts["return_requirement_purposes_duplicates"] == sum(
-        1 for p in table(files, "NALD_RET_FMT_PURPOSES")
-        if f'{p["FGAC_REGION_CODE"]}:{p["ARTY_ID"]}' in written_requirements) - len(purposes)
+        1 for p in table(scenario.files, "NALD_RET_FMT_PURPOSES")
+        if f'{p["FGAC_REGION_CODE"]}:{p["ARTY_ID"]}' in requirements) - len(purposes)
 
-    # The same extract again: no row changes, timestamps included.
+
+# The tests below run the job again: they come last, and the one that changes NALD comes last of all.
+
+def test_the_same_extract_again_changes_no_row_timestamps_included(scenario):
+    wrls = scenario.wrls
     before = snapshot(wrls, ("water",))
     second = run(wrls)
     assert second.status == "succeeded", second.error
     assert {k: v for k, v in second.counts.items() if k.endswith("_written")} == {
-        k: 0 for k in counts if k.endswith("_written")}
+        k: 0 for k in scenario.first.counts if k.endswith("_written")}
     assert snapshot(wrls, ("water",)) == before
 
-    # A change in NALD rewrites that row alone; a row the rules cannot read is left as it was, and counted.
-    version = next(k for k, v in written_versions.items() if v[4] == "current")
+
+def test_a_change_in_nald_rewrites_that_row_alone_and_an_unreadable_row_is_left_and_counted(scenario):
+    wrls, process = scenario.wrls, scenario.process
+    before = snapshot(wrls, ("water",))
+    version = next(k for k, v in written_versions(wrls).items() if v[4] == "current")
     region, aabl, vers = version.split(":")
-    spoiled = next(k for k in written_requirements)
+    spoiled = next(k for k in written_requirements(wrls))
     with wrls.engine.begin() as connection:
         connection.execute(text('UPDATE import."NALD_RET_VERSIONS" SET "STATUS" = \'SUPER\' '
                                 'WHERE "FGAC_REGION_CODE" = :r AND "AABL_ID" = :a AND "VERS_NO" = :v'),
@@ -150,4 +189,4 @@ def test_the_nald_tables_are_upserted_and_a_second_run_changes_nothing(wrls, wor
     assert f"1 return requirements left out: values the rules cannot read (first: {spoiled})" in process.output()
     assert "NALD_RET_FORMATS.ARTC_REC_FREQ_CODE: 'X' is not a returns frequency code" in process.output()
     assert scalar(wrls, "SELECT returns_frequency FROM water.return_requirements WHERE external_id = :k",
-                  k=spoiled) == expected_requirements[spoiled][2]
+                  k=spoiled) == expected_requirements(scenario)[spoiled][2]

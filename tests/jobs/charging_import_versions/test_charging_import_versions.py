@@ -1,14 +1,18 @@
 """charging-import-versions end to end: a generated extract, charging-import-data and licence-import
-first (as in production), then the job, with a real worker, RabbitMQ and PostgreSQL."""
+first (as in production), then the job, with a real worker, RabbitMQ and PostgreSQL. The main scenario's
+first run is made once for the module (`scenario`); each test checks one part of it."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
+from types import SimpleNamespace
+
+import pytest
 
 from sqlalchemy import text
 
-from tests.jobs.conftest import snapshot
+from tests.jobs.conftest import add_bill_licence, snapshot
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
 from tests.support.nald_files import nald_date, table
 
@@ -46,20 +50,20 @@ def metadata_by_licence(wrls) -> dict[str, list]:
     return by_licence
 
 
-def test_charge_versions_and_elements_are_imported_cleaned_up_and_a_second_run_changes_nothing(
-        wrls, worker, vhost, load_nald):
-    files, _ = prepare(wrls, worker, vhost, load_nald)
-    # One invoice account WRLS does not have (yet): its licence's versions must be left out.
+@pytest.fixture(scope="module")
+def scenario(module_stack):
+    """The job's first run, with one invoice account WRLS does not have (yet): its licence's versions must be
+    left out."""
+    wrls = module_stack.wrls
+    files, _ = prepare(wrls, module_stack.worker, module_stack.vhost, module_stack.load_nald)
     versions = table(files, "NALD_CHG_VERSIONS")
     unlinked = next(v for v in versions if v["STATUS"] == "CURR")["AIIA_IAS_CUST_REF"]
     execute(wrls, "DELETE FROM crm_v2.invoice_accounts WHERE invoice_account_number = :n", n=unlinked)
-
     first = run(wrls)
     assert first.status == "succeeded", first.error
-    counts = first.counts
 
-    # The metadata holds exactly the non-draft PRESROC NALD versions whose invoice account and account
-    # holder's company WRLS has (licence-import writes them: not every NALD account is transferred), plus gaps.
+    # Not every NALD account is transferred: a version is linked when WRLS has its invoice account and its
+    # account holder's company (licence-import writes them).
     accounts = {r.invoice_account_number: r.invoice_account_id
                 for r in query(wrls, "SELECT * FROM crm_v2.invoice_accounts")}
     holders = {(a["FGAC_REGION_CODE"], a["ACC_NO"]): f'{a["FGAC_REGION_CODE"]}:{a["ACON_APAR_ID"]}'
@@ -73,17 +77,38 @@ def test_charge_versions_and_elements_are_imported_cleaned_up_and_a_second_run_c
     in_force = [v for v in versions if v["STATUS"] != "DRAFT"]
     wanted = {f'{v["FGAC_REGION_CODE"]}:{v["AABL_ID"]}:{v["VERS_NO"]}': v for v in in_force
               if linked(v) and nald_date(v["EFF_ST_DATE"]) < SROC_START}
-    by_licence = metadata_by_licence(wrls)
-    nald_rows = {m.external_id: m for rows in by_licence.values() for m in rows if not m.is_nald_gap}
-    assert set(nald_rows) == set(wanted)
-    assert counts["charge_versions_not_linked"] == sum(not linked(v) for v in in_force)
-    assert any(v["AIIA_IAS_CUST_REF"] == unlinked for v in in_force if not linked(v))
+    return SimpleNamespace(wrls=wrls, files=files, first=first, unlinked=unlinked, accounts=accounts,
+                           holders=holders, companies=companies, linked=linked, in_force=in_force, wanted=wanted)
+
+
+def nald_metadata(by_licence) -> dict:
+    return {m.external_id: m for rows in by_licence.values() for m in rows if not m.is_nald_gap}
+
+
+def written_versions(wrls) -> dict:
+    return {r.external_id: r for r in query(wrls, """
+        SELECT cv.*, cr.description AS reason FROM water.charge_versions cv
+        LEFT JOIN water.change_reasons cr USING (change_reason_id)""")}
+
+
+def stored_elements(wrls) -> dict:
+    return {r.external_id: r for r in query(wrls, """
+        SELECT ce.*, cv.external_id AS version, pu.legacy_id AS use FROM water.charge_elements ce
+        JOIN water.charge_versions cv USING (charge_version_id) JOIN water.purposes_uses pu USING (purpose_use_id)""")}
+
+
+def test_the_metadata_holds_the_linked_presroc_nald_versions_plus_gaps(scenario):
+    counts = scenario.first.counts
+    assert set(nald_metadata(metadata_by_licence(scenario.wrls))) == set(scenario.wanted)
+    assert counts["charge_versions_not_linked"] == sum(not scenario.linked(v) for v in scenario.in_force)
+    assert any(v["AIIA_IAS_CUST_REF"] == scenario.unlinked for v in scenario.in_force if not scenario.linked(v))
     assert counts["charge_version_metadata_gaps"] > 0
 
-    # Per licence, the current rows (versions and gaps) follow each other without overlap, from the licence
-    # start (or the first version) to the licence end (or open).
-    licences = {f'{lic["FGAC_REGION_CODE"]}:{lic["ID"]}': lic for lic in table(files, "NALD_ABS_LICENCES")}
-    for key, rows in by_licence.items():
+
+def test_per_licence_the_current_rows_follow_each_other_from_its_start_to_its_end(scenario):
+    # Versions and gaps without overlap, from the licence start (or the first version) to the licence end (or open).
+    licences = {f'{lic["FGAC_REGION_CODE"]}:{lic["ID"]}': lic for lic in table(scenario.files, "NALD_ABS_LICENCES")}
+    for key, rows in metadata_by_licence(scenario.wrls).items():
         current = [r for r in rows if r.status == "current"]
         licence = licences[key]
         starts = [nald_date(licence["ORIG_EFF_DATE"])]
@@ -94,20 +119,22 @@ def test_charge_versions_and_elements_are_imported_cleaned_up_and_a_second_run_c
                 if d]
         assert current[-1].end_date in (min(ends) if ends else None, None), key
 
-    # water.charge_versions: every metadata row before SROC, the NALD ones with their account and company.
-    written = {r.external_id: r for r in query(wrls, """
-        SELECT cv.*, cr.description AS reason FROM water.charge_versions cv
-        LEFT JOIN water.change_reasons cr USING (change_reason_id)""")}
+
+def test_charge_versions_are_every_metadata_row_before_sroc_the_nald_ones_with_account_and_company(scenario):
+    by_licence = metadata_by_licence(scenario.wrls)
+    nald_rows = nald_metadata(by_licence)
+    written = written_versions(scenario.wrls)
     expected_ids = {m.external_id for rows in by_licence.values() for m in rows if m.start_date < SROC_START}
     assert set(written) == expected_ids
     for external_id, cv in written.items():
         assert (cv.scheme, cv.source, cv.region_code) == ("alcs", "nald", int(external_id.split(":")[0]))
-        if external_id in wanted:
-            nald = wanted[external_id]
+        if external_id in scenario.wanted:
+            nald = scenario.wanted[external_id]
             meta = nald_rows[external_id]
             assert (cv.start_date, cv.end_date, cv.status) == (meta.start_date, meta.end_date, meta.status)
-            assert cv.invoice_account_id == accounts[nald["AIIA_IAS_CUST_REF"]]
-            assert cv.company_id == companies[holders[(nald["FGAC_REGION_CODE"], nald["AIIA_ALHA_ACC_NO"])]]
+            assert cv.invoice_account_id == scenario.accounts[nald["AIIA_IAS_CUST_REF"]]
+            assert cv.company_id == scenario.companies[
+                scenario.holders[(nald["FGAC_REGION_CODE"], nald["AIIA_ALHA_ACC_NO"])]]
             assert cv.billed_upto_date == nald_date(nald["BILLED_UPTO_DATE"])
             assert (cv.apportionment, cv.error) == (nald["APPORTIONMENT"] == "Y", nald["IN_ERROR_STATUS"] == "Y")
             assert cv.reason is None
@@ -115,15 +142,15 @@ def test_charge_versions_and_elements_are_imported_cleaned_up_and_a_second_run_c
             assert (cv.reason, cv.invoice_account_id) == ("NALD gap", None)
     assert any(cv.status == "superseded" for cv in written.values())
 
-    # water.charge_elements of the versions written, mapped as the legacy did.
+
+def test_charge_elements_of_the_versions_written_are_mapped_as_the_legacy_did(scenario):
+    files, written = scenario.files, written_versions(scenario.wrls)
     s127 = {(a["FGAC_REGION_CODE"], a["ACEL_ID"]) for a in table(files, "NALD_CHG_AGRMNTS") if a["AFSA_CODE"] == "S127"}
     elements = [e for e in table(files, "NALD_CHG_ELEMENTS")
                 if f'{e["FGAC_REGION_CODE"]}:{e["ACVR_AABL_ID"]}:{e["ACVR_VERS_NO"]}' in written]
     version_has_s127 = {f'{e["FGAC_REGION_CODE"]}:{e["ACVR_AABL_ID"]}:{e["ACVR_VERS_NO"]}' for e in elements
                         if (e["FGAC_REGION_CODE"], e["ID"]) in s127}
-    stored = {r.external_id: r for r in query(wrls, """
-        SELECT ce.*, cv.external_id AS version, pu.legacy_id AS use FROM water.charge_elements ce
-        JOIN water.charge_versions cv USING (charge_version_id) JOIN water.purposes_uses pu USING (purpose_use_id)""")}
+    stored = stored_elements(scenario.wrls)
     assert set(stored) == {f'{e["FGAC_REGION_CODE"]}:{e["ID"]}' for e in elements}
     for e in elements:
         ce = stored[f'{e["FGAC_REGION_CODE"]}:{e["ID"]}']
@@ -136,17 +163,25 @@ def test_charge_versions_and_elements_are_imported_cleaned_up_and_a_second_run_c
         assert ce.factors_overridden == (e["FCTS_OVERRIDDEN"] == "Y")
         has_s127 = (e["FGAC_REGION_CODE"], e["ID"]) in s127
         assert ce.is_section_127_agreement_enabled == (has_s127 or version not in version_has_s127)
-    assert counts["charge_elements_written"] == len(elements)
+    assert scenario.first.counts["charge_elements_written"] == len(elements)
 
-    # A second run over the same data changes nothing at all.
+
+# The tests below run the job again: they come last, and the one that changes NALD comes last of all.
+
+def test_a_second_run_over_the_same_data_changes_nothing_at_all(scenario):
+    wrls = scenario.wrls
     before = snapshot(wrls, ("water", "water_import", "crm_v2"))
     again = run(wrls)
     assert again.status == "succeeded", again.error
     assert again.counts["charge_versions_written"] == 0 and again.counts["charge_elements_written"] == 0
     assert snapshot(wrls, ("water", "water_import", "crm_v2")) == before
 
+
+def test_rows_nald_dropped_are_deleted_past_the_delete_guard_only_when_forced_and_billed_ones_kept(scenario):
+    wrls = scenario.wrls
+    written, stored = written_versions(wrls), stored_elements(wrls)
     # NALD drops an element, a whole version and another version whose element a bill run refers to.
-    nald_versions = sorted(k for k in wanted if k in written and any(
+    nald_versions = sorted(k for k in scenario.wanted if k in written and any(
         s.version == k for s in stored.values()))
     gone_version, billed_version = nald_versions[0], nald_versions[1]
     kept_element = next(k for k, s in stored.items() if s.version == billed_version)
@@ -184,16 +219,9 @@ def test_charge_versions_and_elements_are_imported_cleaned_up_and_a_second_run_c
 
 def bill_for(wrls, charge_element_id: str) -> None:
     """A bill run transaction that charged this element (what billing would have written)."""
-    execute(wrls, """
-        WITH b AS (INSERT INTO water.billing_batches (region_id, batch_type, from_financial_year_ending,
-                                                      to_financial_year_ending, status)
-                   VALUES (gen_random_uuid(), 'annual', 2021, 2021, 'sent') RETURNING billing_batch_id),
-             i AS (INSERT INTO water.billing_invoices (billing_batch_id, invoice_account_number, financial_year_ending)
-                   SELECT billing_batch_id, 'A00000000A', 2021 FROM b RETURNING billing_invoice_id),
-             il AS (INSERT INTO water.billing_invoice_licences (billing_invoice_id, licence_ref)
-                    SELECT billing_invoice_id, 'X' FROM i RETURNING billing_invoice_licence_id)
-        INSERT INTO water.billing_transactions (billing_invoice_licence_id, charge_element_id)
-        SELECT billing_invoice_licence_id, CAST(:e AS uuid) FROM il""", e=charge_element_id)
+    bill_licence = add_bill_licence(wrls, batch_type="annual", year=2021, account="A00000000A", licence_ref="X")
+    execute(wrls, "INSERT INTO water.billing_transactions (billing_invoice_licence_id, charge_element_id) "
+                  "VALUES (CAST(:il AS uuid), CAST(:e AS uuid))", il=bill_licence, e=charge_element_id)
 
 
 def test_a_licence_with_unreadable_versions_keeps_what_it_had_and_the_others_go_on(wrls, worker, vhost, load_nald):

@@ -5,23 +5,20 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from tests.support.notify import FakeNotify
 
 TEMPLATE = "b5d29621-e30d-4dc8-a6eb-11ab075d7a0c"
 MAILBOX = "nald-service-mailbox@example.gov.uk"
 
 
 @pytest.fixture
-def notify():
+def notify_templates():
     # The legacy template's only field is the list of accounts.
-    with FakeNotify(templates={TEMPLATE: "((content))"}) as fake:
-        yield fake
+    return {TEMPLATE: "((content))"}
 
 
 @pytest.fixture
-def wrls_env(env, notify):
+def job_env(notify):
     return {
-        **env,
         **notify.worker_env(),
         "WRLS_NALD_SERVICE_MAILBOX": MAILBOX,
         "WRLS_ENVIRONMENT": "test",

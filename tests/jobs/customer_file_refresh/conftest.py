@@ -15,10 +15,9 @@ def cm():
 
 
 @pytest.fixture
-def wrls_env(env, cm):
-    """The worker's environment: the Charging Module is the fake (no object store needed)."""
+def job_env(cm):
+    """The Charging Module is the fake (no object store needed)."""
     return {
-        **env,
         "WRLS_CHARGING_MODULE_URL": cm.base_url,
         "WRLS_CHARGING_MODULE_TOKEN_URL": cm.token_url,
         "WRLS_CHARGING_MODULE_CLIENT_ID": cm.client_id,

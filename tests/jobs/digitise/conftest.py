@@ -11,8 +11,8 @@ from sqlalchemy import text
 
 
 @pytest.fixture
-def wrls_env(env):
-    return dict(env)  # no object store, no external service
+def job_env():
+    return {}  # no object store, no external service
 
 
 STATION_NAME = "3 Pools Channel"

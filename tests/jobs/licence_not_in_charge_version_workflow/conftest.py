@@ -7,8 +7,8 @@ from sqlalchemy import text
 
 
 @pytest.fixture
-def wrls_env(env):
-    return dict(env)  # no object store, no external service
+def job_env():
+    return {}  # no object store, no external service
 
 
 class Water:

@@ -1,3 +1,10 @@
-"""The fake GOV.UK Notify and the worker's environment of the notification jobs' tests."""
+"""The job sends through the fake GOV.UK Notify (the `notify` fixture of tests/jobs/conftest.py)."""
 
-from tests.jobs.send_message.conftest import notify, wrls_env  # noqa: F401 (fixtures used by name)
+import pytest
+
+from tests.jobs.conftest import notify_env
+
+
+@pytest.fixture
+def job_env(notify):
+    return notify_env(notify)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.support.notify import FakeNotify
+from tests.jobs.conftest import notify_env
 
 EMAIL_TEMPLATE = "2fa7fc83-4df1-4f52-bccf-ff0faeb12b6f"
 ADDRESS = {"address_line_1": "Farm House", "address_line_2": "Lane End", "postcode": "AB1 2CD"}
@@ -18,19 +18,8 @@ PDF = b"%PDF-1.4\n% a paper return form\n"
 
 
 @pytest.fixture
-def notify():
-    with FakeNotify() as fake:
-        yield fake
-
-
-def notify_env(env: dict, notify: FakeNotify, **extra: str) -> dict:
-    # A limit high enough never to slow a test down, unless the test is about it.
-    return {**env, **notify.worker_env(), "WRLS_NOTIFY_RATE_LIMIT": "1000000", **extra}
-
-
-@pytest.fixture
-def wrls_env(env, notify):
-    return notify_env(env, notify)
+def job_env(notify):
+    return notify_env(notify)
 
 
 def add_event(service, status: str = "sending", created_days_ago: float = 0, metadata: dict | None = None) -> str:

@@ -8,24 +8,21 @@ from datetime import datetime
 import pytest
 from sqlalchemy import text
 
-from tests.support.notify import FakeNotify
 
 TEMPLATE = "c34d1b16-694b-4364-8e7e-83e9dbd34a62"
 RECIPIENT = "water-service-mailbox@example.gov.uk"
 
 
 @pytest.fixture
-def notify():
+def notify_templates():
     # The legacy template's only field is the report's text.
-    with FakeNotify(templates={TEMPLATE: "((content))"}) as fake:
-        yield fake
+    return {TEMPLATE: "((content))"}
 
 
 @pytest.fixture
-def wrls_env(env, notify):
-    """The worker's environment: Notify is the fake (the tracker needs no object store)."""
+def job_env(notify):
+    """Notify is the fake (the tracker needs no object store)."""
     return {
-        **env,
         **notify.worker_env(),
         "WRLS_TRACKER_RECIPIENT": RECIPIENT,
         "WRLS_ENVIRONMENT": "test",
