@@ -19,6 +19,7 @@ import urllib.request
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from socketserver import ThreadingMixIn
 from urllib.parse import quote, unquote, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -146,7 +147,7 @@ class LedgerCollector:
                 periods[schedule.name] = schedule.every.total_seconds()
                 continue
             times = fire_times(schedule, now, now + timedelta(days=14), self.service.tz)
-            gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+            gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
             if gaps:
                 periods[schedule.name] = max(gaps)
         return periods
@@ -244,14 +245,14 @@ class LedgerCollector:
             family = CounterMetricFamily(self._name(name[: -len("_total")]), help_, labels=list(labels))
             values_of = dict.fromkeys(known.get(name, []), 0.0)
             for values, value in by_name.get(name, []):
-                values_of[tuple(str(values.get(l, "")) for l in labels)] = value
+                values_of[tuple(str(values.get(label, "")) for label in labels)] = value
             for key, value in values_of.items():
                 family.add_metric(list(key), value)
             yield family
         for name, (help_, labels) in GAUGES.items():
             family = GaugeMetricFamily(self._name(name), help_, labels=list(labels))
             for values, value in by_name.get(name, []):
-                family.add_metric([str(values.get(l, "")) for l in labels], value)
+                family.add_metric([str(values.get(label, "")) for label in labels], value)
             yield family
         for name, (help_, labels) in HISTOGRAMS.items():
             family = HistogramMetricFamily(self._name(name), help_, labels=list(labels))
@@ -259,12 +260,12 @@ class LedgerCollector:
             for key in known.get(name, []):
                 series[key]["buckets"] = {float(bound): 0.0 for bound in BUCKETS_S[name]}
             for values, value in by_name.get(f"{name}_bucket", []):
-                key = tuple(str(values.get(l, "")) for l in labels)
+                key = tuple(str(values.get(label, "")) for label in labels)
                 series[key]["buckets"][float(values["le"])] = value
             for values, value in by_name.get(f"{name}_sum", []):
-                series[tuple(str(values.get(l, "")) for l in labels)]["sum"] = value
+                series[tuple(str(values.get(label, "")) for label in labels)]["sum"] = value
             for values, value in by_name.get(f"{name}_count", []):
-                series[tuple(str(values.get(l, "")) for l in labels)]["count"] = value
+                series[tuple(str(values.get(label, "")) for label in labels)]["count"] = value
             for key, data in series.items():
                 bounds = sorted(data["buckets"])
                 buckets = [(repr(b) if b != int(b) else f"{b:.1f}", data["buckets"][b]) for b in bounds]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
+from itertools import pairwise
 
 from sqlalchemy import text
 
@@ -88,7 +89,7 @@ def test_charge_versions_and_elements_are_imported_cleaned_up_and_a_second_run_c
         licence = licences[key]
         starts = [nald_date(licence["ORIG_EFF_DATE"])]
         assert current[0].start_date in starts + [min(r.start_date for r in rows if not r.is_nald_gap)], key
-        for earlier, later in zip(current, current[1:]):
+        for earlier, later in pairwise(current):
             assert earlier.end_date == later.start_date - timedelta(days=1), key
         ends = [d for d in map(nald_date, (licence["EXPIRY_DATE"], licence["REV_DATE"], licence["LAPSED_DATE"]))
                 if d]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, timedelta
+from itertools import pairwise
 
 CURRENT = "current"
 SUPERSEDED = "superseded"
@@ -103,7 +104,7 @@ def _gaps(licence: Licence, current: list[ChargeVersion]) -> list[tuple[date, da
     first = current[0]
     if licence.start_date is not None and licence.start_date < first.start_date:
         gaps.append((licence.start_date, first.start_date - ONE_DAY, f"{key}:licenceStart"))
-    for version, following in zip(current, current[1:]):
+    for version, following in pairwise(current):
         # A current version followed by another was clipped, so it has an end date.
         day_before = following.start_date - ONE_DAY
         if version.end_date is not None and version.end_date < day_before:
