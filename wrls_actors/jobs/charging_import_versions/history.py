@@ -100,7 +100,7 @@ def _gaps(licence: Licence, current: list[ChargeVersion]) -> list[tuple[date, da
         if licence.start_date is None:
             raise ValueError(f"licence {key} has no start date (ORIG_EFF_DATE) to start its NALD gap from")
         return [(licence.start_date, licence.end_date, f"{key}:licenceStart-licenceEnd")]
-    gaps = []
+    gaps: list[tuple[date, date | None, str]] = []
     first = current[0]
     if licence.start_date is not None and licence.start_date < first.start_date:
         gaps.append((licence.start_date, first.start_date - ONE_DAY, f"{key}:licenceStart"))
