@@ -1,45 +1,74 @@
 # The two commands of the README: `make run` and `make test`. Both set up
 # everything they need on a fresh machine (a virtual environment in .venv).
+# `make run` installs only what the service needs; `make test` adds the test
+# and lint extras and runs `make check` before pytest. `make fmt` fixes what
+# ruff can fix by itself.
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+# Stamps named after pyproject.toml's checksum: a change to it installs again.
+SUM := $(shell cksum pyproject.toml | cut -d' ' -f1)
+RUN_STAMP := $(VENV)/.installed-run-$(SUM)
+TEST_STAMP := $(VENV)/.installed-test-$(SUM)
+# What ruff looks at; mypy and import-linter read the package alone.
+LINT_PATHS := wrls_actors tests bench scripts
 
-.PHONY: run test test-fast test-slow bench services tools clean
+.PHONY: run test test-fast test-slow check fmt bench services tools clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
-	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
 
-run: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PIP) -e .
+	rm -f $(VENV)/.installed-run-*
+	touch $@
+
+# The test install holds everything the run install does.
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PIP) -e '.[test,lint]'
+	rm -f $(VENV)/.installed-*
+	touch $@ $(RUN_STAMP)
+
+run: $(RUN_STAMP)
 	$(VENV)/bin/wrls-actors run
 
 services:
 	bash scripts/services.sh
 
-tools: $(STAMP)
+tools: $(TEST_STAMP)
 	bash scripts/tools.sh $(VENV)
+
+# ruff (lint and format), mypy (strict on the runtime), import-linter (the
+# layers: runtime below jobs, job folders apart). No service needed.
+check: $(TEST_STAMP)
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+fmt: $(TEST_STAMP)
+	$(VENV)/bin/ruff check --fix $(LINT_PATHS)
+	$(VENV)/bin/ruff format $(LINT_PATHS)
 
 # The tests that stop and start RabbitMQ and PostgreSQL (marker `exclusive`)
 # run first, alone; then everything else, TEST_JOBS tests at a time (each test
 # has its own database and virtual host).
 TEST_JOBS ?= 3
 
-test: $(STAMP) services tools
+test: check services tools
 	$(PY) -m pytest -m exclusive
 	$(PY) -m pytest -n $(TEST_JOBS) -m "not exclusive"
 
-test-fast: $(STAMP) services
+test-fast: $(TEST_STAMP) services
 	$(PY) -m pytest -n $(TEST_JOBS) -m "not slow"
 
-test-slow: $(STAMP) services
+test-slow: $(TEST_STAMP) services
 	$(PY) -m pytest -m slow
 
-bench: $(STAMP) services
+bench: $(TEST_STAMP) services
 	$(PY) bench/throughput.py
 
 clean:
-	rm -rf $(VENV) .wrls .pytest_cache
+	rm -rf $(VENV) .wrls .pytest_cache .mypy_cache .ruff_cache

@@ -42,6 +42,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import pika
@@ -106,7 +107,7 @@ def max_in_window(times: list[float], window: float) -> tuple[int, float]:
 
 def largest_gap(times: list[float]) -> tuple[float, float]:
     """The longest pause between consecutive times, and when it began."""
-    gaps = [(b - a, a) for a, b in zip(times, times[1:])]
+    gaps = [(b - a, a) for a, b in pairwise(times)]
     return max(gaps, default=(0.0, times[0] if times else 0.0))
 
 

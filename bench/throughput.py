@@ -840,7 +840,7 @@ class Bench:
             f = bare.figures
             rows += [
                 ("1. bare Dramatiq, no-op actor", f"{f['messages']:,} messages"),
-                ("   enqueue (confirmed, %d threads)" % a.publish_threads, f"{fmt(f['enqueue_s'], ' s')}  ({fmt(f['enqueue_rate'], ' msg/s')})"),
+                (f"   enqueue (confirmed, {a.publish_threads} threads)", f"{fmt(f['enqueue_s'], ' s')}  ({fmt(f['enqueue_rate'], ' msg/s')})"),
                 ("   worker start -> first message taken", fmt(f["startup_s"], " s")),
                 ("   worker start -> all processed", f"{fmt(f['total_s'], ' s')}  => {fmt(f['rate'], ' msg/s')}"),
                 ("   first taken -> all processed", f"{fmt(f['window_s'], ' s')}  => {fmt(f['window_rate'], ' msg/s')}"),

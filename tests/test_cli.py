@@ -119,7 +119,7 @@ def test_make_run_with_nothing_configured_runs_embedded_and_stops_cleanly_on_ctr
             and 'outcome="started",schedule="check-status"' in body and body, 40, interval_s=1,
             what="a check-status tick recorded")
         assert "wrls_ledger_up 1.0" in metrics
-        first_lines = [l for l in (tmp_path / "run.log").read_text().splitlines() if " WARNING " in l or " INFO " in l]
+        first_lines = [line for line in (tmp_path / "run.log").read_text().splitlines() if " WARNING " in line or " INFO " in line]
         assert "EMBEDDED DEFAULT" in first_lines[0]
         os.killpg(process.pid, signal.SIGINT)
         assert process.wait(30) == 0

@@ -11,7 +11,7 @@ from wrls_actors.runtime import ConfigurationError
 
 def test_every_variable_read_is_in_the_documented_list():
     source = inspect.getsource(Config.from_env)
-    read = set(re.findall(r'(?:get|number|percent)\("([A-Z_0-9]+)"\)', source))
+    read = set(re.findall(r'(?:get|required|number|percent)\("([A-Z_0-9]+)"\)', source))
     assert {"NALD_BUCKET", "NALD_ZIP_PASSWORD", "NALD_MAX_MEMBER_BYTES"} <= read
     assert read == {v.name for v in VARIABLES}
 
@@ -21,6 +21,13 @@ def test_defaults_and_the_nald_key():
     assert config.nald_key == "wal_nald_data_release/nald_enc.zip"
     assert config.nald_bucket is None and config.nald_local_dir is None
     assert Config.from_env({"WRLS_NALD_PREFIX": "/a/b/"}).nald_key == "a/b/nald_enc.zip"
+
+
+def test_a_required_setting_set_empty_is_refused_with_its_name():
+    # Empty is not "take the default": it would reach a Notify request or a report as None.
+    with pytest.raises(ConfigurationError, match="WRLS_ENVIRONMENT must not be empty"):
+        Config.from_env({"WRLS_ENVIRONMENT": ""})
+    assert Config.from_env({}).environment == "local"
 
 
 def test_a_bad_number_is_refused_with_its_name():

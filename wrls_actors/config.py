@@ -196,18 +196,25 @@ class Config:
                 value = next(v.default for v in VARIABLES if v.name == name)
             return value or None
 
+        def required(name: str) -> str:
+            # Set but empty: the default is not taken, and None would reach a report or a request.
+            value = get(name)
+            if value is None:
+                raise ConfigurationError(f"{PREFIX}_{name} must not be empty")
+            return value
+
         def number(name: str) -> int:
             raw = get(name)
             try:
-                return int(raw)
-            except (TypeError, ValueError):
+                return int(raw or "")
+            except ValueError:
                 raise ConfigurationError(f"{PREFIX}_{name} must be a whole number, got {raw!r}") from None
 
         def percent(name: str) -> float:
             raw = get(name)
             try:
-                value = float(raw)
-            except (TypeError, ValueError):
+                value = float(raw or "")
+            except ValueError:
                 raise ConfigurationError(f"{PREFIX}_{name} must be a number of percent, got {raw!r}") from None
             if not 0 <= value <= 100:
                 raise ConfigurationError(f"{PREFIX}_{name} must be between 0 and 100, got {raw}")
@@ -228,7 +235,7 @@ class Config:
             nald_download_timeout_s=number("NALD_DOWNLOAD_TIMEOUT_S"),
             work_dir=Path(work) if work else None,
             s3_endpoint_url=get("S3_ENDPOINT_URL"),
-            s3_region=get("S3_REGION"),
+            s3_region=required("S3_REGION"),
             service_bucket=get("SERVICE_BUCKET"),
             service_local_dir=Path(service_local) if (service_local := get("SERVICE_LOCAL_DIR")) else None,
             charge_categories_key=(get("CHARGE_CATEGORIES_KEY") or "").strip("/"),
@@ -239,16 +246,16 @@ class Config:
             notify_rate_limit=_bounded(number("NOTIFY_RATE_LIMIT"), "NOTIFY_RATE_LIMIT", 10**6),
             notify_rate_window_s=_bounded(number("NOTIFY_RATE_WINDOW_S"), "NOTIFY_RATE_WINDOW_S", 3600),
             notify_status_checks=_bounded(number("NOTIFY_STATUS_CHECKS"), "NOTIFY_STATUS_CHECKS", 10**6),
-            tracker_template_id=get("TRACKER_TEMPLATE_ID"),
+            tracker_template_id=required("TRACKER_TEMPLATE_ID"),
             tracker_recipient=get("TRACKER_RECIPIENT"),
-            environment=get("ENVIRONMENT"),
+            environment=required("ENVIRONMENT"),
             charging_module_url=(get("CHARGING_MODULE_URL") or "").rstrip("/") or None,
             charging_module_token_url=get("CHARGING_MODULE_TOKEN_URL"),
             charging_module_client_id=get("CHARGING_MODULE_CLIENT_ID"),
             charging_module_client_secret=get("CHARGING_MODULE_CLIENT_SECRET"),
             charging_module_timeout_s=number("CHARGING_MODULE_TIMEOUT_S"),
             nald_service_mailbox=get("NALD_SERVICE_MAILBOX"),
-            nald_changes_template_id=get("NALD_CHANGES_TEMPLATE_ID"),
+            nald_changes_template_id=required("NALD_CHANGES_TEMPLATE_ID"),
             export_bucket=get("EXPORT_BUCKET"),
             export_part_mib=_within(number("EXPORT_PART_MIB"), "EXPORT_PART_MIB", 5, 512),
         )

@@ -3,6 +3,10 @@
 The runtime's tables and internals may change without touching a job, so a
 job learns about runs, ticks and schedules from its step context
 (``ctx.ledger``, ``ctx.calendar``) and the names ``wrls_actors.runtime`` exports.
+
+The layers between packages (the runtime below the jobs and importing nothing
+of WRLS, job folders apart) are import-linter's contracts in pyproject.toml,
+run by ``make check``; this scan adds what they cannot say.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from datetime import date, datetime
 def table(files: dict[str, list[list[str]]], name: str) -> list[dict[str, str]]:
     """The rows of one NALD table as dicts keyed by column."""
     header, *rows = files[name]
-    return [dict(zip(header, row)) for row in rows]
+    return [dict(zip(header, row, strict=True)) for row in rows]
 
 
 def nald_date(value: str) -> date | None:

@@ -12,6 +12,7 @@ import zipfile
 from collections import Counter
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 import pyzipper
@@ -64,7 +65,7 @@ def tables(members) -> dict[str, list[dict[str, str]]]:
     parsed = {}
     for table in NALD_TABLES:
         header, *rows = parse(members[table.file_name])
-        parsed[table.name] = [dict(zip(header, row)) for row in rows]
+        parsed[table.name] = [dict(zip(header, row, strict=True)) for row in rows]
     return parsed
 
 
@@ -152,7 +153,7 @@ def test_synthesize_yields_every_table_in_order_and_a_smaller_extract_is_a_prefi
     small = [(name, list(rows)) for name, rows in synthesize(60, seed=3)]
     large = [(name, list(rows)) for name, rows in synthesize(150, seed=3)]
     assert [name for name, _ in small] == [t.name for t in NALD_TABLES]
-    for (name, few), (_, many) in zip(small, large):
+    for (name, few), (_, many) in zip(small, large, strict=True):
         assert all(isinstance(v, str) for row in few for v in row)
         assert many[:len(few)] == few, name
 
@@ -263,7 +264,7 @@ def test_licence_versions_are_contiguous_with_one_current_version(tables):
         statuses.update(v["STATUS"] for v in versions)
         in_force = [v for v in versions if v["STATUS"] != "DRAFT"]
         assert [v["STATUS"] for v in in_force] == ["SUPER"] * (len(in_force) - 1) + ["CURR"]
-        for earlier, later in zip(in_force, in_force[1:]):
+        for earlier, later in pairwise(in_force):
             assert (nald_date(later["EFF_ST_DATE"]) - nald_date(earlier["EFF_END_DATE"])).days == 1
     assert statuses["SUPER"] > 50 and statuses["CURR"] == len(by_licence)
     without = len(tables["NALD_ABS_LICENCES"]) - len(by_licence)
@@ -277,7 +278,7 @@ def test_return_versions_are_contiguous_and_form_logs_cover_the_last_years(table
     for versions in by_licence.values():
         versions.sort(key=lambda v: int(v["VERS_NO"]))
         assert [v["STATUS"] for v in versions] == ["SUPER"] * (len(versions) - 1) + ["CURR"]
-        for earlier, later in zip(versions, versions[1:]):
+        for earlier, later in pairwise(versions):
             assert (nald_date(later["EFF_ST_DATE"]) - nald_date(earlier["EFF_END_DATE"])).days == 1
     logs = tables["NALD_RET_FORM_LOGS"]
     starts = [nald_date(row["DATE_FROM"]) for row in logs]

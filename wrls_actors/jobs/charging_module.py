@@ -44,18 +44,17 @@ _tokens_lock = threading.Lock()
 
 class ChargingModule:
     def __init__(self, config: Config) -> None:
-        missing = [name for name, value in (
-            ("WRLS_CHARGING_MODULE_URL", config.charging_module_url),
-            ("WRLS_CHARGING_MODULE_TOKEN_URL", config.charging_module_token_url),
-            ("WRLS_CHARGING_MODULE_CLIENT_ID", config.charging_module_client_id),
-            ("WRLS_CHARGING_MODULE_CLIENT_SECRET", config.charging_module_client_secret),
-        ) if not value]
-        if missing:
+        url, token_url = config.charging_module_url, config.charging_module_token_url
+        client_id, secret = config.charging_module_client_id, config.charging_module_client_secret
+        if not (url and token_url and client_id and secret):
+            missing = [name for name, value in (
+                ("WRLS_CHARGING_MODULE_URL", url),
+                ("WRLS_CHARGING_MODULE_TOKEN_URL", token_url),
+                ("WRLS_CHARGING_MODULE_CLIENT_ID", client_id),
+                ("WRLS_CHARGING_MODULE_CLIENT_SECRET", secret),
+            ) if not value]
             raise PermanentError(f"{', '.join(missing)} not set: the Charging Module cannot be called")
-        self._url = config.charging_module_url
-        self._token_url = config.charging_module_token_url
-        self._client_id = config.charging_module_client_id
-        self._secret = config.charging_module_client_secret
+        self._url, self._token_url, self._client_id, self._secret = url, token_url, client_id, secret
         self._timeout = config.charging_module_timeout_s
         self._session = requests.Session()
 

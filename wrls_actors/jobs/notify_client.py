@@ -47,20 +47,20 @@ class RowRejected(JobError):
     """Notify refused this message for good (a 400): Notify's own words are the message."""
 
 
-def check_api_key(key: str | None) -> None:
+def check_api_key(key: str | None) -> str:
     """Notify keys are ``<name>-<service id>-<secret>``; the client slices them blindly, so check first.
 
-    The message never contains the key.
+    Returns the key, trimmed; the message never contains it.
     """
     if not key or not key.strip():
         raise PermanentError("WRLS_NOTIFY_API_KEY is not set")
     if not API_KEY.match(key.strip()):
         raise PermanentError("WRLS_NOTIFY_API_KEY is not a GOV.UK Notify API key (<name>-<service id>-<secret id>)")
+    return key.strip()
 
 
 def client(config: Config) -> NotificationsAPIClient:
-    check_api_key(config.notify_api_key)
-    return NotificationsAPIClient(config.notify_api_key.strip(), base_url=config.notify_base_url, timeout=TIMEOUT_S)
+    return NotificationsAPIClient(check_api_key(config.notify_api_key), base_url=config.notify_base_url, timeout=TIMEOUT_S)
 
 
 def describe(error: APIError) -> str:
@@ -94,7 +94,7 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise NotifyUnavailable(describe(e)) from e
 
 
-def _error_names(error: APIError) -> set[str]:
+def _error_names(error: APIError) -> set[str | None]:
     return {e.get("error") for e in error.message if isinstance(e, dict)} if isinstance(error.message, list) else set()
 
 

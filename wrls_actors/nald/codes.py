@@ -26,7 +26,7 @@ FLAGS = {"Y": True, "N": False}
 def code(value: str | None, table: Mapping[str, Any], what: str) -> Any:
     """``table``'s value of the code ``value``; NULL is an unknown code here."""
     key = None if value is None else value.strip(SPACES)
-    if key not in table:
+    if key is None or key not in table:
         raise ValueError(f"{value!r} is not {what} ({', '.join(table)})")
     return table[key]
 

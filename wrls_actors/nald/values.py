@@ -55,8 +55,10 @@ def text(value: Any) -> Any:
 
 def nald_date(value: str | date | None) -> date | None:
     """``DD/MM/YYYY`` (a time after it is dropped) as a date; NULL as ``None``; a ``date`` passes through."""
-    if isinstance(value, date) or is_null(value):
-        return value if isinstance(value, date) else None
+    if isinstance(value, date):
+        return value
+    if value is None or is_null(value):  # None twice over: is_null's answer does not narrow the type
+        return None
     match = _DATE.match(value)
     try:
         if match is None:
@@ -69,7 +71,7 @@ def nald_date(value: str | date | None) -> date | None:
 
 def integer(value: str | None, maximum: int | None = None) -> int | None:
     """A whole number (within ``±maximum`` when given: the column it goes to), or NULL as ``None``."""
-    if is_null(value):
+    if value is None or is_null(value):
         return None
     if not _INTEGER.match(value):
         raise ValueError(f"{value!r} is not a whole number")
@@ -102,7 +104,7 @@ def required_date(value: str | None) -> date:
 
 def decimal(value: str | None) -> Decimal | None:
     """A plain decimal number (``-1``, ``2.50``, ``.5``), or NULL as ``None``."""
-    if is_null(value):
+    if value is None or is_null(value):
         return None
     if not _NUMBER.match(value):
         raise ValueError(f"{value!r} is not a number")

@@ -8,6 +8,8 @@ why each middleware is where it is.
 
 from __future__ import annotations
 
+from typing import Any
+
 import dramatiq
 import pika
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
@@ -55,7 +57,7 @@ def middleware_stack(ledger: Ledger, signatures: Signatures) -> list[Middleware]
     ]
 
 
-def publish_many(broker: dramatiq.Broker, messages: list[dramatiq.Message], batch_size: int = 1000) -> None:
+def publish_many(broker: dramatiq.Broker, messages: list[dramatiq.Message[Any]], batch_size: int = 1000) -> None:
     """Publish many messages in AMQP transactions of ``batch_size``.
 
     Dramatiq's confirmed enqueue waits for the broker after every message,

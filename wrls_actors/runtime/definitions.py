@@ -127,10 +127,10 @@ class StepContext:
     params: Mapping[str, Any]
     message_id: str
     attempt: int
-    logger: logging.LoggerAdapter
+    logger: logging.LoggerAdapter[logging.Logger]
     item: Any = None
     engine: Any = None  # the service's database (a SQLAlchemy Engine)
-    counts: Counter = dataclasses.field(default_factory=Counter)
+    counts: Counter[str] = dataclasses.field(default_factory=Counter)
     ending: str | None = None
     calendar: Calendar | None = None  # the service's schedules, overrides applied; None: no schedules
 

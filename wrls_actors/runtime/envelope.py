@@ -95,7 +95,7 @@ def fill_defaults(body: bytes, fields: Any) -> dict[str, Any]:
     return fields
 
 
-def step_arguments(kwargs: Mapping[str, Any], *, child: bool) -> tuple[uuid.UUID, dict, Any]:
+def step_arguments(kwargs: Mapping[str, Any], *, child: bool) -> tuple[uuid.UUID, dict[str, Any], Any]:
     """Validate a step message's kwargs: ``run_id``, ``params`` and, for a child, ``item``."""
     allowed = {"run_id", "params", "item"} if child else {"run_id", "params"}
     unknown = set(kwargs) - allowed
@@ -115,7 +115,7 @@ def step_arguments(kwargs: Mapping[str, Any], *, child: bool) -> tuple[uuid.UUID
     return run_id, params, kwargs.get("item")
 
 
-def start_arguments(kwargs: Mapping[str, Any], known_jobs: Mapping[str, Any]) -> tuple[str, dict, bool]:
+def start_arguments(kwargs: Mapping[str, Any], known_jobs: Mapping[str, Any]) -> tuple[str, dict[str, Any], bool]:
     """Validate a start message's kwargs: ``job``, ``params`` and ``force``."""
     unknown = set(kwargs) - {"job", "params", "force"}
     if unknown:

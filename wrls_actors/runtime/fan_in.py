@@ -19,8 +19,11 @@ import os
 import queue
 import threading
 from collections.abc import Mapping
+from contextlib import closing
 
 from sqlalchemy import Engine
+from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlalchemy.pool import PoolProxiedConnection
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +73,7 @@ WHERE (run_id, step_index) IN (SELECT * FROM unnest(%(runs)s::uuid[], %(indexes)
 """
 
 
-def write_group(cursor, group: list[Arrival]) -> None:
+def write_group(cursor: DBAPICursor, group: list[Arrival]) -> None:
     """Count a group of arrivals in one statement, on a DB-API cursor whose connection has it prepared.
 
     The caller commits.
@@ -103,7 +106,7 @@ class ArrivalCommitter:
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
-        self._connection = None
+        self._connection: PoolProxiedConnection | None = None
 
     def arrive(self, run_id: str, index: int, message_id: str, *, failed: bool,
                counts: Mapping[str, int] | None = None) -> bool:
@@ -151,14 +154,14 @@ class ArrivalCommitter:
             for a in group:
                 a.done.set()
 
-    def _connect(self):
+    def _connect(self) -> PoolProxiedConnection:
         # The thread's own DB-API connection, with the statement prepared once: this
         # runs for every child, and SQLAlchemy's statement handling, the pool's
         # checkout and reset, and planning cost more CPU than the statement.
         connection = self.engine.raw_connection()
         connection.detach()
         try:
-            with connection.cursor() as cursor:
+            with closing(connection.cursor()) as cursor:
                 cursor.execute(PREPARE)
             connection.commit()
         except BaseException:
@@ -171,7 +174,7 @@ class ArrivalCommitter:
             self._connection = self._connect()
         connection = self._connection
         try:
-            with connection.cursor() as cursor:
+            with closing(connection.cursor()) as cursor:
                 write_group(cursor, group)
             connection.commit()
         except MissingBarrier:

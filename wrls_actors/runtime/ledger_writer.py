@@ -20,7 +20,7 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter
+from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
@@ -119,8 +119,8 @@ ON CONFLICT (name, labels) DO UPDATE SET value = c.value + EXCLUDED.value
 
 
 def counter_rows(events: list[StepEvent]) -> list[tuple[str, str, float]]:
-    totals: Counter = Counter()
-    label_sets: dict[tuple, str] = {}
+    totals: defaultdict[tuple[str, str], float] = defaultdict(float)  # jobs.counters.value: double precision
+    label_sets: dict[tuple[object, ...], str] = {}
 
     def labels(actor: str, queue: str, **extra: str) -> str:
         # A batch has few distinct label sets and many events: serialise each once.

@@ -11,8 +11,9 @@ import json
 import logging
 import sys
 from datetime import datetime, timezone
+from typing import Any
 
-step_context: contextvars.ContextVar[dict | None] = contextvars.ContextVar("step_context", default=None)
+step_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("step_context", default=None)
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s"
 
@@ -23,7 +24,8 @@ class ContextFilter(logging.Filter):
         for key in ("run_id", "message_id", "actor"):
             if not hasattr(record, key):
                 setattr(record, key, context.get(key))
-        record.context = f" [{record.actor} {record.message_id}]" if record.actor else ""
+        actor = getattr(record, "actor", None)
+        record.context = f" [{actor} {getattr(record, 'message_id', None)}]" if actor else ""
         return True
 
 

@@ -17,21 +17,24 @@ import logging
 import threading
 import urllib.request
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from socketserver import ThreadingMixIn
 from urllib.parse import quote, unquote, urlsplit
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from sqlalchemy import text
 
 from .cron import fire_times
 from .ledger_writer import DURATION_BUCKETS_S
 from .runs import RUN_DURATION_BUCKETS_S
 from .scheduling import (CAUGHT_UP, DOUBLE_START, LATE, MISSED, NO_STEPS, SKIPPED_OVERLAP, STARTED, SUPPRESSED)
-from .service import CONTROL_QUEUE, SCHEDULE_QUEUE, START_ACTOR, TICK_PREFIX
+from .service import CONTROL_QUEUE, SCHEDULE_QUEUE, START_ACTOR, TICK_PREFIX, Service
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +115,7 @@ def vhost_of(broker_url: str | None) -> str:
     return unquote(path[1:]) if len(path) > 1 else "/"
 
 
-def read_queues(url: str, vhost: str, timeout_s: float = 5) -> list[dict]:
+def read_queues(url: str, vhost: str, timeout_s: float = 5) -> list[dict[str, Any]]:
     parts = urlsplit(url)
     base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}{parts.path}"
     request = urllib.request.Request(f"{base}/api/queues/{quote(vhost, safe='')}?columns=name,messages_ready,"
@@ -120,13 +123,14 @@ def read_queues(url: str, vhost: str, timeout_s: float = 5) -> list[dict]:
     token = base64.b64encode(f"{unquote(parts.username or 'guest')}:{unquote(parts.password or 'guest')}".encode())
     request.add_header("Authorization", f"Basic {token.decode()}")
     with urllib.request.urlopen(request, timeout=timeout_s) as response:
-        return json.load(response)
+        queues: list[dict[str, Any]] = json.load(response)
+        return queues
 
 
 class LedgerCollector:
     """A Prometheus collector reading the ledger and RabbitMQ at every scrape."""
 
-    def __init__(self, service) -> None:
+    def __init__(self, service: Service) -> None:
         self.service = service
         self.namespace = service.settings.prefix.lower()
         self._periods = self._expected_periods()
@@ -146,7 +150,7 @@ class LedgerCollector:
                 periods[schedule.name] = schedule.every.total_seconds()
                 continue
             times = fire_times(schedule, now, now + timedelta(days=14), self.service.tz)
-            gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+            gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
             if gaps:
                 periods[schedule.name] = max(gaps)
         return periods
@@ -154,15 +158,15 @@ class LedgerCollector:
     def _known_labels(self) -> dict[str, list[tuple[str, ...]]]:
         """The label values of every series known before anything runs, by ledger counter name."""
         service = self.service
-        jobs = [(name,) for name in service.jobs]
-        actors = [(START_ACTOR, CONTROL_QUEUE)]
+        jobs: list[tuple[str, ...]] = [(name,) for name in service.jobs]
+        actors: list[tuple[str, ...]] = [(START_ACTOR, CONTROL_QUEUE)]
         actors += [(f"{TICK_PREFIX}.{name}", SCHEDULE_QUEUE) for name in service.schedules]
         for job in service.jobs.values():
             for step in job.steps:
                 actors.append((job.actor_name(step), job.queue_of(step)))
                 if step.fan_out is not None:
                     actors.append((job.actor_name(step.fan_out), job.queue_of(step.fan_out)))
-        schedules = [(name,) for name in service.schedules]
+        schedules: list[tuple[str, ...]] = [(name,) for name in service.schedules]
         return {
             "runs_started_total": [j + (t,) for j in jobs for t in TRIGGERS],
             "runs_total": [j + (o,) for j in jobs for o in RUN_OUTCOMES],
@@ -176,7 +180,7 @@ class LedgerCollector:
             "step_duration_seconds": actors,
         }
 
-    def collect(self) -> Iterable:
+    def collect(self) -> Iterator[Metric]:
         s = self.service.settings
         up = GaugeMetricFamily(self._name("ledger_up"), "1 when the ledger database answered this scrape.")
         try:
@@ -235,44 +239,45 @@ class LedgerCollector:
         yield gauge
         yield from self._queues()
 
-    def _from_counters(self, rows, known: dict | None = None) -> Iterable:
+    def _from_counters(self, rows: Iterable[Any], known: dict[str, list[tuple[str, ...]]] | None = None
+                       ) -> Iterator[Metric]:
         known = self._known if known is None else known
-        by_name: dict[str, list] = defaultdict(list)
+        by_name: dict[str, list[tuple[dict[str, Any], float]]] = defaultdict(list)
         for row in rows:
             by_name[row.name].append((row.labels, row.value))
         for name, (help_, labels) in COUNTERS.items():
-            family = CounterMetricFamily(self._name(name[: -len("_total")]), help_, labels=list(labels))
+            counter = CounterMetricFamily(self._name(name[: -len("_total")]), help_, labels=list(labels))
             values_of = dict.fromkeys(known.get(name, []), 0.0)
             for values, value in by_name.get(name, []):
-                values_of[tuple(str(values.get(l, "")) for l in labels)] = value
+                values_of[tuple(str(values.get(label, "")) for label in labels)] = value
             for key, value in values_of.items():
-                family.add_metric(list(key), value)
-            yield family
+                counter.add_metric(list(key), value)
+            yield counter
         for name, (help_, labels) in GAUGES.items():
-            family = GaugeMetricFamily(self._name(name), help_, labels=list(labels))
+            gauge = GaugeMetricFamily(self._name(name), help_, labels=list(labels))
             for values, value in by_name.get(name, []):
-                family.add_metric([str(values.get(l, "")) for l in labels], value)
-            yield family
+                gauge.add_metric([str(values.get(label, "")) for label in labels], value)
+            yield gauge
         for name, (help_, labels) in HISTOGRAMS.items():
-            family = HistogramMetricFamily(self._name(name), help_, labels=list(labels))
-            series: dict[tuple, dict] = defaultdict(lambda: {"buckets": {}, "sum": 0.0, "count": 0.0})
+            histogram = HistogramMetricFamily(self._name(name), help_, labels=list(labels))
+            series: dict[tuple[str, ...], dict[str, Any]] = defaultdict(lambda: {"buckets": {}, "sum": 0.0, "count": 0.0})
             for key in known.get(name, []):
                 series[key]["buckets"] = {float(bound): 0.0 for bound in BUCKETS_S[name]}
             for values, value in by_name.get(f"{name}_bucket", []):
-                key = tuple(str(values.get(l, "")) for l in labels)
+                key = tuple(str(values.get(label, "")) for label in labels)
                 series[key]["buckets"][float(values["le"])] = value
             for values, value in by_name.get(f"{name}_sum", []):
-                series[tuple(str(values.get(l, "")) for l in labels)]["sum"] = value
+                series[tuple(str(values.get(label, "")) for label in labels)]["sum"] = value
             for values, value in by_name.get(f"{name}_count", []):
-                series[tuple(str(values.get(l, "")) for l in labels)]["count"] = value
+                series[tuple(str(values.get(label, "")) for label in labels)]["count"] = value
             for key, data in series.items():
                 bounds = sorted(data["buckets"])
                 buckets = [(repr(b) if b != int(b) else f"{b:.1f}", data["buckets"][b]) for b in bounds]
                 buckets.append(("+Inf", data["count"]))
-                family.add_metric(list(key), buckets, data["sum"])
-            yield family
+                histogram.add_metric(list(key), buckets, data["sum"])
+            yield histogram
 
-    def _queues(self) -> Iterable:
+    def _queues(self) -> Iterator[Metric]:
         s = self.service.settings
         names = {
             "ready": "Messages ready in each queue.",
@@ -317,15 +322,15 @@ class _Server(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - one line per scrape would flood the log
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - one line per scrape would flood the log
         pass
 
 
-def make_app(service):
+def make_app(service: Service) -> WSGIApplication:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(LedgerCollector(service))
 
-    def app(environ, start_response):
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/metrics":
             body = generate_latest(registry)
@@ -341,8 +346,8 @@ def make_app(service):
     return app
 
 
-def health(service) -> tuple[str, dict]:
-    report = {}
+def health(service: Service) -> tuple[str, dict[str, str]]:
+    report: dict[str, str] = {}
     try:
         with service.engine.connect() as connection:
             connection.execute(text("SELECT 1 FROM jobs.counters LIMIT 1"))
@@ -363,7 +368,7 @@ def health(service) -> tuple[str, dict]:
     return ("200 OK" if healthy else "503 Service Unavailable"), report
 
 
-def serve(service, host: str, port: int, stop: threading.Event | None = None) -> None:
+def serve(service: Service, host: str, port: int, stop: threading.Event | None = None) -> None:
     server = make_server(host, port, make_app(service), server_class=_Server, handler_class=_QuietHandler)
     logger.info("metrics exporter on http://%s:%d/metrics (and /healthz)", host, port)
     if stop is None:

@@ -25,7 +25,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from .cron import shifted_times
-from .service import TICK_PREFIX
+from .service import TICK_PREFIX, Service
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +34,12 @@ WATCH_EVERY_S = 30
 SHIFTED_LOOK_S = 3600  # how often the sender of spring-gap ticks looks again when none is due within the day
 
 
-def load_service(app_path: str):
+def load_service(app_path: str) -> Service:
     """``module:attribute`` -> the application's Service (the attribute may be a factory)."""
     module_name, _, attribute = app_path.partition(":")
     target = getattr(importlib.import_module(module_name), attribute or "service")
-    return target() if callable(target) and not hasattr(target, "broker") else target
+    service: Service = target() if callable(target) and not hasattr(target, "broker") else target
+    return service
 
 
 def run_worker(app_path: str, queues: list[str] | None, processes: int, threads: int) -> int:
@@ -58,10 +59,11 @@ def run_worker(app_path: str, queues: list[str] | None, processes: int, threads:
         argv += ["-Q", *queues]
     logger.info("worker: %d processes x %d threads on %s", processes, threads, ", ".join(queues or service.queues()))
     args = dramatiq.cli.make_argument_parser().parse_args(argv)
-    return dramatiq.cli.main(args)
+    code: int = dramatiq.cli.main(args)
+    return code
 
 
-def _watch_once(service) -> None:
+def _watch_once(service: Service) -> None:
     try:
         service.scheduling.record_clock(socket.gethostname())
     except Exception:
@@ -76,12 +78,12 @@ def _watch_once(service) -> None:
         logger.warning("watch: %s", ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())))
 
 
-def _watch_loop(service, stop: threading.Event) -> None:
+def _watch_loop(service: Service, stop: threading.Event) -> None:
     while not stop.wait(WATCH_EVERY_S):
         _watch_once(service)
 
 
-def send_shifted_ticks(service, start: datetime, end: datetime) -> list[tuple[str, datetime]]:
+def send_shifted_ticks(service: Service, start: datetime, end: datetime) -> list[tuple[str, datetime]]:
     """Send the ticks due in ``(start, end]`` that periodiq never sends: times the spring gap moved past it."""
     sent = []
     for schedule in service.schedules.values():
@@ -96,7 +98,7 @@ def send_shifted_ticks(service, start: datetime, end: datetime) -> list[tuple[st
     return sent
 
 
-def _shifted_loop(service, stop: threading.Event) -> None:
+def _shifted_loop(service: Service, stop: threading.Event) -> None:
     # Like periodiq, a starting scheduler sends its current minute's ticks.
     since = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(microseconds=1)
     while True:
@@ -114,7 +116,7 @@ def _shifted_loop(service, stop: threading.Event) -> None:
             return
 
 
-def run_scheduler(service, stop: threading.Event | None = None) -> int:
+def run_scheduler(service: Service, stop: threading.Event | None = None) -> int:
     import pendulum
     from periodiq import Scheduler
 
@@ -153,7 +155,7 @@ def run_scheduler(service, stop: threading.Event | None = None) -> int:
     return 0
 
 
-def run_exporter(service) -> int:
+def run_exporter(service: Service) -> int:
     from .metrics import serve
 
     try:
@@ -174,7 +176,7 @@ def run_all(app_path: str, queues: list[str] | None = None) -> int:
     children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
     stopping = False
 
-    def stop_all(*_):
+    def stop_all(*_: object) -> None:
         nonlocal stopping
         stopping = True
         for child in children.values():
@@ -194,7 +196,7 @@ def run_all(app_path: str, queues: list[str] | None = None) -> int:
     return code
 
 
-def run_embedded(service, threads: int) -> int:
+def run_embedded(service: Service, threads: int) -> int:
     """Everything in one process: in-process broker and a PostgreSQL under a local folder."""
     import pgserver
     from dramatiq import Worker

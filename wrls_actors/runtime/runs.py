@@ -89,7 +89,7 @@ class RunControl:
 
     # -- messages -------------------------------------------------------------
 
-    def _message(self, job: Job, step: Step, message_id: str, kwargs: dict[str, Any]) -> Message:
+    def _message(self, job: Job, step: Step, message_id: str, kwargs: dict[str, Any]) -> Message[Any]:
         return Message(
             queue_name=job.queue_of(step),
             actor_name=job.actor_name(step),
@@ -339,6 +339,7 @@ class RunControl:
             logger.info("fan-in of %s: %d children ended, %d failed", job.actor_name(step), fired.expected,
                         fired.failed, extra={"run_id": run_id})
             after = None
+            assert step.fan_out is not None  # only a fan-out step has children to fan in
             if fired.failed and step.on_child_failure == FAIL:
                 self._finish(connection, run_id, "failed",
                              f"{fired.failed} of {fired.expected} {step.fan_out.name} children failed")
@@ -377,7 +378,7 @@ class RunControl:
             text("SELECT failed, counts FROM jobs.barriers WHERE run_id = :run_id"), {"run_id": run_id}
         ).all()
         children_failed = sum(b.failed for b in barriers)
-        children_counts: Counter = Counter()
+        children_counts: Counter[str] = Counter()
         for barrier in barriers:
             children_counts.update(barrier.counts)
         if outcome == "succeeded" and children_failed:

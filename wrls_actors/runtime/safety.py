@@ -9,6 +9,7 @@ delay (all held unacked by the worker) must therefore stay below it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import dramatiq
 
@@ -19,7 +20,7 @@ DEFAULT_TIME_LIMIT_MS = 600_000
 DEFAULT_MAX_BACKOFF_MS = 7 * 24 * 3600 * 1000
 
 
-def unsafe_actors(actors: Iterable[dramatiq.Actor], consumer_timeout_s: int, retries_max_backoff_ms: int) -> list[str]:
+def unsafe_actors(actors: Iterable[dramatiq.Actor[..., Any]], consumer_timeout_s: int, retries_max_backoff_ms: int) -> list[str]:
     """One line per actor option that reaches the consumer timeout."""
     limit_ms = consumer_timeout_s * 1000
     problems = []

@@ -31,6 +31,7 @@ from .lifecycle import CHILD, STEP
 from .logs import step_context
 from .runs import RunControl
 from .scheduling import Scheduling
+from .settings import Settings
 from .signing import Signatures, Signer
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def apply_overrides(schedules: Iterable[Schedule], overrides: Mapping[str, str],
 
 
 class Service:
-    def __init__(self, settings, jobs: Iterable[Job], schedules: Iterable[Schedule] = (), *,
+    def __init__(self, settings: Settings, jobs: Iterable[Job], schedules: Iterable[Schedule] = (), *,
                  create_tables: Callable[[Connection], None] | None = None,
                  prepare_embedded: Callable[[str], Iterable[str] | None] | None = None) -> None:
         """``create_tables`` creates the application's own tables; ``db upgrade`` runs it after the ledger's.
@@ -90,8 +91,8 @@ class Service:
                 raise ConfigurationError(f"schedule {schedule.name}: give a cron expression or an interval, not both")
             if schedule.cron:
                 parse_cron(schedule.cron)
-            job = self.jobs.get(schedule.job)
-            required = [p.name for p in job.params if p.required] if job else []
+            target = self.jobs.get(schedule.job)
+            required = [p.name for p in target.params if p.required] if target else []
             if required:
                 # A tick starts with no parameters: every one of its starts would be refused.
                 raise ConfigurationError(f"schedule {schedule.name}: its job requires {', '.join(required)}")
@@ -167,8 +168,8 @@ class Service:
                 self._declare_step(broker, job, index, step, STEP)
                 if step.fan_out is not None:
                     self._declare_step(broker, job, index, step.fan_out, CHILD)
-        dramatiq.actor(self._start_message, actor_name=START_ACTOR, queue_name=CONTROL_QUEUE, broker=broker,
-                       max_retries=3, time_limit=60_000, throws=(BadMessage,), public=True)
+        dramatiq.actor(actor_name=START_ACTOR, queue_name=CONTROL_QUEUE, broker=broker,
+                       max_retries=3, time_limit=60_000, throws=(BadMessage,), public=True)(self._start_message)
         for schedule in self.schedules.values():
             self._declare_tick(broker, schedule)
         self._declared = True
@@ -203,7 +204,6 @@ class Service:
 
         run_step.__name__ = actor_name.replace(".", "_").replace("-", "_")
         dramatiq.actor(
-            run_step,
             actor_name=actor_name,
             queue_name=job.queue_of(step),
             broker=broker,
@@ -215,7 +215,7 @@ class Service:
             step_role=role,
             job_name=job.name,
             step_index=index,
-        )
+        )(run_step)
 
     def _declare_tick(self, broker: dramatiq.Broker, schedule: Schedule) -> None:
         def tick(**kwargs: Any) -> None:
@@ -235,11 +235,12 @@ class Service:
                 return
             self.scheduling.handle(schedule.name, nominal, context.get("message_id"))
 
-        periodic = parse_cron("* * * * *") if schedule.every is not None else parse_cron(schedule.cron)
+        # An interval schedule wakes every minute and sends that minute's ticks (_expand_minute).
+        periodic = parse_cron(schedule.cron) if schedule.cron is not None else parse_cron("* * * * *")
         tick.__name__ = f"tick_{schedule.name}".replace("-", "_")
-        dramatiq.actor(tick, actor_name=f"{TICK_PREFIX}.{schedule.name}", queue_name=SCHEDULE_QUEUE, broker=broker,
+        dramatiq.actor(actor_name=f"{TICK_PREFIX}.{schedule.name}", queue_name=SCHEDULE_QUEUE, broker=broker,
                        max_retries=5, min_backoff=1_000, max_backoff=10_000, time_limit=60_000,
-                       throws=(BadMessage,), **({"periodic": periodic} if schedule.enabled else {}))
+                       throws=(BadMessage,), **({"periodic": periodic} if schedule.enabled else {}))(tick)
 
     def _expand_minute(self, broker: dramatiq.Broker, schedule: Schedule, minute: datetime) -> None:
         """periodiq fires once a minute: an interval schedule's ticks within it are delayed messages.

@@ -100,7 +100,7 @@ def _int(env: Mapping[str, str], prefix: str, name: str) -> int:
     if raw is None:
         raw = next(v.default for v in VARIABLES if v.name == name)
     try:
-        return int(raw)
+        return int(raw or "")
     except ValueError:
         raise ConfigurationError(f"{prefix}_{name} must be a whole number, got {raw!r}") from None
 

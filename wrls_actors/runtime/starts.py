@@ -18,8 +18,11 @@ import os
 import queue
 import threading
 from collections.abc import Callable
+from contextlib import closing
 
 from sqlalchemy import Engine
+from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlalchemy.pool import PoolProxiedConnection
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +83,7 @@ def explain(start: Start, run_job: str | None, run_status: str | None, run_step:
         return f"run {start.run_id} does not exist"
     if run_job != start.job:
         return f"run {start.run_id} is a run of {run_job}, not {start.job}"
-    if run_step < start.index:
+    if run_step is not None and run_step < start.index:
         return f"run {start.run_id} is at step {run_step}, not yet at step {start.index}"
     if run_status != "running":
         return f"run {start.run_id} has ended ({run_status})"
@@ -93,7 +96,7 @@ EXECUTE = (f"EXECUTE {PREPARED} (%s::text[], %s::uuid[], %s::text[], %s::text[],
            "%s::int[], %s::int[], %s::bool[])")
 
 
-def write_group(cursor, group: list[Start]) -> None:
+def write_group(cursor: DBAPICursor, group: list[Start]) -> None:
     """Check and record a group of starts, on a DB-API cursor whose connection has the statement prepared."""
     cursor.execute(EXECUTE, (
         [s.message_id for s in group], [s.run_id for s in group], [s.actor for s in group],
@@ -117,7 +120,7 @@ class StartCommitter:
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
-        self._connection = None
+        self._connection: PoolProxiedConnection | None = None
 
     def start(self, start: Start) -> Start:
         """Check and record one start; its ``verdict`` says whether to run it."""
@@ -164,15 +167,17 @@ class StartCommitter:
             for s in group:
                 s.done.set()
 
-    def _connect(self):
+    def _connect(self) -> PoolProxiedConnection:
         # The thread's own connection, the statement prepared once, each group one
         # round trip in autocommit: planning the statement, the pool's checkout and
         # reset, and BEGIN/COMMIT would cost more than running it.
         connection = self._engine_factory().raw_connection()
         connection.detach()
         try:
-            connection.dbapi_connection.autocommit = True
-            with connection.cursor() as cursor:
+            dbapi = connection.dbapi_connection
+            assert dbapi is not None  # a connection just checked out has its DB-API connection
+            dbapi.autocommit = True
+            with closing(connection.cursor()) as cursor:
                 # Visible to every process at commit, which a killed worker needs; only a
                 # database crash could lose the last fraction of a second of starts (a
                 # delivery then counted one short), as with the ledger writer's routine rows.
@@ -188,7 +193,7 @@ class StartCommitter:
             self._connection = self._connect()
         connection = self._connection
         try:
-            with connection.cursor() as cursor:
+            with closing(connection.cursor()) as cursor:
                 write_group(cursor, group)
         except BaseException:
             self._connection = None

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Generator, Iterable, Iterator, Sequence
 
 import pyzipper
 
@@ -1264,7 +1264,7 @@ def _generate(licences: int, seed: int, spool: _Spool) -> None:
     spool.flush(buffers)
 
 
-def synthesize(licences: int, seed: int = 1, workdir: Path | None = None) -> Iterator[tuple[str, Iterable[Row]]]:
+def synthesize(licences: int, seed: int = 1, workdir: Path | None = None) -> Generator[tuple[str, Iterable[Row]]]:
     """Every table of ``NALD_TABLES``, in that order: its name and its rows (lists of strings, no header).
 
     The licences are generated at the first ``next()`` and parked in a temporary directory

@@ -64,7 +64,7 @@ def test_a_lookup_keeps_the_readable_distinct_values_and_says_why_the_others_are
     assert set(found.unreadable) == {"", "BAD"}  # NULL is offered to the rule, keyed '' as SQL joins on it
     assert "'BAD' is not a return version status" in found.unreadable["BAD"]
     dates = lookup(["null", "01/04/2020", None], nald_date)
-    assert dict(zip(dates.raw, dates.value)) == {"": None, "01/04/2020": date(2020, 4, 1), "null": None}
+    assert dict(zip(dates.raw, dates.value, strict=True)) == {"": None, "01/04/2020": date(2020, 4, 1), "null": None}
     assert dates.params("end_date") == {"end_date_raw": dates.raw, "end_date_value": dates.value}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
+from itertools import pairwise
 from types import SimpleNamespace
 
 import pytest
@@ -113,7 +114,7 @@ def test_per_licence_the_current_rows_follow_each_other_from_its_start_to_its_en
         licence = licences[key]
         starts = [nald_date(licence["ORIG_EFF_DATE"])]
         assert current[0].start_date in starts + [min(r.start_date for r in rows if not r.is_nald_gap)], key
-        for earlier, later in zip(current, current[1:]):
+        for earlier, later in pairwise(current):
             assert earlier.end_date == later.start_date - timedelta(days=1), key
         ends = [d for d in map(nald_date, (licence["EXPIRY_DATE"], licence["REV_DATE"], licence["LAPSED_DATE"]))
                 if d]

@@ -83,7 +83,9 @@ class Licence:
 
     def __init__(self, files, row: dict) -> None:
         self.row, self.ref, self.region, self.id = row, row["LIC_NO"], row["FGAC_REGION_CODE"], row["ID"]
-        mine = (lambda r, key="AABL_ID": r["FGAC_REGION_CODE"] == self.region and r[key] == self.id)
+        def mine(r, key="AABL_ID"):
+            return r["FGAC_REGION_CODE"] == self.region and r[key] == self.id
+
         self.versions = [v for v in table(files, "NALD_ABS_LIC_VERSIONS") if mine(v) and v["STATUS"] != "DRAFT"]
         numbers = {(v["ISSUE_NO"], v["INCR_NO"]) for v in self.versions}
         self.purposes = [p for p in table(files, "NALD_ABS_LIC_PURPOSES") if mine(p, "AABV_AABL_ID")

@@ -55,7 +55,7 @@ def is_two_part_tariff(use_code: str | None) -> bool:
 
 
 def required_text(value: str | None, what: str) -> str:
-    if is_null(value):
+    if value is None or is_null(value):
         raise ValueError(f"{what} is missing")
     return value
 
@@ -76,7 +76,7 @@ def purpose_use(row: Mapping[str, str | None]) -> tuple[str, str, str, bool]:
     return code, required_text(row["DESCR"], "DESCR"), loss_factor(row["ALSF_CODE"]), is_two_part_tariff(code)
 
 
-def valid_purpose(row: Mapping[str, str | None]) -> tuple[str, str, str] | None:
+def valid_purpose(row: Mapping[str, str | None]) -> tuple[str | None, str | None, str | None] | None:
     """NALD_PURPOSES: the (primary, secondary, use) codes of an enabled combination; ``None`` if disabled."""
     if flag(row["DISABLED"]):
         return None

@@ -13,7 +13,7 @@ to a combination NALD has since disabled.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 
 from ...runtime import StepContext
 from . import mapping
@@ -27,7 +27,7 @@ UPSERT_FINANCIAL_AGREEMENT_TYPES = text("""
 """)
 
 
-def _upsert_purposes(table: str) -> text:
+def _upsert_purposes(table: str) -> TextClause:
     return text(f"""
         INSERT INTO water.{table} AS t (legacy_id, description)
         SELECT * FROM unnest(CAST(:codes AS text[]), CAST(:descriptions AS text[]))

@@ -97,9 +97,9 @@ def _version(row) -> NaldVersion:
 
 def histories(ctx: StepContext, rows: Iterable) -> Iterator[tuple[str, list[ChargeVersion] | None]]:
     """(licence key, its charge versions) per licence; ``None`` for one whose rows cannot be read."""
-    for (region, licence_id), group in groupby(rows, key=lambda r: (r.region, r.licence)):
+    for (region, licence_id), grouped in groupby(rows, key=lambda r: (r.region, r.licence)):
         key = f"{region}:{licence_id}"
-        group = list(group)
+        group = list(grouped)
         try:
             licence = _licence(group[0])
             versions = [_version(r) for r in group if r.linked]
@@ -125,7 +125,10 @@ def _stage(connection: Connection, versions: Iterable[ChargeVersion]) -> None:
                          v.status, v.is_nald_gap))
     buffer.seek(0)
     connection.exec_driver_sql(STAGE)
-    cursor = connection.connection.driver_connection.cursor()
+    driver = connection.connection.driver_connection
+    if driver is None:  # only a connection already closed has none
+        raise RuntimeError("the database connection was closed before its COPY")
+    cursor = driver.cursor()
     cursor.copy_expert("COPY new_metadata FROM STDIN WITH (FORMAT csv)", buffer)
 
 

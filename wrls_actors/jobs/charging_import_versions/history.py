@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, timedelta
+from itertools import pairwise
 
 CURRENT = "current"
 SUPERSEDED = "superseded"
@@ -99,11 +100,11 @@ def _gaps(licence: Licence, current: list[ChargeVersion]) -> list[tuple[date, da
         if licence.start_date is None:
             raise ValueError(f"licence {key} has no start date (ORIG_EFF_DATE) to start its NALD gap from")
         return [(licence.start_date, licence.end_date, f"{key}:licenceStart-licenceEnd")]
-    gaps = []
+    gaps: list[tuple[date, date | None, str]] = []
     first = current[0]
     if licence.start_date is not None and licence.start_date < first.start_date:
         gaps.append((licence.start_date, first.start_date - ONE_DAY, f"{key}:licenceStart"))
-    for version, following in zip(current, current[1:]):
+    for version, following in pairwise(current):
         # A current version followed by another was clipped, so it has an end date.
         day_before = following.start_date - ONE_DAY
         if version.end_date is not None and version.end_date < day_before:

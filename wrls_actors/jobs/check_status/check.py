@@ -83,7 +83,7 @@ def check_statuses(ctx: StepContext) -> None:
 
     with ThreadPoolExecutor(CHECKERS, thread_name_prefix="check-status") as pool:
         futures = [pool.submit(check, row) for row in rows]
-    errors = [f.exception() for f in futures if f.exception() is not None]
+    errors = [e for f in futures if (e := f.exception()) is not None]
     for name, n in sorted(counts.items()):
         ctx.count(name, n)
     if errors:

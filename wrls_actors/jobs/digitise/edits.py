@@ -20,7 +20,7 @@ never found its row.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import Column, Connection, Engine, bindparam, func, or_, select, text, update
@@ -40,7 +40,7 @@ class Item:
 
     id: Any
     schema: Any
-    content: Mapping[str, Any]
+    content: Any  # a mapping whenever it holds a URI
     uri: wr22.ConditionUri
 
 

@@ -13,7 +13,7 @@ of the file), fail the sync.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -64,26 +64,28 @@ SPEC = CsvSpec(
 )
 
 
-def match(name: str, rows: list[Row], stations: list[Mapping]) -> list[tuple[Row, Mapping | None]]:
+def match(name: str, rows: list[Row], stations: Sequence[Mapping]) -> list[tuple[Row, Mapping | None]]:
     """Each row with the station it updates (None: a new one), in MATCH_ORDER.
 
     When several stations share a value, the oldest is matched (``stations`` come oldest first).
     """
-    indexes = {column: {} for column in MATCH_ORDER}
+    indexes: dict[str, dict[Any, Mapping]] = {column: {} for column in MATCH_ORDER}
     for station in stations:
         for column, index in indexes.items():
             if station[column] is not None:
                 index.setdefault(station[column], station)
-    pairs, claimed, problems = [], {}, []
+    pairs: list[tuple[Row, Mapping | None]] = []
+    claimed: dict[Any, int] = {}
+    problems: list[Problem] = []
     for row in rows:
-        station = next((indexes[c][row.values[c]] for c in MATCH_ORDER if row.values[c] in indexes[c]), None)
-        if station is not None:
-            key = station["gauging_station_id"]
+        found = next((indexes[c][row.values[c]] for c in MATCH_ORDER if row.values[c] in indexes[c]), None)
+        if found is not None:
+            key = found["gauging_station_id"]
             if key in claimed:
                 problems.append(Problem(row.line, None, f"matches the same gauging station ({key}) as line "
                                                         f"{claimed[key]}"))
             claimed.setdefault(key, row.line)
-        pairs.append((row, station))
+        pairs.append((row, found))
     if problems:
         raise bad_file(name, problems)
     return pairs

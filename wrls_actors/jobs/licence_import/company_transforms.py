@@ -50,7 +50,8 @@ ROLE_ADDITIONAL_CONTACT = "additionalContact"
 # Every crm_v2.roles row WRLS expects (queue-companies creates the missing ones).
 ROLES = (ROLE_LICENCE_HOLDER, ROLE_RETURNS_TO, ROLE_BILLING, ROLE_ADDITIONAL_CONTACT)
 # NALD_LIC_ROLES.ALRT_CODE -> crm_v2 role; the other codes give no company address.
-NALD_ROLES = {"RT": ROLE_RETURNS_TO}
+# Looked up with NULL codes too.
+NALD_ROLES: dict[str | None, str] = {"RT": ROLE_RETURNS_TO}
 
 
 
@@ -106,7 +107,7 @@ class CompanyLink:
     """A company_contacts or company_addresses row: ``target`` is the contact's or address's external id."""
 
     role: str
-    start_date: date
+    start_date: Optional[date]  # None: undated, which transform_company leaves out and reports
     end_date: Optional[date]
     target: str
 
@@ -261,7 +262,8 @@ def _version_end(row: Row) -> Optional[date]:
 
 def _open_or_latest(ends: list[Optional[date]]) -> Optional[date]:
     """``None`` (open) if any end is, else the latest."""
-    return None if any(e is None for e in ends) else max(ends)
+    known = [e for e in ends if e is not None]
+    return max(known) if len(known) == len(ends) else None
 
 
 def licence_holder_addresses(versions: list[Row]) -> list[tuple[str, Optional[date], Optional[date]]]:

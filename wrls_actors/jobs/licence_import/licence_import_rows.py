@@ -85,10 +85,10 @@ def _prepared(connection: Connection, schema: str) -> str:
 
 def read_licence_rows(connection: Connection, licence_ref: str, schema: str = "import") -> LicenceImportRows | None:
     """The NALD rows of ``licence_ref``; ``None`` when NALD_ABS_LICENCES has no such licence."""
-    licence = connection.execute(text(licence_query(schema)), {"licence_ref": licence_ref}).mappings().first()
-    if licence is None:
+    found = connection.execute(text(licence_query(schema)), {"licence_ref": licence_ref}).mappings().first()
+    if found is None:
         return None
-    licence = dict(licence)
+    licence = dict(found)
     result = connection.exec_driver_sql(f"EXECUTE {_prepared(connection, schema)} (%s, %s)",
                                         (licence["FGAC_REGION_CODE"], licence["ID"])).mappings().one()
     return LicenceImportRows(licence=licence, **{name: list(result[name]) for name, _, _, _ in _PARTS})

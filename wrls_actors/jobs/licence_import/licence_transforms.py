@@ -42,7 +42,8 @@ REGIONAL_CHARGE_AREAS = {
 LICENCE_HOLDER = "licenceHolder"
 RETURNS_TO = "returnsTo"
 # transform/mappers/roles.js: the only NALD role imported.
-NALD_ROLES = {"RT": RETURNS_TO}
+# Looked up with NULL codes too.
+NALD_ROLES: dict[str | None, str] = {"RT": RETURNS_TO}
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,8 @@ class VersionPurpose:
 class PurposeCondition:
     external_id: str  # ID:region:AABP_ID
     purpose_external_id: str
-    code: str
-    subcode: str
+    code: str | None
+    subcode: str | None
     param_1: str | None
     param_2: str | None
     notes: str | None
@@ -337,7 +338,7 @@ def map_version(version: Row, contacts: _Contacts) -> LicenceVersion:
     external_id = _external_id(version["FGAC_REGION_CODE"], version["AABL_ID"], version["ISSUE_NO"],
                                version["INCR_NO"])
     what = f"licence version {external_id}"
-    status = VERSION_STATUSES.get(version.get("STATUS"))
+    status = VERSION_STATUSES.get(version.get("STATUS") or "")  # NULL: no status either
     if status is None:
         raise ValueError(f"{what}: unknown STATUS {version.get('STATUS')!r}")
     start = nald_date(version, "EFF_ST_DATE", what)

@@ -40,7 +40,8 @@ class WrlsState:
     purposes_primary: dict[str, str] = field(default_factory=dict)  # legacy_id -> id
     purposes_secondary: dict[str, str] = field(default_factory=dict)
     purposes_uses: dict[str, str] = field(default_factory=dict)
-    condition_types: dict[tuple[str, str], str] = field(default_factory=dict)  # (code, subcode) -> id
+    # (code, subcode) -> id; looked up with a condition's NULL code too, which finds none.
+    condition_types: dict[tuple[str | None, str | None], str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)  # crm_v2.roles name -> id
 
 
@@ -161,7 +162,12 @@ def upsert_licence(connection: Connection, licence: Licence, state: WrlsState) -
         "regions": json.dumps(licence.regions, sort_keys=True), "start": licence.start_date,
         "expired": licence.expired_date, "lapsed": licence.lapsed_date, "revoked": licence.revoked_date,
     }).scalar()
-    return licence_id if licence_id is not None else state.before["licence_id"]
+    if licence_id is not None:
+        return licence_id
+    # Nothing written: the row was there, unchanged, and state.before is it.
+    if state.before is None:
+        raise RuntimeError(f"water.licences row of {licence.licence_ref} went away during its import")
+    return state.before["licence_id"]
 
 
 # Only the flag of the scheme the licence has charge versions in; nothing when it has none.

@@ -16,7 +16,7 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import Protocol
 
 from ..errors import PermanentJobError
 from . import decrypt
@@ -64,6 +64,14 @@ def check_members(archive: str, members: list[zipfile.ZipInfo], max_bytes: int, 
                              "(WRLS_NALD_MAX_RATIO)")
 
 
+class Stream(Protocol):
+    """What LimitedReader reads: a file, or decrypt's MemberStream."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
 class LimitedReader:
     """A member's bytes, refusing to go past the size and ratio limits whatever the directory said.
 
@@ -72,7 +80,7 @@ class LimitedReader:
     password check (ZipCrypto's check is one byte: 1 wrong password in 256 passes it).
     """
 
-    def __init__(self, stream: IO[bytes], archive: str, member: str, max_bytes: int, *,
+    def __init__(self, stream: Stream, archive: str, member: str, max_bytes: int, *,
                  compressed: int | None = None, max_ratio: int = MAX_RATIO, encrypted: bool = False) -> None:
         self.stream, self.archive, self.member, self.max_bytes = stream, archive, member, max_bytes
         self.max_ratio = max_ratio

@@ -177,10 +177,10 @@ def read_licence(connection: Connection, licence_ref: str, schema: str = "import
     query = _QUERIES.get(schema)
     if query is None:
         query = _QUERIES[schema] = text(licence_query(schema))
-    licence = connection.execute(query, {"licence_ref": licence_ref}).mappings().first()
-    if licence is None:
+    found = connection.execute(query, {"licence_ref": licence_ref}).mappings().first()
+    if found is None:
         return None
-    licence = dict(licence)
+    licence = dict(found)
     name = _prepared_rows_query(connection, schema)
     result = connection.exec_driver_sql(
         f"EXECUTE {name} (%s, %s, %s)",

@@ -183,7 +183,7 @@ def parse_header(file: str, raw: bytes) -> tuple[str, ...]:
 
 def tables_in(archive: InnerArchive) -> dict[str, zipfile.ZipInfo]:
     """Table name to member: every ``.txt`` file but the audit copies; refuses a missing required table."""
-    tables = {}
+    tables: dict[str, zipfile.ZipInfo] = {}
     for name, member in archive.files().items():
         if name in SKIPPED_FILES or not name.lower().endswith(".txt"):
             continue

@@ -572,7 +572,7 @@ def return_metadata(rows: LicenceRows, format_row: Row, nald_return: NaldReturn)
             for level, (column, table) in codes.items()
         }
         alias = p.get("PURP_ALIAS")
-        if not is_null(alias):
+        if alias is not None and not is_null(alias):
             purpose["alias"] = alias.strip()
         purposes.append(purpose)
     points = _group(rows.points, "ID")

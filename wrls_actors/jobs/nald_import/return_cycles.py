@@ -255,7 +255,7 @@ def return_cycles(start: date, end: date, split_date: date | None, is_summer: bo
     ends = [s - timedelta(days=1) for s in sorted(splits)] + [end]
     return [
         ReturnCycle(start=s, end=e, is_current=split_date is None or s >= split_date)
-        for s, e in zip(starts, ends)
+        for s, e in zip(starts, ends, strict=True)
     ]
 
 

@@ -216,7 +216,7 @@ def send_one(engine: Engine, notify: NotificationsAPIClient, cfg: Config, event_
     return True
 
 
-def already_sent(notify: NotificationsAPIClient, row: Mapping[str, Any]) -> dict | None:
+def already_sent(notify: NotificationsAPIClient, row: Mapping[Any, Any]) -> dict | None:
     """The notification an earlier try of this row got Notify to make, if it did.
 
     Only rows whose last try left no outcome (``last_attempt``, read with the
@@ -228,7 +228,7 @@ def already_sent(notify: NotificationsAPIClient, row: Mapping[str, Any]) -> dict
     return find_by_reference(notify, row["last_attempt"])
 
 
-def deliver(engine: Engine, notify: NotificationsAPIClient, row: Mapping[str, Any]) -> dict:
+def deliver(engine: Engine, notify: NotificationsAPIClient, row: Mapping[Any, Any]) -> dict:
     """Notify's answer to sending this row; its ``reference`` is the row's id."""
     reference = str(row["id"])
     personalisation = dict(row["personalisation"] or {})
@@ -268,7 +268,7 @@ def attempt(engine: Engine, row: Mapping[str, Any], noted_as: str, send: Any, **
         raise
 
 
-def update_alert(connection: Connection, row: Mapping[str, Any]) -> bool:
+def update_alert(connection: Connection, row: Mapping[Any, Any]) -> bool:
     """A water abstraction alert Notify accepted: its gauging station now has the alert's status."""
     if "water_abstraction_alert" not in (row["message_ref"] or ""):
         return False

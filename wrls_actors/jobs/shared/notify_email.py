@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from notifications_python_client.errors import APIError
 from notifications_python_client.notifications import NotificationsAPIClient
 
 from ...runtime import PermanentError
@@ -29,7 +30,8 @@ def _a_400_fails_the_run() -> Iterator[None]:
     try:
         yield
     except RowRejected as e:
-        raise PermanentError(describe(e.__cause__)) from e.__cause__
+        cause = e.__cause__
+        raise PermanentError(describe(cause) if isinstance(cause, APIError) else str(e)) from cause
 
 
 def find_by_reference(notify: NotificationsAPIClient, reference: str) -> dict | None:
