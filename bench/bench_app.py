@@ -12,9 +12,9 @@ Used as ``--app bench_app:service`` with ``bench/`` on ``PYTHONPATH``.
 
 from __future__ import annotations
 
-from wrls_actors.runtime import Job, Param, Service, Settings, Step
-
 from variants import apply as _apply_variants
+
+from wrls_actors.runtime import Job, Param, Service, Settings, Step
 
 VARIANT = _apply_variants()  # experiments only (throughput.py --variant); empty by default
 
@@ -32,10 +32,15 @@ def noop(ctx):
 
 
 JOBS = (
-    Job(JOB, (
-        Step("prepare", prepare, fan_out=Step("each", noop, queue=CHILD_QUEUE)),
-        Step("finish", noop),
-    ), queue=QUEUE, params=(Param("n", int, required=True, help="how many children"),)),
+    Job(
+        JOB,
+        (
+            Step("prepare", prepare, fan_out=Step("each", noop, queue=CHILD_QUEUE)),
+            Step("finish", noop),
+        ),
+        queue=QUEUE,
+        params=(Param("n", int, required=True, help="how many children"),),
+    ),
 )
 
 _service: Service | None = None

@@ -52,8 +52,18 @@ from throughput import BenchError, Management, Worker, log  # noqa: E402
 
 LINKS_JOB = "digitise-to-licence-gauging-stations"
 LVPC_JOB = "digitise-to-lvp-sync"
-SCHEMAS = ["/wr22/2.1", "/wr22/2.2", "/wr22/2.3", "/wr22/2.4", "/wr22/2.5", "/wr22/2.6", "/wr22/2.7", "/wr22/2.8",
-           "/wr22/2.9.1", "/wr22/2.9.4"]
+SCHEMAS = [
+    "/wr22/2.1",
+    "/wr22/2.2",
+    "/wr22/2.3",
+    "/wr22/2.4",
+    "/wr22/2.5",
+    "/wr22/2.6",
+    "/wr22/2.7",
+    "/wr22/2.8",
+    "/wr22/2.9.1",
+    "/wr22/2.9.4",
+]
 BAD_KINDS = ["unknown-condition", "malformed-uri", "replay-error"]
 UNKNOWN_CONDITION = 999_999_999
 
@@ -230,12 +240,22 @@ def execute(db, statements, params=None) -> None:
 
 
 def generate(db, args) -> None:
-    params = {"licences": args.licences, "edited": args.edited, "stations": args.stations,
-              "conditions": args.conditions, "unknown": UNKNOWN_CONDITION,
-              "schemas": psycopg2.extensions.AsIs("[" + ", ".join(f"'{s}'" for s in SCHEMAS) + "]")}
+    params = {
+        "licences": args.licences,
+        "edited": args.edited,
+        "stations": args.stations,
+        "conditions": args.conditions,
+        "unknown": UNKNOWN_CONDITION,
+        "schemas": psycopg2.extensions.AsIs("[" + ", ".join(f"'{s}'" for s in SCHEMAS) + "]"),
+    }
     execute(db, GENERATE, params)
-    for table in ("water.licences", "permit.licence", "water.licence_version_purpose_conditions",
-                  "water.gauging_stations", "water.licence_gauging_stations"):
+    for table in (
+        "water.licences",
+        "permit.licence",
+        "water.licence_version_purpose_conditions",
+        "water.gauging_stations",
+        "water.licence_gauging_stations",
+    ):
         execute(db, [f"VACUUM ANALYZE {table}"])
 
 
@@ -247,9 +267,12 @@ def sample(db, size: int) -> list[tuple]:
     e = 50, 150, ... The licences themselves are spread over all of them.
     """
     with db.cursor() as cursor:
-        cursor.execute("SELECT d.e, p.licence_id, p.licence_ref, p.licence_data_value FROM bench.edited d "
-                       "JOIN permit.licence p ON p.licence_type_id = 10 AND p.licence_ref = d.ref "
-                       "WHERE d.e <= %s ORDER BY d.e", (size,))
+        cursor.execute(
+            "SELECT d.e, p.licence_id, p.licence_ref, p.licence_data_value FROM bench.edited d "
+            "JOIN permit.licence p ON p.licence_type_id = 10 AND p.licence_ref = d.ref "
+            "WHERE d.e <= %s ORDER BY d.e",
+            (size,),
+        )
         return cursor.fetchall()
 
 
@@ -262,14 +285,21 @@ def explain(db, sql: str, params) -> str:
 def baseline(db, db_url: str, rows: list[tuple], job: str, connections: int) -> dict:
     figures = legacy_digitise.run(db_url, job, [row[1:] for row in rows], connections)
     execute(db, RESET)
-    execute(db, ["VACUUM ANALYZE water.licence_gauging_stations",
-                 "VACUUM ANALYZE water.licence_version_purpose_conditions", "VACUUM ANALYZE permit.licence"])
+    execute(
+        db,
+        [
+            "VACUUM ANALYZE water.licence_gauging_stations",
+            "VACUUM ANALYZE water.licence_version_purpose_conditions",
+            "VACUUM ANALYZE permit.licence",
+        ],
+    )
     return figures
 
 
 def trigger(cli, env, job: str) -> str:
-    return subprocess.run([*cli, "trigger", job], env=env, check=True, cwd=ROOT, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        [*cli, "trigger", job], env=env, check=True, cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def run_job(db, cli, env, job: str, workers, timeout: float) -> dict:
@@ -280,8 +310,11 @@ def run_job(db, cli, env, job: str, workers, timeout: float) -> dict:
         for worker in workers:
             worker.check()
         status, counts, error, seconds = _rows(
-            db, "SELECT status, counts, error, extract(epoch FROM coalesce(finished_at, now()) - started_at) "
-                "FROM jobs.runs WHERE run_id = %s", run_id)[0]
+            db,
+            "SELECT status, counts, error, extract(epoch FROM coalesce(finished_at, now()) - started_at) "
+            "FROM jobs.runs WHERE run_id = %s",
+            run_id,
+        )[0]
         if status != "running":
             break
         if time.monotonic() > deadline:
@@ -305,14 +338,25 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--licences", type=int, default=20_000, help="water.licences with a NALD copy (default 20,000)")
     p.add_argument("--edited", type=int, default=5_000, help="of them with approved digitise edits (default 5,000)")
-    p.add_argument("--conditions", type=int, default=300_000,
-                   help="rows in water.licence_version_purpose_conditions (default 300,000)")
+    p.add_argument(
+        "--conditions",
+        type=int,
+        default=300_000,
+        help="rows in water.licence_version_purpose_conditions (default 300,000)",
+    )
     p.add_argument("--stations", type=int, default=2_000, help="water.gauging_stations (default 2,000)")
     p.add_argument("--sample", type=int, default=500, help="licences the legacy baseline copies (default 500)")
-    p.add_argument("--legacy-connections", type=int, default=1,
-                   help="connections the baseline uses, one licence at a time each (default 1)")
-    p.add_argument("--quick", action="store_true", help="2,000 licences, 500 edited, 30,000 conditions, "
-                                                        "200 stations, a sample of 100")
+    p.add_argument(
+        "--legacy-connections",
+        type=int,
+        default=1,
+        help="connections the baseline uses, one licence at a time each (default 1)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="2,000 licences, 500 edited, 30,000 conditions, 200 stations, a sample of 100",
+    )
     p.add_argument("--explain", action="store_true", help="also EXPLAIN ANALYZE the jobs' condition query")
     p.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
     p.add_argument("--rabbit", default="amqp://guest:guest@127.0.0.1:5672")
@@ -331,32 +375,47 @@ def main() -> int:
         box.upgrade(env)
         db = box.connect()
 
-        log(f"generating {args.licences:,} licences, {args.edited:,} with approved edits, "
-            f"{args.conditions:,} condition rows, {args.stations:,} gauging stations")
+        log(
+            f"generating {args.licences:,} licences, {args.edited:,} with approved edits, "
+            f"{args.conditions:,} condition rows, {args.stations:,} gauging stations"
+        )
         started = time.perf_counter()
         generate(db, args)
         generated_s = time.perf_counter() - started
         all_es = [row[0] for row in _rows(db, "SELECT e FROM bench.edited ORDER BY e")]
         plan = Plan(db, all_es)
-        sizes = {t: scalar(db, f"SELECT count(*) FROM {t}") for t in (
-            "water.licences", "permit.licence", "water.licence_version_purpose_conditions",
-            "water.gauging_stations")}
+        sizes = {
+            t: scalar(db, f"SELECT count(*) FROM {t}")
+            for t in (
+                "water.licences",
+                "permit.licence",
+                "water.licence_version_purpose_conditions",
+                "water.gauging_stations",
+            )
+        }
         log(f"  generated in {generated_s:.1f}s: " + ", ".join(f"{t} {n:,}" for t, n in sizes.items()))
-        log(f"  plan: {plan.copied:,} licences to copy, {plan.skipped} bad, {plan.items:,} items, "
-            f"{plan.links:,} links, {plan.conditions:,} condition rows")
+        log(
+            f"  plan: {plan.copied:,} licences to copy, {plan.skipped} bad, {plan.items:,} items, "
+            f"{plan.links:,} links, {plan.conditions:,} condition rows"
+        )
 
         some = sample(db, args.sample)
         sample_plan = Plan(db, [row[0] for row in some])
-        prefix = "{}:{}%".format(*_rows(db, "SELECT nald_id, region FROM bench.item WHERE e = %s LIMIT 1",
-                                        some[0][0])[0])
+        prefix = "{}:{}%".format(
+            *_rows(db, "SELECT nald_id, region FROM bench.item WHERE e = %s LIMIT 1", some[0][0])[0]
+        )
         like_plan = explain(db, legacy_digitise.NEWEST, (prefix,))
         legacy = {}
         for job in ("links", "lvpc"):
-            log(f"baseline: the legacy's method ({job}) on {len(some)} licences, "
-                f"{args.legacy_connections} connection(s)")
+            log(
+                f"baseline: the legacy's method ({job}) on {len(some)} licences, "
+                f"{args.legacy_connections} connection(s)"
+            )
             legacy[job] = baseline(db, box.db_url, some, job, args.legacy_connections)
-            log(f"  {legacy[job]['seconds']:.1f}s, {legacy[job]['rows']:,} rows, "
-                f"{legacy[job]['crashed']} licences crashed")
+            log(
+                f"  {legacy[job]['seconds']:.1f}s, {legacy[job]['rows']:,} rows, "
+                f"{legacy[job]['crashed']} licences crashed"
+            )
         if legacy["links"]["rows"] != sample_plan.links:
             errors.append(f"baseline links: {legacy['links']['rows']} rows, plan {sample_plan.links}")
         if legacy["lvpc"]["rows"] != sample_plan.items:
@@ -375,8 +434,9 @@ def main() -> int:
                 ours[job, attempt] = run_job(db, CLI, env, job, box.workers, args.timeout)
                 log(f"  {ours[job, attempt]['seconds']:.1f}s {ours[job, attempt]['counts']}")
         table_links = scalar(db, "SELECT count(*) FROM water.licence_gauging_stations WHERE source = 'digitise'")
-        table_conditions = scalar(db, "SELECT count(*) FROM water.licence_version_purpose_conditions "
-                                      "WHERE source = 'digitise'")
+        table_conditions = scalar(
+            db, "SELECT count(*) FROM water.licence_version_purpose_conditions WHERE source = 'digitise'"
+        )
         errors += check(ours, plan, table_links, table_conditions)
 
     report(args, sizes, generated_s, plan, sample_plan, len(some), legacy, ours, like_plan, job_plans)
@@ -393,6 +453,7 @@ def _rows(db, sql: str, *params) -> list[tuple]:
 
 def _job_explains(db) -> str:
     from wrls_actors.jobs.digitise import edits
+
     prefixes = [f"{nald_id}:{region}:" for nald_id, region in _rows(db, "SELECT nald_id, region FROM bench.item")]
     # The query's text is a constant of edits.conditions (the job builds it inline); taken from there so the
     # plan shown is the job's own.
@@ -402,13 +463,24 @@ def _job_explains(db) -> str:
 
 def check(ours: dict, plan: Plan, table_links: int, table_conditions: int) -> list[str]:
     want = {
-        (LINKS_JOB, "first"): {"licences_copied": plan.copied, "links_added": plan.links,
-                               "licences_skipped": plan.skipped},
+        (LINKS_JOB, "first"): {
+            "licences_copied": plan.copied,
+            "links_added": plan.links,
+            "licences_skipped": plan.skipped,
+        },
         (LINKS_JOB, "second"): {"licences_copied": 0, "links_added": 0, "licences_skipped": plan.skipped},
-        (LVPC_JOB, "first"): {"licences_copied": plan.copied, "conditions_added": plan.conditions,
-                              "conditions_updated": 0, "licences_skipped": plan.skipped},
-        (LVPC_JOB, "second"): {"licences_copied": 0, "conditions_added": 0, "conditions_updated": 0,
-                               "licences_skipped": plan.skipped},
+        (LVPC_JOB, "first"): {
+            "licences_copied": plan.copied,
+            "conditions_added": plan.conditions,
+            "conditions_updated": 0,
+            "licences_skipped": plan.skipped,
+        },
+        (LVPC_JOB, "second"): {
+            "licences_copied": 0,
+            "conditions_added": 0,
+            "conditions_updated": 0,
+            "licences_skipped": plan.skipped,
+        },
     }
     errors = []
     for key, expected in want.items():
@@ -418,24 +490,30 @@ def check(ours: dict, plan: Plan, table_links: int, table_conditions: int) -> li
     if table_links != plan.links:
         errors.append(f"water.licence_gauging_stations holds {table_links} digitise rows, plan {plan.links}")
     if table_conditions != plan.conditions:
-        errors.append(f"water.licence_version_purpose_conditions holds {table_conditions} digitise rows, "
-                      f"plan {plan.conditions}")
+        errors.append(
+            f"water.licence_version_purpose_conditions holds {table_conditions} digitise rows, plan {plan.conditions}"
+        )
     return errors
 
 
 def report(args, sizes, generated_s, plan, sample_plan, sampled, legacy, ours, like_plan, job_plans) -> None:
     due = plan.copied + plan.skipped
     print()
-    print(f"Digitise jobs: {args.licences:,} licences, {due:,} with approved edits ({plan.skipped} bad), "
-          f"{plan.items:,} WR22 items; {sizes['water.licence_version_purpose_conditions']:,} condition rows, "
-          f"{args.stations:,} gauging stations; generated in {generated_s:.1f}s")
-    print(f"1 worker process x 1 thread; legacy baseline on {sampled} licences "
-          f"({sample_plan.items:,} items), {args.legacy_connections} connection(s), awaited")
+    print(
+        f"Digitise jobs: {args.licences:,} licences, {due:,} with approved edits ({plan.skipped} bad), "
+        f"{plan.items:,} WR22 items; {sizes['water.licence_version_purpose_conditions']:,} condition rows, "
+        f"{args.stations:,} gauging stations; generated in {generated_s:.1f}s"
+    )
+    print(
+        f"1 worker process x 1 thread; legacy baseline on {sampled} licences "
+        f"({sample_plan.items:,} items), {args.legacy_connections} connection(s), awaited"
+    )
     print()
     print(f"  {'':50} {'run s':>8} {'licences/s':>11} {'rows':>8} {'skipped':>8}")
-    for job, legacy_key, rows_of in ((LINKS_JOB, "links", lambda c: c.get("links_added", 0)),
-                                     (LVPC_JOB, "lvpc",
-                                      lambda c: c.get("conditions_added", 0) + c.get("conditions_updated", 0))):
+    for job, legacy_key, rows_of in (
+        (LINKS_JOB, "links", lambda c: c.get("links_added", 0)),
+        (LVPC_JOB, "lvpc", lambda c: c.get("conditions_added", 0) + c.get("conditions_updated", 0)),
+    ):
         rates = {}
         for attempt in ("first", "second"):
             r = ours[job, attempt]
@@ -443,17 +521,23 @@ def report(args, sizes, generated_s, plan, sample_plan, sampled, legacy, ours, l
             handled = counts.get("licences_copied", 0) + counts.get("licences_skipped", 0)
             rate = handled / r["seconds"] if r["seconds"] else 0.0
             rates[attempt] = rate
-            print(f"  {job + ', ' + attempt + ' run':50} {r['seconds']:8.1f} {rate:11,.0f} {rows_of(counts):8,} "
-                  f"{counts.get('licences_skipped', 0):8,}")
+            print(
+                f"  {job + ', ' + attempt + ' run':50} {r['seconds']:8.1f} {rate:11,.0f} {rows_of(counts):8,} "
+                f"{counts.get('licences_skipped', 0):8,}"
+            )
         b = legacy[legacy_key]
         legacy_rate = b["licences"] / b["seconds"] if b["seconds"] else 0.0
-        print(f"  {'  legacy method, sample':50} {b['seconds']:8.1f} {legacy_rate:11,.0f} {b['rows']:8,} "
-              f"{b['crashed']:8,}")
+        print(
+            f"  {'  legacy method, sample':50} {b['seconds']:8.1f} {legacy_rate:11,.0f} {b['rows']:8,} "
+            f"{b['crashed']:8,}"
+        )
         print(f"  {'  legacy, extrapolated to all':50} {due / legacy_rate if legacy_rate else 0:8.1f}")
         print(f"  {'  ratio ours/legacy (licences/s)':50} {rates['first'] / legacy_rate if legacy_rate else 0:8.1f}x")
     print()
-    print(f"  legacy condition lookup (external_id LIKE '{{id}}:{{region}}%', newest), one of "
-          f"{sample_plan.items:,} in the sample:")
+    print(
+        f"  legacy condition lookup (external_id LIKE '{{id}}:{{region}}%', newest), one of "
+        f"{sample_plan.items:,} in the sample:"
+    )
     print(like_plan)
     if job_plans:
         print("  the jobs' condition query (all prefixes at once):")

@@ -50,10 +50,12 @@ def fill(box, env: dict[str, str], args) -> dict[str, float]:
     extract = box.tmp / "bucket" / "wal_nald_data_release" / "nald_enc.zip"
     extract.parent.mkdir(parents=True)
     log(f"generating {args.licences:,} licences")
-    subprocess.run([*CLI, "nald", "synth", "--licences", str(args.licences), "--out", str(extract)],
-                   env=env, check=True, cwd=ROOT)
-    worker = Worker("fill-worker", [*CLI, "worker"], {**env, "WRLS_WORKER_PROCESSES": "2",
-                                                      "WRLS_WORKER_THREADS": "8"}, box.tmp)
+    subprocess.run(
+        [*CLI, "nald", "synth", "--licences", str(args.licences), "--out", str(extract)], env=env, check=True, cwd=ROOT
+    )
+    worker = Worker(
+        "fill-worker", [*CLI, "worker"], {**env, "WRLS_WORKER_PROCESSES": "2", "WRLS_WORKER_THREADS": "8"}, box.tmp
+    )
     box.workers.append(worker)
     time.sleep(5)
     db = box.connect()
@@ -61,8 +63,9 @@ def fill(box, env: dict[str, str], args) -> dict[str, float]:
     for job in ("nald-import", "charging-import-data", "licence-import"):
         log(f"fill: {job}")
         started = time.perf_counter()
-        run_id = subprocess.run([*CLI, "trigger", job], env=env, check=True, cwd=ROOT,
-                                capture_output=True, text=True).stdout.strip()
+        run_id = subprocess.run(
+            [*CLI, "trigger", job], env=env, check=True, cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
         status, _, failed, error, _ = wait_run(db, run_id, [worker], args.timeout)
         if status not in ("succeeded", "completed-with-failures"):
             raise BenchError(f"{job} ended {status}: {error}")
@@ -72,20 +75,27 @@ def fill(box, env: dict[str, str], args) -> dict[str, float]:
     box.workers.remove(worker)
     with db.cursor() as cursor:
         cursor.execute("CREATE SCHEMA idm")
-        cursor.execute("CREATE TABLE idm.users (user_id serial PRIMARY KEY, user_name varchar NOT NULL, "
-                       "reset_guid uuid, user_data jsonb, last_login timestamp, enabled boolean)")
-        cursor.execute("INSERT INTO idm.users (user_name, reset_guid, user_data, last_login, enabled) "
-                       "SELECT 'user' || n || '@example.com', md5(n::text)::uuid, jsonb_build_object('n', n), "
-                       "now() - n * interval '1 hour', n %% 7 <> 0 FROM generate_series(1, %s) n",
-                       (max(args.licences // 10, 1),))
+        cursor.execute(
+            "CREATE TABLE idm.users (user_id serial PRIMARY KEY, user_name varchar NOT NULL, "
+            "reset_guid uuid, user_data jsonb, last_login timestamp, enabled boolean)"
+        )
+        cursor.execute(
+            "INSERT INTO idm.users (user_name, reset_guid, user_data, last_login, enabled) "
+            "SELECT 'user' || n || '@example.com', md5(n::text)::uuid, jsonb_build_object('n', n), "
+            "now() - n * interval '1 hour', n %% 7 <> 0 FROM generate_series(1, %s) n",
+            (max(args.licences // 10, 1),),
+        )
         cursor.execute("VACUUM ANALYZE")
     return took
 
 
 def tables(db) -> list[tuple[str, str]]:
     with db.cursor() as cursor:
-        cursor.execute("SELECT table_schema, table_name FROM information_schema.tables "
-                       "WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' ORDER BY 1, 2", (list(SCHEMAS),))
+        cursor.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' ORDER BY 1, 2",
+            (list(SCHEMAS),),
+        )
         return cursor.fetchall()
 
 
@@ -96,9 +106,18 @@ def baseline(db_url: str, names: list[tuple[str, str]], folder: Path) -> tuple[f
     for schema, table in names:
         out = folder / f"{schema}.{table}.csv.gz"
         with out.open("wb") as f:
-            psql = subprocess.Popen(["psql", "-q", "-v", "ON_ERROR_STOP=1", db_url, "-c",
-                                     f'\\copy (SELECT * FROM "{schema}"."{table}") TO STDOUT WITH (FORMAT csv, HEADER)'],
-                                    stdout=subprocess.PIPE)
+            psql = subprocess.Popen(
+                [
+                    "psql",
+                    "-q",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    db_url,
+                    "-c",
+                    f'\\copy (SELECT * FROM "{schema}"."{table}") TO STDOUT WITH (FORMAT csv, HEADER)',
+                ],
+                stdout=subprocess.PIPE,
+            )
             gzip = subprocess.run(["gzip", "-c"], stdin=psql.stdout, stdout=f)
             psql.stdout.close()
             if psql.wait() or gzip.returncode:
@@ -138,9 +157,14 @@ def main() -> int:
         s3 = S3Server(box.tmp / "moto.log")
         try:
             s3.client().create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
-            env = box.env(WRLS_NALD_LOCAL_DIR=str(box.tmp / "bucket"), WRLS_NALD_ZIP_PASSWORD=PASSWORD,
-                          WRLS_WORK_DIR=str(box.tmp / "work"), WRLS_S3_ENDPOINT_URL=s3.endpoint,
-                          WRLS_EXPORT_BUCKET=BUCKET, **CREDENTIALS)
+            env = box.env(
+                WRLS_NALD_LOCAL_DIR=str(box.tmp / "bucket"),
+                WRLS_NALD_ZIP_PASSWORD=PASSWORD,
+                WRLS_WORK_DIR=str(box.tmp / "work"),
+                WRLS_S3_ENDPOINT_URL=s3.endpoint,
+                WRLS_EXPORT_BUCKET=BUCKET,
+                **CREDENTIALS,
+            )
             box.upgrade(env)
             filled = fill(box, env, args)
             db = box.connect()
@@ -150,15 +174,19 @@ def main() -> int:
             baseline_s, baseline_bytes = baseline(box.db_url, names, box.tmp / "baseline")
             log(f"  {baseline_s:.1f}s, {baseline_bytes / 1e6:.1f} MB")
 
-            worker = Worker("export-worker", [*CLI, "worker"], {
-                **env, "WRLS_WORKER_PROCESSES": str(args.processes), "WRLS_WORKER_THREADS": str(args.threads)},
-                box.tmp)
+            worker = Worker(
+                "export-worker",
+                [*CLI, "worker"],
+                {**env, "WRLS_WORKER_PROCESSES": str(args.processes), "WRLS_WORKER_THREADS": str(args.threads)},
+                box.tmp,
+            )
             box.workers.append(worker)
             time.sleep(5)
             log("export")
             started = time.perf_counter()
-            run_id = subprocess.run([*CLI, "trigger", "export"], env=env, check=True, cwd=ROOT,
-                                    capture_output=True, text=True).stdout.strip()
+            run_id = subprocess.run(
+                [*CLI, "trigger", "export"], env=env, check=True, cwd=ROOT, capture_output=True, text=True
+            ).stdout.strip()
             status, counts, failed, error, _ = wait_run(db, run_id, [worker], args.timeout)
             export_s = time.perf_counter() - started
             steps = step_times(db, run_id)
@@ -171,20 +199,30 @@ def main() -> int:
 
     ratio = export_s / baseline_s
     print()
-    print(f"Export of a database filled with {args.licences:,} licences, {args.processes} worker processes x "
-          f"{args.threads} threads")
+    print(
+        f"Export of a database filled with {args.licences:,} licences, {args.processes} worker processes x "
+        f"{args.threads} threads"
+    )
     print("  fill (not timed against anything): " + ", ".join(f"{job} {s:.0f}s" for job, s in filled.items()))
-    print(f"  tables {counts['tables_exported']:,}, rows {counts['rows_exported']:,}, "
-          f"CSV {counts['csv_bytes'] / 1e6:.1f} MB (in the tarballs: {tar_csv_bytes / 1e6:.1f} MB)")
-    print(f"  export, trigger to end         {export_s:8.1f} s   {counts['tgz_bytes'] / 1e6:.1f} MB of tgz in "
-          f"{counts['parts_uploaded']} parts")
+    print(
+        f"  tables {counts['tables_exported']:,}, rows {counts['rows_exported']:,}, "
+        f"CSV {counts['csv_bytes'] / 1e6:.1f} MB (in the tarballs: {tar_csv_bytes / 1e6:.1f} MB)"
+    )
+    print(
+        f"  export, trigger to end         {export_s:8.1f} s   {counts['tgz_bytes'] / 1e6:.1f} MB of tgz in "
+        f"{counts['parts_uploaded']} parts"
+    )
     for actor in ("queue-schemas", "export-schema", "report"):
         print(f"    {actor:28} {steps.get(f'export.{actor}', 0.0):8.1f} s")
     print(f"  psql \\copy | gzip, same tables {baseline_s:8.1f} s   {baseline_bytes / 1e6:.1f} MB of gzip")
-    print(f"  export / baseline              {ratio:8.2f}x  target at most {TARGET_RATIO}x: "
-          f"{'met' if ratio <= TARGET_RATIO else 'NOT met'}")
-    print(f"  peak memory of a worker        {rss_mb:8.0f} MB  target under {TARGET_MB} MB: "
-          f"{'met' if rss_mb < TARGET_MB else 'NOT met'}")
+    print(
+        f"  export / baseline              {ratio:8.2f}x  target at most {TARGET_RATIO}x: "
+        f"{'met' if ratio <= TARGET_RATIO else 'NOT met'}"
+    )
+    print(
+        f"  peak memory of a worker        {rss_mb:8.0f} MB  target under {TARGET_MB} MB: "
+        f"{'met' if rss_mb < TARGET_MB else 'NOT met'}"
+    )
     return 0
 
 

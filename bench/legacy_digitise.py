@@ -28,23 +28,33 @@ import psycopg2
 
 from wrls_actors.jobs.digitise import reducer, wr22
 
-NALD_COPY = ("SELECT licence_data_value FROM permit.licence WHERE licence_type_id = 8 AND licence_regime_id = 1 "
-             "AND licence_ref = %s")
-NEWEST = ("SELECT licence_version_purpose_condition_id, licence_version_purpose_id, "
-          "licence_version_purpose_condition_type_id FROM water.licence_version_purpose_conditions "
-          "WHERE external_id LIKE %s ORDER BY date_created DESC LIMIT 1")
+NALD_COPY = (
+    "SELECT licence_data_value FROM permit.licence WHERE licence_type_id = 8 AND licence_regime_id = 1 "
+    "AND licence_ref = %s"
+)
+NEWEST = (
+    "SELECT licence_version_purpose_condition_id, licence_version_purpose_id, "
+    "licence_version_purpose_condition_type_id FROM water.licence_version_purpose_conditions "
+    "WHERE external_id LIKE %s ORDER BY date_created DESC LIMIT 1"
+)
 WATER_LICENCE = "SELECT licence_id FROM water.licences WHERE licence_ref = %s"
-EXISTING = ("SELECT licence_gauging_station_id FROM water.licence_gauging_stations WHERE licence_id = %s "
-            "AND gauging_station_id = %s AND restriction_type = %s AND threshold_unit = %s AND threshold_value = %s")
-INSERT = ("INSERT INTO water.licence_gauging_stations (licence_id, gauging_station_id, "
-          "licence_version_purpose_condition_id, alert_type, restriction_type, threshold_unit, threshold_value, "
-          "source) VALUES (%s, %s, %s, %s, %s, %s, %s, 'digitise')")
-UPSERT = ("INSERT INTO water.licence_version_purpose_conditions (licence_version_purpose_id, "
-          "licence_version_purpose_condition_type_id, notes, external_id, source) VALUES (%s, %s, %s, %s, 'digitise') "
-          "ON CONFLICT (external_id) DO UPDATE SET notes = EXCLUDED.notes, "
-          "licence_version_purpose_id = EXCLUDED.licence_version_purpose_id, "
-          "licence_version_purpose_condition_type_id = EXCLUDED.licence_version_purpose_condition_type_id, "
-          "source = EXCLUDED.source, date_updated = now()")
+EXISTING = (
+    "SELECT licence_gauging_station_id FROM water.licence_gauging_stations WHERE licence_id = %s "
+    "AND gauging_station_id = %s AND restriction_type = %s AND threshold_unit = %s AND threshold_value = %s"
+)
+INSERT = (
+    "INSERT INTO water.licence_gauging_stations (licence_id, gauging_station_id, "
+    "licence_version_purpose_condition_id, alert_type, restriction_type, threshold_unit, threshold_value, "
+    "source) VALUES (%s, %s, %s, %s, %s, %s, %s, 'digitise')"
+)
+UPSERT = (
+    "INSERT INTO water.licence_version_purpose_conditions (licence_version_purpose_id, "
+    "licence_version_purpose_condition_type_id, notes, external_id, source) VALUES (%s, %s, %s, %s, 'digitise') "
+    "ON CONFLICT (external_id) DO UPDATE SET notes = EXCLUDED.notes, "
+    "licence_version_purpose_id = EXCLUDED.licence_version_purpose_id, "
+    "licence_version_purpose_condition_type_id = EXCLUDED.licence_version_purpose_condition_type_id, "
+    "source = EXCLUDED.source, date_updated = now()"
+)
 COPIED = "UPDATE permit.licence SET {column} = now() WHERE licence_id = %s"
 
 
@@ -89,11 +99,20 @@ def links_licence(cursor, permit_id: int, ref: str, edits) -> int:
         if threshold is not None and station is not None:
             cursor.execute(WATER_LICENCE, (ref,))
             licence_id = cursor.fetchone()[0]
-            cursor.execute(EXISTING, (licence_id, station, threshold.restriction_type, threshold.unit,
-                                      threshold.value))
+            cursor.execute(EXISTING, (licence_id, station, threshold.restriction_type, threshold.unit, threshold.value))
             if cursor.fetchone() is None:
-                cursor.execute(INSERT, (licence_id, station, condition_id, wr22.alert_type(item.get("schema")),
-                                        threshold.restriction_type, threshold.unit, threshold.value))
+                cursor.execute(
+                    INSERT,
+                    (
+                        licence_id,
+                        station,
+                        condition_id,
+                        wr22.alert_type(item.get("schema")),
+                        threshold.restriction_type,
+                        threshold.unit,
+                        threshold.value,
+                    ),
+                )
                 inserted += 1
         cursor.execute(COPIED.format(column="date_gauging_station_links_last_copied"), (permit_id,))
     return inserted
@@ -107,8 +126,9 @@ def lvpc_licence(cursor, permit_id: int, ref: str, edits) -> int:
             continue
         condition_id, lvp_id, type_id = _newest(cursor, content)
         schema = item.get("schema")
-        cursor.execute(UPSERT, (lvp_id, type_id, wr22.notes(schema, content),
-                                f"digitise:{permit_id}:{condition_id}:{schema}"))
+        cursor.execute(
+            UPSERT, (lvp_id, type_id, wr22.notes(schema, content), f"digitise:{permit_id}:{condition_id}:{schema}")
+        )
         written += 1
         cursor.execute(COPIED.format(column="date_licence_version_purpose_conditions_last_copied"), (permit_id,))
     return written

@@ -37,10 +37,21 @@ PASSWORD = "bench-password"
 TARGET_S = 20 * 60
 ONE_OFFS = ("charging-import-versions", "bill-runs-import")
 # What each one-off's run writes, by the counts of its steps.
-WRITTEN = {"charging-import-versions": ("charge_version_metadata_written", "charge_versions_written",
-                                        "charge_elements_written"),
-           "bill-runs-import": ("bill_runs_written", "bills_written", "bill_licences_written", "transactions_written",
-                                "volumes_written", "charge_version_years_written")}
+WRITTEN = {
+    "charging-import-versions": (
+        "charge_version_metadata_written",
+        "charge_versions_written",
+        "charge_elements_written",
+    ),
+    "bill-runs-import": (
+        "bill_runs_written",
+        "bills_written",
+        "bill_licences_written",
+        "transactions_written",
+        "volumes_written",
+        "charge_version_years_written",
+    ),
+}
 STEPS = {job.name: [step.name for step in job.steps] for job in JOBS if job.name in ONE_OFFS}
 
 
@@ -74,8 +85,12 @@ def main() -> int:
     p.add_argument("--management", default="http://127.0.0.1:15672/api")
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--keep", action="store_true", help="keep the database, vhost and files")
-    p.add_argument("--no-one-offs", dest="one_offs", action="store_false",
-                   help="stop after licence-import (skip charging-import-versions and bill-runs-import)")
+    p.add_argument(
+        "--no-one-offs",
+        dest="one_offs",
+        action="store_false",
+        help="stop after licence-import (skip charging-import-versions and bill-runs-import)",
+    )
     args = p.parse_args()
     with sandbox(args, "licence") as box:
         env = box.env(WRLS_WORKER_PROCESSES=str(args.processes), WRLS_WORKER_THREADS=str(args.threads))
@@ -88,12 +103,16 @@ def main() -> int:
         db = box.connect()
         results = {}
         one_offs = [(job, label) for job in ONE_OFFS for label in (job, f"{job} again")] if args.one_offs else []
-        for job, label in [("charging-import-data", "charging-import-data"), ("licence-import", "licence-import"),
-                           *one_offs]:
+        for job, label in [
+            ("charging-import-data", "charging-import-data"),
+            ("licence-import", "licence-import"),
+            *one_offs,
+        ]:
             log(label)
             started = time.perf_counter()
-            run_id = subprocess.run([*CLI, "trigger", job], env=env, check=True, cwd=ROOT,
-                                    capture_output=True, text=True).stdout.strip()
+            run_id = subprocess.run(
+                [*CLI, "trigger", job], env=env, check=True, cwd=ROOT, capture_output=True, text=True
+            ).stdout.strip()
             status, counts, failed, error, _ = wait_run(db, run_id, box.workers, args.timeout)
             results[label] = (status, counts, failed, error, time.perf_counter() - started, step_times(db, run_id))
             if status not in ("succeeded", "completed-with-failures"):
@@ -105,10 +124,19 @@ def main() -> int:
     _, counts, failed, _, seconds, steps = results["charging-import-data"]
     print(f"  charging-import-data (before)  {seconds:8.1f} s")
     status, counts, failed, _, seconds, steps = results["licence-import"]
-    print(f"  licence-import, trigger to end {seconds:8.1f} s   {status}, {failed} children failed; "
-          f"target < {TARGET_S} s: {'met' if seconds < TARGET_S else 'NOT met'}")
-    for actor in ("wait-for-nald", "delete-removed-documents", "import-purpose-condition-types", "queue-companies",
-                  "import-company", "queue-licences", "import-licence"):
+    print(
+        f"  licence-import, trigger to end {seconds:8.1f} s   {status}, {failed} children failed; "
+        f"target < {TARGET_S} s: {'met' if seconds < TARGET_S else 'NOT met'}"
+    )
+    for actor in (
+        "wait-for-nald",
+        "delete-removed-documents",
+        "import-purpose-condition-types",
+        "queue-companies",
+        "import-company",
+        "queue-licences",
+        "import-licence",
+    ):
         print(f"    {actor:30} {steps.get(f'licence-import.{actor}', 0.0):8.1f} s")
     companies, licences = counts.get("companies_imported", 0), counts.get("licences_imported", 0)
     company_s = steps.get("licence-import.import-company") or 0

@@ -69,8 +69,7 @@ def psql_baseline(db_url: str, files: list[Path]) -> float:
             header = next(csv.reader(io.StringIO(f.readline())))
         table = f'baseline."{path.stem}"'
         columns = ", ".join('"' + c + '" varchar' for c in header)
-        script = (f"CREATE TABLE {table} ({columns});\n"
-                  f"\\copy {table} FROM '{path}' WITH (FORMAT csv, HEADER true)\n")
+        script = f"CREATE TABLE {table} ({columns});\n\\copy {table} FROM '{path}' WITH (FORMAT csv, HEADER true)\n"
         subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", db_url], input=script.encode(), check=True)
     return time.perf_counter() - started
 
@@ -82,16 +81,21 @@ def wait_run(db, run_id: str, worker_list: list[Worker], timeout_s: float):
         for worker in worker_list:
             worker.check()
         with db.cursor() as cursor:
-            cursor.execute("SELECT status, counts, children_failed, error, "
-                           "extract(epoch FROM coalesce(finished_at, now()) - started_at) "
-                           "FROM jobs.runs WHERE run_id = %s", (run_id,))
+            cursor.execute(
+                "SELECT status, counts, children_failed, error, "
+                "extract(epoch FROM coalesce(finished_at, now()) - started_at) "
+                "FROM jobs.runs WHERE run_id = %s",
+                (run_id,),
+            )
             status, counts, failed, error, seconds = cursor.fetchone()
         if status != "running":
             return status, counts, failed, error, float(seconds)
         if time.monotonic() - last > 30:
             with db.cursor() as cursor:
-                cursor.execute("SELECT coalesce(sum(arrived), 0), coalesce(sum(expected), 0) FROM jobs.barriers "
-                               "WHERE run_id = %s", (run_id,))
+                cursor.execute(
+                    "SELECT coalesce(sum(arrived), 0), coalesce(sum(expected), 0) FROM jobs.barriers WHERE run_id = %s",
+                    (run_id,),
+                )
                 arrived, expected = cursor.fetchone()
             log(f"  {seconds:.0f}s: {arrived} of {expected or '?'} licences")
             last = time.monotonic()
@@ -114,17 +118,26 @@ def peak_rss_mb(worker: Worker) -> float:
 
 def step_times(db, run_id: str) -> dict[str, float]:
     with db.cursor() as cursor:
-        cursor.execute("SELECT actor, min(started_at), max(finished_at), count(*) FROM jobs.steps "
-                       "WHERE run_id = %s GROUP BY actor", (run_id,))
-        return {actor: (finished - started).total_seconds() for actor, started, finished, _ in cursor.fetchall()
-                if started and finished}
+        cursor.execute(
+            "SELECT actor, min(started_at), max(finished_at), count(*) FROM jobs.steps "
+            "WHERE run_id = %s GROUP BY actor",
+            (run_id,),
+        )
+        return {
+            actor: (finished - started).total_seconds()
+            for actor, started, finished, _ in cursor.fetchall()
+            if started and finished
+        }
 
 
 def _pyzipper_unpack(archive: Path, folder: Path) -> Path:
     """The replaced path: pyzipper's reader, the member streamed to disk as unpack_outer does."""
     target = folder / "NALD.zip"
-    with pyzipper.AESZipFile(archive) as outer, outer.open("NALD.zip", pwd=PASSWORD.encode()) as source, \
-            target.open("wb") as out:
+    with (
+        pyzipper.AESZipFile(archive) as outer,
+        outer.open("NALD.zip", pwd=PASSWORD.encode()) as source,
+        target.open("wb") as out,
+    ):
         while chunk := source.read(1 << 20):
             out.write(chunk)
     return target
@@ -185,23 +198,34 @@ def main() -> int:
     p.add_argument("--management", default="http://127.0.0.1:15672/api")
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--keep", action="store_true", help="keep the database, vhost and files")
-    p.add_argument("--decrypt-only", action="store_true",
-                   help="only measure decrypting NALD.zip (ZipCrypto and AES), the importer's path against pyzipper's")
+    p.add_argument(
+        "--decrypt-only",
+        action="store_true",
+        help="only measure decrypting NALD.zip (ZipCrypto and AES), the importer's path against pyzipper's",
+    )
     args = p.parse_args()
     if args.decrypt_only:
         return decrypt_only(args)
     with sandbox(args, "nald") as box:
         tmp = box.tmp
-        env = box.env(WRLS_NALD_LOCAL_DIR=str(tmp / "bucket"), WRLS_NALD_ZIP_PASSWORD=PASSWORD,
-                      WRLS_WORK_DIR=str(tmp / "work"), WRLS_WORKER_PROCESSES=str(args.processes),
-                      WRLS_WORKER_THREADS=str(args.threads))
+        env = box.env(
+            WRLS_NALD_LOCAL_DIR=str(tmp / "bucket"),
+            WRLS_NALD_ZIP_PASSWORD=PASSWORD,
+            WRLS_WORK_DIR=str(tmp / "work"),
+            WRLS_WORKER_PROCESSES=str(args.processes),
+            WRLS_WORKER_THREADS=str(args.threads),
+        )
 
         extract = tmp / "bucket" / "wal_nald_data_release" / "nald_enc.zip"
         extract.parent.mkdir(parents=True)
         log(f"generating {args.licences:,} licences")
         started = time.perf_counter()
-        subprocess.run([*CLI, "nald", "synth", "--licences", str(args.licences), "--out", str(extract)],
-                       env=env, check=True, cwd=ROOT)
+        subprocess.run(
+            [*CLI, "nald", "synth", "--licences", str(args.licences), "--out", str(extract)],
+            env=env,
+            check=True,
+            cwd=ROOT,
+        )
         log(f"  generated in {time.perf_counter() - started:.1f}s, {extract.stat().st_size / 1e6:.1f} MB")
         box.upgrade(env)
 
@@ -215,8 +239,9 @@ def main() -> int:
         time.sleep(5)
         log("nald-import")
         started = time.perf_counter()
-        run_id = subprocess.run([*CLI, "trigger", "nald-import"], env=env, check=True, cwd=ROOT,
-                                capture_output=True, text=True).stdout.strip()
+        run_id = subprocess.run(
+            [*CLI, "trigger", "nald-import"], env=env, check=True, cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
         db = box.connect()
         status, counts, failed, error, run_s = wait_run(db, run_id, box.workers, args.timeout)
         wall_s = time.perf_counter() - started
@@ -230,23 +255,35 @@ def main() -> int:
     fan_out_s = steps.get("nald-import.import-licence", 0.0)
     print()
     print(f"NALD import of {args.licences:,} licences, {args.processes} worker processes x {args.threads} threads")
-    print(f"  whole run (trigger to end)     {wall_s:8.1f} s   target < {TARGET_S} s: "
-          f"{'met' if wall_s < TARGET_S else 'NOT met'}")
-    for actor in ("nald-import.s3-download", "nald-import.delete-removed-documents", "nald-import.queue-licences",
-                  "nald-import.import-licence"):
+    print(
+        f"  whole run (trigger to end)     {wall_s:8.1f} s   target < {TARGET_S} s: "
+        f"{'met' if wall_s < TARGET_S else 'NOT met'}"
+    )
+    for actor in (
+        "nald-import.s3-download",
+        "nald-import.delete-removed-documents",
+        "nald-import.queue-licences",
+        "nald-import.import-licence",
+    ):
         print(f"  {actor.split('.', 1)[1]:30} {steps.get(actor, 0.0):8.1f} s")
     for part in ("download", "decrypt", "load", "index", "swap"):
         print(f"    s3-download: {part:16} {counts.get(f'{part}_ms', 0) / 1000:8.1f} s")
     print(f"  rows loaded                    {counts['rows_loaded']:>10,} in {counts['tables_loaded']} tables")
-    print(f"  CSV load vs psql \\copy         {load_s:8.1f} s vs {baseline_s:.1f} s = {load_s / baseline_s:.2f}x   "
-          f"target <= {TARGET_LOAD_RATIO}x: {'met' if load_s / baseline_s <= TARGET_LOAD_RATIO else 'NOT met'}")
-    print(f"  licences imported / skipped    {imported:,} / {counts.get('licences_skipped', 0):,}, "
-          f"{failed} failed; {counts.get('returns', 0):,} returns")
+    print(
+        f"  CSV load vs psql \\copy         {load_s:8.1f} s vs {baseline_s:.1f} s = {load_s / baseline_s:.2f}x   "
+        f"target <= {TARGET_LOAD_RATIO}x: {'met' if load_s / baseline_s <= TARGET_LOAD_RATIO else 'NOT met'}"
+    )
+    print(
+        f"  licences imported / skipped    {imported:,} / {counts.get('licences_skipped', 0):,}, "
+        f"{failed} failed; {counts.get('returns', 0):,} returns"
+    )
     print(f"  import-licence fan-out         {imported / fan_out_s if fan_out_s else 0:8.0f} licences/s")
     print(f"  peak memory of a worker        {rss_mb:8.0f} MB (VmHWM; the extract is {csv_bytes / 1e6:.0f} MB of CSV)")
     legacy_s = args.licences / 75 * LEGACY_POLLING_S
-    print(f"  legacy polling waits alone     {legacy_s:8.0f} s (computed: {args.licences:,} / 75 x 10 s) "
-          f"= {legacy_s / wall_s:.0f}x this whole run")
+    print(
+        f"  legacy polling waits alone     {legacy_s:8.0f} s (computed: {args.licences:,} / 75 x 10 s) "
+        f"= {legacy_s / wall_s:.0f}x this whole run"
+    )
     return 0
 
 

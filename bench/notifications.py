@@ -90,7 +90,6 @@ VALUES (%s, %s, 'notification', 'returnInvitation', 'bench@example.gov.uk', %s, 
 """
 
 
-
 # -- figures ------------------------------------------------------------------------------------------------
 
 
@@ -148,8 +147,9 @@ class Figures:
 def exactly_once(db, notify: FakeNotify, event_id: str) -> dict[str, int]:
     """Rows against what Notify holds: each row ``sent`` with the id of the one notification for it."""
     with db.cursor() as cursor:
-        cursor.execute("SELECT id::text, status, notify_id FROM water.scheduled_notification WHERE event_id = %s",
-                       (event_id,))
+        cursor.execute(
+            "SELECT id::text, status, notify_id FROM water.scheduled_notification WHERE event_id = %s", (event_id,)
+        )
         rows = cursor.fetchall()
     seen = Counter(reference_id(n["reference"]) for n in notify.notifications)
     notify_ids = {reference_id(n["reference"]): n["id"] for n in notify.notifications}
@@ -160,8 +160,9 @@ def exactly_once(db, notify: FakeNotify, event_id: str) -> dict[str, int]:
         "not_sent": sum(1 for _, status, notify_id in rows if status != "sent" or not notify_id),
         "twice": sum(1 for row_id in ids if seen[row_id] > 1),
         "unseen": sum(1 for row_id in ids if seen[row_id] == 0),
-        "wrong_notify_id": sum(1 for row_id, _, notify_id in rows
-                               if seen[row_id] == 1 and notify_id != notify_ids[row_id]),
+        "wrong_notify_id": sum(
+            1 for row_id, _, notify_id in rows if seen[row_id] == 1 and notify_id != notify_ids[row_id]
+        ),
         "stray": sum(n for ref, n in seen.items() if ref not in ids),
     }
 
@@ -172,22 +173,29 @@ def exactly_once(db, notify: FakeNotify, event_id: str) -> dict[str, int]:
 def add_rows(db, n: int, reference_code: str) -> str:
     event_id = str(uuid.uuid4())
     with db.cursor() as cursor:
-        cursor.execute(EVENT, (event_id, reference_code,
-                               json.dumps({"name": "Returns: invitation", "recipients": n})))
+        cursor.execute(EVENT, (event_id, reference_code, json.dumps({"name": "Returns: invitation", "recipients": n})))
         cursor.execute(ROWS, {"event": event_id, "template": EMAIL_TEMPLATE, "pdf": psycopg2.Binary(PDF), "n": n})
     return event_id
 
 
 def publish_start(amqp_url: str, event_id: str) -> None:
     """The start-job message another service sends when a notice is sent."""
-    body = {"queue_name": "control", "actor_name": "start-job", "message_id": str(uuid.uuid4()),
-            "kwargs": {"job": JOB, "params": {"event_id": event_id}}}
+    body = {
+        "queue_name": "control",
+        "actor_name": "start-job",
+        "message_id": str(uuid.uuid4()),
+        "kwargs": {"job": JOB, "params": {"event_id": event_id}},
+    }
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
         channel = connection.channel()
         channel.confirm_delivery()
-        channel.basic_publish("", "control", json.dumps(body).encode(),
-                              pika.BasicProperties(delivery_mode=2, content_type="application/json"))
+        channel.basic_publish(
+            "",
+            "control",
+            json.dumps(body).encode(),
+            pika.BasicProperties(delivery_mode=2, content_type="application/json"),
+        )
     finally:
         connection.close()
 
@@ -215,8 +223,9 @@ def send_all(db, notify: FakeNotify, event_id: str, args, processes: list[Worker
     while True:
         for process in processes:
             process.check()
-        due = scalar(db, "SELECT count(*) FROM water.scheduled_notification WHERE event_id = %s "
-                         "AND status = 'sending'", event_id)
+        due = scalar(
+            db, "SELECT count(*) FROM water.scheduled_notification WHERE event_id = %s AND status = 'sending'", event_id
+        )
         if due == 0:
             return True
         if time.monotonic() > deadline:
@@ -238,7 +247,9 @@ def send_message_runs(db, since: float) -> list[tuple]:
             "extract(epoch FROM coalesce(r.finished_at, now()) - r.started_at), "
             "coalesce((r.counts->>'sent')::int, 0), coalesce((r.counts->>'errors')::int, 0), "
             "(SELECT count(*) FROM jobs.events e WHERE e.run_id = r.run_id AND e.kind = 'retrying'), r.error "
-            "FROM jobs.runs r WHERE r.job = %s ORDER BY r.started_at", (since, JOB))
+            "FROM jobs.runs r WHERE r.job = %s ORDER BY r.started_at",
+            (since, JOB),
+        )
         return cursor.fetchall()
 
 
@@ -247,19 +258,29 @@ def main() -> int:
     p.add_argument("--messages", type=int, default=10_000, help="due notifications (default 10,000)")
     p.add_argument("--limit", type=int, default=3000, help="Notify's rate limit, sends per window (default 3000)")
     p.add_argument("--window", type=int, default=60, help="its window in seconds (default 60)")
-    p.add_argument("--job-limit", type=int, help="the workers' WRLS_NOTIFY_RATE_LIMIT, to try a margin below "
-                                                 "Notify's (default: --limit)")
+    p.add_argument(
+        "--job-limit",
+        type=int,
+        help="the workers' WRLS_NOTIFY_RATE_LIMIT, to try a margin below Notify's (default: --limit)",
+    )
     p.add_argument("--workers", type=int, default=2, help="worker subprocesses (default 2)")
     p.add_argument("--processes", type=int, default=2, help="processes per worker (default 2)")
     p.add_argument("--threads", type=int, default=8, help="threads per process (default 8)")
     p.add_argument("--legacy-ticks", type=int, default=2, help="ticks of the legacy baseline (default 2, 15 s each)")
-    p.add_argument("--no-message", dest="message", action="store_false",
-                   help="no start-job message: the scheduler's minute ticks alone start the runs")
+    p.add_argument(
+        "--no-message",
+        dest="message",
+        action="store_false",
+        help="no start-job message: the scheduler's minute ticks alone start the runs",
+    )
     p.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
     p.add_argument("--rabbit", default="amqp://guest:guest@127.0.0.1:5672")
     p.add_argument("--management", default="http://127.0.0.1:15672/api")
-    p.add_argument("--timeout", type=float, help="seconds to wait for every row to be sent "
-                                                 "(default: twice the expected time + 3 minutes)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds to wait for every row to be sent (default: twice the expected time + 3 minutes)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the database, vhost and logs")
     args = p.parse_args()
     if min(args.messages, args.limit, args.window, args.workers, args.legacy_ticks) < 1:
@@ -272,11 +293,14 @@ def main() -> int:
     probe = None
     try:
         with sandbox(args, "notify") as box:
-            env = box.env(WRLS_LOG_LEVEL="INFO", **notify.worker_env(),
-                          WRLS_NOTIFY_RATE_LIMIT=str(args.job_limit), WRLS_NOTIFY_RATE_WINDOW_S=str(args.window),
-                          # send-message alone: the other jobs would only fail here (no S3, no Charging Module).
-                          **{f"WRLS_SCHEDULE_{s.job.upper().replace('-', '_')}": "off"
-                             for s in SCHEDULES if s.job != JOB})
+            env = box.env(
+                WRLS_LOG_LEVEL="INFO",
+                **notify.worker_env(),
+                WRLS_NOTIFY_RATE_LIMIT=str(args.job_limit),
+                WRLS_NOTIFY_RATE_WINDOW_S=str(args.window),
+                # send-message alone: the other jobs would only fail here (no S3, no Charging Module).
+                **{f"WRLS_SCHEDULE_{s.job.upper().replace('-', '_')}": "off" for s in SCHEDULES if s.job != JOB},
+            )
             box.upgrade(env)
             db = box.connect()
             event_id = add_rows(db, args.messages, "RINV-BENCH1")
@@ -284,25 +308,43 @@ def main() -> int:
             log(f"{args.messages:,} due notifications, {args.legacy_ticks * BATCH} more for the legacy baseline")
 
             log(f"legacy baseline: {args.legacy_ticks} ticks {TICK_S} s apart, up to {BATCH} rows each sent at once")
-            legacy = run_legacy(box.db_url, NotificationsAPIClient(legacy_notify.api_key,
-                                                                   base_url=legacy_notify.base_url, timeout=10),
-                                legacy_event, args.legacy_ticks)
+            legacy = run_legacy(
+                box.db_url,
+                NotificationsAPIClient(legacy_notify.api_key, base_url=legacy_notify.base_url, timeout=10),
+                legacy_event,
+                args.legacy_ticks,
+            )
             # Whatever the legacy left due must not reach the workers' count.
             with db.cursor() as cursor:
-                cursor.execute("UPDATE water.scheduled_notification SET status = 'draft' "
-                               "WHERE event_id = %s AND status = 'sending'", (legacy_event,))
+                cursor.execute(
+                    "UPDATE water.scheduled_notification SET status = 'draft' "
+                    "WHERE event_id = %s AND status = 'sending'",
+                    (legacy_event,),
+                )
 
-            log(f"starting {args.workers} workers ({args.processes} processes x {args.threads} threads) "
-                "and a scheduler")
+            log(
+                f"starting {args.workers} workers ({args.processes} processes x {args.threads} threads) and a scheduler"
+            )
             started = time.time()
-            workers = [Worker(f"worker-{i + 1}", [*CLI, "worker", "--processes", str(args.processes),
-                                                  "--threads", str(args.threads)], env, box.tmp)
-                       for i in range(args.workers)]
+            workers = [
+                Worker(
+                    f"worker-{i + 1}",
+                    [*CLI, "worker", "--processes", str(args.processes), "--threads", str(args.threads)],
+                    env,
+                    box.tmp,
+                )
+                for i in range(args.workers)
+            ]
             box.workers.extend(workers)
             probe = Probe(box.amqp_url)
-            wait_until("the workers to consume", lambda: all(
-                probe.consumers(q) >= args.workers * args.processes for q in ("control", "schedule", "short")),
-                60, workers)
+            wait_until(
+                "the workers to consume",
+                lambda: all(
+                    probe.consumers(q) >= args.workers * args.processes for q in ("control", "schedule", "short")
+                ),
+                60,
+                workers,
+            )
             scheduler = Worker("scheduler", [*CLI, "scheduler"], env, box.tmp)
             box.workers.append(scheduler)
             if args.message:
@@ -314,9 +356,14 @@ def main() -> int:
 
             scheduler.stop(timeout=20)
             try:
-                wait_until("the send-message runs to end", lambda: scalar(
-                    db, "SELECT count(*) FROM jobs.runs WHERE job = %s AND status = 'running'", JOB) == 0,
-                    SEND_FOR_S + 60, workers)
+                wait_until(
+                    "the send-message runs to end",
+                    lambda: (
+                        scalar(db, "SELECT count(*) FROM jobs.runs WHERE job = %s AND status = 'running'", JOB) == 0
+                    ),
+                    SEND_FOR_S + 60,
+                    workers,
+                )
             except BenchError as e:
                 log(str(e))
             for worker in workers:
@@ -347,31 +394,43 @@ def report(args, ours: Figures, old: Figures, legacy, once: dict[str, int], runs
 
     print()
     job_limit = f" (the workers' {args.job_limit:,})" if args.job_limit != args.limit else ""
-    print(f"send-message: {args.messages:,} notifications, Notify's limit {args.limit:,} per {w}{job_limit}; "
-          f"{args.workers} workers x {args.processes} processes x {args.threads} threads; {runtime_version()}")
+    print(
+        f"send-message: {args.messages:,} notifications, Notify's limit {args.limit:,} per {w}{job_limit}; "
+        f"{args.workers} workers x {args.processes} processes x {args.threads} threads; {runtime_version()}"
+    )
     print(f"  {'':34} {'ours':>14} {'legacy':>14}")
     print(f"  {'sent (Notify accepted)':34} {len(ours.accepted):>14,} {len(old.accepted):>14,}")
     print(f"  {'measured over (s)':34} {ours.elapsed:>14.1f} {legacy.seconds:>14.1f}")
     print(f"  {'achieved rate per ' + w:34} {ours.rate:>14,.1f} {legacy_rate:>14,.1f}")
-    print(f"  {'of the limit':34} {share:>14.1%} {legacy_rate / args.limit:>14.1%}"
-          f"   target >= {TARGET:.0%}: {'met' if share >= TARGET else 'NOT met'}")
-    print(f"  {'most send attempts in any ' + w:34} {ours.max_window:>14,} {old.max_window:>14,}"
-          f"   limit {args.limit:,}: {'exceeded' if ours.max_window > args.limit else 'kept'}")
+    print(
+        f"  {'of the limit':34} {share:>14.1%} {legacy_rate / args.limit:>14.1%}"
+        f"   target >= {TARGET:.0%}: {'met' if share >= TARGET else 'NOT met'}"
+    )
+    print(
+        f"  {'most send attempts in any ' + w:34} {ours.max_window:>14,} {old.max_window:>14,}"
+        f"   limit {args.limit:,}: {'exceeded' if ours.max_window > args.limit else 'kept'}"
+    )
     print(f"  {'refused with 429':34} {ours.refused_429:>14,} {old.refused_429:>14,}")
-    print(f"  {'other answers than 201':34} {sum(n for s, n in ours.statuses.items() if s not in (201, 429)):>14,}"
-          f" {sum(n for s, n in old.statuses.items() if s not in (201, 429)):>14,}")
+    print(
+        f"  {'other answers than 201':34} {sum(n for s, n in ours.statuses.items() if s not in (201, 429)):>14,}"
+        f" {sum(n for s, n in old.statuses.items() if s not in (201, 429)):>14,}"
+    )
     print(f"  {'ratio ours / legacy':34} {ours.rate / legacy_rate if legacy_rate else 0:>14.2f}x")
-    print(f"  legacy: {legacy.ticks} ticks of {BATCH} rows, its rate over the ticks' {legacy.seconds:.0f} s "
-          f"({legacy.sent} sent, {legacy.errors} errors)")
+    print(
+        f"  legacy: {legacy.ticks} ticks of {BATCH} rows, its rate over the ticks' {legacy.seconds:.0f} s "
+        f"({legacy.sent} sent, {legacy.errors} errors)"
+    )
     print(f"  sends per {w} from the first: {', '.join(f'{n:,}' for n in per_window(ours.accepted, args.window))}")
     print(f"  largest pause between two sends: {gap:.2f} s, at +{gap_at - first:.1f} s")
     if ours.max_window:
         print(f"  most attempts in a window: {ours.max_window:,} in the {w} up to +{ours.max_window_at - first:.1f} s")
     if ours.refused_at:
         print(f"  429s at: {', '.join(f'+{t - first:.1f} s' for t in ours.refused_at[:12])}")
-    print(f"  exactly once: {once['rows']:,} rows, {once['sent']:,} sent with a notify_id; "
-          f"{once['twice']} sent twice, {once['unseen']} never seen by Notify, {once['not_sent']} not marked sent, "
-          f"{once['wrong_notify_id']} with another notify_id, {once['stray']} strays")
+    print(
+        f"  exactly once: {once['rows']:,} rows, {once['sent']:,} sent with a notify_id; "
+        f"{once['twice']} sent twice, {once['unseen']} never seen by Notify, {once['not_sent']} not marked sent, "
+        f"{once['wrong_notify_id']} with another notify_id, {once['stray']} strays"
+    )
     print(f"  send-message runs ({len(runs)}), from the workers' start:")
     for trigger, status, at, seconds, sent, errors, retries, error in runs:
         extra = f", {retries} retries" if retries else ""
@@ -381,8 +440,15 @@ def report(args, ours: Figures, old: Figures, legacy, once: dict[str, int], runs
     if counted != once["sent"]:
         # The runtime keeps no counts of a failed attempt: what a step sent before it failed is missing.
         print(f"  the runs' counts add up to {counted:,} sent, of {once['sent']:,} rows sent")
-    failures = [text for bad, text in ((over, "the limit was exceeded"), (twice, "a notification went twice"),
-                                       (lost, "rows were not sent")) if bad]
+    failures = [
+        text
+        for bad, text in (
+            (over, "the limit was exceeded"),
+            (twice, "a notification went twice"),
+            (lost, "rows were not sent"),
+        )
+        if bad
+    ]
     print(f"  result: {'FAILED: ' + '; '.join(failures) if failures else 'OK'}")
     return 1 if failures else 0
 

@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
-
 from throughput import Management, Worker, log
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,8 +48,14 @@ class Sandbox:
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment of a wrls-actors process on this vhost and database (quiet unless told)."""
-        return {"WRLS_MESSAGE_KEY": SANDBOX_MESSAGE_KEY, **os.environ, "WRLS_BROKER_URL": self.amqp_url,
-                "WRLS_DATABASE_URL": self.db_url, "WRLS_LOG_LEVEL": "WARNING", **extra}
+        return {
+            "WRLS_MESSAGE_KEY": SANDBOX_MESSAGE_KEY,
+            **os.environ,
+            "WRLS_BROKER_URL": self.amqp_url,
+            "WRLS_DATABASE_URL": self.db_url,
+            "WRLS_LOG_LEVEL": "WARNING",
+            **extra,
+        }
 
     def upgrade(self, env: dict[str, str]) -> None:
         """The runtime's ledger, then the model (the app's create_tables)."""
@@ -70,9 +75,14 @@ def sandbox(args, name: str) -> Iterator[Sandbox]:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     tag = os.urandom(5).hex()
     vhost, dbname = f"bench-{tag}", f"bench_{tag}"
-    box = Sandbox(vhost, dbname, f"{args.postgres}/{dbname}", f"{args.rabbit}/{vhost}",
-                  Management(args.management, "guest", "guest"),
-                  Path(tempfile.mkdtemp(prefix=f"wrls-{name}-bench-")))
+    box = Sandbox(
+        vhost,
+        dbname,
+        f"{args.postgres}/{dbname}",
+        f"{args.rabbit}/{vhost}",
+        Management(args.management, "guest", "guest"),
+        Path(tempfile.mkdtemp(prefix=f"wrls-{name}-bench-")),
+    )
     admin = psycopg2.connect(f"{args.postgres}/postgres")
     admin.autocommit = True
     created = False

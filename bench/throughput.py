@@ -56,10 +56,12 @@ TARGET_RATIO = 0.75
 def runtime_version() -> str:
     """The commit measured, and whether the runtime's files differ from it."""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "wrls_actors"], cwd=ROOT, capture_output=True,
-                               text=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "wrls_actors"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
         return f"commit {head or '?'}" + (" with uncommitted changes in wrls_actors/" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown commit"
@@ -100,8 +102,11 @@ class Management:
         status, _ = self.call("PUT", f"/vhosts/{v}", {})
         if status not in (201, 204):
             raise BenchError(f"could not create vhost {vhost}: HTTP {status}")
-        status, _ = self.call("PUT", f"/permissions/{v}/{urllib.parse.quote(user, safe='')}",
-                              {"configure": ".*", "write": ".*", "read": ".*"})
+        status, _ = self.call(
+            "PUT",
+            f"/permissions/{v}/{urllib.parse.quote(user, safe='')}",
+            {"configure": ".*", "write": ".*", "read": ".*"},
+        )
         if status not in (201, 204):
             raise BenchError(f"could not grant {user} on vhost {vhost}: HTTP {status}")
 
@@ -109,7 +114,9 @@ class Management:
         self.call("DELETE", f"/vhosts/{urllib.parse.quote(vhost, safe='')}", timeout=30)
 
     def queue(self, vhost: str, name: str) -> dict | None:
-        status, data = self.call("GET", f"/queues/{urllib.parse.quote(vhost, safe='')}/{urllib.parse.quote(name, safe='')}")
+        status, data = self.call(
+            "GET", f"/queues/{urllib.parse.quote(vhost, safe='')}/{urllib.parse.quote(name, safe='')}"
+        )
         return data if status == 200 else None
 
 
@@ -147,8 +154,11 @@ class Probe:
                 if e.reply_code == 404:
                     return None
                 raise
-            except (pika.exceptions.AMQPConnectionError, pika.exceptions.StreamLostError,
-                    pika.exceptions.ChannelWrongStateError):
+            except (
+                pika.exceptions.AMQPConnectionError,
+                pika.exceptions.StreamLostError,
+                pika.exceptions.ChannelWrongStateError,
+            ):
                 self.connection = None
                 if attempt == 2:
                     raise
@@ -181,8 +191,9 @@ class Worker:
         self.log_path = logdir / f"{name}.log"
         self._log = open(self.log_path, "wb")
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, env=env, cwd=str(ROOT), stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, env=env, cwd=str(ROOT), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.pid = self.proc.pid
 
     def alive(self) -> bool:
@@ -228,9 +239,24 @@ class Profiler:
         exe = shutil.which("py-spy") or str(Path(PY).parent / "py-spy")
         self.out = out
         self.proc = subprocess.Popen(
-            [exe, "record", "--pid", str(worker.pid), "--subprocesses", "--nonblocking", "--format", "raw",
-             "--rate", "200", "--output", str(out)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            [
+                exe,
+                "record",
+                "--pid",
+                str(worker.pid),
+                "--subprocesses",
+                "--nonblocking",
+                "--format",
+                "raw",
+                "--rate",
+                "200",
+                "--output",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -265,7 +291,8 @@ class PgSampler:
                     cursor.execute(
                         "SELECT state, coalesce(wait_event_type, 'CPU'), coalesce(wait_event, '-'), "
                         "       left(regexp_replace(query, '\\s+', ' ', 'g'), 60) "
-                        "FROM pg_stat_activity WHERE application_name = 'wrls-actors' AND pid <> pg_backend_pid()")
+                        "FROM pg_stat_activity WHERE application_name = 'wrls-actors' AND pid <> pg_backend_pid()"
+                    )
                     self.samples += 1
                     for state, kind, event, query in cursor.fetchall():
                         if state == "active":
@@ -314,8 +341,8 @@ class CpuMeter:
                     raw = f.read()
             except OSError:
                 continue
-            comm = raw[raw.index("(") + 1:raw.rindex(")")]
-            fields = raw[raw.rindex(")") + 2:].split()
+            comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+            fields = raw[raw.rindex(")") + 2 :].split()
             # fields[0] is state (field 3 of stat): pgrp is field 5 (index 2 here), utime/stime
             # 14/15 (11/12), starttime 22 (19).
             pgrp, utime, stime, started = int(fields[2]), int(fields[11]), int(fields[12]), int(fields[19])
@@ -340,8 +367,12 @@ class CpuMeter:
         idle = (end["_idle"] - self.start["_idle"]) / self.tick
         allcpu = (end["_all"] - self.start["_all"]) / self.tick
         parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(used.items(), key=lambda kv: -kv[1]) if v >= 0.05)
-        return (f"CPU seconds over {elapsed:.1f}s on {os.cpu_count()} CPUs: {parts}; "
-                f"idle {idle:.1f} of {allcpu:.1f} ({idle / allcpu:.0%})" if allcpu else parts)
+        return (
+            f"CPU seconds over {elapsed:.1f}s on {os.cpu_count()} CPUs: {parts}; "
+            f"idle {idle:.1f} of {allcpu:.1f} ({idle / allcpu:.0%})"
+            if allcpu
+            else parts
+        )
 
 
 # -- results ----------------------------------------------------------------------
@@ -375,7 +406,9 @@ class Bench:
         tag = uuid.uuid4().hex[:10]
         self.vhost = f"bench-{tag}"
         self.dbname = f"bench_{tag}"
-        self.amqp_url = f"amqp://{args.rabbit_user}:{args.rabbit_password}@{args.rabbit_host}:{args.rabbit_port}/{self.vhost}"
+        self.amqp_url = (
+            f"amqp://{args.rabbit_user}:{args.rabbit_password}@{args.rabbit_host}:{args.rabbit_port}/{self.vhost}"
+        )
         self.admin_dsn = f"{args.postgres}/postgres"
         self.db_url = f"{args.postgres}/{self.dbname}"
         # The runtime signs its messages; a key for this run only.
@@ -455,7 +488,9 @@ class Bench:
             WRLS_BROKER_URL=self.amqp_url,
             WRLS_DATABASE_URL=self.db_url,
             WRLS_LOG_LEVEL="WARNING",
-            PYTHONPATH=os.pathsep.join([str(BENCH), str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])),
+            PYTHONPATH=os.pathsep.join(
+                [str(BENCH), str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+            ),
             PYTHONUNBUFFERED="1",
             BENCH_VARIANT=",".join(sorted(self.variant)),
         )
@@ -481,8 +516,18 @@ class Bench:
         self.workers.remove(worker)
 
     def runtime_worker_cmd(self, queues: list[str] | None = None) -> list[str]:
-        cmd = [PY, "-m", "wrls_actors", "--app", "bench_app:service", "worker",
-               "--processes", str(self.args.processes), "--threads", str(self.args.threads)]
+        cmd = [
+            PY,
+            "-m",
+            "wrls_actors",
+            "--app",
+            "bench_app:service",
+            "worker",
+            "--processes",
+            str(self.args.processes),
+            "--threads",
+            str(self.args.threads),
+        ]
         return cmd + (["--queues", *queues] if queues else [])
 
     def wait_for(self, what: str, condition, timeout: float, every: float = 0.02, worker: Worker | None = None):
@@ -515,8 +560,10 @@ class Bench:
 
         log(f"bare: enqueueing {n:,} messages ({self.args.publish_threads} threads, confirmed delivery)")
         started = time.perf_counter()
-        per_thread = [n // self.args.publish_threads + (1 if i < n % self.args.publish_threads else 0)
-                      for i in range(self.args.publish_threads)]
+        per_thread = [
+            n // self.args.publish_threads + (1 if i < n % self.args.publish_threads else 0)
+            for i in range(self.args.publish_threads)
+        ]
         errors: list[BaseException] = []
 
         def publish(k: int) -> None:
@@ -552,8 +599,18 @@ class Bench:
 
         worker = self.start_worker(
             "bare",
-            [PY, "-m", "dramatiq", "bare_app", "-p", str(self.args.processes), "-t", str(self.args.threads),
-             "-Q", bare_app.QUEUE],
+            [
+                PY,
+                "-m",
+                "dramatiq",
+                "bare_app",
+                "-p",
+                str(self.args.processes),
+                "-t",
+                str(self.args.threads),
+                "-Q",
+                bare_app.QUEUE,
+            ],
             self.env(BENCH_BROKER_URL=self.amqp_url, BENCH_COUNT_DIR=str(count_dir)),
         )
         t0 = worker.started
@@ -586,10 +643,16 @@ class Bench:
         total_s = t_done - t0
         window_s = t_done - t_first if t_first else None
         result.figures.update(
-            messages=n, enqueue_s=publish_s, enqueue_rate=rate(n, publish_s),
+            messages=n,
+            enqueue_s=publish_s,
+            enqueue_rate=rate(n, publish_s),
             startup_s=(t_first - t0) if t_first else None,
-            total_s=total_s, rate=rate(n, total_s), window_s=window_s, window_rate=rate(n, window_s),
-            processed=final, verified="yes" if verified else "NO",
+            total_s=total_s,
+            rate=rate(n, total_s),
+            window_s=window_s,
+            window_rate=rate(n, window_s),
+            processed=final,
+            verified="yes" if verified else "NO",
         )
         if final != n:
             result.failed = True
@@ -609,16 +672,27 @@ class Bench:
     # -- runtime ----------------------------------------------------------------
 
     def runtime_setup(self):
-        os.environ.update(WRLS_BROKER_URL=self.amqp_url, WRLS_DATABASE_URL=self.db_url, WRLS_LOG_LEVEL="WARNING",
-                          WRLS_MESSAGE_KEY=self.message_key,
-                          BENCH_VARIANT=",".join(sorted(self.variant)))
+        os.environ.update(
+            WRLS_BROKER_URL=self.amqp_url,
+            WRLS_DATABASE_URL=self.db_url,
+            WRLS_LOG_LEVEL="WARNING",
+            WRLS_MESSAGE_KEY=self.message_key,
+            BENCH_VARIANT=",".join(sorted(self.variant)),
+        )
         if str(BENCH) not in sys.path:
             sys.path.insert(0, str(BENCH))
-        upgrade = subprocess.run(self.runtime_worker_cmd()[:5] + ["db", "upgrade"], env=self.env(), cwd=str(ROOT),
-                                 capture_output=True, text=True, timeout=120)
+        upgrade = subprocess.run(
+            self.runtime_worker_cmd()[:5] + ["db", "upgrade"],
+            env=self.env(),
+            cwd=str(ROOT),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if upgrade.returncode != 0:
             raise BenchError(f"db upgrade failed: {upgrade.stdout}{upgrade.stderr}")
         import bench_app
+
         from wrls_actors.runtime.logs import configure
 
         configure("WARNING")
@@ -637,16 +711,21 @@ class Bench:
         rows = self.sql(
             "SELECT r.status, r.children_failed, b.expected, b.arrived, b.failed, b.fired_at IS NOT NULL, "
             "       (SELECT count(*) FROM jobs.barrier_arrivals a WHERE a.run_id = r.run_id) "
-            "FROM jobs.runs r LEFT JOIN jobs.barriers b ON b.run_id = r.run_id WHERE r.run_id = %s", (run_id,))
+            "FROM jobs.runs r LEFT JOIN jobs.barriers b ON b.run_id = r.run_id WHERE r.run_id = %s",
+            (run_id,),
+        )
         status, children_failed, expected, arrived, failed, fired, arrivals = rows[0]
-        ok = (status == "succeeded" and expected == n and arrived == n and arrivals == n and not failed and fired)
+        ok = status == "succeeded" and expected == n and arrived == n and arrivals == n and not failed and fired
         result.figures["run_status"] = status
         if not ok:
             result.failed = True
-            result.notes.append(f"run {run_id}: status {status}, barrier expected {expected} arrived {arrived} "
-                                f"failed {failed} fired {fired}, {arrivals} arrival rows")
-        dup = self.sql("SELECT count(*) FROM jobs.steps WHERE run_id = %s AND (deliveries > 1 OR attempt > 1)",
-                       (run_id,))[0][0]
+            result.notes.append(
+                f"run {run_id}: status {status}, barrier expected {expected} arrived {arrived} "
+                f"failed {failed} fired {fired}, {arrivals} arrival rows"
+            )
+        dup = self.sql(
+            "SELECT count(*) FROM jobs.steps WHERE run_id = %s AND (deliveries > 1 OR attempt > 1)", (run_id,)
+        )[0][0]
         if dup:
             result.notes.append(f"run {run_id}: {dup} step rows show a redelivery or retry")
         events = self.sql("SELECT kind, count(*) FROM jobs.events GROUP BY kind")
@@ -664,28 +743,48 @@ class Bench:
         # 2a. A worker on the step queue only runs the fan-out step.
         log(f"full: worker on '{bench_app.QUEUE}' only, to publish {n:,} children")
         publisher = self.start_worker("full-fanout", self.runtime_worker_cmd([bench_app.QUEUE]), self.env())
-        self.wait_for("the fan-out worker's consumers", lambda: self.probe.consumers(bench_app.QUEUE) >= p,
-                      timeout=60, worker=publisher)
+        self.wait_for(
+            "the fan-out worker's consumers",
+            lambda: self.probe.consumers(bench_app.QUEUE) >= p,
+            timeout=60,
+            worker=publisher,
+        )
         t_trigger = time.perf_counter()
         run_id = service.trigger(bench_app.JOB, {"n": n})
         prepare_id = step_message_id(run_id, 0)
-        self.wait_for("the children to be published",
-                      lambda: self.probe.ready(bench_app.CHILD_QUEUE) >= n, timeout=max(120, n / 50),
-                      every=0.02, worker=publisher)
+        self.wait_for(
+            "the children to be published",
+            lambda: self.probe.ready(bench_app.CHILD_QUEUE) >= n,
+            timeout=max(120, n / 50),
+            every=0.02,
+            worker=publisher,
+        )
         t_published = time.perf_counter()
         prep = self.wait_for(
             "the fan-out step to be recorded as succeeded",
-            lambda: (self.sql("SELECT status, duration_ms FROM jobs.steps WHERE message_id = %s AND status = 'succeeded'",
-                              (prepare_id,)) or [None])[0],
-            timeout=60, every=0.05, worker=publisher)
+            lambda: (
+                self.sql(
+                    "SELECT status, duration_ms FROM jobs.steps WHERE message_id = %s AND status = 'succeeded'",
+                    (prepare_id,),
+                )
+                or [None]
+            )[0],
+            timeout=60,
+            every=0.05,
+            worker=publisher,
+        )
         self.stop_worker(publisher)
         left = self.probe.ready(bench_app.QUEUE)
         ready = self.probe.ready(bench_app.CHILD_QUEUE)
         if left or ready != n:
-            raise BenchError(f"full: after the fan-out, {left} step messages and {ready} children are queued (want 0, {n})")
+            raise BenchError(
+                f"full: after the fan-out, {left} step messages and {ready} children are queued (want 0, {n})"
+            )
         publish_s = t_published - t_trigger
-        log(f"full: {n:,} children published in {publish_s:.2f}s (fan-out step took {prep[1] / 1000:.2f}s); "
-            f"starting a worker on every queue")
+        log(
+            f"full: {n:,} children published in {publish_s:.2f}s (fan-out step took {prep[1] / 1000:.2f}s); "
+            f"starting a worker on every queue"
+        )
         # 2b. The measured part: a fresh worker on every queue processes the children.
         worker = self.start_worker("full", self.runtime_worker_cmd(), self.env())
         sampler = PgSampler(self.db_url) if self.args.profile else None
@@ -714,17 +813,23 @@ class Bench:
             polls += 1
             worker.check()
             if now > deadline:
-                raise BenchError(f"full: run still {status} after {now - t0:.0f}s "
-                                 f"({self.probe.ready(bench_app.CHILD_QUEUE)} children queued)")
+                raise BenchError(
+                    f"full: run still {status} after {now - t0:.0f}s "
+                    f"({self.probe.ready(bench_app.CHILD_QUEUE)} children queued)"
+                )
             time.sleep(0.01)
         result.notes.append("full (children): " + cpu.stop())
         log(f"full: run {status} {t_end - t0:.2f}s after the worker started; waiting for the ledger")
         if sampler:
             result.notes.append("full (children): " + sampler.stop())
         want = n + 1 if no_barrier else n + 2
-        done = self.wait_for("the ledger to record every step",
-                             lambda: (lambda c: c if c >= want else 0)(self.ledger_done(run_id, want)),
-                             timeout=max(60, n / 200), every=0.1, worker=worker)
+        done = self.wait_for(
+            "the ledger to record every step",
+            lambda: (lambda c: c if c >= want else 0)(self.ledger_done(run_id, want)),
+            timeout=max(60, n / 200),
+            every=0.1,
+            worker=worker,
+        )
         t_ledger = time.perf_counter()
         self.stop_worker(worker)
         if not no_barrier:
@@ -732,10 +837,18 @@ class Bench:
         total_s = t_end - t0
         window_s = t_end - t_first if t_first else None
         result.figures.update(
-            messages=n, run_id=run_id, publish_s=publish_s, publish_rate=rate(n, publish_s),
-            fanout_step_s=prep[1] / 1000, startup_s=(t_first - t0) if t_first else None,
-            total_s=total_s, rate=rate(n, total_s), window_s=window_s, window_rate=rate(n, window_s),
-            ledger_s=t_ledger - t0, ledger_rows=done,
+            messages=n,
+            run_id=run_id,
+            publish_s=publish_s,
+            publish_rate=rate(n, publish_s),
+            fanout_step_s=prep[1] / 1000,
+            startup_s=(t_first - t0) if t_first else None,
+            total_s=total_s,
+            rate=rate(n, total_s),
+            window_s=window_s,
+            window_rate=rate(n, window_s),
+            ledger_s=t_ledger - t0,
+            ledger_rows=done,
         )
         return result
 
@@ -750,8 +863,9 @@ class Bench:
         log(f"fan-out: worker on every queue; one run with {n:,} children")
         worker = self.start_worker("fanout", self.runtime_worker_cmd(), self.env())
         for queue in (bench_app.QUEUE, bench_app.CHILD_QUEUE):
-            self.wait_for(f"consumers on {queue}", lambda q=queue: self.probe.consumers(q) >= p, timeout=60,
-                          worker=worker)
+            self.wait_for(
+                f"consumers on {queue}", lambda q=queue: self.probe.consumers(q) >= p, timeout=60, worker=worker
+            )
         sampler = PgSampler(self.db_url) if self.args.profile else None
         cpu = CpuMeter(worker.pid)
         t0 = time.perf_counter()
@@ -777,14 +891,18 @@ class Bench:
         log(f"fan-out: run {status} {t_end - t0:.2f}s after the trigger; waiting for the ledger")
         if sampler:
             result.notes.append("fan-out: " + sampler.stop())
-        self.wait_for("the ledger to record every step",
-                      lambda: (lambda c: c if c >= n + 2 else 0)(self.ledger_done(run_id, n + 2)),
-                      timeout=max(60, n / 200), every=0.2, worker=worker)
+        self.wait_for(
+            "the ledger to record every step",
+            lambda: (lambda c: c if c >= n + 2 else 0)(self.ledger_done(run_id, n + 2)),
+            timeout=max(60, n / 200),
+            every=0.2,
+            worker=worker,
+        )
         t_ledger = time.perf_counter()
         self.stop_worker(worker)
         self.check_run(result, run_id, n)
         prepare_id = step_message_id(run_id, 0)
-        (duration_ms, last_enqueued_s, first_child_s, fired_s, run_s), = self.sql(
+        ((duration_ms, last_enqueued_s, first_child_s, fired_s, run_s),) = self.sql(
             "SELECT p.duration_ms, "
             "  (SELECT extract(epoch FROM max(s.enqueued_at) - r.started_at) FROM jobs.steps s "
             "     WHERE s.run_id = r.run_id AND s.actor = %s), "
@@ -793,16 +911,22 @@ class Bench:
             "  extract(epoch FROM b.fired_at - r.started_at), extract(epoch FROM r.finished_at - r.started_at) "
             "FROM jobs.runs r JOIN jobs.steps p ON p.message_id = %s "
             "LEFT JOIN jobs.barriers b ON b.run_id = r.run_id WHERE r.run_id = %s",
-            (f"{bench_app.JOB}.each", f"{bench_app.JOB}.each", prepare_id, run_id))
+            (f"{bench_app.JOB}.each", f"{bench_app.JOB}.each", prepare_id, run_id),
+        )
         total_s = t_end - t0
         result.figures.update(
-            children=n, run_id=run_id, fanout_step_s=(duration_ms or 0) / 1000,
+            children=n,
+            run_id=run_id,
+            fanout_step_s=(duration_ms or 0) / 1000,
             last_enqueued_s=float(last_enqueued_s) if last_enqueued_s is not None else None,
             publish_rate=rate(n, float(last_enqueued_s)) if last_enqueued_s else None,
             first_child_s=float(first_child_s) if first_child_s is not None else None,
             fired_s=float(fired_s) if fired_s is not None else None,
             run_s=float(run_s) if run_s is not None else None,
-            total_s=total_s, rate=rate(n, total_s), peak_queued=peak, ledger_s=t_ledger - t0,
+            total_s=total_s,
+            rate=rate(n, total_s),
+            peak_queued=peak,
+            ledger_s=t_ledger - t0,
         )
         return result
 
@@ -826,12 +950,16 @@ class Bench:
     def report(self) -> int:
         a = self.args
         print()
-        print(f"== Throughput: {a.processes} worker processes x {a.threads} threads, RabbitMQ vhost {self.vhost}, "
-              f"{os.cpu_count()} CPUs ==")
+        print(
+            f"== Throughput: {a.processes} worker processes x {a.threads} threads, RabbitMQ vhost {self.vhost}, "
+            f"{os.cpu_count()} CPUs =="
+        )
         print(f"runtime at {runtime_version()}")
         if self.variant:
-            print(f"!! EXPERIMENT: runtime patched by bench/variants.py: {', '.join(sorted(self.variant))} "
-                  f"(not the runtime's own figures)")
+            print(
+                f"!! EXPERIMENT: runtime patched by bench/variants.py: {', '.join(sorted(self.variant))} "
+                f"(not the runtime's own figures)"
+            )
         rows: list[tuple[str, str]] = []
         bare = self.results.get("bare")
         full = self.results.get("full")
@@ -840,30 +968,46 @@ class Bench:
             f = bare.figures
             rows += [
                 ("1. bare Dramatiq, no-op actor", f"{f['messages']:,} messages"),
-                (f"   enqueue (confirmed, {a.publish_threads} threads)", f"{fmt(f['enqueue_s'], ' s')}  ({fmt(f['enqueue_rate'], ' msg/s')})"),
+                (
+                    f"   enqueue (confirmed, {a.publish_threads} threads)",
+                    f"{fmt(f['enqueue_s'], ' s')}  ({fmt(f['enqueue_rate'], ' msg/s')})",
+                ),
                 ("   worker start -> first message taken", fmt(f["startup_s"], " s")),
                 ("   worker start -> all processed", f"{fmt(f['total_s'], ' s')}  => {fmt(f['rate'], ' msg/s')}"),
-                ("   first taken -> all processed", f"{fmt(f['window_s'], ' s')}  => {fmt(f['window_rate'], ' msg/s')}"),
+                (
+                    "   first taken -> all processed",
+                    f"{fmt(f['window_s'], ' s')}  => {fmt(f['window_rate'], ' msg/s')}",
+                ),
                 ("   executions / queue empty (mgmt API)", f"{f['processed']:,} / {f['verified']}"),
             ]
         if full:
             f = full.figures
             rows += [
                 ("2. full stack, fan-out children", f"{f['messages']:,} children, status {f.get('run_status')}"),
-                ("   publish children (trigger -> all queued)", f"{fmt(f['publish_s'], ' s')}  ({fmt(f['publish_rate'], ' msg/s')}); fan-out step {fmt(f['fanout_step_s'], ' s')}"),
+                (
+                    "   publish children (trigger -> all queued)",
+                    f"{fmt(f['publish_s'], ' s')}  ({fmt(f['publish_rate'], ' msg/s')}); fan-out step {fmt(f['fanout_step_s'], ' s')}",
+                ),
                 ("   worker start -> first child taken", fmt(f["startup_s"], " s")),
                 ("   worker start -> run ended", f"{fmt(f['total_s'], ' s')}  => {fmt(f['rate'], ' msg/s')}"),
                 ("   first taken -> run ended", f"{fmt(f['window_s'], ' s')}  => {fmt(f['window_rate'], ' msg/s')}"),
                 ("   worker start -> ledger has every step", fmt(f["ledger_s"], " s")),
             ]
         if bare and full:
-            ratio = full.figures["rate"] / bare.figures["rate"] if bare.figures["rate"] and full.figures["rate"] else None
-            wratio = (full.figures["window_rate"] / bare.figures["window_rate"]
-                      if bare.figures["window_rate"] and full.figures["window_rate"] else None)
+            ratio = (
+                full.figures["rate"] / bare.figures["rate"] if bare.figures["rate"] and full.figures["rate"] else None
+            )
+            wratio = (
+                full.figures["window_rate"] / bare.figures["window_rate"]
+                if bare.figures["window_rate"] and full.figures["window_rate"]
+                else None
+            )
             verdict = "-" if ratio is None else ("YES" if ratio >= TARGET_RATIO else "NO")
             rows += [
-                ("   full / bare (from worker start)", f"{fmt(ratio * 100 if ratio else None, ' %')}  "
-                                                        f"target >= {TARGET_RATIO:.0%}: {verdict}"),
+                (
+                    "   full / bare (from worker start)",
+                    f"{fmt(ratio * 100 if ratio else None, ' %')}  target >= {TARGET_RATIO:.0%}: {verdict}",
+                ),
                 ("   full / bare (first taken -> end)", fmt(wratio * 100 if wratio else None, " %")),
             ]
         if fan:
@@ -871,7 +1015,10 @@ class Bench:
             rows += [
                 ("3. fan-out / fan-in", f"{f['children']:,} children, status {f.get('run_status')}"),
                 ("   fan-out step (builds barrier, publishes)", fmt(f["fanout_step_s"], " s")),
-                ("   trigger -> last child queued", f"{fmt(f['last_enqueued_s'], ' s')}  ({fmt(f['publish_rate'], ' msg/s')})"),
+                (
+                    "   trigger -> last child queued",
+                    f"{fmt(f['last_enqueued_s'], ' s')}  ({fmt(f['publish_rate'], ' msg/s')})",
+                ),
                 ("   trigger -> first child started", fmt(f["first_child_s"], " s")),
                 ("   trigger -> barrier fired", fmt(f["fired_s"], " s")),
                 ("   trigger -> run ended", f"{fmt(f['total_s'], ' s')}  => {fmt(f['rate'], ' children/s')}"),
@@ -904,12 +1051,19 @@ def main() -> int:
     p.add_argument("--rabbit-user", default="guest")
     p.add_argument("--rabbit-password", default="guest")
     p.add_argument("--management", default="http://127.0.0.1:15672/api", help="RabbitMQ management API")
-    p.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432",
-                   help="PostgreSQL server URL without database (default %(default)s)")
-    p.add_argument("--profile", action="store_true",
-                   help="py-spy every worker (non-blocking sampling, raw output to bench/profiles/); perturbs figures")
-    p.add_argument("--variant", help="experiments only: patch the runtime in the workers (bench/variants.py): "
-                                     "no-barrier")
+    p.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432",
+        help="PostgreSQL server URL without database (default %(default)s)",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy every worker (non-blocking sampling, raw output to bench/profiles/); perturbs figures",
+    )
+    p.add_argument(
+        "--variant", help="experiments only: patch the runtime in the workers (bench/variants.py): no-barrier"
+    )
     p.add_argument("--keep", action="store_true", help="keep the vhost, database and logs")
     p.add_argument("--keep-logs", action="store_true", help="keep the worker logs")
     p.add_argument("--json", action="store_true", help="also print the figures as JSON")

@@ -6,10 +6,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
 from tests.support import services as svc
+from tests.support.messages import TEST_MESSAGE_KEY
 from tests.support.processes import SAMPLE_APP, Process
 from tests.support.sample_app import build, prepare_database
-from tests.support.messages import TEST_MESSAGE_KEY
 from wrls_actors.model import create_missing
 
 
@@ -18,8 +19,11 @@ def template_db():
     """A database with the ledger, the sample app's tables and WRLS's, copied for each test."""
     svc.require(5432, "PostgreSQL")
     name = svc.create_database()
-    env = {"WRLS_DATABASE_URL": svc.database_url(name), "WRLS_BROKER_URL": "amqp://unused",
-           "WRLS_MESSAGE_KEY": TEST_MESSAGE_KEY}
+    env = {
+        "WRLS_DATABASE_URL": svc.database_url(name),
+        "WRLS_BROKER_URL": "amqp://unused",
+        "WRLS_MESSAGE_KEY": TEST_MESSAGE_KEY,
+    }
     service = build(env)
     service.upgrade_database()
     prepare_database(service.engine)

@@ -16,8 +16,14 @@ from tests.support.processes import ROOT, SAMPLE_APP
 
 
 def cli(env, *args, timeout_s=60):
-    return subprocess.run([sys.executable, "-m", "wrls_actors", "--app", SAMPLE_APP, *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout_s)
+    return subprocess.run(
+        [sys.executable, "-m", "wrls_actors", "--app", SAMPLE_APP, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
 
 
 def test_trigger_refuses_a_running_job_unless_forced_and_runs_lists_the_runs(service, processes, vhost, env):
@@ -47,8 +53,10 @@ def test_trigger_refuses_a_running_job_unless_forced_and_runs_lists_the_runs(ser
 def test_trigger_reads_parameters_as_declared_and_refuses_others_with_exit_2(service, env):
     for args, problem in [
         (("noop", "--param", "colour=blue"), "job noop: unknown parameter colour (its parameters: none)"),
-        (("fan", "--param", "n=four", "--param", "fail=1,x"), ('parameter n must be an integer, got "four"; '
-                                                               'parameter fail must be a list of integers, got "1,x"')),
+        (
+            ("fan", "--param", "n=four", "--param", "fail=1,x"),
+            ('parameter n must be an integer, got "four"; parameter fail must be a list of integers, got "1,x"'),
+        ),
         (("gate", "--param", "stop=perhaps"), 'parameter stop must be a boolean, got "perhaps"'),
         (("fan", "--param", "oops"), '--param takes key=value, got "oops"'),
     ]:
@@ -109,17 +117,31 @@ def test_make_run_with_nothing_configured_runs_embedded_and_stops_cleanly_on_ctr
     env = {k: v for k, v in os.environ.items() if not k.startswith("WRLS_")}
     env.update(WRLS_EMBEDDED_DIR=str(tmp_path / ".wrls"), WRLS_METRICS_PORT=str(port), PYTHONUNBUFFERED="1")
     log = open(tmp_path / "run.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "wrls_actors", "run"], cwd=ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wrls_actors", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         health = svc.wait_for(lambda: health_of(port), 90, interval_s=1, what="the embedded service to answer /healthz")
         assert health == {"database": "ok", "broker": "ok (in-process)"}
         metrics = svc.wait_for(
-            lambda: (body := urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode())
-            and 'outcome="started",schedule="check-status"' in body and body, 40, interval_s=1,
-            what="a check-status tick recorded")
+            lambda: (
+                (body := urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode())
+                and 'outcome="started",schedule="check-status"' in body
+                and body
+            ),
+            40,
+            interval_s=1,
+            what="a check-status tick recorded",
+        )
         assert "wrls_ledger_up 1.0" in metrics
-        first_lines = [line for line in (tmp_path / "run.log").read_text().splitlines() if " WARNING " in line or " INFO " in line]
+        first_lines = [
+            line for line in (tmp_path / "run.log").read_text().splitlines() if " WARNING " in line or " INFO " in line
+        ]
         assert "EMBEDDED DEFAULT" in first_lines[0]
         os.killpg(process.pid, signal.SIGINT)
         assert process.wait(30) == 0
@@ -132,11 +154,19 @@ def test_make_run_with_nothing_configured_runs_embedded_and_stops_cleanly_on_ctr
 def test_run_with_a_broker_and_database_starts_all_three_and_stops_them_on_ctrl_c(env, vhost, tmp_path):
     port = free_port()
     log = open(tmp_path / "run.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "wrls_actors", "--app", SAMPLE_APP, "run"], cwd=ROOT,
-                               env={**env, "WRLS_METRICS_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wrls_actors", "--app", SAMPLE_APP, "run"],
+        cwd=ROOT,
+        env={**env, "WRLS_METRICS_PORT": str(port)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
-        assert svc.wait_for(lambda: health_of(port), 60, interval_s=0.5, what="the exporter") == {"database": "ok", "broker": "ok"}
+        assert svc.wait_for(lambda: health_of(port), 60, interval_s=0.5, what="the exporter") == {
+            "database": "ok",
+            "broker": "ok",
+        }
         wait_worker_ready(vhost)
         os.killpg(process.pid, signal.SIGINT)
         assert process.wait(40) == 0

@@ -89,8 +89,12 @@ def depends_on(service: dict) -> dict[str, str]:
 
 
 # One-shots are what other services wait for to have completed; everything else runs for good.
-ONE_SHOTS = {dep for s in SERVICES.values() for dep, condition in depends_on(s).items()
-             if condition == "service_completed_successfully"}
+ONE_SHOTS = {
+    dep
+    for s in SERVICES.values()
+    for dep, condition in depends_on(s).items()
+    if condition == "service_completed_successfully"
+}
 LONG_RUNNING = set(SERVICES) - ONE_SHOTS
 
 
@@ -99,7 +103,9 @@ def app_services(command: str) -> list[dict]:
 
 
 def prometheus_config() -> dict:
-    return yaml.safe_load(host_path(SERVICES["prometheus"], PurePosixPath("/etc/prometheus/prometheus.yml")).read_text())
+    return yaml.safe_load(
+        host_path(SERVICES["prometheus"], PurePosixPath("/etc/prometheus/prometheus.yml")).read_text()
+    )
 
 
 def dockerfile_instructions(name: str) -> list[str]:
@@ -109,8 +115,11 @@ def dockerfile_instructions(name: str) -> list[str]:
 
 def copied_sources() -> list[str]:
     """What the Dockerfile's COPY instructions take from the build context (all but the destination)."""
-    return [source for copy in dockerfile_instructions("COPY")
-            for source in [part for part in copy.split() if not part.startswith("--")][:-1]]
+    return [
+        source
+        for copy in dockerfile_instructions("COPY")
+        for source in [part for part in copy.split() if not part.startswith("--")][:-1]
+    ]
 
 
 def test_every_file_the_compose_file_mounts_or_builds_exists():
@@ -183,8 +192,13 @@ def test_rabbitmq_enables_the_management_and_prometheus_plugins():
 
 
 def test_data_lives_in_named_volumes():
-    data = {"rabbitmq": "/var/lib/rabbitmq", "postgres": "/var/lib/postgresql/data", "minio": "/data",
-            "prometheus": "/prometheus", "grafana": "/var/lib/grafana"}
+    data = {
+        "rabbitmq": "/var/lib/rabbitmq",
+        "postgres": "/var/lib/postgresql/data",
+        "minio": "/data",
+        "prometheus": "/prometheus",
+        "grafana": "/var/lib/grafana",
+    }
     for name, path in data.items():
         volume = named_volumes(SERVICES[name]).get(path)
         assert volume in COMPOSE["volumes"], f"{name}: {path} is not on a declared volume"
@@ -227,13 +241,22 @@ def test_the_service_uses_the_broker_database_and_object_store_of_this_file():
         env = environment(service)
         broker = urlsplit(setting(service, "BROKER_URL"))
         assert (broker.hostname, broker.username, broker.password) == (
-            "rabbitmq", rabbitmq["RABBITMQ_DEFAULT_USER"], rabbitmq["RABBITMQ_DEFAULT_PASS"]), name
+            "rabbitmq",
+            rabbitmq["RABBITMQ_DEFAULT_USER"],
+            rabbitmq["RABBITMQ_DEFAULT_PASS"],
+        ), name
         database = urlsplit(setting(service, "DATABASE_URL"))
         assert (database.hostname, database.username, database.password, database.path) == (
-            "postgres", postgres["POSTGRES_USER"], postgres["POSTGRES_PASSWORD"], f"/{postgres['POSTGRES_DB']}"), name
+            "postgres",
+            postgres["POSTGRES_USER"],
+            postgres["POSTGRES_PASSWORD"],
+            f"/{postgres['POSTGRES_DB']}",
+        ), name
         assert urlsplit(setting(service, "S3_ENDPOINT_URL")).hostname == "minio", name
         assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == (
-            minio["MINIO_ROOT_USER"], minio["MINIO_ROOT_PASSWORD"]), name
+            minio["MINIO_ROOT_USER"],
+            minio["MINIO_ROOT_PASSWORD"],
+        ), name
 
 
 def test_the_buckets_the_service_reads_are_created():
@@ -297,8 +320,11 @@ def test_no_secret_is_written_in_the_compose_file():
 
 
 def test_the_image_is_built_from_the_package_alone_and_runs_as_a_user():
-    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
 
     def sent(path: str) -> bool:  # .dockerignore's rule: the last matching pattern wins
         included = True

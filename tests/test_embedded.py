@@ -24,8 +24,14 @@ print(json.dumps({"dir": str(config.nald_local_dir), "key": config.nald_key, "pw
 
 def prepare(folder, **env):
     clean = {k: v for k, v in os.environ.items() if not k.startswith("WRLS_")}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(folder)], cwd=ROOT, env={**clean, **env},
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(folder)],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

@@ -11,7 +11,7 @@ from wrls_actors.runtime import Service, Settings
 ROOT = Path(__file__).resolve().parents[1]
 
 # What the README leaves to the service (wrls_actors/app.py): one Service per process for the app.
-APP = '''
+APP = """
 
 from wrls_actors.runtime import Service, Settings
 
@@ -23,7 +23,7 @@ def service():
     if _service is None:
         _service = Service(Settings.from_env("WRLS"), JOBS, ())
     return _service
-'''
+"""
 
 
 def example() -> str:

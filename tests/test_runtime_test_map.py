@@ -45,6 +45,9 @@ def test_every_row_names_a_runtime_module_and_test_files_that_exist():
 
 def test_every_file_of_tests_runtime_is_named_for_its_module_or_in_the_map():
     named = {path for paths in the_map().values() for path in paths}
-    strays = sorted(p.name for p in TESTS.glob("test_*.py")
-                    if p.stem.removeprefix("test_") not in modules() and f"tests/runtime/{p.name}" not in named)
+    strays = sorted(
+        p.name
+        for p in TESTS.glob("test_*.py")
+        if p.stem.removeprefix("test_") not in modules() and f"tests/runtime/{p.name}" not in named
+    )
     assert not strays, f"say in docs/testing.md's map which runtime module these test: {strays}"

@@ -9,5 +9,6 @@ from .schedules import SCHEDULES
 
 def service() -> Service:
     """Built once per process by the CLI (and by each worker process)."""
-    return Service(Settings.from_env("WRLS"), JOBS, SCHEDULES, create_tables=create_missing,
-                   prepare_embedded=embedded.prepare)
+    return Service(
+        Settings.from_env("WRLS"), JOBS, SCHEDULES, create_tables=create_missing, prepare_embedded=embedded.prepare
+    )

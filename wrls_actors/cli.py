@@ -46,10 +46,15 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("exporter", help="serve /metrics and /healthz")
     trigger = sub.add_parser("trigger", help="start a job now")
     trigger.add_argument("job")
-    trigger.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                         help="a parameter the job declares (`wrls-actors jobs` lists them), read as its type: "
-                              "true/false, a number, text; a list comma-separated or as a JSON array. "
-                              "Repeat for more")
+    trigger.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter the job declares (`wrls-actors jobs` lists them), read as its type: "
+        "true/false, a number, text; a list comma-separated or as a JSON array. "
+        "Repeat for more",
+    )
     trigger.add_argument("--force", action="store_true", help="start even if the job is already running")
     runs = sub.add_parser("runs", help="recent runs with status, counts and failures")
     runs.add_argument("--job", help="only this job")
@@ -62,17 +67,20 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("queues", help="list the queues")
     sub.add_parser("jobs", help="the jobs and the parameters each takes (for trigger --param and start-job)")
     tracker = sub.add_parser("tracker", help="the tracker's report (send it with `trigger tracker`)")
-    tracker.add_argument("--dry-run", action="store_true",
-                         help="print the report a run started now would send; send and record nothing")
+    tracker.add_argument(
+        "--dry-run", action="store_true", help="print the report a run started now would send; send and record nothing"
+    )
     nald = sub.add_parser("nald", help="NALD extract tools").add_subparsers(dest="action", required=True)
     synth = nald.add_parser("synth", help="write a synthetic NALD extract (needs no broker or database)")
     synth.add_argument("--licences", type=int, required=True, help="how many licences (production has ~71,000)")
     synth.add_argument("--out", type=Path, required=True, help="the encrypted zip to write, e.g. nald_enc.zip")
     synth.add_argument("--seed", type=int, default=1, help="same seed, same data (default 1)")
     synth.add_argument("--password", action=_RefusedPassword, help=argparse.SUPPRESS)
-    synth.add_argument("--password-stdin", action="store_true",
-                       help="read the outer zip's password from the first line of standard input "
-                            "(default: WRLS_NALD_ZIP_PASSWORD)")
+    synth.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the outer zip's password from the first line of standard input (default: WRLS_NALD_ZIP_PASSWORD)",
+    )
     return p
 
 
@@ -81,8 +89,10 @@ class _RefusedPassword(argparse.Action):
     shell history: refused without echoing it, since argparse's own error would print the value."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        parser.error("--password is not accepted (a command line is visible to every user of the machine): "
-                     "give the password on standard input with --password-stdin, or set WRLS_NALD_ZIP_PASSWORD")
+        parser.error(
+            "--password is not accepted (a command line is visible to every user of the machine): "
+            "give the password on standard input with --password-stdin, or set WRLS_NALD_ZIP_PASSWORD"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,8 +171,10 @@ def cmd_trigger(service, args) -> int:
 
 def cmd_runs(service, args) -> int:
     _needs_services(service, "runs")
-    query = ("SELECT run_id, job, trigger, status, started_at, finished_at, counts, children_failed, error, note "
-             "FROM jobs.runs {where} ORDER BY started_at DESC LIMIT :limit")
+    query = (
+        "SELECT run_id, job, trigger, status, started_at, finished_at, counts, children_failed, error, note "
+        "FROM jobs.runs {where} ORDER BY started_at DESC LIMIT :limit"
+    )
     where = "WHERE job = :job" if args.job else ""
     with service.engine.connect() as connection:
         rows = connection.execute(text(query.format(where=where)), {"job": args.job, "limit": args.limit}).all()
@@ -175,8 +187,10 @@ def cmd_runs(service, args) -> int:
             detail += f" {r.children_failed} children failed"
         if r.error:
             detail += f" error: {r.error}"
-        print(f"{str(r.run_id)[:8]}  {r.job:38} {r.trigger:8} {r.status:24} "
-              f"{r.started_at.strftime('%Y-%m-%d %H:%M:%S'):19} {took:>8}  {detail.strip()}")
+        print(
+            f"{str(r.run_id)[:8]}  {r.job:38} {r.trigger:8} {r.status:24} "
+            f"{r.started_at.strftime('%Y-%m-%d %H:%M:%S'):19} {took:>8}  {detail.strip()}"
+        )
     return OK
 
 
@@ -234,8 +248,11 @@ def cmd_jobs(service, args) -> int:
 def cmd_tracker(service, args) -> int:
     if not args.dry_run:
         # Sent outside a run, a report would not move the window on: the next run would repeat it.
-        print("wrls-actors: the tracker's report is sent by a run, which the ledger records: "
-              "`wrls-actors trigger tracker` sends it now, `wrls-actors tracker --dry-run` prints it", file=sys.stderr)
+        print(
+            "wrls-actors: the tracker's report is sent by a run, which the ledger records: "
+            "`wrls-actors trigger tracker` sends it now, `wrls-actors tracker --dry-run` prints it",
+            file=sys.stderr,
+        )
         return USAGE
     _needs_services(service, "tracker --dry-run")
     from .config import config
@@ -256,21 +273,34 @@ def cmd_nald(service, args) -> int:
     else:
         password = os.environ.get(variable)
     if not password:
-        raise ConfigurationError(f"nald synth needs a password for the outer zip: set {variable} "
-                                 "or give it on standard input with --password-stdin")
+        raise ConfigurationError(
+            f"nald synth needs a password for the outer zip: set {variable} "
+            "or give it on standard input with --password-stdin"
+        )
     if args.licences < 0:
         raise ConfigurationError(f"--licences must be 0 or more, got {args.licences}")
     if not args.out.parent.is_dir():
         raise ConfigurationError(f"--out: no such directory {args.out.parent}")
     started = clock.monotonic()
     counts = write_synthetic_extract(args.out, password, args.licences, args.seed)
-    print(f"nald synth: {args.licences} licences, {sum(counts.values())} rows in {len(counts)} tables, "
-          f"{args.out.stat().st_size} bytes, {clock.monotonic() - started:.1f} s -> {args.out}")
+    print(
+        f"nald synth: {args.licences} licences, {sum(counts.values())} rows in {len(counts)} tables, "
+        f"{args.out.stat().st_size} bytes, {clock.monotonic() - started:.1f} s -> {args.out}"
+    )
     return OK
 
 
 COMMANDS = {
-    "run": cmd_run, "worker": cmd_worker, "scheduler": cmd_scheduler, "exporter": cmd_exporter,
-    "trigger": cmd_trigger, "runs": cmd_runs, "schedule": cmd_schedule, "db": cmd_db, "queues": cmd_queues,
-    "jobs": cmd_jobs, "nald": cmd_nald, "tracker": cmd_tracker,
+    "run": cmd_run,
+    "worker": cmd_worker,
+    "scheduler": cmd_scheduler,
+    "exporter": cmd_exporter,
+    "trigger": cmd_trigger,
+    "runs": cmd_runs,
+    "schedule": cmd_schedule,
+    "db": cmd_db,
+    "queues": cmd_queues,
+    "jobs": cmd_jobs,
+    "nald": cmd_nald,
+    "tracker": cmd_tracker,
 }

@@ -47,7 +47,10 @@ def _prepare_service_files(objects: Path) -> list[str]:
     from .tools.service_files import write_service_files
 
     written = write_service_files(objects, config.charge_categories_key, config.gauging_stations_key)
-    jobs = {config.charge_categories_key: "charge-categories-sync", config.gauging_stations_key: "gauging-stations-sync"}
+    jobs = {
+        config.charge_categories_key: "charge-categories-sync",
+        config.gauging_stations_key: "gauging-stations-sync",
+    }
     return [jobs[key] for key in written]
 
 

@@ -40,9 +40,14 @@ class S3Store:
         self.bucket = bucket
         # Credentials come from boto3's usual chain (AWS_* variables, or the instance's role).
         self.client = boto3.client(
-            "s3", endpoint_url=endpoint_url, region_name=region,
-            config=Config(connect_timeout=min(timeout_s, 30), read_timeout=timeout_s,
-                          retries={"max_attempts": 3, "mode": "standard"}),
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            config=Config(
+                connect_timeout=min(timeout_s, 30),
+                read_timeout=timeout_s,
+                retries={"max_attempts": 3, "mode": "standard"},
+            ),
         )
 
     def describe(self, key: str) -> str:
@@ -118,8 +123,12 @@ def nald_store(config) -> ObjectStore:
         return LocalStore(config.nald_local_dir)
     if not config.nald_bucket:
         raise ConfigurationError("WRLS_NALD_BUCKET (or WRLS_NALD_LOCAL_DIR) must be set to import NALD")
-    return S3Store(config.nald_bucket, endpoint_url=config.s3_endpoint_url, region=config.s3_region,
-                   timeout_s=config.nald_download_timeout_s)
+    return S3Store(
+        config.nald_bucket,
+        endpoint_url=config.s3_endpoint_url,
+        region=config.s3_region,
+        timeout_s=config.nald_download_timeout_s,
+    )
 
 
 def service_store(config, timeout_s: float) -> ObjectStore:
@@ -129,7 +138,7 @@ def service_store(config, timeout_s: float) -> ObjectStore:
         return LocalStore(config.service_local_dir)
     if not config.service_bucket:
         # A PermanentError, not a ConfigurationError: the worker starts, and each run says what is missing.
-        raise PermanentError("WRLS_SERVICE_BUCKET (or WRLS_SERVICE_LOCAL_DIR) is not set: the CSV files cannot "
-                             "be read")
-    return S3Store(config.service_bucket, endpoint_url=config.s3_endpoint_url, region=config.s3_region,
-                   timeout_s=timeout_s)
+        raise PermanentError("WRLS_SERVICE_BUCKET (or WRLS_SERVICE_LOCAL_DIR) is not set: the CSV files cannot be read")
+    return S3Store(
+        config.service_bucket, endpoint_url=config.s3_endpoint_url, region=config.s3_region, timeout_s=timeout_s
+    )

@@ -118,9 +118,11 @@ class Tally:
     lost: int = 0
 
     def line(self) -> str:
-        return (f"[{self.name}] faults injected: {len(self.faults)} ({'; '.join(self.faults)}), "
-                f"messages sent: {self.sent}, completed: {self.completed}, duplicated: {self.duplicated}, "
-                f"lost: {self.lost}")
+        return (
+            f"[{self.name}] faults injected: {len(self.faults)} ({'; '.join(self.faults)}), "
+            f"messages sent: {self.sent}, completed: {self.completed}, duplicated: {self.duplicated}, "
+            f"lost: {self.lost}"
+        )
 
 
 # The root conftest prints them (with pytest-xdist, only it is loaded where the summary is written).

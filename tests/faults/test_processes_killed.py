@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import signal
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.support import services as svc
-from wrls_actors.runtime.cron import fire_times
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+from wrls_actors.runtime.cron import fire_times
 
 pytestmark = pytest.mark.slow
 
@@ -21,8 +21,15 @@ def test_workers_killed_and_stopped_mid_fan_out_lose_nothing_and_repeat_no_effec
     graceful = processes("worker")
     wait_worker_ready(vhost, "long")
     run_id = service.trigger("fan-steady", {"n": children})
-    svc.wait_for(lambda: scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r AND step = 'each'",
-                                r=run_id) >= children // 5, 60, interval_s=0.2, what="a fifth of the children done")
+    svc.wait_for(
+        lambda: (
+            scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r AND step = 'each'", r=run_id)
+            >= children // 5
+        ),
+        60,
+        interval_s=0.2,
+        what="a fifth of the children done",
+    )
     doomed.kill(signal.SIGKILL)
     tally.faults.append("worker SIGKILL mid-step")
     graceful.terminate()
@@ -35,8 +42,12 @@ def test_workers_killed_and_stopped_mid_fan_out_lose_nothing_and_repeat_no_effec
 
     run = wait_run_ended(service, run_id, timeout_s=240)
     done = scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r AND step = 'each'", r=run_id)
-    tried = scalar(service, "SELECT count(*) FROM test_attempts a JOIN test_effects e USING (message_id, step) "
-                            "WHERE e.run_id = :r AND a.step = 'each'", r=run_id)
+    tried = scalar(
+        service,
+        "SELECT count(*) FROM test_attempts a JOIN test_effects e USING (message_id, step) "
+        "WHERE e.run_id = :r AND a.step = 'each'",
+        r=run_id,
+    )
     tally.sent, tally.completed, tally.duplicated, tally.lost = children, done, tried - done, children - done
     assert run.status == "succeeded", run.error
     assert done == children and run.counts["children_ok"] == children
@@ -49,8 +60,11 @@ def test_a_worker_stopped_mid_step_finishes_the_step_once_and_the_run_goes_on(se
     worker = processes("worker")
     wait_worker_ready(vhost, "long")
     run_id = service.trigger("long-step", {"seconds": 4})
-    svc.wait_for(lambda: scalar(service, "SELECT count(*) FROM test_attempts WHERE step = 'started'") == 1, 30,
-                 what="the step to start")
+    svc.wait_for(
+        lambda: scalar(service, "SELECT count(*) FROM test_attempts WHERE step = 'started'") == 1,
+        30,
+        what="the step to start",
+    )
     worker.terminate()
     tally.faults.append("worker SIGTERM mid-step")
     assert worker.popen.wait(60) == 0
@@ -66,39 +80,54 @@ def test_a_worker_stopped_mid_step_finishes_the_step_once_and_the_run_goes_on(se
 
 @pytest.mark.schedules("noop,pulse")
 def test_a_scheduler_killed_across_ticks_catches_up_as_configured_and_starts_no_tick_twice(
-        service, processes, vhost, tally):
+    service, processes, vhost, tally
+):
     # A tick unclaimed 20 s after its time counts as missed (120 s by default): the test need not wait minutes.
     quick = {"WRLS_MISSED_AFTER_S": "20"}
     processes("worker")
     wait_worker_ready(vhost)
     scheduler = processes("scheduler", extra_env=quick)
-    svc.wait_for(lambda: scalar(service, "SELECT count(*) FROM jobs.runs WHERE job = 'pulse'") >= 1, 40,
-                 what="the first 15-second tick")
+    svc.wait_for(
+        lambda: scalar(service, "SELECT count(*) FROM jobs.runs WHERE job = 'pulse'") >= 1,
+        40,
+        what="the first 15-second tick",
+    )
     # Killing a scheduler loses nothing of the minute it was in: its ticks were queued (delayed) at the minute's
     # start, and a scheduler that starts sends the latest past tick of its current minute and the rest. So the
     # outage covers one whole minute, from its 50th second to the 2nd of the minute after next: that minute's
     # ticks are nobody's.
-    svc.wait_for(lambda: 50 <= datetime.now(timezone.utc).second < 55, 70, interval_s=0.2,
-                 what="the 50th second of a minute")
+    svc.wait_for(lambda: 50 <= datetime.now(UTC).second < 55, 70, interval_s=0.2, what="the 50th second of a minute")
     scheduler.kill(signal.SIGKILL)
-    killed_at = datetime.now(timezone.utc)
+    killed_at = datetime.now(UTC)
     tally.faults.append("scheduler SIGKILL")
     orphan = killed_at.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    time.sleep((orphan + timedelta(minutes=1, seconds=2) - datetime.now(timezone.utc)).total_seconds())
+    time.sleep((orphan + timedelta(minutes=1, seconds=2) - datetime.now(UTC)).total_seconds())
     processes("scheduler", extra_env=quick)
-    back_at = datetime.now(timezone.utc)
+    back_at = datetime.now(UTC)
     tally.faults.append("scheduler restarted")
 
     scheduling = service.scheduling
-    due = {name: fire_times(scheduling.schedules[name], killed_at, back_at, scheduling.tz) for name in ("noop", "pulse")}
+    due = {
+        name: fire_times(scheduling.schedules[name], killed_at, back_at, scheduling.tz) for name in ("noop", "pulse")
+    }
     assert all(len(times) >= 2 for times in due.values())
 
     def outage():
-        rows = query(service, "SELECT schedule, nominal_time, outcome, run_id FROM jobs.ticks WHERE nominal_time > :k "
-                              "AND nominal_time < :b ORDER BY nominal_time", k=killed_at, b=back_at)
+        rows = query(
+            service,
+            "SELECT schedule, nominal_time, outcome, run_id FROM jobs.ticks WHERE nominal_time > :k "
+            "AND nominal_time < :b ORDER BY nominal_time",
+            k=killed_at,
+            b=back_at,
+        )
         # Every tick due in the outage is recorded once the watch gets past it.
-        return rows if all(sorted(r.nominal_time for r in rows if r.schedule == name) == list(times)
-                           for name, times in due.items()) else None
+        return (
+            rows
+            if all(
+                sorted(r.nominal_time for r in rows if r.schedule == name) == list(times) for name, times in due.items()
+            )
+            else None
+        )
 
     ticks = svc.wait_for(outage, 90, interval_s=1, what="every tick of the outage in the ledger")
     pulse = [t for t in ticks if t.schedule == "pulse"]
@@ -114,12 +143,26 @@ def test_a_scheduler_killed_across_ticks_catches_up_as_configured_and_starts_no_
     for caught in (t for t in pulse if t.outcome == "caught-up"):
         assert wait_run_ended(service, str(caught.run_id), timeout_s=30).status == "succeeded"
     # And the schedule keeps time afterwards.
-    svc.wait_for(lambda: scalar(service, "SELECT count(*) FROM jobs.ticks WHERE schedule = 'pulse' "
-                                         "AND outcome = 'started' AND nominal_time > :b", b=back_at) >= 1, 40,
-                 interval_s=1, what="a pulse tick on time after the restart")
+    svc.wait_for(
+        lambda: (
+            scalar(
+                service,
+                "SELECT count(*) FROM jobs.ticks WHERE schedule = 'pulse' "
+                "AND outcome = 'started' AND nominal_time > :b",
+                b=back_at,
+            )
+            >= 1
+        ),
+        40,
+        interval_s=1,
+        what="a pulse tick on time after the restart",
+    )
     # No tick started twice: one run per (job, nominal time), and a run for every tick that claims one.
-    runs = query(service, "SELECT job, nominal_time, count(*) AS n FROM jobs.runs WHERE nominal_time IS NOT NULL "
-                          "GROUP BY job, nominal_time")
+    runs = query(
+        service,
+        "SELECT job, nominal_time, count(*) AS n FROM jobs.runs WHERE nominal_time IS NOT NULL "
+        "GROUP BY job, nominal_time",
+    )
     every = query(service, "SELECT outcome FROM jobs.ticks WHERE schedule IN ('noop', 'pulse')")
     tally.sent = len(every)
     tally.completed = len(runs)

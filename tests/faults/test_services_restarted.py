@@ -4,7 +4,7 @@ done twice where it must not be, and the ledger tells the truth."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -22,14 +22,19 @@ def effects(service, run_id: str) -> int:
 
 
 def attempts(service, run_id: str) -> int:
-    return scalar(service, """
+    return scalar(
+        service,
+        """
         SELECT count(*) FROM test_attempts a JOIN test_effects e ON e.message_id = a.message_id AND e.step = a.step
-        WHERE e.run_id = :r AND a.step = 'each'""", r=run_id)
+        WHERE e.run_id = :r AND a.step = 'each'""",
+        r=run_id,
+    )
 
 
 def wait_effects(service, run_id: str, at_least: int, timeout_s: float = 120) -> None:
-    svc.wait_for(lambda: effects(service, run_id) >= at_least, timeout_s, interval_s=0.2,
-                 what=f"{at_least} children done")
+    svc.wait_for(
+        lambda: effects(service, run_id) >= at_least, timeout_s, interval_s=0.2, what=f"{at_least} children done"
+    )
 
 
 def check_fan_out(service, run_id: str, tally) -> None:
@@ -43,17 +48,27 @@ def check_fan_out(service, run_id: str, tally) -> None:
     assert done == CHILDREN
     assert run.counts["children_ok"] == CHILDREN  # each child's arrival counted once
     service.ledger.flush()
-    rows = svc.wait_for(lambda: (lambda r: r if r.ended == CHILDREN else None)(query(service, """
+    rows = svc.wait_for(
+        lambda: (lambda r: r if r.ended == CHILDREN else None)(
+            query(
+                service,
+                """
         SELECT count(*) FILTER (WHERE status = 'succeeded') AS ended, count(*) AS rows,
                count(DISTINCT message_id) AS messages
-        FROM jobs.steps WHERE run_id = :r AND actor = 'fan-steady.each'""", r=run_id)[0]), 60,
-        what="every child's ledger row settled")
+        FROM jobs.steps WHERE run_id = :r AND actor = 'fan-steady.each'""",
+                r=run_id,
+            )[0]
+        ),
+        60,
+        what="every child's ledger row settled",
+    )
     assert rows.rows == rows.messages == CHILDREN
 
 
 @pytest.mark.schedules("noop")
 def test_rabbitmq_stopped_mid_fan_out_workers_and_scheduler_reconnect_and_every_child_ends_once(
-        service, processes, vhost, rabbitmq, tally):
+    service, processes, vhost, rabbitmq, tally
+):
     processes("worker")
     processes("worker")
     wait_worker_ready(vhost, "long")
@@ -62,7 +77,7 @@ def test_rabbitmq_stopped_mid_fan_out_workers_and_scheduler_reconnect_and_every_
     wait_effects(service, run_id, CHILDREN // 5)
 
     rabbitmq.stop()
-    stopped_at = datetime.now(timezone.utc)
+    stopped_at = datetime.now(UTC)
     tally.faults.append("RabbitMQ stopped")
     time.sleep(3)
     rabbitmq.start()
@@ -71,22 +86,35 @@ def test_rabbitmq_stopped_mid_fan_out_workers_and_scheduler_reconnect_and_every_
 
     # The scheduler reconnected: a tick of the 15-second schedule that fell after the broker went away started a
     # run that succeeded. (A run started after the outage is not enough: it may belong to a tick from before it.)
-    later = svc.wait_for(lambda: query(service, """
+    later = svc.wait_for(
+        lambda: query(
+            service,
+            """
         SELECT t.nominal_time FROM jobs.ticks t JOIN jobs.runs r ON r.run_id = t.run_id
         WHERE t.schedule = 'noop' AND t.nominal_time > :t AND r.status = 'succeeded'
-        ORDER BY t.nominal_time LIMIT 1""", t=stopped_at), 120, interval_s=1,
-                         what="a tick after the outage whose run succeeded")
+        ORDER BY t.nominal_time LIMIT 1""",
+            t=stopped_at,
+        ),
+        120,
+        interval_s=1,
+        what="a tick after the outage whose run succeeded",
+    )
     assert scheduler.alive()
     # Every tick from the outage to that one is in the ledger with an outcome (started late, caught up or
     # missed), not silently gone.
-    ticks = query(service, "SELECT nominal_time, outcome FROM jobs.ticks WHERE schedule = 'noop' "
-                           "AND nominal_time BETWEEN :a AND :b", a=stopped_at, b=later[0].nominal_time)
+    ticks = query(
+        service,
+        "SELECT nominal_time, outcome FROM jobs.ticks WHERE schedule = 'noop' AND nominal_time BETWEEN :a AND :b",
+        a=stopped_at,
+        b=later[0].nominal_time,
+    )
     # (skipped-overlap: the run of the tick before could not finish while the broker was away.)
     assert ticks and {t.outcome for t in ticks} <= {"started", "late", "caught-up", "missed", "skipped-overlap"}
 
 
 def test_postgresql_restarted_mid_fan_out_steps_retry_and_the_ledger_stays_consistent(
-        service, processes, vhost, postgresql, tally):
+    service, processes, vhost, postgresql, tally
+):
     processes("worker")
     wait_worker_ready(vhost, "long")
     run_id = service.trigger("fan-steady", {"n": CHILDREN})

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.support.notify import FakeNotify
 from tests.conftest import fresh_database, fresh_vhost, process_env, process_starter
+from tests.support.notify import FakeNotify
 from tests.support.processes import WRLS_APP, Process
 from tests.support.s3 import CREDENTIALS, S3Server
 from wrls_actors.jobs import JOBS
@@ -98,8 +98,9 @@ def wrls_service(wrls_env: dict) -> Iterator[Service]:
 
 def worker_starter(processes, wrls_env: dict) -> Callable[..., Process]:
     def start(extra_env: dict | None = None, threads: int = 4):
-        return processes("worker", extra_env={**wrls_env, "WRLS_WORKER_THREADS": str(threads), **(extra_env or {})},
-                         app=WRLS_APP)
+        return processes(
+            "worker", extra_env={**wrls_env, "WRLS_WORKER_THREADS": str(threads), **(extra_env or {})}, app=WRLS_APP
+        )
 
     return start
 
@@ -119,21 +120,29 @@ def snapshot(service, schemas=("import", "permit", "crm", "returns", "water")) -
     """Every table of these schemas: its row count and a digest of its rows in a fixed order."""
     with service.engine.connect() as connection:
         tables = connection.execute(
-            text("SELECT table_schema, table_name FROM information_schema.tables "
-                 "WHERE table_schema = ANY(:s) AND table_type = 'BASE TABLE' ORDER BY 1, 2"),
-            {"s": list(schemas)}).all()
+            text(
+                "SELECT table_schema, table_name FROM information_schema.tables "
+                "WHERE table_schema = ANY(:s) AND table_type = 'BASE TABLE' ORDER BY 1, 2"
+            ),
+            {"s": list(schemas)},
+        ).all()
         result = {}
         for schema, table in tables:
             name = f'"{schema}"."{table}"'
-            result[f"{schema}.{table}"] = tuple(connection.execute(text(
-                f"SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {name} t")).one())
+            result[f"{schema}.{table}"] = tuple(
+                connection.execute(
+                    text(f"SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {name} t")
+                ).one()
+            )
         return result
 
 
 def add_bill_licence(service, *, batch_type: str, year: int, account: str, licence_ref: str) -> str:
     """A sent bill run of one bill with one bill licence, as billing writes them; returns the bill licence's id."""
     with service.engine.begin() as connection:
-        return str(connection.execute(text("""
+        return str(
+            connection.execute(
+                text("""
             WITH b AS (INSERT INTO water.billing_batches (region_id, batch_type, from_financial_year_ending,
                                                           to_financial_year_ending, status)
                        VALUES (gen_random_uuid(), :type, :year, :year, 'sent') RETURNING billing_batch_id),
@@ -142,7 +151,9 @@ def add_bill_licence(service, *, batch_type: str, year: int, account: str, licen
                        SELECT billing_batch_id, :account, :year FROM b RETURNING billing_invoice_id)
             INSERT INTO water.billing_invoice_licences (billing_invoice_id, licence_ref)
             SELECT billing_invoice_id, :ref FROM i RETURNING billing_invoice_licence_id"""),
-            {"type": batch_type, "year": year, "account": account, "ref": licence_ref}).scalar_one())
+                {"type": batch_type, "year": year, "account": account, "ref": licence_ref},
+            ).scalar_one()
+        )
 
 
 @pytest.fixture
@@ -199,6 +210,8 @@ def module_stack(template_db, s3, tmp_path_factory, request):
     failures = request.session.testsfailed
     with fresh_database(template_db) as database, fresh_vhost() as vhost:
         wrls_env = {**process_env(database, vhost), **object_store_env(s3, new_bucket(s3), folder)}
-        with (process_starter(wrls_env, folder, lambda: request.session.testsfailed > failures) as processes,
-              wrls_service(wrls_env) as service):
+        with (
+            process_starter(wrls_env, folder, lambda: request.session.testsfailed > failures) as processes,
+            wrls_service(wrls_env) as service,
+        ):
             yield Stack(service, vhost, worker_starter(processes, wrls_env), nald_loader(service, folder))

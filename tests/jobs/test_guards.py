@@ -10,17 +10,33 @@ from wrls_actors.runtime import PermanentError
 
 # A run's parameters were checked against the job's declaration when it started, so `force`
 # is a boolean here; text that looks true is not read as true.
-@pytest.mark.parametrize("value, forced", [
-    (True, True), ("true", False), ("1", False), (1, False), (False, False), (None, False),
-])
+@pytest.mark.parametrize(
+    "value, forced",
+    [
+        (True, True),
+        ("true", False),
+        ("1", False),
+        (1, False),
+        (False, False),
+        (None, False),
+    ],
+)
 def test_force_is_read_one_way(value, forced):
     assert is_forced({"force": value}) is forced
     assert is_forced({}) is False
 
 
-@pytest.mark.parametrize("deleting, live, refused", [
-    (0, 0, False), (0, 100, False), (5, 100, False), (6, 100, True), (1, 1, True), (149, 300, True),
-])
+@pytest.mark.parametrize(
+    "deleting, live, refused",
+    [
+        (0, 0, False),
+        (0, 100, False),
+        (5, 100, False),
+        (6, 100, True),
+        (1, 1, True),
+        (149, 300, True),
+    ],
+)
 def test_a_deletion_over_the_share_is_refused_naming_the_counts_table_and_setting(deleting, live, refused):
     args = dict(table="crm.document_header", deleting=deleting, live=live, max_percent=5)
     if not refused:

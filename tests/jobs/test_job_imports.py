@@ -23,6 +23,7 @@ JOBS_DIR = ROOT / "jobs"
 
 def _job_folders() -> set[str]:
     import importlib
+
     folders = set()
     for init in JOBS_DIR.glob("*/__init__.py"):
         package = importlib.import_module(f"wrls_actors.jobs.{init.parent.name}")
@@ -45,7 +46,7 @@ def _imports(path: Path, source: str | None = None) -> list[tuple[int, str, list
         if isinstance(node, ast.ImportFrom):
             base = package.split(".")
             if node.level:
-                base = base[:len(base) - node.level + 1]
+                base = base[: len(base) - node.level + 1]
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
                 module = node.module or ""
@@ -69,6 +70,7 @@ def _target(module: str, names: list[str]) -> list[tuple[str, str | None]]:
 
 def _is_job(package: str, name: str | None) -> bool:
     import importlib
+
     value = getattr(importlib.import_module(f"wrls_actors.jobs.{package}"), name or "", None)
     return isinstance(value, Job) or (name == "JOBS" and all(isinstance(j, Job) for j in value))
 
@@ -85,8 +87,7 @@ def cross_job_imports(files: dict[Path, str | None]) -> list[str]:
                     continue
                 if home in JOB_FOLDERS and name is not None and _is_job(folder, name):
                     continue
-                bad.append(f"{path.relative_to(ROOT.parent)}:{line} imports {module}"
-                           + (f".{name}" if name else ""))
+                bad.append(f"{path.relative_to(ROOT.parent)}:{line} imports {module}" + (f".{name}" if name else ""))
     return bad
 
 
@@ -101,18 +102,21 @@ def test_no_job_imports_another_jobs_internals():
     assert cross_job_imports(files) == []
 
 
-@pytest.mark.parametrize("home, source, reported", [
-    ("bill_runs_import/probe.py", "from ..charging_import_data.mapping import loss_factor", True),
-    ("bill_runs_import/probe.py", "from ..charging_import_data import mapping", True),
-    ("bill_runs_import/probe.py", "from wrls_actors.jobs.tracker.send import send", True),
-    ("bill_runs_import/probe.py", "import wrls_actors.jobs.tracker.send", True),
-    ("shared/probe.py", "from ..tracker.send import send", True),
-    ("guards.py", "from .tracker import send", True),
-    ("bill_runs_import/probe.py", "from ..charging_import_data import CHARGING_IMPORT_DATA", False),
-    ("bill_runs_import/probe.py", "from ..shared.nald_wait import wait_for_nald_step", False),
-    ("bill_runs_import/probe.py", "from ...nald.values import nald_date", False),
-    ("bill_runs_import/sub/probe.py", "from ..volumes import volumes", False),
-])
+@pytest.mark.parametrize(
+    "home, source, reported",
+    [
+        ("bill_runs_import/probe.py", "from ..charging_import_data.mapping import loss_factor", True),
+        ("bill_runs_import/probe.py", "from ..charging_import_data import mapping", True),
+        ("bill_runs_import/probe.py", "from wrls_actors.jobs.tracker.send import send", True),
+        ("bill_runs_import/probe.py", "import wrls_actors.jobs.tracker.send", True),
+        ("shared/probe.py", "from ..tracker.send import send", True),
+        ("guards.py", "from .tracker import send", True),
+        ("bill_runs_import/probe.py", "from ..charging_import_data import CHARGING_IMPORT_DATA", False),
+        ("bill_runs_import/probe.py", "from ..shared.nald_wait import wait_for_nald_step", False),
+        ("bill_runs_import/probe.py", "from ...nald.values import nald_date", False),
+        ("bill_runs_import/sub/probe.py", "from ..volumes import volumes", False),
+    ],
+)
 def test_the_scan_reports_a_reach_into_another_job(home, source, reported):
     assert bool(cross_job_imports({JOBS_DIR / home: source})) is reported
 

@@ -11,9 +11,9 @@ import types
 import uuid
 from pathlib import Path
 
-from tests.support.messages import publish
 from tests.support import services as svc
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+from tests.support.messages import publish
 from wrls_actors.jobs import JOBS
 
 READ = re.compile(r"""params(?:\.get\(|\[)\s*["'](\w+)["']""")
@@ -30,7 +30,11 @@ def _modules(fn) -> set[str]:
             continue
         seen.add(module.__name__)
         for value in vars(module).values():
-            found = value if isinstance(value, types.ModuleType) else sys.modules.get(getattr(value, "__module__", "") or "")
+            found = (
+                value
+                if isinstance(value, types.ModuleType)
+                else sys.modules.get(getattr(value, "__module__", "") or "")
+            )
             if found is not None and found.__name__.startswith("wrls_actors.jobs") and found.__name__ not in seen:
                 todo.append(found)
     return seen
@@ -39,8 +43,12 @@ def _modules(fn) -> set[str]:
 def test_each_job_declares_exactly_the_parameters_its_steps_read():
     # A fan-out child reads its item; only a step a start reaches directly reads the run's parameters.
     for job in JOBS:
-        read = {name for step in job.steps for module in _modules(step.fn)
-                for name in READ.findall(inspect.getsource(sys.modules[module]))}
+        read = {
+            name
+            for step in job.steps
+            for module in _modules(step.fn)
+            for name in READ.findall(inspect.getsource(sys.modules[module]))
+        }
         assert read == {p.name for p in job.params}, job.name
 
 
@@ -58,27 +66,53 @@ def test_the_docs_list_every_job_with_its_parameters():
 def test_a_start_job_with_parameters_the_job_does_not_take_is_dead_lettered_naming_them(wrls, worker, vhost):
     worker()
     wait_worker_ready(vhost, "control")
-    start = {"queue_name": "control", "actor_name": "start-job",
-             "kwargs": {"job": "check-status", "params": {"verbose": True, "note": "x" * 100_000}}}
+    start = {
+        "queue_name": "control",
+        "actor_name": "start-job",
+        "kwargs": {"job": "check-status", "params": {"verbose": True, "note": "x" * 100_000}},
+    }
     publish(vhost, "control", json.dumps(start).encode())
-    wrong = {"queue_name": "control", "actor_name": "start-job",
-             "kwargs": {"job": "nald-import-licence", "params": {"licence": 3}}}
+    wrong = {
+        "queue_name": "control",
+        "actor_name": "start-job",
+        "kwargs": {"job": "nald-import-licence", "params": {"licence": 3}},
+    }
     publish(vhost, "control", json.dumps(wrong).encode())
-    svc.wait_for(lambda: svc.queue_stats(vhost, "control.XQ").get("messages", 0) == 2, 30,
-                 what="two start messages in control.XQ")
-    rows = svc.wait_for(lambda: query(wrls, "SELECT error FROM jobs.steps WHERE actor = 'start-job' "
-                                            "AND status = 'dead-lettered' ORDER BY error"), 10, what="the ledger rows")
+    svc.wait_for(
+        lambda: svc.queue_stats(vhost, "control.XQ").get("messages", 0) == 2,
+        30,
+        what="two start messages in control.XQ",
+    )
+    rows = svc.wait_for(
+        lambda: query(
+            wrls, "SELECT error FROM jobs.steps WHERE actor = 'start-job' AND status = 'dead-lettered' ORDER BY error"
+        ),
+        10,
+        what="the ledger rows",
+    )
     assert [r.error for r in rows] == [
         "BadMessage: job check-status: unknown parameter verbose; unknown parameter note (its parameters: none)",
-        ("BadMessage: job nald-import-licence: parameter licence must be a string, got 3 "
-         "(its parameters: licence (string))"),
+        (
+            "BadMessage: job nald-import-licence: parameter licence must be a string, got 3 "
+            "(its parameters: licence (string))"
+        ),
     ]
     assert scalar(wrls, "SELECT count(*) FROM jobs.runs") == 0
     # The declared parameters of a job pass, end to end, and are kept with the run.
     notice = str(uuid.uuid4())
-    publish(vhost, "control", json.dumps({"queue_name": "control", "actor_name": "start-job",
-                                          "kwargs": {"job": "send-message", "params": {"event_id": notice}}}).encode())
-    run = svc.wait_for(lambda: query(wrls, "SELECT * FROM jobs.runs WHERE job = 'send-message'"), 30,
-                       what="the send-message run")[0]
+    publish(
+        vhost,
+        "control",
+        json.dumps(
+            {
+                "queue_name": "control",
+                "actor_name": "start-job",
+                "kwargs": {"job": "send-message", "params": {"event_id": notice}},
+            }
+        ).encode(),
+    )
+    run = svc.wait_for(
+        lambda: query(wrls, "SELECT * FROM jobs.runs WHERE job = 'send-message'"), 30, what="the send-message run"
+    )[0]
     assert run.params == {"event_id": notice}
     assert wait_run_ended(wrls, str(run.run_id)).status == "succeeded"

@@ -64,8 +64,7 @@ def violations(root: Path = JOBS) -> list[str]:
                     names += [f"wrls_actors.{a.name}" for a in node.names]
                 elif imported == "wrls_actors.runtime":
                     # `from ...runtime import cron` reaches a submodule by another spelling.
-                    names += [f"wrls_actors.runtime.{a.name}" for a in node.names
-                              if a.name in _RUNTIME_SUBMODULES]
+                    names += [f"wrls_actors.runtime.{a.name}" for a in node.names if a.name in _RUNTIME_SUBMODULES]
             for name in names:
                 if name == "dramatiq" or name.startswith("dramatiq."):
                     found.append(f"{where}:{node.lineno}: imports {name}")

@@ -11,16 +11,26 @@ from wrls_actors import model
 
 
 def upgrade(env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "wrls_actors", "db", "upgrade"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "wrls_actors", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_db_upgrade_creates_every_table_once_and_never_alters_an_existing_one(template_db):
     svc.require(5432, "PostgreSQL")
     name = svc.create_database()
     url = svc.database_url(name)
-    env = {"WRLS_DATABASE_URL": url, "WRLS_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/%2F",
-           "WRLS_MESSAGE_KEY": "k" * 32, "PATH": "/usr/bin:/bin"}
+    env = {
+        "WRLS_DATABASE_URL": url,
+        "WRLS_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/%2F",
+        "WRLS_MESSAGE_KEY": "k" * 32,
+        "PATH": "/usr/bin:/bin",
+    }
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg2://"))
     try:
         with engine.begin() as connection:

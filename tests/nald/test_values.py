@@ -77,8 +77,11 @@ def test_python_rules(value, null, day, whole, number, leading):
 
 
 def test_a_refusal_says_what_the_value_is_not():
-    for rule, message in ((values.nald_date, "is not a DD/MM/YYYY date"), (values.integer, "is not a whole number"),
-                          (values.decimal, "is not a number")):
+    for rule, message in (
+        (values.nald_date, "is not a DD/MM/YYYY date"),
+        (values.integer, "is not a whole number"),
+        (values.decimal, "is not a number"),
+    ):
         with pytest.raises(ValueError, match=f"^'x' {message}$"):
             rule("x")
     with pytest.raises(ValueError, match="'31/02/2020' is not a DD/MM/YYYY date"):
@@ -106,9 +109,9 @@ def in_sql():
     svc.require(5432, "PostgreSQL")
     engine = create_engine(svc.database_url("postgres").replace("postgresql://", "postgresql+psycopg2://", 1))
     query = text(f"""
-        SELECT n, {sql.is_null('v')} AS null, {sql.nald_text('v')} AS text, {sql.number('v')} AS number,
-               {sql.integer('v')} AS integer, {sql.readable(numbers=('v',))} AS number_ok,
-               {sql.readable(integers=('v',))} AS integer_ok, {sql.readable(required=('v',))} AS required_ok
+        SELECT n, {sql.is_null("v")} AS null, {sql.nald_text("v")} AS text, {sql.number("v")} AS number,
+               {sql.integer("v")} AS integer, {sql.readable(numbers=("v",))} AS number_ok,
+               {sql.readable(integers=("v",))} AS integer_ok, {sql.readable(required=("v",))} AS required_ok
         FROM unnest(CAST(:values AS text[])) WITH ORDINALITY AS t(v, n)""")
     try:
         with engine.connect() as connection:

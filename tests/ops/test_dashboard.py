@@ -20,13 +20,21 @@ DASHBOARD = GRAFANA / "dashboards" / "wrls-jobs.json"
 
 # What the issue asks the dashboard to show, by panel title.
 PANELS = (
-    "Runs by job and outcome", "Failures and time-outs", "Stalled steps now", "Last success and overdue",
-    "Schedule lag", "Missed ticks", "Queue depth", "Dead letters per queue", "Step duration percentiles",
+    "Runs by job and outcome",
+    "Failures and time-outs",
+    "Stalled steps now",
+    "Last success and overdue",
+    "Schedule lag",
+    "Missed ticks",
+    "Queue depth",
+    "Dead letters per queue",
+    "Step duration percentiles",
     "Import progress",
 )
 # PromQL's functions and aggregations (Prometheus 2.53): any other word before
 # "(" is a misspelling, and would otherwise hide the metric names inside it.
-FUNCTIONS = frozenset("""
+FUNCTIONS = frozenset(
+    """
     abs absent absent_over_time acos acosh asin asinh atan atanh avg avg_over_time bottomk ceil changes clamp
     clamp_max clamp_min cos cosh count count_over_time count_values day_of_month day_of_week day_of_year
     days_in_month deg delta deriv end exp floor group histogram_avg histogram_count histogram_fraction
@@ -35,9 +43,25 @@ FUNCTIONS = frozenset("""
     min_over_time minute month pi predict_linear present_over_time quantile quantile_over_time rad rate resets
     round scalar sgn sin sinh sort sort_by_label sort_by_label_desc sort_desc sqrt start stddev stddev_over_time
     stdvar stdvar_over_time sum sum_over_time tan tanh time timestamp topk vector year
-""".split())
-KEYWORDS = frozenset({"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",
-                      "group_left", "group_right", "inf", "nan"})
+""".split()
+)
+KEYWORDS = frozenset(
+    {
+        "and",
+        "or",
+        "unless",
+        "bool",
+        "offset",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "inf",
+        "nan",
+    }
+)
 
 
 def load() -> dict:
@@ -72,7 +96,7 @@ def metric_names(expr: str) -> set[str]:
     names = set()
     for match in re.finditer(r"(?<![\w.])[A-Za-z_:][\w:]*", text):
         word = match.group()
-        if text[match.end():].lstrip().startswith("("):
+        if text[match.end() :].lstrip().startswith("("):
             assert word in FUNCTIONS, f"{word}() is not a PromQL function, in {expr!r}"
         elif word.lower() not in KEYWORDS:
             names.add(word)
@@ -121,10 +145,19 @@ def test_the_dashboard_shows_what_the_issue_asks_on_the_provisioned_datasource()
 def test_every_query_uses_only_series_the_exporter_exposes(service, processes, vhost):
     used = set().union(*map(metric_names, queries(load())))
     # The issue's series are all there: a reading of the queries that found nothing would prove nothing.
-    assert {"wrls_runs_total", "wrls_steps_timed_out_total", "wrls_steps_stalled",
-            "wrls_job_last_success_timestamp_seconds", "wrls_schedule_expected_period_seconds",
-            "wrls_schedule_lag_seconds", "wrls_ticks_total", "wrls_queue_ready", "wrls_queue_dead_lettered",
-            "wrls_step_duration_seconds_bucket", "wrls_run_items"} <= used
+    assert {
+        "wrls_runs_total",
+        "wrls_steps_timed_out_total",
+        "wrls_steps_stalled",
+        "wrls_job_last_success_timestamp_seconds",
+        "wrls_schedule_expected_period_seconds",
+        "wrls_schedule_lag_seconds",
+        "wrls_ticks_total",
+        "wrls_queue_ready",
+        "wrls_queue_dead_lettered",
+        "wrls_step_duration_seconds_bucket",
+        "wrls_run_items",
+    } <= used
 
     # A run in the ledger first, so the job variable's series has a value to offer.
     processes("worker", "--queues", "short", "control", "schedule")

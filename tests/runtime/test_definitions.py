@@ -6,20 +6,28 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from tests.support.helpers import add_run
 from wrls_actors.runtime import StepContext
 
-NIGHT = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)  # 01:00 in London (GMT)
+NIGHT = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 01:00 in London (GMT)
 
 
 def context(service, run_id: str) -> StepContext:
-    return StepContext(run_id=uuid.UUID(run_id), job="waiter", step="wait", params={}, message_id="m", attempt=1,
-                       logger=logging.LoggerAdapter(logging.getLogger("test"), {}), engine=service.engine,
-                       calendar=service.calendar)
+    return StepContext(
+        run_id=uuid.UUID(run_id),
+        job="waiter",
+        step="wait",
+        params={},
+        message_id="m",
+        attempt=1,
+        logger=logging.LoggerAdapter(logging.getLogger("test"), {}),
+        engine=service.engine,
+        calendar=service.calendar,
+    )
 
 
 def test_a_step_sees_its_run_and_the_runs_of_another_job(service):

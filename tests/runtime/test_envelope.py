@@ -22,13 +22,16 @@ def test_a_minimal_message_gets_defaults_and_a_stable_id():
     assert first["message_id"] == second["message_id"]
 
 
-@pytest.mark.parametrize("body, reason", [
-    (b"\xff\xfe", "body is not JSON"),
-    (b"[1, 2]", "must be a JSON object"),
-    (b'{"actor_name": "a"}', "lacks queue_name"),
-    (b'{"queue_name": "q", "actor_name": "a", "kwargs": []}', "kwargs must be a JSON object"),
-    (b'{"queue_name": "q", "actor_name": "a", "colour": 1}', "unknown fields: colour"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"\xff\xfe", "body is not JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b'{"actor_name": "a"}', "lacks queue_name"),
+        (b'{"queue_name": "q", "actor_name": "a", "kwargs": []}', "kwargs must be a JSON object"),
+        (b'{"queue_name": "q", "actor_name": "a", "colour": 1}', "unknown fields: colour"),
+    ],
+)
 def test_bad_bodies_are_reported_with_the_reason(body, reason):
     reports = []
     with pytest.raises((BadMessage, ValueError)):  # ValueError: not UTF-8, not JSON
@@ -69,11 +72,18 @@ def test_start_arguments_are_checked():
 def test_a_plain_json_message_published_with_pika_starts_a_job(service, processes, vhost):
     processes("worker")
     wait_worker_ready(vhost, "control")
-    body = {"queue_name": "control", "actor_name": "start-job", "kwargs": {"job": "pipeline", "params": {"x": 1}},
-            "message_id": str(uuid.uuid4())}
+    body = {
+        "queue_name": "control",
+        "actor_name": "start-job",
+        "kwargs": {"job": "pipeline", "params": {"x": 1}},
+        "message_id": str(uuid.uuid4()),
+    }
     publish(vhost, "control", json.dumps(body).encode())
-    run = svc.wait_for(lambda: query(service, "SELECT * FROM jobs.runs WHERE trigger = 'message'"), 30,
-                       what="a run started by the message")[0]
+    run = svc.wait_for(
+        lambda: query(service, "SELECT * FROM jobs.runs WHERE trigger = 'message'"),
+        30,
+        what="a run started by the message",
+    )[0]
     assert run.job == "pipeline" and run.params == {"x": 1} and run.trigger_key == body["message_id"]
     assert wait_run_ended(service, str(run.run_id)).status == "succeeded"
     # The same message delivered again (same id) does not start the job twice.
@@ -87,19 +97,34 @@ def test_malformed_unknown_and_wrong_messages_are_dead_lettered_with_a_reason(se
     wait_worker_ready(vhost, "control")
     publish(vhost, "control", b"{not json")
     publish(vhost, "control", json.dumps({"queue_name": "control", "actor_name": "no-such-actor"}).encode())
-    publish(vhost, "control", json.dumps({"queue_name": "control", "actor_name": "start-job",
-                                          "kwargs": {"job": "no-such-job"}}).encode())
-    publish(vhost, "control", json.dumps({"queue_name": "control", "actor_name": "start-job",
-                                          "kwargs": {"job": "pipeline", "colour": "blue"}}).encode())
-    svc.wait_for(lambda: svc.queue_stats(vhost, "control.XQ").get("messages", 0) == 4, 30,
-                 what="four messages in control.XQ")
+    publish(
+        vhost,
+        "control",
+        json.dumps({"queue_name": "control", "actor_name": "start-job", "kwargs": {"job": "no-such-job"}}).encode(),
+    )
+    publish(
+        vhost,
+        "control",
+        json.dumps(
+            {"queue_name": "control", "actor_name": "start-job", "kwargs": {"job": "pipeline", "colour": "blue"}}
+        ).encode(),
+    )
+    svc.wait_for(
+        lambda: svc.queue_stats(vhost, "control.XQ").get("messages", 0) == 4, 30, what="four messages in control.XQ"
+    )
     rejected = query(service, "SELECT detail FROM jobs.events WHERE kind = 'rejected'")
     assert len(rejected) == 1 and "body is not JSON" in rejected[0].detail and "{not json" in rejected[0].detail
-    svc.wait_for(lambda: scalar(service, "SELECT count(*) FROM jobs.steps WHERE status = 'dead-lettered'") == 3, 10,
-                 what="three dead-lettered steps in the ledger")
+    svc.wait_for(
+        lambda: scalar(service, "SELECT count(*) FROM jobs.steps WHERE status = 'dead-lettered'") == 3,
+        10,
+        what="three dead-lettered steps in the ledger",
+    )
     errors = sorted(r.error for r in query(service, "SELECT error FROM jobs.steps WHERE status = 'dead-lettered'"))
-    assert errors == ["BadMessage: unexpected arguments: colour", "BadMessage: unknown job 'no-such-job'",
-                      "no actor named 'no-such-actor'"]
+    assert errors == [
+        "BadMessage: unexpected arguments: colour",
+        "BadMessage: unknown job 'no-such-job'",
+        "no actor named 'no-such-actor'",
+    ]
     # The worker survived all of it and still works.
     assert worker.alive()
     run_id = service.trigger("pipeline")
@@ -109,10 +134,23 @@ def test_malformed_unknown_and_wrong_messages_are_dead_lettered_with_a_reason(se
 def test_a_step_message_with_wrong_arguments_is_dead_lettered_not_retried(service, processes, vhost):
     processes("worker")
     wait_worker_ready(vhost)
-    publish(vhost, "short", signed({"queue_name": "short", "actor_name": "pipeline.first",
-                                    "message_id": str(uuid.uuid4()), "kwargs": {"run_id": "not-a-uuid"}}))
-    row = svc.wait_for(lambda: query(service, "SELECT * FROM jobs.steps WHERE actor = 'pipeline.first'"
-                                              " AND status = 'dead-lettered'"), 20, what="the dead letter")[0]
+    publish(
+        vhost,
+        "short",
+        signed(
+            {
+                "queue_name": "short",
+                "actor_name": "pipeline.first",
+                "message_id": str(uuid.uuid4()),
+                "kwargs": {"run_id": "not-a-uuid"},
+            }
+        ),
+    )
+    row = svc.wait_for(
+        lambda: query(service, "SELECT * FROM jobs.steps WHERE actor = 'pipeline.first' AND status = 'dead-lettered'"),
+        20,
+        what="the dead letter",
+    )[0]
     assert row.attempt == 1 and row.error == "BadMessage: run_id is not a UUID: 'not-a-uuid'"
 
 
@@ -128,8 +166,9 @@ def test_a_rejected_body_is_recorded_and_counted_once_by_the_real_worker(service
     processes("worker", app=FRESH_APP)
     wait_worker_ready(vhost, "control")
     publish(vhost, "control", b"{not json")
-    svc.wait_for(lambda: svc.queue_stats(vhost, "control.XQ").get("messages", 0) == 1, 30,
-                 what="the body in control.XQ")
+    svc.wait_for(
+        lambda: svc.queue_stats(vhost, "control.XQ").get("messages", 0) == 1, 30, what="the body in control.XQ"
+    )
     time.sleep(1)  # a second record, if any, is written by the same worker right after the first
     assert len(rejected(service)) == 1
     assert scalar(service, "SELECT value FROM jobs.counters WHERE name = 'messages_rejected_total'") == 1
@@ -138,11 +177,13 @@ def test_a_rejected_body_is_recorded_and_counted_once_by_the_real_worker(service
 def test_a_body_over_the_size_limit_is_dead_lettered_unparsed_with_its_size(service, processes, vhost):
     processes("worker", extra_env={"WRLS_MAX_MESSAGE_BYTES": "1000"})
     wait_worker_ready(vhost, "control")
-    body = json.dumps({"queue_name": "control", "actor_name": "start-job",
-                       "kwargs": {"job": "pipeline", "params": {"x": "y" * 2000}}}).encode()
+    body = json.dumps(
+        {"queue_name": "control", "actor_name": "start-job", "kwargs": {"job": "pipeline", "params": {"x": "y" * 2000}}}
+    ).encode()
     publish(vhost, "control", body)
-    svc.wait_for(lambda: svc.queue_stats(vhost, "control.XQ").get("messages", 0) == 1, 30,
-                 what="the body in control.XQ")
+    svc.wait_for(
+        lambda: svc.queue_stats(vhost, "control.XQ").get("messages", 0) == 1, 30, what="the body in control.XQ"
+    )
     detail = svc.wait_for(lambda: rejected(service), 10, what="the rejection")[0].detail
     assert f"body is {len(body)} bytes, over the limit of 1000" in detail
     assert len(detail) < 400  # an excerpt, not the body

@@ -16,8 +16,9 @@ def test_each_child_counts_once_and_the_barrier_fires_once_with_the_children_cou
     barrier = query(service, "SELECT arrived, fired_at FROM jobs.barriers WHERE run_id = :r", r=run_id)[0]
     assert barrier.arrived == 1 and barrier.fired_at is None
     control.arrive(run_id, 0, "child-b", failed=True, counts={"rows": 2})
-    barrier = query(service, "SELECT arrived, failed, counts, fired_at FROM jobs.barriers WHERE run_id = :r",
-                    r=run_id)[0]
+    barrier = query(service, "SELECT arrived, failed, counts, fired_at FROM jobs.barriers WHERE run_id = :r", r=run_id)[
+        0
+    ]
     assert (barrier.arrived, barrier.failed, barrier.counts) == (2, 1, {"rows": 3})
     assert barrier.fired_at is not None
     assert scalar(service, "SELECT step_index FROM jobs.runs WHERE run_id = :r", r=run_id) == 1

@@ -4,8 +4,16 @@ from wrls_actors.runtime.ledger_writer import ENDED, QUEUED, RUNNING, StepEvent,
 
 
 def event(status, attempt, deliveries, rank, **fields):
-    return StepEvent(message_id="m", actor="job.step", queue="q", status=status, attempt=attempt,
-                     deliveries=deliveries, rank=rank, **fields)
+    return StepEvent(
+        message_id="m",
+        actor="job.step",
+        queue="q",
+        status=status,
+        attempt=attempt,
+        deliveries=deliveries,
+        rank=rank,
+        **fields,
+    )
 
 
 def test_a_late_queued_event_does_not_overwrite_a_finished_one():
@@ -14,16 +22,26 @@ def test_a_late_queued_event_does_not_overwrite_a_finished_one():
 
 
 def test_a_retry_is_newer_than_the_failed_attempt_before_it():
-    rows = merge([event("running", 1, 1, RUNNING, started_at="t1"), event("retrying", 1, 1, ENDED, timeouts=1),
-                  event("queued", 2, 0, QUEUED)])
+    rows = merge(
+        [
+            event("running", 1, 1, RUNNING, started_at="t1"),
+            event("retrying", 1, 1, ENDED, timeouts=1),
+            event("queued", 2, 0, QUEUED),
+        ]
+    )
     assert (rows["m"].status, rows["m"].attempt, rows["m"].timeouts) == ("queued", 2, 1)
 
 
 def test_counters_count_outcomes_and_durations():
-    rows = dict(((name, labels), value) for name, labels, value in counter_rows([
-        event("succeeded", 1, 1, ENDED, duration_ms=20, counted="succeeded"),
-        event("retrying", 1, 1, ENDED, duration_ms=2000, counted="retried", timeouts=1),
-    ]))
+    rows = dict(
+        ((name, labels), value)
+        for name, labels, value in counter_rows(
+            [
+                event("succeeded", 1, 1, ENDED, duration_ms=20, counted="succeeded"),
+                event("retrying", 1, 1, ENDED, duration_ms=2000, counted="retried", timeouts=1),
+            ]
+        )
+    )
     assert rows[("steps_total", '{"actor":"job.step","outcome":"succeeded","queue":"q"}')] == 1
     assert rows[("steps_timed_out_total", '{"actor":"job.step","queue":"q"}')] == 1
     assert rows[("step_duration_seconds_count", '{"actor":"job.step","queue":"q"}')] == 2

@@ -2,7 +2,7 @@
 
 import json
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -45,15 +45,26 @@ def test_metrics_count_runs_steps_ticks_and_queues_across_worker_processes(servi
     for run_id in runs + [failed]:
         wait_run_ended(service, run_id)
     parked = service.trigger("fan")  # its queue, long, has no consumer: the message waits there
-    service.scheduling.handle("unbuilt", datetime(2024, 1, 15, 3, 0, tzinfo=timezone.utc), "tick-1")
+    service.scheduling.handle("unbuilt", datetime(2024, 1, 15, 3, 0, tzinfo=UTC), "tick-1")
     svc.wait_for(lambda: svc.queue_stats(vhost, "long").get("messages_ready") == 1, 20, what="stats of long")
-    svc.wait_for(lambda: scalar(service, "SELECT count(*) FROM jobs.steps WHERE status = 'succeeded'") == 31, 10,
-                 what="the ledger to catch up")
+    svc.wait_for(
+        lambda: scalar(service, "SELECT count(*) FROM jobs.steps WHERE status = 'succeeded'") == 31,
+        10,
+        what="the ledger to catch up",
+    )
 
     # RabbitMQ's management statistics lag by a few seconds.
-    samples = svc.wait_for(lambda: (s := scrape(port)) and value(s, "wrls_queue_ready", queue="long") == 1
-                           and value(s, "wrls_queue_dead_lettered", queue="short") == 1 and s,
-                           30, interval_s=1, what="the exporter to see the parked and the dead-lettered message")
+    samples = svc.wait_for(
+        lambda: (
+            (s := scrape(port))
+            and value(s, "wrls_queue_ready", queue="long") == 1
+            and value(s, "wrls_queue_dead_lettered", queue="short") == 1
+            and s
+        ),
+        30,
+        interval_s=1,
+        what="the exporter to see the parked and the dead-lettered message",
+    )
     assert value(samples, "wrls_ledger_up") == 1 and value(samples, "wrls_broker_up") == 1
     assert value(samples, "wrls_runs_total", job="pipeline", outcome="succeeded") == 10
     assert value(samples, "wrls_runs_total", job="fail-fast", outcome="failed") == 1
@@ -93,8 +104,9 @@ def test_run_items_show_the_fan_out_progress_of_running_runs_per_job(service, pr
     control.fan_out(second, 0, ["d", "e"])
 
     def items(samples: dict) -> dict:
-        return {state: value(samples, "wrls_run_items", job="fan", state=state)
-                for state in ("total", "ended", "failed")}
+        return {
+            state: value(samples, "wrls_run_items", job="fan", state=state) for state in ("total", "ended", "failed")
+        }
 
     assert items(first_scrape(port)) == {"total": 5, "ended": 0, "failed": 0}
     control.arrive(first, 0, "child-a", failed=False)
@@ -126,8 +138,11 @@ def test_a_fresh_exporter_serves_every_known_series_at_0_before_anything_runs(se
     for actor, queue in actors:
         labels = {"actor": actor, "queue": queue}
         # Every bucket, so the first observation of each shows in rate().
-        buckets = {k[1] for k in samples if k[0] == "wrls_step_duration_seconds_bucket" and
-                   {n: v for n, v in k[1] if n != "le"} == labels}
+        buckets = {
+            k[1]
+            for k in samples
+            if k[0] == "wrls_step_duration_seconds_bucket" and {n: v for n, v in k[1] if n != "le"} == labels
+        }
         assert len(buckets) == 14, (actor, buckets)  # 13 bounds and +Inf
         assert all(samples[("wrls_step_duration_seconds_bucket", b)] == 0 for b in buckets)
         assert value(samples, "wrls_step_duration_seconds_count", **labels) == 0

@@ -21,12 +21,24 @@ from wrls_actors.runtime.start_checks import StartChecks
 HOOKS = sorted(name for name in vars(Middleware) if name.startswith(("before_", "after_")))
 
 OWN_HOOKS = {
-    Recorder: {"after_enqueue", "before_process_message", "after_process_message", "after_skip_message",
-               "after_nack", "after_worker_shutdown"},
+    Recorder: {
+        "after_enqueue",
+        "before_process_message",
+        "after_process_message",
+        "after_skip_message",
+        "after_nack",
+        "after_worker_shutdown",
+    },
     StartChecks: {"before_process_message"},
     DeliveryLimit: {"before_process_message"},
-    Heartbeats: {"after_process_boot", "after_worker_boot", "before_worker_shutdown", "before_process_message",
-                 "after_process_message", "after_skip_message"},
+    Heartbeats: {
+        "after_process_boot",
+        "after_worker_boot",
+        "before_worker_shutdown",
+        "before_process_message",
+        "after_process_message",
+        "after_skip_message",
+    },
     RunReactions: {"after_process_message", "after_skip_message"},
 }
 
@@ -37,9 +49,17 @@ def overridden(cls: type) -> set[str]:
 
 def test_the_hooks_are_dramatiqs():
     # Guards the check below: a renamed hook in Dramatiq would make every class look clean.
-    assert {"before_process_message", "after_process_message", "after_skip_message", "after_nack",
-            "after_enqueue", "after_process_boot", "after_worker_boot", "before_worker_shutdown",
-            "after_worker_shutdown"} <= set(HOOKS)
+    assert {
+        "before_process_message",
+        "after_process_message",
+        "after_skip_message",
+        "after_nack",
+        "after_enqueue",
+        "after_process_boot",
+        "after_worker_boot",
+        "before_worker_shutdown",
+        "after_worker_shutdown",
+    } <= set(HOOKS)
 
 
 def test_each_ledger_middleware_overrides_only_the_hooks_of_its_concern():
@@ -56,13 +76,27 @@ def test_only_the_recorder_records_enqueues_and_nacks_and_only_heartbeats_start_
 def test_the_services_broker_has_the_stack_in_its_order(service):
     stack = service.broker.middleware
     assert [type(m) for m in stack] == [
-        Signatures, AgeLimit, TimeLimit, ShutdownNotifications, Pipelines,
-        RunReactions, Recorder, StartChecks, DeliveryLimit, Heartbeats,
-        Retries, ScheduleOptions,
+        Signatures,
+        AgeLimit,
+        TimeLimit,
+        ShutdownNotifications,
+        Pipelines,
+        RunReactions,
+        Recorder,
+        StartChecks,
+        DeliveryLimit,
+        Heartbeats,
+        Retries,
+        ScheduleOptions,
     ]
     ledger = service.ledger
     assert [m for m in stack if type(m) in OWN_HOOKS] == [
-        ledger.run_reactions, ledger.recorder, ledger.start_checks, ledger.delivery_limit, ledger.heartbeats]
+        ledger.run_reactions,
+        ledger.recorder,
+        ledger.start_checks,
+        ledger.delivery_limit,
+        ledger.heartbeats,
+    ]
     # The heartbeat records its running rows through the recorder's writer, not a writer of its own.
     assert ledger.heartbeats._record == ledger.recorder.record
 
@@ -71,8 +105,9 @@ def test_the_order_keeps_each_reason_in_broker_py(service):
     position = {type(m): i for i, m in enumerate(service.broker.middleware)}
     assert all(position[cls] < position[Retries] for cls in OWN_HOOKS), "after_* hooks must see Retries' decision"
     assert position[Signatures] == 0, "a forged message must reach no other middleware"
-    assert min(position[cls] for cls in (Recorder, StartChecks, DeliveryLimit, Heartbeats)) == position[Recorder], \
+    assert min(position[cls] for cls in (Recorder, StartChecks, DeliveryLimit, Heartbeats)) == position[Recorder], (
         "the recorder stamps the start and log context the others use"
+    )
     assert position[StartChecks] < position[DeliveryLimit], "a refused message must not be counted in jobs.steps"
     assert position[Heartbeats] == position[Retries] - 1, "only a message that passed every check is watched"
     assert position[RunReactions] < position[Recorder], "a run reacts once the failure is recorded"

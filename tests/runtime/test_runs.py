@@ -12,11 +12,18 @@ def test_steps_run_in_order_and_the_run_succeeds(service, processes, vhost):
     run = wait_run_ended(service, run_id)
     assert run.status == "succeeded"
     assert run.counts == {"records": 3}
-    steps = [r.step for r in query(service, "SELECT step FROM test_effects WHERE run_id = :r ORDER BY at, id", r=run_id)]
+    steps = [
+        r.step for r in query(service, "SELECT step FROM test_effects WHERE run_id = :r ORDER BY at, id", r=run_id)
+    ]
     assert steps == ["first", "second", "third"]
-    ledger = query(service, "SELECT actor, status, attempt FROM jobs.steps WHERE run_id = :r ORDER BY enqueued_at", r=run_id)
+    ledger = query(
+        service, "SELECT actor, status, attempt FROM jobs.steps WHERE run_id = :r ORDER BY enqueued_at", r=run_id
+    )
     assert [(r.actor, r.status, r.attempt) for r in ledger] == [
-        ("pipeline.first", "succeeded", 1), ("pipeline.second", "succeeded", 1), ("pipeline.third", "succeeded", 1)]
+        ("pipeline.first", "succeeded", 1),
+        ("pipeline.second", "succeeded", 1),
+        ("pipeline.third", "succeeded", 1),
+    ]
 
 
 def test_a_step_failing_after_its_retries_fails_the_run_and_nothing_later_starts(service, processes, vhost):
@@ -30,8 +37,10 @@ def test_a_step_failing_after_its_retries_fails_the_run_and_nothing_later_starts
     assert scalar(service, "SELECT count(*) FROM test_attempts WHERE step = 'broken'") == 2
     assert scalar(service, "SELECT count(*) FROM test_effects WHERE step = 'never'") == 0
     service.ledger.flush()
-    statuses = {r.actor: (r.status, r.attempt) for r in
-                query(service, "SELECT actor, status, attempt FROM jobs.steps WHERE run_id = :r", r=run_id)}
+    statuses = {
+        r.actor: (r.status, r.attempt)
+        for r in query(service, "SELECT actor, status, attempt FROM jobs.steps WHERE run_id = :r", r=run_id)
+    }
     assert statuses == {"fail-fast.first": ("succeeded", 1), "fail-fast.broken": ("failed", 2)}
     kinds = [r.kind for r in query(service, "SELECT kind FROM jobs.events WHERE run_id = :r ORDER BY id", r=run_id)]
     assert kinds.count("retrying") == 1 and "failed" in kinds and "run-failed" in kinds
@@ -47,9 +56,18 @@ def test_fan_in_continues_once_when_every_child_ended_and_counts_the_failed_one(
     assert run.counts["children_ok"] == 29 and run.counts["each_queued"] == 30
     assert scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r AND step = 'each'", r=run_id) == 29
     # The step after the fan-in ran exactly once.
-    assert scalar(service, "SELECT count(*) FROM test_attempts a JOIN test_effects e USING (message_id) "
-                           "WHERE e.run_id = :r AND a.step = 'finish'", r=run_id) == 1
-    barrier = query(service, "SELECT expected, arrived, failed, fired_at FROM jobs.barriers WHERE run_id = :r", r=run_id)[0]
+    assert (
+        scalar(
+            service,
+            "SELECT count(*) FROM test_attempts a JOIN test_effects e USING (message_id) "
+            "WHERE e.run_id = :r AND a.step = 'finish'",
+            r=run_id,
+        )
+        == 1
+    )
+    barrier = query(
+        service, "SELECT expected, arrived, failed, fired_at FROM jobs.barriers WHERE run_id = :r", r=run_id
+    )[0]
     assert (barrier.expected, barrier.arrived, barrier.failed) == (30, 30, 1) and barrier.fired_at is not None
 
 
@@ -60,10 +78,15 @@ def test_a_later_step_can_read_which_children_failed_and_why(service, processes,
     assert wait_run_ended(service, run_id).status == "completed-with-failures"
     ledger = LedgerView(service.engine)
     # A failed child's error is on its step row, which the worker writes in batches: it may lag the run's end.
-    children = wait_for(lambda: (c := ledger.children(run_id, 0)) and c[2].error and c, 10,
-                        what="the failed child's error")
+    children = wait_for(
+        lambda: (c := ledger.children(run_id, 0)) and c[2].error and c, 10, what="the failed child's error"
+    )
     assert [(c.position, c.status) for c in children] == [
-        (0, "succeeded"), (1, "succeeded"), (2, "failed"), (3, "succeeded")]
+        (0, "succeeded"),
+        (1, "succeeded"),
+        (2, "failed"),
+        (3, "succeeded"),
+    ]
     assert "item 2 is bad" in children[2].error
     assert [c.error for c in children if c.position != 2] == [None, None, None]
     assert children[0].counts == {"children_ok": 1} and children[2].counts == {}
@@ -98,9 +121,20 @@ def test_a_step_past_its_time_limit_is_recorded_as_timed_out(service, processes,
     assert "TimeLimitExceeded" in run.error
     # The worker's ledger writer records the step's end a flush interval after the run's (decisions are
     # written at once, step rows in batches): under load the test can look first.
-    step = wait_for(lambda: next((r for r in query(service, "SELECT status, timeouts, duration_ms FROM jobs.steps "
-                                                            "WHERE run_id = :r", r=run_id) if r.status != "running"),
-                                 None), 10, what="the step's final ledger row")
+    step = wait_for(
+        lambda: next(
+            (
+                r
+                for r in query(
+                    service, "SELECT status, timeouts, duration_ms FROM jobs.steps WHERE run_id = :r", r=run_id
+                )
+                if r.status != "running"
+            ),
+            None,
+        ),
+        10,
+        what="the step's final ledger row",
+    )
     assert step.status == "timed-out" and step.timeouts == 1
     assert step.duration_ms < 5000  # interrupted near its 1 s limit, not left to run its 8 s
     assert scalar(service, "SELECT count(*) FROM jobs.events WHERE kind = 'timed-out' AND run_id = :r", r=run_id) == 1

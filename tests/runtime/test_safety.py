@@ -35,7 +35,12 @@ def test_the_worker_refuses_to_start_naming_the_actor(tmp_path, env):
         "    return Service(Settings.from_env('WRLS'), [Job('big', (Step('import', lambda ctx: None,"
         " time_limit=timedelta(hours=1)),))])\n"
     )
-    result = subprocess.run([sys.executable, "-m", "wrls_actors", "--app", "unsafe_app:service", "worker"],
-                            env={**env, "PYTHONPATH": f"{tmp_path}"}, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "wrls_actors", "--app", "unsafe_app:service", "worker"],
+        env={**env, "PYTHONPATH": f"{tmp_path}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "big.import: time limit 3600000 ms is not below the consumer timeout 1800000 ms" in result.stderr

@@ -18,8 +18,9 @@ def test_one_url_without_the_other_is_refused_naming_the_missing_one():
 
 
 def test_passwords_never_show_in_repr():
-    settings = Settings.from_env("WRLS", {"WRLS_BROKER_URL": "amqp://u:s3cret@h/v",
-                                          "WRLS_DATABASE_URL": "postgresql://u:s3cret@h/d", **KEY})
+    settings = Settings.from_env(
+        "WRLS", {"WRLS_BROKER_URL": "amqp://u:s3cret@h/v", "WRLS_DATABASE_URL": "postgresql://u:s3cret@h/d", **KEY}
+    )
     assert "s3cret" not in repr(settings) and KEY["WRLS_MESSAGE_KEY"] not in repr(settings)
     assert mask_url("amqp://u:s3cret@h:5672/v") == "amqp://u:***@h:5672/v"
 
@@ -52,7 +53,9 @@ def test_every_variable_read_is_in_the_documented_list():
     import re
 
     source = inspect.getsource(Settings.from_env)
-    read = set(re.findall(r'\{prefix\}_([A-Z_]+)\b', source)) | set(re.findall(r'_int\(env, prefix, "([A-Z_]+)"\)', source))
+    read = set(re.findall(r"\{prefix\}_([A-Z_]+)\b", source)) | set(
+        re.findall(r'_int\(env, prefix, "([A-Z_]+)"\)', source)
+    )
     documented = {v.name for v in VARIABLES}
     assert {"BROKER_URL", "DATABASE_URL", "MAX_DELIVERIES", "LOG_FORMAT"} <= read
     assert read - {"SCHEDULE_"} <= documented

@@ -19,18 +19,46 @@ def test_unsigned_and_badly_signed_step_and_tick_messages_are_dead_lettered_not_
     run_id = service.trigger("long-step", {"seconds": 0})
     wait_run_ended(service, run_id)
     # A real step of a real run, as anyone with access to the vhost could publish it.
-    body = {"queue_name": "long", "actor_name": "long-step.work", "message_id": str(uuid.uuid4()),
-            "kwargs": {"run_id": run_id, "params": {}}}
+    body = {
+        "queue_name": "long",
+        "actor_name": "long-step.work",
+        "message_id": str(uuid.uuid4()),
+        "kwargs": {"run_id": run_id, "params": {}},
+    }
     publish(vhost, "long", json.dumps(body).encode())
     publish(vhost, "long", signed({**body, "message_id": str(uuid.uuid4())}, key="another-key-" + "x" * 32))
-    publish(vhost, "schedule", json.dumps({"queue_name": "schedule", "actor_name": "tick.pipeline",
-                                           "options": {"scheduled_at": "2026-01-01T00:00:00+00:00"}}).encode())
+    publish(
+        vhost,
+        "schedule",
+        json.dumps(
+            {
+                "queue_name": "schedule",
+                "actor_name": "tick.pipeline",
+                "options": {"scheduled_at": "2026-01-01T00:00:00+00:00"},
+            }
+        ).encode(),
+    )
     # Through a delay queue, which the worker itself moves on to the queue when due.
-    publish(vhost, "long.DQ", json.dumps({**body, "queue_name": "long.DQ", "message_id": str(uuid.uuid4()),
-                                          "options": {"eta": int(time.time() * 1000)}}).encode())
-    svc.wait_for(lambda: svc.queue_stats(vhost, "long.XQ").get("messages", 0) == 3
-                 and svc.queue_stats(vhost, "schedule.XQ").get("messages", 0) == 1, 30,
-                 what="four messages dead-lettered")
+    publish(
+        vhost,
+        "long.DQ",
+        json.dumps(
+            {
+                **body,
+                "queue_name": "long.DQ",
+                "message_id": str(uuid.uuid4()),
+                "options": {"eta": int(time.time() * 1000)},
+            }
+        ).encode(),
+    )
+    svc.wait_for(
+        lambda: (
+            svc.queue_stats(vhost, "long.XQ").get("messages", 0) == 3
+            and svc.queue_stats(vhost, "schedule.XQ").get("messages", 0) == 1
+        ),
+        30,
+        what="four messages dead-lettered",
+    )
     details = sorted(r.detail for r in rejected(service))
     assert len(details) == 4
     assert details[0].startswith("bad signature message for long-step.work on long")

@@ -10,13 +10,17 @@ def test_a_step_whose_worker_dies_is_found_stalled_by_the_sweep(service, process
     worker = processes("worker")
     wait_worker_ready(vhost, "long")
     service.trigger("long-step", {"seconds": 30})
-    svc.wait_for(lambda: scalar(service, "SELECT count(*) FROM jobs.steps WHERE status = 'running'") == 1,
-                 what="the step to be recorded running")
+    svc.wait_for(
+        lambda: scalar(service, "SELECT count(*) FROM jobs.steps WHERE status = 'running'") == 1,
+        what="the step to be recorded running",
+    )
     worker.kill(signal.SIGKILL)
     worker.popen.wait(10)
     # Another worker on other queues only: it sweeps, but cannot take the message.
     processes("worker", "--queues", "short")
     stalled = svc.wait_for(
-        lambda: query(service, "SELECT status, error FROM jobs.steps WHERE status = 'stalled'"), 20,
-        what="the sweep to find the stall")
+        lambda: query(service, "SELECT status, error FROM jobs.steps WHERE status = 'stalled'"),
+        20,
+        what="the sweep to find the stall",
+    )
     assert "no heartbeat" in stalled[0].error

@@ -53,18 +53,21 @@ def test_a_start_only_checked_records_nothing(service):
 def test_a_step_message_for_a_run_that_does_not_exist_is_dead_lettered_as_stray(service, processes, vhost):
     processes("worker")
     wait_worker_ready(vhost)
-    body = {"queue_name": "short", "actor_name": "pipeline.first", "message_id": str(uuid.uuid4()),
-            "kwargs": {"run_id": ZERO_RUN, "params": {}}}
+    body = {
+        "queue_name": "short",
+        "actor_name": "pipeline.first",
+        "message_id": str(uuid.uuid4()),
+        "kwargs": {"run_id": ZERO_RUN, "params": {}},
+    }
     publish(vhost, "short", signed(body))
-    svc.wait_for(lambda: svc.queue_stats(vhost, "short.XQ").get("messages", 0) == 1, 30,
-                 what="the stray in short.XQ")
-    event = svc.wait_for(lambda: query(service, "SELECT * FROM jobs.events WHERE kind = 'stray'"), 10,
-                         what="the stray recorded")[0]
+    svc.wait_for(lambda: svc.queue_stats(vhost, "short.XQ").get("messages", 0) == 1, 30, what="the stray in short.XQ")
+    event = svc.wait_for(
+        lambda: query(service, "SELECT * FROM jobs.events WHERE kind = 'stray'"), 10, what="the stray recorded"
+    )[0]
     assert event.detail == f"pipeline.first: run {ZERO_RUN} does not exist; dead-lettered"
     assert event.message_id == body["message_id"]
     assert scalar(service, "SELECT count(*) FROM test_attempts") == 0
     assert scalar(service, "SELECT count(*) FROM jobs.steps WHERE status = 'succeeded'") == 0
-
 
 
 def test_a_repeated_step_message_of_a_run_that_moved_on_is_acked_as_a_duplicate_not_run(service, processes, vhost):
@@ -72,16 +75,26 @@ def test_a_repeated_step_message_of_a_run_that_moved_on_is_acked_as_a_duplicate_
     wait_worker_ready(vhost)
     run_id = service.trigger("pipeline")
     assert wait_run_ended(service, run_id).status == "succeeded"
-    first = svc.wait_for(lambda: query(service, "SELECT * FROM jobs.steps WHERE actor = 'pipeline.first' "
-                                                "AND status = 'succeeded'"), 10, what="the first step's row")[0]
+    first = svc.wait_for(
+        lambda: query(service, "SELECT * FROM jobs.steps WHERE actor = 'pipeline.first' AND status = 'succeeded'"),
+        10,
+        what="the first step's row",
+    )[0]
     # Step 1 again, as a crash after its commit and before its ack would deliver it.
-    body = {"queue_name": "short", "actor_name": "pipeline.second", "message_id": step_message_id(run_id, 1),
-            "kwargs": {"run_id": run_id, "params": {}}}
+    body = {
+        "queue_name": "short",
+        "actor_name": "pipeline.second",
+        "message_id": step_message_id(run_id, 1),
+        "kwargs": {"run_id": run_id, "params": {}},
+    }
     publish(vhost, "short", signed(body))
     # And a step the run has not reached (a run of another job, too: stray).
     publish(vhost, "short", signed({**body, "actor_name": "gate.after", "message_id": str(uuid.uuid4())}))
-    svc.wait_for(lambda: query(service, "SELECT * FROM jobs.events WHERE kind = 'step-duplicate'"), 20,
-                 what="the duplicate recorded")
+    svc.wait_for(
+        lambda: query(service, "SELECT * FROM jobs.events WHERE kind = 'step-duplicate'"),
+        20,
+        what="the duplicate recorded",
+    )
     svc.wait_for(lambda: svc.queue_stats(vhost, "short.XQ").get("messages", 0) == 1, 20, what="the stray dead-lettered")
     duplicate = query(service, "SELECT * FROM jobs.events WHERE kind = 'step-duplicate'")[0]
     assert duplicate.detail == (f"pipeline.second: run {run_id} has ended (succeeded); acknowledged, not run")

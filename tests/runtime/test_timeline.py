@@ -96,7 +96,7 @@ def test_the_night_clocks_go_back_is_listed_by_instant_with_the_offset_in_the_re
         monkeypatch.delenv(key)
     assert main(["schedule", "--date", "2024-10-27"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
-    night = lines[lines.index("|00:00|Customer file refresh|water-abstraction-service|"):][:7]
+    night = lines[lines.index("|00:00|Customer file refresh|water-abstraction-service|") :][:7]
     assert night == [
         "|00:00|Customer file refresh|water-abstraction-service|",
         "| -  |Check for updated invoice accounts|water-abstraction-service|",

@@ -63,7 +63,7 @@ class FakeChargingModule:
         self._lock = threading.Lock()
         self._server: json_http.Server | None = None
 
-    def __enter__(self) -> "FakeChargingModule":
+    def __enter__(self) -> FakeChargingModule:
         self._server = json_http.start(_handler(self), "fake-charging-module")
         return self
 
@@ -87,8 +87,15 @@ class FakeChargingModule:
     def add_file(self, reference: str, exported_at: str, customers: list[str]) -> None:
         """A customer file, after the ones added before (the API lists them oldest first)."""
         with self._lock:
-            self.files.append({"id": str(uuid.uuid4()), "fileReference": reference, "status": "exported",
-                               "exportedAt": exported_at, "exportedCustomers": list(customers)})
+            self.files.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "fileReference": reference,
+                    "status": "exported",
+                    "exportedAt": exported_at,
+                    "exportedCustomers": list(customers),
+                }
+            )
 
     def add_bill_run(self, external_id: str) -> None:
         with self._lock:
@@ -105,8 +112,9 @@ class FakeChargingModule:
 
     def received(self, method: str | None = None, path: str | None = None) -> list[Request]:
         with self._lock:
-            return [r for r in self.requests
-                    if (method is None or r.method == method) and (path is None or r.path == path)]
+            return [
+                r for r in self.requests if (method is None or r.method == method) and (path is None or r.path == path)
+            ]
 
     # -- the API ----------------------------------------------------------------
 
@@ -161,8 +169,7 @@ def _handler(fake: FakeChargingModule) -> type[json_http.JsonHandler]:
             length = int(headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
             auth = headers.get("authorization", "")
-            request = Request(self.command, urlsplit(self.path).path,
-                              auth[7:] if auth.startswith("Bearer ") else None)
+            request = Request(self.command, urlsplit(self.path).path, auth[7:] if auth.startswith("Bearer ") else None)
             with fake._lock:
                 fake.requests.append(request)
             status, payload = fake.handle(request, headers, body)

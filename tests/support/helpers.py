@@ -19,8 +19,9 @@ def scalar(service, sql: str, **params):
 
 
 def wait_worker_ready(vhost: str, queue: str = "short", timeout_s: float = 40) -> None:
-    svc.wait_for(lambda: svc.queue_stats(vhost, queue).get("consumers", 0) > 0, timeout_s,
-                 what=f"a worker consuming {queue}")
+    svc.wait_for(
+        lambda: svc.queue_stats(vhost, queue).get("consumers", 0) > 0, timeout_s, what=f"a worker consuming {queue}"
+    )
 
 
 def wait_run_ended(service, run_id: str, timeout_s: float = 30):
@@ -37,12 +38,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def add_run(service, job: str, *, status: str = "running", step_index: int = 0,
-            started: str = "now()", nominal: datetime | None = None) -> str:
+def add_run(
+    service,
+    job: str,
+    *,
+    status: str = "running",
+    step_index: int = 0,
+    started: str = "now()",
+    nominal: datetime | None = None,
+) -> str:
     """A run written straight into the ledger; ``started`` is an SQL expression."""
     with service.engine.begin() as connection:
         return connection.execute(
-            text(f"INSERT INTO jobs.runs (run_id, job, trigger, nominal_time, status, step_index, started_at) "
-                 f"VALUES (gen_random_uuid(), :job, 'cli', :nominal, :status, :step, {started}) "
-                 "RETURNING run_id::text"),
-            {"job": job, "nominal": nominal, "status": status, "step": step_index}).scalar_one()
+            text(
+                f"INSERT INTO jobs.runs (run_id, job, trigger, nominal_time, status, step_index, started_at) "
+                f"VALUES (gen_random_uuid(), :job, 'cli', :nominal, :status, :step, {started}) "
+                "RETURNING run_id::text"
+            ),
+            {"job": job, "nominal": nominal, "status": status, "step": step_index},
+        ).scalar_one()

@@ -26,7 +26,13 @@ def publish(vhost: str, queue: str, body: bytes) -> None:
 
 def signed(body: dict, key: str = TEST_MESSAGE_KEY) -> bytes:
     """``body`` signed as the service signs its own messages."""
-    message = Message(queue_name=body["queue_name"], actor_name=body["actor_name"], args=(),
-                      kwargs=body.get("kwargs", {}), options=dict(body.get("options", {})),
-                      message_id=body["message_id"], message_timestamp=0)
+    message = Message(
+        queue_name=body["queue_name"],
+        actor_name=body["actor_name"],
+        args=(),
+        kwargs=body.get("kwargs", {}),
+        options=dict(body.get("options", {})),
+        message_id=body["message_id"],
+        message_timestamp=0,
+    )
     return json.dumps({**body, "options": {**body.get("options", {}), "signature": Signer(key).sign(message)}}).encode()

@@ -31,7 +31,7 @@ import re
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -60,8 +60,9 @@ TEAM_KEY_ERROR = NotifyError(400, "BadRequestError", "Can't send to this recipie
 TEMPLATE_NOT_FOUND = NotifyError(400, "BadRequestError", "Template not found")
 AUTH_ERROR = NotifyError(403, "AuthError", "Invalid token: API key not found")
 CLOCK_ERROR = NotifyError(403, "AuthError", "Error: Your system clock must be accurate to within 30 seconds")
-RATE_LIMIT_ERROR = NotifyError(429, "RateLimitError",
-                               "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds")
+RATE_LIMIT_ERROR = NotifyError(
+    429, "RateLimitError", "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds"
+)
 DAILY_LIMIT_ERROR = NotifyError(429, "TooManyRequestsError", "Exceeded send limits (1000) for today")
 SERVER_ERROR = NotifyError(500, "Exception", "Internal server error")
 NO_TOKEN = NotifyError(401, "AuthError", "Unauthorized: authentication token must be provided")
@@ -98,8 +99,12 @@ class _Failure:
 
 
 class FakeNotify:
-    def __init__(self, templates: dict[str, str] | None = None, key_name: str = "wrls_test",
-                 rate_limit: tuple[int, float] | None = None) -> None:
+    def __init__(
+        self,
+        templates: dict[str, str] | None = None,
+        key_name: str = "wrls_test",
+        rate_limit: tuple[int, float] | None = None,
+    ) -> None:
         self.service_id = str(uuid.uuid4())
         self.secret = str(uuid.uuid4())
         self.api_key = f"{key_name}-{self.service_id}-{self.secret}"
@@ -114,7 +119,7 @@ class FakeNotify:
 
     # -- life -------------------------------------------------------------------
 
-    def start(self) -> "FakeNotify":
+    def start(self) -> FakeNotify:
         self._server = json_http.start(_handler(self), "fake-notify")
         return self
 
@@ -123,7 +128,7 @@ class FakeNotify:
             json_http.stop(self._server)
             self._server = None
 
-    def __enter__(self) -> "FakeNotify":
+    def __enter__(self) -> FakeNotify:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -141,8 +146,9 @@ class FakeNotify:
 
     # -- behaviour on demand ----------------------------------------------------
 
-    def fail(self, error: NotifyError, times: int | None = 1, *, method: str | None = None,
-             path: str | None = None) -> None:
+    def fail(
+        self, error: NotifyError, times: int | None = 1, *, method: str | None = None, path: str | None = None
+    ) -> None:
         """Answer the next ``times`` matching requests (authenticated ones) with ``error``; None: until recover()."""
         with self._lock:
             self._failures.append(_Failure(error, times, method, path))
@@ -188,8 +194,9 @@ class FakeNotify:
 
     def received(self, method: str | None = None, path: str | None = None) -> list[Request]:
         with self._lock:
-            return [r for r in self.requests
-                    if (method is None or r.method == method) and (path is None or r.path == path)]
+            return [
+                r for r in self.requests if (method is None or r.method == method) and (path is None or r.path == path)
+            ]
 
     # -- the API ----------------------------------------------------------------
 
@@ -251,8 +258,10 @@ class FakeNotify:
             text = self.templates[template_id]
             missing = [f for f in re.findall(r"\(\(([^)]+)\)\)", text) if f not in personalisation]
             if missing:
-                return None, (400, NotifyError(400, "BadRequestError",
-                                               f"Missing personalisation: {', '.join(missing)}").body())
+                return None, (
+                    400,
+                    NotifyError(400, "BadRequestError", f"Missing personalisation: {', '.join(missing)}").body(),
+                )
             for field, value in personalisation.items():
                 text = text.replace(f"(({field}))", str(value))
         return text, None
@@ -270,8 +279,7 @@ class FakeNotify:
             return 400, NotifyError(400, "ValidationError", "personalisation is a required property").body()
         for line in ("address_line_1", "address_line_2"):
             if not personalisation.get(line):
-                return 400, NotifyError(400, "ValidationError",
-                                        f"personalisation {line} is a required property").body()
+                return 400, NotifyError(400, "ValidationError", f"personalisation {line} is a required property").body()
         return self._accept("letter", template_id, personalisation, body.get("reference"))
 
     def _send_precompiled(self, body: dict) -> tuple[int, dict]:
@@ -287,30 +295,63 @@ class FakeNotify:
         notification_id = str(uuid.uuid4())
         postage = body.get("postage") or "second"
         with self._lock:
-            self.notifications.append({
-                "id": notification_id, "reference": reference, "email_address": None, "phone_number": None,
-                "type": "letter", "status": "pending-virus-check", "template": None, "body": None,
-                "subject": None, "created_at": _now(), "created_by_name": None, "sent_at": None,
-                "completed_at": None, "scheduled_for": None, "postage": postage, "pdf": pdf,
-            })
+            self.notifications.append(
+                {
+                    "id": notification_id,
+                    "reference": reference,
+                    "email_address": None,
+                    "phone_number": None,
+                    "type": "letter",
+                    "status": "pending-virus-check",
+                    "template": None,
+                    "body": None,
+                    "subject": None,
+                    "created_at": _now(),
+                    "created_by_name": None,
+                    "sent_at": None,
+                    "completed_at": None,
+                    "scheduled_for": None,
+                    "postage": postage,
+                    "pdf": pdf,
+                }
+            )
         # Notify's answer to a precompiled letter: no template, no content.
         return 201, {"id": notification_id, "reference": reference, "postage": postage}
 
-    def _accept(self, kind: str, template_id: str, personalisation: dict, reference: str | None,
-                email_address: str | None = None) -> tuple[int, dict]:
+    def _accept(
+        self,
+        kind: str,
+        template_id: str,
+        personalisation: dict,
+        reference: str | None,
+        email_address: str | None = None,
+    ) -> tuple[int, dict]:
         text, refused = self._render(template_id, personalisation)
         if refused is not None:
             return refused
         notification_id = str(uuid.uuid4())
         uri = f"{self.base_url}/v2/notifications/{notification_id}"
-        template = {"id": template_id, "version": 1,
-                    "uri": f"{self.base_url}/services/{self.service_id}/templates/{template_id}"}
+        template = {
+            "id": template_id,
+            "version": 1,
+            "uri": f"{self.base_url}/services/{self.service_id}/templates/{template_id}",
+        }
         body_text = text if text is not None else "\n".join(f"{k}: {v}" for k, v in personalisation.items())
         notification = {
-            "id": notification_id, "reference": reference, "email_address": email_address,
-            "phone_number": None, "type": kind, "status": "created", "template": template,
-            "body": body_text, "subject": "Notification", "created_at": _now(), "created_by_name": None,
-            "sent_at": None, "completed_at": None, "scheduled_for": None,
+            "id": notification_id,
+            "reference": reference,
+            "email_address": email_address,
+            "phone_number": None,
+            "type": kind,
+            "status": "created",
+            "template": template,
+            "body": body_text,
+            "subject": "Notification",
+            "created_at": _now(),
+            "created_by_name": None,
+            "sent_at": None,
+            "completed_at": None,
+            "scheduled_for": None,
             "personalisation": personalisation,
         }
         with self._lock:
@@ -318,8 +359,14 @@ class FakeNotify:
         content = {"subject": "Notification", "body": body_text}
         if kind == "email":
             content["from_email"] = "wrls@notify.example"
-        return 201, {"id": notification_id, "reference": reference, "uri": uri, "template": template,
-                     "content": content, "scheduled_for": None}
+        return 201, {
+            "id": notification_id,
+            "reference": reference,
+            "uri": uri,
+            "template": template,
+            "content": content,
+            "scheduled_for": None,
+        }
 
     def _over_rate_limit(self, at: float) -> bool:
         """Notify's rolling limit on sends: past it, the send is refused (and not counted)."""
@@ -335,8 +382,11 @@ class FakeNotify:
 
     def _list(self, query: dict[str, list[str]]) -> tuple[int, dict]:
         def wanted(n: dict) -> bool:
-            return all(n.get(field) == query[key][0] for key, field in
-                       (("reference", "reference"), ("template_type", "type"), ("status", "status")) if key in query)
+            return all(
+                n.get(field) == query[key][0]
+                for key, field in (("reference", "reference"), ("template_type", "type"), ("status", "status"))
+                if key in query
+            )
 
         with self._lock:
             found = [_public(n) for n in reversed(self.notifications) if wanted(n)]
@@ -372,7 +422,7 @@ class FakeNotify:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _public(notification: dict) -> dict:
@@ -389,8 +439,9 @@ def _handler(fake: FakeNotify) -> type[json_http.JsonHandler]:
                 body = json.loads(raw) if raw else None
             except ValueError:
                 body = raw.decode(errors="replace")
-            request = Request(self.command, url.path, parse_qs(url.query),
-                              {k.lower(): v for k, v in self.headers.items()}, body)
+            request = Request(
+                self.command, url.path, parse_qs(url.query), {k.lower(): v for k, v in self.headers.items()}, body
+            )
             with fake._lock:
                 fake.requests.append(request)
             answer = fake.handle(request)

@@ -20,7 +20,11 @@ class Process:
         self.log = open(self.log_path, "wb")
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "wrls_actors", "--app", app, *args],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     @property

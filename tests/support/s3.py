@@ -21,7 +21,8 @@ class S3Server:
         self.log = open(log, "wb")
         self.popen = subprocess.Popen(
             [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self.log, stderr=subprocess.STDOUT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         wait_for(self._up, 30, what="moto S3 server")
 
@@ -35,8 +36,13 @@ class S3Server:
     def client(self):
         import boto3
 
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name="eu-west-2",
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="eu-west-2",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
 
     def stop(self) -> None:
         self.popen.terminate()

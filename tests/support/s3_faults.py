@@ -11,8 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.support.json_http import start, stop
 
-FAILURE = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
-           b"<Message>injected by the test</Message></Error>")
+FAILURE = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
+    b"<Message>injected by the test</Message></Error>"
+)
 
 
 class FaultyS3:
@@ -47,9 +49,15 @@ class FaultyS3:
                     upstream.request(self.command, self.path, body=body, headers=headers)
                     response = upstream.getresponse()
                     data = response.read()
-                    self._answer(response.status, {k: v for k, v in response.getheaders()
-                                                   if k.lower() not in ("transfer-encoding", "connection",
-                                                                        "content-length")}, data)
+                    self._answer(
+                        response.status,
+                        {
+                            k: v
+                            for k, v in response.getheaders()
+                            if k.lower() not in ("transfer-encoding", "connection", "content-length")
+                        },
+                        data,
+                    )
                 finally:
                     upstream.close()
 

@@ -32,13 +32,21 @@ _service: Service | None = None
 def _effect(ctx, item=None) -> None:
     """An idempotent effect (unique per message) and a non-idempotent attempt log."""
     with _service.engine.begin() as connection:
-        connection.execute(text("INSERT INTO test_attempts (message_id, step) VALUES (:m, :s)"),
-                           {"m": ctx.message_id, "s": ctx.step})
         connection.execute(
-            text("INSERT INTO test_effects (run_id, step, message_id, item, attempt) VALUES (:r, :s, :m, :i, :a) "
-                 "ON CONFLICT (message_id, step) DO NOTHING"),
-            {"r": str(ctx.run_id), "s": ctx.step, "m": ctx.message_id, "i": None if item is None else str(item),
-             "a": ctx.attempt},
+            text("INSERT INTO test_attempts (message_id, step) VALUES (:m, :s)"), {"m": ctx.message_id, "s": ctx.step}
+        )
+        connection.execute(
+            text(
+                "INSERT INTO test_effects (run_id, step, message_id, item, attempt) VALUES (:r, :s, :m, :i, :a) "
+                "ON CONFLICT (message_id, step) DO NOTHING"
+            ),
+            {
+                "r": str(ctx.run_id),
+                "s": ctx.step,
+                "m": ctx.message_id,
+                "i": None if item is None else str(item),
+                "a": ctx.attempt,
+            },
         )
 
 
@@ -94,8 +102,9 @@ def slow(ctx):
 def marked_slow(ctx):
     """Records that it started (not idempotently), then works for a while, then its effect."""
     with _service.engine.begin() as connection:
-        connection.execute(text("INSERT INTO test_attempts (message_id, step) VALUES (:m, 'started')"),
-                           {"m": ctx.message_id})
+        connection.execute(
+            text("INSERT INTO test_attempts (message_id, step) VALUES (:m, 'started')"), {"m": ctx.message_id}
+        )
     slow(ctx)
 
 
@@ -110,39 +119,76 @@ def crash(ctx):
 
 
 QUICK = dict(min_backoff=timedelta(milliseconds=100), max_backoff=timedelta(milliseconds=200))
-FAN_PARAMS = (Param("n", int, default=5, help="how many children"),
-              Param("fail", int, many=True, help="the children that fail"))
+FAN_PARAMS = (
+    Param("n", int, default=5, help="how many children"),
+    Param("fail", int, many=True, help="the children that fail"),
+)
 SECONDS = (Param("seconds", float, help="how long the step works"),)
 
 JOBS = (
-    Job("pipeline", (Step("first", record), Step("second", record), Step("third", record)), queue="short",
-        params=(Param("x", int, help="read by no step: a parameter kept with the run"),)),
-    Job("fail-fast", (Step("first", record), Step("broken", boom, max_retries=1, **QUICK), Step("never", record)),
-        queue="short"),
-    Job("fan", (
-        Step("prepare", items, fan_out=Step("each", child, max_retries=1, **QUICK)),
-        Step("finish", record),
-    ), queue="long", params=FAN_PARAMS),
+    Job(
+        "pipeline",
+        (Step("first", record), Step("second", record), Step("third", record)),
+        queue="short",
+        params=(Param("x", int, help="read by no step: a parameter kept with the run"),),
+    ),
+    Job(
+        "fail-fast",
+        (Step("first", record), Step("broken", boom, max_retries=1, **QUICK), Step("never", record)),
+        queue="short",
+    ),
+    Job(
+        "fan",
+        (
+            Step("prepare", items, fan_out=Step("each", child, max_retries=1, **QUICK)),
+            Step("finish", record),
+        ),
+        queue="long",
+        params=FAN_PARAMS,
+    ),
     # Default retries and backoff (5 s, doubling): children ride out a broker or database restart.
-    Job("fan-steady", (Step("prepare", items, fan_out=Step("each", child)), Step("finish", record)), queue="long",
-        params=FAN_PARAMS),
-    Job("fan-strict", (
-        Step("prepare", items, fan_out=Step("each", child, max_retries=0), on_child_failure=FAIL),
-        Step("finish", record),
-    ), queue="long", params=FAN_PARAMS),
+    Job(
+        "fan-steady",
+        (Step("prepare", items, fan_out=Step("each", child)), Step("finish", record)),
+        queue="long",
+        params=FAN_PARAMS,
+    ),
+    Job(
+        "fan-strict",
+        (
+            Step("prepare", items, fan_out=Step("each", child, max_retries=0), on_child_failure=FAIL),
+            Step("finish", record),
+        ),
+        queue="long",
+        params=FAN_PARAMS,
+    ),
     Job("slow", (Step("work", slow, time_limit=timedelta(seconds=1), max_retries=0),), queue="short", params=SECONDS),
-    Job("long-step", (Step("work", marked_slow, time_limit=timedelta(seconds=60)), Step("after", record)),
-        queue="long", params=SECONDS),
+    Job(
+        "long-step",
+        (Step("work", marked_slow, time_limit=timedelta(seconds=60)), Step("after", record)),
+        queue="long",
+        params=SECONDS,
+    ),
     Job("hung", (Step("work", hang, time_limit=timedelta(seconds=1), max_retries=0),), queue="long", params=SECONDS),
     Job("crasher", (Step("work", crash),), queue="long"),
     Job("noop", (Step("work", lambda ctx: None),), queue="short"),
     Job("pulse", (Step("beat", lambda ctx: None),), queue="short"),
-    Job("gate", (Step("check", maybe_stop), Step("after", record)), queue="short",
-        params=(Param("stop", bool, help="end the run after its first step"),)),
+    Job(
+        "gate",
+        (Step("check", maybe_stop), Step("after", record)),
+        queue="short",
+        params=(Param("stop", bool, help="end the run after its first step"),),
+    ),
     Job("bad-input", (Step("read", refuse, max_retries=3, **QUICK), Step("never", record)), queue="short"),
     # A backoff of 20 minutes: only RetryLater's own delay brings the retries round in time.
-    Job("patient", (Step("wait", patient, max_retries=2, min_backoff=timedelta(minutes=20),
-                         max_backoff=timedelta(minutes=20)), Step("after", record)), queue="short"),
+    Job(
+        "patient",
+        (
+            Step("wait", patient, max_retries=2, min_backoff=timedelta(minutes=20), max_backoff=timedelta(minutes=20)),
+            Step("after", record),
+        ),
+        queue="short",
+    ),
 )
 
 SCHEDULES = (

@@ -38,8 +38,9 @@ def require(port: int, what: str) -> None:
 
 
 def management(method: str, path: str, body: dict | None = None, timeout_s: float = 10):
-    request = urllib.request.Request(f"{MANAGEMENT}/api{path}", method=method,
-                                     data=None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(
+        f"{MANAGEMENT}/api{path}", method=method, data=None if body is None else json.dumps(body).encode()
+    )
     request.add_header("Authorization", f"Basic {CREDENTIALS}")
     request.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(request, timeout=timeout_s) as response:

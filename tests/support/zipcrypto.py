@@ -77,11 +77,35 @@ def write_zipcrypto(path: Path, name: str, data: bytes, password: bytes, seed: i
     body = header + keys.encrypt(packed)
     raw_name = name.encode()
     flags, method, time, date = 0x1, 8 if deflate else 0, 0, (2026 - 1980) << 9 | 1 << 5 | 1
-    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, flags, method, time, date, crc, len(body), len(data),
-                        len(raw_name), 0) + raw_name
-    central = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, flags, method, time, date, crc, len(body), len(data),
-                          len(raw_name), 0, 0, 0, 0, 0, 0) + raw_name
+    local = (
+        struct.pack(
+            "<4s5H3L2H", b"PK\x03\x04", 20, flags, method, time, date, crc, len(body), len(data), len(raw_name), 0
+        )
+        + raw_name
+    )
+    central = (
+        struct.pack(
+            "<4s6H3L5H2L",
+            b"PK\x01\x02",
+            20,
+            20,
+            flags,
+            method,
+            time,
+            date,
+            crc,
+            len(body),
+            len(data),
+            len(raw_name),
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        )
+        + raw_name
+    )
     end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(body), 0)
     path.write_bytes(local + body + central + end)
     return header
-

@@ -155,7 +155,7 @@ def test_synthesize_yields_every_table_in_order_and_a_smaller_extract_is_a_prefi
     assert [name for name, _ in small] == [t.name for t in NALD_TABLES]
     for (name, few), (_, many) in zip(small, large, strict=True):
         assert all(isinstance(v, str) for row in few for v in row)
-        assert many[:len(few)] == few, name
+        assert many[: len(few)] == few, name
 
 
 # --------------------------------------------------------------------------- references
@@ -165,9 +165,18 @@ def test_rows_are_keyed_by_region_and_id_and_licence_numbers_are_unique(tables):
     licences = tables["NALD_ABS_LICENCES"]
     assert len({row["LIC_NO"] for row in licences}) == len(licences)
     assert {row["FGAC_REGION_CODE"] for row in licences} == {str(n) for n in range(1, 9)}
-    for name in ("NALD_ABS_LICENCES", "NALD_PARTIES", "NALD_ADDRESSES", "NALD_POINTS", "NALD_ABS_LIC_PURPOSES",
-                 "NALD_RET_FORMATS", "NALD_CHG_ELEMENTS", "NALD_LIC_CONDITIONS", "NALD_BILL_HEADERS",
-                 "NALD_BILL_TRANS"):
+    for name in (
+        "NALD_ABS_LICENCES",
+        "NALD_PARTIES",
+        "NALD_ADDRESSES",
+        "NALD_POINTS",
+        "NALD_ABS_LIC_PURPOSES",
+        "NALD_RET_FORMATS",
+        "NALD_CHG_ELEMENTS",
+        "NALD_LIC_CONDITIONS",
+        "NALD_BILL_HEADERS",
+        "NALD_BILL_TRANS",
+    ):
         rows = tables[name]
         assert len(keys(rows, "FGAC_REGION_CODE", "ID")) == len(rows), name
     # IDs restart in every region, so a reader that forgets the region is caught.
@@ -189,8 +198,12 @@ def test_every_reference_points_at_a_row_of_the_same_region(tables):
     refer("NALD_CONT_NOS", ["ACON_APAR_ID", "ACON_AADD_ID"], "NALD_CONTACTS", ["APAR_ID", "AADD_ID"])
     refer("NALD_LIC_ROLES", ["ACON_APAR_ID", "ACON_AADD_ID"], "NALD_CONTACTS", ["APAR_ID", "AADD_ID"])
     refer("NALD_LIC_ROLES", ["AABL_ID"], "NALD_ABS_LICENCES", ["ID"])
-    refer("NALD_ABS_LIC_PURPOSES", ["AABV_AABL_ID", "AABV_ISSUE_NO", "AABV_INCR_NO"],
-          "NALD_ABS_LIC_VERSIONS", ["AABL_ID", "ISSUE_NO", "INCR_NO"])
+    refer(
+        "NALD_ABS_LIC_PURPOSES",
+        ["AABV_AABL_ID", "AABV_ISSUE_NO", "AABV_INCR_NO"],
+        "NALD_ABS_LIC_VERSIONS",
+        ["AABL_ID", "ISSUE_NO", "INCR_NO"],
+    )
     refer("NALD_ABS_PURP_POINTS", ["AABP_ID"], "NALD_ABS_LIC_PURPOSES", ["ID"])
     refer("NALD_ABS_PURP_POINTS", ["AAIP_ID"], "NALD_POINTS", ["ID"])
     refer("NALD_LIC_CONDITIONS", ["AABP_ID"], "NALD_ABS_LIC_PURPOSES", ["ID"])
@@ -223,7 +236,8 @@ def test_every_reference_points_at_a_row_of_the_same_region(tables):
     lic_mods = [row for row in t["NALD_MOD_LOGS"] if row["AMRE_AMRE_TYPE"] == "LIC"]
     ret_mods = [row for row in t["NALD_MOD_LOGS"] if row["AMRE_AMRE_TYPE"] == "RET"]
     assert keys(lic_mods, r, "AABL_ID", "AABV_ISSUE_NO", "AABV_INCR_NO") <= keys(
-        t["NALD_ABS_LIC_VERSIONS"], r, "AABL_ID", "ISSUE_NO", "INCR_NO")
+        t["NALD_ABS_LIC_VERSIONS"], r, "AABL_ID", "ISSUE_NO", "INCR_NO"
+    )
     assert keys(ret_mods, r, "ARVN_AABL_ID", "ARVN_VERS_NO") <= keys(t["NALD_RET_VERSIONS"], r, "AABL_ID", "VERS_NO")
 
 
@@ -288,15 +302,21 @@ def test_return_versions_are_contiguous_and_form_logs_cover_the_last_years(table
     assert current and all(row["RECD_DATE"] == NULL for row in current)
     not_received = sum(row["RECD_DATE"] == NULL for row in past)
     assert 0.01 < not_received / len(past) < 0.12
-    assert all(nald_date(row["DATE_TO"]) <= nald_date(row["RECD_DATE"]) < EXTRACT_DATE
-               for row in past if row["RECD_DATE"] != NULL)
+    assert all(
+        nald_date(row["DATE_TO"]) <= nald_date(row["RECD_DATE"]) < EXTRACT_DATE
+        for row in past
+        if row["RECD_DATE"] != NULL
+    )
     # Each log sits inside one cycle of its format's kind: 1 Nov - 31 Oct for summer formats, else 1 Apr - 31 Mar.
-    summer = {(row["FGAC_REGION_CODE"], row["ID"]): rc.is_summer_format(row["FORM_PRODN_MONTH"])
-              for row in tables["NALD_RET_FORMATS"]}
+    summer = {
+        (row["FGAC_REGION_CODE"], row["ID"]): rc.is_summer_format(row["FORM_PRODN_MONTH"])
+        for row in tables["NALD_RET_FORMATS"]
+    }
     for row in logs:
         is_summer = summer[(row["FGAC_REGION_CODE"], row["ARTY_ID"])]
         assert rc.cycle_start(nald_date(row["DATE_FROM"]), is_summer) == rc.cycle_start(
-            nald_date(row["DATE_TO"]), is_summer), row
+            nald_date(row["DATE_TO"]), is_summer
+        ), row
     assert len(tables["NALD_RET_LINES"]) > len(tables["NALD_RET_FORMATS"])
 
 
@@ -307,13 +327,21 @@ def test_summer_formats_successions_and_variations_are_there_to_be_handled(table
     assert {row["ARTC_REC_FREQ_CODE"] for row in formats} == {"D", "W", "M", "Q", "A"}
     assert any(row["TIMELTD_ST_DATE"] != NULL for row in formats)
     mods = tables["NALD_MOD_LOGS"]
-    succession = keys([m for m in mods if m["AMRE_CODE"] == "SUCC" and m["AMRE_AMRE_TYPE"] == "LIC"],
-                      "FGAC_REGION_CODE", "AABL_ID", "AABV_ISSUE_NO", "AABV_INCR_NO")
+    succession = keys(
+        [m for m in mods if m["AMRE_CODE"] == "SUCC" and m["AMRE_AMRE_TYPE"] == "LIC"],
+        "FGAC_REGION_CODE",
+        "AABL_ID",
+        "AABV_ISSUE_NO",
+        "AABV_INCR_NO",
+    )
     assert 0.02 < len(succession) / LICENCES < 0.1
     # Some successions fall inside the logged years, so they cut return cycles.
-    recent = [v for v in tables["NALD_ABS_LIC_VERSIONS"]
-              if (v["FGAC_REGION_CODE"], v["AABL_ID"], v["ISSUE_NO"], v["INCR_NO"]) in succession
-              and nald_date(v["EFF_ST_DATE"]) >= FIRST_LOGGED_CYCLE]
+    recent = [
+        v
+        for v in tables["NALD_ABS_LIC_VERSIONS"]
+        if (v["FGAC_REGION_CODE"], v["AABL_ID"], v["ISSUE_NO"], v["INCR_NO"]) in succession
+        and nald_date(v["EFF_ST_DATE"]) >= FIRST_LOGGED_CYCLE
+    ]
     assert recent
     assert {"VARF", "VARM"} <= {m["AMRE_CODE"] for m in mods if m["AMRE_AMRE_TYPE"] == "RET"}
 
@@ -336,10 +364,14 @@ def test_parties_are_people_and_organisations_and_some_licences_end(tables):
 
 # The bill-runs import's hard-coded summer two-part tariff runs ('region:BILL_RUN_NO'), FIN_YEAR 2016 to 2022.
 LEGACY_SUMMER_RUNS = {
-    "1": [582, 609, 640, 673, 706, 750, 778], "2": [546, 572, 604, 636, 663, 694, 717],
-    "3": [367, 404, 451, 483, 518, 552, 571], "4": [308, 323, 346, 376, 408, 428, 439],
-    "5": [640, 659, 685, 715, 758, 794, 816], "6": [494, 517, 542, 559, 584, 602, 618],
-    "7": [334, 359, 401, 443, 502, 547, 574], "8": [304, 328, 341, 351, 367, 379, 392],
+    "1": [582, 609, 640, 673, 706, 750, 778],
+    "2": [546, 572, 604, 636, 663, 694, 717],
+    "3": [367, 404, 451, 483, 518, 552, 571],
+    "4": [308, 323, 346, 376, 408, 428, 439],
+    "5": [640, 659, 685, 715, 758, 794, 816],
+    "6": [494, 517, 542, 559, 584, 602, 618],
+    "7": [334, 359, 401, 443, 502, 547, 574],
+    "8": [304, 328, 341, 351, 367, 379, 392],
 }
 MONEY = re.compile(r"-?\d+\.\d\d")
 
@@ -364,8 +396,10 @@ def test_the_summer_two_part_tariff_runs_carry_the_numbers_the_import_lists(tabl
     assert len(keys(runs, "FGAC_REGION_CODE", "BILL_RUN_NO")) == len(runs)
     for region, listed in LEGACY_SUMMER_RUNS.items():
         two_part = [row for row in runs if row["FGAC_REGION_CODE"] == region and row["BILL_RUN_TYPE"] == "R"]
-        by_year = {year: sorted(int(row["BILL_RUN_NO"]) for row in two_part if row["FIN_YEAR"] == str(year))
-                   for year in range(2014, 2023)}
+        by_year = {
+            year: sorted(int(row["BILL_RUN_NO"]) for row in two_part if row["FIN_YEAR"] == str(year))
+            for year in range(2014, 2023)
+        }
         assert all(len(numbers) == 2 for numbers in by_year.values()), (region, by_year)  # summer and winter
         summer = [number for year in range(2016, 2023) for number in by_year[year] if number in listed]
         assert summer == listed, region  # one a year, in year order
@@ -374,8 +408,11 @@ def test_the_summer_two_part_tariff_runs_carry_the_numbers_the_import_lists(tabl
 
 def test_there_are_bill_runs_the_import_takes_and_runs_it_must_skip(tables):
     runs = tables["NALD_BILL_RUNS"]
-    taken = [row for row in runs if row["BILL_RUN_TYPE"] in ("A", "S", "R") and int(row["FIN_YEAR"]) >= 2015
-             and row["IAS_XFER_DATE"] != NULL]
+    taken = [
+        row
+        for row in runs
+        if row["BILL_RUN_TYPE"] in ("A", "S", "R") and int(row["FIN_YEAR"]) >= 2015 and row["IAS_XFER_DATE"] != NULL
+    ]
     assert {row["FGAC_REGION_CODE"] for row in taken} == set(LEGACY_SUMMER_RUNS)
     assert {row["BILL_RUN_TYPE"] for row in taken} == {"A", "S", "R"}
     assert any(row["FIN_YEAR"] == "2014" for row in runs)
@@ -402,7 +439,8 @@ def test_bills_add_up_their_lines_and_lines_bill_charge_versions_in_force(tables
     for bill in tables["NALD_BILL_HEADERS"]:
         its = lines[(bill[r], bill["ID"])]
         assert pence(bill["NET_AMOUNT"]) == sum(
-            pence(line["FINAL_A1_BILLABLE_AMOUNT"]) + pence(line["FINAL_A2_BILLABLE_AMOUNT"]) for line in its)
+            pence(line["FINAL_A1_BILLABLE_AMOUNT"]) + pence(line["FINAL_A2_BILLABLE_AMOUNT"]) for line in its
+        )
         assert {line["TRANS_TYPE"] for line in its} == {bill["BILL_TYPE"]}
         assert runs[(bill[r], bill["ABRN_BILL_RUN_NO"])]["FIN_YEAR"] == bill["FIN_YEAR"]
         year = int(bill["FIN_YEAR"])
@@ -421,11 +459,17 @@ def test_bills_add_up_their_lines_and_lines_bill_charge_versions_in_force(tables
         assert bills[(line[r], line["ABHD_ID"])]["IAS_CUST_REF"] == version["AIIA_IAS_CUST_REF"]
         first = nald_date(line["BILL_ST_DATE"])
         assert nald_date(version["EFF_ST_DATE"]) <= first <= nald_date(version["BILLED_UPTO_DATE"])
-        assert version["EFF_END_DATE"] == NULL or nald_date(line["BILL_END_DATE"]) <= nald_date(
-            version["EFF_END_DATE"])
+        assert version["EFF_END_DATE"] == NULL or nald_date(line["BILL_END_DATE"]) <= nald_date(version["EFF_END_DATE"])
         assert 0 < int(line["BILLABLE_DAYS"]) <= int(line["ABS_PER_DAYS"]) <= 366, line
-        for column in ("BILLABLE_ANN_QTY", "SRCE_VALUE", "SEAS_VALUE", "LOSS_VALUE", "SUC_RATE", "EIUC_VALUE",
-                       "EIUC_SRCE_VALUE"):
+        for column in (
+            "BILLABLE_ANN_QTY",
+            "SRCE_VALUE",
+            "SEAS_VALUE",
+            "LOSS_VALUE",
+            "SUC_RATE",
+            "EIUC_VALUE",
+            "EIUC_SRCE_VALUE",
+        ):
             Decimal(line[column])  # the import casts them to numeric
 
 
@@ -450,8 +494,9 @@ def test_bill_lines_are_invoices_and_credits_with_the_agreements_the_import_read
             assert line["ELEMENT_AGRMNTS"] == line["ELEMENT_AGRMNT_VALS"] == NULL, line
         if runs[(line["FGAC_REGION_CODE"], line["ABRN_BILL_RUN_NO"])]["BILL_RUN_TYPE"] == "R":
             assert line["ELEMENT_AGRMNTS"] == "S127", line  # two-part tariff second parts only
-    annual_and_supplementary = [line for line in trans
-                                if runs[(line["FGAC_REGION_CODE"], line["ABRN_BILL_RUN_NO"])]["BILL_RUN_TYPE"] != "R"]
+    annual_and_supplementary = [
+        line for line in trans if runs[(line["FGAC_REGION_CODE"], line["ABRN_BILL_RUN_NO"])]["BILL_RUN_TYPE"] != "R"
+    ]
     assert any(pence(line["FINAL_A1_BILLABLE_AMOUNT"]) > 0 for line in annual_and_supplementary)
     assert any(pence(line["FINAL_A2_BILLABLE_AMOUNT"]) > 0 for line in annual_and_supplementary)
     assert any(line["FINAL_A2_BILLABLE_AMOUNT"] == "0.00" for line in annual_and_supplementary)
@@ -467,9 +512,14 @@ def test_two_part_tariff_returns_match_second_part_lines_in_summer_and_winter(ta
     r = "FGAC_REGION_CODE"
     runs = runs_by_key(tables)
     listed = {(region, str(n)) for region, numbers in LEGACY_SUMMER_RUNS.items() for n in numbers}
-    second_parts = {(line[r], line["ACEL_ID"], runs[(line[r], line["ABRN_BILL_RUN_NO"])]["FIN_YEAR"]):
-                    (line[r], line["ABRN_BILL_RUN_NO"]) for line in tables["NALD_BILL_TRANS"]
-                    if runs[(line[r], line["ABRN_BILL_RUN_NO"])]["BILL_RUN_TYPE"] == "R"}
+    second_parts = {
+        (line[r], line["ACEL_ID"], runs[(line[r], line["ABRN_BILL_RUN_NO"])]["FIN_YEAR"]): (
+            line[r],
+            line["ABRN_BILL_RUN_NO"],
+        )
+        for line in tables["NALD_BILL_TRANS"]
+        if runs[(line[r], line["ABRN_BILL_RUN_NO"])]["BILL_RUN_TYPE"] == "R"
+    }
     returns = tables["NALD_TPT_RETURNS"]
     assert keys(returns, r, "ACEL_ID", "FIN_YEAR") == set(second_parts)
     assert len(returns) == len(second_parts)
@@ -489,10 +539,10 @@ def test_two_part_tariff_returns_match_second_part_lines_in_summer_and_winter(ta
 
 def test_write_extract_writes_the_members_given_and_leaves_no_temporary_file(tmp_path):
     out = tmp_path / "nald_enc.zip"
-    write_extract(out, "pw", [("NALD_SOURCES.txt", b"CODE,NAME\nSW,Surface Water\n"),
-                              ("../escape.txt", iter([b"a,", b"b\n"]))])
-    assert inner_members(out, "pw") == {"NALD_SOURCES.txt": b"CODE,NAME\nSW,Surface Water\n",
-                                        "../escape.txt": b"a,b\n"}
+    write_extract(
+        out, "pw", [("NALD_SOURCES.txt", b"CODE,NAME\nSW,Surface Water\n"), ("../escape.txt", iter([b"a,", b"b\n"]))]
+    )
+    assert inner_members(out, "pw") == {"NALD_SOURCES.txt": b"CODE,NAME\nSW,Surface Water\n", "../escape.txt": b"a,b\n"}
     assert os.listdir(tmp_path) == ["nald_enc.zip"]
 
 
@@ -518,14 +568,20 @@ def test_a_failed_write_leaves_neither_the_archive_nor_temporary_files(tmp_path)
 
 def synth(tmp_path, *args, stdin: str = "", **env):
     clean = {k: v for k, v in os.environ.items() if not k.startswith("WRLS_")}
-    return subprocess.run([sys.executable, "-m", "wrls_actors", "nald", "synth", *args], cwd=ROOT,
-                          env={**clean, **env}, input=stdin, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "wrls_actors", "nald", "synth", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_command_writes_an_extract_with_the_password_from_the_environment(tmp_path):
     out = tmp_path / "nald_enc.zip"
-    result = synth(tmp_path, "--licences", "30", "--out", str(out), "--seed", "5",
-                   WRLS_NALD_ZIP_PASSWORD="from-env")
+    result = synth(tmp_path, "--licences", "30", "--out", str(out), "--seed", "5", WRLS_NALD_ZIP_PASSWORD="from-env")
     assert result.returncode == 0, result.stderr
     assert re.search(r"30 licences, \d+ rows in 41 tables, \d+ bytes", result.stdout)
     assert len(parse(inner_members(out, "from-env")["NALD_ABS_LICENCES.txt"])) == 31
@@ -533,15 +589,22 @@ def test_the_command_writes_an_extract_with_the_password_from_the_environment(tm
 
 def test_the_command_reads_the_password_from_the_first_line_of_stdin_and_never_from_its_arguments(tmp_path):
     out = tmp_path / "nald_enc.zip"
-    result = synth(tmp_path, "--licences", "3", "--out", str(out), "--password-stdin",
-                   stdin="from-stdin\nnot this line\n", WRLS_NALD_ZIP_PASSWORD="from-env")
+    result = synth(
+        tmp_path,
+        "--licences",
+        "3",
+        "--out",
+        str(out),
+        "--password-stdin",
+        stdin="from-stdin\nnot this line\n",
+        WRLS_NALD_ZIP_PASSWORD="from-env",
+    )
     assert result.returncode == 0, result.stderr
     assert len(parse(inner_members(out, "from-stdin")["NALD_ABS_LICENCES.txt"])) == 4
 
     empty = synth(tmp_path, "--licences", "3", "--out", str(tmp_path / "empty.zip"), "--password-stdin", stdin="\n")
     assert empty.returncode == 2 and "the first line of standard input is empty" in empty.stderr
-    on_the_command_line = synth(tmp_path, "--licences", "3", "--out", str(tmp_path / "x.zip"),
-                                "--password", "s3cret")
+    on_the_command_line = synth(tmp_path, "--licences", "3", "--out", str(tmp_path / "x.zip"), "--password", "s3cret")
     assert on_the_command_line.returncode == 2
     assert "--password is not accepted" in on_the_command_line.stderr and "s3cret" not in on_the_command_line.stderr
     assert not (tmp_path / "empty.zip").exists() and not (tmp_path / "x.zip").exists()
@@ -560,8 +623,9 @@ def test_the_returns_rules_meet_summer_cycles_successions_variations_and_final_r
     r = "FGAC_REGION_CODE"
     licences = {(row[r], row["ID"]): row for row in tables["NALD_ABS_LICENCES"]}
     return_versions = {(row[r], row["AABL_ID"], row["VERS_NO"]): row for row in tables["NALD_RET_VERSIONS"]}
-    versions = {(row[r], row["AABL_ID"], row["ISSUE_NO"], row["INCR_NO"]): row
-                for row in tables["NALD_ABS_LIC_VERSIONS"]}
+    versions = {
+        (row[r], row["AABL_ID"], row["ISSUE_NO"], row["INCR_NO"]): row for row in tables["NALD_ABS_LIC_VERSIONS"]
+    }
     logs, licence_mods, return_mods = {}, {}, {}
     for row in tables["NALD_RET_FORM_LOGS"]:
         logs.setdefault((row[r], row["ARTY_ID"]), []).append(rc.FormLog.from_nald_row(row))
@@ -569,23 +633,36 @@ def test_the_returns_rules_meet_summer_cycles_successions_variations_and_final_r
         if row["AMRE_AMRE_TYPE"] == "LIC":
             version = versions[(row[r], row["AABL_ID"], row["AABV_ISSUE_NO"], row["AABV_INCR_NO"])]
             licence_mods.setdefault((row[r], row["AABL_ID"]), []).append(
-                rc.VersionModLog.from_nald_row({**version, "AMRE_CODE": row["AMRE_CODE"]}))
+                rc.VersionModLog.from_nald_row({**version, "AMRE_CODE": row["AMRE_CODE"]})
+            )
         else:
             return_mods.setdefault((row[r], row["ARVN_AABL_ID"], row["ARVN_VERS_NO"]), []).append(row["AMRE_CODE"])
     seen = Counter()
     for row in tables["NALD_RET_FORMATS"]:
         region, licence_id, number = row[r], row["ARVN_AABL_ID"], row["ARVN_VERS_NO"]
         licence = licences[(region, licence_id)]
-        fmt = rc.ReturnFormat.from_nald_row({
-            **return_versions[(region, licence_id, number)], **row,
-            **{c: licence[c] for c in ("EXPIRY_DATE", "REV_DATE", "LAPSED_DATE")}})
+        fmt = rc.ReturnFormat.from_nald_row(
+            {
+                **return_versions[(region, licence_id, number)],
+                **row,
+                **{c: licence[c] for c in ("EXPIRY_DATE", "REV_DATE", "LAPSED_DATE")},
+            }
+        )
         split = rc.succession_split_date(licence_mods.get((region, licence_id), []))
         following = return_mods.get((region, licence_id, str(int(number) + 1)), [])
-        for ret in rc.format_returns(licence["LIC_NO"], fmt, logs.get((region, row["ID"]), []), split,
-                                     EXTRACT_DATE, following):
-            seen.update({ret.status: 1, "summer": ret.is_summer, "split": not ret.is_current, "final": ret.is_final,
-                         "covid": ret.due_date == rc.COVID_DUE_DATE,
-                         "variation": ret.due_date - ret.end_date > timedelta(days=rc.DUE_DAYS)
-                         and ret.due_date != rc.COVID_DUE_DATE})
+        for ret in rc.format_returns(
+            licence["LIC_NO"], fmt, logs.get((region, row["ID"]), []), split, EXTRACT_DATE, following
+        ):
+            seen.update(
+                {
+                    ret.status: 1,
+                    "summer": ret.is_summer,
+                    "split": not ret.is_current,
+                    "final": ret.is_final,
+                    "covid": ret.due_date == rc.COVID_DUE_DATE,
+                    "variation": ret.due_date - ret.end_date > timedelta(days=rc.DUE_DAYS)
+                    and ret.due_date != rc.COVID_DUE_DATE,
+                }
+            )
     assert all(seen[k] > 0 for k in ("completed", "due", "summer", "split", "final", "covid", "variation")), seen
     assert seen["completed"] > seen["due"]

@@ -47,12 +47,16 @@ class ChargingModule:
         url, token_url = config.charging_module_url, config.charging_module_token_url
         client_id, secret = config.charging_module_client_id, config.charging_module_client_secret
         if not (url and token_url and client_id and secret):
-            missing = [name for name, value in (
-                ("WRLS_CHARGING_MODULE_URL", url),
-                ("WRLS_CHARGING_MODULE_TOKEN_URL", token_url),
-                ("WRLS_CHARGING_MODULE_CLIENT_ID", client_id),
-                ("WRLS_CHARGING_MODULE_CLIENT_SECRET", secret),
-            ) if not value]
+            missing = [
+                name
+                for name, value in (
+                    ("WRLS_CHARGING_MODULE_URL", url),
+                    ("WRLS_CHARGING_MODULE_TOKEN_URL", token_url),
+                    ("WRLS_CHARGING_MODULE_CLIENT_ID", client_id),
+                    ("WRLS_CHARGING_MODULE_CLIENT_SECRET", secret),
+                )
+                if not value
+            ]
             raise PermanentError(f"{', '.join(missing)} not set: the Charging Module cannot be called")
         self._url, self._token_url, self._client_id, self._secret = url, token_url, client_id, secret
         self._timeout = config.charging_module_timeout_s
@@ -65,8 +69,9 @@ class ChargingModule:
         try:
             return response.json()
         except ValueError:
-            raise ChargingModuleUnavailable(f"Charging Module GET {path} answered {response.status_code} "
-                                            "with a body that is not JSON") from None
+            raise ChargingModuleUnavailable(
+                f"Charging Module GET {path} answered {response.status_code} with a body that is not JSON"
+            ) from None
 
     def delete(self, path: str) -> bool:
         """DELETE ``<url>/<path>``: True if deleted, False if the Charging Module does not have it (404).
@@ -109,20 +114,26 @@ class ChargingModule:
             _tokens.pop(self._key(), None)
 
     def _fetch_token(self) -> _Token:
-        response = self._request("POST", self._token_url, None, data={"grant_type": "client_credentials"},
-                                 auth=(self._client_id, self._secret))
+        response = self._request(
+            "POST",
+            self._token_url,
+            None,
+            data={"grant_type": "client_credentials"},
+            auth=(self._client_id, self._secret),
+        )
         if response.status_code in (400, 401):
             # OAuth2's invalid_client / unauthorized_client: the credentials, not the moment.
-            raise PermanentError(f"Charging Module token endpoint refused client {self._client_id!r}: "
-                                 f"{response.status_code} {_excerpt(response)}")
+            raise PermanentError(
+                f"Charging Module token endpoint refused client {self._client_id!r}: "
+                f"{response.status_code} {_excerpt(response)}"
+            )
         _check(response, "token request")
         try:
             body = response.json()
             value = body["access_token"]
             lifetime = float(body.get("expires_in", 3600))
         except (ValueError, KeyError, TypeError):
-            raise ChargingModuleUnavailable("Charging Module token endpoint answered without an access_token") \
-                from None
+            raise ChargingModuleUnavailable("Charging Module token endpoint answered without an access_token") from None
         return _Token(value, time.monotonic() + max(lifetime - EXPIRY_MARGIN_S, 0))
 
     # -- HTTP -------------------------------------------------------------------
@@ -134,11 +145,13 @@ class ChargingModule:
         try:
             return self._session.request(method, url, headers=headers, timeout=self._timeout, **kwargs)
         except requests.Timeout:
-            raise ChargingModuleUnavailable(f"Charging Module {method} {url}: no answer within "
-                                            f"{self._timeout:g} s") from None
+            raise ChargingModuleUnavailable(
+                f"Charging Module {method} {url}: no answer within {self._timeout:g} s"
+            ) from None
         except requests.ConnectionError as e:
-            raise ChargingModuleUnavailable(f"Charging Module {method} {url}: cannot connect "
-                                            f"({str(e)[:300]})") from None
+            raise ChargingModuleUnavailable(
+                f"Charging Module {method} {url}: cannot connect ({str(e)[:300]})"
+            ) from None
 
 
 def _excerpt(response: requests.Response) -> str:

@@ -45,6 +45,7 @@ _FALSE = {"false", "f", "no", "n", "0"}
 
 # Parsers: given a field's text, stripped and not empty; a ValueError's message says what is wrong with it.
 
+
 def as_text(value: str) -> str:
     return value
 
@@ -134,7 +135,7 @@ def parse_csv(name: str, content: bytes, spec: CsvSpec) -> list[Row]:
     try:
         decoded = content.decode("utf-8-sig")  # spreadsheets often start their CSV with a byte order mark
     except UnicodeDecodeError as e:
-        line = content[:e.start].count(b"\n") + 1
+        line = content[: e.start].count(b"\n") + 1
         raise bad_file(name, [Problem(line, None, f"byte {content[e.start]:#04x} is not UTF-8")]) from None
     reader = csv.reader(io.StringIO(decoded, newline=""), strict=True)
     problems: list[Problem] = []
@@ -236,29 +237,41 @@ def write_rows(connection: Connection, table: Table, key: str, pairs: Iterable[t
         connection.execute(insert(table), inserts)
     if updates:
         columns = [c for c in updates[0] if c != "_key"]
-        statement = (update(table).where(table.c[key] == bindparam("_key"))
-                     .values({**{c[1:]: bindparam(c) for c in columns}, "date_updated": func.now()}))
+        statement = (
+            update(table)
+            .where(table.c[key] == bindparam("_key"))
+            .values({**{c[1:]: bindparam(c) for c in columns}, "date_updated": func.now()})
+        )
         connection.execute(statement, updates)
     return counts
 
 
 def _read_etag(connection: Connection, state_key: str) -> str | None:
-    row = connection.execute(text("SELECT data FROM water.application_state WHERE key = :key"),
-                             {"key": state_key}).first()
+    row = connection.execute(
+        text("SELECT data FROM water.application_state WHERE key = :key"), {"key": state_key}
+    ).first()
     return row.data.get("etag") if row else None
 
 
 def _write_etag(connection: Connection, state_key: str, etag: str) -> None:
     connection.execute(
-        text("INSERT INTO water.application_state (key, data) VALUES (:key, CAST(:data AS jsonb)) "
-             "ON CONFLICT (key) DO UPDATE SET data = excluded.data, date_updated = now() "
-             "WHERE water.application_state.data IS DISTINCT FROM excluded.data"),
+        text(
+            "INSERT INTO water.application_state (key, data) VALUES (:key, CAST(:data AS jsonb)) "
+            "ON CONFLICT (key) DO UPDATE SET data = excluded.data, date_updated = now() "
+            "WHERE water.application_state.data IS DISTINCT FROM excluded.data"
+        ),
         {"key": state_key, "data": json.dumps({"etag": etag})},
     )
 
 
-def sync(ctx: StepContext, *, object_key: str, state_key: str, spec: CsvSpec,
-         apply: Callable[[Connection, list[Row]], Counter]) -> None:
+def sync(
+    ctx: StepContext,
+    *,
+    object_key: str,
+    state_key: str,
+    spec: CsvSpec,
+    apply: Callable[[Connection, list[Row]], Counter],
+) -> None:
     """The ETag gate, then the whole file parsed, then ``apply`` and the new ETag in one transaction."""
     cfg = config()
     store = service_store(cfg, TIMEOUT_S)
@@ -285,5 +298,10 @@ def sync(ctx: StepContext, *, object_key: str, state_key: str, spec: CsvSpec,
     ctx.count("file_bytes", size)
     for name, n in counts.items():
         ctx.count(name, n)
-    ctx.logger.info("synced %s (ETag %s): %d rows, %s", store.describe(object_key), etag, len(rows),
-                    ", ".join(f"{n} {name}" for name, n in counts.items()))
+    ctx.logger.info(
+        "synced %s (ETag %s): %d rows, %s",
+        store.describe(object_key),
+        etag,
+        len(rows),
+        ", ".join(f"{n} {name}" for name, n in counts.items()),
+    )

@@ -24,8 +24,16 @@ def is_forced(params: Mapping[str, Any]) -> bool:
     return params.get("force", False) is True
 
 
-def check_deletion(params: Mapping[str, Any], *, table: str, deleting: int, live: int, max_percent: float,
-                   action: str = "delete", rows: str = "live rows") -> None:
+def check_deletion(
+    params: Mapping[str, Any],
+    *,
+    table: str,
+    deleting: int,
+    live: int,
+    max_percent: float,
+    action: str = "delete",
+    rows: str = "live rows",
+) -> None:
     """Refuse to delete ``deleting`` of ``live`` rows of ``table`` when that is over ``max_percent``.
 
     Call it inside the transaction that deletes, before committing: raising
@@ -37,4 +45,5 @@ def check_deletion(params: Mapping[str, Any], *, table: str, deleting: int, live
     raise PermanentError(
         f"refusing to {action} {deleting:,} of {live:,} {rows} of {table} ({share:.1f}%, over "
         f"WRLS_MAX_DELETE_PERCENT={max_percent:g}): is the NALD extract short? Nothing was changed; "
-        "start the run with force=true if the deletion is meant")
+        "start the run with force=true if the deletion is meant"
+    )

@@ -16,7 +16,8 @@ Notify's answers, and what they mean here:
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from notifications_python_client.errors import APIError
 from notifications_python_client.notifications import NotificationsAPIClient
@@ -60,14 +61,15 @@ def check_api_key(key: str | None) -> str:
 
 
 def client(config: Config) -> NotificationsAPIClient:
-    return NotificationsAPIClient(check_api_key(config.notify_api_key), base_url=config.notify_base_url, timeout=TIMEOUT_S)
+    return NotificationsAPIClient(
+        check_api_key(config.notify_api_key), base_url=config.notify_base_url, timeout=TIMEOUT_S
+    )
 
 
 def describe(error: APIError) -> str:
     message = error.message
     if isinstance(message, list):
-        message = "; ".join(f"{e.get('error')}: {e.get('message')}" if isinstance(e, dict) else str(e)
-                            for e in message)
+        message = "; ".join(f"{e.get('error')}: {e.get('message')}" if isinstance(e, dict) else str(e) for e in message)
     if error.response is None and error.__cause__ is not None:
         message = f"{message} ({type(error.__cause__).__name__}: {error.__cause__})"
     return f"GOV.UK Notify answered {error.status_code}: {message}"
@@ -138,6 +140,7 @@ def reserve_send(engine: Engine, limit: int, window_s: float) -> float:
     if limit < 1 or window_s <= 0:
         raise PermanentError("WRLS_NOTIFY_RATE_LIMIT and WRLS_NOTIFY_RATE_WINDOW_S must be at least 1")
     with engine.begin() as connection:
-        wait = connection.execute(RESERVE, {"key": LIMITER_KEY,
-                                            "gap": (window_s + ARRIVAL_SPREAD_S) / limit}).scalar_one()
+        wait = connection.execute(
+            RESERVE, {"key": LIMITER_KEY, "gap": (window_s + ARRIVAL_SPREAD_S) / limit}
+        ).scalar_one()
     return max(0.0, float(wait))

@@ -24,12 +24,26 @@ def create_missing(connection: Connection) -> None:
     """
     for schema in SCHEMAS:
         connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-    existing = {f"{schema}.{name}" for schema, name in connection.execute(text(
-        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema = ANY(:s)"),
-        {"s": list(SCHEMAS)})}
+    existing = {
+        f"{schema}.{name}"
+        for schema, name in connection.execute(
+            text("SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema = ANY(:s)"),
+            {"s": list(SCHEMAS)},
+        )
+    }
     metadata.create_all(connection, checkfirst=True)
     reference.seed_created(connection, set(reference.TABLES) - existing)
 
 
-__all__ = ["metadata", "create_missing", "crm", "crm_v2", "nald", "permit", "public", "returns", "water",
-           "water_import"]
+__all__ = [
+    "metadata",
+    "create_missing",
+    "crm",
+    "crm_v2",
+    "nald",
+    "permit",
+    "public",
+    "returns",
+    "water",
+    "water_import",
+]

@@ -11,7 +11,8 @@ S = "crm"
 WATER_REGIME_ENTITY_ID = "0434dc31-a34e-7158-5775-4694af7a60cf"
 
 document_header = Table(
-    "document_header", metadata,
+    "document_header",
+    metadata,
     Column("document_id", String, primary_key=True, server_default=text("gen_random_uuid()::text")),
     Column("regime_entity_id", String, nullable=False),
     Column("system_id", String, nullable=False, server_default=text("'permit-repo'")),
@@ -27,7 +28,8 @@ document_header = Table(
 )
 
 entity = Table(
-    "entity", metadata,
+    "entity",
+    metadata,
     Column("entity_id", String, primary_key=True),
     Column("entity_nm", String, primary_key=True),
     Column("entity_type", String, primary_key=True),
@@ -37,7 +39,8 @@ entity = Table(
 )
 
 entity_roles = Table(
-    "entity_roles", metadata,
+    "entity_roles",
+    metadata,
     Column("entity_role_id", String, primary_key=True, server_default=text("gen_random_uuid()::text")),
     Column("entity_id", String, nullable=False),
     Column("role", String, nullable=False),  # primary_user, user_returns, user

@@ -9,7 +9,8 @@ S = "crm_v2"
 
 
 roles = Table(
-    "roles", metadata,
+    "roles",
+    metadata,
     uuid_pk("role_id"),
     Column("name", String, nullable=False, unique=True),  # licenceHolder, returnsTo, billing, additionalContact
     *legacy_timestamps(),
@@ -17,7 +18,8 @@ roles = Table(
 )
 
 companies = Table(
-    "companies", metadata,
+    "companies",
+    metadata,
     uuid_pk("company_id"),
     Column("name", String, nullable=False),
     Column("type", String),  # person, organisation
@@ -32,7 +34,8 @@ companies = Table(
 )
 
 addresses = Table(
-    "addresses", metadata,
+    "addresses",
+    metadata,
     uuid_pk("address_id"),
     *[Column(f"address_{n}", String) for n in range(1, 5)],
     Column("town", String),
@@ -49,7 +52,8 @@ addresses = Table(
 )
 
 contacts = Table(
-    "contacts", metadata,
+    "contacts",
+    metadata,
     uuid_pk("contact_id"),
     Column("salutation", String),
     Column("first_name", String),
@@ -69,7 +73,8 @@ contacts = Table(
 )
 
 invoice_accounts = Table(
-    "invoice_accounts", metadata,
+    "invoice_accounts",
+    metadata,
     uuid_pk("invoice_account_id"),
     ref("company_id", nullable=False),
     Column("invoice_account_number", String, nullable=False, unique=True),
@@ -82,7 +87,8 @@ invoice_accounts = Table(
 )
 
 invoice_account_addresses = Table(
-    "invoice_account_addresses", metadata,
+    "invoice_account_addresses",
+    metadata,
     uuid_pk("invoice_account_address_id"),
     ref("invoice_account_id", nullable=False),
     ref("address_id", nullable=False),
@@ -96,7 +102,8 @@ invoice_account_addresses = Table(
 )
 
 documents = Table(
-    "documents", metadata,
+    "documents",
+    metadata,
     uuid_pk("document_id"),
     Column("regime", String, nullable=False, server_default=text("'water'")),
     Column("document_type", String, nullable=False, server_default=text("'abstraction_licence'")),
@@ -110,7 +117,8 @@ documents = Table(
 )
 
 document_roles = Table(
-    "document_roles", metadata,
+    "document_roles",
+    metadata,
     uuid_pk("document_role_id"),
     ref("document_id", nullable=False),
     ref("role_id", nullable=False),
@@ -126,7 +134,8 @@ document_roles = Table(
 )
 
 company_contacts = Table(
-    "company_contacts", metadata,
+    "company_contacts",
+    metadata,
     uuid_pk("company_contact_id"),
     ref("company_id", nullable=False),
     ref("contact_id", nullable=False),
@@ -143,7 +152,8 @@ company_contacts = Table(
 )
 
 company_addresses = Table(
-    "company_addresses", metadata,
+    "company_addresses",
+    metadata,
     uuid_pk("company_address_id"),
     ref("company_id", nullable=False),
     ref("address_id", nullable=False),

@@ -11,7 +11,8 @@ NALD_REGIME_ID = 1
 NALD_LICENCE_TYPE_ID = 8
 
 licence = Table(
-    "licence", metadata,
+    "licence",
+    metadata,
     Column("licence_id", Integer, primary_key=True, autoincrement=True),
     Column("licence_regime_id", Integer, nullable=False),
     Column("licence_type_id", Integer, nullable=False),

@@ -9,7 +9,8 @@ S = "public"
 
 # The system's web sessions (a journey's answers before they are saved); nothing reads one after a day.
 sessions = Table(
-    "sessions", metadata,
+    "sessions",
+    metadata,
     uuid_pk("id"),
     Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

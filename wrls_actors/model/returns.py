@@ -8,7 +8,8 @@ from .base import metadata, timestamps, uuid_pk
 S = "returns"
 
 return_cycles = Table(
-    "return_cycles", metadata,
+    "return_cycles",
+    metadata,
     uuid_pk("return_cycle_id"),
     Column("start_date", Date, nullable=False),
     Column("end_date", Date, nullable=False),
@@ -21,7 +22,8 @@ return_cycles = Table(
 )
 
 returns = Table(
-    "returns", metadata,
+    "returns",
+    metadata,
     Column("return_id", String, primary_key=True),  # v1:<region>:<licence>:<format>:<start>:<end>
     Column("id", UUID(as_uuid=False), nullable=False, unique=True, server_default=text("gen_random_uuid()")),
     Column("regime", String, nullable=False, server_default=text("'water'")),
@@ -48,7 +50,8 @@ returns = Table(
 Index("returns_licence_ref_idx", returns.c.licence_ref)
 
 versions = Table(
-    "versions", metadata,
+    "versions",
+    metadata,
     uuid_pk("version_id"),
     Column("return_id", String, nullable=False),
     Column("return_log_id", UUID(as_uuid=False)),

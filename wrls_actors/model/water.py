@@ -2,8 +2,23 @@
 requirements, notifications and gauging stations."""
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, Numeric, SmallInteger,
-    String, Table, Text, UniqueConstraint, func, text,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -13,12 +28,16 @@ S = "water"
 
 
 def _abstraction_period() -> list[Column]:
-    return [Column(f"abstraction_period_{edge}_{part}", SmallInteger)
-            for edge in ("start", "end") for part in ("day", "month")]
+    return [
+        Column(f"abstraction_period_{edge}_{part}", SmallInteger)
+        for edge in ("start", "end")
+        for part in ("day", "month")
+    ]
 
 
 application_state = Table(
-    "application_state", metadata,
+    "application_state",
+    metadata,
     uuid_pk("application_state_id"),
     Column("key", String, nullable=False, unique=True),
     Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
@@ -27,7 +46,8 @@ application_state = Table(
 )
 
 regions = Table(
-    "regions", metadata,
+    "regions",
+    metadata,
     uuid_pk("region_id"),
     Column("charge_region_id", String),
     Column("nald_region_id", Integer, nullable=False, unique=True),
@@ -39,7 +59,8 @@ regions = Table(
 )
 
 licences = Table(
-    "licences", metadata,
+    "licences",
+    metadata,
     uuid_pk("licence_id"),
     ref("region_id", nullable=False),
     Column("licence_ref", String, nullable=False, unique=True),
@@ -61,7 +82,8 @@ licences = Table(
 )
 
 licence_versions = Table(
-    "licence_versions", metadata,
+    "licence_versions",
+    metadata,
     uuid_pk("licence_version_id"),
     ref("licence_id", nullable=False),
     Column("issue", Integer, nullable=False),
@@ -78,7 +100,8 @@ licence_versions = Table(
 )
 
 purposes_primary = Table(
-    "purposes_primary", metadata,
+    "purposes_primary",
+    metadata,
     uuid_pk("purpose_primary_id"),
     Column("legacy_id", String, nullable=False, unique=True),
     Column("description", String, nullable=False),
@@ -87,7 +110,8 @@ purposes_primary = Table(
 )
 
 purposes_secondary = Table(
-    "purposes_secondary", metadata,
+    "purposes_secondary",
+    metadata,
     uuid_pk("purpose_secondary_id"),
     Column("legacy_id", String, nullable=False, unique=True),
     Column("description", String, nullable=False),
@@ -96,7 +120,8 @@ purposes_secondary = Table(
 )
 
 purposes_uses = Table(
-    "purposes_uses", metadata,
+    "purposes_uses",
+    metadata,
     uuid_pk("purpose_use_id"),
     Column("legacy_id", String, nullable=False, unique=True),
     Column("description", String, nullable=False),
@@ -107,7 +132,8 @@ purposes_uses = Table(
 )
 
 licence_version_purposes = Table(
-    "licence_version_purposes", metadata,
+    "licence_version_purposes",
+    metadata,
     uuid_pk("licence_version_purpose_id"),
     ref("licence_version_id", nullable=False),
     ref("purpose_primary_id", nullable=False),
@@ -127,7 +153,8 @@ licence_version_purposes = Table(
 )
 
 licence_version_purpose_condition_types = Table(
-    "licence_version_purpose_condition_types", metadata,
+    "licence_version_purpose_condition_types",
+    metadata,
     uuid_pk("licence_version_purpose_condition_type_id"),
     Column("code", String, nullable=False),
     Column("subcode", String, nullable=False),
@@ -142,7 +169,8 @@ licence_version_purpose_condition_types = Table(
 )
 
 licence_version_purpose_conditions = Table(
-    "licence_version_purpose_conditions", metadata,
+    "licence_version_purpose_conditions",
+    metadata,
     uuid_pk("licence_version_purpose_condition_id"),
     ref("licence_version_purpose_id", nullable=False),
     ref("licence_version_purpose_condition_type_id", nullable=False),
@@ -156,7 +184,8 @@ licence_version_purpose_conditions = Table(
 )
 
 financial_agreement_types = Table(
-    "financial_agreement_types", metadata,
+    "financial_agreement_types",
+    metadata,
     uuid_pk("financial_agreement_type_id"),
     Column("financial_agreement_code", String, nullable=False, unique=True),
     Column("description", String),
@@ -166,7 +195,8 @@ financial_agreement_types = Table(
 )
 
 change_reasons = Table(
-    "change_reasons", metadata,
+    "change_reasons",
+    metadata,
     uuid_pk("change_reason_id"),
     Column("description", String, nullable=False, unique=True),
     Column("type", String),
@@ -176,7 +206,8 @@ change_reasons = Table(
 )
 
 charge_versions = Table(
-    "charge_versions", metadata,
+    "charge_versions",
+    metadata,
     uuid_pk("charge_version_id"),
     ref("licence_id", nullable=False),
     Column("licence_ref", String, nullable=False),
@@ -202,7 +233,8 @@ charge_versions = Table(
 )
 
 charge_elements = Table(
-    "charge_elements", metadata,
+    "charge_elements",
+    metadata,
     uuid_pk("charge_element_id"),
     ref("charge_version_id", nullable=False),
     *_abstraction_period(),
@@ -233,7 +265,8 @@ charge_elements = Table(
 )
 
 charge_purposes = Table(
-    "charge_purposes", metadata,
+    "charge_purposes",
+    metadata,
     uuid_pk("charge_purpose_id"),
     ref("charge_element_id", nullable=False),
     *_abstraction_period(),
@@ -249,7 +282,8 @@ charge_purposes = Table(
 )
 
 charge_version_workflows = Table(
-    "charge_version_workflows", metadata,
+    "charge_version_workflows",
+    metadata,
     uuid_pk("charge_version_workflow_id"),
     ref("licence_id", nullable=False),
     ref("licence_version_id"),
@@ -261,13 +295,18 @@ charge_version_workflows = Table(
     Column("date_created", DateTime, nullable=False, server_default=func.now()),
     Column("date_updated", DateTime),
     # The water service's: one live workflow per licence version.
-    Index("charge_version_workflows_licence_version_id_live", "licence_version_id", unique=True,
-          postgresql_where=text("date_deleted IS NULL")),
+    Index(
+        "charge_version_workflows_licence_version_id_live",
+        "licence_version_id",
+        unique=True,
+        postgresql_where=text("date_deleted IS NULL"),
+    ),
     schema=S,
 )
 
 billing_charge_categories = Table(
-    "billing_charge_categories", metadata,
+    "billing_charge_categories",
+    metadata,
     uuid_pk("billing_charge_category_id"),
     Column("reference", String, nullable=False, unique=True),
     Column("subsistence_charge", Integer, nullable=False),
@@ -287,7 +326,8 @@ billing_charge_categories = Table(
 # The three foreign keys are the water service's: the legacy import dropped them for its load and left them
 # dropped when a statement failed.
 billing_batches = Table(
-    "billing_batches", metadata,
+    "billing_batches",
+    metadata,
     uuid_pk("billing_batch_id"),
     ref("region_id", nullable=False),
     Column("batch_type", String, nullable=False),  # annual, supplementary, two_part_tariff, two_part_supplementary
@@ -313,7 +353,8 @@ billing_batches = Table(
 )
 
 billing_invoices = Table(
-    "billing_invoices", metadata,
+    "billing_invoices",
+    metadata,
     uuid_pk("billing_invoice_id"),
     ref("billing_batch_id", nullable=False),
     ref("invoice_account_id"),
@@ -330,14 +371,18 @@ billing_invoices = Table(
     Column("legacy_id", String, unique=True),
     Column("metadata", JSONB),
     Column("rebilling_state", String),
-    Column("original_billing_invoice_id", UUID(as_uuid=False),
-           ForeignKey("water.billing_invoices.billing_invoice_id", name="fk_original_billing_invoice_id")),
+    Column(
+        "original_billing_invoice_id",
+        UUID(as_uuid=False),
+        ForeignKey("water.billing_invoices.billing_invoice_id", name="fk_original_billing_invoice_id"),
+    ),
     *legacy_timestamps(),
     schema=S,
 )
 
 billing_invoice_licences = Table(
-    "billing_invoice_licences", metadata,
+    "billing_invoice_licences",
+    metadata,
     uuid_pk("billing_invoice_licence_id"),
     ref("billing_invoice_id", nullable=False),
     Column("licence_ref", String, nullable=False),
@@ -348,11 +393,18 @@ billing_invoice_licences = Table(
 )
 
 billing_transactions = Table(
-    "billing_transactions", metadata,
+    "billing_transactions",
+    metadata,
     uuid_pk("billing_transaction_id"),
-    Column("billing_invoice_licence_id", UUID(as_uuid=False), ForeignKey(
-        "water.billing_invoice_licences.billing_invoice_licence_id",
-        name="billing_transactions_billing_invoice_licence_id_fkey"), nullable=False),
+    Column(
+        "billing_invoice_licence_id",
+        UUID(as_uuid=False),
+        ForeignKey(
+            "water.billing_invoice_licences.billing_invoice_licence_id",
+            name="billing_transactions_billing_invoice_licence_id_fkey",
+        ),
+        nullable=False,
+    ),
     ref("charge_element_id"),
     Column("start_date", Date),
     Column("end_date", Date),
@@ -379,18 +431,33 @@ billing_transactions = Table(
     Column("external_id", UUID(as_uuid=False)),
     Column("legacy_id", String, unique=True),
     Column("metadata", JSONB),
-    Column("source_transaction_id", UUID(as_uuid=False), ForeignKey(
-        "water.billing_transactions.billing_transaction_id",
-        name="billing_transactions_source_transaction_id_fkey")),
-    *(Column(f"calc_{factor}", Numeric) for factor in (
-        "source_factor", "season_factor", "loss_factor", "suc_factor", "s_126_factor", "s_127_factor",
-        "eiuc_factor", "eiuc_source_factor")),
+    Column(
+        "source_transaction_id",
+        UUID(as_uuid=False),
+        ForeignKey(
+            "water.billing_transactions.billing_transaction_id", name="billing_transactions_source_transaction_id_fkey"
+        ),
+    ),
+    *(
+        Column(f"calc_{factor}", Numeric)
+        for factor in (
+            "source_factor",
+            "season_factor",
+            "loss_factor",
+            "suc_factor",
+            "s_126_factor",
+            "s_127_factor",
+            "eiuc_factor",
+            "eiuc_source_factor",
+        )
+    ),
     *legacy_timestamps(),
     schema=S,
 )
 
 billing_volumes = Table(
-    "billing_volumes", metadata,
+    "billing_volumes",
+    metadata,
     uuid_pk("billing_volume_id"),
     ref("charge_element_id", nullable=False),
     ref("billing_batch_id", nullable=False),
@@ -407,7 +474,8 @@ billing_volumes = Table(
 )
 
 billing_batch_charge_version_years = Table(
-    "billing_batch_charge_version_years", metadata,
+    "billing_batch_charge_version_years",
+    metadata,
     uuid_pk("billing_batch_charge_version_year_id"),
     ref("billing_batch_id", nullable=False),
     ref("charge_version_id", nullable=False),
@@ -420,7 +488,8 @@ billing_batch_charge_version_years = Table(
 )
 
 events = Table(
-    "events", metadata,
+    "events",
+    metadata,
     uuid_pk("event_id"),
     Column("reference_code", String),
     Column("type", String),
@@ -440,7 +509,8 @@ events = Table(
 )
 
 scheduled_notification = Table(
-    "scheduled_notification", metadata,
+    "scheduled_notification",
+    metadata,
     uuid_pk("id"),
     ref("event_id"),
     Column("recipient", String),
@@ -475,7 +545,8 @@ scheduled_notification = Table(
 )
 
 gauging_stations = Table(
-    "gauging_stations", metadata,
+    "gauging_stations",
+    metadata,
     uuid_pk("gauging_station_id"),
     Column("label", String, nullable=False),
     Column("hydrology_station_id", UUID(as_uuid=False), unique=True),
@@ -495,7 +566,8 @@ gauging_stations = Table(
 )
 
 licence_gauging_stations = Table(
-    "licence_gauging_stations", metadata,
+    "licence_gauging_stations",
+    metadata,
     uuid_pk("licence_gauging_station_id"),
     ref("licence_id", nullable=False),
     ref("gauging_station_id", nullable=False),
@@ -514,7 +586,8 @@ licence_gauging_stations = Table(
 )
 
 return_versions = Table(
-    "return_versions", metadata,
+    "return_versions",
+    metadata,
     uuid_pk("return_version_id"),
     ref("licence_id", nullable=False),
     Column("version_number", Integer, nullable=False),
@@ -530,7 +603,8 @@ return_versions = Table(
 )
 
 return_requirements = Table(
-    "return_requirements", metadata,
+    "return_requirements",
+    metadata,
     uuid_pk("return_requirement_id"),
     ref("return_version_id", nullable=False),
     Column("returns_frequency", String, nullable=False),
@@ -549,7 +623,8 @@ return_requirements = Table(
 )
 
 return_requirement_purposes = Table(
-    "return_requirement_purposes", metadata,
+    "return_requirement_purposes",
+    metadata,
     uuid_pk("return_requirement_purpose_id"),
     ref("return_requirement_id", nullable=False),
     ref("purpose_primary_id", nullable=False),
@@ -562,7 +637,8 @@ return_requirement_purposes = Table(
 )
 
 licence_end_date_changes = Table(
-    "licence_end_date_changes", metadata,
+    "licence_end_date_changes",
+    metadata,
     uuid_pk("id"),
     ref("licence_id", nullable=False),
     Column("date_type", String, nullable=False),
@@ -578,7 +654,8 @@ licence_end_date_changes = Table(
 # charging-import importValidPurposeCombinations; the water service's
 # migration made date_created NOT NULL without a default and date_updated nullable).
 purposes = Table(
-    "purposes", metadata,
+    "purposes",
+    metadata,
     uuid_pk("purpose_id"),
     ref("purpose_primary_id", nullable=False),
     ref("purpose_secondary_id", nullable=False),
@@ -592,7 +669,8 @@ purposes = Table(
 # Which licences a supplementary bill run is to pick up, per financial year; a bill run that takes them sets
 # `bill_run_id`, and cancelling it sets it back to NULL so the next run picks them up again.
 licence_supplementary_years = Table(
-    "licence_supplementary_years", metadata,
+    "licence_supplementary_years",
+    metadata,
     uuid_pk("id"),
     ref("licence_id", nullable=False),
     ref("bill_run_id"),
@@ -605,7 +683,8 @@ licence_supplementary_years = Table(
 # A two-part tariff bill run's review results: licences, then their charge versions, references and elements,
 # and the returns matched to the elements. Only the keys that tie them to their bill run are modelled.
 review_licences = Table(
-    "review_licences", metadata,
+    "review_licences",
+    metadata,
     uuid_pk("id"),
     ref("bill_run_id", nullable=False),
     ref("licence_id", nullable=False),
@@ -614,7 +693,8 @@ review_licences = Table(
 )
 
 review_charge_versions = Table(
-    "review_charge_versions", metadata,
+    "review_charge_versions",
+    metadata,
     uuid_pk("id"),
     ref("review_licence_id", nullable=False),
     ref("charge_version_id"),
@@ -623,7 +703,8 @@ review_charge_versions = Table(
 )
 
 review_charge_references = Table(
-    "review_charge_references", metadata,
+    "review_charge_references",
+    metadata,
     uuid_pk("id"),
     ref("review_charge_version_id", nullable=False),
     ref("charge_reference_id"),
@@ -632,7 +713,8 @@ review_charge_references = Table(
 )
 
 review_charge_elements = Table(
-    "review_charge_elements", metadata,
+    "review_charge_elements",
+    metadata,
     uuid_pk("id"),
     ref("review_charge_reference_id", nullable=False),
     ref("charge_element_id"),
@@ -641,7 +723,8 @@ review_charge_elements = Table(
 )
 
 review_returns = Table(
-    "review_returns", metadata,
+    "review_returns",
+    metadata,
     uuid_pk("id"),
     ref("review_licence_id", nullable=False),
     Column("return_id", String),
@@ -650,7 +733,8 @@ review_returns = Table(
 )
 
 review_charge_element_returns = Table(
-    "review_charge_element_returns", metadata,
+    "review_charge_element_returns",
+    metadata,
     uuid_pk("id"),
     ref("review_charge_element_id", nullable=False),
     ref("review_return_id", nullable=False),

@@ -10,7 +10,8 @@ S = "water_import"
 # The PRESROC charge versions as NALD's history implies them, gaps included;
 # charging-import-versions writes water.charge_versions from it.
 charge_versions_metadata = Table(
-    "charge_versions_metadata", metadata,
+    "charge_versions_metadata",
+    metadata,
     Column("external_id", String, primary_key=True),
     Column("version_number", Integer, nullable=False),
     Column("start_date", Date, nullable=False),
@@ -27,7 +28,8 @@ charge_versions_metadata = Table(
 # are never reset (the NALD import owns them), so without this every run would
 # mail the same accounts again.
 invoice_account_changes_reported = Table(
-    "invoice_account_changes_reported", metadata,
+    "invoice_account_changes_reported",
+    metadata,
     Column("invoice_account_id", UUID(as_uuid=False), primary_key=True),
     Column("hashes", String, nullable=False),
     Column("notification_id", String),
@@ -42,7 +44,8 @@ invoice_account_changes_reported = Table(
 # (the worker died, or Notify's answer was lost): it is looked up by reference
 # before it is sent again, so nobody gets the same letter twice.
 notify_send_attempts = Table(
-    "notify_send_attempts", metadata,
+    "notify_send_attempts",
+    metadata,
     Column("scheduled_notification_id", UUID(as_uuid=False), primary_key=True),
     Column("reference", String, nullable=False),
     Column("attempted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

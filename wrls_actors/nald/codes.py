@@ -33,8 +33,10 @@ def code(value: str | None, table: Mapping[str, Any], what: str) -> Any:
 
 def code_of(table: Mapping[str, Any], what: str) -> Callable[[str | None], Any]:
     """The rule of a coded column whose NULL stays ``None``; an unknown code raises."""
+
     def rule(value: str | None) -> Any:
         return None if is_null(value) else code(value, table, what)
+
     return rule
 
 

@@ -49,8 +49,9 @@ def lookup(values: Iterable[str | None], rule: Callable[[str | None], Any]) -> L
     return Lookup(raw, mapped, unreadable)
 
 
-def column_lookup(connection: Connection, table: str, columns: Sequence[str],
-                  rule: Callable[[str | None], Any]) -> Lookup:
+def column_lookup(
+    connection: Connection, table: str, columns: Sequence[str], rule: Callable[[str | None], Any]
+) -> Lookup:
     """``rule`` applied to the distinct values of ``columns`` (taken together) of ``import.<table>``."""
     union = " UNION ".join(f'SELECT "{c}" FROM "{IMPORT_SCHEMA}"."{table}"' for c in columns)
     return lookup(connection.execute(text(union)).scalars().all(), rule)
@@ -68,8 +69,10 @@ def lookup_params(ctx: StepContext, connection: Connection, table: str, lookups:
 
 def unnest(name: str, sql_type: str) -> str:
     """The SQL of a lookup passed as ``<name>_raw`` and ``<name>_value`` arrays, as a table (raw, value)."""
-    return (f"{name} (raw, value) AS (SELECT * FROM unnest(CAST(:{name}_raw AS text[]), "
-            f"CAST(:{name}_value AS {sql_type}[])))")
+    return (
+        f"{name} (raw, value) AS (SELECT * FROM unnest(CAST(:{name}_raw AS text[]), "
+        f"CAST(:{name}_value AS {sql_type}[])))"
+    )
 
 
 def report_unreadable(ctx: StepContext, table: str, columns: Sequence[str], found: Lookup) -> None:
@@ -77,10 +80,12 @@ def report_unreadable(ctx: StepContext, table: str, columns: Sequence[str], foun
         ctx.logger.warning("%s.%s: %s", table, "/".join(columns), reason)
 
 
-def report_rows(ctx: StepContext, what: str, unreadable: int, examples: Sequence[str] | None,
-                duplicates: int = 0) -> None:
+def report_rows(
+    ctx: StepContext, what: str, unreadable: int, examples: Sequence[str] | None, duplicates: int = 0
+) -> None:
     if unreadable:
-        ctx.logger.warning("%d %s left out: values the rules cannot read (first: %s)", unreadable, what,
-                           ", ".join(examples or ()))
+        ctx.logger.warning(
+            "%d %s left out: values the rules cannot read (first: %s)", unreadable, what, ", ".join(examples or ())
+        )
     if duplicates:
         ctx.logger.warning("%d %s repeat the NALD key of another: one of each written", duplicates, what)

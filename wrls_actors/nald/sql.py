@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, text as sql_text
+from sqlalchemy import Connection
+from sqlalchemy import text as sql_text
 
-from ..model.nald import NALD_TABLES, S as IMPORT_SCHEMA
+from ..model.nald import NALD_TABLES
+from ..model.nald import S as IMPORT_SCHEMA
 from .values import INTEGER_PATTERN, NULL, NUMBER_PATTERN, SPACES
 
 # An integer column holds up to nine digits, so the cast never overflows.
@@ -56,14 +58,19 @@ def readable(numbers: Iterable[str] = (), integers: Iterable[str] = (), required
 def licence_query(schema: str = IMPORT_SCHEMA) -> str:
     """The NALD_ABS_LICENCES row of a licence number (parameter ``licence_ref``)."""
     # LIC_NO should be unique; if not, the legacy took whichever row came first.
-    return (f'SELECT * FROM {quote(schema)}."NALD_ABS_LICENCES" WHERE "LIC_NO" = :licence_ref '
-            f'ORDER BY "FGAC_REGION_CODE", "ID" LIMIT 1')
+    return (
+        f'SELECT * FROM {quote(schema)}."NALD_ABS_LICENCES" WHERE "LIC_NO" = :licence_ref '
+        f'ORDER BY "FGAC_REGION_CODE", "ID" LIMIT 1'
+    )
 
 
 def missing_tables(connection: Connection, tables: Iterable[str] | None = None) -> list[str]:
     """Which of ``tables`` (default: every NALD table of the model) schema ``import`` lacks."""
-    present = {r.table_name for r in connection.execute(
-        sql_text("SELECT table_name FROM information_schema.tables WHERE table_schema = :s"),
-        {"s": IMPORT_SCHEMA})}
+    present = {
+        r.table_name
+        for r in connection.execute(
+            sql_text("SELECT table_name FROM information_schema.tables WHERE table_schema = :s"), {"s": IMPORT_SCHEMA}
+        )
+    }
     wanted = [t.name for t in NALD_TABLES] if tables is None else list(tables)
     return [t for t in wanted if t not in present]

@@ -5,7 +5,13 @@ application whose jobs it runs."""
 from .calendar import Calendar
 from .definitions import ALLOW, CONTINUE, FAIL, LATEST, NONE, SKIP, Job, Schedule, Step, StepContext
 from .errors import (
-    BadMessage, ConfigurationError, JobRefused, JobRuntimeError, PermanentError, RetryLater, ScheduleError,
+    BadMessage,
+    ConfigurationError,
+    JobRefused,
+    JobRuntimeError,
+    PermanentError,
+    RetryLater,
+    ScheduleError,
 )
 from .ledger_view import ChildInfo, EventCount, LedgerView, RunInfo
 from .params import Param
@@ -14,11 +20,33 @@ from .settings import Settings
 from .waiting import SLICE_S, Waited, retries_for, wait_in_slices
 
 __all__ = [
-    "ALLOW", "CONTINUE", "FAIL", "LATEST", "NONE", "SKIP",
-    "Job", "Param", "Schedule", "Step", "StepContext",
-    "BadMessage", "ConfigurationError", "JobRefused", "JobRuntimeError", "PermanentError", "RetryLater",
+    "ALLOW",
+    "CONTINUE",
+    "FAIL",
+    "LATEST",
+    "NONE",
+    "SKIP",
+    "Job",
+    "Param",
+    "Schedule",
+    "Step",
+    "StepContext",
+    "BadMessage",
+    "ConfigurationError",
+    "JobRefused",
+    "JobRuntimeError",
+    "PermanentError",
+    "RetryLater",
     "ScheduleError",
-    "Calendar", "ChildInfo", "EventCount", "LedgerView", "RunInfo",
-    "SLICE_S", "Waited", "retries_for", "wait_in_slices",
-    "Service", "Settings",
+    "Calendar",
+    "ChildInfo",
+    "EventCount",
+    "LedgerView",
+    "RunInfo",
+    "SLICE_S",
+    "Waited",
+    "retries_for",
+    "wait_in_slices",
+    "Service",
+    "Settings",
 ]

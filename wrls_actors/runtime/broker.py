@@ -79,11 +79,13 @@ def publish_many(broker: dramatiq.Broker, messages: list[dramatiq.Message[Any]],
         channel = connection.channel()
         channel.tx_select()
         for start in range(0, len(messages), batch_size):
-            batch = messages[start:start + batch_size]
+            batch = messages[start : start + batch_size]
             for message in batch:
                 broker.emit_before("enqueue", message, None)
                 channel.basic_publish(
-                    exchange="", routing_key=message.queue_name, body=message.encode(),
+                    exchange="",
+                    routing_key=message.queue_name,
+                    body=message.encode(),
                     properties=pika.BasicProperties(delivery_mode=2, priority=message.options.get("broker_priority")),
                 )
             channel.tx_commit()
@@ -107,4 +109,3 @@ def build_broker(url: str | None, ledger: Ledger, signatures: Signatures, encode
         broker = RabbitmqBroker(url=url, confirm_delivery=True, middleware=middleware)
     dramatiq.set_broker(broker)
     return broker
-

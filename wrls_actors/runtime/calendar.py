@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .cron import fire_times, is_expected
@@ -52,4 +52,4 @@ class Calendar:
         return None
 
     def _times(self, schedule: Schedule, start: datetime, end: datetime) -> list[datetime]:
-        return fire_times(schedule, start.astimezone(timezone.utc), end.astimezone(timezone.utc), self.tz)
+        return fire_times(schedule, start.astimezone(UTC), end.astimezone(UTC), self.tz)

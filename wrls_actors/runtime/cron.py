@@ -22,7 +22,7 @@ Intervals (``every``) are aligned to the epoch, so a 15 s schedule fires at
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from periodiq import CronSpec
@@ -54,9 +54,13 @@ def parse_cron(expression: str) -> CronSpec:
         raise ScheduleError(f"{expression!r} is not a valid cron expression: {e}") from None
     if fields and fields[4] != "*" and 0 in spec.dow:
         raise ScheduleError(f"{expression!r}: write Sunday as 7: periodiq never fires a weekday of 0")
-    for name, values, low, high in (("minute", spec.minute, 0, 59), ("hour", spec.hour, 0, 23),
-                                    ("day", spec.dom, 1, 31), ("month", spec.month, 1, 12),
-                                    ("weekday", spec.dow, 0, 7)):
+    for name, values, low, high in (
+        ("minute", spec.minute, 0, 59),
+        ("hour", spec.hour, 0, 23),
+        ("day", spec.dom, 1, 31),
+        ("month", spec.month, 1, 12),
+        ("weekday", spec.dow, 0, 7),
+    ):
         if not values or min(values) < low or max(values) > high:
             raise ScheduleError(f"{expression!r}: {name} out of range {low}-{high}")
     return spec
@@ -80,8 +84,8 @@ def fixed_hour(expression: str) -> bool:
 
 def fire_times(schedule: Schedule, start: datetime, end: datetime, tz: ZoneInfo) -> list[datetime]:
     """Every nominal time in ``(start, end]``, as aware UTC datetimes, oldest first."""
-    start = start.astimezone(timezone.utc)
-    end = end.astimezone(timezone.utc)
+    start = start.astimezone(UTC)
+    end = end.astimezone(UTC)
     if schedule.every is not None:
         return _interval_times(schedule.every, start, end)
     if not schedule.cron:
@@ -92,7 +96,7 @@ def fire_times(schedule: Schedule, start: datetime, end: datetime, tz: ZoneInfo)
 def _interval_times(every: timedelta, start: datetime, end: datetime) -> list[datetime]:
     step = int(every.total_seconds())
     first = (int(start.timestamp()) // step + 1) * step
-    return [datetime.fromtimestamp(t, timezone.utc) for t in range(first, int(end.timestamp()) + 1, step)]
+    return [datetime.fromtimestamp(t, UTC) for t in range(first, int(end.timestamp()) + 1, step)]
 
 
 def _cron_times(spec: CronSpec, fixed: bool, start: datetime, end: datetime, tz: ZoneInfo) -> list[datetime]:
@@ -129,8 +133,7 @@ def shifted_times(schedule: Schedule, start: datetime, end: datetime, tz: ZoneIn
     if schedule.every is not None or not schedule.cron:
         return []
     spec = parse_cron(schedule.cron)
-    return [t for t in fire_times(schedule, start, end, tz)
-            if not spec.validate(t.astimezone(tz).replace(tzinfo=None))]
+    return [t for t in fire_times(schedule, start, end, tz) if not spec.validate(t.astimezone(tz).replace(tzinfo=None))]
 
 
 def repeated_wall_time(moment: datetime, tz: ZoneInfo) -> bool:
@@ -141,5 +144,5 @@ def repeated_wall_time(moment: datetime, tz: ZoneInfo) -> bool:
 
 def is_expected(schedule: Schedule, nominal: datetime, tz: ZoneInfo) -> bool:
     """Whether ``nominal`` is one of the schedule's fire times (False for a DST repeat)."""
-    nominal = nominal.astimezone(timezone.utc)
+    nominal = nominal.astimezone(UTC)
     return nominal in fire_times(schedule, nominal - timedelta(seconds=1), nominal, tz)

@@ -21,7 +21,7 @@ def sqlalchemy_url(url: str) -> str:
     """Accept plain ``postgresql://`` URLs and pin the psycopg2 driver."""
     for plain in ("postgres://", "postgresql://"):
         if url.startswith(plain):
-            return "postgresql+psycopg2://" + url[len(plain):]
+            return "postgresql+psycopg2://" + url[len(plain) :]
     return url
 
 

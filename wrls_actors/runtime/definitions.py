@@ -178,4 +178,3 @@ class StepContext:
         if self.item is not None:
             raise RuntimeError(f"{self.job}.{self.step}: a fan-out child cannot end its run")
         self.ending = note
-

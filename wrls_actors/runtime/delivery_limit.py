@@ -68,23 +68,47 @@ class DeliveryLimit(Middleware):
             ).first()
             row = connection.execute(
                 COUNT_DELIVERY,
-                {"message_id": event.message_id, "run_id": event.run_id, "actor": event.actor, "queue": event.queue,
-                 "attempt": event.attempt, "limit": actor_options(broker, message).get("time_limit")},
+                {
+                    "message_id": event.message_id,
+                    "run_id": event.run_id,
+                    "actor": event.actor,
+                    "queue": event.queue,
+                    "attempt": event.attempt,
+                    "limit": actor_options(broker, message).get("time_limit"),
+                },
             ).one()
             if old is not None and old.status == "running" and old.attempt == event.attempt:
                 # The sweeper had not seen it yet: the unfinished delivery is a stall.
-                record_stall(connection, event.job, event.actor, event.queue, event.run_id, event.message_id,
-                             "redelivered while still marked running (its worker died)")
+                record_stall(
+                    connection,
+                    event.job,
+                    event.actor,
+                    event.queue,
+                    event.run_id,
+                    event.message_id,
+                    "redelivered while still marked running (its worker died)",
+                )
             if row.deliveries > 1:
                 connection.execute(
-                    text("INSERT INTO jobs.events (kind, job, actor, queue, run_id, message_id, detail) "
-                         "VALUES ('redelivered', :job, :actor, :queue, :run_id, :message_id, :detail)"),
-                    {"job": event.job, "actor": event.actor, "queue": event.queue, "run_id": event.run_id,
-                     "message_id": event.message_id,
-                     "detail": f"started {row.deliveries} times without finishing"},
+                    text(
+                        "INSERT INTO jobs.events (kind, job, actor, queue, run_id, message_id, detail) "
+                        "VALUES ('redelivered', :job, :actor, :queue, :run_id, :message_id, :detail)"
+                    ),
+                    {
+                        "job": event.job,
+                        "actor": event.actor,
+                        "queue": event.queue,
+                        "run_id": event.run_id,
+                        "message_id": event.message_id,
+                        "detail": f"started {row.deliveries} times without finishing",
+                    },
                 )
                 bump(connection, "steps_redelivered_total", {"actor": event.actor, "queue": event.queue})
-        logger.warning("message %s of %s redelivered: recorded start %d of this attempt", message.message_id,
-                       message.actor_name, row.deliveries)
+        logger.warning(
+            "message %s of %s redelivered: recorded start %d of this attempt",
+            message.message_id,
+            message.actor_name,
+            row.deliveries,
+        )
         deliveries: int = row.deliveries
         return deliveries

@@ -78,10 +78,16 @@ def write_group(cursor: DBAPICursor, group: list[Arrival]) -> None:
 
     The caller commits.
     """
-    cursor.execute(EXECUTE, (
-        [a.run_id for a in group], [a.index for a in group], [a.message_id for a in group],
-        [a.failed for a in group], [json.dumps(a.counts) if a.counts else "{}" for a in group],
-    ))
+    cursor.execute(
+        EXECUTE,
+        (
+            [a.run_id for a in group],
+            [a.index for a in group],
+            [a.message_id for a in group],
+            [a.failed for a in group],
+            [json.dumps(a.counts) if a.counts else "{}" for a in group],
+        ),
+    )
     where = {(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()}
     unseen = sorted({(a.run_id, a.index) for a in group} - set(where))
     if unseen:
@@ -108,8 +114,9 @@ class ArrivalCommitter:
         self._lock = threading.Lock()
         self._connection: PoolProxiedConnection | None = None
 
-    def arrive(self, run_id: str, index: int, message_id: str, *, failed: bool,
-               counts: Mapping[str, int] | None = None) -> bool:
+    def arrive(
+        self, run_id: str, index: int, message_id: str, *, failed: bool, counts: Mapping[str, int] | None = None
+    ) -> bool:
         """Count one child; True when its barrier may now be complete."""
         arrival = Arrival(str(run_id), index, message_id, failed, dict(counts or {}))
         self._ensure_thread()

@@ -35,9 +35,17 @@ logger = logging.getLogger(__name__)
 class Heartbeats(Middleware):
     """Watches the messages being processed; its thread beats for them and sweeps for stalls."""
 
-    def __init__(self, engine_factory: Callable[[], Engine], record: Callable[[StepEvent], None],
-                 control_factory: Callable[[], RunControl], *, heartbeat_s: float, stall_after_s: float,
-                 stall_grace_s: float, sweep_s: float) -> None:
+    def __init__(
+        self,
+        engine_factory: Callable[[], Engine],
+        record: Callable[[StepEvent], None],
+        control_factory: Callable[[], RunControl],
+        *,
+        heartbeat_s: float,
+        stall_after_s: float,
+        stall_grace_s: float,
+        sweep_s: float,
+    ) -> None:
         self._engine_factory = engine_factory
         self._record = record
         self._control_factory = control_factory
@@ -72,8 +80,9 @@ class Heartbeats(Middleware):
             if getattr(message, "_ledger_running_recorded", False):
                 self._recorded_running.add(message.message_id)
 
-    def after_process_message(self, broker: dramatiq.Broker, message: Message, *, result: Any = None,
-                              exception: BaseException | None = None) -> None:
+    def after_process_message(
+        self, broker: dramatiq.Broker, message: Message, *, result: Any = None, exception: BaseException | None = None
+    ) -> None:
         with self._lock:
             self.in_flight.pop(message.message_id, None)
 
@@ -110,7 +119,15 @@ class Heartbeats(Middleware):
             self._recorded_running.update(new)
         for message_id in new:
             broker, message, started_at = running[message_id]
-            self._record(step_event(broker, message, "running", RUNNING, started_at=started_at,
-                                    time_limit_ms=actor_options(broker, message).get("time_limit")))
+            self._record(
+                step_event(
+                    broker,
+                    message,
+                    "running",
+                    RUNNING,
+                    started_at=started_at,
+                    time_limit_ms=actor_options(broker, message).get("time_limit"),
+                )
+            )
         if recorded:
             heartbeat(self._engine_factory(), recorded)

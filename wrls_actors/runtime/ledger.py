@@ -28,15 +28,30 @@ if TYPE_CHECKING:
 class Ledger:
     """The recorder, start checks, delivery limit, heartbeats and run reactions of one service."""
 
-    def __init__(self, engine_factory: Callable[[], Engine], *, flush_ms: int, max_deliveries: int,
-                 heartbeat_s: float, stall_after_s: float, stall_grace_s: float, sweep_s: float,
-                 control_factory: Callable[[], RunControl]) -> None:
+    def __init__(
+        self,
+        engine_factory: Callable[[], Engine],
+        *,
+        flush_ms: int,
+        max_deliveries: int,
+        heartbeat_s: float,
+        stall_after_s: float,
+        stall_grace_s: float,
+        sweep_s: float,
+        control_factory: Callable[[], RunControl],
+    ) -> None:
         self.recorder = Recorder(engine_factory, flush_ms=flush_ms)
         self.start_checks = StartChecks(engine_factory)
         self.delivery_limit = DeliveryLimit(engine_factory, max_deliveries=max_deliveries)
-        self.heartbeats = Heartbeats(engine_factory, self.recorder.record, control_factory,
-                                     heartbeat_s=heartbeat_s, stall_after_s=stall_after_s,
-                                     stall_grace_s=stall_grace_s, sweep_s=sweep_s)
+        self.heartbeats = Heartbeats(
+            engine_factory,
+            self.recorder.record,
+            control_factory,
+            heartbeat_s=heartbeat_s,
+            stall_after_s=stall_after_s,
+            stall_grace_s=stall_grace_s,
+            sweep_s=sweep_s,
+        )
         self.run_reactions = RunReactions(control_factory)
 
     @property

@@ -55,8 +55,10 @@ class EventCount:
     last: datetime
 
 
-_RUN_COLUMNS = ("run_id::text AS run_id, job, status, step_index, nominal_time, started_at, "
-                "extract(epoch FROM clock_timestamp() - started_at) AS age_s")
+_RUN_COLUMNS = (
+    "run_id::text AS run_id, job, status, step_index, nominal_time, started_at, "
+    "extract(epoch FROM clock_timestamp() - started_at) AS age_s"
+)
 
 _RUN = text(f"SELECT {_RUN_COLUMNS} FROM jobs.runs WHERE run_id = CAST(:run AS uuid)")
 
@@ -90,8 +92,7 @@ _ARRIVALS = text("""
 
 
 def _run(row: Any) -> RunInfo:
-    return RunInfo(row.run_id, row.job, row.status, row.step_index, row.nominal_time, row.started_at,
-                   float(row.age_s))
+    return RunInfo(row.run_id, row.job, row.status, row.step_index, row.nominal_time, row.started_at, float(row.age_s))
 
 
 class LedgerView:
@@ -138,16 +139,23 @@ class LedgerView:
             expected = connection.execute(_BARRIER, {"run": str(run_id), "index": step_index}).scalar()
             if expected is None:
                 return []
-            arrived = {r.message_id: r for r in connection.execute(
-                _ARRIVALS, {"run": str(run_id), "index": step_index}).all()}
+            arrived = {
+                r.message_id: r for r in connection.execute(_ARRIVALS, {"run": str(run_id), "index": step_index}).all()
+            }
         children = []
         for position in range(expected):
             row = arrived.get(child_message_id(run_id, step_index, position))
             if row is None:
                 children.append(ChildInfo(position, "pending", None, {}))
             else:
-                children.append(ChildInfo(position, "failed" if row.failed else "succeeded",
-                                          row.error if row.failed else None, dict(row.counts or {})))
+                children.append(
+                    ChildInfo(
+                        position,
+                        "failed" if row.failed else "succeeded",
+                        row.error if row.failed else None,
+                        dict(row.counts or {}),
+                    )
+                )
         return children
 
     def event_counts(self, start: datetime, end: datetime, kinds: Iterable[str]) -> list[EventCount]:

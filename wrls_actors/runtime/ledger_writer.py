@@ -159,9 +159,22 @@ def write_batch(connection: Any, events: list[StepEvent]) -> None:
             UPSERT,
             [
                 (
-                    r.message_id, r.run_id, r.actor, r.queue, r.attempt, r.deliveries, r.rank, r.status,
-                    r.enqueued_at, r.started_at, r.started_at, r.finished_at, r.duration_ms, r.time_limit_ms,
-                    r.error, r.timeouts,
+                    r.message_id,
+                    r.run_id,
+                    r.actor,
+                    r.queue,
+                    r.attempt,
+                    r.deliveries,
+                    r.rank,
+                    r.status,
+                    r.enqueued_at,
+                    r.started_at,
+                    r.started_at,
+                    r.finished_at,
+                    r.duration_ms,
+                    r.time_limit_ms,
+                    r.error,
+                    r.timeouts,
                 )
                 for r in rows.values()
             ],
@@ -172,8 +185,16 @@ def write_batch(connection: Any, events: list[StepEvent]) -> None:
                 cursor,
                 INSERT_EVENTS,
                 [
-                    (e.finished_at or e.started_at or e.enqueued_at, e.incident, e.job, e.actor, e.queue,
-                     e.run_id, e.message_id, e.error)
+                    (
+                        e.finished_at or e.started_at or e.enqueued_at,
+                        e.incident,
+                        e.job,
+                        e.actor,
+                        e.queue,
+                        e.run_id,
+                        e.message_id,
+                        e.error,
+                    )
                     for e in incidents
                 ],
             )

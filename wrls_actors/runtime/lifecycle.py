@@ -18,7 +18,7 @@ the ones after it what it did by setting an attribute on it:
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
@@ -33,7 +33,7 @@ Message = Any
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def base_queue(name: str) -> str:

@@ -18,11 +18,11 @@ import threading
 import urllib.request
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from socketserver import ThreadingMixIn
-from urllib.parse import quote, unquote, urlsplit
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -33,7 +33,7 @@ from sqlalchemy import text
 from .cron import fire_times
 from .ledger_writer import DURATION_BUCKETS_S
 from .runs import RUN_DURATION_BUCKETS_S
-from .scheduling import (CAUGHT_UP, DOUBLE_START, LATE, MISSED, NO_STEPS, SKIPPED_OVERLAP, STARTED, SUPPRESSED)
+from .scheduling import CAUGHT_UP, DOUBLE_START, LATE, MISSED, NO_STEPS, SKIPPED_OVERLAP, STARTED, SUPPRESSED
 from .service import CONTROL_QUEUE, SCHEDULE_QUEUE, START_ACTOR, TICK_PREFIX, Service
 
 logger = logging.getLogger(__name__)
@@ -42,15 +42,24 @@ COUNTERS = {
     # ledger counter name: (help, label names)
     "runs_started_total": ("Runs started, by job and trigger.", ("job", "trigger")),
     "runs_total": ("Runs ended, by job and outcome (succeeded, failed, completed-with-failures).", ("job", "outcome")),
-    "steps_total": ("Step messages ended, by actor, queue and outcome (succeeded, retried, failed, timed-out, "
-                    "skipped, dead-lettered).", ("actor", "queue", "outcome")),
+    "steps_total": (
+        "Step messages ended, by actor, queue and outcome (succeeded, retried, failed, timed-out, "
+        "skipped, dead-lettered).",
+        ("actor", "queue", "outcome"),
+    ),
     "steps_timed_out_total": ("Step attempts stopped by their time limit.", ("actor", "queue")),
     "steps_stalled_total": ("Steps found stalled (no heartbeat, or hung past their time limit).", ("actor", "queue")),
     "steps_redelivered_total": ("Step messages redelivered after a delivery that never finished.", ("actor", "queue")),
-    "ticks_total": ("Schedule ticks by outcome (started, late, caught-up, skipped-overlap, missed, no-steps; "
-                    "suppressed: another copy of a claimed tick, normal with two schedulers; double-start: a "
-                    "second start of a tick whose claim was lost, refused).", ("schedule", "outcome")),
-    "messages_rejected_total": ("Messages refused before any work (undecodable, too large, unsigned, stray), dead-lettered.", ()),
+    "ticks_total": (
+        "Schedule ticks by outcome (started, late, caught-up, skipped-overlap, missed, no-steps; "
+        "suppressed: another copy of a claimed tick, normal with two schedulers; double-start: a "
+        "second start of a tick whose claim was lost, refused).",
+        ("schedule", "outcome"),
+    ),
+    "messages_rejected_total": (
+        "Messages refused before any work (undecodable, too large, unsigned, stray), dead-lettered.",
+        (),
+    ),
 }
 HISTOGRAMS = {
     "run_duration_seconds": ("Run duration from start to end.", ("job",)),
@@ -66,7 +75,10 @@ TICK_OUTCOMES = (STARTED, LATE, CAUGHT_UP, SUPPRESSED, SKIPPED_OVERLAP, MISSED, 
 CLOCK_FRESH_S = 300
 GAUGES = {
     "job_last_success_timestamp_seconds": ("When each job last ended successfully (Unix time).", ("job",)),
-    "schedule_lag_seconds": ("Delay between a schedule's nominal tick time and its handling, last tick.", ("schedule",)),
+    "schedule_lag_seconds": (
+        "Delay between a schedule's nominal tick time and its handling, last tick.",
+        ("schedule",),
+    ),
 }
 
 CLOCK_OFFSETS = text(
@@ -118,8 +130,10 @@ def vhost_of(broker_url: str | None) -> str:
 def read_queues(url: str, vhost: str, timeout_s: float = 5) -> list[dict[str, Any]]:
     parts = urlsplit(url)
     base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}{parts.path}"
-    request = urllib.request.Request(f"{base}/api/queues/{quote(vhost, safe='')}?columns=name,messages_ready,"
-                                     "messages_unacknowledged,messages,consumers")
+    request = urllib.request.Request(
+        f"{base}/api/queues/{quote(vhost, safe='')}?columns=name,messages_ready,"
+        "messages_unacknowledged,messages,consumers"
+    )
     token = base64.b64encode(f"{unquote(parts.username or 'guest')}:{unquote(parts.password or 'guest')}".encode())
     request.add_header("Authorization", f"Basic {token.decode()}")
     with urllib.request.urlopen(request, timeout=timeout_s) as response:
@@ -142,7 +156,7 @@ class LedgerCollector:
     def _expected_periods(self) -> dict[str, float]:
         """The longest gap between two ticks of each schedule over the coming fortnight."""
         periods = {}
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for schedule in self.service.schedules.values():
             if not schedule.enabled:
                 continue
@@ -186,10 +200,15 @@ class LedgerCollector:
         try:
             with self.service.engine.connect() as connection:
                 counters = connection.execute(text("SELECT name, labels, value FROM jobs.counters")).all()
-                stalled = connection.execute(STALLED_NOW, {"stall_after": s.stall_after_s, "grace": s.stall_grace_s}).all()
+                stalled = connection.execute(
+                    STALLED_NOW, {"stall_after": s.stall_after_s, "grace": s.stall_grace_s}
+                ).all()
                 running = connection.execute(
-                    text("SELECT job, count(*) AS n, extract(epoch FROM now() - min(started_at)) AS oldest "
-                         "FROM jobs.runs WHERE status = 'running' GROUP BY job")).all()
+                    text(
+                        "SELECT job, count(*) AS n, extract(epoch FROM now() - min(started_at)) AS oldest "
+                        "FROM jobs.runs WHERE status = 'running' GROUP BY job"
+                    )
+                ).all()
                 items = connection.execute(RUN_ITEMS).all()
                 clocks = connection.execute(CLOCK_OFFSETS, {"fresh": CLOCK_FRESH_S}).all()
             up.add_metric([], 1)
@@ -203,44 +222,57 @@ class LedgerCollector:
         else:
             # Zeros would read as counter resets: no ledger, no series.
             yield from self._from_counters([], known={})
-        gauge = GaugeMetricFamily(self._name("scheduler_clock_offset_seconds"),
-                                  "How far each scheduler host's clock is ahead of the database's (negative: "
-                                  "behind), measured every 30 s.", labels=["host"])
+        gauge = GaugeMetricFamily(
+            self._name("scheduler_clock_offset_seconds"),
+            "How far each scheduler host's clock is ahead of the database's (negative: behind), measured every 30 s.",
+            labels=["host"],
+        )
         for row in clocks:
             gauge.add_metric([row.host], row.value)
         yield gauge
-        gauge = GaugeMetricFamily(self._name("steps_stalled"), "Steps stalled now (no heartbeat, or past their "
-                                  "time limit and still running).", labels=["actor", "queue"])
+        gauge = GaugeMetricFamily(
+            self._name("steps_stalled"),
+            "Steps stalled now (no heartbeat, or past their time limit and still running).",
+            labels=["actor", "queue"],
+        )
         for row in stalled:
             gauge.add_metric([row.actor, row.queue], row.n)
         yield gauge
         gauge = GaugeMetricFamily(self._name("runs_running"), "Runs in progress now.", labels=["job"])
-        oldest = GaugeMetricFamily(self._name("run_oldest_running_seconds"),
-                                   "Age of the oldest run still going, per job: a run that never ends makes "
-                                   "every later tick skip (overlap policy).", labels=["job"])
+        oldest = GaugeMetricFamily(
+            self._name("run_oldest_running_seconds"),
+            "Age of the oldest run still going, per job: a run that never ends makes "
+            "every later tick skip (overlap policy).",
+            labels=["job"],
+        )
         for row in running:
             gauge.add_metric([row.job], row.n)
             oldest.add_metric([row.job], float(row.oldest))
         yield gauge
         yield oldest
-        gauge = GaugeMetricFamily(self._name("run_items"),
-                                  "Fan-out children of the runs in progress, per job: total queued, ended "
-                                  "(succeeded or failed for good) and failed; ended/total is the progress.",
-                                  labels=["job", "state"])
+        gauge = GaugeMetricFamily(
+            self._name("run_items"),
+            "Fan-out children of the runs in progress, per job: total queued, ended "
+            "(succeeded or failed for good) and failed; ended/total is the progress.",
+            labels=["job", "state"],
+        )
         for row in items:
             for state in ("total", "ended", "failed"):
                 gauge.add_metric([row.job, state], float(getattr(row, state)))
         yield gauge
-        gauge = GaugeMetricFamily(self._name("schedule_expected_period_seconds"),
-                                  "Longest time between two ticks of a schedule (for overdue alerts).",
-                                  labels=["schedule", "job"])
+        gauge = GaugeMetricFamily(
+            self._name("schedule_expected_period_seconds"),
+            "Longest time between two ticks of a schedule (for overdue alerts).",
+            labels=["schedule", "job"],
+        )
         for name, period in self._periods.items():
             gauge.add_metric([name, self.service.schedules[name].job], period)
         yield gauge
         yield from self._queues()
 
-    def _from_counters(self, rows: Iterable[Any], known: dict[str, list[tuple[str, ...]]] | None = None
-                       ) -> Iterator[Metric]:
+    def _from_counters(
+        self, rows: Iterable[Any], known: dict[str, list[tuple[str, ...]]] | None = None
+    ) -> Iterator[Metric]:
         known = self._known if known is None else known
         by_name: dict[str, list[tuple[dict[str, Any], float]]] = defaultdict(list)
         for row in rows:
@@ -260,7 +292,9 @@ class LedgerCollector:
             yield gauge
         for name, (help_, labels) in HISTOGRAMS.items():
             histogram = HistogramMetricFamily(self._name(name), help_, labels=list(labels))
-            series: dict[tuple[str, ...], dict[str, Any]] = defaultdict(lambda: {"buckets": {}, "sum": 0.0, "count": 0.0})
+            series: dict[tuple[str, ...], dict[str, Any]] = defaultdict(
+                lambda: {"buckets": {}, "sum": 0.0, "count": 0.0}
+            )
             for key in known.get(name, []):
                 series[key]["buckets"] = {float(bound): 0.0 for bound in BUCKETS_S[name]}
             for values, value in by_name.get(f"{name}_bucket", []):

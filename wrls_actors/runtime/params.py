@@ -143,8 +143,11 @@ def _refuse(job: str, declared: Sequence[Param], problems: list[str]) -> BadMess
 
 def _unknown(declared: Sequence[Param], given: Iterable[Any]) -> list[str]:
     known = {p.name for p in declared}
-    return [f"unknown parameter {excerpt(name) if not isinstance(name, str) or len(name) > EXCERPT_CHARS else name}"
-            for name in given if name not in known]
+    return [
+        f"unknown parameter {excerpt(name) if not isinstance(name, str) or len(name) > EXCERPT_CHARS else name}"
+        for name in given
+        if name not in known
+    ]
 
 
 def check_params(job: str, declared: Sequence[Param], given: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .cron import shifted_times
 from .service import TICK_PREFIX, Service
@@ -91,23 +91,30 @@ def send_shifted_ticks(service: Service, start: datetime, end: datetime) -> list
             continue
         for nominal in shifted_times(schedule, start, end, service.tz):
             service.broker.get_actor(f"{TICK_PREFIX}.{schedule.name}").send_with_options(
-                scheduled_at=nominal.isoformat())
-            logger.info("schedule %s: sent the tick of %s (its wall-clock time was skipped when clocks went forward)",
-                        schedule.name, nominal.isoformat())
+                scheduled_at=nominal.isoformat()
+            )
+            logger.info(
+                "schedule %s: sent the tick of %s (its wall-clock time was skipped when clocks went forward)",
+                schedule.name,
+                nominal.isoformat(),
+            )
             sent.append((schedule.name, nominal))
     return sent
 
 
 def _shifted_loop(service: Service, stop: threading.Event) -> None:
     # Like periodiq, a starting scheduler sends its current minute's ticks.
-    since = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(microseconds=1)
+    since = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(microseconds=1)
     while True:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         try:
             send_shifted_ticks(service, since, now)
             since = now
-            upcoming = [times[0] for s in service.schedules.values() if s.enabled
-                        and (times := shifted_times(s, now, now + timedelta(days=1), service.tz))]
+            upcoming = [
+                times[0]
+                for s in service.schedules.values()
+                if s.enabled and (times := shifted_times(s, now, now + timedelta(days=1), service.tz))
+            ]
             wait_s = min([(t - now).total_seconds() for t in upcoming] + [SHIFTED_LOOK_S])
         except Exception:
             logger.exception("could not send a tick moved by the spring gap; trying again in 5 s")
@@ -205,10 +212,14 @@ def run_embedded(service: Service, threads: int) -> int:
 
     folder = os.path.abspath(service.settings.embedded_dir)
     os.makedirs(folder, exist_ok=True)
-    logger.warning("EMBEDDED DEFAULT: %s_BROKER_URL and %s_DATABASE_URL are not set", service.settings.prefix,
-                   service.settings.prefix)
-    logger.warning("EMBEDDED DEFAULT: in-process broker, PostgreSQL under %s/pgdata; nothing here is for production",
-                   folder)
+    logger.warning(
+        "EMBEDDED DEFAULT: %s_BROKER_URL and %s_DATABASE_URL are not set",
+        service.settings.prefix,
+        service.settings.prefix,
+    )
+    logger.warning(
+        "EMBEDDED DEFAULT: in-process broker, PostgreSQL under %s/pgdata; nothing here is for production", folder
+    )
     first_jobs = list(service.prepare_embedded(folder) or ()) if service.prepare_embedded is not None else []
     server = pgserver.get_server(os.path.join(folder, "pgdata"), cleanup_mode="stop")
     service.use_database(server.get_uri())
@@ -220,8 +231,12 @@ def run_embedded(service: Service, threads: int) -> int:
     for job in first_jobs:
         logger.warning("EMBEDDED DEFAULT: starting %s now (run %s)", job, service.trigger(job))
     stop = threading.Event()
-    threading.Thread(target=serve, args=(service, service.settings.metrics_host, service.settings.metrics_port, stop),
-                     name="exporter", daemon=True).start()
+    threading.Thread(
+        target=serve,
+        args=(service, service.settings.metrics_host, service.settings.metrics_port, stop),
+        name="exporter",
+        daemon=True,
+    ).start()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         run_scheduler(service, stop)

@@ -21,7 +21,14 @@ from sqlalchemy import Engine
 
 from .ledger_writer import ENDED, QUEUED, LedgerWriter, StepEvent
 from .lifecycle import (
-    Message, actor_options, attempt_of, base_queue, describe, is_bad_message, utcnow, valid_run_id,
+    Message,
+    actor_options,
+    attempt_of,
+    base_queue,
+    describe,
+    is_bad_message,
+    utcnow,
+    valid_run_id,
 )
 from .logs import step_context
 
@@ -89,18 +96,29 @@ class Recorder(Middleware):
 
     def before_process_message(self, broker: dramatiq.Broker, message: Message) -> None:
         attempt = message.options.get("retries", 0) + 1
-        step_context.set({"run_id": valid_run_id(message), "message_id": message.message_id,
-                          "actor": message.actor_name, "attempt": attempt, "options": message.options})
+        step_context.set(
+            {
+                "run_id": valid_run_id(message),
+                "message_id": message.message_id,
+                "actor": message.actor_name,
+                "attempt": attempt,
+                "options": message.options,
+            }
+        )
         message._ledger_started = time.monotonic()
         message._ledger_started_at = utcnow()
         message._ledger_attempt = attempt
 
-    def after_process_message(self, broker: dramatiq.Broker, message: Message, *, result: Any = None,
-                              exception: BaseException | None = None) -> None:
+    def after_process_message(
+        self, broker: dramatiq.Broker, message: Message, *, result: Any = None, exception: BaseException | None = None
+    ) -> None:
         started = getattr(message, "_ledger_started", None)
         duration_ms = (time.monotonic() - started) * 1000 if started else None
-        times = {"started_at": getattr(message, "_ledger_started_at", None), "finished_at": utcnow(),
-                 "duration_ms": duration_ms}
+        times = {
+            "started_at": getattr(message, "_ledger_started_at", None),
+            "finished_at": utcnow(),
+            "duration_ms": duration_ms,
+        }
         if exception is None:
             event = step_event(broker, message, "succeeded", ENDED, **times, counted="succeeded")
         else:
@@ -108,13 +126,30 @@ class Recorder(Middleware):
             error = describe(exception)
             if message.failed:
                 status = "timed-out" if timed_out else ("dead-lettered" if is_bad_message(exception) else "failed")
-                event = step_event(broker, message, status, ENDED, **times, error=error, timeouts=int(timed_out),
-                                   incident=status, counted=status)
+                event = step_event(
+                    broker,
+                    message,
+                    status,
+                    ENDED,
+                    **times,
+                    error=error,
+                    timeouts=int(timed_out),
+                    incident=status,
+                    counted=status,
+                )
             else:
                 # Retries already bumped the retry count: this event belongs to the attempt that failed.
-                event = step_event(broker, message, "retrying", ENDED, **times, error=error,
-                                   timeouts=int(timed_out), incident="timed-out" if timed_out else "retrying",
-                                   counted="retried")
+                event = step_event(
+                    broker,
+                    message,
+                    "retrying",
+                    ENDED,
+                    **times,
+                    error=error,
+                    timeouts=int(timed_out),
+                    incident="timed-out" if timed_out else "retrying",
+                    counted="retried",
+                )
         self.record(event)
         message._ledger_recorded = True
         step_context.set(None)
@@ -125,8 +160,11 @@ class Recorder(Middleware):
             return
         poison = getattr(message, "_ledger_poison", None)
         status, error = ("dead-lettered", poison_error(poison)) if poison is not None else ("skipped", SKIPPED)
-        self.record(step_event(broker, message, status, ENDED, finished_at=utcnow(), error=error,
-                               incident=status, counted=status))
+        self.record(
+            step_event(
+                broker, message, status, ENDED, finished_at=utcnow(), error=error, incident=status, counted=status
+            )
+        )
         message._ledger_recorded = True
         logger.warning("message %s of %s %s: %s", message.message_id, message.actor_name, status, error)
         step_context.set(None)
@@ -139,6 +177,16 @@ class Recorder(Middleware):
         reason = describe(exception) or "rejected"
         if isinstance(exception, dramatiq.errors.ActorNotFound):
             reason = f"no actor named {message.actor_name!r}"
-        self.record(step_event(broker, message, "dead-lettered", ENDED, finished_at=utcnow(),
-                               error=reason, incident="dead-lettered", counted="dead-lettered"))
+        self.record(
+            step_event(
+                broker,
+                message,
+                "dead-lettered",
+                ENDED,
+                finished_at=utcnow(),
+                error=reason,
+                incident="dead-lettered",
+                counted="dead-lettered",
+            )
+        )
         logger.error("message %s for %s dead-lettered: %s", message.message_id, message.actor_name, reason)

@@ -35,8 +35,9 @@ class RunReactions(Middleware):
     def __init__(self, control_factory: Callable[[], RunControl]) -> None:
         self._control_factory = control_factory
 
-    def after_process_message(self, broker: dramatiq.Broker, message: Message, *, result: Any = None,
-                              exception: BaseException | None = None) -> None:
+    def after_process_message(
+        self, broker: dramatiq.Broker, message: Message, *, result: Any = None, exception: BaseException | None = None
+    ) -> None:
         if exception is not None and message.failed:
             self._final_failure(broker, message, f"{message.actor_name} failed: {describe(exception)}")
 
@@ -45,8 +46,11 @@ class RunReactions(Middleware):
         if getattr(message, "_ledger_handled", False) or not message.failed:
             return
         poison = getattr(message, "_ledger_poison", None)
-        reason = (f"{message.actor_name} dead-lettered after at least {poison} starts without finishing"
-                  if poison is not None else f"{message.actor_name} {SKIPPED}")
+        reason = (
+            f"{message.actor_name} dead-lettered after at least {poison} starts without finishing"
+            if poison is not None
+            else f"{message.actor_name} {SKIPPED}"
+        )
         self._final_failure(broker, message, reason)
 
     def _final_failure(self, broker: dramatiq.Broker, message: Message, error: str) -> None:

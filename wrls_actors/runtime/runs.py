@@ -106,12 +106,16 @@ class RunControl:
             self._message(job, step, step_message_id(run_id, index), {"run_id": str(run_id), "params": dict(params)})
         )
 
-    def _publish_children(self, job: Job, run_id: str, index: int, params: Mapping[str, Any], items: Sequence[Any]) -> None:
+    def _publish_children(
+        self, job: Job, run_id: str, index: int, params: Mapping[str, Any], items: Sequence[Any]
+    ) -> None:
         child = job.steps[index].fan_out
         assert child is not None
         messages = [
             self._message(
-                job, child, child_message_id(run_id, index, position),
+                job,
+                child,
+                child_message_id(run_id, index, position),
                 {"run_id": str(run_id), "params": dict(params), "item": item},
             )
             for position, item in enumerate(items)
@@ -122,7 +126,9 @@ class RunControl:
 
     def running_run(self, connection: Connection, job: str) -> str | None:
         row = connection.execute(
-            text("SELECT run_id FROM jobs.runs WHERE job = :job AND status = 'running' ORDER BY started_at DESC LIMIT 1"),
+            text(
+                "SELECT run_id FROM jobs.runs WHERE job = :job AND status = 'running' ORDER BY started_at DESC LIMIT 1"
+            ),
             {"job": job},
         ).first()
         return str(row.run_id) if row else None
@@ -171,8 +177,14 @@ class RunControl:
                     "INSERT INTO jobs.runs (run_id, job, trigger, trigger_key, nominal_time, params, status) "
                     "VALUES (:run_id, :job, :trigger, :key, :nominal, CAST(:params AS jsonb), 'running')"
                 ),
-                {"run_id": run_id, "job": job_name, "trigger": trigger, "key": trigger_key,
-                 "nominal": nominal_time, "params": json.dumps(params)},
+                {
+                    "run_id": run_id,
+                    "job": job_name,
+                    "trigger": trigger,
+                    "key": trigger_key,
+                    "nominal": nominal_time,
+                    "params": json.dumps(params),
+                },
             )
             bump(connection, "runs_started_total", {"job": job_name, "trigger": trigger})
             if claim is not None:
@@ -189,8 +201,9 @@ class RunControl:
 
     # -- moving along ---------------------------------------------------------
 
-    def advance(self, run_id: str, index: int, counts: Mapping[str, int] | None = None,
-                message_id: str | None = None) -> None:
+    def advance(
+        self, run_id: str, index: int, counts: Mapping[str, int] | None = None, message_id: str | None = None
+    ) -> None:
         """Step ``index`` succeeded: publish the next step, or end the run."""
         with self.engine.connect() as connection:
             after = self._advance(connection, run_id, index, counts)
@@ -199,8 +212,14 @@ class RunControl:
             connection.commit()
         self._publish_next(after)
 
-    def _advance(self, connection: Connection, run_id: str, index: int,
-                 counts: Mapping[str, int] | None, fired: int | None = None) -> _Next | None:
+    def _advance(
+        self,
+        connection: Connection,
+        run_id: str,
+        index: int,
+        counts: Mapping[str, int] | None,
+        fired: int | None = None,
+    ) -> _Next | None:
         """Move the run past step ``index``; returns the step to publish once this commits."""
         row = connection.execute(
             text(
@@ -235,8 +254,10 @@ class RunControl:
             logger.exception("could not publish step %d of run %s; undoing the move", after.index, after.run_id)
             with self.engine.begin() as connection:
                 connection.execute(
-                    text("UPDATE jobs.runs SET step_index = :index - 1 "
-                         "WHERE run_id = :run_id AND step_index = :index AND status = 'running'"),
+                    text(
+                        "UPDATE jobs.runs SET step_index = :index - 1 "
+                        "WHERE run_id = :run_id AND step_index = :index AND status = 'running'"
+                    ),
                     {"run_id": after.run_id, "index": after.index},
                 )
                 if after.fired is not None:
@@ -250,7 +271,9 @@ class RunControl:
         """Step ``index`` produced ``items``: one child message each, then fan-in."""
         with self.engine.connect() as connection:
             row = connection.execute(
-                text("SELECT job, params FROM jobs.runs WHERE run_id = :run_id AND step_index = :index AND status = 'running'"),
+                text(
+                    "SELECT job, params FROM jobs.runs WHERE run_id = :run_id AND step_index = :index AND status = 'running'"
+                ),
                 {"run_id": run_id, "index": index},
             ).first()
             if row is None:
@@ -265,7 +288,9 @@ class RunControl:
             ).first()
             if created and counts:
                 connection.execute(
-                    text("UPDATE jobs.runs SET counts = jobs.jsonb_add(counts, CAST(:c AS jsonb)) WHERE run_id = :run_id"),
+                    text(
+                        "UPDATE jobs.runs SET counts = jobs.jsonb_add(counts, CAST(:c AS jsonb)) WHERE run_id = :run_id"
+                    ),
                     {"run_id": run_id, "c": _counts_json(counts)},
                 )
             # The barrier must be committed before any child can arrive at it.
@@ -278,8 +303,9 @@ class RunControl:
         # the barrier counts each child id once.
         self._publish_children(job, run_id, index, row.params, items)
 
-    def arrive(self, run_id: str, index: int, message_id: str, *, failed: bool,
-               counts: Mapping[str, int] | None = None) -> None:
+    def arrive(
+        self, run_id: str, index: int, message_id: str, *, failed: bool, counts: Mapping[str, int] | None = None
+    ) -> None:
         """A child ended (succeeded, or failed for good). Fires the barrier exactly once."""
         if not self.committer.arrive(run_id, index, message_id, failed=failed, counts=counts):
             return
@@ -309,8 +335,9 @@ class RunControl:
             ).all()
         for row in rows:
             if row.job in self.jobs:
-                logger.warning("fan-in of run %s step %d was complete but never fired: firing it now",
-                               row.run_id, row.step_index)
+                logger.warning(
+                    "fan-in of run %s step %d was complete but never fired: firing it now", row.run_id, row.step_index
+                )
                 self._fire_if_complete(self.jobs[row.job], row.run_id, row.step_index)
         return len(rows)
 
@@ -336,13 +363,22 @@ class RunControl:
                 return
             connection.execute(SETTLE_CHILDREN, {"run_id": run_id, "index": index})
             step = job.steps[index]
-            logger.info("fan-in of %s: %d children ended, %d failed", job.actor_name(step), fired.expected,
-                        fired.failed, extra={"run_id": run_id})
+            logger.info(
+                "fan-in of %s: %d children ended, %d failed",
+                job.actor_name(step),
+                fired.expected,
+                fired.failed,
+                extra={"run_id": run_id},
+            )
             after = None
             assert step.fan_out is not None  # only a fan-out step has children to fan in
             if fired.failed and step.on_child_failure == FAIL:
-                self._finish(connection, run_id, "failed",
-                             f"{fired.failed} of {fired.expected} {step.fan_out.name} children failed")
+                self._finish(
+                    connection,
+                    run_id,
+                    "failed",
+                    f"{fired.failed} of {fired.expected} {step.fan_out.name} children failed",
+                )
             else:
                 after = self._advance(connection, run_id, index, None, fired=index)
             connection.commit()
@@ -350,13 +386,16 @@ class RunControl:
 
     # -- ending ---------------------------------------------------------------
 
-    def end(self, run_id: str, index: int, note: str, counts: Mapping[str, int] | None = None,
-            message_id: str | None = None) -> None:
+    def end(
+        self, run_id: str, index: int, note: str, counts: Mapping[str, int] | None = None, message_id: str | None = None
+    ) -> None:
         """Step ``index`` succeeded and ended the run early: nothing later is published."""
         with self.engine.connect() as connection:
             row = connection.execute(
-                text("UPDATE jobs.runs SET note = :note, counts = jobs.jsonb_add(counts, CAST(:counts AS jsonb)) "
-                     "WHERE run_id = :run_id AND step_index = :index AND status = 'running' RETURNING run_id"),
+                text(
+                    "UPDATE jobs.runs SET note = :note, counts = jobs.jsonb_add(counts, CAST(:counts AS jsonb)) "
+                    "WHERE run_id = :run_id AND step_index = :index AND status = 'running' RETURNING run_id"
+                ),
                 {"run_id": run_id, "index": index, "note": note, "counts": _counts_json(counts)},
             ).first()
             if row is None:
@@ -391,8 +430,13 @@ class RunControl:
                 "RETURNING job, extract(epoch FROM finished_at - started_at) AS seconds, "
                 "extract(epoch FROM finished_at) AS finished, counts, note"
             ),
-            {"run_id": run_id, "outcome": outcome, "error": error, "failed": children_failed,
-             "counts": _counts_json(children_counts)},
+            {
+                "run_id": run_id,
+                "outcome": outcome,
+                "error": error,
+                "failed": children_failed,
+                "counts": _counts_json(children_counts),
+            },
         ).first()
         if row is None:
             return
@@ -407,15 +451,27 @@ class RunControl:
             set_max(connection, "job_last_success_timestamp_seconds", labels, float(row.finished))
         else:
             connection.execute(
-                text("INSERT INTO jobs.events (kind, job, run_id, detail) VALUES ('run-failed', :job, :run_id, :error)"),
+                text(
+                    "INSERT INTO jobs.events (kind, job, run_id, detail) VALUES ('run-failed', :job, :run_id, :error)"
+                ),
                 {"job": row.job, "run_id": run_id, "error": error},
             )
         if outcome == "completed-with-failures":
             connection.execute(
-                text("INSERT INTO jobs.events (kind, job, run_id, detail) VALUES ('run-completed-with-failures', :job, :run_id, :detail)"),
+                text(
+                    "INSERT INTO jobs.events (kind, job, run_id, detail) VALUES ('run-completed-with-failures', :job, :run_id, :detail)"
+                ),
                 {"job": row.job, "run_id": run_id, "detail": f"counts {json.dumps(row.counts)}"},
             )
         log = logger.info if outcome == "succeeded" else logger.warning
-        log("run %s of %s %s in %.1fs, counts %s%s%s", run_id, row.job, outcome, row.seconds, json.dumps(row.counts),
-            f": {error}" if error else "", f" ({row.note})" if row.note else "", extra={"run_id": run_id, "job": row.job, "status": outcome})
-
+        log(
+            "run %s of %s %s in %.1fs, counts %s%s%s",
+            run_id,
+            row.job,
+            outcome,
+            row.seconds,
+            json.dumps(row.counts),
+            f": {error}" if error else "",
+            f" ({row.note})" if row.note else "",
+            extra={"run_id": run_id, "job": row.job, "status": outcome},
+        )

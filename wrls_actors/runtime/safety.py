@@ -20,19 +20,23 @@ DEFAULT_TIME_LIMIT_MS = 600_000
 DEFAULT_MAX_BACKOFF_MS = 7 * 24 * 3600 * 1000
 
 
-def unsafe_actors(actors: Iterable[dramatiq.Actor[..., Any]], consumer_timeout_s: int, retries_max_backoff_ms: int) -> list[str]:
+def unsafe_actors(
+    actors: Iterable[dramatiq.Actor[..., Any]], consumer_timeout_s: int, retries_max_backoff_ms: int
+) -> list[str]:
     """One line per actor option that reaches the consumer timeout."""
     limit_ms = consumer_timeout_s * 1000
     problems = []
     for actor in actors:
         time_limit = actor.options.get("time_limit", DEFAULT_TIME_LIMIT_MS)
         if time_limit is None or time_limit <= 0 or time_limit >= limit_ms:
-            problems.append(f"{actor.actor_name}: time limit {time_limit} ms is not below the consumer timeout "
-                            f"{limit_ms} ms")
+            problems.append(
+                f"{actor.actor_name}: time limit {time_limit} ms is not below the consumer timeout {limit_ms} ms"
+            )
         backoff = actor.options.get("max_backoff", retries_max_backoff_ms)
         if backoff >= limit_ms:
-            problems.append(f"{actor.actor_name}: max backoff {backoff} ms is not below the consumer timeout "
-                            f"{limit_ms} ms")
+            problems.append(
+                f"{actor.actor_name}: max backoff {backoff} ms is not below the consumer timeout {limit_ms} ms"
+            )
     return problems
 
 

@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, text
@@ -60,12 +60,21 @@ class TickResult:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Scheduling:
-    def __init__(self, engine: Engine, control: RunControl, schedules: Mapping[str, Schedule], *,
-                 tz: ZoneInfo, late_after_s: int, missed_after_s: int, catchup_window_h: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        control: RunControl,
+        schedules: Mapping[str, Schedule],
+        *,
+        tz: ZoneInfo,
+        late_after_s: int,
+        missed_after_s: int,
+        catchup_window_h: int,
+    ) -> None:
         self.engine = engine
         self.control = control
         self.schedules = schedules
@@ -76,56 +85,94 @@ class Scheduling:
 
     # -- one tick -------------------------------------------------------------
 
-    def handle(self, name: str, nominal: datetime, message_id: str | None, *, now: datetime | None = None,
-               caught_up: bool = False) -> TickResult:
+    def handle(
+        self,
+        name: str,
+        nominal: datetime,
+        message_id: str | None,
+        *,
+        now: datetime | None = None,
+        caught_up: bool = False,
+    ) -> TickResult:
         """Claim the tick and start its job, recording the outcome."""
         schedule = self.schedules[name]
         now = now or utcnow()
-        nominal = nominal.astimezone(timezone.utc)
+        nominal = nominal.astimezone(UTC)
         lag_s = max(0.0, (now - nominal).total_seconds())
         if not is_expected(schedule, nominal, self.tz):
             return self._not_a_tick(schedule, nominal, message_id)
         if schedule.job not in self.control.jobs:
-            return self._record(schedule, nominal, NO_STEPS, lag_s, message_id,
-                                f"job {schedule.job} has no steps yet")
+            return self._record(schedule, nominal, NO_STEPS, lag_s, message_id, f"job {schedule.job} has no steps yet")
         outcome = CAUGHT_UP if caught_up else (LATE if now - nominal > self.late_after else STARTED)
 
         def claim(connection: Connection, run_id: str) -> None:
-            if not self._insert(connection, schedule, nominal, outcome, lag_s, message_id, run_id,
-                                f"{lag_s:.0f}s after its nominal time" if outcome == LATE else None):
+            if not self._insert(
+                connection,
+                schedule,
+                nominal,
+                outcome,
+                lag_s,
+                message_id,
+                run_id,
+                f"{lag_s:.0f}s after its nominal time" if outcome == LATE else None,
+            ):
                 raise DuplicateTick()
             # Starts of one job are serialised (RunControl's lock), so this sees any earlier run of the tick.
             earlier = connection.execute(
-                text("SELECT run_id FROM jobs.runs WHERE job = :job AND trigger = 'schedule' "
-                     "AND nominal_time = :nominal AND run_id <> :run_id LIMIT 1"),
+                text(
+                    "SELECT run_id FROM jobs.runs WHERE job = :job AND trigger = 'schedule' "
+                    "AND nominal_time = :nominal AND run_id <> :run_id LIMIT 1"
+                ),
                 {"job": schedule.job, "nominal": nominal, "run_id": run_id},
             ).first()
             if earlier is not None:
                 raise DoubleStart(str(earlier.run_id))
 
         try:
-            run_id = self.control.start(schedule.job, "schedule", nominal_time=nominal, overlap=schedule.overlap,
-                                        claim=claim)
+            run_id = self.control.start(
+                schedule.job, "schedule", nominal_time=nominal, overlap=schedule.overlap, claim=claim
+            )
         except DuplicateTick:
             return self._suppressed(schedule, nominal)
         except DoubleStart as e:
-            return self._record(schedule, nominal, DOUBLE_START, lag_s, message_id,
-                                f"its run {e} exists but its tick row did not (deleted or restored?): "
-                                "not started again")
+            return self._record(
+                schedule,
+                nominal,
+                DOUBLE_START,
+                lag_s,
+                message_id,
+                f"its run {e} exists but its tick row did not (deleted or restored?): not started again",
+            )
         except JobRefused as e:
             return self._record(schedule, nominal, SKIPPED_OVERLAP, lag_s, message_id, str(e))
         return TickResult(outcome, run_id)
 
-    def _insert(self, connection: Connection, schedule: Schedule, nominal: datetime, outcome: str, lag_s: float,
-                message_id: str | None, run_id: str | None, detail: str | None) -> bool:
+    def _insert(
+        self,
+        connection: Connection,
+        schedule: Schedule,
+        nominal: datetime,
+        outcome: str,
+        lag_s: float,
+        message_id: str | None,
+        run_id: str | None,
+        detail: str | None,
+    ) -> bool:
         inserted = connection.execute(
             text(
                 "INSERT INTO jobs.ticks (schedule, nominal_time, outcome, lag_s, run_id, message_id, detail) "
                 "VALUES (:schedule, :nominal, :outcome, :lag, :run_id, :message_id, :detail) "
                 "ON CONFLICT DO NOTHING RETURNING 1"
             ),
-            {"schedule": schedule.name, "nominal": nominal, "outcome": outcome, "lag": lag_s, "run_id": run_id,
-             "message_id": message_id, "detail": detail},
+            {
+                "schedule": schedule.name,
+                "nominal": nominal,
+                "outcome": outcome,
+                "lag": lag_s,
+                "run_id": run_id,
+                "message_id": message_id,
+                "detail": detail,
+            },
         ).first()
         if inserted is None:
             return False
@@ -133,26 +180,46 @@ class Scheduling:
         bump(connection, "ticks_total", {**labels, "outcome": outcome})
         if outcome != MISSED:
             connection.execute(
-                text("INSERT INTO jobs.counters (name, labels, value) VALUES ('schedule_lag_seconds', CAST(:l AS jsonb), :v) "
-                     "ON CONFLICT (name, labels) DO UPDATE SET value = EXCLUDED.value"),
+                text(
+                    "INSERT INTO jobs.counters (name, labels, value) VALUES ('schedule_lag_seconds', CAST(:l AS jsonb), :v) "
+                    "ON CONFLICT (name, labels) DO UPDATE SET value = EXCLUDED.value"
+                ),
                 {"l": labels_json(labels), "v": lag_s},
             )
         if outcome in INCIDENTS:
             self._incident(connection, schedule, nominal, outcome, detail)
-        logger.info("tick %s %s: %s%s", schedule.name, nominal.isoformat(), outcome, f" ({detail})" if detail else "",
-                    extra={"schedule": schedule.name, "run_id": run_id})
+        logger.info(
+            "tick %s %s: %s%s",
+            schedule.name,
+            nominal.isoformat(),
+            outcome,
+            f" ({detail})" if detail else "",
+            extra={"schedule": schedule.name, "run_id": run_id},
+        )
         return True
 
-    def _incident(self, connection: Connection, schedule: Schedule, nominal: datetime, kind: str,
-                  detail: str | None) -> None:
+    def _incident(
+        self, connection: Connection, schedule: Schedule, nominal: datetime, kind: str, detail: str | None
+    ) -> None:
         connection.execute(
             text("INSERT INTO jobs.events (kind, job, schedule, detail) VALUES (:kind, :job, :schedule, :detail)"),
-            {"kind": f"tick-{kind}", "job": schedule.job, "schedule": schedule.name,
-             "detail": f"tick {nominal.isoformat()}" + (f": {detail}" if detail else "")},
+            {
+                "kind": f"tick-{kind}",
+                "job": schedule.job,
+                "schedule": schedule.name,
+                "detail": f"tick {nominal.isoformat()}" + (f": {detail}" if detail else ""),
+            },
         )
 
-    def _record(self, schedule: Schedule, nominal: datetime, outcome: str, lag_s: float, message_id: str | None,
-                detail: str | None) -> TickResult:
+    def _record(
+        self,
+        schedule: Schedule,
+        nominal: datetime,
+        outcome: str,
+        lag_s: float,
+        message_id: str | None,
+        detail: str | None,
+    ) -> TickResult:
         with self.engine.begin() as connection:
             if self._insert(connection, schedule, nominal, outcome, lag_s, message_id, None, detail):
                 return TickResult(outcome, None, detail)
@@ -170,20 +237,24 @@ class Scheduling:
         return TickResult(SUPPRESSED, None, "already claimed")
 
     def _not_a_tick(self, schedule: Schedule, nominal: datetime, message_id: str | None) -> TickResult:
-        first = nominal.astimezone(self.tz).replace(fold=0).astimezone(timezone.utc)
+        first = nominal.astimezone(self.tz).replace(fold=0).astimezone(UTC)
         if repeated_wall_time(nominal, self.tz) and first != nominal and is_expected(schedule, first, self.tz):
             # Cron semantics: a fixed-hour schedule fires once in the repeated
             # hour; periodiq, which matches the wall clock, fires it again.
             detail = f"the wall-clock time repeated when clocks went back; it fired at {first.isoformat()}"
             logger.info("tick %s %s: not a tick (%s)", schedule.name, nominal.isoformat(), detail)
             return TickResult(NOT_A_TICK, None, detail)
-        detail = (f"{schedule.name} does not fire at {nominal.isoformat()} ({schedule.describe()}): the process "
-                  "that sent it has another schedule")
+        detail = (
+            f"{schedule.name} does not fire at {nominal.isoformat()} ({schedule.describe()}): the process "
+            "that sent it has another schedule"
+        )
         logger.warning("tick %s %s: not a tick (%s)", schedule.name, nominal.isoformat(), detail)
         with self.engine.begin() as connection:
             connection.execute(
-                text("INSERT INTO jobs.events (kind, job, schedule, message_id, detail) "
-                     "VALUES ('tick-unexpected', :job, :schedule, :mid, :detail)"),
+                text(
+                    "INSERT INTO jobs.events (kind, job, schedule, message_id, detail) "
+                    "VALUES ('tick-unexpected', :job, :schedule, :mid, :detail)"
+                ),
                 {"job": schedule.job, "schedule": schedule.name, "mid": message_id, "detail": detail},
             )
         return TickResult(NOT_A_TICK, None, detail)
@@ -203,10 +274,15 @@ class Scheduling:
             after = time.time()
             offset_s = (before + after) / 2 - database_s
             labels = labels_json({"host": host})
-            for name, value in (("scheduler_clock_offset_seconds", offset_s), ("scheduler_clock_checked_at", database_s)):
+            for name, value in (
+                ("scheduler_clock_offset_seconds", offset_s),
+                ("scheduler_clock_checked_at", database_s),
+            ):
                 connection.execute(
-                    text("INSERT INTO jobs.counters (name, labels, value) VALUES (:name, CAST(:l AS jsonb), :v) "
-                         "ON CONFLICT (name, labels) DO UPDATE SET value = EXCLUDED.value"),
+                    text(
+                        "INSERT INTO jobs.counters (name, labels, value) VALUES (:name, CAST(:l AS jsonb), :v) "
+                        "ON CONFLICT (name, labels) DO UPDATE SET value = EXCLUDED.value"
+                    ),
                     {"name": name, "l": labels, "v": value},
                 )
         return offset_s
@@ -229,16 +305,20 @@ class Scheduling:
             key = labels_json({"schedule": schedule.name})
             # Lock this schedule's watch state so two schedulers do not race.
             row = connection.execute(
-                text("SELECT value FROM jobs.counters WHERE name = 'scheduler_watched_until' "
-                     "AND labels = CAST(:k AS jsonb) FOR UPDATE"),
+                text(
+                    "SELECT value FROM jobs.counters WHERE name = 'scheduler_watched_until' "
+                    "AND labels = CAST(:k AS jsonb) FOR UPDATE"
+                ),
                 {"k": key},
             ).first()
             floor = now - self.catchup_window
             # The first watch ever starts the record now: nothing before it was expected of us.
-            since = now if row is None else max(floor, datetime.fromtimestamp(row.value, timezone.utc))
+            since = now if row is None else max(floor, datetime.fromtimestamp(row.value, UTC))
             connection.execute(
-                text("INSERT INTO jobs.counters (name, labels, value) VALUES ('scheduler_watched_until', CAST(:k AS jsonb), :v) "
-                     "ON CONFLICT (name, labels) DO UPDATE SET value = greatest(jobs.counters.value, EXCLUDED.value)"),
+                text(
+                    "INSERT INTO jobs.counters (name, labels, value) VALUES ('scheduler_watched_until', CAST(:k AS jsonb), :v) "
+                    "ON CONFLICT (name, labels) DO UPDATE SET value = greatest(jobs.counters.value, EXCLUDED.value)"
+                ),
                 {"k": key, "v": (now if row is None else horizon).timestamp()},
             )
             if since >= horizon:
@@ -247,8 +327,11 @@ class Scheduling:
             if not expected:
                 return []
             claimed = {
-                r.nominal_time for r in connection.execute(
-                    text("SELECT nominal_time FROM jobs.ticks WHERE schedule = :s AND nominal_time > :a AND nominal_time <= :b"),
+                r.nominal_time
+                for r in connection.execute(
+                    text(
+                        "SELECT nominal_time FROM jobs.ticks WHERE schedule = :s AND nominal_time > :a AND nominal_time <= :b"
+                    ),
                     {"s": schedule.name, "a": since, "b": horizon},
                 )
             }
@@ -263,16 +346,25 @@ class Scheduling:
             to_record = missed[:-1] if catch_up else missed
             results = []
             for nominal in to_record:
-                if self._insert(connection, schedule, nominal, MISSED, (now - nominal).total_seconds(), None, None,
-                                "no scheduler claimed it"):
+                if self._insert(
+                    connection,
+                    schedule,
+                    nominal,
+                    MISSED,
+                    (now - nominal).total_seconds(),
+                    None,
+                    None,
+                    "no scheduler claimed it",
+                ):
                     results.append(TickResult(MISSED))
         if catch_up:
             results.append(self.handle(schedule.name, missed[-1], None, now=now, caught_up=True))
         return results
 
 
-def timeline(schedules: Mapping[str, Schedule], start: datetime, end: datetime, tz: ZoneInfo, *,
-             include_intervals: bool = False) -> list[tuple[datetime, Schedule]]:
+def timeline(
+    schedules: Mapping[str, Schedule], start: datetime, end: datetime, tz: ZoneInfo, *, include_intervals: bool = False
+) -> list[tuple[datetime, Schedule]]:
     """Every (local time, schedule) firing in ``[start, end)``, by instant then table order.
 
     Sorted by the instant, not the wall time: in the hour repeated when clocks
@@ -284,5 +376,5 @@ def timeline(schedules: Mapping[str, Schedule], start: datetime, end: datetime, 
             continue
         for moment in fire_times(schedule, start - timedelta(seconds=1), end - timedelta(seconds=1), tz):
             rows.append((moment.astimezone(tz), order, schedule))
-    rows.sort(key=lambda r: (r[0].astimezone(timezone.utc), r[1]))
+    rows.sort(key=lambda r: (r[0].astimezone(UTC), r[1]))
     return [(moment, schedule) for moment, _, schedule in rows]

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -66,9 +66,15 @@ def apply_overrides(schedules: Iterable[Schedule], overrides: Mapping[str, str],
 
 
 class Service:
-    def __init__(self, settings: Settings, jobs: Iterable[Job], schedules: Iterable[Schedule] = (), *,
-                 create_tables: Callable[[Connection], None] | None = None,
-                 prepare_embedded: Callable[[str], Iterable[str] | None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        jobs: Iterable[Job],
+        schedules: Iterable[Schedule] = (),
+        *,
+        create_tables: Callable[[Connection], None] | None = None,
+        prepare_embedded: Callable[[str], Iterable[str] | None] | None = None,
+    ) -> None:
         """``create_tables`` creates the application's own tables; ``db upgrade`` runs it after the ledger's.
 
         ``prepare_embedded`` gets the embedded default's folder before it starts,
@@ -151,8 +157,15 @@ class Service:
     @cached_property
     def scheduling(self) -> Scheduling:
         s = self.settings
-        return Scheduling(self.engine, self.control, self.schedules, tz=self.tz, late_after_s=s.late_after_s,
-                          missed_after_s=s.missed_after_s, catchup_window_h=s.catchup_window_h)
+        return Scheduling(
+            self.engine,
+            self.control,
+            self.schedules,
+            tz=self.tz,
+            late_after_s=s.late_after_s,
+            missed_after_s=s.missed_after_s,
+            catchup_window_h=s.catchup_window_h,
+        )
 
     def upgrade_database(self) -> None:
         upgrade(self.engine)
@@ -168,8 +181,15 @@ class Service:
                 self._declare_step(broker, job, index, step, STEP)
                 if step.fan_out is not None:
                     self._declare_step(broker, job, index, step.fan_out, CHILD)
-        dramatiq.actor(actor_name=START_ACTOR, queue_name=CONTROL_QUEUE, broker=broker,
-                       max_retries=3, time_limit=60_000, throws=(BadMessage,), public=True)(self._start_message)
+        dramatiq.actor(
+            actor_name=START_ACTOR,
+            queue_name=CONTROL_QUEUE,
+            broker=broker,
+            max_retries=3,
+            time_limit=60_000,
+            throws=(BadMessage,),
+            public=True,
+        )(self._start_message)
         for schedule in self.schedules.values():
             self._declare_tick(broker, schedule)
         self._declared = True
@@ -181,10 +201,16 @@ class Service:
             run_id, params, item = envelope.step_arguments(kwargs, child=role == CHILD)
             context = step_context.get() or {}
             ctx = StepContext(
-                run_id=run_id, job=job.name, step=step.name, params=params,
-                message_id=context.get("message_id", ""), attempt=context.get("attempt", 1),
+                run_id=run_id,
+                job=job.name,
+                step=step.name,
+                params=params,
+                message_id=context.get("message_id", ""),
+                attempt=context.get("attempt", 1),
                 logger=logging.LoggerAdapter(logging.getLogger(f"jobs.{actor_name}"), {"run_id": str(run_id)}),
-                item=item, engine=self.engine, calendar=self.calendar,
+                item=item,
+                engine=self.engine,
+                calendar=self.calendar,
             )
             started = time.monotonic()
             result = step.fn(ctx)
@@ -198,9 +224,17 @@ class Service:
                 self.control.fan_out(str(run_id), index, items, ctx.counts)
             else:
                 self.control.advance(str(run_id), index, ctx.counts, message_id=ctx.message_id)
-            logger.info("%s done in %.0f ms, counts %s", actor_name, (time.monotonic() - started) * 1000,
-                        dict(ctx.counts), extra={"duration_ms": round((time.monotonic() - started) * 1000, 1),
-                                                  "counts": dict(ctx.counts), "status": "succeeded"})
+            logger.info(
+                "%s done in %.0f ms, counts %s",
+                actor_name,
+                (time.monotonic() - started) * 1000,
+                dict(ctx.counts),
+                extra={
+                    "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                    "counts": dict(ctx.counts),
+                    "status": "succeeded",
+                },
+            )
 
         run_step.__name__ = actor_name.replace(".", "_").replace("-", "_")
         dramatiq.actor(
@@ -226,7 +260,7 @@ class Service:
             scheduled_at = options.get("scheduled_at")
             if not scheduled_at:
                 raise BadMessage("a tick needs the scheduled_at option (periodiq sets it)")
-            nominal = datetime.fromisoformat(str(scheduled_at)).astimezone(timezone.utc)
+            nominal = datetime.fromisoformat(str(scheduled_at)).astimezone(UTC)
             if not options.get("subtick"):
                 # periodiq stamps the second it woke up (mid-minute at start): the tick is the minute.
                 nominal = nominal.replace(second=0, microsecond=0)
@@ -238,9 +272,17 @@ class Service:
         # An interval schedule wakes every minute and sends that minute's ticks (_expand_minute).
         periodic = parse_cron(schedule.cron) if schedule.cron is not None else parse_cron("* * * * *")
         tick.__name__ = f"tick_{schedule.name}".replace("-", "_")
-        dramatiq.actor(actor_name=f"{TICK_PREFIX}.{schedule.name}", queue_name=SCHEDULE_QUEUE, broker=broker,
-                       max_retries=5, min_backoff=1_000, max_backoff=10_000, time_limit=60_000,
-                       throws=(BadMessage,), **({"periodic": periodic} if schedule.enabled else {}))(tick)
+        dramatiq.actor(
+            actor_name=f"{TICK_PREFIX}.{schedule.name}",
+            queue_name=SCHEDULE_QUEUE,
+            broker=broker,
+            max_retries=5,
+            min_backoff=1_000,
+            max_backoff=10_000,
+            time_limit=60_000,
+            throws=(BadMessage,),
+            **({"periodic": periodic} if schedule.enabled else {}),
+        )(tick)
 
     def _expand_minute(self, broker: dramatiq.Broker, schedule: Schedule, minute: datetime) -> None:
         """periodiq fires once a minute: an interval schedule's ticks within it are delayed messages.
@@ -251,10 +293,10 @@ class Service:
         the watch records them missed.
         """
         actor = broker.get_actor(f"{TICK_PREFIX}.{schedule.name}")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         times = fire_times(schedule, minute - timedelta(microseconds=1), minute + timedelta(seconds=59.999), self.tz)
         past = [t for t in times if t <= now]
-        for nominal in past[-1:] + times[len(past):]:
+        for nominal in past[-1:] + times[len(past) :]:
             delay_ms = max(0, int((nominal - now).total_seconds() * 1000))
             actor.send_with_options(scheduled_at=nominal.isoformat(), subtick=True, delay=delay_ms or None)
 
@@ -267,8 +309,10 @@ class Service:
             logger.warning("start of %s refused: %s", job, e)
             with self.engine.begin() as connection:
                 connection.execute(
-                    text("INSERT INTO jobs.events (kind, job, actor, message_id, detail) "
-                         "VALUES ('start-refused', :job, :actor, :mid, :detail)"),
+                    text(
+                        "INSERT INTO jobs.events (kind, job, actor, message_id, detail) "
+                        "VALUES ('start-refused', :job, :actor, :mid, :detail)"
+                    ),
                     {"job": job, "actor": START_ACTOR, "mid": context.get("message_id"), "detail": str(e)},
                 )
 
@@ -283,8 +327,9 @@ class Service:
 
     # -- for the CLI and other services -----------------------------------------
 
-    def trigger(self, job: str, params: Mapping[str, Any] | None = None, *, trigger: str = "cli",
-                force: bool = False) -> str:
+    def trigger(
+        self, job: str, params: Mapping[str, Any] | None = None, *, trigger: str = "cli", force: bool = False
+    ) -> str:
         """Start a job now (refused while it runs, unless forced); never touches queued work.
 
         Raises BadMessage when ``params`` are not what the job declares.

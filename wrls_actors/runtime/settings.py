@@ -41,54 +41,86 @@ class Variable:
 # generated from it and the compose file is checked against it, so nothing goes
 # undocumented.
 VARIABLES: tuple[Variable, ...] = (
-    Variable("BROKER_URL", None,
-             "RabbitMQ URL (`amqp://user:pass@host:5672/vhost`). Unset together with "
-             "`WRLS_DATABASE_URL`: embedded default. Setting only one of the two is refused."),
+    Variable(
+        "BROKER_URL",
+        None,
+        "RabbitMQ URL (`amqp://user:pass@host:5672/vhost`). Unset together with "
+        "`WRLS_DATABASE_URL`: embedded default. Setting only one of the two is refused.",
+    ),
     Variable("DATABASE_URL", None, "PostgreSQL URL (`postgresql://user@host:5432/db`)."),
-    Variable("RABBITMQ_MANAGEMENT_URL", None,
-             "RabbitMQ management API, read by the exporter for queue depths. Default: the broker's "
-             "host, port 15672, the same credentials."),
-    Variable("RABBITMQ_CONSUMER_TIMEOUT_S", "1800",
-             "RabbitMQ's `consumer_timeout`, in seconds: every step time limit and retry backoff must "
-             "stay below it, or the service refuses to start (naming the actor). Keep it equal to the "
-             "broker's setting (`config/rabbitmq/rabbitmq.conf`)."),
+    Variable(
+        "RABBITMQ_MANAGEMENT_URL",
+        None,
+        "RabbitMQ management API, read by the exporter for queue depths. Default: the broker's "
+        "host, port 15672, the same credentials.",
+    ),
+    Variable(
+        "RABBITMQ_CONSUMER_TIMEOUT_S",
+        "1800",
+        "RabbitMQ's `consumer_timeout`, in seconds: every step time limit and retry backoff must "
+        "stay below it, or the service refuses to start (naming the actor). Keep it equal to the "
+        "broker's setting (`config/rabbitmq/rabbitmq.conf`).",
+    ),
     Variable("EMBEDDED_DIR", ".wrls", "Folder of the embedded default's PostgreSQL."),
     Variable("WORKER_PROCESSES", "2", "Worker processes started by `worker` and `run`."),
     Variable("WORKER_THREADS", "8", "Threads per worker process."),
     Variable("HEARTBEAT_S", "5", "How often a worker process records a heartbeat for its running steps."),
     Variable("STALL_AFTER_S", "60", "A running step with no heartbeat for this long is marked stalled."),
-    Variable("STALL_GRACE_S", "30",
-             "A step still running this long past its time limit is marked stalled (hung in a blocking "
-             "call)."),
+    Variable(
+        "STALL_GRACE_S",
+        "30",
+        "A step still running this long past its time limit is marked stalled (hung in a blocking call).",
+    ),
     Variable("SWEEP_S", "5", "How often worker processes look for stalled steps."),
-    Variable("MAX_DELIVERIES", "3",
-             "A message whose recorded starts without finishing exceed this (it kills or hangs its "
-             "worker) is dead-lettered."),
-    Variable("MAX_MESSAGE_BYTES", "262144",
-             "Largest message body accepted; a larger one is dead-lettered before it is parsed."),
-    Variable("MESSAGE_KEY", None,
-             "Secret: the key (at least 32 characters) signing the messages steps and schedules send each "
-             "other; required with `BROKER_URL`, random in the embedded default."),
-    Variable("MESSAGE_KEY_PREVIOUS", None,
-             "Secret: the message key before the last rotation; messages it signed are still accepted."),
-    Variable("LEDGER_FLUSH_MS", "100",
-             "Longest time a step event waits in memory before the ledger writer flushes it."),
+    Variable(
+        "MAX_DELIVERIES",
+        "3",
+        "A message whose recorded starts without finishing exceed this (it kills or hangs its "
+        "worker) is dead-lettered.",
+    ),
+    Variable(
+        "MAX_MESSAGE_BYTES",
+        "262144",
+        "Largest message body accepted; a larger one is dead-lettered before it is parsed.",
+    ),
+    Variable(
+        "MESSAGE_KEY",
+        None,
+        "Secret: the key (at least 32 characters) signing the messages steps and schedules send each "
+        "other; required with `BROKER_URL`, random in the embedded default.",
+    ),
+    Variable(
+        "MESSAGE_KEY_PREVIOUS",
+        None,
+        "Secret: the message key before the last rotation; messages it signed are still accepted.",
+    ),
+    Variable(
+        "LEDGER_FLUSH_MS", "100", "Longest time a step event waits in memory before the ledger writer flushes it."
+    ),
     Variable("TIMEZONE", "Europe/London", "Time zone of every schedule."),
-    Variable("LATE_AFTER_S", "60",
-             "A tick handled this long after its nominal time is recorded as `late` (and still run)."),
-    Variable("MISSED_AFTER_S", "120",
-             "A tick nobody claimed this long after its nominal time is recorded as `missed`."),
+    Variable(
+        "LATE_AFTER_S", "60", "A tick handled this long after its nominal time is recorded as `late` (and still run)."
+    ),
+    Variable(
+        "MISSED_AFTER_S", "120", "A tick nobody claimed this long after its nominal time is recorded as `missed`."
+    ),
     Variable("CATCHUP_WINDOW_H", "24", "How far back the scheduler looks for missed ticks."),
     Variable("METRICS_HOST", "127.0.0.1", "Address of the exporter."),
     Variable("METRICS_PORT", "9191", "Port of the exporter (`/metrics`, `/healthz`)."),
-    Variable("LOG_FORMAT", "text",
-             "`text`, or `json`: one object per line, with `run_id`, `message_id`, `actor` and, on step "
-             "lines, `duration_ms` and `counts`."),
+    Variable(
+        "LOG_FORMAT",
+        "text",
+        "`text`, or `json`: one object per line, with `run_id`, `message_id`, `actor` and, on step "
+        "lines, `duration_ms` and `counts`.",
+    ),
     Variable("LOG_LEVEL", "INFO", "Python log level."),
-    Variable("SCHEDULE_<JOB>", None,
-             "Change one schedule without a code change: a cron expression, `every 15s`, or `off`. "
-             "`<JOB>` is the job name upper-cased with `_` for `-` (`WRLS_SCHEDULE_CHECK_STATUS=every "
-             "30s`). An unknown name is refused."),
+    Variable(
+        "SCHEDULE_<JOB>",
+        None,
+        "Change one schedule without a code change: a cron expression, `every 15s`, or `off`. "
+        "`<JOB>` is the job name upper-cased with `_` for `-` (`WRLS_SCHEDULE_CHECK_STATUS=every "
+        "30s`). An unknown name is refused.",
+    ),
 )
 
 
@@ -161,16 +193,17 @@ class Settings:
             message_key = secrets.token_urlsafe(32)
         for name, key in (("MESSAGE_KEY", message_key), ("MESSAGE_KEY_PREVIOUS", previous_key)):
             if name == "MESSAGE_KEY" and key is None:
-                raise ConfigurationError(f"{prefix}_MESSAGE_KEY is not set: a broker needs a secret of at least "
-                                         f"{MIN_KEY_CHARS} characters to sign the service's own messages")
+                raise ConfigurationError(
+                    f"{prefix}_MESSAGE_KEY is not set: a broker needs a secret of at least "
+                    f"{MIN_KEY_CHARS} characters to sign the service's own messages"
+                )
             if key is not None and len(key) < MIN_KEY_CHARS:
-                raise ConfigurationError(f"{prefix}_{name} is too short: it must have at least {MIN_KEY_CHARS} "
-                                         f"characters, it has {len(key)}")
+                raise ConfigurationError(
+                    f"{prefix}_{name} is too short: it must have at least {MIN_KEY_CHARS} characters, it has {len(key)}"
+                )
         pattern = re.compile(rf"^{prefix}_SCHEDULE_([A-Z0-9_]+)$")
         overrides = {
-            m.group(1).lower().replace("_", "-"): value
-            for key, value in env.items()
-            if (m := pattern.match(key))
+            m.group(1).lower().replace("_", "-"): value for key, value in env.items() if (m := pattern.match(key))
         }
         return cls(
             prefix=prefix,

@@ -110,8 +110,10 @@ class Signatures(Middleware):
         problem = self.signer.problem(message)
         if problem is None:
             return
-        reason = f"{problem} message for {message.actor_name} on {_base_queue(message.queue_name)} " \
-                 f"(message id {message.message_id}): only the service's own processes may send it"
+        reason = (
+            f"{problem} message for {message.actor_name} on {_base_queue(message.queue_name)} "
+            f"(message id {message.message_id}): only the service's own processes may send it"
+        )
         # Recorded here, not as a step: a forged message may carry a real step's id.
         message._ledger_recorded = True
         message._ledger_handled = True

@@ -22,11 +22,14 @@ def heartbeat(engine: Engine, message_ids: list[str]) -> None:
         )
 
 
-def record_stall(connection: Connection, job: str | None, actor: str, queue: str, run_id: str | None,
-                 message_id: str, detail: str) -> None:
+def record_stall(
+    connection: Connection, job: str | None, actor: str, queue: str, run_id: str | None, message_id: str, detail: str
+) -> None:
     connection.execute(
-        text("INSERT INTO jobs.events (kind, job, actor, queue, run_id, message_id, detail) "
-             "VALUES ('stalled', :job, :actor, :queue, :run_id, :message_id, :detail)"),
+        text(
+            "INSERT INTO jobs.events (kind, job, actor, queue, run_id, message_id, detail) "
+            "VALUES ('stalled', :job, :actor, :queue, :run_id, :message_id, :detail)"
+        ),
         {"job": job, "actor": actor, "queue": queue, "run_id": run_id, "message_id": message_id, "detail": detail},
     )
     bump(connection, "steps_stalled_total", {"actor": actor, "queue": queue})
@@ -56,6 +59,7 @@ def sweep(engine: Engine, stall_after_s: float, grace_s: float) -> int:
         rows = connection.execute(SWEEP, {"stall_after": stall_after_s, "grace": grace_s}).all()
         for row in rows:
             job = row.actor.rsplit(".", 1)[0]
-            record_stall(connection, job, row.actor, row.queue, row.run_id and str(row.run_id), row.message_id,
-                         row.error)
+            record_stall(
+                connection, job, row.actor, row.queue, row.run_id and str(row.run_id), row.message_id, row.error
+            )
     return len(rows)

@@ -41,9 +41,19 @@ class StartChecks(Middleware):
             return
         # A redelivery's start is counted by the delivery limit, in its own transaction: only checked here.
         redelivered = getattr(message, "redelivered", False)
-        start = self.starts.start(Start(
-            message.message_id, run_id, message.actor_name, base_queue(message.queue_name), attempt_of(message),
-            options["job_name"], options["step_index"], options.get("time_limit"), record=not redelivered))
+        start = self.starts.start(
+            Start(
+                message.message_id,
+                run_id,
+                message.actor_name,
+                base_queue(message.queue_name),
+                attempt_of(message),
+                options["job_name"],
+                options["step_index"],
+                options.get("time_limit"),
+                record=not redelivered,
+            )
+        )
         if start.verdict != RUN:
             self._refuse(message, options, start)
         if not redelivered:
@@ -56,11 +66,19 @@ class StartChecks(Middleware):
         detail = f"{message.actor_name}: {start.reason}" + ("; dead-lettered" if stray else "; acknowledged, not run")
         with self._engine_factory().begin() as connection:
             connection.execute(
-                text("INSERT INTO jobs.events (kind, job, actor, queue, run_id, message_id, detail) "
-                     "VALUES (:kind, :job, :actor, :queue, :run_id, :message_id, :detail)"),
-                {"kind": kind, "job": options.get("job_name"), "actor": message.actor_name,
-                 "queue": base_queue(message.queue_name), "run_id": start.run_id, "message_id": message.message_id,
-                 "detail": detail},
+                text(
+                    "INSERT INTO jobs.events (kind, job, actor, queue, run_id, message_id, detail) "
+                    "VALUES (:kind, :job, :actor, :queue, :run_id, :message_id, :detail)"
+                ),
+                {
+                    "kind": kind,
+                    "job": options.get("job_name"),
+                    "actor": message.actor_name,
+                    "queue": base_queue(message.queue_name),
+                    "run_id": start.run_id,
+                    "message_id": message.message_id,
+                    "detail": detail,
+                },
             )
             if stray:
                 bump(connection, "messages_rejected_total", {})

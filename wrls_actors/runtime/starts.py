@@ -92,17 +92,28 @@ def explain(start: Start, run_job: str | None, run_status: str | None, run_step:
 
 PREPARED = "wrls_step_starts"
 PREPARE = f"PREPARE {PREPARED} AS {CHECK_AND_RECORD}"
-EXECUTE = (f"EXECUTE {PREPARED} (%s::text[], %s::uuid[], %s::text[], %s::text[], %s::int[], %s::text[], "
-           "%s::int[], %s::int[], %s::bool[])")
+EXECUTE = (
+    f"EXECUTE {PREPARED} (%s::text[], %s::uuid[], %s::text[], %s::text[], %s::int[], %s::text[], "
+    "%s::int[], %s::int[], %s::bool[])"
+)
 
 
 def write_group(cursor: DBAPICursor, group: list[Start]) -> None:
     """Check and record a group of starts, on a DB-API cursor whose connection has the statement prepared."""
-    cursor.execute(EXECUTE, (
-        [s.message_id for s in group], [s.run_id for s in group], [s.actor for s in group],
-        [s.queue for s in group], [s.attempt for s in group], [s.job for s in group],
-        [s.index for s in group], [s.time_limit_ms for s in group], [s.record for s in group],
-    ))
+    cursor.execute(
+        EXECUTE,
+        (
+            [s.message_id for s in group],
+            [s.run_id for s in group],
+            [s.actor for s in group],
+            [s.queue for s in group],
+            [s.attempt for s in group],
+            [s.job for s in group],
+            [s.index for s in group],
+            [s.time_limit_ms for s in group],
+            [s.record for s in group],
+        ),
+    )
     verdicts = {row[0]: row[1:] for row in cursor.fetchall()}
     for start in group:
         verdict, run_job, run_status, run_step = verdicts[start.message_id]

@@ -39,10 +39,16 @@ class Waited(Generic[B]):
     awaited: B | None
 
 
-def wait_in_slices(blocker: Callable[[], B | None], run_age: Callable[[], float], *, bound_s: float,
-                   poll_s: float = 5, slice_s: float = SLICE_S,
-                   on_wait: Callable[[B], None] = lambda b: None,
-                   timed_out: Callable[[B, float], Exception]) -> Waited[B]:
+def wait_in_slices(
+    blocker: Callable[[], B | None],
+    run_age: Callable[[], float],
+    *,
+    bound_s: float,
+    poll_s: float = 5,
+    slice_s: float = SLICE_S,
+    on_wait: Callable[[B], None] = lambda b: None,
+    timed_out: Callable[[B, float], Exception],
+) -> Waited[B]:
     """Poll ``blocker`` until it returns None; return how the wait ended.
 
     ``blocker`` returns what is still waited for (its ``str`` names it in
@@ -67,6 +73,8 @@ def wait_in_slices(blocker: Callable[[], B | None], run_age: Callable[[], float]
             raise timed_out(waiting_for, age)
         left_in_slice = slice_s - (time.monotonic() - began)
         if left_in_slice <= 0:
-            raise RetryLater(f"still waiting for {waiting_for} after {age:.0f}s; the wait goes on in a retry",
-                             delay=timedelta(seconds=poll_s))
+            raise RetryLater(
+                f"still waiting for {waiting_for} after {age:.0f}s; the wait goes on in a retry",
+                delay=timedelta(seconds=poll_s),
+            )
         time.sleep(max(0.05, min(poll_s, bound_s - age, left_in_slice)))

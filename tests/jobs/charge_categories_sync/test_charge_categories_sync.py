@@ -9,8 +9,10 @@ from tests.jobs.conftest import snapshot
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
 
 KEY = "billing-metadata/charge-categories.csv"
-HEADER = ("reference,subsistence_charge,description,short_description,min_volume,max_volume,is_tidal,"
-          "loss_factor,model_tier,is_restricted_source")
+HEADER = (
+    "reference,subsistence_charge,description,short_description,min_volume,max_volume,is_tidal,"
+    "loss_factor,model_tier,is_restricted_source"
+)
 ROWS = [
     "4.1.1,1495,Low loss non-tidal abstraction of restricted water up to 5 ML,Low loss up to 5 ML,0,5000,FALSE,"
     "low,tier 1,TRUE",
@@ -48,11 +50,19 @@ def test_a_file_is_inserted_then_gated_by_its_etag_and_only_changed_values_are_w
     etag = upload(s3, bucket, *ROWS)
     run = sync(wrls)
     assert run.status == "succeeded", run.error
-    assert run.counts == {"rows_read": 3, "inserted": 3, "updated": 0, "unchanged": 0,
-                          "file_bytes": run.counts["file_bytes"]}
+    assert run.counts == {
+        "rows_read": 3,
+        "inserted": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "file_bytes": run.counts["file_bytes"],
+    }
     rows = categories(wrls)
     assert (rows["4.6.24"].max_volume, rows["4.1.1"].is_tidal, rows["4.1.1"].is_restricted_source) == (
-        9999999999999, False, True)
+        9999999999999,
+        False,
+        True,
+    )
     assert stored_etag(wrls) == etag
 
     before = snapshot(wrls, ("water",))
@@ -71,7 +81,8 @@ def test_a_file_is_inserted_then_gated_by_its_etag_and_only_changed_values_are_w
     assert (run.counts["updated"], run.counts["unchanged"], run.counts["inserted"]) == (0, 3, 0)
     after = snapshot(wrls, ("water",))
     assert {t: d for t, d in after.items() if t != "water.application_state"} == {
-        t: d for t, d in before.items() if t != "water.application_state"}
+        t: d for t, d in before.items() if t != "water.application_state"
+    }
     assert stored_etag(wrls) == etag
 
     # One value changed and one category gone from the file: only that row is written; none is deleted.
@@ -93,11 +104,17 @@ def test_a_file_is_inserted_then_gated_by_its_etag_and_only_changed_values_are_w
 
 
 BAD_FILES = [
-    ("wrong type", [ROWS[0], ROWS[1].replace(",2990,", ",2990.50,")],
-     "line 3, column subsistence_charge: '2990.50' is not a whole number"),
+    (
+        "wrong type",
+        [ROWS[0], ROWS[1].replace(",2990,", ",2990.50,")],
+        "line 3, column subsistence_charge: '2990.50' is not a whole number",
+    ),
     ("missing column", None, "line 1: the header lacks columns model_tier"),
-    ("duplicate key", [ROWS[0], ROWS[1], ROWS[2].replace("4.6.24", "4.1.2")],
-     "line 4, column reference: '4.1.2' is also on line 3"),
+    (
+        "duplicate key",
+        [ROWS[0], ROWS[1], ROWS[2].replace("4.6.24", "4.1.2")],
+        "line 4, column reference: '4.1.2' is also on line 3",
+    ),
     ("malformed CSV", [ROWS[0], '4.1.2,"2990'], "line 3: not valid CSV (unexpected end of data)"),
 ]
 
@@ -119,8 +136,8 @@ def test_a_bad_file_fails_the_run_naming_line_and_column_and_changes_nothing(sta
         run = sync(wrls)
         assert run.status == "failed", name
         assert f"{KEY}: 1 problem, nothing applied: {message}" in run.error, (name, run.error)
-        assert scalar(wrls, "SELECT count(*) FROM jobs.events WHERE run_id = :r AND kind = 'retrying'",
-                      r=run.run_id) == 0  # bad input is not retried
+        assert (
+            scalar(wrls, "SELECT count(*) FROM jobs.events WHERE run_id = :r AND kind = 'retrying'", r=run.run_id) == 0
+        )  # bad input is not retried
         assert snapshot(wrls, ("water",)) == before, name
         assert stored_etag(wrls) == good
-

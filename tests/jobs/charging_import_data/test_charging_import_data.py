@@ -8,7 +8,6 @@ from collections import defaultdict
 from types import SimpleNamespace
 
 import pytest
-
 from sqlalchemy import text
 
 from tests.jobs.conftest import snapshot
@@ -24,10 +23,13 @@ LOSS = {"V": "very low", "L": "low", "M": "medium", "H": "high", "N": "non-charg
 
 def add_licences(wrls, refs) -> None:
     with wrls.engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO water.licences (region_id, licence_ref, start_date) "
-            "SELECT gen_random_uuid(), ref, DATE '2000-01-01' FROM unnest(CAST(:refs AS text[])) AS ref"),
-            {"refs": sorted(refs)})
+        connection.execute(
+            text(
+                "INSERT INTO water.licences (region_id, licence_ref, start_date) "
+                "SELECT gen_random_uuid(), ref, DATE '2000-01-01' FROM unnest(CAST(:refs AS text[])) AS ref"
+            ),
+            {"refs": sorted(refs)},
+        )
 
 
 def run(wrls, timeout_s=120):
@@ -46,41 +48,63 @@ def scenario(module_stack):
     wait_worker_ready(module_stack.vhost, "import")
     first = run(wrls)
     assert first.status == "succeeded", first.error
-    return SimpleNamespace(wrls=wrls, files=files, licences=licences, left_out=left_out, process=process,
-                           first=first)
+    return SimpleNamespace(wrls=wrls, files=files, licences=licences, left_out=left_out, process=process, first=first)
 
 
 def expected_versions(scenario) -> dict[str, tuple]:
     by_key = {(lic["FGAC_REGION_CODE"], lic["ID"]): lic["LIC_NO"] for lic in scenario.licences}
     return {
-        f'{v["FGAC_REGION_CODE"]}:{v["AABL_ID"]}:{v["VERS_NO"]}': (
-            by_key[(v["FGAC_REGION_CODE"], v["AABL_ID"])], int(v["VERS_NO"]), nald_date(v["EFF_ST_DATE"]),
-            nald_date(v["EFF_END_DATE"]), STATUS[v["STATUS"]])
-        for v in table(scenario.files, "NALD_RET_VERSIONS")}
+        f"{v['FGAC_REGION_CODE']}:{v['AABL_ID']}:{v['VERS_NO']}": (
+            by_key[(v["FGAC_REGION_CODE"], v["AABL_ID"])],
+            int(v["VERS_NO"]),
+            nald_date(v["EFF_ST_DATE"]),
+            nald_date(v["EFF_END_DATE"]),
+            STATUS[v["STATUS"]],
+        )
+        for v in table(scenario.files, "NALD_RET_VERSIONS")
+    }
 
 
 def written_versions(wrls) -> dict[str, tuple]:
-    return {r.external_id: (r.licence_ref, r.version_number, r.start_date, r.end_date, r.status)
-            for r in query(wrls, """
+    return {
+        r.external_id: (r.licence_ref, r.version_number, r.start_date, r.end_date, r.status)
+        for r in query(
+            wrls,
+            """
         SELECT v.external_id, l.licence_ref, v.version_number, v.start_date, v.end_date, v.status
-        FROM water.return_versions v JOIN water.licences l USING (licence_id)""")}
+        FROM water.return_versions v JOIN water.licences l USING (licence_id)""",
+        )
+    }
 
 
 def expected_requirements(scenario) -> dict[str, tuple]:
     return {
-        f'{f["FGAC_REGION_CODE"]}:{f["ID"]}': (
-            f'{f["FGAC_REGION_CODE"]}:{f["ARVN_AABL_ID"]}:{f["ARVN_VERS_NO"]}', int(f["ID"]),
-            FREQUENCY[f["ARTC_REC_FREQ_CODE"]], f["FORM_PRODN_MONTH"] in {"65", "45", "80"},
-            f["FORM_PRODN_MONTH"] in {"65", "66"}, int(f["ABS_PERIOD_ST_DAY"]), int(f["ABS_PERIOD_END_MONTH"]),
-            f["SITE_DESCR"], None if f["DESCR"] == "null" else f["DESCR"])
-        for f in table(scenario.files, "NALD_RET_FORMATS")}
+        f"{f['FGAC_REGION_CODE']}:{f['ID']}": (
+            f"{f['FGAC_REGION_CODE']}:{f['ARVN_AABL_ID']}:{f['ARVN_VERS_NO']}",
+            int(f["ID"]),
+            FREQUENCY[f["ARTC_REC_FREQ_CODE"]],
+            f["FORM_PRODN_MONTH"] in {"65", "45", "80"},
+            f["FORM_PRODN_MONTH"] in {"65", "66"},
+            int(f["ABS_PERIOD_ST_DAY"]),
+            int(f["ABS_PERIOD_END_MONTH"]),
+            f["SITE_DESCR"],
+            None if f["DESCR"] == "null" else f["DESCR"],
+        )
+        for f in table(scenario.files, "NALD_RET_FORMATS")
+    }
 
 
 def written_requirements(wrls) -> dict[str, tuple]:
-    return {r.external_id: tuple(r)[1:] for r in query(wrls, """
+    return {
+        r.external_id: tuple(r)[1:]
+        for r in query(
+            wrls,
+            """
         SELECT r.external_id, v.external_id AS version, r.legacy_id, r.returns_frequency, r.is_summer, r.is_upload,
                r.abstraction_period_start_day, r.abstraction_period_end_month, r.site_description, r.description
-        FROM water.return_requirements r JOIN water.return_versions v USING (return_version_id)""")}
+        FROM water.return_requirements r JOIN water.return_versions v USING (return_version_id)""",
+        )
+    }
 
 
 def test_the_first_run_does_not_wait_for_nald(scenario):
@@ -89,24 +113,36 @@ def test_the_first_run_does_not_wait_for_nald(scenario):
 
 def test_reference_data_is_mapped_as_the_legacy_did(scenario):
     wrls, files = scenario.wrls, scenario.files
-    agreements = {r.financial_agreement_code: r.disabled for r in query(
-        wrls, "SELECT financial_agreement_code, disabled FROM water.financial_agreement_types")}
+    agreements = {
+        r.financial_agreement_code: r.disabled
+        for r in query(wrls, "SELECT financial_agreement_code, disabled FROM water.financial_agreement_types")
+    }
     assert agreements == {r["CODE"]: r["DISABLED"] == "Y" for r in table(files, "NALD_FIN_AGRMNT_TYPES")}
-    uses = {r.legacy_id: (r.description, r.loss_factor, r.is_two_part_tariff) for r in query(
-        wrls, "SELECT legacy_id, description, loss_factor, is_two_part_tariff FROM water.purposes_uses")}
-    assert uses == {r["CODE"]: (r["DESCR"], LOSS[r["ALSF_CODE"]],
-                                r["CODE"] in {"380", "390", "400", "410", "420", "600", "620"})
-                    for r in table(files, "NALD_PURP_USES")}
+    uses = {
+        r.legacy_id: (r.description, r.loss_factor, r.is_two_part_tariff)
+        for r in query(wrls, "SELECT legacy_id, description, loss_factor, is_two_part_tariff FROM water.purposes_uses")
+    }
+    assert uses == {
+        r["CODE"]: (r["DESCR"], LOSS[r["ALSF_CODE"]], r["CODE"] in {"380", "390", "400", "410", "420", "600", "620"})
+        for r in table(files, "NALD_PURP_USES")
+    }
     assert uses["400"][1:] == ("high", True) and uses["10"][1:] == ("very low", False)
     assert scalar(wrls, "SELECT count(*) FROM water.purposes_primary") == len(files["NALD_PURP_PRIMS"]) - 1
     assert scalar(wrls, "SELECT count(*) FROM water.purposes_secondary") == len(files["NALD_PURP_SECS"]) - 1
-    combinations = {(r.p, r.s, r.u) for r in query(wrls, """
+    combinations = {
+        (r.p, r.s, r.u)
+        for r in query(
+            wrls,
+            """
         SELECT pp.legacy_id AS p, ps.legacy_id AS s, pu.legacy_id AS u FROM water.purposes v
         JOIN water.purposes_primary pp USING (purpose_primary_id)
         JOIN water.purposes_secondary ps USING (purpose_secondary_id)
-        JOIN water.purposes_uses pu USING (purpose_use_id)""")}
-    assert combinations == {(r["APPR_CODE"], r["APSE_CODE"], r["APUS_CODE"])
-                            for r in table(files, "NALD_PURPOSES") if r["DISABLED"] == "N"}
+        JOIN water.purposes_uses pu USING (purpose_use_id)""",
+        )
+    }
+    assert combinations == {
+        (r["APPR_CODE"], r["APSE_CODE"], r["APUS_CODE"]) for r in table(files, "NALD_PURPOSES") if r["DISABLED"] == "N"
+    }
 
 
 def test_return_versions_of_the_licences_in_water_licences_are_written_the_others_counted(scenario):
@@ -134,28 +170,35 @@ def test_their_purposes_are_written_once_per_repeated_key(scenario):
     requirements = written_requirements(scenario.wrls)
     purposes = defaultdict(set)
     for p in table(scenario.files, "NALD_RET_FMT_PURPOSES"):
-        if f'{p["FGAC_REGION_CODE"]}:{p["ARTY_ID"]}' in requirements:
-            key = ":".join(p[c] for c in ("FGAC_REGION_CODE", "ARTY_ID", "APUR_APPR_CODE", "APUR_APSE_CODE",
-                                          "APUR_APUS_CODE"))
+        if f"{p['FGAC_REGION_CODE']}:{p['ARTY_ID']}" in requirements:
+            key = ":".join(
+                p[c] for c in ("FGAC_REGION_CODE", "ARTY_ID", "APUR_APPR_CODE", "APUR_APSE_CODE", "APUR_APUS_CODE")
+            )
             purposes[key].add(None if p["PURP_ALIAS"] == "null" else p["PURP_ALIAS"])
-    linked = query(scenario.wrls, """
+    linked = query(
+        scenario.wrls,
+        """
         SELECT p.external_id, p.purpose_alias, r.external_id || ':' || pp.legacy_id || ':' || ps.legacy_id || ':'
                                                || pu.legacy_id AS through_links
         FROM water.return_requirement_purposes p JOIN water.return_requirements r USING (return_requirement_id)
         JOIN water.purposes_primary pp USING (purpose_primary_id)
         JOIN water.purposes_secondary ps USING (purpose_secondary_id)
-        JOIN water.purposes_uses pu USING (purpose_use_id)""")
+        JOIN water.purposes_uses pu USING (purpose_use_id)""",
+    )
     assert all(r.external_id == r.through_links for r in linked)
     written_purposes = {r.external_id: r.purpose_alias for r in linked}
     assert set(written_purposes) == set(purposes)
     assert all(alias in purposes[key] for key, alias in written_purposes.items())
     assert counts["return_requirement_purposes_written"] == len(purposes)
     assert counts["return_requirement_purposes_duplicates"] == sum(
-        1 for p in table(scenario.files, "NALD_RET_FMT_PURPOSES")
-        if f'{p["FGAC_REGION_CODE"]}:{p["ARTY_ID"]}' in requirements) - len(purposes)
+        1
+        for p in table(scenario.files, "NALD_RET_FMT_PURPOSES")
+        if f"{p['FGAC_REGION_CODE']}:{p['ARTY_ID']}" in requirements
+    ) - len(purposes)
 
 
 # The tests below run the job again: they come last, and the one that changes NALD comes last of all.
+
 
 def test_the_same_extract_again_changes_no_row_timestamps_included(scenario):
     wrls = scenario.wrls
@@ -163,7 +206,8 @@ def test_the_same_extract_again_changes_no_row_timestamps_included(scenario):
     second = run(wrls)
     assert second.status == "succeeded", second.error
     assert {k: v for k, v in second.counts.items() if k.endswith("_written")} == {
-        k: 0 for k in scenario.first.counts if k.endswith("_written")}
+        k: 0 for k in scenario.first.counts if k.endswith("_written")
+    }
     assert snapshot(wrls, ("water",)) == before
 
 
@@ -174,11 +218,20 @@ def test_a_change_in_nald_rewrites_that_row_alone_and_an_unreadable_row_is_left_
     region, aabl, vers = version.split(":")
     spoiled = next(k for k in written_requirements(wrls))
     with wrls.engine.begin() as connection:
-        connection.execute(text('UPDATE import."NALD_RET_VERSIONS" SET "STATUS" = \'SUPER\' '
-                                'WHERE "FGAC_REGION_CODE" = :r AND "AABL_ID" = :a AND "VERS_NO" = :v'),
-                           {"r": region, "a": aabl, "v": vers})
-        connection.execute(text('UPDATE import."NALD_RET_FORMATS" SET "ARTC_REC_FREQ_CODE" = \'X\' '
-                                'WHERE "FGAC_REGION_CODE" || \':\' || "ID" = :k'), {"k": spoiled})
+        connection.execute(
+            text(
+                'UPDATE import."NALD_RET_VERSIONS" SET "STATUS" = \'SUPER\' '
+                'WHERE "FGAC_REGION_CODE" = :r AND "AABL_ID" = :a AND "VERS_NO" = :v'
+            ),
+            {"r": region, "a": aabl, "v": vers},
+        )
+        connection.execute(
+            text(
+                'UPDATE import."NALD_RET_FORMATS" SET "ARTC_REC_FREQ_CODE" = \'X\' '
+                'WHERE "FGAC_REGION_CODE" || \':\' || "ID" = :k'
+            ),
+            {"k": spoiled},
+        )
     third = run(wrls)
     assert third.status == "succeeded", third.error
     assert third.counts["return_versions_written"] == 1
@@ -188,5 +241,7 @@ def test_a_change_in_nald_rewrites_that_row_alone_and_an_unreadable_row_is_left_
     assert {k for k in after if after[k] != before[k]} == {"water.return_versions"}
     assert f"1 return requirements left out: values the rules cannot read (first: {spoiled})" in process.output()
     assert "NALD_RET_FORMATS.ARTC_REC_FREQ_CODE: 'X' is not a returns frequency code" in process.output()
-    assert scalar(wrls, "SELECT returns_frequency FROM water.return_requirements WHERE external_id = :k",
-                  k=spoiled) == expected_requirements(scenario)[spoiled][2]
+    assert (
+        scalar(wrls, "SELECT returns_frequency FROM water.return_requirements WHERE external_id = :k", k=spoiled)
+        == expected_requirements(scenario)[spoiled][2]
+    )

@@ -11,8 +11,9 @@ from wrls_actors.nald.lookups import lookup
 from wrls_actors.nald.values import nald_date
 
 
-@pytest.mark.parametrize("code, status", [("CURR", "current"), ("SUPER", "superseded"), ("DRAFT", "draft"),
-                                          (" CURR ", "current")])
+@pytest.mark.parametrize(
+    "code, status", [("CURR", "current"), ("SUPER", "superseded"), ("DRAFT", "draft"), (" CURR ", "current")]
+)
 def test_return_version_status(code, status):
     assert mapping.return_version_status(code) == status
 
@@ -41,9 +42,20 @@ def test_two_part_tariff_uses():
     assert not any(mapping.is_two_part_tariff(c) for c in ("10", "140", "430", "610", "", None))
 
 
-@pytest.mark.parametrize("month, summer, upload", [
-    ("65", True, True), ("45", True, False), ("80", True, False), ("66", False, True), ("16", False, False),
-    ("46", False, False), ("null", False, False), (None, False, False), ("x", False, False)])
+@pytest.mark.parametrize(
+    "month, summer, upload",
+    [
+        ("65", True, True),
+        ("45", True, False),
+        ("80", True, False),
+        ("66", False, True),
+        ("16", False, False),
+        ("46", False, False),
+        ("null", False, False),
+        (None, False, False),
+        ("x", False, False),
+    ],
+)
 def test_summer_and_upload_formats_from_form_prodn_month(month, summer, upload):
     assert (is_summer_format(month), is_upload_format(month)) == (summer, upload)
 
@@ -70,12 +82,25 @@ def test_a_lookup_keeps_the_readable_distinct_values_and_says_why_the_others_are
 
 def test_reference_rows():
     assert mapping.financial_agreement_type({"CODE": "S127", "DESCR": "Two-Part Tariff", "DISABLED": "N"}) == (
-        "S127", "Two-Part Tariff", False)
+        "S127",
+        "Two-Part Tariff",
+        False,
+    )
     assert mapping.purpose_use({"CODE": "400", "DESCR": "Spray Irrigation - Direct", "ALSF_CODE": "H"}) == (
-        "400", "Spray Irrigation - Direct", "high", True)
+        "400",
+        "Spray Irrigation - Direct",
+        "high",
+        True,
+    )
     assert mapping.valid_purpose({"APPR_CODE": "A", "APSE_CODE": "AGR", "APUS_CODE": "10", "DISABLED": "Y"}) is None
     rows, unreadable = mapping.map_rows(
-        [{"CODE": "10", "DESCR": "Heat Pump", "ALSF_CODE": "V"}, {"CODE": "20", "DESCR": "x", "ALSF_CODE": "Z"},
-         {"CODE": "null", "DESCR": "y", "ALSF_CODE": "V"}], mapping.purpose_use, "CODE")
+        [
+            {"CODE": "10", "DESCR": "Heat Pump", "ALSF_CODE": "V"},
+            {"CODE": "20", "DESCR": "x", "ALSF_CODE": "Z"},
+            {"CODE": "null", "DESCR": "y", "ALSF_CODE": "V"},
+        ],
+        mapping.purpose_use,
+        "CODE",
+    )
     assert rows == [("10", "Heat Pump", "very low", False)]
     assert unreadable == ["CODE '20': 'Z' is not a loss factor code (V, L, M, H, N)", "CODE 'null': CODE is missing"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -21,12 +21,14 @@ from wrls_actors.runtime import SLICE_S, ConfigurationError, PermanentError, Ret
 from wrls_actors.schedules import SCHEDULES
 
 JOB = "charging-import-data"
-MONDAY_1AM = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)  # 01:00 in London (GMT)
+MONDAY_1AM = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 01:00 in London (GMT)
 
 
 def add_run(wrls, job: str, *, trigger: str = "cli", nominal: datetime | None = None, connection=None) -> str:
-    sql = text("INSERT INTO jobs.runs (run_id, job, trigger, nominal_time, status) "
-               "VALUES (gen_random_uuid(), :job, :trigger, :nominal, 'running') RETURNING run_id::text")
+    sql = text(
+        "INSERT INTO jobs.runs (run_id, job, trigger, nominal_time, status) "
+        "VALUES (gen_random_uuid(), :job, :trigger, :nominal, 'running') RETURNING run_id::text"
+    )
     params = {"job": job, "trigger": trigger, "nominal": nominal}
     if connection is not None:
         return connection.execute(sql, params).scalar_one()
@@ -41,8 +43,17 @@ def set_run(wrls, run_id: str, sql: str) -> None:
 
 def context(wrls, run_id: str, attempt: int = 1) -> StepContext:
     logger = logging.LoggerAdapter(logging.getLogger("jobs.test-wait"), {})
-    return StepContext(run_id=uuid.UUID(run_id), job=JOB, step="wait-for-nald", params={}, message_id="m",
-                       attempt=attempt, logger=logger, engine=wrls.engine, calendar=wrls.calendar)
+    return StepContext(
+        run_id=uuid.UUID(run_id),
+        job=JOB,
+        step="wait-for-nald",
+        params={},
+        message_id="m",
+        attempt=attempt,
+        logger=logger,
+        engine=wrls.engine,
+        calendar=wrls.calendar,
+    )
 
 
 def test_the_bound_defaults_to_an_hour_and_stays_within_what_the_step_retries_can_reach():
@@ -62,7 +73,7 @@ def nald_tick_due(nominal: datetime | None, env: dict[str, str]) -> bool:
 
 def test_the_wait_asks_the_nald_schedule_with_its_override():
     assert nald_tick_due(MONDAY_1AM, {})
-    assert nald_tick_due(datetime(2026, 7, 6, 0, 0, tzinfo=timezone.utc), {})  # 01:00 in summer time
+    assert nald_tick_due(datetime(2026, 7, 6, 0, 0, tzinfo=UTC), {})  # 01:00 in summer time
     assert not nald_tick_due(MONDAY_1AM.replace(hour=4), {})
     assert not nald_tick_due(None, {})
     assert not nald_tick_due(MONDAY_1AM, {"WRLS_SCHEDULE_NALD_IMPORT": "off"})
@@ -74,27 +85,39 @@ def test_a_scheduled_run_waits_for_tonights_nald_tick_then_for_its_download(wrls
     ours = add_run(wrls, JOB, trigger="schedule", nominal=MONDAY_1AM)
     ctx = context(wrls, ours)
     result = {}
-    waiter = threading.Thread(target=lambda: result.update(waited=wait_for_nald_swap(
-        ctx, 600, poll_s=0.1, tables=TABLES_READ)))
+    waiter = threading.Thread(
+        target=lambda: result.update(waited=wait_for_nald_swap(ctx, 600, poll_s=0.1, tables=TABLES_READ))
+    )
     waiter.start()
     try:
         # Both jobs fire at 01:00: the NALD tick may not be claimed yet when this run looks.
-        wait_for(lambda: any("waiting for nald-import's tick of 2026-03-02T01:00:00+00:00" in m
-                             for m in caplog.messages), 10, what="the wait for the tick")
+        wait_for(
+            lambda: any("waiting for nald-import's tick of 2026-03-02T01:00:00+00:00" in m for m in caplog.messages),
+            10,
+            what="the wait for the tick",
+        )
         with wrls.engine.begin() as connection:
             nald = add_run(wrls, "nald-import", trigger="schedule", nominal=MONDAY_1AM, connection=connection)
-            connection.execute(text("INSERT INTO jobs.ticks (schedule, nominal_time, outcome, run_id) "
-                                    "VALUES ('nald-import', :n, 'started', CAST(:r AS uuid))"),
-                               {"n": MONDAY_1AM, "r": nald})
-        wait_for(lambda: any(f"waiting for nald-import run {nald}" in m for m in caplog.messages), 10,
-                 what="the wait for the NALD run")
+            connection.execute(
+                text(
+                    "INSERT INTO jobs.ticks (schedule, nominal_time, outcome, run_id) "
+                    "VALUES ('nald-import', :n, 'started', CAST(:r AS uuid))"
+                ),
+                {"n": MONDAY_1AM, "r": nald},
+            )
+        wait_for(
+            lambda: any(f"waiting for nald-import run {nald}" in m for m in caplog.messages),
+            10,
+            what="the wait for the NALD run",
+        )
         assert waiter.is_alive()
         set_run(wrls, nald, "step_index = 1")  # s3-download swapped the extract in and moved on
     finally:
         waiter.join(30)
     assert result["waited"] >= 1 and ctx.counts["waited_for_nald_s"] == result["waited"]
-    assert any(f"waited {result['waited']}s for the NALD import (run {nald} running, at step 1)" in m
-               for m in caplog.messages)
+    assert any(
+        f"waited {result['waited']}s for the NALD import (run {nald} running, at step 1)" in m for m in caplog.messages
+    )
 
 
 def test_a_run_triggered_by_hand_does_not_wait_for_a_tick(wrls):
@@ -111,8 +134,11 @@ def test_one_attempt_waits_a_slice_the_run_waits_its_bound_and_the_wait_is_count
         wait_for_nald_swap(context(wrls, ours), 600, poll_s=0.1, slice_s=0.3)
     # The bound counts from the run's start, whatever the attempt.
     set_run(wrls, ours, "started_at = now() - interval '700 seconds'")
-    with pytest.raises(PermanentError, match=rf"still waiting for nald-import run {nald} .* after 70\ds, "
-                                             r"the limit being 600s \(WRLS_NALD_WAIT_S\); nothing was written"):
+    with pytest.raises(
+        PermanentError,
+        match=rf"still waiting for nald-import run {nald} .* after 70\ds, "
+        r"the limit being 600s \(WRLS_NALD_WAIT_S\); nothing was written",
+    ):
         wait_for_nald_swap(context(wrls, ours, attempt=2), 600, poll_s=0.1)
     # The NALD run failed: `import` still holds the previous (complete) extract, which is read.
     set_run(wrls, nald, "status = 'failed'")
@@ -121,8 +147,7 @@ def test_one_attempt_waits_a_slice_the_run_waits_its_bound_and_the_wait_is_count
     assert 700 <= waited < 800 and ctx.counts["waited_for_nald_s"] == waited
 
 
-def test_the_job_waits_for_a_nald_import_still_loading_and_goes_on_once_it_has_swapped(
-        wrls, worker, vhost, load_nald):
+def test_the_job_waits_for_a_nald_import_still_loading_and_goes_on_once_it_has_swapped(wrls, worker, vhost, load_nald):
     load_nald(licences=10, seed=4)
     nald = add_run(wrls, "nald-import")  # at its first step, s3-download
     process = worker()
@@ -141,8 +166,7 @@ def test_the_job_waits_for_a_nald_import_still_loading_and_goes_on_once_it_has_s
     assert f"(run {nald} succeeded, at step 0); reading import now" in process.output()
 
 
-def test_the_wait_fails_clearly_at_its_bound_and_a_missing_import_table_fails_the_run(
-        wrls, worker, vhost, load_nald):
+def test_the_wait_fails_clearly_at_its_bound_and_a_missing_import_table_fails_the_run(wrls, worker, vhost, load_nald):
     load_nald(licences=5, seed=2)
     nald = add_run(wrls, "nald-import")
     worker({"WRLS_NALD_WAIT_S": "1"})

@@ -30,10 +30,14 @@ def test_contiguous_versions_from_the_licence_start_have_no_gap_and_the_last_sta
 
 
 def test_an_end_date_past_the_next_start_is_clipped_to_the_day_before_it_and_an_open_one_too():
-    history = charge_history(LICENCE, [
-        v(1, date(2000, 1, 1), date(2012, 1, 1)), v(2, date(2010, 4, 1)), v(3, date(2015, 4, 1))])
+    history = charge_history(
+        LICENCE, [v(1, date(2000, 1, 1), date(2012, 1, 1)), v(2, date(2010, 4, 1)), v(3, date(2015, 4, 1))]
+    )
     assert [(c.version_number, c.end_date) for c in history] == [
-        (1, date(2010, 3, 31)), (2, date(2015, 3, 31)), (3, None)]
+        (1, date(2010, 3, 31)),
+        (2, date(2015, 3, 31)),
+        (3, None),
+    ]
 
 
 def test_an_earlier_end_date_is_kept_and_the_span_to_the_next_version_is_a_gap():
@@ -46,12 +50,15 @@ def test_an_earlier_end_date_is_kept_and_the_span_to_the_next_version_is_a_gap()
 
 
 def test_versions_in_error_or_starting_with_the_next_are_superseded_unclipped_and_leave_gaps():
-    history = charge_history(LICENCE, [
-        v(1, date(2000, 1, 1), date(2004, 12, 31)),
-        v(2, date(2005, 1, 1), date(2009, 12, 31), error=True),  # flagged in NALD
-        v(3, date(2010, 1, 1), date(2010, 12, 31)),  # same start as the next one
-        v(4, date(2010, 1, 1)),
-    ])
+    history = charge_history(
+        LICENCE,
+        [
+            v(1, date(2000, 1, 1), date(2004, 12, 31)),
+            v(2, date(2005, 1, 1), date(2009, 12, 31), error=True),  # flagged in NALD
+            v(3, date(2010, 1, 1), date(2010, 12, 31)),  # same start as the next one
+            v(4, date(2010, 1, 1)),
+        ],
+    )
     assert rows(history) == [
         ("1:42:1", 1, date(2000, 1, 1), date(2004, 12, 31), "current", False),
         ("1:42:2", 2, date(2005, 1, 1), date(2009, 12, 31), "superseded", False),

@@ -31,12 +31,14 @@ def test_one_email_lists_the_changed_accounts_and_the_same_changes_are_not_maile
     assert first.status == "succeeded", first.error
     [email] = notify.emails()
     assert email["email_address"] == MAILBOX and email["template"]["id"] == TEMPLATE
-    assert email["personalisation"] == {"content": [
-        "A00000001A (Legacy identifier 1:101)",
-        "A00000003A (Legacy identifier 1:103)",
-        "A00000004A (Legacy identifier 1:104)",
-        "B00000005A (Legacy identifier 2:105)",
-    ]}
+    assert email["personalisation"] == {
+        "content": [
+            "A00000001A (Legacy identifier 1:101)",
+            "A00000003A (Legacy identifier 1:103)",
+            "A00000004A (Legacy identifier 1:104)",
+            "B00000005A (Legacy identifier 2:105)",
+        ]
+    }
     assert email["reference"].startswith("wrls-nald-changes:test:")
     assert notify.received("POST", EMAIL)[0].claims["iss"] == notify.service_id
     assert first.counts == {"accounts_changed": 4, "emails_sent": 1, "accounts_reported": 4}

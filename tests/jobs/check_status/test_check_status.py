@@ -30,8 +30,9 @@ def sent(wrls, notify, event: str, status: str, *, letter: bool = False, **colum
     else:
         answer = client.send_email_notification("holder@example.com", EMAIL_TEMPLATE)
     notify.set_status(answer["id"], status)
-    return add_message(wrls, event, status="sent", notify_id=answer["id"],
-                       message_type="letter" if letter else "email", **columns)
+    return add_message(
+        wrls, event, status="sent", notify_id=answer["id"], message_type="letter" if letter else "email", **columns
+    )
 
 
 def polled(notify) -> set[str]:
@@ -55,9 +56,11 @@ def test_statuses_are_stored_and_asked_again_on_the_legacy_backoff(wrls, worker,
     assert run.counts == {"checked": 3}
     wanted = {message(wrls, r).notify_id for r in (email, letter, third)}
     assert polled(notify) == wanted
-    for row_id, notify_status, checks, after in ((email, "sending", 1, timedelta(minutes=1)),
-                                                  (letter, "accepted", 1, timedelta(hours=12)),
-                                                  (third, "delivered", 3, timedelta(minutes=9))):
+    for row_id, notify_status, checks, after in (
+        (email, "sending", 1, timedelta(minutes=1)),
+        (letter, "accepted", 1, timedelta(hours=12)),
+        (third, "delivered", 3, timedelta(minutes=9)),
+    ):
         row = message(wrls, row_id)
         assert (row.notify_status, row.status_checks, row.status) == (notify_status, checks, "sent")
         assert row.next_status_check - row.send_after == after
@@ -76,8 +79,9 @@ def test_a_tick_checks_at_most_the_configured_number_longest_waiting_first(wrls,
     # Nine checks made, the tenth due since 29, 28 and 27 minutes ago; after it, the next is 100 minutes on.
     rows = [sent(wrls, notify, event, "delivered", sent_minutes_ago=30 - i, status_checks=9) for i in range(3)]
     with wrls.engine.begin() as connection:
-        connection.exec_driver_sql("UPDATE water.scheduled_notification SET next_status_check = send_after + "
-                                   "interval '1 minute'")
+        connection.exec_driver_sql(
+            "UPDATE water.scheduled_notification SET next_status_check = send_after + interval '1 minute'"
+        )
     notify.requests.clear()
     worker({"WRLS_NOTIFY_STATUS_CHECKS": "2"})
     wait_worker_ready(vhost, "short")
@@ -88,8 +92,7 @@ def test_a_tick_checks_at_most_the_configured_number_longest_waiting_first(wrls,
     assert message(wrls, rows[2]).notify_status == "delivered"
 
 
-def test_notify_unavailable_leaves_the_rows_due_and_an_unknown_notification_waits_its_turn(wrls, worker, vhost,
-                                                                                             notify):
+def test_notify_unavailable_leaves_the_rows_due_and_an_unknown_notification_waits_its_turn(wrls, worker, vhost, notify):
     event = add_event(wrls)
     known = sent(wrls, notify, event, "delivered")
     unknown = add_message(wrls, event, status="sent", notify_id="b0000000-0000-4000-8000-000000000000")
@@ -131,13 +134,25 @@ def test_a_check_for_a_run_that_does_not_exist_is_dead_lettered_and_asks_notify_
     worker()
     wait_worker_ready(vhost, "short")
     zero = "00000000-0000-0000-0000-000000000000"
-    publish(vhost, "short", signed({"queue_name": "short", "actor_name": "check-status.check",
-                                    "message_id": str(uuid.uuid4()), "kwargs": {"run_id": zero, "params": {}}}))
+    publish(
+        vhost,
+        "short",
+        signed(
+            {
+                "queue_name": "short",
+                "actor_name": "check-status.check",
+                "message_id": str(uuid.uuid4()),
+                "kwargs": {"run_id": zero, "params": {}},
+            }
+        ),
+    )
     publish(vhost, "short", b"{not json")
-    svc.wait_for(lambda: svc.queue_stats(vhost, "short.XQ").get("messages", 0) == 2, 30,
-                 what="both messages in short.XQ")
-    stray = svc.wait_for(lambda: query(wrls, "SELECT detail FROM jobs.events WHERE kind = 'stray'"), 10,
-                         what="the stray recorded")
+    svc.wait_for(
+        lambda: svc.queue_stats(vhost, "short.XQ").get("messages", 0) == 2, 30, what="both messages in short.XQ"
+    )
+    stray = svc.wait_for(
+        lambda: query(wrls, "SELECT detail FROM jobs.events WHERE kind = 'stray'"), 10, what="the stray recorded"
+    )
     assert [s.detail for s in stray] == [f"check-status.check: run {zero} does not exist; dead-lettered"]
     time.sleep(1)  # a second record of the bad body, if any, comes from the same worker right after the first
     assert len(query(wrls, "SELECT * FROM jobs.events WHERE kind = 'rejected'")) == 1

@@ -9,7 +9,14 @@ import uuid
 from sqlalchemy import text
 
 from tests.jobs.clean.conftest import (
-    bill_run, bill_run_rows, company_contact, contact, ids, insert, return_log, session,
+    bill_run,
+    bill_run_rows,
+    company_contact,
+    contact,
+    ids,
+    insert,
+    return_log,
+    session,
 )
 from tests.support import services as svc
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
@@ -17,12 +24,21 @@ from tests.support.messages import publish
 from wrls_actors.jobs.clean.batches import delete_in_batches
 
 JOB = "clean"
-TASKS = ("empty_bill_runs", "void_return_logs", "expired_sessions", "incomplete_company_contacts",
-         "orphaned_contacts")
-BILL_RUN_TABLES = ("billing_batches", "billing_invoices", "billing_invoice_licences", "billing_transactions",
-                   "billing_batch_charge_version_years", "billing_volumes", "review_licences",
-                   "review_charge_versions", "review_charge_references", "review_charge_elements", "review_returns",
-                   "review_charge_element_returns")
+TASKS = ("empty_bill_runs", "void_return_logs", "expired_sessions", "incomplete_company_contacts", "orphaned_contacts")
+BILL_RUN_TABLES = (
+    "billing_batches",
+    "billing_invoices",
+    "billing_invoice_licences",
+    "billing_transactions",
+    "billing_batch_charge_version_years",
+    "billing_volumes",
+    "review_licences",
+    "review_charge_versions",
+    "review_charge_references",
+    "review_charge_elements",
+    "review_returns",
+    "review_charge_element_returns",
+)
 
 
 def run(wrls, params=None, timeout_s: float = 60):
@@ -45,15 +61,24 @@ def test_each_rule_deletes_what_it_names_in_batches_and_a_second_run_nothing(wrl
     released = ids(wrls, "SELECT id FROM water.licence_supplementary_years") - kept_years
     # Void return logs: only void, unreceived and never submitted ones go.
     void = {return_log(wrls, f"v1:1:01/123:{n}:2023-04-01:2024-03-31", "void") for n in range(3)}
-    kept_logs = {return_log(wrls, "v1:1:01/123:10:2023-04-01:2024-03-31", "void", received="2024-04-10"),
-                 return_log(wrls, "v1:1:01/123:11:2023-04-01:2024-03-31", "due"),
-                 return_log(wrls, "v1:1:01/123:12:2023-04-01:2024-03-31", "completed")}
+    kept_logs = {
+        return_log(wrls, "v1:1:01/123:10:2023-04-01:2024-03-31", "void", received="2024-04-10"),
+        return_log(wrls, "v1:1:01/123:11:2023-04-01:2024-03-31", "due"),
+        return_log(wrls, "v1:1:01/123:12:2023-04-01:2024-03-31", "completed"),
+    }
     by_id = return_log(wrls, "v1:1:01/123:13:2023-04-01:2024-03-31", "void")
     by_return_id = return_log(wrls, "v1:1:01/123:14:2023-04-01:2024-03-31", "void")
-    insert(wrls, "INSERT INTO returns.versions (return_id, return_log_id, version_number) "
-                 "SELECT return_id, id, 1 FROM returns.returns WHERE return_id = :r RETURNING version_id", r=by_id)
-    insert(wrls, "INSERT INTO returns.versions (return_id, version_number) VALUES (:r, 1) RETURNING version_id",
-           r=by_return_id)
+    insert(
+        wrls,
+        "INSERT INTO returns.versions (return_id, return_log_id, version_number) "
+        "SELECT return_id, id, 1 FROM returns.returns WHERE return_id = :r RETURNING version_id",
+        r=by_id,
+    )
+    insert(
+        wrls,
+        "INSERT INTO returns.versions (return_id, version_number) VALUES (:r, 1) RETURNING version_id",
+        r=by_return_id,
+    )
     kept_logs |= {by_id, by_return_id}
     # Sessions: over a day old go.
     expired = {session(wrls, f"{hours} hours") for hours in (25, 48, 24 * 30)}
@@ -61,18 +86,27 @@ def test_each_rule_deletes_what_it_names_in_batches_and_a_second_run_nothing(wrl
     # Company contacts: an additional contact without an email goes; with one, or in another role, it stays.
     emailless = contact(wrls, None)
     incomplete = company_contact(wrls, emailless, "additionalContact")
-    kept_company_contacts = {company_contact(wrls, contact(wrls, "jo@example.com"), "additionalContact"),
-                             company_contact(wrls, contact(wrls, None), "licenceHolder")}
+    kept_company_contacts = {
+        company_contact(wrls, contact(wrls, "jo@example.com"), "additionalContact"),
+        company_contact(wrls, contact(wrls, None), "licenceHolder"),
+    }
     # Contacts: one nothing names goes; each kind of reference keeps one.
     orphans = {contact(wrls, "orphan@example.com"), contact(wrls, None)}
     by_address = contact(wrls, None)
-    insert(wrls, "INSERT INTO crm_v2.invoice_account_addresses (invoice_account_id, address_id, start_date, "
-                 "contact_id) VALUES (gen_random_uuid(), gen_random_uuid(), '2020-01-01', :c) "
-                 "RETURNING invoice_account_address_id", c=by_address)
+    insert(
+        wrls,
+        "INSERT INTO crm_v2.invoice_account_addresses (invoice_account_id, address_id, start_date, "
+        "contact_id) VALUES (gen_random_uuid(), gen_random_uuid(), '2020-01-01', :c) "
+        "RETURNING invoice_account_address_id",
+        c=by_address,
+    )
     by_role = contact(wrls, None)
-    insert(wrls, "INSERT INTO crm_v2.document_roles (document_id, role_id, contact_id, start_date) "
-                 "VALUES (gen_random_uuid(), gen_random_uuid(), :c, '2020-01-01') RETURNING document_role_id",
-           c=by_role)
+    insert(
+        wrls,
+        "INSERT INTO crm_v2.document_roles (document_id, role_id, contact_id, start_date) "
+        "VALUES (gen_random_uuid(), gen_random_uuid(), :c, '2020-01-01') RETURNING document_role_id",
+        c=by_role,
+    )
     kept_contacts = ids(wrls, "SELECT contact_id FROM crm_v2.contacts") - orphans - {emailless}
 
     worker(extra_env={"WRLS_MAX_DELETE_PERCENT": "100"})
@@ -87,22 +121,31 @@ def test_each_rule_deletes_what_it_names_in_batches_and_a_second_run_nothing(wrl
             assert ids(wrls, f"SELECT DISTINCT {column} FROM water.{table}") == kept_runs, table
         # One row per bill run in every table: the two empty runs' rows are gone, the others' kept.
         assert scalar(wrls, f"SELECT count(*) FROM water.{table}") == len(kept_runs), table
-    years = {str(r.id): r.bill_run_id
-             for r in query(wrls, "SELECT id, bill_run_id FROM water.licence_supplementary_years")}
+    years = {
+        str(r.id): r.bill_run_id for r in query(wrls, "SELECT id, bill_run_id FROM water.licence_supplementary_years")
+    }
     assert {y for y, b in years.items() if b is None} == released and len(released) == 2
     assert [(r.method, r.path, r.status) for r in cm.received("DELETE")] == [
-        ("DELETE", f"/v3/wrls/bill-runs/{empty_cm}", 204)]
-    assert ids(wrls, "SELECT return_id FROM returns.returns") == kept_logs
-    assert ids(wrls, "SELECT id FROM public.sessions") == fresh
+        ("DELETE", f"/v3/wrls/bill-runs/{empty_cm}", 204)
+    ]
+    assert ids(wrls, "SELECT return_id FROM returns.returns") == kept_logs and len(void) == 3
+    assert ids(wrls, "SELECT id FROM public.sessions") == fresh and len(expired) == 3
     assert ids(wrls, "SELECT company_contact_id FROM crm_v2.company_contacts") == kept_company_contacts
     remaining = ids(wrls, "SELECT contact_id FROM crm_v2.contacts")
     assert remaining - {emailless} == kept_contacts and not remaining & orphans
-    assert deleted(first) == {"empty_bill_runs": 2, "void_return_logs": 3, "expired_sessions": 3,
-                              "incomplete_company_contacts": 1,
-                              "orphaned_contacts": 2 + (emailless not in remaining)}
+    assert deleted(first) == {
+        "empty_bill_runs": 2,
+        "void_return_logs": 3,
+        "expired_sessions": 3,
+        "incomplete_company_contacts": 1,
+        "orphaned_contacts": 2 + (emailless not in remaining),
+    }
     # Batches of 2: three rows take two statements, one row one; each its own transaction.
-    assert (first.counts["void_return_logs_batches"], first.counts["expired_sessions_batches"],
-            first.counts["incomplete_company_contacts_batches"]) == (2, 2, 1)
+    assert (
+        first.counts["void_return_logs_batches"],
+        first.counts["expired_sessions_batches"],
+        first.counts["incomplete_company_contacts_batches"],
+    ) == (2, 2, 1)
     assert first.note.startswith("deleted 2 empty-bill-runs, 3 void-return-logs, 3 expired-sessions, ")
     assert "failed" not in first.note
 
@@ -110,8 +153,13 @@ def test_each_rule_deletes_what_it_names_in_batches_and_a_second_run_nothing(wrl
     second = run(wrls)
     assert second.status == "succeeded", second.error
     assert ids(wrls, "SELECT contact_id FROM crm_v2.contacts") == kept_contacts
-    assert deleted(second) == {"empty_bill_runs": 0, "void_return_logs": 0, "expired_sessions": 0,
-                               "incomplete_company_contacts": 0, "orphaned_contacts": int(emailless in remaining)}
+    assert deleted(second) == {
+        "empty_bill_runs": 0,
+        "void_return_logs": 0,
+        "expired_sessions": 0,
+        "incomplete_company_contacts": 0,
+        "orphaned_contacts": int(emailless in remaining),
+    }
     assert incomplete not in ids(wrls, "SELECT company_contact_id FROM crm_v2.company_contacts")
 
 
@@ -138,8 +186,14 @@ def test_a_charging_module_failing_fails_only_the_empty_bill_runs_and_keeps_them
     assert scalar(wrls, "SELECT count(*) FROM water.billing_transactions") == 1
     assert expired not in ids(wrls, "SELECT id FROM public.sessions")
     assert void not in ids(wrls, "SELECT return_id FROM returns.returns")
-    assert scalar(wrls, "SELECT count(*) FROM jobs.events WHERE kind = 'run-completed-with-failures' "
-                        "AND run_id = :r", r=result.run_id) == 1
+    assert (
+        scalar(
+            wrls,
+            "SELECT count(*) FROM jobs.events WHERE kind = 'run-completed-with-failures' AND run_id = :r",
+            r=result.run_id,
+        )
+        == 1
+    )
 
     again = run(wrls)
     assert again.status == "succeeded", again.error
@@ -161,11 +215,23 @@ def test_the_guard_refuses_a_large_share_of_contacts_until_a_forced_start_by_mes
     assert orphan in ids(wrls, "SELECT contact_id FROM crm_v2.contacts")
     assert expired not in ids(wrls, "SELECT id FROM public.sessions")  # not guarded: scratch space
 
-    publish(vhost, "control", json.dumps({
-        "queue_name": "control", "actor_name": "start-job", "message_id": str(uuid.uuid4()),
-        "kwargs": {"job": JOB, "params": {"force": True}}}).encode())
-    forced_id = svc.wait_for(lambda: scalar(wrls, "SELECT run_id::text FROM jobs.runs WHERE job = :j "
-                                                  "AND trigger = 'message'", j=JOB), 30, what="the forced run")
+    publish(
+        vhost,
+        "control",
+        json.dumps(
+            {
+                "queue_name": "control",
+                "actor_name": "start-job",
+                "message_id": str(uuid.uuid4()),
+                "kwargs": {"job": JOB, "params": {"force": True}},
+            }
+        ).encode(),
+    )
+    forced_id = svc.wait_for(
+        lambda: scalar(wrls, "SELECT run_id::text FROM jobs.runs WHERE job = :j AND trigger = 'message'", j=JOB),
+        30,
+        what="the forced run",
+    )
     forced = wait_run_ended(wrls, forced_id, 60)
     assert forced.status == "succeeded", forced.note
     assert forced.params == {"force": True}

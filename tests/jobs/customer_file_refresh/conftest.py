@@ -31,10 +31,14 @@ def job_env(cm):
 def add_accounts(service, *numbers: str, reference: str | None = None) -> None:
     """Invoice accounts of one company, with this last file reference."""
     with service.engine.begin() as connection:
-        company = connection.execute(text(
-            "INSERT INTO crm_v2.companies (name) VALUES ('Big Farm Co Ltd') RETURNING company_id")).scalar_one()
+        company = connection.execute(
+            text("INSERT INTO crm_v2.companies (name) VALUES ('Big Farm Co Ltd') RETURNING company_id")
+        ).scalar_one()
         for number in numbers:
-            connection.execute(text(
-                "INSERT INTO crm_v2.invoice_accounts (company_id, invoice_account_number, "
-                "last_transaction_file_reference, date_updated) VALUES (:c, :n, :r, '2020-01-01')"),
-                {"c": company, "n": number, "r": reference})
+            connection.execute(
+                text(
+                    "INSERT INTO crm_v2.invoice_accounts (company_id, invoice_account_number, "
+                    "last_transaction_file_reference, date_updated) VALUES (:c, :n, :r, '2020-01-01')"
+                ),
+                {"c": company, "n": number, "r": reference},
+            )

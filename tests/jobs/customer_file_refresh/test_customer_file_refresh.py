@@ -18,8 +18,11 @@ def run(wrls, timeout_s: float = 30):
 
 
 def accounts(wrls) -> dict[str, tuple]:
-    rows = query(wrls, "SELECT invoice_account_number, last_transaction_file_reference, "
-                       "date_last_transaction_file_reference_updated, date_updated FROM crm_v2.invoice_accounts")
+    rows = query(
+        wrls,
+        "SELECT invoice_account_number, last_transaction_file_reference, "
+        "date_last_transaction_file_reference_updated, date_updated FROM crm_v2.invoice_accounts",
+    )
     return {r[0]: tuple(r[1:]) for r in rows}
 
 
@@ -90,8 +93,7 @@ def test_a_charging_module_error_is_retried_and_then_fails_the_run_with_nothing_
     assert failed.status == "failed"
     assert f"Charging Module GET {FILES.lstrip('/')} answered 503" in failed.error
     assert attempts(wrls, failed.run_id) == 3
-    assert len(query(wrls, "SELECT 1 FROM jobs.events WHERE run_id = :r AND kind = 'retrying'",
-                     r=failed.run_id)) == 2
+    assert len(query(wrls, "SELECT 1 FROM jobs.events WHERE run_id = :r AND kind = 'retrying'", r=failed.run_id)) == 2
     assert snapshot(wrls, ("crm_v2",)) == before
 
     cm.fail(500, times=1)  # one more error, then the Charging Module is back

@@ -16,18 +16,21 @@ from wrls_actors.jobs.export.csv_rules import build_copy, build_header, camel_ca
 from wrls_actors.jobs.export.tables import read_tables
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("region_id", "regionId"),
-    ("address_line_1", "addressLine1"),
-    ("time_limited_end_date", "timeLimitedEndDate"),
-    ("id", "id"),
-    ("_private", "_Private"),
-    ("double__underscore", "doubleUnderscore"),
-    ("trailing_", "trailing"),
-    ("NALD_ID", "NALDID"),
-    ("alreadyCamel", "alreadyCamel"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("region_id", "regionId"),
+        ("address_line_1", "addressLine1"),
+        ("time_limited_end_date", "timeLimitedEndDate"),
+        ("id", "id"),
+        ("_private", "_Private"),
+        ("double__underscore", "doubleUnderscore"),
+        ("trailing_", "trailing"),
+        ("NALD_ID", "NALDID"),
+        ("alreadyCamel", "alreadyCamel"),
+        ("", ""),
+    ],
+)
 def test_column_names_are_camel_cased_as_the_legacy_name_mapper_did(name, expected):
     assert camel_case(name) == expected
 
@@ -68,8 +71,7 @@ CASES = [
     ("timestamptz", "'2021-02-01 01:00:00+01'", "2021-02-01"),
     ("timestamptz", "'2021-07-01 12:00:00+01'", "2021-07-01T11:00:00.000Z"),
     ("jsonb", """'{"message": "a json object"}'""", '"{""message"": ""a json object""}"'),
-    ("jsonb", """'{"b":[1,2,{"c":null}],"a":"x: y, z"}'""",
-     '"{""a"": ""x:  y,  z"", ""b"": [1, 2, {""c"": null}]}"'),
+    ("jsonb", """'{"b":[1,2,{"c":null}],"a":"x: y, z"}'""", '"{""a"": ""x:  y,  z"", ""b"": [1, 2, {""c"": null}]}"'),
     ("json", """'{ "z" : "q\\"uote: 1" ,"a":[ true ] }'""", '"{""z"": ""q\\""uote:  1"", ""a"": [true]}"'),
     ("jsonb", "'[]'", '"[]"'),
     ("jsonb", """'"plain string"'""", '"plain string"'),

@@ -26,8 +26,12 @@ def trigger(wrls):
 
 
 def base_tables(wrls) -> dict[str, list[str]]:
-    rows = query(wrls, "SELECT table_schema, table_name FROM information_schema.tables "
-                       "WHERE table_schema = ANY(:s) AND table_type = 'BASE TABLE' ORDER BY 1, 2", s=list(SCHEMAS))
+    rows = query(
+        wrls,
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema = ANY(:s) AND table_type = 'BASE TABLE' ORDER BY 1, 2",
+        s=list(SCHEMAS),
+    )
     tables: dict[str, list[str]] = {}
     for schema, table in rows:
         tables.setdefault(schema, []).append(table)
@@ -35,8 +39,16 @@ def base_tables(wrls) -> dict[str, list[str]]:
 
 
 def columns(wrls, schema: str, table: str) -> list[str]:
-    return [r[0] for r in query(wrls, "SELECT column_name FROM information_schema.columns WHERE table_schema = :s "
-                                      "AND table_name = :t ORDER BY ordinal_position", s=schema, t=table)]
+    return [
+        r[0]
+        for r in query(
+            wrls,
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = :s "
+            "AND table_name = :t ORDER BY ordinal_position",
+            s=schema,
+            t=table,
+        )
+    ]
 
 
 def tarball(s3, bucket, schema) -> dict[str, bytes]:
@@ -54,12 +66,15 @@ def execute(wrls, *statements: str) -> None:
 @pytest.fixture
 def idm(wrls):
     """The idm schema of the water service (the model has none of its tables)."""
-    execute(wrls, "CREATE SCHEMA IF NOT EXISTS idm",
-            "CREATE TABLE idm.users (user_id serial PRIMARY KEY, user_name varchar NOT NULL, "
-            "last_login timestamp, user_data jsonb, enabled boolean NOT NULL DEFAULT true)",
-            "INSERT INTO idm.users (user_name, last_login, user_data, enabled) VALUES "
-            "('a@example.com', '2024-03-01 09:15:00.250', '{\"lastName\": \"Smith, J\"}', true), "
-            "('b@example.com', NULL, NULL, false)")
+    execute(
+        wrls,
+        "CREATE SCHEMA IF NOT EXISTS idm",
+        "CREATE TABLE idm.users (user_id serial PRIMARY KEY, user_name varchar NOT NULL, "
+        "last_login timestamp, user_data jsonb, enabled boolean NOT NULL DEFAULT true)",
+        "INSERT INTO idm.users (user_name, last_login, user_data, enabled) VALUES "
+        "('a@example.com', '2024-03-01 09:15:00.250', '{\"lastName\": \"Smith, J\"}', true), "
+        "('b@example.com', NULL, NULL, false)",
+    )
 
 
 @pytest.fixture
@@ -77,14 +92,17 @@ def start(wrls, worker, vhost, bucket):
 
 def test_every_base_table_of_every_schema_is_a_csv_member_with_the_legacys_headers_and_values(start, idm, s3, bucket):
     wrls = start()
-    execute(wrls, "CREATE VIEW crm.not_a_table AS SELECT 1 AS one",
-            "CREATE TABLE crm_v2.export_sample (sample_id uuid PRIMARY KEY, address_line_1 text, "
-            "count_2 integer, rate numeric(8,3), created_at timestamptz, start_date date, notes text)",
-            "INSERT INTO crm_v2.export_sample VALUES "
-            "('20146cdc-9b40-4769-aa78-b51c17080d56', '1 \"The\" Street, Town', 0, 2.500, "
-            "'2024-01-15 10:30:00+00', '2024-04-01', ''), "
-            "('30146cdc-9b40-4769-aa78-b51c17080d56', NULL, NULL, NULL, '2024-01-16 00:00:00+00', NULL, "
-            "E'line one\\nline two')")
+    execute(
+        wrls,
+        "CREATE VIEW crm.not_a_table AS SELECT 1 AS one",
+        "CREATE TABLE crm_v2.export_sample (sample_id uuid PRIMARY KEY, address_line_1 text, "
+        "count_2 integer, rate numeric(8,3), created_at timestamptz, start_date date, notes text)",
+        "INSERT INTO crm_v2.export_sample VALUES "
+        "('20146cdc-9b40-4769-aa78-b51c17080d56', '1 \"The\" Street, Town', 0, 2.500, "
+        "'2024-01-15 10:30:00+00', '2024-04-01', ''), "
+        "('30146cdc-9b40-4769-aa78-b51c17080d56', NULL, NULL, NULL, '2024-01-16 00:00:00+00', NULL, "
+        "E'line one\\nline two')",
+    )
     run = trigger(wrls)
     assert run.status == "succeeded", run.error
     assert run.note == f"exported {', '.join(SCHEMAS)}"
@@ -104,34 +122,46 @@ def test_every_base_table_of_every_schema_is_a_csv_member_with_the_legacys_heade
     assert sample == (
         '"sampleId","addressLine1","count2","rate","createdAt","startDate","notes"\n'
         '"20146cdc-9b40-4769-aa78-b51c17080d56","1 ""The"" Street, Town",0,2.5,2024-01-15T10:30:00.000Z,2024-04-01,\n'
-        '"30146cdc-9b40-4769-aa78-b51c17080d56",,,,2024-01-16,,"line one\nline two"\n')
+        '"30146cdc-9b40-4769-aa78-b51c17080d56",,,,2024-01-16,,"line one\nline two"\n'
+    )
     users = tarball(s3, bucket, "idm")["idm/users.csv"].decode()
-    assert users == ('"userId","userName","lastLogin","userData","enabled"\n'
-                     '1,"a@example.com",2024-03-01T09:15:00.250Z,"{""lastName"": ""Smith,  J""}",true\n'
-                     '2,"b@example.com",,,false\n')
+    assert users == (
+        '"userId","userName","lastLogin","userData","enabled"\n'
+        '1,"a@example.com",2024-03-01T09:15:00.250Z,"{""lastName"": ""Smith,  J""}",true\n'
+        '2,"b@example.com",,,false\n'
+    )
     assert "crm/not_a_table.csv" not in tarball(s3, bucket, "crm")
     # Each object names the run that wrote it.
     head = s3.client().head_object(Bucket=bucket, Key="export/water.tgz")
     assert head["Metadata"] == {"wrls-run-id": str(run.run_id)}
 
 
-def test_a_schema_that_fails_is_named_while_the_others_export_and_its_previous_object_stays(start, s3, bucket,
-                                                                                             vhost):
+def test_a_schema_that_fails_is_named_while_the_others_export_and_its_previous_object_stays(start, s3, bucket, vhost):
     wrls = start()
     wait_worker_ready(vhost, "control")
     # No idm schema here: the legacy's "no tables" error, for one schema only.
     s3.client().put_object(Bucket=bucket, Key="export/idm.tgz", Body=b"last week's export")
     # Started as another service would: a start-job message.
     message_id = str(uuid.uuid4())
-    publish(vhost, "control", json.dumps({"queue_name": "control", "actor_name": "start-job",
-                                          "message_id": message_id, "kwargs": {"job": "export"}}).encode())
-    run_id = svc.wait_for(lambda: scalar(wrls, "SELECT run_id FROM jobs.runs WHERE trigger_key = :k", k=message_id),
-                          30, what="the export's run")
+    publish(
+        vhost,
+        "control",
+        json.dumps(
+            {"queue_name": "control", "actor_name": "start-job", "message_id": message_id, "kwargs": {"job": "export"}}
+        ).encode(),
+    )
+    run_id = svc.wait_for(
+        lambda: scalar(wrls, "SELECT run_id FROM jobs.runs WHERE trigger_key = :k", k=message_id),
+        30,
+        what="the export's run",
+    )
     run = wait_run_ended(wrls, str(run_id), 180)
     assert (run.status, run.trigger) == ("completed-with-failures", "message"), run.error
     assert run.children_failed == 1
-    assert run.note == "exported water, returns, crm, crm_v2, permit; FAILED idm (their previous objects, if any, " \
-                       "are kept)"
+    assert (
+        run.note == "exported water, returns, crm, crm_v2, permit; FAILED idm (their previous objects, if any, "
+        "are kept)"
+    )
     assert s3.client().get_object(Bucket=bucket, Key="export/idm.tgz")["Body"].read() == b"last week's export"
     failed = query(wrls, "SELECT error FROM jobs.steps WHERE run_id = :r AND status = 'failed'", r=run.run_id)
     assert len(failed) == 1 and "schema idm has no tables: nothing to export" in failed[0].error
@@ -139,22 +169,35 @@ def test_a_schema_that_fails_is_named_while_the_others_export_and_its_previous_o
     for schema in ("water", "returns", "crm", "crm_v2", "permit"):
         assert tarball(s3, bucket, schema)
     # The metrics count it as every run is counted.
-    assert scalar(wrls, "SELECT value FROM jobs.counters WHERE name = 'runs_total' "
-                        "AND labels = CAST(:l AS jsonb)", l=json.dumps({"job": "export",
-                                                                        "outcome": "completed-with-failures"})) == 1
+    assert (
+        scalar(
+            wrls,
+            "SELECT value FROM jobs.counters WHERE name = 'runs_total' AND labels = CAST(:l AS jsonb)",
+            l=json.dumps({"job": "export", "outcome": "completed-with-failures"}),
+        )
+        == 1
+    )
 
 
 def big_table(wrls, schema: str, rows: int = 200_000) -> None:
     """Random hex barely compresses: ~14 MB of CSV, ~7 MB of gzip, more than one 5 MiB part."""
-    execute(wrls, f"CREATE TABLE {schema}.export_bulk (n integer, a text, b text)",
-            f"INSERT INTO {schema}.export_bulk SELECT n, md5(n::text), md5((n * 7)::text) "
-            f"FROM generate_series(1, {rows}) n")
+    execute(
+        wrls,
+        f"CREATE TABLE {schema}.export_bulk (n integer, a text, b text)",
+        f"INSERT INTO {schema}.export_bulk SELECT n, md5(n::text), md5((n * 7)::text) "
+        f"FROM generate_series(1, {rows}) n",
+    )
 
 
 def test_a_table_bigger_than_a_part_streams_in_several_parts_and_a_failed_part_keeps_the_previous_object(
-        start, idm, s3, bucket):
-    faulty = FaultyS3(s3.endpoint, lambda method, path, query: (
-        method == "PUT" and path.endswith("/export/water.tgz") and query.get("partNumber") == ["2"]))
+    start, idm, s3, bucket
+):
+    faulty = FaultyS3(
+        s3.endpoint,
+        lambda method, path, query: (
+            method == "PUT" and path.endswith("/export/water.tgz") and query.get("partNumber") == ["2"]
+        ),
+    )
     try:
         wrls = start(faulty.endpoint)
         big_table(wrls, "water")

@@ -12,10 +12,15 @@ from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_rea
 from wrls_actors.model.water import gauging_stations
 
 KEY = "gauging-stations/gauging-stations.csv"
-HEADER = ("hydrology_station_id,station_reference,wiski_id,label,lat,long,easting,northing,grid_reference,"
-          "catchment_name,river_name")
-H_A, H_B, H_NEW = ("aaaaaaaa-0000-4000-8000-00000000000a", "bbbbbbbb-0000-4000-8000-00000000000b",
-                   "eeeeeeee-0000-4000-8000-00000000000e")
+HEADER = (
+    "hydrology_station_id,station_reference,wiski_id,label,lat,long,easting,northing,grid_reference,"
+    "catchment_name,river_name"
+)
+H_A, H_B, H_NEW = (
+    "aaaaaaaa-0000-4000-8000-00000000000a",
+    "bbbbbbbb-0000-4000-8000-00000000000b",
+    "eeeeeeee-0000-4000-8000-00000000000e",
+)
 
 
 def upload(s3, bucket, *lines: str) -> str:
@@ -59,7 +64,8 @@ FILE = [
 
 
 def test_rows_update_the_stations_they_match_in_order_then_an_equal_file_changes_nothing(
-        wrls, worker, vhost, s3, bucket):
+    wrls, worker, vhost, s3, bucket
+):
     existing(wrls)
     ids = {label: r.gauging_station_id for label, r in stations(wrls).items()}
     worker({"WRLS_SERVICE_BUCKET": bucket})
@@ -82,8 +88,7 @@ def test_rows_update_the_stations_they_match_in_order_then_an_equal_file_changes
 
     # The same stations written differently: numbers with trailing zeros, an upper-case hydrology id.
     before = snapshot(wrls, ("water",))
-    respelled = [FILE[0].replace(H_A, H_A.upper()).replace("51.5,-1.25,451500", "51.50,-1.250,451500.0"),
-                 *FILE[1:]]
+    respelled = [FILE[0].replace(H_A, H_A.upper()).replace("51.5,-1.25,451500", "51.50,-1.250,451500.0"), *FILE[1:]]
     etag = upload(s3, bucket, *respelled)
     run = sync(wrls)
     assert run.status == "succeeded", run.error
@@ -98,11 +103,19 @@ def test_rows_update_the_stations_they_match_in_order_then_an_equal_file_changes
 
     # Two rows matching one station (B, by its hydrology id and by its old station reference):
     # nothing applied, the ETag kept.
-    upload(s3, bucket, FILE[0].replace("Kings Mill", "Renamed"), FILE[1].replace(",1002,WB,", ",2002,WB2,"),
-           *FILE[2:], ",1002,WZ,X,,,,,,,")
+    upload(
+        s3,
+        bucket,
+        FILE[0].replace("Kings Mill", "Renamed"),
+        FILE[1].replace(",1002,WB,", ",2002,WB2,"),
+        *FILE[2:],
+        ",1002,WZ,X,,,,,,,",
+    )
     bad = sync(wrls)
     assert bad.status == "failed"
-    assert (f"{KEY}: 1 problem, nothing applied: line 6: matches the same gauging station ({ids['B']}) as line 3"
-            in bad.error), bad.error
+    assert (
+        f"{KEY}: 1 problem, nothing applied: line 6: matches the same gauging station ({ids['B']}) as line 3"
+        in bad.error
+    ), bad.error
     assert snapshot(wrls, ("water",)) == after
     assert stored_etag(wrls) == etag

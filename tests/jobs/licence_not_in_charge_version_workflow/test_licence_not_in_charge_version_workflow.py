@@ -36,18 +36,26 @@ def scenario(wrls) -> dict[str, tuple[str, str]]:
     water.workflow(licence, version)
     for status in ("review", "ready"):
         licence, _ = add(f"skip-bill-run-in-{status}")
-        [charge_version] = query(wrls, "SELECT charge_version_id FROM water.charge_versions WHERE licence_id = :l",
-                                 l=licence)
+        [charge_version] = query(
+            wrls, "SELECT charge_version_id FROM water.charge_versions WHERE licence_id = :l", l=licence
+        )
         water.in_bill_run(charge_version.charge_version_id, status)
     licence, _ = add("bill-run-sent")
-    water.in_bill_run(query(wrls, "SELECT charge_version_id FROM water.charge_versions WHERE licence_id = :l",
-                            l=licence)[0].charge_version_id, "sent")
+    water.in_bill_run(
+        query(wrls, "SELECT charge_version_id FROM water.charge_versions WHERE licence_id = :l", l=licence)[
+            0
+        ].charge_version_id,
+        "sent",
+    )
     return rows
 
 
 def to_setup(wrls) -> list[tuple[str, str]]:
-    rows = query(wrls, "SELECT licence_id, licence_version_id, data, created_by FROM water.charge_version_workflows "
-                       "WHERE status = 'to_setup' AND date_deleted IS NULL ORDER BY licence_version_id")
+    rows = query(
+        wrls,
+        "SELECT licence_id, licence_version_id, data, created_by FROM water.charge_version_workflows "
+        "WHERE status = 'to_setup' AND date_deleted IS NULL ORDER BY licence_version_id",
+    )
     assert all(r.data == {"chargeVersion": None} and r.created_by is None for r in rows)
     return sorted((r.licence_id, r.licence_version_id) for r in rows)
 
@@ -96,19 +104,30 @@ def test_a_workflow_another_writer_adds_meanwhile_is_left_alone(wrls, worker, vh
     wait_worker_ready(vhost, "default")
     with wrls.engine.connect() as other:
         with other.begin():
-            other.execute(text("INSERT INTO water.charge_version_workflows (licence_id, licence_version_id, status, "
-                               "data) VALUES (:l, :v, 'to_setup', '{\"chargeVersion\": null}')"),
-                          {"l": licence, "v": version})
+            other.execute(
+                text(
+                    "INSERT INTO water.charge_version_workflows (licence_id, licence_version_id, status, "
+                    "data) VALUES (:l, :v, 'to_setup', '{\"chargeVersion\": null}')"
+                ),
+                {"l": licence, "v": version},
+            )
             run_id = wrls.trigger(JOB)
-            svc.wait_for(lambda: query(wrls, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
-                                             "AND wait_event_type = 'Lock' "
-                                             "AND query LIKE '%INSERT INTO water.charge_version_workflows%'"),
-                         20, what="the run to wait for the other writer")
+            svc.wait_for(
+                lambda: query(
+                    wrls,
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' "
+                    "AND query LIKE '%INSERT INTO water.charge_version_workflows%'",
+                ),
+                20,
+                what="the run to wait for the other writer",
+            )
         done = wait_run_ended(wrls, run_id, 30)
     assert done.status == "succeeded", done.error
     [step] = query(wrls, "SELECT attempt FROM jobs.steps WHERE run_id = :r", r=run_id)
     assert step.attempt == 1  # no unique violation to retry
     assert done.counts == {"workflows_added": 3}
     assert to_setup(wrls) == expected(rows)
-    assert len(query(wrls, "SELECT 1 FROM water.charge_version_workflows WHERE licence_version_id = :v",
-                     v=version)) == 1
+    assert (
+        len(query(wrls, "SELECT 1 FROM water.charge_version_workflows WHERE licence_version_id = :v", v=version)) == 1
+    )

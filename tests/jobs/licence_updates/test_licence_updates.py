@@ -16,8 +16,10 @@ from tests.support.processes import ROOT, WRLS_APP
 JOB = "licence-updates"
 # The window's start, worked out by PostgreSQL from London's day (not by the code under test), as the
 # timestamp without time zone date_created holds in this session's time zone.
-SINCE = ("((((now() AT TIME ZONE 'Europe/London')::date - interval '2 months')::date)::timestamp "
-         "AT TIME ZONE 'Europe/London')::timestamp")
+SINCE = (
+    "((((now() AT TIME ZONE 'Europe/London')::date - interval '2 months')::date)::timestamp "
+    "AT TIME ZONE 'Europe/London')::timestamp"
+)
 
 
 def scenario(wrls) -> dict[str, tuple[str, str, bool]]:
@@ -46,22 +48,26 @@ def scenario(wrls) -> dict[str, tuple[str, str, bool]]:
     for status in ("queued", "processing", "ready", "review", "sent", "empty", "error", "cancel"):
         name = f"{'skip-' if status in ('queued', 'processing', 'ready', 'review') else ''}bill-run-{status}"
         licence, _ = add(name)
-        [charge_version] = query(wrls, "SELECT charge_version_id FROM water.charge_versions WHERE licence_id = :l",
-                                 l=licence)
+        [charge_version] = query(
+            wrls, "SELECT charge_version_id FROM water.charge_versions WHERE licence_id = :l", l=licence
+        )
         water.in_bill_run(charge_version.charge_version_id, status)
     return rows
 
 
 def workflows(wrls) -> list[tuple[str, str, bool]]:
     """Every live workflow licence-updates wrote: (licence id, version id, chargeVersionExists)."""
-    rows = query(wrls, "SELECT licence_id, licence_version_id, status, data FROM water.charge_version_workflows "
-                       "WHERE date_deleted IS NULL AND data ? 'chargeVersionExists'")
+    rows = query(
+        wrls,
+        "SELECT licence_id, licence_version_id, status, data FROM water.charge_version_workflows "
+        "WHERE date_deleted IS NULL AND data ? 'chargeVersionExists'",
+    )
     assert all(r.status == "to_setup" and r.data["chargeVersion"] is None for r in rows)
     return sorted((str(r.licence_id), str(r.licence_version_id), r.data["chargeVersionExists"]) for r in rows)
 
 
 def expected(rows) -> list[tuple[str, str, bool]]:
-    return sorted((str(l), str(v), c) for name, (l, v, c) in rows.items() if not name.startswith("skip-"))
+    return sorted((str(lic), str(v), c) for name, (lic, v, c) in rows.items() if not name.startswith("skip-"))
 
 
 def run(wrls, force: bool = False):
@@ -122,16 +128,27 @@ def test_both_jobs_start_by_message_and_by_the_command(wrls, worker, vhost, wrls
     water.version(licence, "1:started")
     worker()
     wait_worker_ready(vhost, "control")
-    publish(vhost, "control", json.dumps({"queue_name": "control", "actor_name": "start-job",
-                                          "kwargs": {"job": JOB, "params": {}}}).encode())
-    [by_message] = svc.wait_for(lambda: query(wrls, "SELECT * FROM jobs.runs WHERE job = :j", j=JOB), 30,
-                                what="the licence-updates run")
+    publish(
+        vhost,
+        "control",
+        json.dumps({"queue_name": "control", "actor_name": "start-job", "kwargs": {"job": JOB, "params": {}}}).encode(),
+    )
+    [by_message] = svc.wait_for(
+        lambda: query(wrls, "SELECT * FROM jobs.runs WHERE job = :j", j=JOB), 30, what="the licence-updates run"
+    )
     assert by_message.trigger == "message"
     assert wait_run_ended(wrls, str(by_message.run_id)).counts == {"workflows_added": 1}
 
-    command = subprocess.run([sys.executable, "-m", "wrls_actors", "--app", WRLS_APP, "trigger", "time-limited"],
-                             cwd=ROOT, env=wrls_env, capture_output=True, text=True, timeout=60)
+    command = subprocess.run(
+        [sys.executable, "-m", "wrls_actors", "--app", WRLS_APP, "trigger", "time-limited"],
+        cwd=ROOT,
+        env=wrls_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert command.returncode == 0, command.stderr
-    [by_command] = svc.wait_for(lambda: query(wrls, "SELECT * FROM jobs.runs WHERE job = 'time-limited'"), 30,
-                                what="the time-limited run")
+    [by_command] = svc.wait_for(
+        lambda: query(wrls, "SELECT * FROM jobs.runs WHERE job = 'time-limited'"), 30, what="the time-limited run"
+    )
     assert wait_run_ended(wrls, str(by_command.run_id)).status == "succeeded"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from wrls_actors.jobs.licence_updates.add_workflows import window_start
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_the_window_starts_at_london_midnight_two_calendar_months_back():

@@ -45,10 +45,12 @@ def aes(tmp_path: Path, data: bytes, deflate: bool = False) -> Path:
     return path
 
 
-WRITERS = [pytest.param(zipcrypto, False, id="zipcrypto-stored"),
-           pytest.param(zipcrypto, True, id="zipcrypto-deflated"),
-           pytest.param(aes, False, id="aes-stored"),
-           pytest.param(aes, True, id="aes-deflated")]
+WRITERS = [
+    pytest.param(zipcrypto, False, id="zipcrypto-stored"),
+    pytest.param(zipcrypto, True, id="zipcrypto-deflated"),
+    pytest.param(aes, False, id="aes-stored"),
+    pytest.param(aes, True, id="aes-deflated"),
+]
 
 
 def out_folder(tmp_path: Path) -> Path:
@@ -81,8 +83,12 @@ def test_a_wrong_password_is_named(tmp_path, write, deflate):
     for attempt in range(20):
         with pytest.raises(BadExtract) as error:
             unpack_outer(path, f"wrong-{attempt}", out_folder(tmp_path), GiB)
-        assert str(error.value).startswith(("nald_enc.zip: wrong password for NALD.zip (WRLS_NALD_ZIP_PASSWORD)",
-                                            "nald_enc.zip: wrong password or corrupt member NALD.zip (")), error.value
+        assert str(error.value).startswith(
+            (
+                "nald_enc.zip: wrong password for NALD.zip (WRLS_NALD_ZIP_PASSWORD)",
+                "nald_enc.zip: wrong password or corrupt member NALD.zip (",
+            )
+        ), error.value
         assert f"wrong-{attempt}" not in str(error.value)
 
 
@@ -100,8 +106,12 @@ def test_a_flipped_byte_anywhere_in_the_member_is_refused_naming_it(tmp_path, wr
         try:
             target = unpack_outer(path, PASSWORD, out_folder(tmp_path), GiB)
         except BadExtract as error:
-            assert str(error).startswith(("nald_enc.zip: wrong password or corrupt member NALD.zip (",
-                                          "nald_enc.zip: wrong password for NALD.zip")), (at, error)
+            assert str(error).startswith(
+                (
+                    "nald_enc.zip: wrong password or corrupt member NALD.zip (",
+                    "nald_enc.zip: wrong password for NALD.zip",
+                )
+            ), (at, error)
         else:
             # A deflate stream's last byte may end in padding bits that no reader looks at.
             assert target.read_bytes() == data, at
@@ -146,8 +156,11 @@ def test_a_local_header_that_names_another_member_is_refused(tmp_path):
     spoiled = bytearray(path.read_bytes())
     spoiled[30:38] = b"OTHER.zi"  # the local header's name; the directory still says NALD.zip
     path.write_bytes(bytes(spoiled))
-    with pytest.raises(BadExtract, match=r"^nald_enc.zip: wrong password or corrupt member NALD.zip \(its local "
-                                         r"header names 'OTHER.zi'\)"):
+    with pytest.raises(
+        BadExtract,
+        match=r"^nald_enc.zip: wrong password or corrupt member NALD.zip \(its local "
+        r"header names 'OTHER.zi'\)",
+    ):
         unpack_outer(path, PASSWORD, out_folder(tmp_path), GiB)
 
 

@@ -38,9 +38,22 @@ GiB = 1 << 30
 MEMORY_BOUND = 12 << 20
 FILES = {f"{table}.txt": as_csv(rows) for table, rows in extract_files(4, seed=5).items()}
 FILES["NALD_RET_LINES_AUDIT.txt"] = b"ARFL_ARTY_ID,RET_DATE\n1,20200101000000\n"  # never loaded
-ODD_NAMES = ["../NALD_X.txt", "/etc/NALD_X.txt", "a\\NALD_X.txt", "C:NALD_X.txt", "NALD_" + "X" * 300 + ".txt",
-             "NALD_ABS_LICENCES.TXT", "sub/NALD_ABS_LICENCES.txt", "NALD_\u00e9.txt", "NALD X.txt", "NALD_X\n.txt",
-             "readme.md", "sub/", ".txt", "NON_UTF8\u00e9.txt"]
+ODD_NAMES = [
+    "../NALD_X.txt",
+    "/etc/NALD_X.txt",
+    "a\\NALD_X.txt",
+    "C:NALD_X.txt",
+    "NALD_" + "X" * 300 + ".txt",
+    "NALD_ABS_LICENCES.TXT",
+    "sub/NALD_ABS_LICENCES.txt",
+    "NALD_\u00e9.txt",
+    "NALD X.txt",
+    "NALD_X\n.txt",
+    "readme.md",
+    "sub/",
+    ".txt",
+    "NON_UTF8\u00e9.txt",
+]
 
 
 def letters(size: int, seed: int) -> bytes:
@@ -48,8 +61,7 @@ def letters(size: int, seed: int) -> bytes:
 
 
 def huge_line(kind: str, size: int, seed: int) -> bytes:
-    return {"zeros": lambda: bytes(size), "letters": lambda: letters(size, seed),
-            "commas": lambda: b"," * size}[kind]()
+    return {"zeros": lambda: bytes(size), "letters": lambda: letters(size, seed), "commas": lambda: b"," * size}[kind]()
 
 
 def reencode(data: bytes, how: str, seed: int) -> bytes:
@@ -78,8 +90,18 @@ def write_zip(members: list[tuple[str, bytes]]) -> bytes:
     return raw.replace("NON_UTF8\u00e9".encode(), b"NON_UTF8\xff\xfe")
 
 
-def spoil(kind: str, name: str, *, at: int = 0, bit: int = 0, fill: str = "letters", size: int = 0,
-          how: str = "", odd: str = "", rename: bool = False):
+def spoil(
+    kind: str,
+    name: str,
+    *,
+    at: int = 0,
+    bit: int = 0,
+    fill: str = "letters",
+    size: int = 0,
+    how: str = "",
+    odd: str = "",
+    rename: bool = False,
+):
     """(what was done, NALD.zip's bytes, the members as written): the extract spoiled one way.
 
     ``at`` is a byte (cut, flip, container) or a line (huge line) of the member, or of NALD.zip.
@@ -90,7 +112,7 @@ def spoil(kind: str, name: str, *, at: int = 0, bit: int = 0, fill: str = "lette
         members[name] = data[:at]
         done = f"{name} cut to {at} of {len(data)} bytes"
     elif kind == "flip":
-        members[name] = data[:at] + bytes([data[at] ^ (1 << bit)]) + data[at + 1:]
+        members[name] = data[:at] + bytes([data[at] ^ (1 << bit)]) + data[at + 1 :]
         done = f"{name} byte {at} bit {bit} flipped"
     elif kind == "huge line":
         start = 0
@@ -114,7 +136,7 @@ def spoil(kind: str, name: str, *, at: int = 0, bit: int = 0, fill: str = "lette
         at %= len(raw)
         if bit < 8:
             done = f"NALD.zip byte {at} of {len(raw)} bit {bit} flipped"
-            raw = raw[:at] + bytes([raw[at] ^ (1 << bit)]) + raw[at + 1:]
+            raw = raw[:at] + bytes([raw[at] ^ (1 << bit)]) + raw[at + 1 :]
         else:
             done = f"NALD.zip cut to {at} of {len(raw)} bytes"
             raw = raw[:at]
@@ -129,9 +151,13 @@ def extracts(draw):
     if kind in ("cut", "flip"):
         return spoil(kind, name, at=draw(st.integers(0, len(data) - 1)), bit=draw(st.integers(0, 7)))
     if kind == "huge line":
-        return spoil(kind, name, at=draw(st.integers(0, data.count(b"\n"))),
-                     fill=draw(st.sampled_from(["zeros", "letters", "commas"])),
-                     size=draw(st.sampled_from([MAX_HEADER_BYTES + 1, 3 << 20, MAX_RECORD_BYTES + 1])))
+        return spoil(
+            kind,
+            name,
+            at=draw(st.integers(0, data.count(b"\n"))),
+            fill=draw(st.sampled_from(["zeros", "letters", "commas"])),
+            size=draw(st.sampled_from([MAX_HEADER_BYTES + 1, 3 << 20, MAX_RECORD_BYTES + 1])),
+        )
     if kind == "encoding":
         return spoil(kind, name, how=draw(st.sampled_from(["utf-16", "latin-1", "utf-8", "bom", "nul", "crlf"])))
     if kind == "odd name":
@@ -152,7 +178,7 @@ def pg_csv(data: bytes) -> list[tuple[str | None, ...]]:
     while i < len(content):
         c = content[i]
         if in_quotes:
-            if c == '"' and content[i + 1: i + 2] == '"':
+            if c == '"' and content[i + 1 : i + 2] == '"':
                 value.append('"')
                 i += 1
             elif c == '"':
@@ -161,7 +187,7 @@ def pg_csv(data: bytes) -> list[tuple[str | None, ...]]:
                 value.append(c)
         elif c == '"':
             in_quotes = quoted = True
-        elif crlf and c == "\r" and content[i + 1: i + 2] == "\n":
+        elif crlf and c == "\r" and content[i + 1 : i + 2] == "\n":
             i += 1
             continue
         elif c in ",\n":
@@ -202,8 +228,13 @@ def test_every_spoiled_extract_loads_correctly_or_fails_naming_the_file(engine, 
     path = tmp_path / "NALD.zip"
     seen = {"loaded": 0, "refused": 0}
 
-    @settings(max_examples=60, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=60,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(extracts())
     # The cases the issue names, whatever the draw: a record past the bound, a header that never ends
     # (a zip bomb's shape: too compressible, so the ratio stops it first), a cut table, odd names.
@@ -227,8 +258,11 @@ def test_every_spoiled_extract_loads_correctly_or_fails_naming_the_file(engine, 
             seen["refused"] += 1
         else:
             seen["loaded"] += 1
-            expected = {PurePosixPath(name).name[:-4]: data for name, data in written
-                        if name.lower().endswith(".txt") and PurePosixPath(name).name not in SKIPPED_FILES}
+            expected = {
+                PurePosixPath(name).name[:-4]: data
+                for name, data in written
+                if name.lower().endswith(".txt") and PurePosixPath(name).name not in SKIPPED_FILES
+            }
             assert {t.name for t in tables} == set(expected), done
             with engine.connect() as connection:
                 for table in tables:
@@ -249,12 +283,16 @@ def test_a_member_found_corrupt_while_copying_fails_with_the_readers_own_error(e
     # in .read() call: BadExtract ..."); the reader's BadExtract is raised as itself.
     header, rows = FILES["NALD_ABS_LICENCES.txt"].split(b"\n", 1)
     big = header + b"\n" + rows * (200_000 // len(rows) + 1)  # well past the header's read-ahead
-    raw = bytearray(write_zip([*((n, d) for n, d in FILES.items() if n != "NALD_ABS_LICENCES.txt"),
-                               ("NALD_ABS_LICENCES.txt", big)]))
+    raw = bytearray(
+        write_zip([*((n, d) for n, d in FILES.items() if n != "NALD_ABS_LICENCES.txt"), ("NALD_ABS_LICENCES.txt", big)])
+    )
     entry = raw.rindex(b"NALD_ABS_LICENCES.txt") - 46  # its central directory entry, the last mention
     raw[entry + 16] ^= 0xFF  # the CRC zipfile checks the member against at its end
     (tmp_path / "NALD.zip").write_bytes(bytes(raw))
     with InnerArchive(tmp_path / "NALD.zip", 4 * GiB) as archive, pytest.raises(BadExtract) as error:
         load_all(engine, archive)
-    assert re.fullmatch(r"NALD.zip: member NALD_ABS_LICENCES.txt is corrupt \(Bad CRC-32 for file "
-                        r"'NALD_ABS_LICENCES.txt'\), after line [\d,]+", str(error.value)), str(error.value)
+    assert re.fullmatch(
+        r"NALD.zip: member NALD_ABS_LICENCES.txt is corrupt \(Bad CRC-32 for file "
+        r"'NALD_ABS_LICENCES.txt'\), after line [\d,]+",
+        str(error.value),
+    ), str(error.value)

@@ -8,12 +8,17 @@ import struct
 import zipfile
 import zlib
 
-import pyzipper
 import pytest
+import pyzipper
 
 from tests.support.zipcrypto import passes_check, write_zipcrypto
-from wrls_actors.jobs.nald_import.archive import (RATIO_EXEMPT_BYTES, BadExtract, InnerArchive, LimitedReader,
-                                                  unpack_outer)
+from wrls_actors.jobs.nald_import.archive import (
+    RATIO_EXEMPT_BYTES,
+    BadExtract,
+    InnerArchive,
+    LimitedReader,
+    unpack_outer,
+)
 from wrls_actors.jobs.nald_import.load import MAX_HEADER_BYTES, MAX_RECORD_BYTES, CountingReader, parse_header
 
 GiB = 1 << 30
@@ -56,13 +61,16 @@ def test_a_header_is_read_ahead_and_given_back_whole():
     assert reader.records == 3
 
 
-@pytest.mark.parametrize("raw, message", [
-    (b"ID,NA\0ME", "not a column name"),
-    (b'ID,"NAME', "the header is not a CSV line"),  # _csv.Error escaped before
-    (b"ID," + b"N" * 64, "not a column name: 'NNNN"),  # PostgreSQL would cut it to 63 bytes
-    (",".join(f"C{n}" for n in range(1601)).encode(), "1,601 columns, more than PostgreSQL's 1,600"),
-    (b"\xff\xfeI\0D\0", "the header is not UTF-8"),  # UTF-16
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"ID,NA\0ME", "not a column name"),
+        (b'ID,"NAME', "the header is not a CSV line"),  # _csv.Error escaped before
+        (b"ID," + b"N" * 64, "not a column name: 'NNNN"),  # PostgreSQL would cut it to 63 bytes
+        (",".join(f"C{n}" for n in range(1601)).encode(), "1,601 columns, more than PostgreSQL's 1,600"),
+        (b"\xff\xfeI\0D\0", "the header is not UTF-8"),  # UTF-16
+    ],
+)
 def test_a_bad_header_is_a_bad_extract_naming_the_file(raw, message):
     with pytest.raises(BadExtract, match=r"^T\.txt line 1: ") as error:
         parse_header("T.txt", raw)
@@ -114,8 +122,10 @@ def test_a_member_whose_directory_shows_a_bomb_is_refused_before_a_byte_is_unpac
     packed = zipfile.ZipFile(path).getinfo("NALD_BOMB.txt").compress_size
     with pytest.raises(BadExtract) as error:
         InnerArchive(path, 4 * GiB)
-    assert str(error.value) == (f"NALD.zip: member NALD_BOMB.txt is {zeros:,} bytes unpacked from {packed:,}, "
-                                "over the compression ratio limit of 100 (WRLS_NALD_MAX_RATIO)")
+    assert str(error.value) == (
+        f"NALD.zip: member NALD_BOMB.txt is {zeros:,} bytes unpacked from {packed:,}, "
+        "over the compression ratio limit of 100 (WRLS_NALD_MAX_RATIO)"
+    )
     # The same archive passes with a ratio limit above zeros' (about 1,000), and CSV-like text passes at 100.
     InnerArchive(path, 4 * GiB, max_ratio=2000).zip.close()
     InnerArchive(write_zip(tmp_path / "text.zip", {"NALD_A.txt": letters(2 << 20)}), 4 * GiB, 100).zip.close()
@@ -129,13 +139,16 @@ def test_the_ratio_is_held_while_bytes_flow_whatever_the_stream_underneath(tmp_p
     path = write_zip(tmp_path / "NALD.zip", {"NALD_BOMB.txt": bytes(64 << 20)})
     with zipfile.ZipFile(path) as archive:
         info = archive.getinfo("NALD_BOMB.txt")
-        reader = LimitedReader(archive.open(info), "NALD.zip", info.filename, 4 * GiB,
-                               compressed=info.compress_size, max_ratio=100)
+        reader = LimitedReader(
+            archive.open(info), "NALD.zip", info.filename, 4 * GiB, compressed=info.compress_size, max_ratio=100
+        )
         with pytest.raises(BadExtract) as error:
             drain(reader)
-        assert str(error.value) == (f"NALD.zip: member NALD_BOMB.txt unpacks to more than {100 * info.compress_size:,} "
-                                    f"bytes from {info.compress_size:,}, over the compression ratio limit of 100 "
-                                    "(WRLS_NALD_MAX_RATIO)")
+        assert str(error.value) == (
+            f"NALD.zip: member NALD_BOMB.txt unpacks to more than {100 * info.compress_size:,} "
+            f"bytes from {info.compress_size:,}, over the compression ratio limit of 100 "
+            "(WRLS_NALD_MAX_RATIO)"
+        )
         assert reader.total <= 100 * info.compress_size + (1 << 20)
 
 
@@ -143,7 +156,7 @@ def test_a_directory_that_understates_a_member_gets_it_refused_as_corrupt_not_lo
     path = write_zip(tmp_path / "NALD.zip", {"NALD_BOMB.txt": bytes(64 << 20)})
     data = bytearray(path.read_bytes())
     central = data.rindex(b"PK\x01\x02")
-    data[central + 24: central + 28] = struct.pack("<L", 100_000)  # uncompressed size: 100,000 bytes
+    data[central + 24 : central + 28] = struct.pack("<L", 100_000)  # uncompressed size: 100,000 bytes
     path.write_bytes(bytes(data))
     with InnerArchive(path, 4 * GiB) as archive, archive.open(archive.members[0]) as reader:
         with pytest.raises(BadExtract, match=r"^NALD.zip: member NALD_BOMB.txt is corrupt \(Bad CRC-32"):
@@ -156,8 +169,11 @@ def test_the_outer_member_is_held_to_the_ratio_too(tmp_path):
     with pyzipper.AESZipFile(path, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES) as archive:
         archive.setpassword(b"pw")
         archive.writestr("NALD.zip", bytes(8 << 20))
-    with pytest.raises(BadExtract, match=r"^nald_enc.zip: member NALD.zip is 8,388,608 bytes unpacked from [\d,]+, "
-                                         r"over the compression ratio limit of 100"):
+    with pytest.raises(
+        BadExtract,
+        match=r"^nald_enc.zip: member NALD.zip is 8,388,608 bytes unpacked from [\d,]+, "
+        r"over the compression ratio limit of 100",
+    ):
         unpack_outer(path, "pw", tmp_path, 4 * GiB)
     assert not (tmp_path / "NALD.zip").exists()
 
@@ -171,7 +187,7 @@ def test_an_archive_whose_directory_is_too_big_to_hold_is_refused_before_it_is_r
     path = write_zip(tmp_path / "NALD64.zip", {f"{n}": b"" for n in range(70_000)}, method=zipfile.ZIP_STORED)
     data = bytearray(path.read_bytes())
     end = data.rindex(b"PK\x05\x06")
-    data[end + 12: end + 16] = b"\xff" * 4  # the directory's size: see the zip64 end record
+    data[end + 12 : end + 16] = b"\xff" * 4  # the directory's size: see the zip64 end record
     path.write_bytes(bytes(data))
     directory = data.rindex(b"PK\x06\x06") - data.index(b"PK\x01\x02")
     with pytest.raises(BadExtract, match=rf"^NALD64.zip: its directory is {directory:,} bytes, over the limit"):
@@ -181,8 +197,11 @@ def test_an_archive_whose_directory_is_too_big_to_hold_is_refused_before_it_is_r
 @pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
 def test_an_inner_member_compressed_otherwise_than_deflate_is_refused_by_name(tmp_path, method):
     path = write_zip(tmp_path / "NALD.zip", {"NALD_A.txt": b"ID\n1\n"}, method=method)
-    with pytest.raises(BadExtract, match=rf"^NALD.zip: member NALD_A.txt uses compression method {method}; "
-                                         "only stored or deflated is read"):
+    with pytest.raises(
+        BadExtract,
+        match=rf"^NALD.zip: member NALD_A.txt uses compression method {method}; "
+        "only stored or deflated is read",
+    ):
         InnerArchive(path, 4 * GiB)
 
 

@@ -23,12 +23,17 @@ LICENCES = "NALD_ABS_LICENCES"
 
 
 def attempts(wrls, run) -> list[tuple[str, int]]:
-    return [(r.actor, r.attempt) for r in query(wrls, "SELECT actor, attempt FROM jobs.steps WHERE run_id = :r "
-                                                      "ORDER BY started_at", r=str(run.run_id))]
+    return [
+        (r.actor, r.attempt)
+        for r in query(
+            wrls, "SELECT actor, attempt FROM jobs.steps WHERE run_id = :r ORDER BY started_at", r=str(run.run_id)
+        )
+    ]
 
 
 def test_a_short_licence_table_is_refused_unless_forced_and_costs_no_data(
-        wrls, wrls_env, worker, vhost, s3, bucket, tmp_path):
+    wrls, wrls_env, worker, vhost, s3, bucket, tmp_path
+):
     files = extract_files(200, seed=5)
     short = {**files, LICENCES: files[LICENCES][:151]}  # the header and 150 rows, each ending in a newline
     good_etag = upload(s3, bucket, tmp_path, files)
@@ -47,8 +52,10 @@ def test_a_short_licence_table_is_refused_unless_forced_and_costs_no_data(
     upload(s3, bucket, tmp_path, short)
     refused = run_import(wrls)
     assert refused.status == "failed"
-    assert ("NALD_ABS_LICENCES.txt: 150 rows against 200 in the import in place, 25.0% fewer, over "
-            "WRLS_NALD_MAX_SHRINK_PERCENT=10") in refused.error, refused.error
+    assert (
+        "NALD_ABS_LICENCES.txt: 150 rows against 200 in the import in place, 25.0% fewer, over "
+        "WRLS_NALD_MAX_SHRINK_PERCENT=10"
+    ) in refused.error, refused.error
     assert attempts(wrls, refused) == [("nald-import.s3-download", 1)]  # bad input: no retry
     assert snapshot(wrls) == before
     assert scalar(wrls, "SELECT data->>'etag' FROM water.application_state WHERE key = 'nald-import'") == good_etag
@@ -62,12 +69,16 @@ def test_a_short_licence_table_is_refused_unless_forced_and_costs_no_data(
     crm = snapshot(wrls, ("crm",))
     refused = run_import(wrls)
     assert refused.status == "failed"
-    assert (f"refusing to mark deleted {gone:,} of {documents:,} live rows of crm.document_header"
-            in refused.error), refused.error
+    assert f"refusing to mark deleted {gone:,} of {documents:,} live rows of crm.document_header" in refused.error, (
+        refused.error
+    )
     assert "WRLS_MAX_DELETE_PERCENT=5" in refused.error
     # The failed step's row is the worker's ledger writer's, which may flush after the run has ended.
-    svc.wait_for(lambda: attempts(wrls, refused)[-1] == ("nald-import.delete-removed-documents", 1), 30,
-                 what="the refused delete-removed-documents attempt recorded")
+    svc.wait_for(
+        lambda: attempts(wrls, refused)[-1] == ("nald-import.delete-removed-documents", 1),
+        30,
+        what="the refused delete-removed-documents attempt recorded",
+    )
     assert snapshot(wrls, ("crm",)) == crm
 
     forced = run_import(wrls, {"force": True}, timeout_s=300)
@@ -77,9 +88,16 @@ def test_a_short_licence_table_is_refused_unless_forced_and_costs_no_data(
 
 
 def step_context(wrls, attempt: int) -> StepContext:
-    return StepContext(run_id=uuid.uuid4(), job="nald-import", step="s3-download", params={},
-                       message_id=str(uuid.uuid4()), attempt=attempt,
-                       logger=logging.LoggerAdapter(logging.getLogger("test.nald-import"), {}), engine=wrls.engine)
+    return StepContext(
+        run_id=uuid.uuid4(),
+        job="nald-import",
+        step="s3-download",
+        params={},
+        message_id=str(uuid.uuid4()),
+        attempt=attempt,
+        logger=logging.LoggerAdapter(logging.getLogger("test.nald-import"), {}),
+        engine=wrls.engine,
+    )
 
 
 @pytest.fixture
@@ -89,8 +107,11 @@ def unwritable_work_dir(monkeypatch, tmp_path):
     extract.parent.mkdir(parents=True)
     extract.write_bytes(b"an extract")
     (tmp_path / "work-file").write_text("a file where the work folder should be")
-    for name, value in (("NALD_LOCAL_DIR", tmp_path / "local"), ("WORK_DIR", tmp_path / "work-file"),
-                        ("NALD_ZIP_PASSWORD", "pw")):
+    for name, value in (
+        ("NALD_LOCAL_DIR", tmp_path / "local"),
+        ("WORK_DIR", tmp_path / "work-file"),
+        ("NALD_ZIP_PASSWORD", "pw"),
+    ):
         monkeypatch.setenv(f"WRLS_{name}", str(value))
     config.cache_clear()
     yield

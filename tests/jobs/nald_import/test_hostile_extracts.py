@@ -25,18 +25,31 @@ def letters(size: int) -> bytes:
 
 def hostile(files):
     kept = as_csv(files[LICENCES][:151])  # the header and 150 rows
-    yield ("cut inside the last value", replacing(files, LICENCES, kept[:-3]),
-           "NALD_ABS_LICENCES.txt line 151: the file ends without a newline (cut short?)")
-    yield ("cut at a row's end, the newline lost", replacing(files, LICENCES, kept[:-1]),
-           "NALD_ABS_LICENCES.txt line 151: the file ends without a newline (cut short?)")
-    yield ("a zip bomb of zeros", dict(files=files, extra={"NALD_BOMB.txt": bytes(256 << 20)}),
-           "NALD.zip: member NALD_BOMB.txt is 268,435,456 bytes unpacked from ")
-    yield ("a first line that never ends", replacing(files, LICENCES, letters(4 << 20)),
-           "NALD_ABS_LICENCES.txt line 1: no end of line in the first 65,536 bytes")
+    yield (
+        "cut inside the last value",
+        replacing(files, LICENCES, kept[:-3]),
+        "NALD_ABS_LICENCES.txt line 151: the file ends without a newline (cut short?)",
+    )
+    yield (
+        "cut at a row's end, the newline lost",
+        replacing(files, LICENCES, kept[:-1]),
+        "NALD_ABS_LICENCES.txt line 151: the file ends without a newline (cut short?)",
+    )
+    yield (
+        "a zip bomb of zeros",
+        dict(files=files, extra={"NALD_BOMB.txt": bytes(256 << 20)}),
+        "NALD.zip: member NALD_BOMB.txt is 268,435,456 bytes unpacked from ",
+    )
+    yield (
+        "a first line that never ends",
+        replacing(files, LICENCES, letters(4 << 20)),
+        "NALD_ABS_LICENCES.txt line 1: no end of line in the first 65,536 bytes",
+    )
 
 
 def test_cut_short_and_hostile_extracts_fail_at_once_and_leave_import_as_it_was(
-        wrls, worker, vhost, s3, bucket, tmp_path):
+    wrls, worker, vhost, s3, bucket, tmp_path
+):
     files = extract_files(160, seed=3)
     assert len(files[LICENCES]) > 151
     good_etag = upload(s3, bucket, tmp_path, files)

@@ -34,52 +34,150 @@ def add(connection, table: str, *rows: dict) -> None:
 def licence(connection, region: str, ref: str, tag: str) -> None:
     """Licence 1 of ``region`` and its rows, with the same ids in every region; ``tag`` marks the region's text."""
     r = {"FGAC_REGION_CODE": region}
-    add(connection, "NALD_ABS_LICENCES", {**r, "ID": "1", "LIC_NO": ref, "AREP_CAMS_CODE": "C1",
-                                          "ORIG_EFF_DATE": "01/04/2000"})
-    add(connection, "NALD_ABS_LIC_VERSIONS",
-        {**r, "AABL_ID": "1", "ISSUE_NO": "10", "INCR_NO": "0", "STATUS": "CURR", "EFF_ST_DATE": "01/04/2010",
-         "WA_ALTY_CODE": "FULL", "ACON_APAR_ID": "7", "ACON_AADD_ID": "8"},
-        {**r, "AABL_ID": "1", "ISSUE_NO": "9", "INCR_NO": "0", "STATUS": "SUPER", "EFF_ST_DATE": "01/04/2000",
-         "EFF_END_DATE": "31/03/2010", "WA_ALTY_CODE": "FULL", "ACON_APAR_ID": "7", "ACON_AADD_ID": "8"})
-    add(connection, "NALD_ABS_LIC_PURPOSES",
-        {**r, "ID": "20", "AABV_AABL_ID": "1", "AABV_ISSUE_NO": "10", "AABV_INCR_NO": "0", "APUR_APPR_CODE": "A",
-         "APUR_APSE_CODE": "AGR", "APUR_APUS_CODE": "140", "NOTES": tag})
+    add(
+        connection,
+        "NALD_ABS_LICENCES",
+        {**r, "ID": "1", "LIC_NO": ref, "AREP_CAMS_CODE": "C1", "ORIG_EFF_DATE": "01/04/2000"},
+    )
+    add(
+        connection,
+        "NALD_ABS_LIC_VERSIONS",
+        {
+            **r,
+            "AABL_ID": "1",
+            "ISSUE_NO": "10",
+            "INCR_NO": "0",
+            "STATUS": "CURR",
+            "EFF_ST_DATE": "01/04/2010",
+            "WA_ALTY_CODE": "FULL",
+            "ACON_APAR_ID": "7",
+            "ACON_AADD_ID": "8",
+        },
+        {
+            **r,
+            "AABL_ID": "1",
+            "ISSUE_NO": "9",
+            "INCR_NO": "0",
+            "STATUS": "SUPER",
+            "EFF_ST_DATE": "01/04/2000",
+            "EFF_END_DATE": "31/03/2010",
+            "WA_ALTY_CODE": "FULL",
+            "ACON_APAR_ID": "7",
+            "ACON_AADD_ID": "8",
+        },
+    )
+    add(
+        connection,
+        "NALD_ABS_LIC_PURPOSES",
+        {
+            **r,
+            "ID": "20",
+            "AABV_AABL_ID": "1",
+            "AABV_ISSUE_NO": "10",
+            "AABV_INCR_NO": "0",
+            "APUR_APPR_CODE": "A",
+            "APUR_APSE_CODE": "AGR",
+            "APUR_APUS_CODE": "140",
+            "NOTES": tag,
+        },
+    )
     add(connection, "NALD_ABS_PURP_POINTS", {**r, "AABP_ID": "20", "AAIP_ID": "50", "AMOA_CODE": "UNP"})
-    add(connection, "NALD_POINTS", {**r, "ID": "50", "ASRC_CODE": "GW", "LOCAL_NAME": f"Point {tag}"},
-        {**r, "ID": "51", "ASRC_CODE": "GW", "LOCAL_NAME": f"Format point {tag}"})
-    add(connection, "NALD_LIC_CONDITIONS", {**r, "ID": "30", "AABP_ID": "20", "ACIN_CODE": "CES",
-                                            "ACIN_SUBCODE": "FLOW", "TEXT": tag, "DISP_ORD": "1"})
+    add(
+        connection,
+        "NALD_POINTS",
+        {**r, "ID": "50", "ASRC_CODE": "GW", "LOCAL_NAME": f"Point {tag}"},
+        {**r, "ID": "51", "ASRC_CODE": "GW", "LOCAL_NAME": f"Format point {tag}"},
+    )
+    add(
+        connection,
+        "NALD_LIC_CONDITIONS",
+        {**r, "ID": "30", "AABP_ID": "20", "ACIN_CODE": "CES", "ACIN_SUBCODE": "FLOW", "TEXT": tag, "DISP_ORD": "1"},
+    )
     add(connection, "NALD_LIC_AGRMNTS", {**r, "AABP_ID": "20", "AFSA_CODE": "S127"})
-    add(connection, "NALD_PARTIES", {**r, "ID": "7", "APAR_TYPE": "ORG", "NAME": f"Holder {tag}"},
-        {**r, "ID": "9", "APAR_TYPE": "PER", "NAME": f"Agent {tag}"})
-    add(connection, "NALD_ADDRESSES", {**r, "ID": "8", "ADDR_LINE1": f"Holder street {tag}"},
-        {**r, "ID": "10", "ADDR_LINE1": f"Agent street {tag}"})
+    add(
+        connection,
+        "NALD_PARTIES",
+        {**r, "ID": "7", "APAR_TYPE": "ORG", "NAME": f"Holder {tag}"},
+        {**r, "ID": "9", "APAR_TYPE": "PER", "NAME": f"Agent {tag}"},
+    )
+    add(
+        connection,
+        "NALD_ADDRESSES",
+        {**r, "ID": "8", "ADDR_LINE1": f"Holder street {tag}"},
+        {**r, "ID": "10", "ADDR_LINE1": f"Agent street {tag}"},
+    )
     add(connection, "NALD_CONTACTS", {**r, "APAR_ID": "7", "AADD_ID": "8"})
-    add(connection, "NALD_LIC_ROLES", {**r, "AABL_ID": "1", "ALRT_CODE": "RT", "ACON_APAR_ID": "9",
-                                       "ACON_AADD_ID": "10", "EFF_ST_DATE": "01/01/2015"})
-    add(connection, "NALD_CONT_NOS", {**r, "ACON_APAR_ID": "9", "ACON_AADD_ID": "10", "ACNT_CODE": "TEL",
-                                      "NO": f"tel {tag}"})
+    add(
+        connection,
+        "NALD_LIC_ROLES",
+        {
+            **r,
+            "AABL_ID": "1",
+            "ALRT_CODE": "RT",
+            "ACON_APAR_ID": "9",
+            "ACON_AADD_ID": "10",
+            "EFF_ST_DATE": "01/01/2015",
+        },
+    )
+    add(
+        connection,
+        "NALD_CONT_NOS",
+        {**r, "ACON_APAR_ID": "9", "ACON_AADD_ID": "10", "ACNT_CODE": "TEL", "NO": f"tel {tag}"},
+    )
     add(connection, "NALD_REP_UNITS", {**r, "CODE": "C1", "NAME": f"Cams {tag}"})
-    add(connection, "NALD_RET_VERSIONS", {**r, "AABL_ID": "1", "VERS_NO": "1", "STATUS": "CURR",
-                                          "EFF_ST_DATE": "01/04/2010"})
-    add(connection, "NALD_RET_FORMATS", {**r, "ID": "500", "ARVN_AABL_ID": "1", "ARVN_VERS_NO": "1",
-                                         "ARTC_REC_FREQ_CODE": "M", "FORM_PRODN_MONTH": "66", "SITE_DESCR": tag})
-    add(connection, "NALD_RET_FMT_PURPOSES", {**r, "ARTY_ID": "500", "APUR_APPR_CODE": "A", "APUR_APSE_CODE": "AGR",
-                                              "APUR_APUS_CODE": "140", "PURP_ALIAS": tag})
+    add(
+        connection,
+        "NALD_RET_VERSIONS",
+        {**r, "AABL_ID": "1", "VERS_NO": "1", "STATUS": "CURR", "EFF_ST_DATE": "01/04/2010"},
+    )
+    add(
+        connection,
+        "NALD_RET_FORMATS",
+        {
+            **r,
+            "ID": "500",
+            "ARVN_AABL_ID": "1",
+            "ARVN_VERS_NO": "1",
+            "ARTC_REC_FREQ_CODE": "M",
+            "FORM_PRODN_MONTH": "66",
+            "SITE_DESCR": tag,
+        },
+    )
+    add(
+        connection,
+        "NALD_RET_FMT_PURPOSES",
+        {
+            **r,
+            "ARTY_ID": "500",
+            "APUR_APPR_CODE": "A",
+            "APUR_APSE_CODE": "AGR",
+            "APUR_APUS_CODE": "140",
+            "PURP_ALIAS": tag,
+        },
+    )
     add(connection, "NALD_RET_FMT_POINTS", {**r, "ARTY_ID": "500", "AAIP_ID": "51"})
-    add(connection, "NALD_RET_FORM_LOGS",
+    add(
+        connection,
+        "NALD_RET_FORM_LOGS",
         {**r, "ARTY_ID": "500", "DATE_FROM": "01/04/2020", "DATE_TO": "31/03/2021", "RECD_DATE": "10/04/2021"},
-        {**r, "ARTY_ID": "500", "DATE_FROM": "01/04/2019", "DATE_TO": "31/03/2020", "RECD_DATE": "10/04/2020"})
-    add(connection, "NALD_MOD_LOGS",
-        {**r, "AABL_ID": "1", "AABV_ISSUE_NO": "10", "AABV_INCR_NO": "0", "AMRE_CODE": "SUCC",
-         "AMRE_AMRE_TYPE": "LIC"},
-        {**r, "ARVN_AABL_ID": "1", "ARVN_VERS_NO": "1", "AMRE_CODE": "NEW", "AMRE_AMRE_TYPE": "RET"})
+        {**r, "ARTY_ID": "500", "DATE_FROM": "01/04/2019", "DATE_TO": "31/03/2020", "RECD_DATE": "10/04/2020"},
+    )
+    add(
+        connection,
+        "NALD_MOD_LOGS",
+        {**r, "AABL_ID": "1", "AABV_ISSUE_NO": "10", "AABV_INCR_NO": "0", "AMRE_CODE": "SUCC", "AMRE_AMRE_TYPE": "LIC"},
+        {**r, "ARVN_AABL_ID": "1", "ARVN_VERS_NO": "1", "AMRE_CODE": "NEW", "AMRE_AMRE_TYPE": "RET"},
+    )
 
 
 def national_codes(connection) -> None:
     add(connection, "NALD_WA_LIC_TYPES", {"CODE": "FULL", "DESCR": "Full"}, {"CODE": "TRAN", "DESCR": "Transfer"})
-    add(connection, "NALD_LIC_COND_TYPES", {"CODE": "CES", "SUBCODE": "FLOW", "DESCR": "Cessation"},
-        {"CODE": "XXX", "SUBCODE": "A", "DESCR": "Unused"})
+    add(
+        connection,
+        "NALD_LIC_COND_TYPES",
+        {"CODE": "CES", "SUBCODE": "FLOW", "DESCR": "Cessation"},
+        {"CODE": "XXX", "SUBCODE": "A", "DESCR": "Unused"},
+    )
     add(connection, "NALD_MEANS_OF_ABS", {"CODE": "UNP", "DESCR": "Pump"}, {"CODE": "GRAV", "DESCR": "Gravity"})
     add(connection, "NALD_SOURCES", {"CODE": "GW", "NAME": "Groundwater"}, {"CODE": "SW", "NAME": "Surface"})
     add(connection, "NALD_PURP_PRIMS", {"CODE": "A", "DESCR": "Agriculture"}, {"CODE": "I", "DESCR": "Industrial"})
@@ -100,9 +198,23 @@ def test_read_licence_returns_only_the_licences_rows_in_its_region(engine):
         assert read_licence(connection, "03/CCC") is None
 
     assert rows.licence["LIC_NO"] == "02/BBB" and rows.licence["FGAC_REGION_CODE"] == "2"
-    regional = [f for f in LicenceRows.__dataclass_fields__ if f not in (
-        "licence", "licence_types", "condition_types", "means_of_abstraction", "role_types",
-        "contact_number_types", "sources", "purposes_primary", "purposes_secondary", "purpose_uses")]
+    regional = [
+        f
+        for f in LicenceRows.__dataclass_fields__
+        if f
+        not in (
+            "licence",
+            "licence_types",
+            "condition_types",
+            "means_of_abstraction",
+            "role_types",
+            "contact_number_types",
+            "sources",
+            "purposes_primary",
+            "purposes_secondary",
+            "purpose_uses",
+        )
+    ]
     for name in regional:
         table_rows = getattr(rows, name)
         assert table_rows, f"{name} is empty"

@@ -30,8 +30,15 @@ def as_csv(rows: list[list[str]]) -> bytes:
     return out.getvalue().encode()
 
 
-def upload(s3, bucket, tmp_path, files: dict[str, list[list[str]]], *, password: str = PASSWORD,
-           extra: dict[str, bytes] | None = None) -> str:
+def upload(
+    s3,
+    bucket,
+    tmp_path,
+    files: dict[str, list[list[str]]],
+    *,
+    password: str = PASSWORD,
+    extra: dict[str, bytes] | None = None,
+) -> str:
     path = tmp_path / "nald_enc.zip"
     members = [(f"{table}.txt", as_csv(rows)) for table, rows in files.items()] + list((extra or {}).items())
     write_extract(path, password, members)
@@ -57,7 +64,8 @@ def run_import(wrls, params=None, timeout_s=180):
 
 
 def test_an_extract_is_imported_then_gated_by_its_etag_and_a_forced_reimport_changes_nothing(
-        wrls, worker, vhost, s3, bucket, tmp_path):
+    wrls, worker, vhost, s3, bucket, tmp_path
+):
     files = extract_files(60)
     etag = upload(s3, bucket, tmp_path, files)
     worker()
@@ -102,24 +110,38 @@ def spoil(files, table: str, line: int, change) -> dict:
 
 
 BAD_EXTRACTS = [
-    ("wrong password", lambda files: dict(files=files, password="not-the-password"),
-     "nald_enc.zip: wrong password"),
-    ("wrong column count", lambda files: dict(files=spoil(files, "NALD_ABS_LICENCES", 3, lambda r: r + ["extra"])),
-     "NALD_ABS_LICENCES.txt line 3: extra data after last expected column"),
-    ("missing table", lambda files: dict(files={k: v for k, v in files.items() if k != "NALD_RET_FORMATS"}),
-     "NALD.zip lacks required tables: NALD_RET_FORMATS.txt"),
-    ("member escaping the folder", lambda files: dict(files=files, extra={"../../outside.txt": b"x\n"}),
-     "NALD.zip: member '../../outside.txt' would be written outside the extraction folder"),
-    ("member over the size limit", lambda files: dict(files=files, extra={"NALD_BIG.txt": b"A\n" + b"x" * 600_000}),
-     "NALD.zip: member NALD_BIG.txt is 600,002 bytes unpacked, over the limit of 500,000"),
-    ("header lacking a column", lambda files: dict(files=spoil(files, "NALD_RET_VERSIONS", 1,
-                                                                 lambda r: [c for c in r if c != "EFF_ST_DATE"]))
-     , "NALD_RET_VERSIONS.txt line 1: the header lacks columns EFF_ST_DATE"),
+    ("wrong password", lambda files: dict(files=files, password="not-the-password"), "nald_enc.zip: wrong password"),
+    (
+        "wrong column count",
+        lambda files: dict(files=spoil(files, "NALD_ABS_LICENCES", 3, lambda r: r + ["extra"])),
+        "NALD_ABS_LICENCES.txt line 3: extra data after last expected column",
+    ),
+    (
+        "missing table",
+        lambda files: dict(files={k: v for k, v in files.items() if k != "NALD_RET_FORMATS"}),
+        "NALD.zip lacks required tables: NALD_RET_FORMATS.txt",
+    ),
+    (
+        "member escaping the folder",
+        lambda files: dict(files=files, extra={"../../outside.txt": b"x\n"}),
+        "NALD.zip: member '../../outside.txt' would be written outside the extraction folder",
+    ),
+    (
+        "member over the size limit",
+        lambda files: dict(files=files, extra={"NALD_BIG.txt": b"A\n" + b"x" * 600_000}),
+        "NALD.zip: member NALD_BIG.txt is 600,002 bytes unpacked, over the limit of 500,000",
+    ),
+    (
+        "header lacking a column",
+        lambda files: dict(files=spoil(files, "NALD_RET_VERSIONS", 1, lambda r: [c for c in r if c != "EFF_ST_DATE"])),
+        "NALD_RET_VERSIONS.txt line 1: the header lacks columns EFF_ST_DATE",
+    ),
 ]
 
 
 def test_bad_extracts_fail_the_step_naming_the_problem_and_leave_import_as_it_was(
-        wrls, worker, vhost, s3, bucket, tmp_path):
+    wrls, worker, vhost, s3, bucket, tmp_path
+):
     files = extract_files(15, seed=3)
     good_etag = upload(s3, bucket, tmp_path, files)
     process = worker({"WRLS_NALD_MAX_MEMBER_BYTES": "500000"})
@@ -138,9 +160,11 @@ def test_bad_extracts_fail_the_step_naming_the_problem_and_leave_import_as_it_wa
     # Damaged archives: bytes flipped inside the encrypted member, or not a zip at all.
     upload(s3, bucket, tmp_path, files)
     damaged = bytearray((tmp_path / "nald_enc.zip").read_bytes())
-    damaged[len(damaged) // 2: len(damaged) // 2 + 64] = bytes(64)
-    for content, message in ((bytes(damaged), "nald_enc.zip: wrong password or corrupt member NALD.zip"),
-                             (b"PK\x03\x04 this is not an archive" * 100, "nald_enc.zip is not a readable zip archive")):
+    damaged[len(damaged) // 2 : len(damaged) // 2 + 64] = bytes(64)
+    for content, message in (
+        (bytes(damaged), "nald_enc.zip: wrong password or corrupt member NALD.zip"),
+        (b"PK\x03\x04 this is not an archive" * 100, "nald_enc.zip is not a readable zip archive"),
+    ):
         (tmp_path / "damaged").write_bytes(content)
         s3.client().upload_file(str(tmp_path / "damaged"), bucket, KEY)
         run = run_import(wrls, {"force": True})
@@ -149,7 +173,9 @@ def test_bad_extracts_fail_the_step_naming_the_problem_and_leave_import_as_it_wa
     # A view of another service built on `import` is never dropped with the old schema: the swap refuses.
     upload(s3, bucket, tmp_path, files)
     with wrls.engine.begin() as connection:
-        connection.execute(text('CREATE VIEW water.nald_licence_numbers AS SELECT "LIC_NO" FROM import."NALD_ABS_LICENCES"'))
+        connection.execute(
+            text('CREATE VIEW water.nald_licence_numbers AS SELECT "LIC_NO" FROM import."NALD_ABS_LICENCES"')
+        )
     run = run_import(wrls, {"force": True})
     assert run.status == "failed" and "water.nald_licence_numbers" in run.error, run.error
     assert scalar(wrls, "SELECT count(*) FROM water.nald_licence_numbers") == len(licence_refs(files))
@@ -170,8 +196,9 @@ def test_one_licence_on_demand_and_an_unknown_one_refused(wrls, worker, vhost, s
     before = snapshot(wrls, ("permit", "crm", "returns"))
     with wrls.engine.begin() as connection:
         connection.execute(text("DELETE FROM returns.returns WHERE licence_ref = :r"), {"r": ref})
-        connection.execute(text("UPDATE crm.document_header SET date_deleted = now() WHERE system_external_id = :r"),
-                           {"r": ref})
+        connection.execute(
+            text("UPDATE crm.document_header SET date_deleted = now() WHERE system_external_id = :r"), {"r": ref}
+        )
 
     run = wait_run_ended(wrls, wrls.trigger("nald-import-licence", {"licence": ref}), 60)
     assert run.status == "succeeded", run.error
@@ -187,15 +214,19 @@ def test_one_licence_on_demand_and_an_unknown_one_refused(wrls, worker, vhost, s
 
 
 def test_a_licence_with_bad_data_fails_alone_and_the_run_completes_with_failures(
-        wrls, worker, vhost, s3, bucket, tmp_path):
+    wrls, worker, vhost, s3, bucket, tmp_path
+):
     files = extract_files(12, seed=11)
     # Spoil the reporting frequency of a format that has form logs, so it yields returns.
     formats, logs = files["NALD_RET_FORMATS"], files["NALD_RET_FORM_LOGS"]
     logged = {(r[logs[0].index("FGAC_REGION_CODE")], r[logs[0].index("ARTY_ID")]) for r in logs[1:]}
-    line = next(n for n, r in enumerate(formats[1:], start=2)
-                if (r[formats[0].index("FGAC_REGION_CODE")], r[formats[0].index("ID")]) in logged)
+    line = next(
+        n
+        for n, r in enumerate(formats[1:], start=2)
+        if (r[formats[0].index("FGAC_REGION_CODE")], r[formats[0].index("ID")]) in logged
+    )
     column = formats[0].index("ARTC_REC_FREQ_CODE")
-    files = spoil(files, "NALD_RET_FORMATS", line, lambda r: r[:column] + ["X"] + r[column + 1:])
+    files = spoil(files, "NALD_RET_FORMATS", line, lambda r: r[:column] + ["X"] + r[column + 1 :])
     upload(s3, bucket, tmp_path, files)
     worker()
     wait_worker_ready(vhost, "import")
@@ -203,22 +234,27 @@ def test_a_licence_with_bad_data_fails_alone_and_the_run_completes_with_failures
     run = run_import(wrls)
     assert run.status == "completed-with-failures" and run.children_failed == 1
     assert run.counts["licences_imported"] == len(refs_with_versions(files)) - 1
-    failures = query(wrls, "SELECT error, attempt FROM jobs.steps WHERE run_id = :r AND status = 'failed'",
-                     r=str(run.run_id))
+    failures = query(
+        wrls, "SELECT error, attempt FROM jobs.steps WHERE run_id = :r AND status = 'failed'", r=str(run.run_id)
+    )
     assert len(failures) == 1 and failures[0].attempt == 1  # bad data is not retried
     assert "unknown ARTC_REC_FREQ_CODE 'X'" in failures[0].error and "licence " in failures[0].error
 
 
 @pytest.mark.slow
 def test_a_worker_killed_during_the_licence_fan_out_leaves_every_licence_imported_exactly_once(
-        wrls, worker, vhost, s3, bucket, tmp_path):
+    wrls, worker, vhost, s3, bucket, tmp_path
+):
     files = extract_files(400, seed=13)
     upload(s3, bucket, tmp_path, files)
     first = worker(threads=4)
     wait_worker_ready(vhost, "import")
     run_id = wrls.trigger("nald-import")
-    wait_for(lambda: scalar(wrls, "SELECT count(*) FROM permit.licence") >= 100, 120,
-             what="a quarter of the licences imported")
+    wait_for(
+        lambda: scalar(wrls, "SELECT count(*) FROM permit.licence") >= 100,
+        120,
+        what="a quarter of the licences imported",
+    )
     first.kill()
     done_before = scalar(wrls, "SELECT count(*) FROM permit.licence")
     assert done_before < len(refs_with_versions(files))  # the kill really came mid fan-out
@@ -232,6 +268,10 @@ def test_a_worker_killed_during_the_licence_fan_out_leaves_every_licence_importe
     assert scalar(wrls, "SELECT count(DISTINCT licence_ref) FROM permit.licence") == len(expected)
     assert scalar(wrls, "SELECT count(*) FROM crm.document_header") == len(expected)
     wrls.ledger.flush()
-    children = query(wrls, "SELECT status, count(*) AS n FROM jobs.steps WHERE run_id = :r "
-                           "AND actor = 'nald-import.import-licence' GROUP BY status", r=run_id)
+    children = query(
+        wrls,
+        "SELECT status, count(*) AS n FROM jobs.steps WHERE run_id = :r "
+        "AND actor = 'nald-import.import-licence' GROUP BY status",
+        r=run_id,
+    )
     assert {c.status: c.n for c in children} == {"succeeded": len(licence_refs(files))}

@@ -9,7 +9,6 @@ from datetime import date
 import pytest
 
 from wrls_actors.jobs.nald_import.licence_rows import LicenceRows
-from wrls_actors.nald.rows import sort_rows, sort_value
 from wrls_actors.jobs.nald_import.permit_json import (
     NaldDataError,
     abstraction_point,
@@ -23,6 +22,7 @@ from wrls_actors.jobs.nald_import.permit_json import (
     sentence_case,
 )
 from wrls_actors.jobs.nald_import.return_cycles import NaldReturn
+from wrls_actors.nald.rows import sort_rows, sort_value
 
 D = date.fromisoformat
 TODAY = D("2026-11-29")
@@ -36,47 +36,141 @@ def row(**values) -> dict:
 def licence_rows(**overrides) -> LicenceRows:
     """A licence in region 1: an old and a current version, a holder, a returns contact, one format."""
     rows = LicenceRows(
-        licence=row(ID="100", LIC_NO="01/123", FGAC_REGION_CODE="1", ORIG_EFF_DATE="01/04/2000",
-                    EXPIRY_DATE=N, REV_DATE=N, LAPSED_DATE=N, AREP_CAMS_CODE="C1", AREP_AREA_CODE="ARCA"),
+        licence=row(
+            ID="100",
+            LIC_NO="01/123",
+            FGAC_REGION_CODE="1",
+            ORIG_EFF_DATE="01/04/2000",
+            EXPIRY_DATE=N,
+            REV_DATE=N,
+            LAPSED_DATE=N,
+            AREP_CAMS_CODE="C1",
+            AREP_AREA_CODE="ARCA",
+        ),
         versions=[
-            row(AABL_ID="100", FGAC_REGION_CODE="1", ISSUE_NO="1", INCR_NO="0", STATUS="SUPER",
-                EFF_ST_DATE="01/04/2000", EFF_END_DATE="31/03/2010", WA_ALTY_CODE="FULL",
-                ACON_APAR_ID="7", ACON_AADD_ID="8"),
-            row(AABL_ID="100", FGAC_REGION_CODE="1", ISSUE_NO="2", INCR_NO="0", STATUS="CURR",
-                EFF_ST_DATE="01/04/2010", EFF_END_DATE=N, WA_ALTY_CODE="FULL",
-                ACON_APAR_ID="7", ACON_AADD_ID="8"),
+            row(
+                AABL_ID="100",
+                FGAC_REGION_CODE="1",
+                ISSUE_NO="1",
+                INCR_NO="0",
+                STATUS="SUPER",
+                EFF_ST_DATE="01/04/2000",
+                EFF_END_DATE="31/03/2010",
+                WA_ALTY_CODE="FULL",
+                ACON_APAR_ID="7",
+                ACON_AADD_ID="8",
+            ),
+            row(
+                AABL_ID="100",
+                FGAC_REGION_CODE="1",
+                ISSUE_NO="2",
+                INCR_NO="0",
+                STATUS="CURR",
+                EFF_ST_DATE="01/04/2010",
+                EFF_END_DATE=N,
+                WA_ALTY_CODE="FULL",
+                ACON_APAR_ID="7",
+                ACON_AADD_ID="8",
+            ),
         ],
         licence_types=[row(CODE="FULL", DESCR="Full licence")],
         parties=[
-            row(ID="7", FGAC_REGION_CODE="1", APAR_TYPE="ORG", NAME=" Acme Water Ltd ", SALUTATION=N,
-                INITIALS=N, FORENAME=N),
-            row(ID="9", FGAC_REGION_CODE="1", APAR_TYPE="PER", NAME="Smith", SALUTATION="Mr", INITIALS="J",
-                FORENAME="John"),
+            row(
+                ID="7",
+                FGAC_REGION_CODE="1",
+                APAR_TYPE="ORG",
+                NAME=" Acme Water Ltd ",
+                SALUTATION=N,
+                INITIALS=N,
+                FORENAME=N,
+            ),
+            row(
+                ID="9",
+                FGAC_REGION_CODE="1",
+                APAR_TYPE="PER",
+                NAME="Smith",
+                SALUTATION="Mr",
+                INITIALS="J",
+                FORENAME="John",
+            ),
         ],
         addresses=[
-            row(ID="8", FGAC_REGION_CODE="1", ADDR_LINE1="1 High Street", ADDR_LINE2=N, ADDR_LINE3=N,
-                ADDR_LINE4=N, TOWN="Bristol ", COUNTY=N, POSTCODE="BS1 1AA", COUNTRY=N),
-            row(ID="10", FGAC_REGION_CODE="1", ADDR_LINE1="Farm", ADDR_LINE2=N, ADDR_LINE3=N, ADDR_LINE4=N,
-                TOWN="Bath", COUNTY="Somerset", POSTCODE="BA1 1AA", COUNTRY=N),
+            row(
+                ID="8",
+                FGAC_REGION_CODE="1",
+                ADDR_LINE1="1 High Street",
+                ADDR_LINE2=N,
+                ADDR_LINE3=N,
+                ADDR_LINE4=N,
+                TOWN="Bristol ",
+                COUNTY=N,
+                POSTCODE="BS1 1AA",
+                COUNTRY=N,
+            ),
+            row(
+                ID="10",
+                FGAC_REGION_CODE="1",
+                ADDR_LINE1="Farm",
+                ADDR_LINE2=N,
+                ADDR_LINE3=N,
+                ADDR_LINE4=N,
+                TOWN="Bath",
+                COUNTY="Somerset",
+                POSTCODE="BA1 1AA",
+                COUNTRY=N,
+            ),
         ],
         contacts=[row(APAR_ID="7", AADD_ID="8", FGAC_REGION_CODE="1")],
         roles=[
-            row(AABL_ID="100", FGAC_REGION_CODE="1", ALRT_CODE="RT", ACON_APAR_ID="9", ACON_AADD_ID="10",
-                EFF_ST_DATE="01/01/2015", EFF_END_DATE=N),
+            row(
+                AABL_ID="100",
+                FGAC_REGION_CODE="1",
+                ALRT_CODE="RT",
+                ACON_APAR_ID="9",
+                ACON_AADD_ID="10",
+                EFF_ST_DATE="01/01/2015",
+                EFF_END_DATE=N,
+            ),
         ],
         role_types=[row(CODE="RT", DESCR="RETURNS TO")],
-        contact_numbers=[row(ACON_APAR_ID="9", ACON_AADD_ID="10", ACNT_CODE="TEL", FGAC_REGION_CODE="1",
-                             NO="0123 456")],
+        contact_numbers=[
+            row(ACON_APAR_ID="9", ACON_AADD_ID="10", ACNT_CODE="TEL", FGAC_REGION_CODE="1", NO="0123 456")
+        ],
         contact_number_types=[row(CODE="TEL", DESCR="Telephone")],
         purposes=[
-            row(ID="200", AABV_AABL_ID="100", AABV_ISSUE_NO="1", AABV_INCR_NO="0", FGAC_REGION_CODE="1",
-                APUR_APPR_CODE="A", APUR_APSE_CODE="AGR", APUR_APUS_CODE="140"),
-            row(ID="201", AABV_AABL_ID="100", AABV_ISSUE_NO="2", AABV_INCR_NO="0", FGAC_REGION_CODE="1",
-                APUR_APPR_CODE="A", APUR_APSE_CODE="AGR", APUR_APUS_CODE="140"),
+            row(
+                ID="200",
+                AABV_AABL_ID="100",
+                AABV_ISSUE_NO="1",
+                AABV_INCR_NO="0",
+                FGAC_REGION_CODE="1",
+                APUR_APPR_CODE="A",
+                APUR_APSE_CODE="AGR",
+                APUR_APUS_CODE="140",
+            ),
+            row(
+                ID="201",
+                AABV_AABL_ID="100",
+                AABV_ISSUE_NO="2",
+                AABV_INCR_NO="0",
+                FGAC_REGION_CODE="1",
+                APUR_APPR_CODE="A",
+                APUR_APSE_CODE="AGR",
+                APUR_APUS_CODE="140",
+            ),
         ],
         purpose_points=[row(AABP_ID="201", AAIP_ID="50", AMOA_CODE="UNP", FGAC_REGION_CODE="1")],
-        points=[row(ID="50", FGAC_REGION_CODE="1", ASRC_CODE="GW", NGR1_SHEET="SP", NGR1_EAST="12345",
-                    NGR1_NORTH="67890", LOCAL_NAME="Borehole")],
+        points=[
+            row(
+                ID="50",
+                FGAC_REGION_CODE="1",
+                ASRC_CODE="GW",
+                NGR1_SHEET="SP",
+                NGR1_EAST="12345",
+                NGR1_NORTH="67890",
+                LOCAL_NAME="Borehole",
+            )
+        ],
         sources=[row(CODE="GW", NAME="Groundwater")],
         means_of_abstraction=[row(CODE="UNP", DESCR="Unspecified pump")],
         purposes_primary=[row(CODE="A", DESCR="Agriculture")],
@@ -87,18 +181,49 @@ def licence_rows(**overrides) -> LicenceRows:
             row(ID="300", AABP_ID="201", FGAC_REGION_CODE="1", ACIN_CODE="CES", ACIN_SUBCODE="LEV", DISP_ORD="9"),
         ],
         condition_types=[row(CODE="CES", SUBCODE="FLOW", DESCR="Cessation", SUBCODE_DESC="Flow", AFFECTS_ABS="Y")],
-        agreements=[row(AABP_ID="201", FGAC_REGION_CODE="1", AFSA_CODE="S127", EFF_ST_DATE="01/04/2010",
-                        EFF_END_DATE=N)],
+        agreements=[
+            row(AABP_ID="201", FGAC_REGION_CODE="1", AFSA_CODE="S127", EFF_ST_DATE="01/04/2010", EFF_END_DATE=N)
+        ],
         cams=[row(CODE="C1", FGAC_REGION_CODE="1", NAME="Cams one")],
-        return_versions=[row(AABL_ID="100", VERS_NO="1", FGAC_REGION_CODE="1", STATUS="CURR",
-                             EFF_ST_DATE="01/04/2010", EFF_END_DATE=N)],
-        return_formats=[row(ID="500", ARVN_AABL_ID="100", ARVN_VERS_NO="1", FGAC_REGION_CODE="1",
-                            ARTC_REC_FREQ_CODE="M", FORM_PRODN_MONTH="66", ABS_PERIOD_ST_DAY="1",
-                            ABS_PERIOD_ST_MONTH="4", ABS_PERIOD_END_DAY="31", ABS_PERIOD_END_MONTH="3",
-                            SITE_DESCR="Borehole at Acme", DESCR=N, TPT_FLAG="N", TIMELTD_ST_DATE=N,
-                            TIMELTD_END_DATE=N)],
-        return_format_purposes=[row(ARTY_ID="500", FGAC_REGION_CODE="1", APUR_APPR_CODE="A", APUR_APSE_CODE="AGR",
-                                    APUR_APUS_CODE="140", PURP_ALIAS=" Spray ")],
+        return_versions=[
+            row(
+                AABL_ID="100",
+                VERS_NO="1",
+                FGAC_REGION_CODE="1",
+                STATUS="CURR",
+                EFF_ST_DATE="01/04/2010",
+                EFF_END_DATE=N,
+            )
+        ],
+        return_formats=[
+            row(
+                ID="500",
+                ARVN_AABL_ID="100",
+                ARVN_VERS_NO="1",
+                FGAC_REGION_CODE="1",
+                ARTC_REC_FREQ_CODE="M",
+                FORM_PRODN_MONTH="66",
+                ABS_PERIOD_ST_DAY="1",
+                ABS_PERIOD_ST_MONTH="4",
+                ABS_PERIOD_END_DAY="31",
+                ABS_PERIOD_END_MONTH="3",
+                SITE_DESCR="Borehole at Acme",
+                DESCR=N,
+                TPT_FLAG="N",
+                TIMELTD_ST_DATE=N,
+                TIMELTD_END_DATE=N,
+            )
+        ],
+        return_format_purposes=[
+            row(
+                ARTY_ID="500",
+                FGAC_REGION_CODE="1",
+                APUR_APPR_CODE="A",
+                APUR_APSE_CODE="AGR",
+                APUR_APUS_CODE="140",
+                PURP_ALIAS=" Spray ",
+            )
+        ],
         return_format_points=[row(ARTY_ID="500", AAIP_ID="50", FGAC_REGION_CODE="1")],
     )
     return replace(rows, **overrides)
@@ -132,7 +257,11 @@ def test_start_date_is_that_of_the_highest_issue_then_increment():
     assert permit.start_date == D("2011-06-05")
     # The legacy stored the versions sorted latest first (getLatestVersion sorted them in place).
     assert [(v["ISSUE_NO"], v["INCR_NO"]) for v in permit.data["data"]["versions"]] == [
-        ("10", "2"), ("10", "1"), ("10", "0"), ("9", "3")]
+        ("10", "2"),
+        ("10", "1"),
+        ("10", "0"),
+        ("9", "3"),
+    ]
 
 
 def test_start_date_is_none_when_the_latest_version_has_none():
@@ -161,9 +290,21 @@ def test_end_date_is_the_earliest_of_expiry_revoked_and_lapsed(expiry, revoked, 
 
 def test_permit_json_keeps_the_licence_row_then_adds_dates_version_and_data():
     result = data(licence_rows())
-    assert list(result) == ["ID", "LIC_NO", "FGAC_REGION_CODE", "ORIG_EFF_DATE", "EXPIRY_DATE", "REV_DATE",
-                            "LAPSED_DATE", "AREP_CAMS_CODE", "AREP_AREA_CODE", "start_date", "end_date",
-                            "vmlVersion", "data"]
+    assert list(result) == [
+        "ID",
+        "LIC_NO",
+        "FGAC_REGION_CODE",
+        "ORIG_EFF_DATE",
+        "EXPIRY_DATE",
+        "REV_DATE",
+        "LAPSED_DATE",
+        "AREP_CAMS_CODE",
+        "AREP_AREA_CODE",
+        "start_date",
+        "end_date",
+        "vmlVersion",
+        "data",
+    ]
     assert result["EXPIRY_DATE"] == "null"  # the NALD row is kept as stored
     assert (result["start_date"], result["end_date"], result["vmlVersion"]) == ("2000-04-01", None, 2)
     assert list(result["data"]) == ["versions", "current_version", "cams", "roles", "purposes"]
@@ -180,8 +321,12 @@ def test_versions_carry_their_parties_and_the_parties_their_contacts_with_addres
 
 
 def test_a_contact_without_its_address_row_is_left_out():
-    rows = licence_rows(contacts=[row(APAR_ID="7", AADD_ID="8", FGAC_REGION_CODE="1"),
-                                  row(APAR_ID="7", AADD_ID="99", FGAC_REGION_CODE="1")])
+    rows = licence_rows(
+        contacts=[
+            row(APAR_ID="7", AADD_ID="8", FGAC_REGION_CODE="1"),
+            row(APAR_ID="7", AADD_ID="99", FGAC_REGION_CODE="1"),
+        ]
+    )
     assert [c["AADD_ID"] for c in data(rows)["data"]["versions"][0]["parties"][0]["contacts"]] == ["8"]
 
 
@@ -190,11 +335,23 @@ def test_a_contact_without_its_address_row_is_left_out():
 
 def test_current_version_is_the_curr_version_in_effect():
     current = data(licence_rows())["data"]["current_version"]
-    assert list(current) == ["licence", "party", "address", "original_effective_date", "version_effective_date",
-                             "expiry_date", "purposes", "formats"]
+    assert list(current) == [
+        "licence",
+        "party",
+        "address",
+        "original_effective_date",
+        "version_effective_date",
+        "expiry_date",
+        "purposes",
+        "formats",
+    ]
     licence = current["licence"]
-    assert (licence["ISSUE_NO"], licence["STATUS"], licence["CODE"], licence["DESCR"]) == ("2", "CURR", "FULL",
-                                                                                         "Full licence")
+    assert (licence["ISSUE_NO"], licence["STATUS"], licence["CODE"], licence["DESCR"]) == (
+        "2",
+        "CURR",
+        "FULL",
+        "Full licence",
+    )
     assert [p["ID"] for p in licence["party"]] == ["7"]  # a list, as the legacy named it
     assert current["party"]["ID"] == "7" and current["address"]["ID"] == "8"
     assert current["original_effective_date"] == "20000401"
@@ -276,8 +433,17 @@ def test_a_role_has_its_detail_type_party_address_and_contact_numbers():
     assert list(role) == ["role_detail", "role_type", "role_party", "role_address", "array"]
     assert role["role_detail"]["ALRT_CODE"] == "RT" and role["role_type"]["DESCR"] == "RETURNS TO"
     assert role["role_party"]["ID"] == "9" and role["role_address"]["ID"] == "10"
-    assert role["array"] == [{"ACON_APAR_ID": "9", "ACON_AADD_ID": "10", "ACNT_CODE": "TEL",
-                              "FGAC_REGION_CODE": "1", "NO": "0123 456", "CODE": "TEL", "DESCR": "Telephone"}]
+    assert role["array"] == [
+        {
+            "ACON_APAR_ID": "9",
+            "ACON_AADD_ID": "10",
+            "ACNT_CODE": "TEL",
+            "FGAC_REGION_CODE": "1",
+            "NO": "0123 456",
+            "CODE": "TEL",
+            "DESCR": "Telephone",
+        }
+    ]
 
 
 def test_a_role_whose_party_or_address_is_missing_is_left_out():
@@ -287,8 +453,9 @@ def test_a_role_whose_party_or_address_is_missing_is_left_out():
 
 
 def test_contact_numbers_must_match_the_role_address_too():
-    rows = licence_rows(contact_numbers=[row(ACON_APAR_ID="9", ACON_AADD_ID="11", ACNT_CODE="TEL",
-                                             FGAC_REGION_CODE="1", NO="999")])
+    rows = licence_rows(
+        contact_numbers=[row(ACON_APAR_ID="9", ACON_AADD_ID="11", ACNT_CODE="TEL", FGAC_REGION_CODE="1", NO="999")]
+    )
     assert data(rows)["data"]["roles"][0]["array"] == []
 
 
@@ -297,18 +464,22 @@ def test_purposes_of_every_version_with_codes_points_agreements_and_conditions()
     assert [p["ID"] for p in purposes] == ["200", "201"]
     purpose = purposes[1]
     assert list(purpose)[-4:] == ["purpose", "purposePoints", "licenceAgreements", "licenceConditions"]
-    assert purpose["purpose"] == [{
-        "purpose_primary": {"CODE": "A", "DESCR": "Agriculture"},
-        "purpose_secondary": {"CODE": "AGR", "DESCR": "General Agriculture"},
-        "purpose_tertiary": {"CODE": "140", "DESCR": "Spray Irrigation - Direct", "ALSF_CODE": "H"},
-    }]
+    assert purpose["purpose"] == [
+        {
+            "purpose_primary": {"CODE": "A", "DESCR": "Agriculture"},
+            "purpose_secondary": {"CODE": "AGR", "DESCR": "General Agriculture"},
+            "purpose_tertiary": {"CODE": "140", "DESCR": "Spray Irrigation - Direct", "ALSF_CODE": "H"},
+        }
+    ]
     [point] = purpose["purposePoints"]
     assert point["AAIP_ID"] == "50" and point["means_of_abstraction"]["DESCR"] == "Unspecified pump"
     assert point["point_detail"]["LOCAL_NAME"] == "Borehole" and point["point_source"]["NAME"] == "Groundwater"
     assert [a["AFSA_CODE"] for a in purpose["licenceAgreements"]] == ["S127"]
     # By DISP_ORD as a number (the legacy sorted the text, putting '10' first).
-    assert [(c["DISP_ORD"], c["condition_type"] and c["condition_type"]["SUBCODE_DESC"])
-            for c in purpose["licenceConditions"]] == [("9", None), ("10", "Flow")]
+    assert [
+        (c["DISP_ORD"], c["condition_type"] and c["condition_type"]["SUBCODE_DESC"])
+        for c in purpose["licenceConditions"]
+    ] == [("9", None), ("10", "Flow")]
     assert purposes[0]["purposePoints"] == []
 
 
@@ -328,34 +499,96 @@ def metadata(rows: LicenceRows, today: date = TODAY) -> dict:
 def test_document_metadata_of_a_current_licence():
     result = metadata(with_licence(EXPIRY_DATE="31/03/2030"))
     assert result == {
-        "Name": " Acme Water Ltd ", "Salutation": "", "Initials": "", "Forename": "",
-        "AddressLine1": "1 High Street", "AddressLine2": "", "AddressLine3": "", "AddressLine4": "",
-        "Town": "Bristol ", "County": "", "Postcode": "BS1 1AA", "Country": "",
-        "Expires": "20300331", "Modified": "20100401", "IsCurrent": True,
+        "Name": " Acme Water Ltd ",
+        "Salutation": "",
+        "Initials": "",
+        "Forename": "",
+        "AddressLine1": "1 High Street",
+        "AddressLine2": "",
+        "AddressLine3": "",
+        "AddressLine4": "",
+        "Town": "Bristol ",
+        "County": "",
+        "Postcode": "BS1 1AA",
+        "Country": "",
+        "Expires": "20300331",
+        "Modified": "20100401",
+        "IsCurrent": True,
         "contacts": [
-            {"role": "Licence holder", "type": "Organisation", "salutation": None, "forename": None,
-             "initials": None, "name": "Acme Water Ltd", "addressLine1": "1 High Street", "addressLine2": None,
-             "addressLine3": None, "addressLine4": None, "town": "Bristol", "county": None,
-             "postcode": "BS1 1AA", "country": None},
-            {"role": "Returns to", "type": "Person", "salutation": "Mr", "forename": "John", "initials": "J",
-             "name": "Smith", "addressLine1": "Farm", "addressLine2": None, "addressLine3": None,
-             "addressLine4": None, "town": "Bath", "county": "Somerset", "postcode": "BA1 1AA", "country": None},
+            {
+                "role": "Licence holder",
+                "type": "Organisation",
+                "salutation": None,
+                "forename": None,
+                "initials": None,
+                "name": "Acme Water Ltd",
+                "addressLine1": "1 High Street",
+                "addressLine2": None,
+                "addressLine3": None,
+                "addressLine4": None,
+                "town": "Bristol",
+                "county": None,
+                "postcode": "BS1 1AA",
+                "country": None,
+            },
+            {
+                "role": "Returns to",
+                "type": "Person",
+                "salutation": "Mr",
+                "forename": "John",
+                "initials": "J",
+                "name": "Smith",
+                "addressLine1": "Farm",
+                "addressLine2": None,
+                "addressLine3": None,
+                "addressLine4": None,
+                "town": "Bath",
+                "county": "Somerset",
+                "postcode": "BA1 1AA",
+                "country": None,
+            },
         ],
     }
-    assert list(result) == ["Name", "Salutation", "Initials", "Forename", "AddressLine1", "AddressLine2",
-                            "AddressLine3", "AddressLine4", "Town", "County", "Postcode", "Country",
-                            "Expires", "Modified", "IsCurrent", "contacts"]
+    assert list(result) == [
+        "Name",
+        "Salutation",
+        "Initials",
+        "Forename",
+        "AddressLine1",
+        "AddressLine2",
+        "AddressLine3",
+        "AddressLine4",
+        "Town",
+        "County",
+        "Postcode",
+        "Country",
+        "Expires",
+        "Modified",
+        "IsCurrent",
+        "contacts",
+    ]
 
 
 def test_a_person_holder_is_a_person_contact():
     rows = licence_rows()
-    person = {**rows.parties[0], "APAR_TYPE": "PER", "SALUTATION": " Mrs", "FORENAME": "Ann", "INITIALS": "A B",
-              "NAME": "Jones"}
+    person = {
+        **rows.parties[0],
+        "APAR_TYPE": "PER",
+        "SALUTATION": " Mrs",
+        "FORENAME": "Ann",
+        "INITIALS": "A B",
+        "NAME": "Jones",
+    }
     result = metadata(replace(rows, parties=[person, rows.parties[1]]))
     assert (result["Name"], result["Salutation"], result["Forename"]) == ("Jones", " Mrs", "Ann")
     holder = result["contacts"][0]
     assert (holder["type"], holder["salutation"], holder["forename"], holder["initials"], holder["name"]) == (
-        "Person", "Mrs", "Ann", "A B", "Jones")
+        "Person",
+        "Mrs",
+        "Ann",
+        "A B",
+        "Jones",
+    )
 
 
 def test_an_ended_licence_is_not_current_but_keeps_its_contacts():
@@ -404,10 +637,20 @@ def test_sentence_case_as_npm_sentence_case(value, expected):
 
 
 def a_return(is_current=True, is_final=False) -> NaldReturn:
-    return NaldReturn(return_id="v1:1:01/123:500:2019-04-01:2020-03-31", licence_ref="01/123", format_id="500",
-                      region_code="1", start_date=D("2019-04-01"), end_date=D("2020-03-31"),
-                      due_date=D("2020-10-16"), status="completed", received_date=D("2020-04-15"),
-                      is_current=is_current, is_final=is_final, is_summer=False)
+    return NaldReturn(
+        return_id="v1:1:01/123:500:2019-04-01:2020-03-31",
+        licence_ref="01/123",
+        format_id="500",
+        region_code="1",
+        start_date=D("2019-04-01"),
+        end_date=D("2020-03-31"),
+        due_date=D("2020-10-16"),
+        status="completed",
+        received_date=D("2020-04-15"),
+        is_current=is_current,
+        is_final=is_final,
+        is_summer=False,
+    )
 
 
 def test_return_metadata_follows_the_legacy_shape():
@@ -416,29 +659,55 @@ def test_return_metadata_follows_the_legacy_shape():
     assert result == {
         "version": 1,
         "description": "Borehole at Acme",
-        "purposes": [{
-            "primary": {"code": "A", "description": "Agriculture"},
-            "secondary": {"code": "AGR", "description": "General Agriculture"},
-            "tertiary": {"code": "140", "description": "Spray Irrigation - Direct"},
-            "alias": "Spray",
-        }],
+        "purposes": [
+            {
+                "primary": {"code": "A", "description": "Agriculture"},
+                "secondary": {"code": "AGR", "description": "General Agriculture"},
+                "tertiary": {"code": "140", "description": "Spray Irrigation - Direct"},
+                "alias": "Spray",
+            }
+        ],
         "points": [{"ngr1": "SP 123 678", "ngr2": None, "ngr3": None, "ngr4": None, "name": "Borehole"}],
-        "nald": {"regionCode": 1, "areaCode": "ARCA", "formatId": 500, "periodStartDay": "1",
-                 "periodStartMonth": "4", "periodEndDay": "31", "periodEndMonth": "3"},
+        "nald": {
+            "regionCode": 1,
+            "areaCode": "ARCA",
+            "formatId": 500,
+            "periodStartDay": "1",
+            "periodStartMonth": "4",
+            "periodEndDay": "31",
+            "periodEndMonth": "3",
+        },
         "isTwoPartTariff": False,
         "isSummer": False,
         "isUpload": True,
         "isCurrent": False,
         "isFinal": True,
     }
-    assert list(result) == ["version", "description", "purposes", "points", "nald", "isTwoPartTariff",
-                            "isSummer", "isUpload", "isCurrent", "isFinal"]
+    assert list(result) == [
+        "version",
+        "description",
+        "purposes",
+        "points",
+        "nald",
+        "isTwoPartTariff",
+        "isSummer",
+        "isUpload",
+        "isCurrent",
+        "isFinal",
+    ]
 
 
 @pytest.mark.parametrize(
     "month, summer, upload",
-    [("65", True, True), ("66", False, True), ("45", True, True), ("46", False, True), ("80", True, False),
-     ("70", False, False), (N, False, False)],
+    [
+        ("65", True, True),
+        ("66", False, True),
+        ("45", True, True),
+        ("46", False, True),
+        ("80", True, False),
+        ("70", False, False),
+        (N, False, False),
+    ],
 )
 def test_return_metadata_production_month_flags(month, summer, upload):
     rows = licence_rows()
@@ -458,8 +727,11 @@ def test_return_purpose_without_alias_has_no_alias_key(alias):
 def test_return_metadata_keeps_null_strings_where_the_legacy_did_and_only_the_formats_rows():
     rows = licence_rows(purposes_secondary=[], points=[])
     other = {**rows.return_format_purposes[0], "ARTY_ID": "501", "APUR_APPR_CODE": "I"}
-    rows = replace(rows, return_format_purposes=[*rows.return_format_purposes, other],
-                   return_format_points=[*rows.return_format_points, row(ARTY_ID="501", AAIP_ID="51")])
+    rows = replace(
+        rows,
+        return_format_purposes=[*rows.return_format_purposes, other],
+        return_format_points=[*rows.return_format_points, row(ARTY_ID="501", AAIP_ID="51")],
+    )
     fmt = {**rows.return_formats[0], "SITE_DESCR": N, "ABS_PERIOD_ST_DAY": N}
     result = return_metadata(rows, fmt, a_return())
     assert result["description"] == "null" and result["nald"]["periodStartDay"] == "null"
@@ -484,10 +756,17 @@ def test_an_unknown_return_frequency_is_bad_data_naming_the_format(code):
 
 
 def test_abstraction_point_formats_grid_references():
-    point = {"NGR1_SHEET": "SP", "NGR1_EAST": "12345", "NGR1_NORTH": "67890", "NGR2_SHEET": "null",
-             "NGR3_SHEET": "TQ", "NGR3_EAST": "1", "NGR3_NORTH": "null", "LOCAL_NAME": "null"}
-    assert abstraction_point(point) == {"ngr1": "SP 123 678", "ngr2": None, "ngr3": "TQ 1 ", "ngr4": None,
-                                        "name": None}
+    point = {
+        "NGR1_SHEET": "SP",
+        "NGR1_EAST": "12345",
+        "NGR1_NORTH": "67890",
+        "NGR2_SHEET": "null",
+        "NGR3_SHEET": "TQ",
+        "NGR3_EAST": "1",
+        "NGR3_NORTH": "null",
+        "LOCAL_NAME": "null",
+    }
+    assert abstraction_point(point) == {"ngr1": "SP 123 678", "ngr2": None, "ngr3": "TQ 1 ", "ngr4": None, "name": None}
 
 
 # ------------------------------------------------------------------ helpers and determinism
@@ -505,11 +784,17 @@ def test_sort_value_orders_nulls_numbers_dates_then_text():
 
 def test_the_same_rows_in_any_order_give_the_same_json():
     """The reader sorts every table: whatever order the database returns, the JSON is the same."""
-    orders = {"versions": ("ISSUE_NO", "INCR_NO"), "purposes": ("AABV_ISSUE_NO", "AABV_INCR_NO", "ID"),
-              "conditions": ("AABP_ID", "DISP_ORD", "ID"), "parties": ("ID",), "addresses": ("ID",)}
+    orders = {
+        "versions": ("ISSUE_NO", "INCR_NO"),
+        "purposes": ("AABV_ISSUE_NO", "AABV_INCR_NO", "ID"),
+        "conditions": ("AABP_ID", "DISP_ORD", "ID"),
+        "parties": ("ID",),
+        "addresses": ("ID",),
+    }
     base = licence_rows()
-    expected = json_text(permit_licence(replace(base, **{k: sort_rows(getattr(base, k), o)
-                                                         for k, o in orders.items()}), TODAY).data)
+    expected = json_text(
+        permit_licence(replace(base, **{k: sort_rows(getattr(base, k), o) for k, o in orders.items()}), TODAY).data
+    )
     for seed in range(5):
         shuffled = {k: random.Random(seed).sample(getattr(base, k), len(getattr(base, k))) for k in orders}
         rows = replace(base, **{k: sort_rows(v, orders[k]) for k, v in shuffled.items()})

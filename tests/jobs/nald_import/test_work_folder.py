@@ -22,8 +22,9 @@ with work_folder(Path(sys.argv[1])) as folder:
 
 
 def holder(parent) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-c", HOLDER, str(parent)], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(parent)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     return process, process.stdout.readline().strip()
 
 

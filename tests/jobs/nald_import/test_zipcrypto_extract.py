@@ -49,8 +49,7 @@ def member_cut(content: bytes, cut: int) -> bytes:
     return bytes(data)
 
 
-def test_a_zipcrypto_extract_is_imported_and_a_damaged_one_refused_naming_it(
-        wrls, worker, vhost, s3, bucket, tmp_path):
+def test_a_zipcrypto_extract_is_imported_and_a_damaged_one_refused_naming_it(wrls, worker, vhost, s3, bucket, tmp_path):
     files = extract_files(15, seed=3)
     good = zipcrypto_extract(tmp_path, files)
     good_etag = put(s3, bucket, tmp_path, good)
@@ -65,8 +64,11 @@ def test_a_zipcrypto_extract_is_imported_and_a_damaged_one_refused_naming_it(
     before = snapshot(wrls)
 
     bad = [
-        ("wrong password", zipcrypto_extract(tmp_path, files, "not-the-password"),
-         ("nald_enc.zip: wrong password for NALD.zip", "nald_enc.zip: wrong password or corrupt member NALD.zip")),
+        (
+            "wrong password",
+            zipcrypto_extract(tmp_path, files, "not-the-password"),
+            ("nald_enc.zip: wrong password for NALD.zip", "nald_enc.zip: wrong password or corrupt member NALD.zip"),
+        ),
         ("a flipped byte", flipped(good), ("nald_enc.zip: wrong password or corrupt member NALD.zip",)),
         ("the member cut short", member_cut(good, 100), ("nald_enc.zip: wrong password or corrupt member NALD.zip",)),
         ("the archive truncated", good[: len(good) // 2], ("nald_enc.zip is not a readable zip archive",)),

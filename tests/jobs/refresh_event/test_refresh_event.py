@@ -52,8 +52,9 @@ def test_a_notice_is_completed_once_every_row_is_settled_and_its_counts_kept(wrl
     assert refresh(wrls).counts == {}
     assert event(wrls, going).modified == modified
     with wrls.engine.begin() as connection:
-        connection.execute(text("UPDATE water.scheduled_notification SET status = 'error' WHERE id = :id"),
-                           {"id": waiting})
+        connection.execute(
+            text("UPDATE water.scheduled_notification SET status = 'error' WHERE id = :id"), {"id": waiting}
+        )
     assert refresh(wrls).counts == {"events_updated": 1, "events_completed": 1}
     row = event(wrls, going)
     assert row.status == "completed" and row.metadata == {**META, "sent": 1, "error": 1}

@@ -9,8 +9,7 @@ import uuid
 import pika
 import pytest
 
-from tests.jobs.send_message.conftest import ADDRESS, EMAIL_TEMPLATE, PDF, add_event, add_message, add_station, \
-    message
+from tests.jobs.send_message.conftest import ADDRESS, EMAIL_TEMPLATE, PDF, add_event, add_message, add_station, message
 from tests.support import services as svc
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
 from tests.support.notify import AUTH_ERROR, DAILY_LIMIT_ERROR, RATE_LIMIT_ERROR, SERVER_ERROR
@@ -30,14 +29,34 @@ def posts(notify):
 def test_emails_letters_precompiled_letters_and_alerts_are_sent_once(wrls, worker, vhost, notify):
     event = add_event(wrls)
     email = add_message(wrls, event, personalisation={"name": "Holder", "returnDueDate": "28 April 2024"})
-    letter = add_message(wrls, event, message_type="letter", recipient="n/a", template_id=None,
-                         message_ref="returns_invitation_licence_holder_letter", personalisation=ADDRESS)
-    paper = add_message(wrls, event, message_type="letter", recipient="n/a", template_id=None,
-                        message_ref="pdf.return_form", personalisation=ADDRESS, pdf=PDF)
+    letter = add_message(
+        wrls,
+        event,
+        message_type="letter",
+        recipient="n/a",
+        template_id=None,
+        message_ref="returns_invitation_licence_holder_letter",
+        personalisation=ADDRESS,
+    )
+    paper = add_message(
+        wrls,
+        event,
+        message_type="letter",
+        recipient="n/a",
+        template_id=None,
+        message_ref="pdf.return_form",
+        personalisation=ADDRESS,
+        pdf=PDF,
+    )
     station = add_station(wrls, status="resume")
-    alert = add_message(wrls, event, template_id=None, message_ref="water_abstraction_alert_stop_email",
-                        licence_gauging_station_id=station,
-                        personalisation={"sending_alert_type": "stop", "licenceGaugingStationId": station})
+    alert = add_message(
+        wrls,
+        event,
+        template_id=None,
+        message_ref="water_abstraction_alert_stop_email",
+        licence_gauging_station_id=station,
+        personalisation={"sending_alert_type": "stop", "licenceGaugingStationId": station},
+    )
     later = add_message(wrls, event, sent_minutes_ago=-10)  # send_after in the future
     draft = add_message(wrls, event, status="draft")
     stale = add_message(wrls, event, sent_minutes_ago=8 * 24 * 60)  # over the legacy's week
@@ -83,8 +102,14 @@ def test_a_message_notify_refuses_is_recorded_with_notifys_message(wrls, worker,
     event = add_event(wrls)
     station = add_station(wrls, status="resume")
     bad_email = add_message(wrls, event, recipient="not-an-email")
-    bad_alert = add_message(wrls, event, recipient="not-an-email", message_ref="water_abstraction_alert_reduce_email",
-                            licence_gauging_station_id=station, personalisation={"sending_alert_type": "reduce"})
+    bad_alert = add_message(
+        wrls,
+        event,
+        recipient="not-an-email",
+        message_ref="water_abstraction_alert_reduce_email",
+        licence_gauging_station_id=station,
+        personalisation={"sending_alert_type": "reduce"},
+    )
     bad_letter = add_message(wrls, event, message_type="letter", personalisation={"address_line_1": "Farm House"})
     no_template = add_message(wrls, event, template_id=None, message_ref="no_such_ref")
     good = add_message(wrls, event)
@@ -94,14 +119,18 @@ def test_a_message_notify_refuses_is_recorded_with_notifys_message(wrls, worker,
     run = send(wrls)
     assert run.status == "succeeded", run.error
     assert run.counts == {"sent": 1, "errors": 4}
-    for row_id, answer in ((bad_email, "email_address Not a valid email address"),
-                           (bad_alert, "email_address Not a valid email address"),
-                           (bad_letter, "personalisation address_line_2 is a required property")):
+    for row_id, answer in (
+        (bad_email, "email_address Not a valid email address"),
+        (bad_alert, "email_address Not a valid email address"),
+        (bad_letter, "personalisation address_line_2 is a required property"),
+    ):
         row = message(wrls, row_id)
         assert row.status == "error" and row.notify_id is None
         assert json.loads(row.log) == {"error": "Notify error", "message": answer}
     assert json.loads(message(wrls, no_template).log) == {
-        "error": "Not sent", "message": "no Notify template for message_ref 'no_such_ref'"}
+        "error": "Not sent",
+        "message": "no Notify template for message_ref 'no_such_ref'",
+    }
     assert message(wrls, good).status == "sent"
     # The alert was not sent, so its station keeps its status.
     assert scalar(wrls, "SELECT status FROM water.licence_gauging_stations") == "resume"
@@ -184,7 +213,8 @@ def test_two_runs_on_two_workers_send_each_of_1000_rows_exactly_once(wrls, worke
             "INSERT INTO water.scheduled_notification (event_id, status, message_type, recipient, template_id, "
             f"personalisation, send_after) SELECT '{event}', 'sending', 'email', 'holder' || i || '@example.com', "
             f"'{EMAIL_TEMPLATE}', jsonb_build_object('n', i), now() - interval '1 minute' "
-            "FROM generate_series(1, 1000) i")
+            "FROM generate_series(1, 1000) i"
+        )
     worker()
     worker()
     wait_worker_ready(vhost, "short")
@@ -199,8 +229,9 @@ def test_two_runs_on_two_workers_send_each_of_1000_rows_exactly_once(wrls, worke
     references = [n["reference"] for n in notify.emails()]
     assert len(references) == len(set(references)) == 1000
     assert len(posts(notify)) == 1000
-    assert query(wrls, "SELECT status, count(*), count(DISTINCT notify_id) FROM water.scheduled_notification "
-                       "GROUP BY status") == [("sent", 1000, 1000)]
+    assert query(
+        wrls, "SELECT status, count(*), count(DISTINCT notify_id) FROM water.scheduled_notification GROUP BY status"
+    ) == [("sent", 1000, 1000)]
 
 
 def test_the_rate_limit_holds_across_two_workers(wrls, worker, vhost, notify):
@@ -233,19 +264,30 @@ def test_a_notice_started_by_message_sends_only_its_rows(wrls, worker, vhost, no
     wait_worker_ready(vhost, "short")
 
     message_id = str(uuid.uuid4())
-    body = {"queue_name": "control", "actor_name": "start-job", "message_id": message_id,
-            "kwargs": {"job": JOB, "params": {"event_id": notice}}}
+    body = {
+        "queue_name": "control",
+        "actor_name": "start-job",
+        "message_id": message_id,
+        "kwargs": {"job": JOB, "params": {"event_id": notice}},
+    }
     connection = pika.BlockingConnection(pika.URLParameters(svc.broker_url(vhost)))
     try:
         channel = connection.channel()
         channel.confirm_delivery()
-        channel.basic_publish("", "control", json.dumps(body).encode(),
-                              pika.BasicProperties(delivery_mode=2, content_type="application/json"))
+        channel.basic_publish(
+            "",
+            "control",
+            json.dumps(body).encode(),
+            pika.BasicProperties(delivery_mode=2, content_type="application/json"),
+        )
     finally:
         connection.close()
 
-    run_id = svc.wait_for(lambda: scalar(wrls, "SELECT run_id FROM jobs.runs WHERE trigger_key = :k", k=message_id),
-                          30, what="the notice's run")
+    run_id = svc.wait_for(
+        lambda: scalar(wrls, "SELECT run_id FROM jobs.runs WHERE trigger_key = :k", k=message_id),
+        30,
+        what="the notice's run",
+    )
     run = wait_run_ended(wrls, str(run_id))
     assert run.status == "succeeded" and run.trigger == "message", run.error
     assert run.note == f"3 sent, 0 errors (of event {notice})"

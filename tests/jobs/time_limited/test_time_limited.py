@@ -19,8 +19,15 @@ def scenario(wrls, today: date) -> dict[str, tuple[str, str, str]]:
     water = Water(wrls)
     rows = {}
 
-    def add(name: str, end: date | None, scheme: str = "sroc", cv_status: str = "current",
-            cv_end: date | None = None, lv_status: str = "current", **licence_dates) -> tuple[str, str, str]:
+    def add(
+        name: str,
+        end: date | None,
+        scheme: str = "sroc",
+        cv_status: str = "current",
+        cv_end: date | None = None,
+        lv_status: str = "current",
+        **licence_dates,
+    ) -> tuple[str, str, str]:
         licence = water.licence(f"01/{name}", **licence_dates)
         version = water.version(licence, f"1:{name}", status=lv_status)
         charge_version = water.charge_version(licence, f"01/{name}", scheme, cv_status, end=cv_end)
@@ -60,8 +67,11 @@ def scenario(wrls, today: date) -> dict[str, tuple[str, str, str]]:
 
 def workflows(wrls) -> list[tuple[str, str, str]]:
     """Every live workflow the job wrote: (licence id, version id, charge version it names)."""
-    rows = query(wrls, "SELECT licence_id, licence_version_id, status, data FROM water.charge_version_workflows "
-                       "WHERE date_deleted IS NULL AND data ? 'timeLimitedChargeVersionId'")
+    rows = query(
+        wrls,
+        "SELECT licence_id, licence_version_id, status, data FROM water.charge_version_workflows "
+        "WHERE date_deleted IS NULL AND data ? 'timeLimitedChargeVersionId'",
+    )
     assert all(r.status == "to_setup" and r.data["chargeVersion"] is None for r in rows)
     return sorted((str(r.licence_id), str(r.licence_version_id), r.data["timeLimitedChargeVersionId"]) for r in rows)
 
@@ -112,19 +122,30 @@ def test_a_version_another_writer_puts_into_workflow_meanwhile_is_skipped_not_fa
     wait_worker_ready(vhost, "default")
     with wrls.engine.connect() as other:
         with other.begin():
-            other.execute(text("INSERT INTO water.charge_version_workflows (licence_id, licence_version_id, status, "
-                               "data) VALUES (:l, :v, 'to_setup', '{\"chargeVersion\": null}')"),
-                          {"l": licence, "v": version})
+            other.execute(
+                text(
+                    "INSERT INTO water.charge_version_workflows (licence_id, licence_version_id, status, "
+                    "data) VALUES (:l, :v, 'to_setup', '{\"chargeVersion\": null}')"
+                ),
+                {"l": licence, "v": version},
+            )
             run_id = wrls.trigger(JOB)
-            svc.wait_for(lambda: query(wrls, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
-                                             "AND wait_event_type = 'Lock' "
-                                             "AND query LIKE '%INSERT INTO water.charge_version_workflows%'"),
-                         20, what="the run to wait for the other writer")
+            svc.wait_for(
+                lambda: query(
+                    wrls,
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' "
+                    "AND query LIKE '%INSERT INTO water.charge_version_workflows%'",
+                ),
+                20,
+                what="the run to wait for the other writer",
+            )
         done = wait_run_ended(wrls, run_id, 30)
     assert done.status == "succeeded", done.error
     [step] = query(wrls, "SELECT attempt FROM jobs.steps WHERE run_id = :r", r=run_id)
     assert step.attempt == 1  # no unique violation to retry
     assert done.counts == {"workflows_added": 5}
     assert workflows(wrls) == expected(rows)
-    assert len(query(wrls, "SELECT 1 FROM water.charge_version_workflows WHERE licence_version_id = :v",
-                     v=version)) == 1
+    assert (
+        len(query(wrls, "SELECT 1 FROM water.charge_version_workflows WHERE licence_version_id = :v", v=version)) == 1
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from wrls_actors.jobs.shared import london
 from wrls_actors.jobs.time_limited.add_workflows import window_end
@@ -17,5 +17,5 @@ def test_the_window_ends_50_days_after_today_exclusive():
 
 def test_just_after_london_midnight_in_summer_the_window_is_the_next_days():
     """23:30 UTC on 1 July is 00:30 BST on 2 July: the UTC day (the legacy's) would be a day short."""
-    assert window_end(london.today(datetime(2026, 7, 1, 23, 30, tzinfo=timezone.utc))) == date(2026, 8, 21)
-    assert window_end(london.today(datetime(2026, 12, 1, 23, 30, tzinfo=timezone.utc))) == date(2027, 1, 20)
+    assert window_end(london.today(datetime(2026, 7, 1, 23, 30, tzinfo=UTC))) == date(2026, 8, 21)
+    assert window_end(london.today(datetime(2026, 12, 1, 23, 30, tzinfo=UTC))) == date(2027, 1, 20)

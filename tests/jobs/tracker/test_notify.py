@@ -11,7 +11,12 @@ import requests
 
 from tests.jobs.tracker.conftest import RECIPIENT, TEMPLATE
 from tests.support.notify import (
-    AUTH_ERROR, DAILY_LIMIT_ERROR, RATE_LIMIT_ERROR, SERVER_ERROR, TEAM_KEY_ERROR, FakeNotify,
+    AUTH_ERROR,
+    DAILY_LIMIT_ERROR,
+    RATE_LIMIT_ERROR,
+    SERVER_ERROR,
+    TEAM_KEY_ERROR,
+    FakeNotify,
 )
 from wrls_actors.config import Config
 from wrls_actors.jobs.shared import notify_email as tracker_notify
@@ -20,8 +25,9 @@ from wrls_actors.runtime import PermanentError
 
 
 def client_of(fake: FakeNotify, key: str | None = None):
-    return tracker_notify.client(Config.from_env({"WRLS_NOTIFY_API_KEY": key or fake.api_key,
-                                                  "WRLS_NOTIFY_BASE_URL": fake.base_url + "/"}))
+    return tracker_notify.client(
+        Config.from_env({"WRLS_NOTIFY_API_KEY": key or fake.api_key, "WRLS_NOTIFY_BASE_URL": fake.base_url + "/"})
+    )
 
 
 def send(client, reference="ref-1", to=RECIPIENT):
@@ -48,8 +54,12 @@ def test_an_email_is_sent_and_found_again_by_its_reference(notify):
     assert find_by_reference(client, "ref-2") is None
     [post] = notify.received("POST", "/v2/notifications/email")
     assert post.claims["iss"] == notify.service_id
-    assert post.body == {"email_address": RECIPIENT, "template_id": TEMPLATE, "personalisation": {"content": "hello"},
-                         "reference": "ref-1"}
+    assert post.body == {
+        "email_address": RECIPIENT,
+        "template_id": TEMPLATE,
+        "personalisation": {"content": "hello"},
+        "reference": "ref-1",
+    }
 
 
 @pytest.mark.parametrize("error", [SERVER_ERROR, RATE_LIMIT_ERROR, DAILY_LIMIT_ERROR])
@@ -92,10 +102,12 @@ def test_the_fake_refuses_a_token_not_signed_with_the_key_or_not_issued_now(noti
     with pytest.raises(PermanentError, match="403: AuthError: Invalid token: API key not found"):
         send(client_of(notify, other_secret))
     stale = jwt.encode({"iss": notify.service_id, "iat": int(time.time()) - 120}, notify.secret, algorithm="HS256")
-    answer = requests.get(f"{notify.base_url}/v2/notifications", headers={"Authorization": f"Bearer {stale}"},
-                          timeout=10)
+    answer = requests.get(
+        f"{notify.base_url}/v2/notifications", headers={"Authorization": f"Bearer {stale}"}, timeout=10
+    )
     assert answer.status_code == 403
-    assert answer.json()["errors"] == [{"error": "AuthError",
-                                        "message": "Error: Your system clock must be accurate to within 30 seconds"}]
+    assert answer.json()["errors"] == [
+        {"error": "AuthError", "message": "Error: Your system clock must be accurate to within 30 seconds"}
+    ]
     assert requests.get(f"{notify.base_url}/v2/notifications", timeout=10).status_code == 401
     assert [r.claims for r in notify.requests] == [None, None, None]

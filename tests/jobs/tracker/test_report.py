@@ -1,14 +1,21 @@
 """The tracker's report from plain rows: text, order, UK times, window and reference."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from wrls_actors.jobs.tracker.report import (
-    FIRST_WINDOW, Problem, Window, build_report, london_time, reference, report_window, summary,
+    FIRST_WINDOW,
+    Problem,
+    Window,
+    build_report,
+    london_time,
+    reference,
+    report_window,
+    summary,
 )
 
-UTC = timezone.utc
+UTC = UTC
 WINDOW = Window(datetime(2024, 1, 12, 10, 0, tzinfo=UTC), datetime(2024, 1, 15, 10, 0, tzinfo=UTC), previous=True)
 
 
@@ -58,11 +65,15 @@ def test_one_problem_is_singular_and_summer_times_are_british_summer_time():
 
 
 def test_a_kind_the_report_does_not_know_is_named_as_it_is_after_the_known_ones():
-    rows = [Problem("x", "something-new", 2, at(2024, 1, 13), at(2024, 1, 14)),
-            Problem("x", "tick-duplicate", 1, at(2024, 1, 13), at(2024, 1, 13))]
+    rows = [
+        Problem("x", "something-new", 2, at(2024, 1, 13), at(2024, 1, 14)),
+        Problem("x", "tick-duplicate", 1, at(2024, 1, 13), at(2024, 1, 13)),
+    ]
     lines = build_report(rows, "dev", WINDOW).splitlines()
-    assert lines[3:] == ["Duplicate ticks: 1, first 13 Jan 2024 00:00:00, last 13 Jan 2024 00:00:00",
-                         "something-new: 2, first 13 Jan 2024 00:00:00, last 14 Jan 2024 00:00:00"]
+    assert lines[3:] == [
+        "Duplicate ticks: 1, first 13 Jan 2024 00:00:00, last 13 Jan 2024 00:00:00",
+        "something-new: 2, first 13 Jan 2024 00:00:00, last 14 Jan 2024 00:00:00",
+    ]
 
 
 def test_uk_time_format_and_a_time_without_zone_is_refused():
@@ -83,7 +94,12 @@ def test_the_window_starts_at_the_previous_report_or_three_days_back():
 
 def test_the_reference_is_the_same_for_the_same_window_and_differs_otherwise():
     same = Window(WINDOW.start.astimezone(timezone(timedelta(hours=1))), WINDOW.end, previous=True)
-    assert reference("prd", WINDOW) == reference("prd", same) == \
-        "wrls-tracker:prd:20240112T100000.000000Z-20240115T100000.000000Z"
-    assert reference("prd", Window(WINDOW.start, WINDOW.end + timedelta(microseconds=1), True)) != reference("prd", WINDOW)
+    assert (
+        reference("prd", WINDOW)
+        == reference("prd", same)
+        == "wrls-tracker:prd:20240112T100000.000000Z-20240115T100000.000000Z"
+    )
+    assert reference("prd", Window(WINDOW.start, WINDOW.end + timedelta(microseconds=1), True)) != reference(
+        "prd", WINDOW
+    )
     assert reference("tst", WINDOW) != reference("prd", WINDOW)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tests.jobs.tracker.conftest import RECIPIENT, TEMPLATE, add_events, add_previous_report
 from tests.support.helpers import query, wait_run_ended, wait_worker_ready
@@ -14,7 +14,7 @@ from tests.support.notify import SERVER_ERROR, TEAM_KEY_ERROR
 from tests.support.processes import ROOT
 from wrls_actors.jobs.tracker.report import london_time
 
-UTC = timezone.utc
+UTC = UTC
 EMAIL = "/v2/notifications/email"
 
 
@@ -166,8 +166,9 @@ def test_a_refused_email_fails_at_once_and_the_next_report_covers_its_window(wrl
 
 
 def cli(env, *args):
-    return subprocess.run([sys.executable, "-m", "wrls_actors", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "wrls_actors", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_dry_run_prints_the_report_and_sends_and_records_nothing(wrls, wrls_env, notify):

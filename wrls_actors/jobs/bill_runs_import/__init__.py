@@ -27,14 +27,18 @@ from .transactions import transactions
 from .volumes import volumes
 from .wait_for_nald import WAIT_FOR_NALD
 
-BILL_RUNS_IMPORT = Job("bill-runs-import", queue="import", steps=(
-    WAIT_FOR_NALD,
-    Step("bill-runs", bill_runs),
-    Step("bills", bills, time_limit=timedelta(minutes=15)),
-    Step("bill-licences", bill_licences, time_limit=timedelta(minutes=15)),
-    Step("transactions", transactions, time_limit=timedelta(minutes=20)),
-    Step("volumes", volumes, time_limit=timedelta(minutes=15)),
-    Step("charge-version-years", charge_version_years, time_limit=timedelta(minutes=15)),
-))
+BILL_RUNS_IMPORT = Job(
+    "bill-runs-import",
+    queue="import",
+    steps=(
+        WAIT_FOR_NALD,
+        Step("bill-runs", bill_runs),
+        Step("bills", bills, time_limit=timedelta(minutes=15)),
+        Step("bill-licences", bill_licences, time_limit=timedelta(minutes=15)),
+        Step("transactions", transactions, time_limit=timedelta(minutes=20)),
+        Step("volumes", volumes, time_limit=timedelta(minutes=15)),
+        Step("charge-version-years", charge_version_years, time_limit=timedelta(minutes=15)),
+    ),
+)
 
 JOBS = (BILL_RUNS_IMPORT,)

@@ -42,9 +42,13 @@ INSERT = text(f"""
                {number('r."VALUE_OF_CRNS"')} * 100 AS credit_note_value,
                {integer('r."BILL_RUN_NO"')} AS number, row_to_json(r)::jsonb - 'legacy_id' AS metadata,
                (ini.value IS NOT NULL AND st.value IS NOT NULL
-                AND {readable(numbers=('r."VALUE_OF_INVS"', 'r."VALUE_OF_CRNS"'),
-                              integers=('r."NO_OF_INVS"', 'r."NO_OF_CRNS"'),
-                              required=('r."BILL_RUN_NO"', 'r."FIN_YEAR"'))})
+                AND {
+    readable(
+        numbers=('r."VALUE_OF_INVS"', 'r."VALUE_OF_CRNS"'),
+        integers=('r."NO_OF_INVS"', 'r."NO_OF_CRNS"'),
+        required=('r."BILL_RUN_NO"', 'r."FIN_YEAR"'),
+    )
+})
                  AS readable
         FROM runs r
         JOIN water.regions reg ON reg.nald_region_id = {integer('r."FGAC_REGION_CODE"')}
@@ -76,9 +80,15 @@ def bill_runs(ctx: StepContext) -> None:
     with ctx.engine.begin() as connection:
         days = column_lookup(connection, TABLE, DATES, nald_date)
         report_unreadable(ctx, TABLE, DATES, days)
-        result = connection.execute(INSERT, {
-            "types": list(BATCH_TYPES), "type_names": json.dumps(BATCH_TYPES), "summer": LEGACY_IDS,
-            **days.params("day")}).one()
+        result = connection.execute(
+            INSERT,
+            {
+                "types": list(BATCH_TYPES),
+                "type_names": json.dumps(BATCH_TYPES),
+                "summer": LEGACY_IDS,
+                **days.params("day"),
+            },
+        ).one()
         analyse(connection, "water.billing_batches")
     ctx.count("bill_runs", result.total)
     ctx.count("bill_runs_written", result.written)

@@ -31,10 +31,21 @@ from ..bulk_sql import analyse, hash_joins_only
 
 TABLE = "NALD_BILL_TRANS"
 DATES = ("BILL_ST_DATE", "BILL_END_DATE")
-NUMBERS = ("BILLABLE_ANN_QTY", "SRCE_VALUE", "SEAS_VALUE", "LOSS_VALUE", "SUC_RATE", "EIUC_VALUE",
-           "EIUC_SRCE_VALUE", "FINAL_A1_BILLABLE_AMOUNT", "FINAL_A2_BILLABLE_AMOUNT")
-COMPENSATION = ("Compensation Charge calculated from all factors except Standard Unit Charge and Source "
-                "(replaced by factors below) and excluding S127 Charge Element")
+NUMBERS = (
+    "BILLABLE_ANN_QTY",
+    "SRCE_VALUE",
+    "SEAS_VALUE",
+    "LOSS_VALUE",
+    "SUC_RATE",
+    "EIUC_VALUE",
+    "EIUC_SRCE_VALUE",
+    "FINAL_A1_BILLABLE_AMOUNT",
+    "FINAL_A2_BILLABLE_AMOUNT",
+)
+COMPENSATION = (
+    "Compensation Charge calculated from all factors except Standard Unit Charge and Source "
+    "(replaced by factors below) and excluding S127 Charge Element"
+)
 
 
 def _agreement_value(alias: str, agreement: str) -> str:
@@ -56,8 +67,9 @@ INSERT = text(f"""
                right(nl."AREP_EIUC_CODE", 3) = 'SWC' AS is_water_undertaker,
                st.value AS start_date, en.value AS end_date,
                (st.raw IS NOT NULL AND en.raw IS NOT NULL
-                AND {readable(numbers=tuple(f't."{c}"' for c in NUMBERS),
-                              integers=('t."ABS_PER_DAYS"', 't."BILLABLE_DAYS"'))}) AS readable
+                AND {
+    readable(numbers=tuple(f't."{c}"' for c in NUMBERS), integers=('t."ABS_PER_DAYS"', 't."BILLABLE_DAYS"'))
+}) AS readable
         FROM import."{TABLE}" t
         JOIN import."NALD_BILL_RUNS" r
           ON r."FGAC_REGION_CODE" = t."FGAC_REGION_CODE" AND r."BILL_RUN_NO" = t."ABRN_BILL_RUN_NO"

@@ -45,8 +45,9 @@ SPEC = CsvSpec(
 
 def apply(connection: Connection, rows: list[Row]) -> Counter:
     existing = {r["reference"]: r for r in connection.execute(select(table)).mappings()}
-    return write_rows(connection, table, "billing_charge_category_id",
-                      ((row, existing.get(row.values["reference"])) for row in rows))
+    return write_rows(
+        connection, table, "billing_charge_category_id", ((row, existing.get(row.values["reference"])) for row in rows)
+    )
 
 
 def sync_from_csv(ctx: StepContext) -> None:

@@ -17,13 +17,17 @@ from .return_requirements import return_requirements
 from .return_versions import return_versions
 from .wait_for_nald import WAIT_FOR_NALD
 
-CHARGING_IMPORT_DATA = Job("charging-import-data", queue="import", steps=(
-    WAIT_FOR_NALD,
-    Step("reference-data", reference_data),
-    # 71,000 licences: a few hundred thousand rows per table, one statement each.
-    Step("return-versions", return_versions, time_limit=timedelta(minutes=15)),
-    Step("return-requirements", return_requirements, time_limit=timedelta(minutes=15)),
-    Step("return-requirement-purposes", return_requirement_purposes, time_limit=timedelta(minutes=15)),
-))
+CHARGING_IMPORT_DATA = Job(
+    "charging-import-data",
+    queue="import",
+    steps=(
+        WAIT_FOR_NALD,
+        Step("reference-data", reference_data),
+        # 71,000 licences: a few hundred thousand rows per table, one statement each.
+        Step("return-versions", return_versions, time_limit=timedelta(minutes=15)),
+        Step("return-requirements", return_requirements, time_limit=timedelta(minutes=15)),
+        Step("return-requirement-purposes", return_requirement_purposes, time_limit=timedelta(minutes=15)),
+    ),
+)
 
 JOBS = (CHARGING_IMPORT_DATA,)

@@ -83,8 +83,9 @@ def valid_purpose(row: Mapping[str, str | None]) -> tuple[str | None, str | None
     return row["APPR_CODE"], row["APSE_CODE"], row["APUS_CODE"]
 
 
-def map_rows(rows: Iterable[Mapping[str, str | None]], rule: Callable[[Mapping[str, str | None]], Any],
-             key: str) -> tuple[list, list[str]]:
+def map_rows(
+    rows: Iterable[Mapping[str, str | None]], rule: Callable[[Mapping[str, str | None]], Any], key: str
+) -> tuple[list, list[str]]:
     """``rule`` applied to each row: the results (``None`` dropped) and, per unreadable row, why."""
     mapped, unreadable = [], []
     for row in rows:

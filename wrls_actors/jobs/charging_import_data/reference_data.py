@@ -74,46 +74,71 @@ def _read(connection: Connection, table: str, columns: str) -> list[dict]:
 def reference_data(ctx: StepContext) -> None:
     unreadable: list[str] = []
     with ctx.engine.begin() as connection:
-        rows, bad = mapping.map_rows(_read(connection, "NALD_FIN_AGRMNT_TYPES", "CODE DESCR DISABLED"),
-                                     mapping.financial_agreement_type, "CODE")
+        rows, bad = mapping.map_rows(
+            _read(connection, "NALD_FIN_AGRMNT_TYPES", "CODE DESCR DISABLED"), mapping.financial_agreement_type, "CODE"
+        )
         unreadable += [f"NALD_FIN_AGRMNT_TYPES {b}" for b in bad]
-        written = connection.execute(UPSERT_FINANCIAL_AGREEMENT_TYPES, {
-            "codes": [r[0] for r in rows], "descriptions": [r[1] for r in rows], "disabled": [r[2] for r in rows],
-        }).rowcount
+        written = connection.execute(
+            UPSERT_FINANCIAL_AGREEMENT_TYPES,
+            {
+                "codes": [r[0] for r in rows],
+                "descriptions": [r[1] for r in rows],
+                "disabled": [r[2] for r in rows],
+            },
+        ).rowcount
         ctx.count("financial_agreement_types", len(rows))
         ctx.count("financial_agreement_types_written", written)
 
-        for table, target, name in (("NALD_PURP_PRIMS", "purposes_primary", "purposes_primary"),
-                                    ("NALD_PURP_SECS", "purposes_secondary", "purposes_secondary")):
+        for table, target, name in (
+            ("NALD_PURP_PRIMS", "purposes_primary", "purposes_primary"),
+            ("NALD_PURP_SECS", "purposes_secondary", "purposes_secondary"),
+        ):
             rows, bad = mapping.map_rows(_read(connection, table, "CODE DESCR"), mapping.purpose, "CODE")
             unreadable += [f"{table} {b}" for b in bad]
-            written = connection.execute(_upsert_purposes(target), {
-                "codes": [r[0] for r in rows], "descriptions": [r[1] for r in rows]}).rowcount
+            written = connection.execute(
+                _upsert_purposes(target), {"codes": [r[0] for r in rows], "descriptions": [r[1] for r in rows]}
+            ).rowcount
             ctx.count(name, len(rows))
             ctx.count(f"{name}_written", written)
 
-        rows, bad = mapping.map_rows(_read(connection, "NALD_PURP_USES", "CODE DESCR ALSF_CODE"),
-                                     mapping.purpose_use, "CODE")
+        rows, bad = mapping.map_rows(
+            _read(connection, "NALD_PURP_USES", "CODE DESCR ALSF_CODE"), mapping.purpose_use, "CODE"
+        )
         unreadable += [f"NALD_PURP_USES {b}" for b in bad]
-        written = connection.execute(UPSERT_USES, {
-            "codes": [r[0] for r in rows], "descriptions": [r[1] for r in rows], "losses": [r[2] for r in rows],
-            "two_part": [r[3] for r in rows]}).rowcount
+        written = connection.execute(
+            UPSERT_USES,
+            {
+                "codes": [r[0] for r in rows],
+                "descriptions": [r[1] for r in rows],
+                "losses": [r[2] for r in rows],
+                "two_part": [r[3] for r in rows],
+            },
+        ).rowcount
         ctx.count("purpose_uses", len(rows))
         ctx.count("purpose_uses_written", written)
 
         combinations, bad = mapping.map_rows(
-            _read(connection, "NALD_PURPOSES", "APPR_CODE APSE_CODE APUS_CODE DISABLED"), mapping.valid_purpose,
-            "APUS_CODE")
+            _read(connection, "NALD_PURPOSES", "APPR_CODE APSE_CODE APUS_CODE DISABLED"),
+            mapping.valid_purpose,
+            "APUS_CODE",
+        )
         unreadable += [f"NALD_PURPOSES {b}" for b in bad]
-        result = connection.execute(INSERT_VALID_PURPOSES, {
-            "primaries": [c[0] for c in combinations], "secondaries": [c[1] for c in combinations],
-            "uses": [c[2] for c in combinations]}).one()
+        result = connection.execute(
+            INSERT_VALID_PURPOSES,
+            {
+                "primaries": [c[0] for c in combinations],
+                "secondaries": [c[1] for c in combinations],
+                "uses": [c[2] for c in combinations],
+            },
+        ).one()
         ctx.count("valid_purposes", len(combinations))
         ctx.count("valid_purposes_written", result.written)
         ctx.count("valid_purposes_unknown_codes", len(combinations) - result.known)
         if len(combinations) > result.known:
-            ctx.logger.warning("%d enabled NALD_PURPOSES combinations name a code missing from the purposes "
-                               "tables: left out", len(combinations) - result.known)
+            ctx.logger.warning(
+                "%d enabled NALD_PURPOSES combinations name a code missing from the purposes tables: left out",
+                len(combinations) - result.known,
+            )
 
     ctx.count("reference_unreadable", len(unreadable))
     for line in unreadable:

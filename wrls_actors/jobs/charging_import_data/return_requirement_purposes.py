@@ -19,8 +19,7 @@ from ...nald.sql import nald_text
 from ...runtime import StepContext
 from ..upsert import update_when_changed
 
-COLUMNS = ("return_requirement_id", "purpose_primary_id", "purpose_secondary_id", "purpose_use_id",
-           "purpose_alias")
+COLUMNS = ("return_requirement_id", "purpose_primary_id", "purpose_secondary_id", "purpose_use_id", "purpose_alias")
 
 UPSERT = text(f"""
     WITH source AS (
@@ -67,11 +66,18 @@ def return_requirement_purposes(ctx: StepContext) -> None:
     ctx.count("return_requirement_purposes_unknown_purpose", result.unknown_purpose)
     ctx.count("return_requirement_purposes_duplicates", result.duplicates)
     if result.duplicates:
-        ctx.logger.warning("%d return requirement purposes repeat the NALD key of another: one of each written "
-                           "(the one with an alias)", result.duplicates)
+        ctx.logger.warning(
+            "%d return requirement purposes repeat the NALD key of another: one of each written "
+            "(the one with an alias)",
+            result.duplicates,
+        )
     if result.unknown_purpose:
-        ctx.logger.warning("%d return requirement purposes left out: a purpose code is not in the purposes "
-                           "tables (first: %s)", result.unknown_purpose, ", ".join(result.examples or ()))
+        ctx.logger.warning(
+            "%d return requirement purposes left out: a purpose code is not in the purposes tables (first: %s)",
+            result.unknown_purpose,
+            ", ".join(result.examples or ()),
+        )
     if result.no_requirement:
-        ctx.logger.info("%d return requirement purposes left out: their return requirement was not imported",
-                        result.no_requirement)
+        ctx.logger.info(
+            "%d return requirement purposes left out: their return requirement was not imported", result.no_requirement
+        )

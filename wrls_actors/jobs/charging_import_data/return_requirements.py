@@ -28,9 +28,19 @@ from . import mapping
 TABLE = "NALD_RET_FORMATS"
 PERIOD = ("ABS_PERIOD_ST_DAY", "ABS_PERIOD_ST_MONTH", "ABS_PERIOD_END_DAY", "ABS_PERIOD_END_MONTH")
 _ID = "'^[0-9]{1,9}$'"
-COLUMNS = ("return_version_id", "legacy_id", "abstraction_period_start_day", "abstraction_period_start_month",
-           "abstraction_period_end_day", "abstraction_period_end_month", "site_description", "description",
-           "is_summer", "is_upload", "returns_frequency")
+COLUMNS = (
+    "return_version_id",
+    "legacy_id",
+    "abstraction_period_start_day",
+    "abstraction_period_start_month",
+    "abstraction_period_end_day",
+    "abstraction_period_end_month",
+    "site_description",
+    "description",
+    "is_summer",
+    "is_upload",
+    "returns_frequency",
+)
 
 UPSERT = text(f"""
     WITH {unnest("frequency", "text")}, {unnest("summer", "boolean")}, {unnest("upload", "boolean")},

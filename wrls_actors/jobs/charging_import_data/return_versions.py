@@ -79,5 +79,7 @@ def return_versions(ctx: StepContext) -> None:
     ctx.count("return_versions_duplicates", result.duplicates)
     report_rows(ctx, "return versions", result.unreadable, result.examples, result.duplicates)
     if result.no_licence:
-        ctx.logger.info("%d return versions left out: their licence is not in water.licences yet "
-                        "(licence-import adds it)", result.no_licence)
+        ctx.logger.info(
+            "%d return versions left out: their licence is not in water.licences yet (licence-import adds it)",
+            result.no_licence,
+        )

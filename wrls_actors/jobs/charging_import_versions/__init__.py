@@ -21,15 +21,21 @@ from .charge_versions import charge_versions
 from .clean_up import clean_up
 from .wait_for_nald import WAIT_FOR_NALD
 
-CHARGING_IMPORT_VERSIONS = Job("charging-import-versions", queue="import", steps=(
-    WAIT_FOR_NALD,
-    Step("charge-version-metadata", charge_version_metadata, time_limit=timedelta(minutes=15)),
-    Step("charge-versions", charge_versions, time_limit=timedelta(minutes=15)),
-    Step("charge-elements", charge_elements, time_limit=timedelta(minutes=15)),
-    Step("clean-up", clean_up, time_limit=timedelta(minutes=15)),
-), params=(
-    Param("force", bool, default=False,
-          help="delete or mark deleted more than `WRLS_MAX_DELETE_PERCENT` of the rows"),
-))
+CHARGING_IMPORT_VERSIONS = Job(
+    "charging-import-versions",
+    queue="import",
+    steps=(
+        WAIT_FOR_NALD,
+        Step("charge-version-metadata", charge_version_metadata, time_limit=timedelta(minutes=15)),
+        Step("charge-versions", charge_versions, time_limit=timedelta(minutes=15)),
+        Step("charge-elements", charge_elements, time_limit=timedelta(minutes=15)),
+        Step("clean-up", clean_up, time_limit=timedelta(minutes=15)),
+    ),
+    params=(
+        Param(
+            "force", bool, default=False, help="delete or mark deleted more than `WRLS_MAX_DELETE_PERCENT` of the rows"
+        ),
+    ),
+)
 
 JOBS = (CHARGING_IMPORT_VERSIONS,)

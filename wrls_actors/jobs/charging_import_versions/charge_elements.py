@@ -37,11 +37,27 @@ LOOKUPS = (
     ("limited", ("TIMELTD_ST_DATE", "TIMELTD_END_DATE"), nald_date, "date"),
 )
 
-COLUMNS = ("charge_version_id", "abstraction_period_start_day", "abstraction_period_start_month",
-           "abstraction_period_end_day", "abstraction_period_end_month", "authorised_annual_quantity",
-           "billable_annual_quantity", "season", "season_derived", "source", "loss", "factors_overridden",
-           "time_limited_start_date", "time_limited_end_date", "description", "purpose_primary_id",
-           "purpose_secondary_id", "purpose_use_id", "is_section_127_agreement_enabled")
+COLUMNS = (
+    "charge_version_id",
+    "abstraction_period_start_day",
+    "abstraction_period_start_month",
+    "abstraction_period_end_day",
+    "abstraction_period_end_month",
+    "authorised_annual_quantity",
+    "billable_annual_quantity",
+    "season",
+    "season_derived",
+    "source",
+    "loss",
+    "factors_overridden",
+    "time_limited_start_date",
+    "time_limited_end_date",
+    "description",
+    "purpose_primary_id",
+    "purpose_secondary_id",
+    "purpose_use_id",
+    "is_section_127_agreement_enabled",
+)
 
 UPSERT = text(f"""
     WITH {", ".join(unnest(name, sql_type) for name, _, _, sql_type in LOOKUPS)},
@@ -132,5 +148,7 @@ def charge_elements(ctx: StepContext) -> None:
     ctx.count("charge_elements_skipped_no_purpose", result.no_purpose)
     report_rows(ctx, "charge elements", result.unreadable, result.examples, result.duplicates)
     if result.no_purpose:
-        ctx.logger.warning("%d charge elements left out: purpose codes not in water.purposes_* "
-                           "(charging-import-data writes them)", result.no_purpose)
+        ctx.logger.warning(
+            "%d charge elements left out: purpose codes not in water.purposes_* (charging-import-data writes them)",
+            result.no_purpose,
+        )

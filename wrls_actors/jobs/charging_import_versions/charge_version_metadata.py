@@ -91,8 +91,9 @@ def _version(row) -> NaldVersion:
     flag = (row.in_error or "").strip()
     if flag not in ERROR_FLAGS:
         raise ValueError(f"IN_ERROR_STATUS {row.in_error!r} is not Y or N")
-    return NaldVersion(required_integer(row.version_number), required_date(row.start_date),
-                       nald_date(row.end_date), ERROR_FLAGS[flag])
+    return NaldVersion(
+        required_integer(row.version_number), required_date(row.start_date), nald_date(row.end_date), ERROR_FLAGS[flag]
+    )
 
 
 def histories(ctx: StepContext, rows: Iterable) -> Iterator[tuple[str, list[ChargeVersion] | None]]:
@@ -121,8 +122,16 @@ def _stage(connection: Connection, versions: Iterable[ChargeVersion]) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for v in versions:
-        writer.writerow((v.external_id, v.version_number, v.start_date, "" if v.end_date is None else v.end_date,
-                         v.status, v.is_nald_gap))
+        writer.writerow(
+            (
+                v.external_id,
+                v.version_number,
+                v.start_date,
+                "" if v.end_date is None else v.end_date,
+                v.status,
+                v.is_nald_gap,
+            )
+        )
     buffer.seek(0)
     connection.exec_driver_sql(STAGE)
     driver = connection.connection.driver_connection
@@ -152,5 +161,8 @@ def charge_version_metadata(ctx: StepContext) -> None:
     ctx.count("charge_version_metadata_deleted", deleted)
     ctx.count("licences_unreadable", len(unreadable))
     if unreadable:
-        ctx.logger.warning("%d licences' charge versions could not be read and were left as they were "
-                           "(first: %s)", len(unreadable), ", ".join(unreadable[:5]))
+        ctx.logger.warning(
+            "%d licences' charge versions could not be read and were left as they were (first: %s)",
+            len(unreadable),
+            ", ".join(unreadable[:5]),
+        )

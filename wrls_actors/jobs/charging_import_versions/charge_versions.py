@@ -22,9 +22,23 @@ from ...runtime import PermanentError, StepContext
 from ..upsert import update_when_changed
 from .charge_version_metadata import SROC_START
 
-COLUMNS = ("licence_ref", "scheme", "version_number", "start_date", "end_date", "status", "apportionment", "error",
-           "billed_upto_date", "region_code", "source", "invoice_account_id", "company_id", "licence_id",
-           "change_reason_id")
+COLUMNS = (
+    "licence_ref",
+    "scheme",
+    "version_number",
+    "start_date",
+    "end_date",
+    "status",
+    "apportionment",
+    "error",
+    "billed_upto_date",
+    "region_code",
+    "source",
+    "invoice_account_id",
+    "company_id",
+    "licence_id",
+    "change_reason_id",
+)
 
 CHANGE_REASON = text("SELECT change_reason_id FROM water.change_reasons WHERE description = :d")
 
@@ -79,15 +93,20 @@ def charge_versions(ctx: StepContext) -> None:
     with ctx.engine.begin() as connection:
         reason = connection.execute(CHANGE_REASON, {"d": NALD_GAP}).scalar()
         if reason is None:
-            raise PermanentError(f"water.change_reasons has no row {NALD_GAP!r}: the gap versions need it "
-                                 "(the water service seeds it)")
+            raise PermanentError(
+                f"water.change_reasons has no row {NALD_GAP!r}: the gap versions need it (the water service seeds it)"
+            )
         billed = column_lookup(connection, "NALD_CHG_VERSIONS", ("BILLED_UPTO_DATE",), nald_date)
         report_unreadable(ctx, "NALD_CHG_VERSIONS", ("BILLED_UPTO_DATE",), billed)
-        result = connection.execute(UPSERT, {"reason": reason, "sroc_start": SROC_START,
-                                             **billed.params("billed")}).one()
+        result = connection.execute(
+            UPSERT, {"reason": reason, "sroc_start": SROC_START, **billed.params("billed")}
+        ).one()
     ctx.count("charge_versions", result.total)
     ctx.count("charge_versions_written", result.written)
     ctx.count("charge_versions_unreadable", result.unreadable)
     if result.unreadable:
-        ctx.logger.warning("%d charge versions left as they were: a billed-up-to date cannot be read "
-                           "(first: %s)", result.unreadable, ", ".join(result.examples))
+        ctx.logger.warning(
+            "%d charge versions left as they were: a billed-up-to date cannot be read (first: %s)",
+            result.unreadable,
+            ", ".join(result.examples),
+        )

@@ -85,15 +85,30 @@ def clean_up(ctx: StepContext) -> None:
     with ctx.engine.begin() as connection:
         live = connection.execute(LIVE).one()
         elements = connection.execute(DELETE_ELEMENTS, params).one()
-        check_deletion(ctx.params, table="water.charge_elements", deleting=elements.deleted,
-                       live=live.elements, max_percent=max_percent, rows="NALD rows")
+        check_deletion(
+            ctx.params,
+            table="water.charge_elements",
+            deleting=elements.deleted,
+            live=live.elements,
+            max_percent=max_percent,
+            rows="NALD rows",
+        )
         versions = connection.execute(DELETE_VERSIONS, params).one()
-        check_deletion(ctx.params, table="water.charge_versions", deleting=versions.deleted,
-                       live=live.versions, max_percent=max_percent, rows="NALD rows")
+        check_deletion(
+            ctx.params,
+            table="water.charge_versions",
+            deleting=versions.deleted,
+            live=live.versions,
+            max_percent=max_percent,
+            rows="NALD rows",
+        )
     ctx.count("charge_elements_deleted", elements.deleted)
     ctx.count("charge_elements_kept_billed", elements.kept)
     ctx.count("charge_versions_deleted", versions.deleted)
     ctx.count("charge_versions_kept_billed", versions.kept)
     if elements.kept or versions.kept:
-        ctx.logger.info("kept %d charge elements and %d charge versions NALD no longer has: bill runs refer "
-                        "to them", elements.kept, versions.kept)
+        ctx.logger.info(
+            "kept %d charge elements and %d charge versions NALD no longer has: bill runs refer to them",
+            elements.kept,
+            versions.kept,
+        )

@@ -83,13 +83,22 @@ def charge_history(licence: Licence, versions: list[NaldVersion]) -> list[Charge
     mapped = []
     for i, version in enumerate(ordered):
         following = ordered[i + 1] if i + 1 < len(ordered) else None
-        mapped.append(ChargeVersion(
-            f"{licence.key}:{version.version_number}", version.version_number, version.start_date,
-            _clipped_end(version, following), SUPERSEDED if _is_error(version, following) else CURRENT, False))
+        mapped.append(
+            ChargeVersion(
+                f"{licence.key}:{version.version_number}",
+                version.version_number,
+                version.start_date,
+                _clipped_end(version, following),
+                SUPERSEDED if _is_error(version, following) else CURRENT,
+                False,
+            )
+        )
     gaps = _gaps(licence, [v for v in mapped if v.status == CURRENT])
     highest = max(v.version_number for v in mapped)
-    numbered = [ChargeVersion(external_id, highest + n, start, end, CURRENT, True)
-                for n, (start, end, external_id) in enumerate(gaps, 1)]
+    numbered = [
+        ChargeVersion(external_id, highest + n, start, end, CURRENT, True)
+        for n, (start, end, external_id) in enumerate(gaps, 1)
+    ]
     return sorted(mapped + numbered, key=lambda v: (v.start_date, v.version_number))
 
 
@@ -108,8 +117,9 @@ def _gaps(licence: Licence, current: list[ChargeVersion]) -> list[tuple[date, da
         # A current version followed by another was clipped, so it has an end date.
         day_before = following.start_date - ONE_DAY
         if version.end_date is not None and version.end_date < day_before:
-            gaps.append((version.end_date + ONE_DAY, day_before,
-                         f"{key}:{version.version_number}-{following.version_number}"))
+            gaps.append(
+                (version.end_date + ONE_DAY, day_before, f"{key}:{version.version_number}-{following.version_number}")
+            )
     last = current[-1]
     if last.end_date is not None and (licence.end_date is None or licence.end_date > last.end_date):
         gaps.append((last.end_date + ONE_DAY, licence.end_date, f"{key}:licenceEnd"))

@@ -16,9 +16,19 @@ from ...runtime import Job, Step
 from .report import report_changes
 
 # As the tracker's email: 10 to 20 minutes of trying for a Notify incident to pass.
-CHECK_FOR_UPDATED_INVOICE_ACCOUNTS = Job("check-for-updated-invoice-accounts", queue="default", steps=(
-    Step("report-changes", report_changes, time_limit=timedelta(minutes=2), max_retries=8,
-         min_backoff=timedelta(seconds=5), max_backoff=timedelta(minutes=5)),
-))
+CHECK_FOR_UPDATED_INVOICE_ACCOUNTS = Job(
+    "check-for-updated-invoice-accounts",
+    queue="default",
+    steps=(
+        Step(
+            "report-changes",
+            report_changes,
+            time_limit=timedelta(minutes=2),
+            max_retries=8,
+            min_backoff=timedelta(seconds=5),
+            max_backoff=timedelta(minutes=5),
+        ),
+    ),
+)
 
 JOBS = (CHECK_FOR_UPDATED_INVOICE_ACCOUNTS,)

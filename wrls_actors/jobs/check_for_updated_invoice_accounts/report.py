@@ -99,12 +99,14 @@ def report_changes(ctx: StepContext) -> None:
     ref = reference(cfg.environment, news)
     sent = notify.find_by_reference(client, ref)
     if sent is not None:
-        ctx.logger.warning("email %s was already accepted by Notify (notification %s): not sent again",
-                           ref, sent.get("id"))
+        ctx.logger.warning(
+            "email %s was already accepted by Notify (notification %s): not sent again", ref, sent.get("id")
+        )
         how = "already sent"
     else:
-        sent = notify.send_email(client, cfg.nald_service_mailbox, cfg.nald_changes_template_id,
-                                 {"content": [line(a) for a in news]}, ref)
+        sent = notify.send_email(
+            client, cfg.nald_service_mailbox, cfg.nald_changes_template_id, {"content": [line(a) for a in news]}, ref
+        )
         ctx.count("emails_sent")
         how = "sent"
     with ctx.engine.begin() as connection:
@@ -115,6 +117,11 @@ def report_changes(ctx: StepContext) -> None:
 
 
 def record(connection: Connection, accounts, notification_id: str | None) -> None:
-    connection.execute(RECORD, {"ids": [a.invoice_account_id for a in accounts],
-                                "hashes": [a.hashes for a in accounts],
-                                "notification": [notification_id] * len(accounts)})
+    connection.execute(
+        RECORD,
+        {
+            "ids": [a.invoice_account_id for a in accounts],
+            "hashes": [a.hashes for a in accounts],
+            "notification": [notification_id] * len(accounts),
+        },
+    )

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Mapping
+from typing import Any
 
 from notifications_python_client.notifications import NotificationsAPIClient
 from sqlalchemy import Engine, text

@@ -17,15 +17,30 @@ from .tasks import list_tasks, run_task
 
 # A task's batches are short, but a backlog may need many: the time limit stays below RabbitMQ's consumer
 # timeout, and a task cut short keeps what it deleted and goes on from there when retried.
-RUN_TASK = Step("run-task", run_task, time_limit=timedelta(minutes=20), max_retries=2,
-                min_backoff=timedelta(seconds=5), max_backoff=timedelta(minutes=1))
+RUN_TASK = Step(
+    "run-task",
+    run_task,
+    time_limit=timedelta(minutes=20),
+    max_retries=2,
+    min_backoff=timedelta(seconds=5),
+    max_backoff=timedelta(minutes=1),
+)
 
-CLEAN = Job("clean", queue="default", steps=(
-    Step("list-tasks", list_tasks, fan_out=RUN_TASK, on_child_failure=CONTINUE),
-    Step("report", report, time_limit=timedelta(minutes=1), max_retries=WAIT_FOR_ERRORS + 1),
-), params=(
-    Param("force", bool, default=False,
-          help="delete more than `WRLS_MAX_DELETE_PERCENT` of the void return logs, company contacts or contacts"),
-))
+CLEAN = Job(
+    "clean",
+    queue="default",
+    steps=(
+        Step("list-tasks", list_tasks, fan_out=RUN_TASK, on_child_failure=CONTINUE),
+        Step("report", report, time_limit=timedelta(minutes=1), max_retries=WAIT_FOR_ERRORS + 1),
+    ),
+    params=(
+        Param(
+            "force",
+            bool,
+            default=False,
+            help="delete more than `WRLS_MAX_DELETE_PERCENT` of the void return logs, company contacts or contacts",
+        ),
+    ),
+)
 
 JOBS = (CLEAN,)

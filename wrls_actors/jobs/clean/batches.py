@@ -16,8 +16,9 @@ from ...runtime import StepContext
 from ..guards import check_deletion
 
 
-def delete_in_batches(engine: Engine, table: str, key: str, matching: str, batch_rows: int,
-                      **params: Any) -> tuple[int, int]:
+def delete_in_batches(
+    engine: Engine, table: str, key: str, matching: str, batch_rows: int, **params: Any
+) -> tuple[int, int]:
     """Delete the rows of ``table`` whose ``key`` ``matching`` returns, ``batch_rows`` at a time.
 
     Returns (rows deleted, batches run); it stops at the first batch that

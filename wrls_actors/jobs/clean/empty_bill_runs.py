@@ -37,37 +37,41 @@ NEXT_BATCH = text("""
 """)
 
 # Children before parents: the legacy tables' foreign keys (transactions -> bill licences) require it.
-DELETIONS = tuple(text(sql) for sql in (
-    "UPDATE water.licence_supplementary_years SET bill_run_id = NULL, updated_at = now() WHERE bill_run_id = :id",
-    """DELETE FROM water.review_charge_element_returns WHERE review_return_id IN (
+DELETIONS = tuple(
+    text(sql)
+    for sql in (
+        "UPDATE water.licence_supplementary_years SET bill_run_id = NULL, updated_at = now() WHERE bill_run_id = :id",
+        """DELETE FROM water.review_charge_element_returns WHERE review_return_id IN (
            SELECT rr.id FROM water.review_returns rr JOIN water.review_licences rl ON rl.id = rr.review_licence_id
            WHERE rl.bill_run_id = :id)""",
-    """DELETE FROM water.review_charge_elements WHERE review_charge_reference_id IN (
+        """DELETE FROM water.review_charge_elements WHERE review_charge_reference_id IN (
            SELECT rcr.id FROM water.review_charge_references rcr
            JOIN water.review_charge_versions rcv ON rcv.id = rcr.review_charge_version_id
            JOIN water.review_licences rl ON rl.id = rcv.review_licence_id WHERE rl.bill_run_id = :id)""",
-    """DELETE FROM water.review_charge_references WHERE review_charge_version_id IN (
+        """DELETE FROM water.review_charge_references WHERE review_charge_version_id IN (
            SELECT rcv.id FROM water.review_charge_versions rcv
            JOIN water.review_licences rl ON rl.id = rcv.review_licence_id WHERE rl.bill_run_id = :id)""",
-    """DELETE FROM water.review_charge_versions WHERE review_licence_id IN (
+        """DELETE FROM water.review_charge_versions WHERE review_licence_id IN (
            SELECT id FROM water.review_licences WHERE bill_run_id = :id)""",
-    """DELETE FROM water.review_returns WHERE review_licence_id IN (
+        """DELETE FROM water.review_returns WHERE review_licence_id IN (
            SELECT id FROM water.review_licences WHERE bill_run_id = :id)""",
-    "DELETE FROM water.review_licences WHERE bill_run_id = :id",
-    """DELETE FROM water.billing_transactions WHERE billing_invoice_licence_id IN (
+        "DELETE FROM water.review_licences WHERE bill_run_id = :id",
+        """DELETE FROM water.billing_transactions WHERE billing_invoice_licence_id IN (
            SELECT bil.billing_invoice_licence_id FROM water.billing_invoice_licences bil
            JOIN water.billing_invoices bi ON bi.billing_invoice_id = bil.billing_invoice_id
            WHERE bi.billing_batch_id = :id)""",
-    """DELETE FROM water.billing_invoice_licences WHERE billing_invoice_id IN (
+        """DELETE FROM water.billing_invoice_licences WHERE billing_invoice_id IN (
            SELECT billing_invoice_id FROM water.billing_invoices WHERE billing_batch_id = :id)""",
-    "DELETE FROM water.billing_invoices WHERE billing_batch_id = :id",
-    "DELETE FROM water.billing_batch_charge_version_years WHERE billing_batch_id = :id",
-    "DELETE FROM water.billing_volumes WHERE billing_batch_id = :id",
-))
+        "DELETE FROM water.billing_invoices WHERE billing_batch_id = :id",
+        "DELETE FROM water.billing_batch_charge_version_years WHERE billing_batch_id = :id",
+        "DELETE FROM water.billing_volumes WHERE billing_batch_id = :id",
+    )
+)
 
 # Still empty when its turn comes, and held until deleted: a bill run that moved on meanwhile is left alone.
-LOCK_BILL_RUN = text("SELECT 1 FROM water.billing_batches WHERE billing_batch_id = CAST(:id AS uuid) "
-                     "AND status = 'empty' FOR UPDATE")
+LOCK_BILL_RUN = text(
+    "SELECT 1 FROM water.billing_batches WHERE billing_batch_id = CAST(:id AS uuid) AND status = 'empty' FOR UPDATE"
+)
 DELETE_BILL_RUN = text("DELETE FROM water.billing_batches WHERE billing_batch_id = CAST(:id AS uuid)")
 
 
@@ -96,8 +100,10 @@ def delete_empty_bill_runs(ctx: StepContext) -> None:
     if refused:
         ctx.count("empty_bill_runs_refused", len(refused))
         listed = "; ".join(f"{bill_run}: {error}" for bill_run, error in sorted(refused.items()))
-        raise PermanentJobError(f"{len(refused)} empty bill run(s) kept, the Charging Module refused their "
-                                f"deletion ({deleted} deleted): {listed}"[:2000])
+        raise PermanentJobError(
+            f"{len(refused)} empty bill run(s) kept, the Charging Module refused their "
+            f"deletion ({deleted} deleted): {listed}"[:2000]
+        )
 
 
 def _delete(connection: Connection, bill_run_id: str) -> int:

@@ -22,6 +22,7 @@ INCOMPLETE = """
 def delete_incomplete_company_contacts(ctx: StepContext) -> None:
     settings = config()
     guard(ctx, "crm_v2.company_contacts", INCOMPLETE, settings.max_delete_percent)
-    deleted, batches = delete_in_batches(ctx.engine, "crm_v2.company_contacts", "company_contact_id", INCOMPLETE,
-                                         settings.clean_batch_rows)
+    deleted, batches = delete_in_batches(
+        ctx.engine, "crm_v2.company_contacts", "company_contact_id", INCOMPLETE, settings.clean_batch_rows
+    )
     count(ctx, "incomplete_company_contacts", deleted, batches)

@@ -22,6 +22,7 @@ ORPHANED = """
 def delete_orphaned_contacts(ctx: StepContext) -> None:
     settings = config()
     guard(ctx, "crm_v2.contacts", ORPHANED, settings.max_delete_percent)
-    deleted, batches = delete_in_batches(ctx.engine, "crm_v2.contacts", "contact_id", ORPHANED,
-                                         settings.clean_batch_rows)
+    deleted, batches = delete_in_batches(
+        ctx.engine, "crm_v2.contacts", "contact_id", ORPHANED, settings.clean_batch_rows
+    )
     count(ctx, "orphaned_contacts", deleted, batches)

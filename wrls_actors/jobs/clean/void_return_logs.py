@@ -26,6 +26,5 @@ VOID = """
 def delete_void_return_logs(ctx: StepContext) -> None:
     settings = config()
     guard(ctx, "returns.returns", VOID, settings.max_delete_percent)
-    deleted, batches = delete_in_batches(ctx.engine, "returns.returns", "return_id", VOID,
-                                         settings.clean_batch_rows)
+    deleted, batches = delete_in_batches(ctx.engine, "returns.returns", "return_id", VOID, settings.clean_batch_rows)
     count(ctx, "void_return_logs", deleted, batches)

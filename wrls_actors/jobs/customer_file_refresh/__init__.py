@@ -16,9 +16,19 @@ from .record import record_file_references
 
 # A Charging Module outage fails the run after two quick retries: the next
 # hourly run reads the same 7 days again, so nothing is lost by waiting for it.
-CUSTOMER_FILE_REFRESH = Job("customer-file-refresh", queue="default", steps=(
-    Step("record-file-references", record_file_references, time_limit=timedelta(minutes=2), max_retries=2,
-         min_backoff=timedelta(seconds=1), max_backoff=timedelta(seconds=30)),
-))
+CUSTOMER_FILE_REFRESH = Job(
+    "customer-file-refresh",
+    queue="default",
+    steps=(
+        Step(
+            "record-file-references",
+            record_file_references,
+            time_limit=timedelta(minutes=2),
+            max_retries=2,
+            min_backoff=timedelta(seconds=1),
+            max_backoff=timedelta(seconds=30),
+        ),
+    ),
+)
 
 JOBS = (CUSTOMER_FILE_REFRESH,)

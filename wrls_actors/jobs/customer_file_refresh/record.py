@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -32,15 +32,21 @@ def parse_files(body: Any) -> list[CustomerFile]:
         try:
             exported = datetime.fromisoformat(item["exportedAt"])
             if exported.tzinfo is not None:
-                exported = exported.astimezone(timezone.utc).replace(tzinfo=None)
+                exported = exported.astimezone(UTC).replace(tzinfo=None)
             customers = item["exportedCustomers"]
-            if not isinstance(item["fileReference"], str) or not isinstance(customers, list) \
-                    or not all(isinstance(c, str) for c in customers):
+            if (
+                not isinstance(item["fileReference"], str)
+                or not isinstance(customers, list)
+                or not all(isinstance(c, str) for c in customers)
+            ):
                 raise TypeError
             files.append(CustomerFile(item["fileReference"], exported, tuple(customers)))
         except (KeyError, TypeError, ValueError):
-            raise PermanentError(f"Charging Module {PATH}: file {n} is not "
-                                 "{fileReference, exportedAt, exportedCustomers}: " f"{str(item)[:200]}") from None
+            raise PermanentError(
+                f"Charging Module {PATH}: file {n} is not "
+                "{fileReference, exportedAt, exportedCustomers}: "
+                f"{str(item)[:200]}"
+            ) from None
     return files
 
 
@@ -85,11 +91,14 @@ def record_file_references(ctx: StepContext) -> None:
         return
     accounts = sorted(latest)
     with ctx.engine.begin() as connection:
-        updated, unknown = connection.execute(RECORD, {
-            "numbers": accounts,
-            "refs": [latest[a].reference for a in accounts],
-            "dates": [latest[a].exported_at for a in accounts],
-        }).one()
+        updated, unknown = connection.execute(
+            RECORD,
+            {
+                "numbers": accounts,
+                "refs": [latest[a].reference for a in accounts],
+                "dates": [latest[a].exported_at for a in accounts],
+            },
+        ).one()
     ctx.count("accounts_updated", updated)
     if unknown:
         # Accounts WRLS does not know (yet): reported, not an error; a later run sets them.

@@ -72,17 +72,31 @@ def due(connection: Connection, column: Column) -> list[Licence]:
     t = permit.licence
     edits = connection.execute(
         select(t.c.licence_id, t.c.licence_ref, t.c.licence_data_value)
-        .where(t.c.licence_type_id == DIGITISE_LICENCE_TYPE_ID,
-               t.c.licence_data_value["status"].astext == reducer.STATUS_APPROVED,
-               _is_due(column))
-        .order_by(t.c.licence_ref, t.c.licence_id)).all()
+        .where(
+            t.c.licence_type_id == DIGITISE_LICENCE_TYPE_ID,
+            t.c.licence_data_value["status"].astext == reducer.STATUS_APPROVED,
+            _is_due(column),
+        )
+        .order_by(t.c.licence_ref, t.c.licence_id)
+    ).all()
     refs = sorted({row.licence_ref for row in edits})
-    copies = dict(connection.execute(
-        select(t.c.licence_ref, t.c.licence_data_value)
-        .where(t.c.licence_type_id == permit.NALD_LICENCE_TYPE_ID, t.c.licence_regime_id == permit.NALD_REGIME_ID,
-               t.c.licence_ref.in_(bindparam("refs", expanding=True))), {"refs": refs}).all()) if refs else {}
-    return [replayed(row.licence_id, row.licence_ref, row.licence_data_value, copies.get(row.licence_ref))
-            for row in edits]
+    copies = (
+        dict(
+            connection.execute(
+                select(t.c.licence_ref, t.c.licence_data_value).where(
+                    t.c.licence_type_id == permit.NALD_LICENCE_TYPE_ID,
+                    t.c.licence_regime_id == permit.NALD_REGIME_ID,
+                    t.c.licence_ref.in_(bindparam("refs", expanding=True)),
+                ),
+                {"refs": refs},
+            ).all()
+        )
+        if refs
+        else {}
+    )
+    return [
+        replayed(row.licence_id, row.licence_ref, row.licence_data_value, copies.get(row.licence_ref)) for row in edits
+    ]
 
 
 def replayed(permit_licence_id: int, licence_ref: str, edits: Any, nald_copy: Any) -> Licence:
@@ -116,7 +130,8 @@ def conditions(connection: Connection, licences: Iterable[Licence]) -> dict[str,
         return {}
     # The equality on the first two parts lets PostgreSQL join on it (a merge join over 300,000 rows in
     # bench/digitise.py: 0.3 s) instead of running a LIKE, a scan of the table, per item as the legacy did.
-    rows = connection.execute(text("""
+    rows = connection.execute(
+        text("""
         SELECT DISTINCT ON (k.prefix) k.prefix, c.licence_version_purpose_condition_id,
                c.licence_version_purpose_id, c.licence_version_purpose_condition_type_id
           FROM unnest(CAST(:prefixes AS text[])) AS k(prefix)
@@ -124,9 +139,17 @@ def conditions(connection: Connection, licences: Iterable[Licence]) -> dict[str,
             ON split_part(c.external_id, ':', 1) || ':' || split_part(c.external_id, ':', 2) || ':' = k.prefix
            AND c.external_id LIKE k.prefix || '%'
          ORDER BY k.prefix, c.date_created DESC, c.licence_version_purpose_condition_id
-    """), {"prefixes": prefixes}).all()
-    return {row.prefix: Condition(str(row.licence_version_purpose_condition_id), str(row.licence_version_purpose_id),
-                                  str(row.licence_version_purpose_condition_type_id)) for row in rows}
+    """),
+        {"prefixes": prefixes},
+    ).all()
+    return {
+        row.prefix: Condition(
+            str(row.licence_version_purpose_condition_id),
+            str(row.licence_version_purpose_id),
+            str(row.licence_version_purpose_condition_type_id),
+        )
+        for row in rows
+    }
 
 
 def claim(connection: Connection, column: Column, permit_licence_id: int) -> bool:
@@ -137,13 +160,22 @@ def claim(connection: Connection, column: Column, permit_licence_id: int) -> boo
     """
     t = permit.licence
     claimed = connection.execute(
-        update(t).where(t.c.licence_id == permit_licence_id, _is_due(column))
-        .values({column.name: func.now()}).returning(t.c.licence_id)).first()
+        update(t)
+        .where(t.c.licence_id == permit_licence_id, _is_due(column))
+        .values({column.name: func.now()})
+        .returning(t.c.licence_id)
+    ).first()
     return claimed is not None
 
 
-def copy_each(engine: Engine, column: Column, due: Iterable[Licence], skipped: Skipped,
-              plan: Callable[[Licence], Plan], write: Callable[[Connection, Licence, Plan], None]) -> int:
+def copy_each(
+    engine: Engine,
+    column: Column,
+    due: Iterable[Licence],
+    skipped: Skipped,
+    plan: Callable[[Licence], Plan],
+    write: Callable[[Connection, Licence, Plan], None],
+) -> int:
     """Copy each licence on its own: ``plan`` its rows (pure; ``BadData`` skips the licence), then in one
     transaction take it (:func:`claim`) and ``write`` them. How many licences were copied."""
     copied = 0

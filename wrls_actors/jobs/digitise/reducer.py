@@ -107,8 +107,13 @@ def _add(state: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]
     item_id = payload.get("id")
     if any(item.get("id") == item_id for item in items):
         raise ReplayError(f"cannot add data with ID {item_id}, already exists")
-    item: dict[str, Any] = {"id": item_id, "schema": payload.get("schema"), "issueNumber": payload.get("issueNumber"),
-            "incrementNumber": payload.get("incrementNumber"), "content": {}}
+    item: dict[str, Any] = {
+        "id": item_id,
+        "schema": payload.get("schema"),
+        "issueNumber": payload.get("issueNumber"),
+        "incrementNumber": payload.get("incrementNumber"),
+        "content": {},
+    }
     return _with_items(state, [*items, item])
 
 
@@ -130,4 +135,8 @@ def _delete(state: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, A
     return _with_items(state, items)
 
 
-_HANDLERS: dict[Any, Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]] = {ADD_DATA: _add, EDIT_DATA: _edit, DELETE_DATA: _delete}
+_HANDLERS: dict[Any, Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]] = {
+    ADD_DATA: _add,
+    EDIT_DATA: _edit,
+    DELETE_DATA: _delete,
+}

@@ -23,5 +23,7 @@ class Skipped:
             return done
         named = "; ".join(f"{ref}: {reason}" for ref, reason in self.reasons[:NOTE_NAMES])
         more = len(self.reasons) - NOTE_NAMES
-        return (f"{done}; {len(self.reasons)} licences skipped for bad data ({named}"
-                f"{f'; and {more} more, see the log' if more > 0 else ''})")
+        return (
+            f"{done}; {len(self.reasons)} licences skipped for bad data ({named}"
+            f"{f'; and {more} more, see the log' if more > 0 else ''})"
+        )

@@ -144,6 +144,7 @@ def gauging_station_id(content: Any) -> str | None:
 
 # --- notes -----------------------------------------------------------------------------------------
 
+
 def _text(value: Any) -> str:
     """A value as a JavaScript template literal shows it, except that a missing one is empty."""
     if value is None:
@@ -171,8 +172,10 @@ def measurement_point(point: Any) -> str:
     if diagram == "Map":
         return f"marked as {_text(value_at(point, 'measurement_point_reference'))} on the map"
     if diagram == "Drawing":
-        return (f"and on drawing {_text(value_at(point, 'measurement_point_drawing_name'))} "
-                f"dated {_text(value_at(point, 'measurement_point_drawing_date'))}")
+        return (
+            f"and on drawing {_text(value_at(point, 'measurement_point_drawing_name'))} "
+            f"dated {_text(value_at(point, 'measurement_point_drawing_date'))}"
+        )
     return ""
 
 
@@ -183,17 +186,24 @@ def _purpose(purpose_type: Any, abstraction: str, power: str, other: str | None 
 
 
 def _notes_2_3(c: Mapping[str, Any], v) -> str:
-    said = "abstraction point" if value_at(c, "measurement_point", "measurement_point_diagram_type") == "None" \
+    said = (
+        "abstraction point"
+        if value_at(c, "measurement_point", "measurement_point_diagram_type") == "None"
         else "reference point"
-    cause = (f"flow immediately downstream of the said {said} to fall below that rate."
-             if c.get("hof_type") == "Hands off flow" else
-             f"water level at the said {said} to fall below that level.")
-    return (f"No {_purpose(c.get('purpose_type'), 'abstraction', 'power production')} shall take place unless "
-            f"the rate of flow in the {v('water_body_name', 'name')} as measured "
-            f"{measurement_point(c.get('measurement_point'))} is equal to or greater than "
-            f"{v('hof_hol_flow')}{v('hof_hol_flow_unit')} and the "
-            f"{_purpose(c.get('purpose_type'), 'abstraction', 'power production', 'turbine')} shall not cause the "
-            f"{cause} This shall be known as the {v('hof_type')}.")
+    )
+    cause = (
+        f"flow immediately downstream of the said {said} to fall below that rate."
+        if c.get("hof_type") == "Hands off flow"
+        else f"water level at the said {said} to fall below that level."
+    )
+    return (
+        f"No {_purpose(c.get('purpose_type'), 'abstraction', 'power production')} shall take place unless "
+        f"the rate of flow in the {v('water_body_name', 'name')} as measured "
+        f"{measurement_point(c.get('measurement_point'))} is equal to or greater than "
+        f"{v('hof_hol_flow')}{v('hof_hol_flow_unit')} and the "
+        f"{_purpose(c.get('purpose_type'), 'abstraction', 'power production', 'turbine')} shall not cause the "
+        f"{cause} This shall be known as the {v('hof_type')}."
+    )
 
 
 _TEMPLATES = {
@@ -201,44 +211,53 @@ _TEMPLATES = {
         f"No abstraction shall take place unless the level of water in the {v('water_body_name', 'name')} "
         f"as measured {measurement_point(c.get('measurement_point'))} is equal to or greater than "
         f"{v('hol_rate_level')}{v('unit')} and the abstraction shall not cause the level at the said "
-        f"{v('point')} to fall below that level."),
+        f"{v('point')} to fall below that level."
+    ),
     "/wr22/2.2": lambda c, v: (
         f"Abstraction shall not exceed {v('max_rate')}{v('max_rate_unit')} {v('rate_type')} "
         f"when the level in the {v('water_body_name', 'name')} as measured "
         f"{measurement_point(c.get('measurement_point'))} is equal to or greater than "
-        f"{v('hol_rate_level')}{v('hol_rate_level_unit')}."),
+        f"{v('hol_rate_level')}{v('hol_rate_level_unit')}."
+    ),
     "/wr22/2.3": _notes_2_3,
     "/wr22/2.4": lambda c, v: (
         f"The quantity of water {_purpose(c.get('purpose_type'), 'abstracted', 'used for power production')} "
         f"shall not exceed {v('max_percentage')} percent of the available flow in the "
-        f"{v('water_body_name', 'name')} in excess of the hands off flow."),
+        f"{v('water_body_name', 'name')} in excess of the hands off flow."
+    ),
     "/wr22/2.5": lambda c, v: (
         f"No abstraction shall take place when the flow in the {v('water_body_name', 'name')} "
         f"as gauged by the Agency at its flow gauging station at {v('gauging_station', 'value')} "
         f"is equal to or less than {v('max_rate')}{v('max_rate_unit')} "
-        "as may be notified by the Agency. The Agency’s said gauging of the flow shall be conclusive."),
+        "as may be notified by the Agency. The Agency’s said gauging of the flow shall be conclusive."
+    ),
     "/wr22/2.6": lambda c, v: (
         f"Abstraction shall not exceed {v('max_rate')}{v('max_rate_unit')} "
         f"when the flow in the {v('water_body_name', 'name')} as gauged by the Agency at its flow gauging station "
         f"at {v('gauging_station', 'value')} is equal to or less than {v('hof_rate')}{v('hof_rate_unit')} "
         f"for {v('hof_duration')} "
-        "as may be notified by the Agency. The Agency’s said gauging of the flow shall be conclusive."),
+        "as may be notified by the Agency. The Agency’s said gauging of the flow shall be conclusive."
+    ),
     "/wr22/2.7": lambda c, v: (
         f"The quantity of water abstracted shall not exceed {v('max_percentage')}% of "
-        f"the available flow in the {v('water_body_name', 'name')} in excess of {v('max_rate')}{v('unit')}."),
+        f"the available flow in the {v('water_body_name', 'name')} in excess of {v('max_rate')}{v('unit')}."
+    ),
     "/wr22/2.8": lambda c, v: (
         f"The rate of flow of {v('max_rate')}{v('unit')} "
-        f"shall be delivered via a {v('delivery_method')} located at {v('ngr')}."),
+        f"shall be delivered via a {v('delivery_method')} located at {v('ngr')}."
+    ),
     "/wr22/2.9.4": lambda c, v: (
         "Denver – New Licences Only: In this provision the ‘Combined Flow’ shall mean the sum of the flows of "
         "water in the Ely Ouse River and the Cut-Off Channel as measured by the Agency at the Denver Complex at "
         "National Grid Reference TF 58807 00990. Main River (in South Level). No water shall be abstracted from "
         f"the {v('location')} when the Licence Holder has been notified by the Agency in writing that the "
-        "combined flow is EQUAL to or LESS than 12 cubic metres per second."),
+        "combined flow is EQUAL to or LESS than 12 cubic metres per second."
+    ),
     "/wr22/2.9.8": lambda c, v: (
         f"Lakenheath IDB: No water shall be taken at {v('abstraction_point')} when the water level in "
         "Lakenheath Poor’s Fen is EQUAL TO or LESS THAN 99.8 metres South Level Datum, as indicated by the red "
-        "triangle on the gauging board on the drain at National Grid Reference TL 7003 8386."),
+        "triangle on the gauging board on the drain at National Grid Reference TL 7003 8386."
+    ),
 }
 
 

@@ -9,8 +9,8 @@ write is awaited and a licence with bad data is reported and skipped.
 from ...runtime import Job, Step
 from .copy_links import copy_links
 
-DIGITISE_TO_LICENCE_GAUGING_STATIONS = Job("digitise-to-licence-gauging-stations", queue="default", steps=(
-    Step("copy-links", copy_links),
-))
+DIGITISE_TO_LICENCE_GAUGING_STATIONS = Job(
+    "digitise-to-licence-gauging-stations", queue="default", steps=(Step("copy-links", copy_links),)
+)
 
 JOBS = (DIGITISE_TO_LICENCE_GAUGING_STATIONS,)

@@ -76,8 +76,12 @@ class Link:
         return self.gauging_station_id, self.restriction_type, self.threshold_unit, self.threshold_value
 
 
-def links(licence: edits.Licence, conditions: Mapping[str, edits.Condition], water_licence_id: str | None,
-          stations: Collection[str]) -> list[Link]:
+def links(
+    licence: edits.Licence,
+    conditions: Mapping[str, edits.Condition],
+    water_licence_id: str | None,
+    stations: Collection[str],
+) -> list[Link]:
     """The links the licence's items describe, each once; raises BadData (pure)."""
     found: dict[tuple, Link] = {}
     for item in licence.items:
@@ -89,8 +93,14 @@ def links(licence: edits.Licence, conditions: Mapping[str, edits.Condition], wat
             continue
         if station not in stations:
             raise wr22.BadData(f"unknown gauging station {station}")
-        link = Link(station, condition.licence_version_purpose_condition_id, threshold.restriction_type,
-                    threshold.unit, threshold.value, wr22.alert_type(item.schema))
+        link = Link(
+            station,
+            condition.licence_version_purpose_condition_id,
+            threshold.restriction_type,
+            threshold.unit,
+            threshold.value,
+            wr22.alert_type(item.schema),
+        )
         found.setdefault(link.key, link)
     if found and water_licence_id is None:
         raise wr22.BadData(f"no water.licences row for {licence.licence_ref}")
@@ -103,27 +113,48 @@ def copy_links(ctx: StepContext) -> None:
         due = edits.due(connection, COLUMN)
         conditions = edits.conditions(connection, due)
         water_licences = _water_licences(connection, {licence.licence_ref for licence in due})
-        stations = _stations(connection, {station for licence in due for item in licence.items
-                                          if (station := _station_or_none(item)) is not None})
+        stations = _stations(
+            connection,
+            {station for licence in due for item in licence.items if (station := _station_or_none(item)) is not None},
+        )
 
     added = 0
 
     def write(connection: Connection, licence: edits.Licence, planned: list[Link]) -> None:
         nonlocal added
         if planned:
-            added += len(connection.execute(INSERT, {
-                "licence_id": water_licences[licence.licence_ref],
-                "links": json.dumps([{**dataclasses.asdict(link), "threshold_value": str(link.threshold_value)}
-                                     for link in planned])}).all())
+            added += len(
+                connection.execute(
+                    INSERT,
+                    {
+                        "licence_id": water_licences[licence.licence_ref],
+                        "links": json.dumps(
+                            [
+                                {**dataclasses.asdict(link), "threshold_value": str(link.threshold_value)}
+                                for link in planned
+                            ]
+                        ),
+                    },
+                ).all()
+            )
 
     copied = edits.copy_each(
-        ctx.engine, COLUMN, due, skipped,
-        lambda licence: links(licence, conditions, water_licences.get(licence.licence_ref), stations), write)
+        ctx.engine,
+        COLUMN,
+        due,
+        skipped,
+        lambda licence: links(licence, conditions, water_licences.get(licence.licence_ref), stations),
+        write,
+    )
 
     ctx.count("licences_copied", copied)
     ctx.count("links_added", added)
-    ctx.logger.info("%d licences copied, %d licence gauging stations added, %d licences skipped",
-                    copied, added, len(skipped.reasons))
+    ctx.logger.info(
+        "%d licences copied, %d licence gauging stations added, %d licences skipped",
+        copied,
+        added,
+        len(skipped.reasons),
+    )
     ctx.end_run(skipped.note(f"{copied} licences copied, {added} licence gauging stations added"))
 
 
@@ -138,15 +169,21 @@ def _water_licences(connection: Connection, refs: set[str]) -> dict[str, str]:
     if not refs:
         return {}
     t = water.licences
-    return dict(connection.execute(select(t.c.licence_ref, t.c.licence_id)
-                                   .where(t.c.licence_ref.in_(bindparam("refs", expanding=True))),
-                                   {"refs": sorted(refs)}).all())
+    return dict(
+        connection.execute(
+            select(t.c.licence_ref, t.c.licence_id).where(t.c.licence_ref.in_(bindparam("refs", expanding=True))),
+            {"refs": sorted(refs)},
+        ).all()
+    )
 
 
 def _stations(connection: Connection, ids: set[str]) -> set[str]:
     if not ids:
         return set()
     t = water.gauging_stations
-    return set(connection.execute(select(t.c.gauging_station_id)
-                                  .where(t.c.gauging_station_id.in_(bindparam("ids", expanding=True))),
-                                  {"ids": sorted(ids)}).scalars())
+    return set(
+        connection.execute(
+            select(t.c.gauging_station_id).where(t.c.gauging_station_id.in_(bindparam("ids", expanding=True))),
+            {"ids": sorted(ids)},
+        ).scalars()
+    )

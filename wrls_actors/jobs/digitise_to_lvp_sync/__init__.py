@@ -9,8 +9,6 @@ with bad data is reported and skipped.
 from ...runtime import Job, Step
 from .sync_conditions import sync_conditions
 
-DIGITISE_TO_LVP_SYNC = Job("digitise-to-lvp-sync", queue="default", steps=(
-    Step("sync-conditions", sync_conditions),
-))
+DIGITISE_TO_LVP_SYNC = Job("digitise-to-lvp-sync", queue="default", steps=(Step("sync-conditions", sync_conditions),))
 
 JOBS = (DIGITISE_TO_LVP_SYNC,)

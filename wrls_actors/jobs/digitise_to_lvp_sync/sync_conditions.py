@@ -88,9 +88,12 @@ def condition_rows(licence: edits.Licence, conditions: Mapping[str, edits.Condit
         if not isinstance(item.schema, str) or not item.schema:
             raise wr22.BadData(f"WR22 item {item.id} has no schema")
         key = external_id(licence.permit_licence_id, condition, item.schema)
-        rows[key] = ConditionRow(key, condition.licence_version_purpose_id,
-                                 condition.licence_version_purpose_condition_type_id,
-                                 wr22.notes(item.schema, item.content))
+        rows[key] = ConditionRow(
+            key,
+            condition.licence_version_purpose_id,
+            condition.licence_version_purpose_condition_type_id,
+            wr22.notes(item.schema, item.content),
+        )
     return list(rows.values())
 
 
@@ -105,18 +108,30 @@ def sync_conditions(ctx: StepContext) -> None:
     def write(connection: Connection, licence: edits.Licence, rows: list[ConditionRow]) -> None:
         nonlocal added, updated
         if rows:
-            written = connection.execute(UPSERT, {
-                "source": SOURCE, "rows": json.dumps([dataclasses.asdict(row) for row in rows])}).scalars().all()
+            written = (
+                connection.execute(
+                    UPSERT, {"source": SOURCE, "rows": json.dumps([dataclasses.asdict(row) for row in rows])}
+                )
+                .scalars()
+                .all()
+            )
             added += sum(written)
             updated += len(written) - sum(written)
 
-    copied = edits.copy_each(ctx.engine, COLUMN, due, skipped, lambda licence: condition_rows(licence, conditions),
-                             write)
+    copied = edits.copy_each(
+        ctx.engine, COLUMN, due, skipped, lambda licence: condition_rows(licence, conditions), write
+    )
 
     ctx.count("licences_copied", copied)
     ctx.count("conditions_added", added)
     ctx.count("conditions_updated", updated)
-    ctx.logger.info("%d licences copied, %d conditions added, %d updated, %d licences skipped",
-                    copied, added, updated, len(skipped.reasons))
-    ctx.end_run(skipped.note(f"{copied} licences copied, {added} licence version purpose conditions added, "
-                             f"{updated} updated"))
+    ctx.logger.info(
+        "%d licences copied, %d conditions added, %d updated, %d licences skipped",
+        copied,
+        added,
+        updated,
+        len(skipped.reasons),
+    )
+    ctx.end_run(
+        skipped.note(f"{copied} licences copied, {added} licence version purpose conditions added, {updated} updated")
+    )

@@ -17,10 +17,19 @@ from .report import report
 # Below RabbitMQ's 30-minute consumer timeout; a production-size schema takes a minute or two.
 EXPORT_SCHEMA = Step("export-schema", export_schema, time_limit=timedelta(minutes=25), max_retries=2)
 
-EXPORT = Job("export", queue="import", steps=(
-    Step("queue-schemas", queue_schemas, fan_out=EXPORT_SCHEMA, on_child_failure=CONTINUE,
-         time_limit=timedelta(minutes=1)),
-    Step("report", report, time_limit=timedelta(minutes=1)),
-))
+EXPORT = Job(
+    "export",
+    queue="import",
+    steps=(
+        Step(
+            "queue-schemas",
+            queue_schemas,
+            fan_out=EXPORT_SCHEMA,
+            on_child_failure=CONTINUE,
+            time_limit=timedelta(minutes=1),
+        ),
+        Step("report", report, time_limit=timedelta(minutes=1)),
+    ),
+)
 
 JOBS = (EXPORT,)

@@ -25,6 +25,7 @@ The header is the column names camelCased (``region_id`` → ``regionId``,
 from __future__ import annotations
 
 import dataclasses
+from itertools import pairwise
 
 # The legacy spaced every ``:`` and ``,`` of the compact JSON, inside strings too. jsonb's text already has
 # one space after each separator, and JSON allows any padding: spacing every ``:`` and ``,`` of it, then
@@ -37,8 +38,10 @@ _SPACED_JSONB = "replace(replace({v}::text, ':', ': '), ',', ', ')::jsonb::text"
 _COMPACT_JSON = r"""regexp_replace({v}::text, '("(?:[^"\\]|\\.)*")|\s+', '\1', 'g')"""
 _SPACED_JSON = f"replace(replace({_COMPACT_JSON}, ':', ': '), ',', ', ')"
 
-_ISO = ("CASE WHEN {t} = date_trunc('day', {t}) THEN to_char({t}, 'YYYY-MM-DD') "
-        """ELSE to_char({t}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END""")
+_ISO = (
+    "CASE WHEN {t} = date_trunc('day', {t}) THEN to_char({t}, 'YYYY-MM-DD') "
+    """ELSE to_char({t}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END"""
+)
 
 _BARE = {
     "boolean": "{v}::text",
@@ -67,7 +70,7 @@ def camel_case(name: str) -> str:
     if not name:
         return name
     out = [name[0]]
-    for previous, char in zip(name, name[1:]):
+    for previous, char in pairwise(name):
         if char != "_":
             out.append(char.upper() if previous == "_" else char)
     return "".join(out)
@@ -89,8 +92,10 @@ def build_value(column: Column) -> tuple[str, bool]:
     if column.type in ("json", "jsonb"):
         typeof = f"{column.type}_typeof({v})"
         spaced = (_SPACED_JSONB if column.type == "jsonb" else _SPACED_JSON).format(v=v)
-        return (f"CASE {typeof} WHEN 'object' THEN {spaced} WHEN 'array' THEN {spaced} "
-                f"WHEN 'string' THEN nullif({v} #>> '{{}}', '') WHEN 'null' THEN NULL ELSE {v}::text END"), True
+        return (
+            f"CASE {typeof} WHEN 'object' THEN {spaced} WHEN 'array' THEN {spaced} "
+            f"WHEN 'string' THEN nullif({v} #>> '{{}}', '') WHEN 'null' THEN NULL ELSE {v}::text END"
+        ), True
     if column.type in _BARE:
         return _BARE[column.type].format(v=v), False
     return f"nullif({v}::text, '')", True
@@ -105,5 +110,7 @@ def build_copy(schema: str, table: str, columns: list[Column]) -> str:
         if quote:
             quoted.append(f"c{i}")
     force = f", FORCE_QUOTE ({', '.join(quoted)})" if quoted else ""
-    return (f"COPY (SELECT {', '.join(values)} FROM {quote_ident(schema)}.{quote_ident(table)}) "
-            f"TO STDOUT WITH (FORMAT csv{force})")
+    return (
+        f"COPY (SELECT {', '.join(values)} FROM {quote_ident(schema)}.{quote_ident(table)}) "
+        f"TO STDOUT WITH (FORMAT csv{force})"
+    )

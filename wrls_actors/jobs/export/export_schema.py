@@ -34,10 +34,10 @@ def export_schema(ctx: StepContext) -> None:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         tables = read_tables(connection, schema)
         if not tables:
-            raise PermanentJobError(f"schema {schema} has no tables: nothing to export, "
-                                    f"{store.describe(key)} left as it was")
-        upload = MultipartUpload(store.client, store.bucket, key, cfg.export_part_mib << 20,
-                                 {RUN_ID: str(ctx.run_id)})
+            raise PermanentJobError(
+                f"schema {schema} has no tables: nothing to export, {store.describe(key)} left as it was"
+            )
+        upload = MultipartUpload(store.client, store.bucket, key, cfg.export_part_mib << 20, {RUN_ID: str(ctx.run_id)})
         try:
             # Closed here, not whenever the generator is collected: its COPY thread must be done with the
             # connection before the rollback below.
@@ -55,6 +55,14 @@ def export_schema(ctx: StepContext) -> None:
     ctx.count("csv_bytes", written.csv_bytes)
     ctx.count("tgz_bytes", upload.bytes_written)
     ctx.count("parts_uploaded", len(upload.parts))
-    ctx.logger.info("exported schema %s to %s: %d tables, %d rows, %d bytes of CSV in %d bytes (%d parts) in %.1fs",
-                    schema, store.describe(key), written.tables, written.rows, written.csv_bytes,
-                    upload.bytes_written, len(upload.parts), time.monotonic() - started)
+    ctx.logger.info(
+        "exported schema %s to %s: %d tables, %d rows, %d bytes of CSV in %d bytes (%d parts) in %.1fs",
+        schema,
+        store.describe(key),
+        written.tables,
+        written.rows,
+        written.csv_bytes,
+        upload.bytes_written,
+        len(upload.parts),
+        time.monotonic() - started,
+    )

@@ -19,7 +19,8 @@ class MultipartUpload:
         self.client, self.bucket, self.key, self.part_bytes = client, bucket, key, part_bytes
         self._abort_leftovers()
         self.upload_id = client.create_multipart_upload(
-            Bucket=bucket, Key=key, ContentType="application/gzip", Metadata=metadata)["UploadId"]
+            Bucket=bucket, Key=key, ContentType="application/gzip", Metadata=metadata
+        )["UploadId"]
         self.parts: list[dict] = []
         self.buffer = bytearray()
         self.bytes_written = 0
@@ -35,8 +36,9 @@ class MultipartUpload:
 
     def _send(self) -> None:
         number = len(self.parts) + 1
-        answer = self.client.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                                         PartNumber=number, Body=bytes(self.buffer))
+        answer = self.client.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=bytes(self.buffer)
+        )
         self.parts.append({"ETag": answer["ETag"], "PartNumber": number})
         self.bytes_written += len(self.buffer)
         self.buffer = bytearray()
@@ -44,8 +46,9 @@ class MultipartUpload:
     def complete(self) -> None:
         if self.buffer or not self.parts:
             self._send()
-        self.client.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                                              MultipartUpload={"Parts": self.parts})
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
+        )
 
     def abort(self) -> None:
         try:

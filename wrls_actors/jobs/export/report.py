@@ -14,7 +14,8 @@ from .store import RUN_ID, SCHEMAS, export_store, key_of
 
 def report(ctx: StepContext) -> None:
     store = export_store(config())
-    exported, failed = [], []
+    exported: list[str] = []
+    failed: list[str] = []
     for schema in SCHEMAS:
         (exported if _written_by(store, key_of(schema)) == str(ctx.run_id) else failed).append(schema)
     ctx.count("schemas_exported", len(exported))

@@ -12,7 +12,7 @@ import dataclasses
 import queue
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import IO
 
@@ -29,7 +29,9 @@ class Spooled:
     rows: int
 
 
-def spool_tables(connection, schema: str, tables: dict[str, list[Column]], folder: Path | None) -> Iterator[Spooled]:
+def spool_tables(
+    connection, schema: str, tables: dict[str, list[Column]], folder: Path | None
+) -> Generator[Spooled, None, None]:
     """Yield each table spooled, in order; the caller closes each file. Errors of the COPY thread are raised here."""
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -29,8 +29,10 @@ class Written:
 def write_tarball(schema: str, spooled: Iterable[Spooled], out) -> Written:
     written = Written()
     now = int(time.time())
-    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=GZIP_LEVEL, mtime=now) as gz, \
-            tarfile.open(fileobj=gz, mode="w", copybufsize=COPY_BUFFER) as tar:
+    with (
+        gzip.GzipFile(fileobj=out, mode="wb", compresslevel=GZIP_LEVEL, mtime=now) as gz,
+        tarfile.TarFile(fileobj=gz, mode="w", copybufsize=COPY_BUFFER) as tar,
+    ):
         for table in spooled:
             with table.file:
                 member = tarfile.TarInfo(f"{schema}/{table.table}.csv")

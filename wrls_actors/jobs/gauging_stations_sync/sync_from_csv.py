@@ -82,8 +82,9 @@ def match(name: str, rows: list[Row], stations: Sequence[Mapping]) -> list[tuple
         if found is not None:
             key = found["gauging_station_id"]
             if key in claimed:
-                problems.append(Problem(row.line, None, f"matches the same gauging station ({key}) as line "
-                                                        f"{claimed[key]}"))
+                problems.append(
+                    Problem(row.line, None, f"matches the same gauging station ({key}) as line {claimed[key]}")
+                )
             claimed.setdefault(key, row.line)
         pairs.append((row, found))
     if problems:
@@ -92,8 +93,9 @@ def match(name: str, rows: list[Row], stations: Sequence[Mapping]) -> list[tuple
 
 
 def apply(connection: Connection, rows: list[Row]) -> Counter:
-    stations = list(connection.execute(
-        select(table).order_by(table.c.date_created, table.c.gauging_station_id)).mappings())
+    stations = list(
+        connection.execute(select(table).order_by(table.c.date_created, table.c.gauging_station_id)).mappings()
+    )
     return write_rows(connection, table, "gauging_station_id", match(config().gauging_stations_key, rows, stations))
 
 

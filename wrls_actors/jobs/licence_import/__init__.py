@@ -21,30 +21,40 @@ from .wait_for_nald import WAIT_FOR_NALD
 IMPORT_COMPANY = Step("import-company", import_company, queue="import-licence", time_limit=timedelta(minutes=2))
 IMPORT_LICENCE = Step("import-licence", import_licence, queue="import-licence", time_limit=timedelta(minutes=2))
 
-LICENCE_IMPORT = Job("licence-import", queue="import", steps=(
-    # Bounded by WRLS_NALD_WAIT_S, in slices that stay below RabbitMQ's consumer timeout (see jobs/shared/nald_wait.py).
-    WAIT_FOR_NALD,
-    Step("delete-removed-documents", delete_removed_documents),
-    Step("import-purpose-condition-types", import_purpose_condition_types),
-    # A failed company is counted and reported; the licence stage runs all the same (the legacy lost the
-    # whole night's licence import to one failed company).
-    Step("queue-companies", queue_companies, fan_out=IMPORT_COMPANY, on_child_failure=CONTINUE),
-    Step("queue-licences", queue_licences, fan_out=IMPORT_LICENCE, on_child_failure=CONTINUE),
-), params=(
-    Param("force", bool, default=False,
-          help="delete or mark deleted more than `WRLS_MAX_DELETE_PERCENT` of the rows"),
-))
+LICENCE_IMPORT = Job(
+    "licence-import",
+    queue="import",
+    steps=(
+        # Bounded by WRLS_NALD_WAIT_S, in slices that stay below RabbitMQ's consumer timeout (see jobs/shared/nald_wait.py).
+        WAIT_FOR_NALD,
+        Step("delete-removed-documents", delete_removed_documents),
+        Step("import-purpose-condition-types", import_purpose_condition_types),
+        # A failed company is counted and reported; the licence stage runs all the same (the legacy lost the
+        # whole night's licence import to one failed company).
+        Step("queue-companies", queue_companies, fan_out=IMPORT_COMPANY, on_child_failure=CONTINUE),
+        Step("queue-licences", queue_licences, fan_out=IMPORT_LICENCE, on_child_failure=CONTINUE),
+    ),
+    params=(
+        Param(
+            "force", bool, default=False, help="delete or mark deleted more than `WRLS_MAX_DELETE_PERCENT` of the rows"
+        ),
+    ),
+)
 
-LICENCE_IMPORT_LICENCE = Job("licence-import-licence", queue="import-licence", overlap=ALLOW, steps=(
-    Step("import-licence", import_licence, time_limit=timedelta(minutes=2)),
-), params=(
-    Param("licence", str, required=True, max_length=100, help='the licence number, e.g. `"03/28/61/0032"`'),
-))
+LICENCE_IMPORT_LICENCE = Job(
+    "licence-import-licence",
+    queue="import-licence",
+    overlap=ALLOW,
+    steps=(Step("import-licence", import_licence, time_limit=timedelta(minutes=2)),),
+    params=(Param("licence", str, required=True, max_length=100, help='the licence number, e.g. `"03/28/61/0032"`'),),
+)
 
-LICENCE_IMPORT_COMPANY = Job("licence-import-company", queue="import-licence", overlap=ALLOW, steps=(
-    Step("import-company", import_company, time_limit=timedelta(minutes=2)),
-), params=(
-    Param("party", str, required=True, max_length=100, help='`"<region>:<NALD party id>"`, e.g. `"1:123"`'),
-))
+LICENCE_IMPORT_COMPANY = Job(
+    "licence-import-company",
+    queue="import-licence",
+    overlap=ALLOW,
+    steps=(Step("import-company", import_company, time_limit=timedelta(minutes=2)),),
+    params=(Param("party", str, required=True, max_length=100, help='`"<region>:<NALD party id>"`, e.g. `"1:123"`'),),
+)
 
 JOBS = (LICENCE_IMPORT, LICENCE_IMPORT_LICENCE, LICENCE_IMPORT_COMPANY)

@@ -65,8 +65,16 @@ PARTY_INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("NALD_CHG_VERSIONS", ("FGAC_REGION_CODE", "AIIA_ALHA_ACC_NO")),
 )
 
-TABLES_READ = ("NALD_PARTIES", "NALD_ADDRESSES", "NALD_ABS_LICENCES", "NALD_ABS_LIC_VERSIONS", "NALD_LIC_ROLES",
-               "NALD_LH_ACCS", "NALD_IAS_INVOICE_ACCS", "NALD_CHG_VERSIONS")
+TABLES_READ = (
+    "NALD_PARTIES",
+    "NALD_ADDRESSES",
+    "NALD_ABS_LICENCES",
+    "NALD_ABS_LIC_VERSIONS",
+    "NALD_LIC_ROLES",
+    "NALD_LH_ACCS",
+    "NALD_IAS_INVOICE_ACCS",
+    "NALD_CHG_VERSIONS",
+)
 
 
 INDEX_COLUMNS = text("""
@@ -94,12 +102,13 @@ def ensure_indexes(connection: Connection, schema: str = SCHEMA) -> list[str]:
         present.setdefault(row.table_name, []).append(tuple(row.columns))
     built = []
     for table, columns in PARTY_INDEXES:
-        if any(existing[:len(columns)] == columns for existing in present.get(table, ())):
+        if any(existing[: len(columns)] == columns for existing in present.get(table, ())):
             continue
         name = f"{table}_by_{columns[-1]}".lower()
         connection.exec_driver_sql(
             f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(schema)}.{quote(table)} "
-            f"({', '.join(quote(c) for c in columns)})")
+            f"({', '.join(quote(c) for c in columns)})"
+        )
         built.append(name)
     return built
 

@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from ...nald import values
 from .company_rows import CompanyRows
@@ -54,8 +55,8 @@ ROLES = (ROLE_LICENCE_HOLDER, ROLE_RETURNS_TO, ROLE_BILLING, ROLE_ADDITIONAL_CON
 NALD_ROLES: dict[str | None, str] = {"RT": ROLE_RETURNS_TO}
 
 
-
 # --------------------------------------------------------------------------- output
+
 
 @dataclass(frozen=True)
 class Company:
@@ -67,31 +68,31 @@ class Company:
 @dataclass(frozen=True)
 class Contact:
     external_id: str
-    salutation: Optional[str]
-    initials: Optional[str]
-    first_name: Optional[str]
-    last_name: Optional[str]
+    salutation: str | None
+    initials: str | None
+    first_name: str | None
+    last_name: str | None
 
 
 @dataclass(frozen=True)
 class Address:
     external_id: str
-    address_1: Optional[str]
-    address_2: Optional[str]
-    address_3: Optional[str]
-    address_4: Optional[str]
-    town: Optional[str]
-    county: Optional[str]
-    postcode: Optional[str]
-    country: Optional[str]
+    address_1: str | None
+    address_2: str | None
+    address_3: str | None
+    address_4: str | None
+    town: str | None
+    county: str | None
+    postcode: str | None
+    country: str | None
 
 
 @dataclass(frozen=True)
 class InvoiceAccountAddress:
     start_date: date
-    end_date: Optional[date]
+    end_date: date | None
     address: str  # address external id
-    agent_company: Optional[str] = None  # company external id
+    agent_company: str | None = None  # company external id
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class InvoiceAccount:
     number: str  # IAS_CUST_REF
     start_date: date
     addresses: tuple[InvoiceAccountAddress, ...]
-    end_date: Optional[date] = None
+    end_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -107,15 +108,15 @@ class CompanyLink:
     """A company_contacts or company_addresses row: ``target`` is the contact's or address's external id."""
 
     role: str
-    start_date: Optional[date]  # None: undated, which transform_company leaves out and reports
-    end_date: Optional[date]
+    start_date: date | None  # None: undated, which transform_company leaves out and reports
+    end_date: date | None
     target: str
 
 
 @dataclass(frozen=True)
 class CompanyImport:
     company: Company
-    contact: Optional[Contact] = None
+    contact: Contact | None = None
     agents: tuple[Company, ...] = ()  # agent companies of the invoice accounts, written with them
     addresses: tuple[Address, ...] = ()  # every address linked below, once each
     invoice_accounts: tuple[InvoiceAccount, ...] = ()
@@ -128,7 +129,8 @@ class CompanyImport:
 
 # --------------------------------------------------------------------------- values
 
-def nald_date(value: Any, what: str = "date") -> Optional[date]:
+
+def nald_date(value: Any, what: str = "date") -> date | None:
     """A DD/MM/YYYY date, or ``None`` for NULL (legacy date.mapNaldDate); ``ValueError`` naming ``what``."""
     try:
         return values.nald_date(value)
@@ -148,12 +150,13 @@ def external_id(region: Any, id_: Any) -> str:
     return f"{region}:{id_}"
 
 
-def _min(values: Iterable[Optional[date]]) -> Optional[date]:
+def _min(values: Iterable[date | None]) -> date | None:
     """Earliest of the dates given, ignoring ``None`` (legacy date.getMinDate)."""
     return min((v for v in values if v is not None), default=None)
 
 
 # --------------------------------------------------------------------------- parties and addresses
+
 
 def company_name(party: Row) -> str:
     """Salutation, forename (initials when there is none) and name, space-separated (legacy mapName)."""
@@ -163,34 +166,46 @@ def company_name(party: Row) -> str:
 
 
 def map_company(party: Row) -> Company:
-    return Company(external_id=external_id(party["FGAC_REGION_CODE"], party["ID"]), name=company_name(party),
-                   type="person" if party.get("APAR_TYPE") == "PER" else "organisation")
+    return Company(
+        external_id=external_id(party["FGAC_REGION_CODE"], party["ID"]),
+        name=company_name(party),
+        type="person" if party.get("APAR_TYPE") == "PER" else "organisation",
+    )
 
 
-def map_contact(party: Row) -> Optional[Contact]:
+def map_contact(party: Row) -> Contact | None:
     """The party as a contact; ``None`` for an organisation (``APAR_TYPE`` ``ORG``, legacy mapContact)."""
     if party.get("APAR_TYPE") == "ORG":
         return None
-    return Contact(external_id=external_id(party["FGAC_REGION_CODE"], party["ID"]),
-                   salutation=values.text(party.get("SALUTATION")), initials=values.text(party.get("INITIALS")),
-                   first_name=values.text(party.get("FORENAME")), last_name=values.text(party.get("NAME")))
+    return Contact(
+        external_id=external_id(party["FGAC_REGION_CODE"], party["ID"]),
+        salutation=values.text(party.get("SALUTATION")),
+        initials=values.text(party.get("INITIALS")),
+        first_name=values.text(party.get("FORENAME")),
+        last_name=values.text(party.get("NAME")),
+    )
 
 
 def map_address(row: Row) -> Address:
-    return Address(external_id=external_id(row["FGAC_REGION_CODE"], row["ID"]),
-                   **{f"address_{n}": values.text(row.get(f"ADDR_LINE{n}")) for n in range(1, 5)},
-                   town=values.text(row.get("TOWN")), county=values.text(row.get("COUNTY")),
-                   postcode=values.text(row.get("POSTCODE")), country=values.text(row.get("COUNTRY")))
+    return Address(
+        external_id=external_id(row["FGAC_REGION_CODE"], row["ID"]),
+        **{f"address_{n}": values.text(row.get(f"ADDR_LINE{n}")) for n in range(1, 5)},
+        town=values.text(row.get("TOWN")),
+        county=values.text(row.get("COUNTY")),
+        postcode=values.text(row.get("POSTCODE")),
+        country=values.text(row.get("COUNTRY")),
+    )
 
 
 # --------------------------------------------------------------------------- invoice accounts
 
-def normalised_name(name: Optional[str]) -> str:
+
+def normalised_name(name: str | None) -> str:
     """Lower case, trimmed, a final "ltd"/"ltd." as "limited" (legacy getNormalisedName)."""
     return re.sub(r"ltd\.?$", "limited", (name or "").strip().lower(), count=1)
 
 
-def agent_company_id(holder: Row, row: Row, invoice_party: Row) -> Optional[str]:
+def agent_company_id(holder: Row, row: Row, invoice_party: Row) -> str | None:
     """The invoice account's party as an agent: when it differs from the holder in both id and name."""
     different_id = holder["ID"] != row["ACON_APAR_ID"]
     different_name = normalised_name(holder.get("NAME")) != normalised_name(invoice_party.get("NAME"))
@@ -222,17 +237,28 @@ def invoice_account_history(rows: list[Row], holder: Row, parties: dict[str, Row
     (numerically where they are numbers), and a transfer followed by another
     on the same day is dropped, so one row is kept per start date.
     """
-    ordered = sorted(rows, key=lambda r: (transfer_date(r["IAS_XFER_DATE"]), _id_key(r.get("ACON_AADD_ID")),
-                                          _id_key(r.get("ACON_APAR_ID"))))
+    ordered = sorted(
+        rows,
+        key=lambda r: (
+            transfer_date(r["IAS_XFER_DATE"]),
+            _id_key(r.get("ACON_AADD_ID")),
+            _id_key(r.get("ACON_APAR_ID")),
+        ),
+    )
     entries = []
     for i, row in enumerate(ordered):
         start = transfer_date(row["IAS_XFER_DATE"])
         end = transfer_date(ordered[i + 1]["IAS_XFER_DATE"]) - timedelta(days=1) if i + 1 < len(ordered) else None
         if end is not None and end < start:
             continue
-        entries.append(InvoiceAccountAddress(
-            start_date=start, end_date=end, address=external_id(row["FGAC_REGION_CODE"], row["ACON_AADD_ID"]),
-            agent_company=agent_company_id(holder, row, parties[row["ACON_APAR_ID"]])))
+        entries.append(
+            InvoiceAccountAddress(
+                start_date=start,
+                end_date=end,
+                address=external_id(row["FGAC_REGION_CODE"], row["ACON_AADD_ID"]),
+                agent_company=agent_company_id(holder, row, parties[row["ACON_APAR_ID"]]),
+            )
+        )
     return merge_history(entries)
 
 
@@ -255,37 +281,42 @@ def map_invoice_accounts(rows: list[Row], holder: Row, parties: dict[str, Row]) 
 
 # --------------------------------------------------------------------------- company addresses and contacts
 
-def _version_end(row: Row) -> Optional[date]:
+
+def _version_end(row: Row) -> date | None:
     """A licence version's end: the earliest of its own end and its licence's expiry, revocation, lapse."""
     return _min(nald_date(row.get(c), c) for c in ("EFF_END_DATE", "EXPIRY_DATE", "REV_DATE", "LAPSED_DATE"))
 
 
-def _open_or_latest(ends: list[Optional[date]]) -> Optional[date]:
+def _open_or_latest(ends: list[date | None]) -> date | None:
     """``None`` (open) if any end is, else the latest."""
     known = [e for e in ends if e is not None]
     return max(known) if len(known) == len(ends) else None
 
 
-def licence_holder_addresses(versions: list[Row]) -> list[tuple[str, Optional[date], Optional[date]]]:
+def licence_holder_addresses(versions: list[Row]) -> list[tuple[str, date | None, date | None]]:
     """(address external id, start, end) per holder address: the widest range of its versions (legacy)."""
     groups: dict[str, list[Row]] = defaultdict(list)
     for row in versions:
         groups[external_id(row["FGAC_REGION_CODE"], row["ACON_AADD_ID"])].append(row)
-    return [(address, _min(nald_date(r.get("EFF_ST_DATE"), "EFF_ST_DATE") for r in rows),
-             _open_or_latest([_version_end(r) for r in rows]))
-            for address, rows in groups.items()]
+    return [
+        (
+            address,
+            _min(nald_date(r.get("EFF_ST_DATE"), "EFF_ST_DATE") for r in rows),
+            _open_or_latest([_version_end(r) for r in rows]),
+        )
+        for address, rows in groups.items()
+    ]
 
 
-def billing_addresses(invoice_rows: list[Row]) -> list[tuple[str, Optional[date], Optional[date]]]:
+def billing_addresses(invoice_rows: list[Row]) -> list[tuple[str, date | None, date | None]]:
     """(address external id, start, None) per invoice account address: from its first transfer (legacy)."""
     groups: dict[str, list[Row]] = defaultdict(list)
     for row in invoice_rows:
         groups[external_id(row["FGAC_REGION_CODE"], row["ACON_AADD_ID"])].append(row)
-    return [(address, min(transfer_date(r["IAS_XFER_DATE"]) for r in rows), None)
-            for address, rows in groups.items()]
+    return [(address, min(transfer_date(r["IAS_XFER_DATE"]) for r in rows), None) for address, rows in groups.items()]
 
 
-def returns_to_addresses(roles: list[Row]) -> list[tuple[str, Optional[date], Optional[date]]]:
+def returns_to_addresses(roles: list[Row]) -> list[tuple[str, date | None, date | None]]:
     """(address external id, start, end) per returns-to (RT) role address.
 
     *Changed*: the end is open if any of the address's roles is (the legacy
@@ -295,12 +326,17 @@ def returns_to_addresses(roles: list[Row]) -> list[tuple[str, Optional[date], Op
     for row in roles:
         if NALD_ROLES.get(row.get("ALRT_CODE")) == ROLE_RETURNS_TO:
             groups[external_id(row["FGAC_REGION_CODE"], row["ACON_AADD_ID"])].append(row)
-    return [(address, _min(nald_date(r.get("EFF_ST_DATE"), "EFF_ST_DATE") for r in rows),
-             _open_or_latest([nald_date(r.get("EFF_END_DATE"), "EFF_END_DATE") for r in rows]))
-            for address, rows in groups.items()]
+    return [
+        (
+            address,
+            _min(nald_date(r.get("EFF_ST_DATE"), "EFF_ST_DATE") for r in rows),
+            _open_or_latest([nald_date(r.get("EFF_END_DATE"), "EFF_END_DATE") for r in rows]),
+        )
+        for address, rows in groups.items()
+    ]
 
 
-def company_contacts(contact: Optional[Contact], versions: list[Row], invoice_rows: list[Row]) -> list[CompanyLink]:
+def company_contacts(contact: Contact | None, versions: list[Row], invoice_rows: list[Row]) -> list[CompanyLink]:
     """The person's own contact as licence holder (from the first version) and billing contact (from the
     first transfer), open-ended, each only if it has versions / invoice accounts (legacy mapCompanyContacts)."""
     if contact is None:
@@ -316,6 +352,7 @@ def company_contacts(contact: Optional[Contact], versions: list[Row], invoice_ro
 
 
 # --------------------------------------------------------------------------- the company
+
 
 def transform_company(rows: CompanyRows) -> CompanyImport:
     """Everything import-company writes for the party of ``rows``.
@@ -340,9 +377,11 @@ def transform_company(rows: CompanyRows) -> CompanyImport:
         return False
 
     company_addresses = []
-    for role, found in ((ROLE_LICENCE_HOLDER, licence_holder_addresses(rows.licence_versions)),
-                        (ROLE_BILLING, billing_addresses(invoice_rows)),
-                        (ROLE_RETURNS_TO, returns_to_addresses(rows.licence_roles))):
+    for role, found in (
+        (ROLE_LICENCE_HOLDER, licence_holder_addresses(rows.licence_versions)),
+        (ROLE_BILLING, billing_addresses(invoice_rows)),
+        (ROLE_RETURNS_TO, returns_to_addresses(rows.licence_roles)),
+    ):
         for address, start, end in sorted(found, key=lambda f: party_key(f[0])):
             if not known(address):
                 continue
@@ -351,8 +390,10 @@ def transform_company(rows: CompanyRows) -> CompanyImport:
                 continue
             company_addresses.append(CompanyLink(role, start, end, address))
 
-    invoice_accounts = [replace(account, addresses=tuple(a for a in account.addresses if known(a.address)))
-                        for account in map_invoice_accounts(invoice_rows, party, parties)]
+    invoice_accounts = [
+        replace(account, addresses=tuple(a for a in account.addresses if known(a.address)))
+        for account in map_invoice_accounts(invoice_rows, party, parties)
+    ]
 
     contacts = []
     for link in company_contacts(contact, rows.licence_versions, invoice_rows):
@@ -362,19 +403,26 @@ def transform_company(rows: CompanyRows) -> CompanyImport:
             contacts.append(link)
 
     agent_ids = {a.agent_company for account in invoice_accounts for a in account.addresses} - {None}
-    agents = sorted((map_company(p) for p in parties.values()
-                     if external_id(p["FGAC_REGION_CODE"], p["ID"]) in agent_ids),
-                    key=lambda c: party_key(c.external_id))
+    agents = sorted(
+        (map_company(p) for p in parties.values() if external_id(p["FGAC_REGION_CODE"], p["ID"]) in agent_ids),
+        key=lambda c: party_key(c.external_id),
+    )
     # *Changed*: each address once (the legacy's Set kept duplicates).
     used = {link.target for link in company_addresses}
     used |= {a.address for account in invoice_accounts for a in account.addresses}
     addresses = tuple(map_address(nald_addresses[a]) for a in sorted(used, key=party_key))
 
     return CompanyImport(
-        company=company, contact=contact, agents=tuple(agents),
-        addresses=addresses, invoice_accounts=tuple(invoice_accounts), company_contacts=tuple(contacts),
-        company_addresses=tuple(company_addresses), missing_addresses=tuple(sorted(missing, key=party_key)),
-        undated_links=tuple(undated))
+        company=company,
+        contact=contact,
+        agents=tuple(agents),
+        addresses=addresses,
+        invoice_accounts=tuple(invoice_accounts),
+        company_contacts=tuple(contacts),
+        company_addresses=tuple(company_addresses),
+        missing_addresses=tuple(sorted(missing, key=party_key)),
+        undated_links=tuple(undated),
+    )
 
 
 def party_key(value: str) -> tuple:

@@ -32,13 +32,19 @@ DELETE = text(f"""
 def delete_removed_documents(ctx: StepContext) -> None:
     with ctx.engine.begin() as connection:
         if not connection.execute(text("SELECT to_regclass('import.\"NALD_ABS_LICENCES\"') IS NOT NULL")).scalar():
-            raise PermanentError('schema import has no table NALD_ABS_LICENCES: run nald-import first')
+            raise PermanentError("schema import has no table NALD_ABS_LICENCES: run nald-import first")
         if not connection.execute(text('SELECT EXISTS (SELECT 1 FROM import."NALD_ABS_LICENCES")')).scalar():
             raise PermanentError("import.NALD_ABS_LICENCES is empty: refusing to mark every licence document deleted")
         live = connection.execute(LIVE).scalar_one()
         deleted = connection.execute(DELETE).rowcount
-        check_deletion(ctx.params, table="crm_v2.documents", deleting=deleted, live=live,
-                       max_percent=config().max_delete_percent, action="mark deleted")
+        check_deletion(
+            ctx.params,
+            table="crm_v2.documents",
+            deleting=deleted,
+            live=live,
+            max_percent=config().max_delete_percent,
+            action="mark deleted",
+        )
     ctx.count("documents_deleted", deleted)
     if deleted:
         ctx.logger.info("%d crm_v2 documents marked deleted: their licences are no longer in NALD", deleted)

@@ -28,8 +28,7 @@ def party_of(ctx: StepContext) -> tuple[str, str]:
         item = f"{item.get('region', '')}:{item.get('party', '')}"
     region, _, party = item.partition(":") if isinstance(item, str) else ("", "", "")
     if not region.strip() or not party.strip():
-        raise PermanentError(f"{ctx.job}: give the NALD party as <region>:<id>, e.g. --param party=1:123, "
-                             f"not {item!r}")
+        raise PermanentError(f"{ctx.job}: give the NALD party as <region>:<id>, e.g. --param party=1:123, not {item!r}")
     return region.strip(), party.strip()
 
 
@@ -57,9 +56,12 @@ def import_company(ctx: StepContext) -> None:
     ctx.count("invoice_accounts", len(data.invoice_accounts))
     if data.missing_addresses:
         ctx.count("addresses_missing", len(data.missing_addresses))
-        ctx.logger.warning("party %s:%s: addresses not in NALD_ADDRESSES, links left out: %s", region, party,
-                           ", ".join(data.missing_addresses))
+        ctx.logger.warning(
+            "party %s:%s: addresses not in NALD_ADDRESSES, links left out: %s",
+            region,
+            party,
+            ", ".join(data.missing_addresses),
+        )
     if data.undated_links:
         ctx.count("links_undated", len(data.undated_links))
-        ctx.logger.warning("party %s:%s: no start date, left out: %s", region, party,
-                           ", ".join(data.undated_links))
+        ctx.logger.warning("party %s:%s: no start date, left out: %s", region, party, ", ".join(data.undated_links))

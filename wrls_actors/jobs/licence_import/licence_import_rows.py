@@ -47,16 +47,23 @@ class LicenceImportRows:
 
 # name, table, where, order (text order: any fixed order makes the same extract read the same)
 _PARTS: tuple[tuple[str, str, str, str], ...] = (
-    ("versions", "NALD_ABS_LIC_VERSIONS", """"AABL_ID" = $2 AND "STATUS" <> 'DRAFT'""",
-     '"ISSUE_NO", "INCR_NO"'),
+    ("versions", "NALD_ABS_LIC_VERSIONS", """"AABL_ID" = $2 AND "STATUS" <> 'DRAFT'""", '"ISSUE_NO", "INCR_NO"'),
     ("purposes", "NALD_ABS_LIC_PURPOSES", '"AABV_AABL_ID" = $2', '"ID"'),
     # ANY(ARRAY(...)) so the planner always probes the (region, column) index (see nald_import.licence_rows).
     ("conditions", "NALD_LIC_CONDITIONS", '"AABP_ID" = ANY(ARRAY(SELECT "ID" FROM purposes))', '"AABP_ID", "ID"'),
     ("roles", "NALD_LIC_ROLES", '"AABL_ID" = $2', '"ALRT_CODE", "EFF_ST_DATE", "ACON_APAR_ID", "ACON_AADD_ID"'),
-    ("parties", "NALD_PARTIES",
-     '"ID" = ANY(ARRAY(SELECT "ACON_APAR_ID" FROM versions UNION SELECT "ACON_APAR_ID" FROM roles))', '"ID"'),
-    ("addresses", "NALD_ADDRESSES",
-     '"ID" = ANY(ARRAY(SELECT "ACON_AADD_ID" FROM versions UNION SELECT "ACON_AADD_ID" FROM roles))', '"ID"'),
+    (
+        "parties",
+        "NALD_PARTIES",
+        '"ID" = ANY(ARRAY(SELECT "ACON_APAR_ID" FROM versions UNION SELECT "ACON_APAR_ID" FROM roles))',
+        '"ID"',
+    ),
+    (
+        "addresses",
+        "NALD_ADDRESSES",
+        '"ID" = ANY(ARRAY(SELECT "ACON_AADD_ID" FROM versions UNION SELECT "ACON_AADD_ID" FROM roles))',
+        '"ID"',
+    ),
 )
 
 # The tables this reader needs in schema import.
@@ -66,10 +73,14 @@ TABLES = ("NALD_ABS_LICENCES", *(table for _, table, _, _ in _PARTS))
 def rows_query(schema: str = "import") -> str:
     """The second query: one row of JSON arrays; ``$1`` is the region code, ``$2`` the licence id."""
     s = quote(schema)
-    ctes = ",\n".join(f'{name} AS (SELECT * FROM {s}.{quote(table)} WHERE "FGAC_REGION_CODE" = $1 AND {where})'
-                      for name, table, where, _ in _PARTS)
-    columns = ",\n".join(f"(SELECT coalesce(json_agg(t ORDER BY {order}), '[]'::json) FROM {name} t) AS {name}"
-                         for name, _, _, order in _PARTS)
+    ctes = ",\n".join(
+        f'{name} AS (SELECT * FROM {s}.{quote(table)} WHERE "FGAC_REGION_CODE" = $1 AND {where})'
+        for name, table, where, _ in _PARTS
+    )
+    columns = ",\n".join(
+        f"(SELECT coalesce(json_agg(t ORDER BY {order}), '[]'::json) FROM {name} t) AS {name}"
+        for name, _, _, order in _PARTS
+    )
     return f"WITH {ctes}\nSELECT {columns}"
 
 
@@ -89,6 +100,11 @@ def read_licence_rows(connection: Connection, licence_ref: str, schema: str = "i
     if found is None:
         return None
     licence = dict(found)
-    result = connection.exec_driver_sql(f"EXECUTE {_prepared(connection, schema)} (%s, %s)",
-                                        (licence["FGAC_REGION_CODE"], licence["ID"])).mappings().one()
+    result = (
+        connection.exec_driver_sql(
+            f"EXECUTE {_prepared(connection, schema)} (%s, %s)", (licence["FGAC_REGION_CODE"], licence["ID"])
+        )
+        .mappings()
+        .one()
+    )
     return LicenceImportRows(licence=licence, **{name: list(result[name]) for name, _, _, _ in _PARTS})

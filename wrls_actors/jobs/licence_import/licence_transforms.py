@@ -25,10 +25,11 @@ Where this differs from the legacy (each noted where it happens):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from ...nald import values
 from ...nald.codes import VERSION_STATUSES
@@ -36,8 +37,15 @@ from .licence_import_rows import LicenceImportRows, Row
 
 # transform/mappers/licence.js: the first two letters of AREP_EIUC_CODE.
 REGIONAL_CHARGE_AREAS = {
-    "AN": "Anglian", "MD": "Midlands", "NO": "Northumbria", "NW": "North West", "SO": "Southern",
-    "SW": "South West (incl Wessex)", "TH": "Thames", "WL": "Wales", "YO": "Yorkshire",
+    "AN": "Anglian",
+    "MD": "Midlands",
+    "NO": "Northumbria",
+    "NW": "North West",
+    "SO": "Southern",
+    "SW": "South West (incl Wessex)",
+    "TH": "Thames",
+    "WL": "Wales",
+    "YO": "Yorkshire",
 }
 LICENCE_HOLDER = "licenceHolder"
 RETURNS_TO = "returnsTo"
@@ -140,6 +148,7 @@ class LicenceImport:
 
 # --------------------------------------------------------------------------- values
 
+
 def _read(rule: Callable[[Any], Any], row: Mapping[str, Any], column: str, what: str) -> Any:
     """``rule`` applied to ``row[column]``; its ``ValueError`` names ``what`` and the column."""
     try:
@@ -173,6 +182,7 @@ def _version_number(version: Row) -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------- licence and document
+
 
 def regions_json(licence: Row) -> dict[str, Any]:
     """The ``regions`` JSON of water.licences (transform/mappers/licence.js getRegionData)."""
@@ -218,8 +228,12 @@ def map_licence(licence: Row, versions: Iterable[Row]) -> Licence:
 
 def map_document(licence: Licence) -> Document:
     """The crm_v2.documents row (mappers/document.js): the licence's dates, ended at its earliest end."""
-    return Document(document_ref=licence.licence_ref, start_date=licence.start_date, end_date=licence.end_date,
-                    external_id=licence.external_id)
+    return Document(
+        document_ref=licence.licence_ref,
+        start_date=licence.start_date,
+        end_date=licence.end_date,
+        external_id=licence.external_id,
+    )
 
 
 def end_dates_changed(before: Mapping[str, Any] | None, licence: Licence) -> bool:
@@ -230,11 +244,15 @@ def end_dates_changed(before: Mapping[str, Any] | None, licence: Licence) -> boo
     """
     if before is None:
         return False
-    return ((before.get("expired_date"), before.get("lapsed_date"), before.get("revoked_date"))
-            != (licence.expired_date, licence.lapsed_date, licence.revoked_date))
+    return (before.get("expired_date"), before.get("lapsed_date"), before.get("revoked_date")) != (
+        licence.expired_date,
+        licence.lapsed_date,
+        licence.revoked_date,
+    )
 
 
 # --------------------------------------------------------------------------- document roles
+
 
 class _Contacts:
     """The crm_v2 external ids of the licence's parties and addresses (mappers/party.js, address.js)."""
@@ -259,8 +277,7 @@ class _Contacts:
 def is_replaced(version: Row, versions: Iterable[Row]) -> bool:
     """A later version (higher issue, then increment) starting the same day replaces it (mappers/role.js)."""
     number = _version_number(version)
-    return any(other["EFF_ST_DATE"] == version["EFF_ST_DATE"] and _version_number(other) > number
-               for other in versions)
+    return any(other["EFF_ST_DATE"] == version["EFF_ST_DATE"] and _version_number(other) > number for other in versions)
 
 
 def licence_holder_roles(document: Document, versions: list[Row], contacts: _Contacts) -> list[DocumentRole]:
@@ -276,14 +293,16 @@ def licence_holder_roles(document: Document, versions: list[Row], contacts: _Con
         start = nald_date(version, "EFF_ST_DATE", what)
         end = nald_date(version, "EFF_END_DATE", what)
         region = version["FGAC_REGION_CODE"]
-        roles.append(DocumentRole(
-            role=LICENCE_HOLDER,
-            start_date=max(d for d in (document.start_date, start) if d is not None),
-            end_date=min((d for d in (document.end_date, end) if d is not None), default=None),
-            company_external_id=contacts.company(region, version.get("ACON_APAR_ID")),
-            contact_external_id=contacts.contact(region, version.get("ACON_APAR_ID")),
-            address_external_id=contacts.address(region, version.get("ACON_AADD_ID")),
-        ))
+        roles.append(
+            DocumentRole(
+                role=LICENCE_HOLDER,
+                start_date=max(d for d in (document.start_date, start) if d is not None),
+                end_date=min((d for d in (document.end_date, end) if d is not None), default=None),
+                company_external_id=contacts.company(region, version.get("ACON_APAR_ID")),
+                contact_external_id=contacts.contact(region, version.get("ACON_APAR_ID")),
+                address_external_id=contacts.address(region, version.get("ACON_AADD_ID")),
+            )
+        )
     return roles
 
 
@@ -299,12 +318,16 @@ def nald_roles(licence_ref: str, roles: Iterable[Row], contacts: _Contacts) -> l
         if start is None:
             raise ValueError(f"{what}: EFF_ST_DATE is null")
         region = row["FGAC_REGION_CODE"]
-        mapped.append(DocumentRole(
-            role=role, start_date=start, end_date=nald_date(row, "EFF_END_DATE", what),
-            company_external_id=contacts.company(region, row.get("ACON_APAR_ID")),
-            contact_external_id=contacts.contact(region, row.get("ACON_APAR_ID")),
-            address_external_id=contacts.address(region, row.get("ACON_AADD_ID")),
-        ))
+        mapped.append(
+            DocumentRole(
+                role=role,
+                start_date=start,
+                end_date=nald_date(row, "EFF_END_DATE", what),
+                company_external_id=contacts.company(region, row.get("ACON_APAR_ID")),
+                contact_external_id=contacts.contact(region, row.get("ACON_APAR_ID")),
+                address_external_id=contacts.address(region, row.get("ACON_AADD_ID")),
+            )
+        )
     return mapped
 
 
@@ -316,11 +339,16 @@ def one_role_per_start(roles: Iterable[DocumentRole]) -> list[DocumentRole]:
     wins, then the higher party and address ids, so the choice never depends
     on row order.
     """
+
     def rank(role: DocumentRole) -> tuple:
         if role.role == LICENCE_HOLDER:
             return ()
-        return (role.end_date is None, role.end_date or date.min, role.company_external_id or "",
-                role.address_external_id or "")
+        return (
+            role.end_date is None,
+            role.end_date or date.min,
+            role.company_external_id or "",
+            role.address_external_id or "",
+        )
 
     chosen: dict[tuple[str, date], tuple[int, DocumentRole]] = {}
     for n, role in enumerate(roles):
@@ -332,11 +360,11 @@ def one_role_per_start(roles: Iterable[DocumentRole]) -> list[DocumentRole]:
 
 # --------------------------------------------------------------------------- versions, purposes, conditions
 
+
 def map_version(version: Row, contacts: _Contacts) -> LicenceVersion:
     """A water.licence_versions row (mappers/licence-version.js)."""
     issue, increment = _version_number(version)
-    external_id = _external_id(version["FGAC_REGION_CODE"], version["AABL_ID"], version["ISSUE_NO"],
-                               version["INCR_NO"])
+    external_id = _external_id(version["FGAC_REGION_CODE"], version["AABL_ID"], version["ISSUE_NO"], version["INCR_NO"])
     what = f"licence version {external_id}"
     status = VERSION_STATUSES.get(version.get("STATUS") or "")  # NULL: no status either
     if status is None:
@@ -346,7 +374,11 @@ def map_version(version: Row, contacts: _Contacts) -> LicenceVersion:
         raise ValueError(f"{what}: EFF_ST_DATE is null")
     region = version["FGAC_REGION_CODE"]
     return LicenceVersion(
-        external_id=external_id, issue=issue, increment=increment, status=status, start_date=start,
+        external_id=external_id,
+        issue=issue,
+        increment=increment,
+        status=status,
+        start_date=start,
         end_date=nald_date(version, "EFF_END_DATE", what),
         company_external_id=contacts.company(region, version.get("ACON_APAR_ID")),
         address_external_id=contacts.address(region, version.get("ACON_AADD_ID")),
@@ -364,8 +396,11 @@ def map_purpose(purpose: Row, version_external_id: str) -> VersionPurpose:
     if None in codes:
         raise ValueError(f"{what}: a purpose code is null ({'/'.join(str(c) for c in codes)})")
     return VersionPurpose(
-        external_id=external_id, version_external_id=version_external_id,
-        primary=codes[0], secondary=codes[1], use=codes[2],
+        external_id=external_id,
+        version_external_id=version_external_id,
+        primary=codes[0],
+        secondary=codes[1],
+        use=codes[2],
         abstraction_period_start_day=nald_int(purpose, "PERIOD_ST_DAY", what),
         abstraction_period_start_month=nald_int(purpose, "PERIOD_ST_MONTH", what),
         abstraction_period_end_day=nald_int(purpose, "PERIOD_END_DAY", what),
@@ -383,8 +418,10 @@ def map_condition(condition: Row) -> PurposeCondition:
     return PurposeCondition(
         external_id=_external_id(condition["ID"], region, purpose),
         purpose_external_id=_external_id(region, purpose),
-        code=condition.get("ACIN_CODE"), subcode=condition.get("ACIN_SUBCODE"),
-        param_1=values.text(condition.get("PARAM1")), param_2=values.text(condition.get("PARAM2")),
+        code=condition.get("ACIN_CODE"),
+        subcode=condition.get("ACIN_SUBCODE"),
+        param_1=values.text(condition.get("PARAM1")),
+        param_2=values.text(condition.get("PARAM2")),
         notes=values.text(condition.get("TEXT")),
     )
 
@@ -400,6 +437,7 @@ def _unique(rows: list, what: str) -> list:
 
 # --------------------------------------------------------------------------- the whole licence
 
+
 def transform_licence(rows: LicenceImportRows) -> LicenceImport:
     """Everything import-licence writes for one licence (transform/licence.js transformLicence).
 
@@ -412,10 +450,12 @@ def transform_licence(rows: LicenceImportRows) -> LicenceImport:
     licence = map_licence(rows.licence, versions)
     document = map_document(licence)
     contacts = _Contacts(rows.parties, rows.addresses)
-    roles = one_role_per_start([*licence_holder_roles(document, versions, contacts),
-                                *nald_roles(licence.licence_ref, rows.roles, contacts)])
-    mapped_versions = _unique(sorted((map_version(v, contacts) for v in versions),
-                                     key=lambda v: (v.issue, v.increment)), "licence version")
+    roles = one_role_per_start(
+        [*licence_holder_roles(document, versions, contacts), *nald_roles(licence.licence_ref, rows.roles, contacts)]
+    )
+    mapped_versions = _unique(
+        sorted((map_version(v, contacts) for v in versions), key=lambda v: (v.issue, v.increment)), "licence version"
+    )
     by_number = {(v.issue, v.increment): v.external_id for v in mapped_versions}
     purposes = []
     for purpose in rows.purposes:
@@ -426,7 +466,18 @@ def transform_licence(rows: LicenceImportRows) -> LicenceImport:
     purposes = _unique(sorted(purposes, key=lambda p: (p.version_external_id, p.external_id)), "licence purpose")
     kept = {p.external_id for p in purposes}
     conditions = [map_condition(c) for c in rows.conditions]
-    conditions = _unique(sorted((c for c in conditions if c.purpose_external_id in kept),
-                                key=lambda c: (c.purpose_external_id, c.external_id)), "purpose condition")
-    return LicenceImport(licence=licence, document=document, roles=roles, versions=mapped_versions,
-                         purposes=purposes, conditions=conditions)
+    conditions = _unique(
+        sorted(
+            (c for c in conditions if c.purpose_external_id in kept),
+            key=lambda c: (c.purpose_external_id, c.external_id),
+        ),
+        "purpose condition",
+    )
+    return LicenceImport(
+        licence=licence,
+        document=document,
+        roles=roles,
+        versions=mapped_versions,
+        purposes=purposes,
+        conditions=conditions,
+    )

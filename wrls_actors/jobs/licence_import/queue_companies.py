@@ -23,8 +23,10 @@ from .company_rows import SCHEMA, TABLES_READ, ensure_indexes
 from .company_transforms import party_key
 from .write_company import ensure_roles
 
-PARTIES = text(f'SELECT DISTINCT "FGAC_REGION_CODE", "ID" FROM {SCHEMA}."NALD_PARTIES" '
-               f'WHERE "FGAC_REGION_CODE" IS NOT NULL AND "ID" IS NOT NULL')
+PARTIES = text(
+    f'SELECT DISTINCT "FGAC_REGION_CODE", "ID" FROM {SCHEMA}."NALD_PARTIES" '
+    f'WHERE "FGAC_REGION_CODE" IS NOT NULL AND "ID" IS NOT NULL'
+)
 
 
 def party_items(connection) -> list[str]:

@@ -24,13 +24,22 @@ def queue_licences(ctx: StepContext) -> list[str]:
         missing = missing_tables(connection, TABLES)
         if missing:
             raise PermanentError(f"schema import lacks tables: {', '.join(missing)}")
-        codes = connection.execute(text("""
+        codes = (
+            connection.execute(
+                text("""
             SELECT DISTINCT "FGAC_REGION_CODE"::int FROM import."NALD_ABS_LICENCES"
-            WHERE "FGAC_REGION_CODE" ~ '^\\s*\\d+\\s*$' ORDER BY 1""")).scalars().all()
+            WHERE "FGAC_REGION_CODE" ~ '^\\s*\\d+\\s*$' ORDER BY 1""")
+            )
+            .scalars()
+            .all()
+        )
         gaps = reference_data_gaps(connection, codes)
         if gaps:
             raise PermanentError("cannot import licences: " + "; ".join(gaps))
-        licences = connection.execute(
-            text('SELECT DISTINCT "LIC_NO" FROM import."NALD_ABS_LICENCES" ORDER BY "LIC_NO"')).scalars().all()
+        licences = (
+            connection.execute(text('SELECT DISTINCT "LIC_NO" FROM import."NALD_ABS_LICENCES" ORDER BY "LIC_NO"'))
+            .scalars()
+            .all()
+        )
     ctx.logger.info("%d licences to import", len(licences))
     return licences

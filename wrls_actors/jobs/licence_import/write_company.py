@@ -54,7 +54,9 @@ def ensure_roles(connection: Connection) -> int:
 STATEMENTS: dict[str, tuple[tuple[str, ...], str]] = {
     # The legacy's hashes are md5 of the values; its update set last_hash to the new
     # hash too (EXCLUDED.current_hash). Kept as it was: nothing in WRLS reads them.
-    "companies": (("text[]",) * 3, """
+    "companies": (
+        ("text[]",) * 3,
+        """
         INSERT INTO crm_v2.companies AS t (name, type, external_id, current_hash)
         SELECT n.name, n.type, n.external_id, md5(concat(n.name, n.type))
         FROM unnest($1, $2, $3) AS n (name, type, external_id)
@@ -65,8 +67,11 @@ STATEMENTS: dict[str, tuple[tuple[str, ...], str]] = {
           SET name = excluded.name, type = excluded.type, last_hash = excluded.current_hash,
               current_hash = excluded.current_hash, date_updated = now()
           WHERE (t.name, t.type, t.current_hash) IS DISTINCT FROM (excluded.name, excluded.type, excluded.current_hash)
-    """),
-    "addresses": (("text[]",) * 9, """
+    """,
+    ),
+    "addresses": (
+        ("text[]",) * 9,
+        """
         INSERT INTO crm_v2.addresses AS t (address_1, address_2, address_3, address_4, town, county, postcode,
                                            country, external_id, data_source, current_hash)
         SELECT n.a1, n.a2, n.a3, n.a4, n.town, n.county, n.postcode, n.country, n.external_id, 'nald',
@@ -89,8 +94,11 @@ STATEMENTS: dict[str, tuple[tuple[str, ...], str]] = {
                 IS DISTINCT FROM (excluded.address_1, excluded.address_2, excluded.address_3, excluded.address_4,
                                   excluded.town, excluded.county, excluded.postcode, excluded.country,
                                   excluded.current_hash)
-    """),
-    "contact": (("text",) * 5, """
+    """,
+    ),
+    "contact": (
+        ("text",) * 5,
+        """
         INSERT INTO crm_v2.contacts AS t (salutation, initials, first_name, last_name, external_id, data_source,
                                           current_hash)
         SELECT $1, $2, $3, $4, $5, 'nald', md5(concat($1, $3, $4))
@@ -104,8 +112,11 @@ STATEMENTS: dict[str, tuple[tuple[str, ...], str]] = {
           WHERE (t.salutation, t.initials, t.first_name, t.last_name, t.current_hash)
                 IS DISTINCT FROM (excluded.salutation, excluded.initials, excluded.first_name, excluded.last_name,
                                   excluded.current_hash)
-    """),
-    "invoice_accounts": (("text", "text[]", "text[]", "text[]"), """
+    """,
+    ),
+    "invoice_accounts": (
+        ("text", "text[]", "text[]", "text[]"),
+        """
         INSERT INTO crm_v2.invoice_accounts AS t (company_id, invoice_account_number, start_date, end_date)
         SELECT c.company_id, n.number, n.start_date, n.end_date
         FROM unnest($2, CAST($3 AS date[]), CAST($4 AS date[])) AS n (number, start_date, end_date)
@@ -118,10 +129,13 @@ STATEMENTS: dict[str, tuple[tuple[str, ...], str]] = {
               date_updated = now()
           WHERE (t.company_id, t.start_date, t.end_date)
                 IS DISTINCT FROM (excluded.company_id, excluded.start_date, excluded.end_date)
-    """),
+    """,
+    ),
     # On a match the legacy changed the address and agent only: the end date stays
     # (WRLS users end an account's address when they give it a new one).
-    "invoice_account_addresses": (("text[]",) * 5, """
+    "invoice_account_addresses": (
+        ("text[]",) * 5,
+        """
         INSERT INTO crm_v2.invoice_account_addresses AS t (invoice_account_id, address_id, start_date, end_date,
                                                            agent_company_id)
         SELECT ia.invoice_account_id, a.address_id, n.start_date, n.end_date, agent.company_id
@@ -136,8 +150,11 @@ STATEMENTS: dict[str, tuple[tuple[str, ...], str]] = {
         ON CONFLICT (invoice_account_id, start_date) DO UPDATE
           SET address_id = excluded.address_id, agent_company_id = excluded.agent_company_id, date_updated = now()
           WHERE (t.address_id, t.agent_company_id) IS DISTINCT FROM (excluded.address_id, excluded.agent_company_id)
-    """),
-    "company_contacts": (("text", "text[]", "text[]", "text[]", "text[]"), """
+    """,
+    ),
+    "company_contacts": (
+        ("text", "text[]", "text[]", "text[]", "text[]"),
+        """
         INSERT INTO crm_v2.company_contacts AS t (company_id, contact_id, role_id, start_date, end_date,
                                                   is_default)
         SELECT c.company_id, o.contact_id, r.role_id, n.start_date, n.end_date, true
@@ -152,9 +169,12 @@ STATEMENTS: dict[str, tuple[tuple[str, ...], str]] = {
         ON CONFLICT (company_id, contact_id, role_id, start_date) DO UPDATE
           SET is_default = excluded.is_default, end_date = excluded.end_date, date_updated = now()
           WHERE (t.is_default, t.end_date) IS DISTINCT FROM (excluded.is_default, excluded.end_date)
-    """),
+    """,
+    ),
     # As in the legacy, a match keeps its start date.
-    "company_addresses": (("text", "text[]", "text[]", "text[]", "text[]"), """
+    "company_addresses": (
+        ("text", "text[]", "text[]", "text[]", "text[]"),
+        """
         INSERT INTO crm_v2.company_addresses AS t (company_id, address_id, role_id, start_date, end_date,
                                                    is_default)
         SELECT c.company_id, a.address_id, r.role_id, n.start_date, n.end_date, true
@@ -168,7 +188,8 @@ STATEMENTS: dict[str, tuple[tuple[str, ...], str]] = {
         ON CONFLICT (company_id, address_id, role_id) DO UPDATE
           SET is_default = excluded.is_default, end_date = excluded.end_date, date_updated = now()
           WHERE (t.is_default, t.end_date) IS DISTINCT FROM (excluded.is_default, excluded.end_date)
-    """),
+    """,
+    ),
 }
 
 
@@ -190,26 +211,66 @@ def statements(data: CompanyImport) -> list[tuple[str, list]]:
     out = [("companies", _companies(sorted((data.company, *data.agents), key=lambda c: party_key(c.external_id))))]
     if data.addresses:
         a = data.addresses
-        out.append(("addresses", [[x.address_1 for x in a], [x.address_2 for x in a], [x.address_3 for x in a],
-                                  [x.address_4 for x in a], [x.town for x in a], [x.county for x in a],
-                                  [x.postcode for x in a], [x.country for x in a], [x.external_id for x in a]]))
+        out.append(
+            (
+                "addresses",
+                [
+                    [x.address_1 for x in a],
+                    [x.address_2 for x in a],
+                    [x.address_3 for x in a],
+                    [x.address_4 for x in a],
+                    [x.town for x in a],
+                    [x.county for x in a],
+                    [x.postcode for x in a],
+                    [x.country for x in a],
+                    [x.external_id for x in a],
+                ],
+            )
+        )
     if data.contact is not None:
         c = data.contact
         out.append(("contact", [c.salutation, c.initials, c.first_name, c.last_name, c.external_id]))
     if data.invoice_accounts:
         accounts = data.invoice_accounts
-        out.append(("invoice_accounts", [company, [x.number for x in accounts],
-                                         _dates(x.start_date for x in accounts),
-                                         _dates(x.end_date for x in accounts)]))
+        out.append(
+            (
+                "invoice_accounts",
+                [
+                    company,
+                    [x.number for x in accounts],
+                    _dates(x.start_date for x in accounts),
+                    _dates(x.end_date for x in accounts),
+                ],
+            )
+        )
         rows = [(account.number, a) for account in accounts for a in account.addresses]
         if rows:
-            out.append(("invoice_account_addresses", [
-                [n for n, _ in rows], [a.address for _, a in rows], _dates(a.start_date for _, a in rows),
-                _dates(a.end_date for _, a in rows), [a.agent_company for _, a in rows]]))
+            out.append(
+                (
+                    "invoice_account_addresses",
+                    [
+                        [n for n, _ in rows],
+                        [a.address for _, a in rows],
+                        _dates(a.start_date for _, a in rows),
+                        _dates(a.end_date for _, a in rows),
+                        [a.agent_company for _, a in rows],
+                    ],
+                )
+            )
     for name, links in (("company_contacts", data.company_contacts), ("company_addresses", data.company_addresses)):
         if links:
-            out.append((name, [company, [x.role for x in links], [x.target for x in links],
-                               _dates(x.start_date for x in links), _dates(x.end_date for x in links)]))
+            out.append(
+                (
+                    name,
+                    [
+                        company,
+                        [x.role for x in links],
+                        [x.target for x in links],
+                        _dates(x.start_date for x in links),
+                        _dates(x.end_date for x in links),
+                    ],
+                )
+            )
     return out
 
 

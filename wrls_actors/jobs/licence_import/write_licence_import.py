@@ -13,9 +13,10 @@ no transaction, ``date_updated = now()`` on every run).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, TextClause, text
 
@@ -71,21 +72,33 @@ def _day(value: str | None) -> date | None:
 
 def read_state(connection: Connection, licence: LicenceImport) -> WrlsState:
     """One query: the region, the licence as WRLS holds it, and the ids of the codes and roles it uses."""
-    row = connection.execute(STATE, {
-        "region": licence.licence.region_code, "ref": licence.licence.licence_ref,
-        "primary": sorted({p.primary for p in licence.purposes}),
-        "secondary": sorted({p.secondary for p in licence.purposes}),
-        "uses": sorted({p.use for p in licence.purposes}),
-        "codes": sorted({c.code for c in licence.conditions if c.code is not None}),
-        "roles": [LICENCE_HOLDER, RETURNS_TO],
-    }).mappings().one()
+    row = (
+        connection.execute(
+            STATE,
+            {
+                "region": licence.licence.region_code,
+                "ref": licence.licence.licence_ref,
+                "primary": sorted({p.primary for p in licence.purposes}),
+                "secondary": sorted({p.secondary for p in licence.purposes}),
+                "uses": sorted({p.use for p in licence.purposes}),
+                "codes": sorted({c.code for c in licence.conditions if c.code is not None}),
+                "roles": [LICENCE_HOLDER, RETURNS_TO],
+            },
+        )
+        .mappings()
+        .one()
+    )
     before = row["before"]
     if before is not None:
-        before = {"licence_id": before["licence_id"],
-                  **{k: _day(before[k]) for k in ("expired_date", "lapsed_date", "revoked_date")}}
+        before = {
+            "licence_id": before["licence_id"],
+            **{k: _day(before[k]) for k in ("expired_date", "lapsed_date", "revoked_date")},
+        }
     return WrlsState(
-        region_id=row["region_id"], before=before,
-        purposes_primary=row["purposes_primary"], purposes_secondary=row["purposes_secondary"],
+        region_id=row["region_id"],
+        before=before,
+        purposes_primary=row["purposes_primary"],
+        purposes_secondary=row["purposes_secondary"],
         purposes_uses=row["purposes_uses"],
         condition_types={(code, subcode): id_ for code, subcode, id_ in row["condition_types"]},
         roles=row["roles"],
@@ -103,15 +116,18 @@ def check_reference_data(licence: LicenceImport, state: WrlsState) -> None:
     if state.region_id is None:
         raise MissingReferenceData(
             f"licence {ref}: water.regions has no region with nald_region_id {licence.licence.region_code} "
-            f"(seed the 8 NALD regions)")
+            f"(seed the 8 NALD regions)"
+        )
     missing = sorted(
         {f"primary {p.primary}" for p in licence.purposes if p.primary not in state.purposes_primary}
         | {f"secondary {p.secondary}" for p in licence.purposes if p.secondary not in state.purposes_secondary}
-        | {f"use {p.use}" for p in licence.purposes if p.use not in state.purposes_uses})
+        | {f"use {p.use}" for p in licence.purposes if p.use not in state.purposes_uses}
+    )
     if missing:
         raise MissingReferenceData(
             f"licence {ref}: purpose codes missing from water.purposes_primary/secondary/uses: {', '.join(missing)} "
-            f"(run charging-import-data)")
+            f"(run charging-import-data)"
+        )
     roles = sorted({r.role for r in licence.roles} - set(state.roles))
     if roles:
         raise MissingReferenceData(f"licence {ref}: crm_v2.roles has no role named {', '.join(roles)}")
@@ -119,8 +135,15 @@ def check_reference_data(licence: LicenceImport, state: WrlsState) -> None:
 
 # --------------------------------------------------------------------------- upserts
 
-def upsert(table: str, source: str, key: tuple[str, ...], columns: tuple[str, ...], update: tuple[str, ...],
-           returning: str = "") -> TextClause:
+
+def upsert(
+    table: str,
+    source: str,
+    key: tuple[str, ...],
+    columns: tuple[str, ...],
+    update: tuple[str, ...],
+    returning: str = "",
+) -> TextClause:
     """An upsert of the rows of ``source`` (a SELECT naming ``columns``) into ``table`` on ``key``.
 
     Rows equal to the stored ones in every ``update`` column are filtered out
@@ -151,17 +174,28 @@ UPSERT_LICENCE = upsert(
               CAST(:undertaker AS boolean) AS is_water_undertaker, CAST(:regions AS jsonb) AS regions,
               CAST(:start AS date) AS start_date, CAST(:expired AS date) AS expired_date,
               CAST(:lapsed AS date) AS lapsed_date, CAST(:revoked AS date) AS revoked_date""",
-    ("licence_ref",), ("region_id", "licence_ref", *_LICENCE_UPDATE), _LICENCE_UPDATE,
-    "RETURNING licence_id::text")
+    ("licence_ref",),
+    ("region_id", "licence_ref", *_LICENCE_UPDATE),
+    _LICENCE_UPDATE,
+    "RETURNING licence_id::text",
+)
 
 
 def upsert_licence(connection: Connection, licence: Licence, state: WrlsState) -> str:
     """The water.licences row; returns its id."""
-    licence_id = connection.execute(UPSERT_LICENCE, {
-        "region_id": state.region_id, "ref": licence.licence_ref, "undertaker": licence.is_water_undertaker,
-        "regions": json.dumps(licence.regions, sort_keys=True), "start": licence.start_date,
-        "expired": licence.expired_date, "lapsed": licence.lapsed_date, "revoked": licence.revoked_date,
-    }).scalar()
+    licence_id = connection.execute(
+        UPSERT_LICENCE,
+        {
+            "region_id": state.region_id,
+            "ref": licence.licence_ref,
+            "undertaker": licence.is_water_undertaker,
+            "regions": json.dumps(licence.regions, sort_keys=True),
+            "start": licence.start_date,
+            "expired": licence.expired_date,
+            "lapsed": licence.lapsed_date,
+            "revoked": licence.revoked_date,
+        },
+    ).scalar()
     if licence_id is not None:
         return licence_id
     # Nothing written: the row was there, unchanged, and state.before is it.
@@ -207,7 +241,10 @@ UPSERT_DOCUMENT = upsert(
               CAST(:ref AS varchar) AS document_ref, CAST(:start AS date) AS start_date,
               CAST(:end AS date) AS end_date, CAST(:external_id AS varchar) AS external_id,
               NULL::timestamp AS date_deleted""",
-    ("document_ref",), ("regime", "document_type", "document_ref", *_DOCUMENT_UPDATE), _DOCUMENT_UPDATE)
+    ("document_ref",),
+    ("regime", "document_type", "document_ref", *_DOCUMENT_UPDATE),
+    _DOCUMENT_UPDATE,
+)
 
 _ROLE_UPDATE = ("company_id", "contact_id", "address_id", "invoice_account_id", "end_date")
 UPSERT_DOCUMENT_ROLES = upsert(
@@ -221,7 +258,10 @@ UPSERT_DOCUMENT_ROLES = upsert(
        LEFT JOIN crm_v2.companies c ON c.external_id = n.company
        LEFT JOIN crm_v2.contacts co ON co.external_id = n.contact
        LEFT JOIN crm_v2.addresses a ON a.external_id = n.address""",
-    ("document_id", "role_id", "start_date"), ("document_id", "role_id", "start_date", *_ROLE_UPDATE), _ROLE_UPDATE)
+    ("document_id", "role_id", "start_date"),
+    ("document_id", "role_id", "start_date", *_ROLE_UPDATE),
+    _ROLE_UPDATE,
+)
 
 
 def upsert_document(connection: Connection, licence: LicenceImport, state: WrlsState) -> None:
@@ -231,16 +271,29 @@ def upsert_document(connection: Connection, licence: LicenceImport, state: WrlsS
     company stage wrote; one not there yet is left NULL until the next import.
     """
     document = licence.document
-    connection.execute(UPSERT_DOCUMENT, {"ref": document.document_ref, "start": document.start_date,
-                                         "end": document.end_date, "external_id": document.external_id})
+    connection.execute(
+        UPSERT_DOCUMENT,
+        {
+            "ref": document.document_ref,
+            "start": document.start_date,
+            "end": document.end_date,
+            "external_id": document.external_id,
+        },
+    )
     roles = licence.roles
     if roles:
-        connection.execute(UPSERT_DOCUMENT_ROLES, {
-            "ref": document.document_ref, "roles": [state.roles[r.role] for r in roles],
-            "starts": [r.start_date for r in roles], "ends": [r.end_date for r in roles],
-            "companies": [r.company_external_id for r in roles], "contacts": [r.contact_external_id for r in roles],
-            "addresses": [r.address_external_id for r in roles],
-        })
+        connection.execute(
+            UPSERT_DOCUMENT_ROLES,
+            {
+                "ref": document.document_ref,
+                "roles": [state.roles[r.role] for r in roles],
+                "starts": [r.start_date for r in roles],
+                "ends": [r.end_date for r in roles],
+                "companies": [r.company_external_id for r in roles],
+                "contacts": [r.contact_external_id for r in roles],
+                "addresses": [r.address_external_id for r in roles],
+            },
+        )
 
 
 # --------------------------------------------------------------------------- versions, purposes, conditions
@@ -256,12 +309,25 @@ UPSERT_VERSIONS = upsert(
               AS n (external_id, issue, increment, status, start_date, end_date, company, address)
        LEFT JOIN crm_v2.companies c ON c.external_id = n.company
        LEFT JOIN crm_v2.addresses a ON a.external_id = n.address""",
-    ("external_id",), ("issue", "increment", "external_id", *_VERSION_UPDATE), _VERSION_UPDATE)
+    ("external_id",),
+    ("issue", "increment", "external_id", *_VERSION_UPDATE),
+    _VERSION_UPDATE,
+)
 
-_PURPOSE_UPDATE = ("licence_version_id", "purpose_primary_id", "purpose_secondary_id", "purpose_use_id",
-                   "abstraction_period_start_day", "abstraction_period_start_month",
-                   "abstraction_period_end_day", "abstraction_period_end_month",
-                   "time_limited_start_date", "time_limited_end_date", "notes", "annual_quantity")
+_PURPOSE_UPDATE = (
+    "licence_version_id",
+    "purpose_primary_id",
+    "purpose_secondary_id",
+    "purpose_use_id",
+    "abstraction_period_start_day",
+    "abstraction_period_start_month",
+    "abstraction_period_end_day",
+    "abstraction_period_end_month",
+    "time_limited_start_date",
+    "time_limited_end_date",
+    "notes",
+    "annual_quantity",
+)
 UPSERT_PURPOSES = upsert(
     "water.licence_version_purposes",
     """SELECT n.external_id, v.licence_version_id, CAST(n.primary_id AS uuid) AS purpose_primary_id,
@@ -278,10 +344,18 @@ UPSERT_PURPOSES = upsert(
                     abstraction_period_start_month, abstraction_period_end_day, abstraction_period_end_month,
                     time_limited_start_date, time_limited_end_date, notes, annual_quantity)
        JOIN water.licence_versions v ON v.external_id = n.version""",
-    ("external_id",), ("external_id", *_PURPOSE_UPDATE), _PURPOSE_UPDATE)
+    ("external_id",),
+    ("external_id", *_PURPOSE_UPDATE),
+    _PURPOSE_UPDATE,
+)
 
-_CONDITION_UPDATE = ("licence_version_purpose_id", "licence_version_purpose_condition_type_id", "param_1",
-                     "param_2", "notes")
+_CONDITION_UPDATE = (
+    "licence_version_purpose_id",
+    "licence_version_purpose_condition_type_id",
+    "param_1",
+    "param_2",
+    "notes",
+)
 UPSERT_CONDITIONS = upsert(
     "water.licence_version_purpose_conditions",
     """SELECT n.external_id, p.licence_version_purpose_id,
@@ -290,7 +364,10 @@ UPSERT_CONDITIONS = upsert(
                    CAST(:params_1 AS text[]), CAST(:params_2 AS text[]), CAST(:notes AS text[]))
               AS n (external_id, purpose, type_id, param_1, param_2, notes)
        JOIN water.licence_version_purposes p ON p.external_id = n.purpose""",
-    ("external_id",), ("external_id", *_CONDITION_UPDATE), _CONDITION_UPDATE)
+    ("external_id",),
+    ("external_id", *_CONDITION_UPDATE),
+    _CONDITION_UPDATE,
+)
 
 
 def upsert_versions(connection: Connection, licence_id: str, licence: LicenceImport, state: WrlsState) -> int:
@@ -303,36 +380,54 @@ def upsert_versions(connection: Connection, licence_id: str, licence: LicenceImp
     """
     versions = licence.versions
     if versions:
-        connection.execute(UPSERT_VERSIONS, {
-            "licence_id": licence_id, "external_ids": [v.external_id for v in versions],
-            "issues": [v.issue for v in versions], "increments": [v.increment for v in versions],
-            "statuses": [v.status for v in versions], "starts": [v.start_date for v in versions],
-            "ends": [v.end_date for v in versions], "companies": [v.company_external_id for v in versions],
-            "addresses": [v.address_external_id for v in versions],
-        })
+        connection.execute(
+            UPSERT_VERSIONS,
+            {
+                "licence_id": licence_id,
+                "external_ids": [v.external_id for v in versions],
+                "issues": [v.issue for v in versions],
+                "increments": [v.increment for v in versions],
+                "statuses": [v.status for v in versions],
+                "starts": [v.start_date for v in versions],
+                "ends": [v.end_date for v in versions],
+                "companies": [v.company_external_id for v in versions],
+                "addresses": [v.address_external_id for v in versions],
+            },
+        )
     purposes = licence.purposes
     if purposes:
-        connection.execute(UPSERT_PURPOSES, {
-            "external_ids": [p.external_id for p in purposes], "versions": [p.version_external_id for p in purposes],
-            "primary_ids": [state.purposes_primary[p.primary] for p in purposes],
-            "secondary_ids": [state.purposes_secondary[p.secondary] for p in purposes],
-            "use_ids": [state.purposes_uses[p.use] for p in purposes],
-            "start_days": [p.abstraction_period_start_day for p in purposes],
-            "start_months": [p.abstraction_period_start_month for p in purposes],
-            "end_days": [p.abstraction_period_end_day for p in purposes],
-            "end_months": [p.abstraction_period_end_month for p in purposes],
-            "tl_starts": [p.time_limited_start_date for p in purposes],
-            "tl_ends": [p.time_limited_end_date for p in purposes],
-            "notes": [p.notes for p in purposes], "quantities": [p.annual_quantity for p in purposes],
-        })
+        connection.execute(
+            UPSERT_PURPOSES,
+            {
+                "external_ids": [p.external_id for p in purposes],
+                "versions": [p.version_external_id for p in purposes],
+                "primary_ids": [state.purposes_primary[p.primary] for p in purposes],
+                "secondary_ids": [state.purposes_secondary[p.secondary] for p in purposes],
+                "use_ids": [state.purposes_uses[p.use] for p in purposes],
+                "start_days": [p.abstraction_period_start_day for p in purposes],
+                "start_months": [p.abstraction_period_start_month for p in purposes],
+                "end_days": [p.abstraction_period_end_day for p in purposes],
+                "end_months": [p.abstraction_period_end_month for p in purposes],
+                "tl_starts": [p.time_limited_start_date for p in purposes],
+                "tl_ends": [p.time_limited_end_date for p in purposes],
+                "notes": [p.notes for p in purposes],
+                "quantities": [p.annual_quantity for p in purposes],
+            },
+        )
     conditions = [(c, state.condition_types.get((c.code, c.subcode))) for c in licence.conditions]
     typed = [(c, type_id) for c, type_id in conditions if type_id is not None]
     if typed:
-        connection.execute(UPSERT_CONDITIONS, {
-            "external_ids": [c.external_id for c, _ in typed], "purposes": [c.purpose_external_id for c, _ in typed],
-            "type_ids": [type_id for _, type_id in typed], "params_1": [c.param_1 for c, _ in typed],
-            "params_2": [c.param_2 for c, _ in typed], "notes": [c.notes for c, _ in typed],
-        })
+        connection.execute(
+            UPSERT_CONDITIONS,
+            {
+                "external_ids": [c.external_id for c, _ in typed],
+                "purposes": [c.purpose_external_id for c, _ in typed],
+                "type_ids": [type_id for _, type_id in typed],
+                "params_1": [c.param_1 for c, _ in typed],
+                "params_2": [c.param_2 for c, _ in typed],
+                "notes": [c.notes for c, _ in typed],
+            },
+        )
     return len(conditions) - len(typed)
 
 
@@ -344,8 +439,7 @@ class Written:
     conditions_skipped: int
 
 
-def write_licence(connection: Connection, licence: LicenceImport, state: WrlsState,
-                  end_dates_changed: bool) -> Written:
+def write_licence(connection: Connection, licence: LicenceImport, state: WrlsState, end_dates_changed: bool) -> Written:
     """Every write of one licence, in the caller's transaction (``check_reference_data`` first)."""
     licence_id = upsert_licence(connection, licence.licence, state)
     flagged = flag_supplementary_billing(connection, licence_id) if end_dates_changed else False
@@ -356,7 +450,9 @@ def write_licence(connection: Connection, licence: LicenceImport, state: WrlsSta
 
 def reference_data_gaps(connection: Connection, region_codes: Sequence[int]) -> list[str]:
     """What the WRLS reference tables lack for a whole import: regions of these codes, purposes, roles."""
-    row = connection.execute(text("""
+    row = (
+        connection.execute(
+            text("""
         SELECT ARRAY(SELECT c FROM unnest(CAST(:codes AS int[])) c
                       WHERE NOT EXISTS (SELECT 1 FROM water.regions r WHERE r.nald_region_id = c) ORDER BY c)
                  AS regions,
@@ -365,11 +461,19 @@ def reference_data_gaps(connection: Connection, region_codes: Sequence[int]) -> 
                EXISTS (SELECT 1 FROM water.purposes_uses) AS uses,
                ARRAY(SELECT n FROM unnest(CAST(:roles AS text[])) n
                       WHERE NOT EXISTS (SELECT 1 FROM crm_v2.roles r WHERE r.name = n) ORDER BY n) AS roles
-    """), {"codes": list(region_codes), "roles": [LICENCE_HOLDER, RETURNS_TO]}).mappings().one()
+    """),
+            {"codes": list(region_codes), "roles": [LICENCE_HOLDER, RETURNS_TO]},
+        )
+        .mappings()
+        .one()
+    )
     gaps = []
     if row["regions"]:
-        gaps.append("water.regions has no region with nald_region_id "
-                    + ", ".join(str(c) for c in row["regions"]) + " (seed the 8 NALD regions)")
+        gaps.append(
+            "water.regions has no region with nald_region_id "
+            + ", ".join(str(c) for c in row["regions"])
+            + " (seed the 8 NALD regions)"
+        )
     empty = [f"water.purposes_{t}" for t in ("primary", "secondary", "uses") if not row[t]]
     if empty:
         gaps.append(f"{', '.join(empty)} empty (run charging-import-data first)")

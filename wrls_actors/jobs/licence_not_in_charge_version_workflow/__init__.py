@@ -10,8 +10,8 @@ ran (no scheduler on that queue).
 from ...runtime import Job, Step
 from .add_workflows import add_workflows
 
-LICENCE_NOT_IN_CHARGE_VERSION_WORKFLOW = Job("licence-not-in-charge-version-workflow", queue="default", steps=(
-    Step("add-workflows", add_workflows),
-))
+LICENCE_NOT_IN_CHARGE_VERSION_WORKFLOW = Job(
+    "licence-not-in-charge-version-workflow", queue="default", steps=(Step("add-workflows", add_workflows),)
+)
 
 JOBS = (LICENCE_NOT_IN_CHARGE_VERSION_WORKFLOW,)

@@ -12,8 +12,6 @@ the work).
 from ...runtime import Job, Step
 from .add_workflows import add_workflows
 
-LICENCE_UPDATES = Job("licence-updates", queue="default", steps=(
-    Step("add-workflows", add_workflows),
-))
+LICENCE_UPDATES = Job("licence-updates", queue="default", steps=(Step("add-workflows", add_workflows),))
 
 JOBS = (LICENCE_UPDATES,)

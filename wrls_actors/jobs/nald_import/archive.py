@@ -56,12 +56,16 @@ def check_members(archive: str, members: list[zipfile.ZipInfo], max_bytes: int, 
         if _escapes(member.filename):
             raise BadExtract(f"{archive}: member {member.filename!r} would be written outside the extraction folder")
         if member.file_size > max_bytes:
-            raise BadExtract(f"{archive}: member {member.filename} is {member.file_size:,} bytes unpacked, "
-                             f"over the limit of {max_bytes:,} (WRLS_NALD_MAX_MEMBER_BYTES)")
+            raise BadExtract(
+                f"{archive}: member {member.filename} is {member.file_size:,} bytes unpacked, "
+                f"over the limit of {max_bytes:,} (WRLS_NALD_MAX_MEMBER_BYTES)"
+            )
         if member.file_size > _ratio_limit(member.compress_size, max_ratio):
-            raise BadExtract(f"{archive}: member {member.filename} is {member.file_size:,} bytes unpacked from "
-                             f"{member.compress_size:,}, over the compression ratio limit of {max_ratio} "
-                             "(WRLS_NALD_MAX_RATIO)")
+            raise BadExtract(
+                f"{archive}: member {member.filename} is {member.file_size:,} bytes unpacked from "
+                f"{member.compress_size:,}, over the compression ratio limit of {max_ratio} "
+                "(WRLS_NALD_MAX_RATIO)"
+            )
 
 
 class Stream(Protocol):
@@ -80,8 +84,17 @@ class LimitedReader:
     password check (ZipCrypto's check is one byte: 1 wrong password in 256 passes it).
     """
 
-    def __init__(self, stream: Stream, archive: str, member: str, max_bytes: int, *,
-                 compressed: int | None = None, max_ratio: int = MAX_RATIO, encrypted: bool = False) -> None:
+    def __init__(
+        self,
+        stream: Stream,
+        archive: str,
+        member: str,
+        max_bytes: int,
+        *,
+        compressed: int | None = None,
+        max_ratio: int = MAX_RATIO,
+        encrypted: bool = False,
+    ) -> None:
         self.stream, self.archive, self.member, self.max_bytes = stream, archive, member, max_bytes
         self.max_ratio = max_ratio
         self.ratio_bytes = None if compressed is None else _ratio_limit(compressed, max_ratio)
@@ -89,7 +102,7 @@ class LimitedReader:
         self.encrypted = encrypted
         self.total = 0
 
-    def __enter__(self) -> "LimitedReader":
+    def __enter__(self) -> LimitedReader:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -102,12 +115,16 @@ class LimitedReader:
             raise _corrupt(self.archive, self.member, self.encrypted, e) from None
         self.total += len(chunk)
         if self.total > self.max_bytes:
-            raise BadExtract(f"{self.archive}: member {self.member} unpacks to more than {self.max_bytes:,} bytes "
-                             "(WRLS_NALD_MAX_MEMBER_BYTES)")
+            raise BadExtract(
+                f"{self.archive}: member {self.member} unpacks to more than {self.max_bytes:,} bytes "
+                "(WRLS_NALD_MAX_MEMBER_BYTES)"
+            )
         if self.ratio_bytes is not None and self.total > self.ratio_bytes:
-            raise BadExtract(f"{self.archive}: member {self.member} unpacks to more than {self.ratio_bytes:,} bytes "
-                             f"from {self.compressed:,}, over the compression ratio limit of {self.max_ratio} "
-                             "(WRLS_NALD_MAX_RATIO)")
+            raise BadExtract(
+                f"{self.archive}: member {self.member} unpacks to more than {self.ratio_bytes:,} bytes "
+                f"from {self.compressed:,}, over the compression ratio limit of {self.max_ratio} "
+                "(WRLS_NALD_MAX_RATIO)"
+            )
         return chunk
 
 
@@ -134,7 +151,7 @@ def _directory_size(path: Path) -> int | None:
         if at < 0 or len(tail) < at + 22:
             return None
         size = struct.unpack_from("<L", tail, at + 12)[0]
-        if size != 0xFFFFFFFF or at < 20 or tail[at - 20: at - 16] != b"PK\x06\x07":
+        if size != 0xFFFFFFFF or at < 20 or tail[at - 20 : at - 16] != b"PK\x06\x07":
             return size
         # Zip64: the locator just before the end record points at the zip64 end record.
         file.seek(struct.unpack_from("<Q", tail, at - 12)[0])
@@ -147,8 +164,10 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
     # can be checked: a directory of millions of entries would take gigabytes.
     directory = _directory_size(path)
     if directory is not None and directory > MAX_DIRECTORY_BYTES:
-        raise BadExtract(f"{path.name}: its directory is {directory:,} bytes, over the limit of "
-                         f"{MAX_DIRECTORY_BYTES:,} (a NALD archive's is a few kilobytes)")
+        raise BadExtract(
+            f"{path.name}: its directory is {directory:,} bytes, over the limit of "
+            f"{MAX_DIRECTORY_BYTES:,} (a NALD archive's is a few kilobytes)"
+        )
     try:
         return zipfile.ZipFile(path)
     except (*CORRUPT, ValueError) as e:
@@ -168,8 +187,15 @@ def unpack_outer(archive: Path, password: str, folder: Path, max_bytes: int, max
     encrypted = _encrypted(inner)
     try:
         with decrypt.open_member(archive, inner, password.encode()) as source, target.open("wb") as out:
-            reader = LimitedReader(source, archive.name, inner.filename, max_bytes, compressed=inner.compress_size,
-                                   max_ratio=max_ratio, encrypted=encrypted)
+            reader = LimitedReader(
+                source,
+                archive.name,
+                inner.filename,
+                max_bytes,
+                compressed=inner.compress_size,
+                max_ratio=max_ratio,
+                encrypted=encrypted,
+            )
             while chunk := reader.read():
                 out.write(chunk)
     except decrypt.WrongPassword:
@@ -194,13 +220,15 @@ class InnerArchive:
                 if _encrypted(member):
                     raise BadExtract(f"{path.name}: member {member.filename} is encrypted (only the outer archive is)")
                 if member.compress_type not in INNER_METHODS:
-                    raise BadExtract(f"{path.name}: member {member.filename} uses compression method "
-                                     f"{member.compress_type}; only {' or '.join(INNER_METHODS.values())} is read")
+                    raise BadExtract(
+                        f"{path.name}: member {member.filename} uses compression method "
+                        f"{member.compress_type}; only {' or '.join(INNER_METHODS.values())} is read"
+                    )
         except BaseException:
             self.zip.close()
             raise
 
-    def __enter__(self) -> "InnerArchive":
+    def __enter__(self) -> InnerArchive:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -212,8 +240,9 @@ class InnerArchive:
         for member in self.members:
             name = PurePosixPath(member.filename).name
             if name in files:
-                raise BadExtract(f"{self.path.name} holds {name} twice ({files[name].filename!r} and "
-                                 f"{member.filename!r})")
+                raise BadExtract(
+                    f"{self.path.name} holds {name} twice ({files[name].filename!r} and {member.filename!r})"
+                )
             files[name] = member
         return files
 
@@ -225,5 +254,11 @@ class InnerArchive:
             # ValueError: a local header name that does not decode; NotImplementedError and RuntimeError:
             # a compression method or an encryption the directory hid.
             raise BadExtract(f"{self.path.name}: member {member.filename} is corrupt ({e})") from None
-        return LimitedReader(stream, self.path.name, member.filename, self.max_bytes,
-                             compressed=member.compress_size, max_ratio=self.max_ratio)
+        return LimitedReader(
+            stream,
+            self.path.name,
+            member.filename,
+            self.max_bytes,
+            compressed=member.compress_size,
+            max_ratio=self.max_ratio,
+        )

@@ -84,7 +84,7 @@ class MemberStream:
                 close()
         self._file.close()
 
-    def __enter__(self) -> "MemberStream":
+    def __enter__(self) -> MemberStream:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -28,8 +28,14 @@ def delete_removed_documents(ctx: StepContext) -> None:
     with ctx.engine.begin() as connection:
         live = connection.execute(LIVE, params).scalar_one()
         deleted = connection.execute(DELETE, params).rowcount
-        check_deletion(ctx.params, table="crm.document_header", deleting=deleted, live=live,
-                       max_percent=config().max_delete_percent, action="mark deleted")
+        check_deletion(
+            ctx.params,
+            table="crm.document_header",
+            deleting=deleted,
+            live=live,
+            max_percent=config().max_delete_percent,
+            action="mark deleted",
+        )
     ctx.count("documents_deleted", deleted)
     if deleted:
         ctx.logger.info("%d CRM documents marked deleted: their licences are no longer in NALD", deleted)

@@ -101,41 +101,69 @@ _PARTS: tuple[_Part, ...] = (
     _Part("purposes", "NALD_ABS_LIC_PURPOSES", '"AABV_AABL_ID" = :id', ("AABV_ISSUE_NO", "AABV_INCR_NO", "ID")),
     _Part("purpose_points", "NALD_ABS_PURP_POINTS", _any("AABP_ID", "purposes.ID"), ("AABP_ID", "AAIP_ID")),
     _Part("conditions", "NALD_LIC_CONDITIONS", _any("AABP_ID", "purposes.ID"), ("AABP_ID", "DISP_ORD", "ID")),
-    _Part("condition_types", "NALD_LIC_COND_TYPES", _any("CODE", "conditions.ACIN_CODE"), ("CODE", "SUBCODE"),
-          False),
+    _Part("condition_types", "NALD_LIC_COND_TYPES", _any("CODE", "conditions.ACIN_CODE"), ("CODE", "SUBCODE"), False),
     _Part("agreements", "NALD_LIC_AGRMNTS", _any("AABP_ID", "purposes.ID"), ("AABP_ID", "EFF_ST_DATE")),
     _Part("means_of_abstraction", "NALD_MEANS_OF_ABS", _any("CODE", "purpose_points.AMOA_CODE"), ("CODE",), False),
     _Part("roles", "NALD_LIC_ROLES", '"AABL_ID" = :id', ("ALRT_CODE", "EFF_ST_DATE")),
     _Part("role_types", "NALD_LIC_ROLE_TYPES", _any("CODE", "roles.ALRT_CODE"), ("CODE",), False),
     _Part("parties", "NALD_PARTIES", _any("ID", "versions.ACON_APAR_ID", "roles.ACON_APAR_ID"), ("ID",)),
     _Part("contacts", "NALD_CONTACTS", _any("APAR_ID", "versions.ACON_APAR_ID"), ("APAR_ID", "AADD_ID")),
-    _Part("addresses", "NALD_ADDRESSES",
-          _any("ID", "contacts.AADD_ID", "versions.ACON_AADD_ID", "roles.ACON_AADD_ID"), ("ID",)),
+    _Part(
+        "addresses",
+        "NALD_ADDRESSES",
+        _any("ID", "contacts.AADD_ID", "versions.ACON_AADD_ID", "roles.ACON_AADD_ID"),
+        ("ID",),
+    ),
     # Filtered on ACON_AADD_ID too by the caller: the index leads with (region, ACON_APAR_ID).
-    _Part("contact_numbers", "NALD_CONT_NOS", _any("ACON_APAR_ID", "roles.ACON_APAR_ID"),
-          ("ACON_APAR_ID", "ACON_AADD_ID", "ACNT_CODE")),
-    _Part("contact_number_types", "NALD_CONT_NO_TYPES", _any("CODE", "contact_numbers.ACNT_CODE"), ("CODE",),
-          False),
+    _Part(
+        "contact_numbers",
+        "NALD_CONT_NOS",
+        _any("ACON_APAR_ID", "roles.ACON_APAR_ID"),
+        ("ACON_APAR_ID", "ACON_AADD_ID", "ACNT_CODE"),
+    ),
+    _Part("contact_number_types", "NALD_CONT_NO_TYPES", _any("CODE", "contact_numbers.ACNT_CODE"), ("CODE",), False),
     _Part("cams", "NALD_REP_UNITS", '"CODE" = :cams', ("CODE",)),
     _Part("return_versions", "NALD_RET_VERSIONS", '"AABL_ID" = :id', ("VERS_NO",)),
     _Part("return_formats", "NALD_RET_FORMATS", '"ARVN_AABL_ID" = :id', ("ARVN_VERS_NO", "ID")),
-    _Part("return_format_purposes", "NALD_RET_FMT_PURPOSES", _any("ARTY_ID", "return_formats.ID"),
-          ("ARTY_ID", "APUR_APPR_CODE", "APUR_APSE_CODE", "APUR_APUS_CODE")),
-    _Part("return_format_points", "NALD_RET_FMT_POINTS", _any("ARTY_ID", "return_formats.ID"),
-          ("ARTY_ID", "AAIP_ID")),
+    _Part(
+        "return_format_purposes",
+        "NALD_RET_FMT_PURPOSES",
+        _any("ARTY_ID", "return_formats.ID"),
+        ("ARTY_ID", "APUR_APPR_CODE", "APUR_APSE_CODE", "APUR_APUS_CODE"),
+    ),
+    _Part("return_format_points", "NALD_RET_FMT_POINTS", _any("ARTY_ID", "return_formats.ID"), ("ARTY_ID", "AAIP_ID")),
     _Part("form_logs", "NALD_RET_FORM_LOGS", _any("ARTY_ID", "return_formats.ID"), ("ARTY_ID", "DATE_FROM")),
     _Part("points", "NALD_POINTS", _any("ID", "purpose_points.AAIP_ID", "return_format_points.AAIP_ID"), ("ID",)),
     _Part("sources", "NALD_SOURCES", _any("CODE", "points.ASRC_CODE"), ("CODE",), False),
-    _Part("purposes_primary", "NALD_PURP_PRIMS",
-          _any("CODE", "purposes.APUR_APPR_CODE", "return_format_purposes.APUR_APPR_CODE"), ("CODE",), False),
-    _Part("purposes_secondary", "NALD_PURP_SECS",
-          _any("CODE", "purposes.APUR_APSE_CODE", "return_format_purposes.APUR_APSE_CODE"), ("CODE",), False),
-    _Part("purpose_uses", "NALD_PURP_USES",
-          _any("CODE", "purposes.APUR_APUS_CODE", "return_format_purposes.APUR_APUS_CODE"), ("CODE",), False),
+    _Part(
+        "purposes_primary",
+        "NALD_PURP_PRIMS",
+        _any("CODE", "purposes.APUR_APPR_CODE", "return_format_purposes.APUR_APPR_CODE"),
+        ("CODE",),
+        False,
+    ),
+    _Part(
+        "purposes_secondary",
+        "NALD_PURP_SECS",
+        _any("CODE", "purposes.APUR_APSE_CODE", "return_format_purposes.APUR_APSE_CODE"),
+        ("CODE",),
+        False,
+    ),
+    _Part(
+        "purpose_uses",
+        "NALD_PURP_USES",
+        _any("CODE", "purposes.APUR_APUS_CODE", "return_format_purposes.APUR_APUS_CODE"),
+        ("CODE",),
+        False,
+    ),
     # Licence mod logs carry AABL_ID, return version ones ARVN_AABL_ID: both are indexed,
     # and the planner ORs the two index scans.
-    _Part("mod_logs", "NALD_MOD_LOGS", '("AABL_ID" = :id OR "ARVN_AABL_ID" = :id)',
-          ("AABL_ID", "AABV_ISSUE_NO", "AABV_INCR_NO", "ARVN_VERS_NO", "AMRE_CODE")),
+    _Part(
+        "mod_logs",
+        "NALD_MOD_LOGS",
+        '("AABL_ID" = :id OR "ARVN_AABL_ID" = :id)',
+        ("AABL_ID", "AABV_ISSUE_NO", "AABV_INCR_NO", "ARVN_VERS_NO", "AMRE_CODE"),
+    ),
 )
 
 assert {p.name for p in _PARTS} == {f.name for f in fields(LicenceRows)} - {"licence"}
@@ -182,8 +210,12 @@ def read_licence(connection: Connection, licence_ref: str, schema: str = "import
         return None
     licence = dict(found)
     name = _prepared_rows_query(connection, schema)
-    result = connection.exec_driver_sql(
-        f"EXECUTE {name} (%s, %s, %s)",
-        (licence["FGAC_REGION_CODE"], licence["ID"], licence.get("AREP_CAMS_CODE")),
-    ).mappings().one()
+    result = (
+        connection.exec_driver_sql(
+            f"EXECUTE {name} (%s, %s, %s)",
+            (licence["FGAC_REGION_CODE"], licence["ID"], licence.get("AREP_CAMS_CODE")),
+        )
+        .mappings()
+        .one()
+    )
     return LicenceRows(licence=licence, **{p.name: sort_rows(result[p.name], p.order) for p in _PARTS})

@@ -89,8 +89,10 @@ class CountingReader:
         self.pending = b"".join(chunks)
         line, newline, _ = self.pending.partition(b"\n")
         if not newline and size > MAX_HEADER_BYTES:
-            raise BadExtract(f"{self.file} line 1: no end of line in the first {MAX_HEADER_BYTES:,} bytes "
-                             "(a header is a few hundred)")
+            raise BadExtract(
+                f"{self.file} line 1: no end of line in the first {MAX_HEADER_BYTES:,} bytes "
+                "(a header is a few hundred)"
+            )
         if not newline and line:
             raise BadExtract(f"{self.file} line 1: the file ends without a newline (cut short?)")
         return line
@@ -120,7 +122,7 @@ class CountingReader:
     def _count(self, chunk: bytes) -> None:
         if len(chunk) > self.max_record:  # never with the default bound: a chunk is 1 MiB at most
             for start in range(0, len(chunk), self.max_record):
-                self._count(chunk[start:start + self.max_record])
+                self._count(chunk[start : start + self.max_record])
             return
         if not self.in_quotes and b'"' not in chunk:
             first = chunk.find(b"\n")
@@ -135,12 +137,13 @@ class CountingReader:
             outside = 1 if self.in_quotes else 0  # parts outside quotes: every other one, from here
             ends = [i for i in range(outside, len(parts), 2) if b"\n" in parts[i]]
             if ends:
-                first = sum(len(part) + 1 for part in parts[:ends[0]]) + parts[ends[0]].index(b"\n")
+                first = sum(len(part) + 1 for part in parts[: ends[0]]) + parts[ends[0]].index(b"\n")
                 self._check_record(self.record + first)
                 self.newlines += sum(parts[i].count(b"\n") for i in ends)
                 last = ends[-1]
-                self.record = sum(len(part) + 1 for part in parts[last + 1:]) + len(parts[last]) - 1 \
-                    - parts[last].rfind(b"\n")
+                self.record = (
+                    sum(len(part) + 1 for part in parts[last + 1 :]) + len(parts[last]) - 1 - parts[last].rfind(b"\n")
+                )
             else:
                 self.record += len(chunk)
             if (len(parts) - 1) % 2:
@@ -150,8 +153,10 @@ class CountingReader:
 
     def _check_record(self, size: int) -> None:
         if size > self.max_record:
-            raise BadExtract(f"{self.file} line {self.newlines + 1}: a record longer than {self.max_record:,} bytes "
-                             "(a NALD row is a few kilobytes)")
+            raise BadExtract(
+                f"{self.file} line {self.newlines + 1}: a record longer than {self.max_record:,} bytes "
+                "(a NALD row is a few kilobytes)"
+            )
 
     @property
     def records(self) -> int:
@@ -191,8 +196,9 @@ def tables_in(archive: InnerArchive) -> dict[str, zipfile.ZipInfo]:
         if not _NAME.fullmatch(table) or len(table) > MAX_NAME_BYTES:
             raise BadExtract(f"{archive.path.name}: {name[:100]!r} is not a table file name")
         if table in tables:
-            raise BadExtract(f"{archive.path.name} holds table {table} twice ({tables[table].filename!r} and "
-                             f"{member.filename!r})")
+            raise BadExtract(
+                f"{archive.path.name} holds table {table} twice ({tables[table].filename!r} and {member.filename!r})"
+            )
         tables[table] = member
     missing = [t.file_name for t in NALD_TABLES if t.name not in tables]
     if missing:
@@ -230,8 +236,9 @@ def load_table(engine: Engine, archive: InnerArchive, table: str, member: zipfil
             cursor.execute(f"CREATE TABLE {qualified} ({', '.join(f'{_quote(c)} varchar' for c in columns)})")
             try:
                 # FREEZE: the table is new in this transaction, so rows need no later visibility work.
-                cursor.copy_expert(f"COPY {qualified} FROM STDIN WITH (FORMAT csv, HEADER true, FREEZE true)",
-                                   reader, size=COPY_CHUNK)
+                cursor.copy_expert(
+                    f"COPY {qualified} FROM STDIN WITH (FORMAT csv, HEADER true, FREEZE true)", reader, size=COPY_CHUNK
+                )
             except psycopg2.Error as e:
                 raw.rollback()
                 if reader.error is not None:  # our reader's own error, which COPY only passed on as text
@@ -281,7 +288,8 @@ def index_and_analyse(engine: Engine, tables: list[LoadedTable], threads: int = 
             for n, columns in enumerate(nald.indexes if nald else ()):
                 connection.exec_driver_sql(
                     f"CREATE INDEX {_quote(f'{table.name}_{n}'.lower())} ON {TEMP_SCHEMA}.{_quote(table.name)} "
-                    f"({', '.join(_quote(c) for c in columns)})")
+                    f"({', '.join(_quote(c) for c in columns)})"
+                )
             connection.exec_driver_sql(f"ANALYZE {TEMP_SCHEMA}.{_quote(table.name)}")
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nald-index") as pool:
@@ -292,8 +300,8 @@ def verify(engine: Engine, tables: list[LoadedTable]) -> None:
     """Every table present with the file's row count, read back from the database."""
     with engine.connect() as connection:
         for table in tables:
-            count = connection.exec_driver_sql(
-                f"SELECT count(*) FROM {TEMP_SCHEMA}.{_quote(table.name)}").scalar_one()
+            count = connection.exec_driver_sql(f"SELECT count(*) FROM {TEMP_SCHEMA}.{_quote(table.name)}").scalar_one()
             if count != table.rows:
-                raise BadExtract(f"{table.file}: {table.rows:,} data rows in the file but {count:,} in "
-                                 f"{TEMP_SCHEMA}.{table.name}")
+                raise BadExtract(
+                    f"{table.file}: {table.rows:,} data rows in the file but {count:,} in {TEMP_SCHEMA}.{table.name}"
+                )

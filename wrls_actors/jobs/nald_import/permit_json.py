@@ -41,15 +41,16 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from ...model import nald
-from ..errors import JobDataError
 from ...nald.formats import is_summer_format
 from ...nald.rows import sort_value
 from ...nald.values import is_null, leading_integer, nald_date, text
+from ..errors import JobDataError
 from .licence_rows import LicenceRows, Row
 from .return_cycles import NaldReturn
 
@@ -57,8 +58,14 @@ from .return_cycles import NaldReturn
 VML_VERSION = 2
 
 #: NALD_RET_FORMATS.ARTC_REC_FREQ_CODE → returns.returns.returns_frequency (legacy mapPeriod).
-RETURNS_FREQUENCIES: Mapping[str, str] = {"D": "day", "W": "week", "F": "fortnight", "M": "month", "Q": "quarter",
-                                          "A": "year"}
+RETURNS_FREQUENCIES: Mapping[str, str] = {
+    "D": "day",
+    "W": "week",
+    "F": "fortnight",
+    "M": "month",
+    "Q": "quarter",
+    "A": "year",
+}
 
 #: FORM_PRODN_MONTH codes of upload and line-entry formats (legacy mapProductionMonth).
 UPLOAD_PRODUCTION_MONTHS = frozenset({65, 66})
@@ -241,8 +248,7 @@ def current_version_json(rows: LicenceRows, today: date, lookup: _Lookup | None 
     return result
 
 
-def purposes_json(rows: LicenceRows, version: Row | None = None,
-                  lookup: _Lookup | None = None) -> list[dict[str, Any]]:
+def purposes_json(rows: LicenceRows, version: Row | None = None, lookup: _Lookup | None = None) -> list[dict[str, Any]]:
     """Purposes (of ``version``, else of every version) as the legacy getPurposesJson built them.
 
     Each NALD_ABS_LIC_PURPOSES row with:
@@ -259,7 +265,8 @@ def purposes_json(rows: LicenceRows, version: Row | None = None,
     purposes = rows.purposes
     if version is not None:
         purposes = [
-            p for p in purposes
+            p
+            for p in purposes
             if p.get("AABV_ISSUE_NO") == version.get("ISSUE_NO") and p.get("AABV_INCR_NO") == version.get("INCR_NO")
         ]
     result = []
@@ -279,11 +286,13 @@ def _purpose_codes(lookup: _Lookup, purpose: Row) -> list[dict[str, Any]]:
         return []
     secondary = lookup.first(lookup.purposes_secondary, purpose.get("APUR_APSE_CODE"))
     tertiary = lookup.first(lookup.purpose_uses, purpose.get("APUR_APUS_CODE"))
-    return [{
-        "purpose_primary": dict(primary),
-        "purpose_secondary": _copy(secondary),
-        "purpose_tertiary": _copy(tertiary),
-    }]
+    return [
+        {
+            "purpose_primary": dict(primary),
+            "purpose_secondary": _copy(secondary),
+            "purpose_tertiary": _copy(tertiary),
+        }
+    ]
 
 
 def _purpose_points(lookup: _Lookup, purpose_id: Any) -> list[dict[str, Any]]:
@@ -292,12 +301,16 @@ def _purpose_points(lookup: _Lookup, purpose_id: Any) -> list[dict[str, Any]]:
         point = lookup.first(lookup.points, purpose_point.get("AAIP_ID"))
         if point is None:
             continue
-        result.append({
-            **purpose_point,
-            "means_of_abstraction": _copy(lookup.first(lookup.means_of_abstraction, purpose_point.get("AMOA_CODE"))),
-            "point_detail": dict(point),
-            "point_source": _copy(lookup.first(lookup.sources, point.get("ASRC_CODE"))),
-        })
+        result.append(
+            {
+                **purpose_point,
+                "means_of_abstraction": _copy(
+                    lookup.first(lookup.means_of_abstraction, purpose_point.get("AMOA_CODE"))
+                ),
+                "point_detail": dict(point),
+                "point_source": _copy(lookup.first(lookup.sources, point.get("ASRC_CODE"))),
+            }
+        )
     return result
 
 
@@ -375,13 +388,15 @@ def roles_json(rows: LicenceRows, today: date, lookup: _Lookup | None = None) ->
             {**n, **(lookup.first(lookup.contact_number_types, n.get("ACNT_CODE")) or _null_row("NALD_CONT_NO_TYPES"))}
             for n in lookup.contact_numbers.get((role.get("ACON_APAR_ID"), role.get("ACON_AADD_ID")), [])
         ]
-        result.append({
-            "role_detail": dict(role),
-            "role_type": _copy(lookup.first(lookup.role_types, role.get("ALRT_CODE"))),
-            "role_party": dict(party),
-            "role_address": dict(address),
-            "array": numbers,
-        })
+        result.append(
+            {
+                "role_detail": dict(role),
+                "role_type": _copy(lookup.first(lookup.role_types, role.get("ALRT_CODE"))),
+                "role_party": dict(party),
+                "role_address": dict(address),
+                "array": numbers,
+            }
+        )
     return result
 
 
@@ -473,11 +488,13 @@ def contacts(version: Mapping[str, Any] | None, roles: Sequence[Mapping[str, Any
         role_type = role.get("role_type")
         if role_type is None:
             raise NaldDataError(f"licence role type {role['role_detail'].get('ALRT_CODE')!r} not found")
-        result.append({
-            "role": sentence_case(role_type.get("DESCR") or ""),
-            **_crm_name(role["role_party"]),
-            **_crm_address(role["role_address"]),
-        })
+        result.append(
+            {
+                "role": sentence_case(role_type.get("DESCR") or ""),
+                **_crm_name(role["role_party"]),
+                **_crm_address(role["role_address"]),
+            }
+        )
     return [{k: text(v) for k, v in contact.items()} for contact in result]
 
 
@@ -583,7 +600,8 @@ def return_metadata(rows: LicenceRows, format_row: Row, nald_return: NaldReturn)
         "purposes": purposes,
         "points": [
             abstraction_point(_first(points, fp.get("AAIP_ID")))
-            for fp in rows.return_format_points if fp.get("ARTY_ID") == format_id
+            for fp in rows.return_format_points
+            if fp.get("ARTY_ID") == format_id
         ],
         "nald": {
             "regionCode": leading_integer(format_row.get("FGAC_REGION_CODE")),

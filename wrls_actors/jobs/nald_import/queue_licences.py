@@ -17,7 +17,10 @@ def queue_licences(ctx: StepContext) -> list[str]:
         missing = missing_tables(connection)
         if missing:
             raise PermanentError(f"schema {IMPORT_SCHEMA} lacks tables: {', '.join(missing)}")
-        licences = connection.execute(
-            text('SELECT DISTINCT "LIC_NO" FROM import."NALD_ABS_LICENCES" ORDER BY "LIC_NO"')).scalars().all()
+        licences = (
+            connection.execute(text('SELECT DISTINCT "LIC_NO" FROM import."NALD_ABS_LICENCES" ORDER BY "LIC_NO"'))
+            .scalars()
+            .all()
+        )
     ctx.logger.info("%d licences to import", len(licences))
     return licences

@@ -21,9 +21,9 @@ was removed in 2024-09, and @envage/water-abstraction-helpers 4.9.1):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Iterable, Mapping, Sequence
 
 # Dates differ from the legacy: its non-strict moment parse treated an invalid
 # date as absent (a licence end date dropped, returns running past the end);
@@ -92,7 +92,7 @@ class ReturnFormat:
     licence_lapsed: date | None = None
 
     @classmethod
-    def from_nald_row(cls, row: Mapping[str, str]) -> "ReturnFormat":
+    def from_nald_row(cls, row: Mapping[str, str]) -> ReturnFormat:
         """Build from a getFormats-style row (NALD column names, varchar values)."""
         start = nald_date(row["EFF_ST_DATE"])
         if start is None:
@@ -126,7 +126,7 @@ class FormLog:
     received: date | None  # RECD_DATE; None = 'null' = not received
 
     @classmethod
-    def from_nald_row(cls, row: Mapping[str, str]) -> "FormLog":
+    def from_nald_row(cls, row: Mapping[str, str]) -> FormLog:
         return cls(
             date_from=nald_date(row.get("DATE_FROM")),
             date_to=nald_date(row.get("DATE_TO")),
@@ -142,7 +142,7 @@ class VersionModLog:
     reason_code: str  # NALD_MOD_LOGS.AMRE_CODE
 
     @classmethod
-    def from_nald_row(cls, row: Mapping[str, str]) -> "VersionModLog":
+    def from_nald_row(cls, row: Mapping[str, str]) -> VersionModLog:
         return cls(version_start=nald_date(row.get("EFF_ST_DATE")), reason_code=row["AMRE_CODE"])
 
 

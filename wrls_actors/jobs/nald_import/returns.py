@@ -37,7 +37,8 @@ def next_version_reasons(rows: LicenceRows, version_no: str | None) -> list[str]
         return []
     following = str(int(version_no) + 1)
     return [
-        log["AMRE_CODE"] for log in rows.mod_logs
+        log["AMRE_CODE"]
+        for log in rows.mod_logs
         if str(log.get("ARVN_AABL_ID")) == str(rows.licence["ID"])
         and str(log.get("ARVN_VERS_NO", "")).strip() == following
         and str(log.get("AMRE_AMRE_TYPE", "")).strip() == "RET"
@@ -50,9 +51,13 @@ def format_row(rows: LicenceRows, fmt: dict) -> dict | None:
     if version is None:
         return None
     licence = rows.licence
-    return {**fmt, **{k: version[k] for k in ("EFF_ST_DATE", "EFF_END_DATE", "VERS_NO", "AABL_ID")},
-            "LICENCE_EXPIRY_DATE": licence.get("EXPIRY_DATE"), "LICENCE_REVOKED_DATE": licence.get("REV_DATE"),
-            "LICENCE_LAPSED_DATE": licence.get("LAPSED_DATE")}
+    return {
+        **fmt,
+        **{k: version[k] for k in ("EFF_ST_DATE", "EFF_END_DATE", "VERS_NO", "AABL_ID")},
+        "LICENCE_EXPIRY_DATE": licence.get("EXPIRY_DATE"),
+        "LICENCE_REVOKED_DATE": licence.get("REV_DATE"),
+        "LICENCE_LAPSED_DATE": licence.get("LAPSED_DATE"),
+    }
 
 
 def licence_returns(rows: LicenceRows, today: date) -> list[ReturnRow]:
@@ -67,17 +72,19 @@ def licence_returns(rows: LicenceRows, today: date) -> list[ReturnRow]:
         logs = [FormLog.from_nald_row(log) for log in rows.form_logs if _key(log["ARTY_ID"]) == _key(fmt["ID"])]
         reasons = next_version_reasons(rows, nald_format.version_no)
         for nald_return in format_returns(licence_ref, nald_format, logs, split_date, today, reasons):
-            result.append(ReturnRow(
-                return_id=nald_return.return_id,
-                licence_ref=licence_ref,
-                format_id=nald_return.format_id,
-                start_date=nald_return.start_date,
-                end_date=nald_return.end_date,
-                due_date=nald_return.due_date,
-                status=nald_return.status,
-                received_date=nald_return.received_date,
-                returns_frequency=return_frequency(fmt),
-                is_summer=nald_return.is_summer,
-                metadata=return_metadata(rows, fmt, nald_return),
-            ))
+            result.append(
+                ReturnRow(
+                    return_id=nald_return.return_id,
+                    licence_ref=licence_ref,
+                    format_id=nald_return.format_id,
+                    start_date=nald_return.start_date,
+                    end_date=nald_return.end_date,
+                    due_date=nald_return.due_date,
+                    status=nald_return.status,
+                    received_date=nald_return.received_date,
+                    returns_frequency=return_frequency(fmt),
+                    is_summer=nald_return.is_summer,
+                    metadata=return_metadata(rows, fmt, nald_return),
+                )
+            )
     return result

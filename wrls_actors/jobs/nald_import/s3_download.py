@@ -96,8 +96,7 @@ def _import(ctx: StepContext, store, key: str, etag: str, cfg, folder: Path) -> 
 
     started = time.monotonic()
     with ctx.engine.begin() as connection:
-        swap_in(connection, etag,
-                max_shrink_percent=None if is_forced(ctx.params) else cfg.nald_max_shrink_percent)
+        swap_in(connection, etag, max_shrink_percent=None if is_forced(ctx.params) else cfg.nald_max_shrink_percent)
     timings["swap"] = time.monotonic() - started
 
     rows = sum(t.rows for t in tables)
@@ -105,5 +104,11 @@ def _import(ctx: StepContext, store, key: str, etag: str, cfg, folder: Path) -> 
     ctx.count("rows_loaded", rows)
     for name, seconds in timings.items():
         ctx.count(f"{name}_ms", round(seconds * 1000))
-    ctx.logger.info("imported %s (ETag %s): %d tables, %d rows; %s", store.describe(key), etag, len(tables), rows,
-                    ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings.items()))
+    ctx.logger.info(
+        "imported %s (ETag %s): %d tables, %d rows; %s",
+        store.describe(key),
+        etag,
+        len(tables),
+        rows,
+        ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings.items()),
+    )

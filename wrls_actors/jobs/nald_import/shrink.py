@@ -18,8 +18,15 @@ from .load import TEMP_SCHEMA
 # The tables whose rows the later steps turn into live licences, documents, contacts, returns and
 # charge versions: a row missing from one of these is data deleted or left stale downstream.
 KEY_TABLES = (
-    "NALD_ABS_LICENCES", "NALD_ABS_LIC_VERSIONS", "NALD_ABS_LIC_PURPOSES", "NALD_PARTIES", "NALD_ADDRESSES",
-    "NALD_LIC_ROLES", "NALD_RET_VERSIONS", "NALD_CHG_VERSIONS", "NALD_CHG_ELEMENTS",
+    "NALD_ABS_LICENCES",
+    "NALD_ABS_LIC_VERSIONS",
+    "NALD_ABS_LIC_PURPOSES",
+    "NALD_PARTIES",
+    "NALD_ADDRESSES",
+    "NALD_LIC_ROLES",
+    "NALD_RET_VERSIONS",
+    "NALD_CHG_VERSIONS",
+    "NALD_CHG_ELEMENTS",
 )
 
 
@@ -43,4 +50,5 @@ def check_shrink(connection: Connection, max_percent: float) -> None:
                 f"{table}.txt: {after:,} rows against {before:,} in the import in place, "
                 f"{100 * (before - after) / before:.1f}% fewer, over WRLS_NALD_MAX_SHRINK_PERCENT={max_percent:g} "
                 "(NALD changes by well under 1% a night): refusing to swap it in; is the extract short? "
-                "Start the run with force=true if NALD really shrank")
+                "Start the run with force=true if NALD really shrank"
+            )

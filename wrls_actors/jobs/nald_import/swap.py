@@ -34,22 +34,24 @@ _DEPENDENTS = text("""
 
 
 def read_state(connection: Connection) -> dict:
-    row = connection.execute(text("SELECT data FROM water.application_state WHERE key = :key"),
-                             {"key": STATE_KEY}).first()
+    row = connection.execute(
+        text("SELECT data FROM water.application_state WHERE key = :key"), {"key": STATE_KEY}
+    ).first()
     return dict(row.data) if row else {}
 
 
 def write_state(connection: Connection, data: dict) -> None:
     connection.execute(
-        text("INSERT INTO water.application_state (key, data) VALUES (:key, CAST(:data AS jsonb)) "
-             "ON CONFLICT (key) DO UPDATE SET data = excluded.data, date_updated = now() "
-             "WHERE water.application_state.data IS DISTINCT FROM excluded.data"),
+        text(
+            "INSERT INTO water.application_state (key, data) VALUES (:key, CAST(:data AS jsonb)) "
+            "ON CONFLICT (key) DO UPDATE SET data = excluded.data, date_updated = now() "
+            "WHERE water.application_state.data IS DISTINCT FROM excluded.data"
+        ),
         {"key": STATE_KEY, "data": json.dumps(data)},
     )
 
 
-def swap_in(connection: Connection, etag: str, *, max_shrink_percent: float | None,
-            lock_timeout_s: int = 60) -> None:
+def swap_in(connection: Connection, etag: str, *, max_shrink_percent: float | None, lock_timeout_s: int = 60) -> None:
     """Replace ``import`` with ``import_temp`` and record the ETag; the caller commits.
 
     ``max_shrink_percent``: refuse key tables that fell by more than this against ``import``
@@ -60,8 +62,10 @@ def swap_in(connection: Connection, etag: str, *, max_shrink_percent: float | No
     connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(lock_timeout_s)}s'")
     dependents = [r.name for r in connection.execute(_DEPENDENTS, {"schema": IMPORT_SCHEMA})]
     if dependents:
-        raise PermanentError(f"objects outside schema {IMPORT_SCHEMA} depend on its tables and would be dropped "
-                             f"with it: {', '.join(dependents)}; drop or move them, then run the import again")
+        raise PermanentError(
+            f"objects outside schema {IMPORT_SCHEMA} depend on its tables and would be dropped "
+            f"with it: {', '.join(dependents)}; drop or move them, then run the import again"
+        )
     if max_shrink_percent is not None:
         # In the swap's own transaction, so the counts compared are those of the schema it replaces.
         check_shrink(connection, max_shrink_percent)

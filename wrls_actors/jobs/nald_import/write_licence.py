@@ -70,8 +70,7 @@ UPSERT_PERMIT = text("""
 """)
 
 
-def upsert_permit(connection: Connection, licence_ref: str, start: date | None, end: date | None,
-                  data: dict) -> int:
+def upsert_permit(connection: Connection, licence_ref: str, start: date | None, end: date | None, data: dict) -> int:
     keys = {"regime": NALD_REGIME_ID, "type": NALD_LICENCE_TYPE_ID, "ref": licence_ref}
     # No row only if another import inserted the licence meanwhile: the step's retry finds it.
     return connection.execute(UPSERT_PERMIT, {**keys, "start": start, "end": end, "data": _json(data)}).scalar_one()
@@ -91,8 +90,15 @@ UPSERT_DOCUMENT = text("""
 
 def upsert_document(connection: Connection, licence_ref: str, licence_id: int, metadata: dict) -> None:
     """The licence's CRM v1 document; a licence back in NALD is undeleted (the legacy left it deleted)."""
-    connection.execute(UPSERT_DOCUMENT, {"regime": WATER_REGIME_ENTITY_ID, "internal": str(licence_id),
-                                         "ref": licence_ref, "metadata": _json(metadata)})
+    connection.execute(
+        UPSERT_DOCUMENT,
+        {
+            "regime": WATER_REGIME_ENTITY_ID,
+            "internal": str(licence_id),
+            "ref": licence_ref,
+            "metadata": _json(metadata),
+        },
+    )
 
 
 UPSERT_CYCLES = text("""
@@ -123,9 +129,16 @@ def ensure_cycles(connection: Connection, rows: Sequence[ReturnRow]) -> dict[tup
     if not cycles:
         return {}
     starts, ends, summers = [c[0] for c in cycles], [c[1] for c in cycles], [c[2] for c in cycles]
-    connection.execute(UPSERT_CYCLES, {"starts": starts, "ends": ends, "summers": summers,
-                                       "dues": [cycle_due_date(e) for e in ends],
-                                       "wrls": [e > WRLS_RETURNS_FROM for e in ends]})
+    connection.execute(
+        UPSERT_CYCLES,
+        {
+            "starts": starts,
+            "ends": ends,
+            "summers": summers,
+            "dues": [cycle_due_date(e) for e in ends],
+            "wrls": [e > WRLS_RETURNS_FROM for e in ends],
+        },
+    )
     found = connection.execute(CYCLE_IDS, {"starts": starts, "ends": ends, "summers": summers})
     return {(r.start_date, r.end_date, r.is_summer): r.return_cycle_id for r in found}
 
@@ -171,13 +184,22 @@ def write_returns(connection: Connection, licence_ref: str, rows: Sequence[Retur
     cycles = ensure_cycles(connection, rows)
     written = 0
     if rows:
-        written = connection.execute(UPSERT_RETURNS, {
-            "licence_ref": licence_ref, "wrls_from": WRLS_RETURNS_FROM,
-            "ids": [r.return_id for r in rows], "starts": [r.start_date for r in rows],
-            "ends": [r.end_date for r in rows], "frequencies": [r.returns_frequency for r in rows],
-            "statuses": [r.status for r in rows], "metadata": [_json(r.metadata) for r in rows],
-            "received": [r.received_date for r in rows], "dues": [r.due_date for r in rows],
-            "requirements": [r.format_id for r in rows], "cycles": [cycles.get(cycle_of(r)) for r in rows],
-        }).rowcount
+        written = connection.execute(
+            UPSERT_RETURNS,
+            {
+                "licence_ref": licence_ref,
+                "wrls_from": WRLS_RETURNS_FROM,
+                "ids": [r.return_id for r in rows],
+                "starts": [r.start_date for r in rows],
+                "ends": [r.end_date for r in rows],
+                "frequencies": [r.returns_frequency for r in rows],
+                "statuses": [r.status for r in rows],
+                "metadata": [_json(r.metadata) for r in rows],
+                "received": [r.received_date for r in rows],
+                "dues": [r.due_date for r in rows],
+                "requirements": [r.format_id for r in rows],
+                "cycles": [cycles.get(cycle_of(r)) for r in rows],
+            },
+        ).rowcount
     voided = connection.execute(VOID_OTHERS, {"ref": licence_ref, "keep": [r.return_id for r in rows]}).rowcount
     return written, voided

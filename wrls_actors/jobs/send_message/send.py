@@ -33,7 +33,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from notifications_python_client.errors import APIError
 from notifications_python_client.notifications import NotificationsAPIClient
@@ -43,7 +44,13 @@ from ...config import Config, config
 from ...runtime import PermanentError, StepContext
 from ..errors import JobError
 from ..notify_client import (
-    NotifyUnavailable, RateLimited, RowRejected, call, client, find_by_reference, reserve_send,
+    NotifyUnavailable,
+    RateLimited,
+    RowRejected,
+    call,
+    client,
+    find_by_reference,
+    reserve_send,
 )
 from .templates import LEGACY_TEMPLATES
 
@@ -83,16 +90,21 @@ FOR UPDATE SKIP LOCKED
 # Rows being sent by others count too: a sender may then wait for a slot in vain, never send early.
 ANY_DUE = text(f"SELECT EXISTS (SELECT 1 FROM water.scheduled_notification WHERE {IS_DUE})")
 
-SENT = text("UPDATE water.scheduled_notification SET status = 'sent', notify_id = :notify_id, "
-            "plaintext = :plaintext, log = NULL, updated_at = now() WHERE id = :id")
-FAILED = text("UPDATE water.scheduled_notification SET status = 'error', log = :log, updated_at = now() "
-              "WHERE id = :id")
-ATTEMPT = text("INSERT INTO water_import.notify_send_attempts (scheduled_notification_id, reference) "
-               "VALUES (:id, :reference) ON CONFLICT (scheduled_notification_id) DO UPDATE "
-               "SET reference = EXCLUDED.reference, attempted_at = now()")
+SENT = text(
+    "UPDATE water.scheduled_notification SET status = 'sent', notify_id = :notify_id, "
+    "plaintext = :plaintext, log = NULL, updated_at = now() WHERE id = :id"
+)
+FAILED = text("UPDATE water.scheduled_notification SET status = 'error', log = :log, updated_at = now() WHERE id = :id")
+ATTEMPT = text(
+    "INSERT INTO water_import.notify_send_attempts (scheduled_notification_id, reference) "
+    "VALUES (:id, :reference) ON CONFLICT (scheduled_notification_id) DO UPDATE "
+    "SET reference = EXCLUDED.reference, attempted_at = now()"
+)
 ATTEMPT_ENDED = text("DELETE FROM water_import.notify_send_attempts WHERE scheduled_notification_id = :id")
-ALERT = text("UPDATE water.licence_gauging_stations SET status = :status, date_status_updated = now(), "
-             "date_updated = now() WHERE licence_gauging_station_id = :id")
+ALERT = text(
+    "UPDATE water.licence_gauging_stations SET status = :status, date_status_updated = now(), "
+    "date_updated = now() WHERE licence_gauging_station_id = :id"
+)
 
 
 class RateLimitedCount:
@@ -170,15 +182,25 @@ def send_messages(ctx: StepContext) -> None:
     if errors:
         if total["sent"] or total["errors"]:
             # The runtime keeps no counts of a failed attempt; the rows keep their outcomes, the log says so.
-            ctx.logger.warning("this attempt fails after %d sent and %d errors, recorded on their rows: %s",
-                               total["sent"], total["errors"], errors[0])
+            ctx.logger.warning(
+                "this attempt fails after %d sent and %d errors, recorded on their rows: %s",
+                total["sent"],
+                total["errors"],
+                errors[0],
+            )
         raise errors[0]
     ctx.logger.info("notifications %s: %d sent, %d errors", scope, total["sent"], total["errors"])
     ctx.end_run(f"{total['sent']} sent, {total['errors']} errors ({scope})")
 
 
-def send_one(engine: Engine, notify: NotificationsAPIClient, cfg: Config, event_id: str | None,
-             counts: Counter, stop: threading.Event) -> bool:
+def send_one(
+    engine: Engine,
+    notify: NotificationsAPIClient,
+    cfg: Config,
+    event_id: str | None,
+    counts: Counter,
+    stop: threading.Event,
+) -> bool:
     """Send the next due row; False when there is none."""
     # The slot is taken before the row, so no row stays locked while its sender waits; and only
     # when there is something to send, so senders at the end of the work do not wait for nothing.
@@ -237,17 +259,38 @@ def deliver(engine: Engine, notify: NotificationsAPIClient, row: Mapping[Any, An
             raise NotSendable("no PDF stored for this precompiled letter")
         # The legacy's reference, which Notify shows on its letter list.
         letter_reference = " ".join(str(p) for p in (personalisation.get("address_line_1"), reference) if p)
-        return attempt(engine, row, letter_reference, notify.send_precompiled_letter_notification,
-                       reference=letter_reference, pdf_file=io.BytesIO(bytes(row["pdf"])))
+        return attempt(
+            engine,
+            row,
+            letter_reference,
+            notify.send_precompiled_letter_notification,
+            reference=letter_reference,
+            pdf_file=io.BytesIO(bytes(row["pdf"])),
+        )
     template = row["template_id"] or LEGACY_TEMPLATES.get(row["message_ref"] or "")
     if not template:
         raise NotSendable(f"no Notify template for message_ref {row['message_ref']!r}")
     if row["message_type"] == "email":
-        return attempt(engine, row, reference, notify.send_email_notification, email_address=row["recipient"],
-                       template_id=template, personalisation=personalisation, reference=reference)
+        return attempt(
+            engine,
+            row,
+            reference,
+            notify.send_email_notification,
+            email_address=row["recipient"],
+            template_id=template,
+            personalisation=personalisation,
+            reference=reference,
+        )
     if row["message_type"] == "letter":
-        return attempt(engine, row, reference, notify.send_letter_notification, template_id=template,
-                       personalisation=personalisation, reference=reference)
+        return attempt(
+            engine,
+            row,
+            reference,
+            notify.send_letter_notification,
+            template_id=template,
+            personalisation=personalisation,
+            reference=reference,
+        )
     raise NotSendable(f"message type {row['message_type']!r} cannot be sent")
 
 

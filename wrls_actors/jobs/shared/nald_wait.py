@@ -31,7 +31,13 @@ from ...config import NALD_WAIT_MAX_S, config
 from ...model.nald import S as IMPORT_SCHEMA
 from ...nald.sql import missing_tables
 from ...runtime import (
-    SLICE_S, ConfigurationError, PermanentError, Step, StepContext, retries_for, wait_in_slices,
+    SLICE_S,
+    ConfigurationError,
+    PermanentError,
+    Step,
+    StepContext,
+    retries_for,
+    wait_in_slices,
 )
 
 NALD_JOB = "nald-import"
@@ -61,13 +67,21 @@ def blocker(ctx: StepContext, tick: datetime | None) -> Blocker | None:
         return Blocker(f"{NALD_JOB}'s tick of {tick.isoformat()} (not started yet)")
     loading = ctx.is_running(NALD_JOB, at_step=0)
     if loading is not None:
-        return Blocker(f"{NALD_JOB} run {loading.run_id} (loading the NALD extract since "
-                       f"{loading.started_at.isoformat()})", loading.run_id)
+        return Blocker(
+            f"{NALD_JOB} run {loading.run_id} (loading the NALD extract since {loading.started_at.isoformat()})",
+            loading.run_id,
+        )
     return None
 
 
-def wait_for_nald_swap(ctx: StepContext, timeout_s: float, poll_s: float = 5, *,
-                       tables: Iterable[str] | None = None, slice_s: float = SLICE_S) -> int:
+def wait_for_nald_swap(
+    ctx: StepContext,
+    timeout_s: float,
+    poll_s: float = 5,
+    *,
+    tables: Iterable[str] | None = None,
+    slice_s: float = SLICE_S,
+) -> int:
     """Wait until no NALD import is loading ``import``, then check it holds ``tables``.
 
     Returns the seconds waited, counted from the run's start and rounded up (0
@@ -83,30 +97,42 @@ def wait_for_nald_swap(ctx: StepContext, timeout_s: float, poll_s: float = 5, *,
     tick = nominal if ctx.fires_at(NALD_JOB, nominal) else None
 
     def waiting(b: Blocker) -> None:
-        ctx.logger.info("waiting for %s before reading %s (at most %ds from this run's start)",
-                        b.what, IMPORT_SCHEMA, timeout_s)
+        ctx.logger.info(
+            "waiting for %s before reading %s (at most %ds from this run's start)", b.what, IMPORT_SCHEMA, timeout_s
+        )
 
     def timed_out(b: Blocker, age: float) -> PermanentError:
         return PermanentError(
             f"{IMPORT_SCHEMA} not read: still waiting for {b.what} after {age:.0f}s, "
-            f"the limit being {timeout_s:.0f}s (WRLS_NALD_WAIT_S); nothing was written")
+            f"the limit being {timeout_s:.0f}s (WRLS_NALD_WAIT_S); nothing was written"
+        )
 
-    waited_out = wait_in_slices(lambda: blocker(ctx, tick), lambda: ctx.run().age_s, bound_s=timeout_s,
-                                poll_s=poll_s, slice_s=slice_s, on_wait=waiting, timed_out=timed_out)
+    waited_out = wait_in_slices(
+        lambda: blocker(ctx, tick),
+        lambda: ctx.run().age_s,
+        bound_s=timeout_s,
+        poll_s=poll_s,
+        slice_s=slice_s,
+        on_wait=waiting,
+        timed_out=timed_out,
+    )
 
     with ctx.engine.connect() as connection:
         wanted = None if tables is None else set(tables)
         missing = [t for t in missing_tables(connection) if wanted is None or t in wanted]
     if missing:
-        raise PermanentError(f"schema {IMPORT_SCHEMA} lacks tables: {', '.join(missing)} "
-                             "(a NALD import swaps in only complete extracts: was it changed by hand?)")
+        raise PermanentError(
+            f"schema {IMPORT_SCHEMA} lacks tables: {', '.join(missing)} "
+            "(a NALD import swaps in only complete extracts: was it changed by hand?)"
+        )
 
     # An earlier attempt of this step may have waited its slice: the run's clock says how long it all took.
     waited = math.ceil(waited_out.run_age_s) if waited_out.waited_here or ctx.attempt > 1 else 0
     ctx.count("waited_for_nald_s", waited)
     if waited:
-        ctx.logger.info("waited %ds for the NALD import%s; reading %s now", waited,
-                        _outcome(ctx, waited_out.awaited), IMPORT_SCHEMA)
+        ctx.logger.info(
+            "waited %ds for the NALD import%s; reading %s now", waited, _outcome(ctx, waited_out.awaited), IMPORT_SCHEMA
+        )
     return waited
 
 
@@ -137,5 +163,10 @@ def wait_for_nald_step(tables: Iterable[str]) -> Step:
             raise PermanentError(str(e)) from None
         wait_for_nald_swap(ctx, timeout_s, tables=read)
 
-    return Step("wait-for-nald", wait_for_nald, time_limit=timedelta(seconds=SLICE_S + 5 * 60),
-                max_retries=WAIT_RETRIES, max_backoff=timedelta(minutes=1))
+    return Step(
+        "wait-for-nald",
+        wait_for_nald,
+        time_limit=timedelta(seconds=SLICE_S + 5 * 60),
+        max_retries=WAIT_RETRIES,
+        max_backoff=timedelta(minutes=1),
+    )

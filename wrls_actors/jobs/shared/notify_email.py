@@ -40,9 +40,15 @@ def find_by_reference(notify: NotificationsAPIClient, reference: str) -> dict | 
         return notify_client.find_by_reference(notify, reference, template_type="email")
 
 
-def send_email(notify: NotificationsAPIClient, to: str, template_id: str, personalisation: Mapping[str, Any],
-               reference: str) -> dict:
+def send_email(
+    notify: NotificationsAPIClient, to: str, template_id: str, personalisation: Mapping[str, Any], reference: str
+) -> dict:
     """Send one email; Notify's answer (its ``id`` names the notification)."""
     with _a_400_fails_the_run():
-        return notify_client.call(notify.send_email_notification, email_address=to, template_id=template_id,
-                                  personalisation=dict(personalisation), reference=reference)
+        return notify_client.call(
+            notify.send_email_notification,
+            email_address=to,
+            template_id=template_id,
+            personalisation=dict(personalisation),
+            reference=reference,
+        )

@@ -11,8 +11,6 @@ transaction, once per (licence, licence version, charge version).
 from ...runtime import Job, Step
 from .add_workflows import add_workflows
 
-TIME_LIMITED = Job("time-limited", queue="default", steps=(
-    Step("add-workflows", add_workflows),
-))
+TIME_LIMITED = Job("time-limited", queue="default", steps=(Step("add-workflows", add_workflows),))
 
 JOBS = (TIME_LIMITED,)

@@ -32,5 +32,6 @@ def window_ending(ledger: LedgerView, end: datetime) -> Window:
 
 
 def gather(ledger: LedgerView, window: Window) -> list[Problem]:
-    return [Problem(e.job, e.kind, e.count, e.first, e.last)
-            for e in ledger.event_counts(window.start, window.end, KINDS)]
+    return [
+        Problem(e.job, e.kind, e.count, e.first, e.last) for e in ledger.event_counts(window.start, window.end, KINDS)
+    ]

@@ -6,7 +6,7 @@ report still covers the same window.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
@@ -17,12 +17,16 @@ from .report import build_report, london_time, reference
 
 
 def preview(engine: Engine, cfg: Config, now: datetime | None = None) -> str:
-    end = now or datetime.now(timezone.utc)
+    end = now or datetime.now(UTC)
     ledger = LedgerView(engine)
     window = window_ending(ledger, end)
     problems = gather(ledger, window)
     since = london_time(window.start)
-    start = "the previous report" if window.previous else f"no previous report: the last {(window.end - window.start).days} days"
+    start = (
+        "the previous report"
+        if window.previous
+        else f"no previous report: the last {(window.end - window.start).days} days"
+    )
     lines = [f"tracker dry run (nothing sent, nothing recorded): since {since} ({start}) until {london_time(end)}"]
     content = build_report(problems, cfg.environment, window)
     if content is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
@@ -95,7 +95,7 @@ def reference(environment: str, window: Window) -> str:
     """
 
     def utc(moment: datetime) -> str:
-        return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
     return f"wrls-tracker:{environment}:{utc(window.start)}-{utc(window.end)}"
 
@@ -119,8 +119,9 @@ def build_report(problems: Iterable[Problem], environment: str, window: Window) 
     for job in sorted(by_job, key=lambda name: (name == NO_JOB, name)):
         lines.append(f"Job name: {job}")
         for p in sorted(by_job[job], key=lambda p: (order.get(p.kind, len(order)), p.kind)):
-            lines.append(f"{KINDS.get(p.kind, p.kind)}: {p.count}, "
-                         f"first {london_time(p.first)}, last {london_time(p.last)}")
+            lines.append(
+                f"{KINDS.get(p.kind, p.kind)}: {p.count}, first {london_time(p.first)}, last {london_time(p.last)}"
+            )
         lines.append("")
     return "\n".join(lines).rstrip("\n")
 

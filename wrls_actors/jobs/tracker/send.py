@@ -43,13 +43,15 @@ def send_report(ctx: StepContext) -> None:
     ref = reference(cfg.environment, window)
     sent = notify.find_by_reference(client, ref)
     if sent is not None:
-        ctx.logger.warning("report %s was already accepted by Notify (notification %s): not sent again",
-                           ref, sent.get("id"))
+        ctx.logger.warning(
+            "report %s was already accepted by Notify (notification %s): not sent again", ref, sent.get("id")
+        )
         how = "already sent"
     else:
         sent = notify.send_email(client, cfg.tracker_recipient, cfg.tracker_template_id, {"content": content}, ref)
         ctx.count("emails_sent")
         how = "sent"
-    ctx.logger.info("report of %d problems in %d jobs since %s %s: notification %s", total, jobs, since, how,
-                    sent.get("id"))
+    ctx.logger.info(
+        "report of %d problems in %d jobs since %s %s: notification %s", total, jobs, since, how, sent.get("id")
+    )
     ctx.end_run(f"{total} problems in {jobs} jobs since {since}: {how} as notification {sent.get('id')}")
