@@ -1,24 +1,17 @@
-"""`wrls-actors schedule` reproduces the seed's "day of jobs" table."""
+"""`wrls-actors schedule` reproduces the legacy's day of jobs, and the schedules' docs table."""
 
 import re
 from pathlib import Path
 
-import pytest
-
 from wrls_actors.cli import main
 
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "000_e3e0609d078f74e2.txt"
+LEGACY_DAY = Path(__file__).resolve().parent / "data" / "legacy_day.txt"
 
 
-def seed_rows() -> list[tuple[str, str]]:
-    """(time, job title) for every row of the seed's table, '-' rows given their time."""
-    rows, current = [], None
-    for line in SEED.read_text().splitlines():
-        match = re.match(r"^\|\s*([0-9:]{5}|-)\s*\|\[([^\]]+)\]", line)
-        if match:
-            current = match.group(1) if match.group(1) != "-" else current
-            rows.append((current, match.group(2)))
-    return rows
+def legacy_rows() -> list[tuple[str, str]]:
+    """(time, job title) for every job start of the legacy's day (tests/runtime/data/legacy_day.txt)."""
+    lines = [line for line in LEGACY_DAY.read_text().splitlines() if line and not line.startswith("#")]
+    return [(time, title) for time, title in (line.split("  ", 1) for line in lines)]
 
 
 def printed_rows(output: str) -> list[tuple[str, str]]:
@@ -31,27 +24,21 @@ def printed_rows(output: str) -> list[tuple[str, str]]:
     return rows
 
 
-@pytest.fixture
-def seed():
-    if not SEED.exists():
-        pytest.skip(f"the seed is not at {SEED}")
-    return seed_rows()
-
-
-def test_the_monday_release_day_lists_every_row_of_the_seed(seed, capsys, monkeypatch):
+def test_the_monday_release_day_lists_every_row_of_the_legacy_day(capsys, monkeypatch):
+    legacy = legacy_rows()
     for key in [k for k in __import__("os").environ if k.startswith("WRLS_")]:
         monkeypatch.delenv(key)
     assert main(["schedule", "--date", "2024-01-15", "--from", "10:00"]) == 0
     output = capsys.readouterr().out
     ours = printed_rows(output)
-    assert len(seed) == 42
+    assert len(legacy) == 42
     normalise = lambda rows: sorted((t, title.lower()) for t, title in rows)  # noqa: E731
-    missing = set(normalise(seed)) - set(normalise(ours))
+    missing = set(normalise(legacy)) - set(normalise(ours))
     assert missing == set()
-    extra = [row for row in normalise(ours) if row not in normalise(seed)]
-    # Extra rows allowed: 10:00, where the fixed-clock schedules now also fire, and the rows of jobs the seed's
+    extra = [row for row in normalise(ours) if row not in normalise(legacy)]
+    # Extra rows allowed: 10:00, where the fixed-clock schedules now also fire, and the rows of jobs the legacy's
     # day does not run at all (they ran on demand then; the legacy scheduled them later, e.g. clean at 21:15).
-    seed_titles = {title for _, title in normalise(seed)}
+    seed_titles = {title for _, title in normalise(legacy)}
     assert extra and {t for t, title in extra if title in seed_titles} == {"10:00"}
     assert ("08:15", "licence updates") in normalise(ours) and ("21:15", "clean") in normalise(ours)
     assert "Check status is run every 15 seconds" in output
