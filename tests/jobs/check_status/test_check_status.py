@@ -9,10 +9,10 @@ from datetime import timedelta
 
 from notifications_python_client.notifications import NotificationsAPIClient
 
-from tests.jobs.send_message.conftest import ADDRESS, EMAIL_TEMPLATE, add_event, add_message, message
 from tests.support import services as svc
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
 from tests.support.messages import publish, signed
+from tests.support.notices import ADDRESS, EMAIL_TEMPLATE, add_event, add_message, message
 from tests.support.notify import AUTH_ERROR, SERVER_ERROR
 
 JOB = "check-status"

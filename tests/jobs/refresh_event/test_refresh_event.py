@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from tests.jobs.send_message.conftest import add_event, add_message
 from tests.support.helpers import wait_run_ended, wait_worker_ready
+from tests.support.notices import add_event, add_message
 
 JOB = "refresh-event"
 META = {"name": "Returns: invitation", "recipients": 3, "options": {"excludeLicences": []}}

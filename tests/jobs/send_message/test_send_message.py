@@ -9,9 +9,9 @@ import uuid
 import pika
 import pytest
 
-from tests.jobs.send_message.conftest import ADDRESS, EMAIL_TEMPLATE, PDF, add_event, add_message, add_station, message
 from tests.support import services as svc
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+from tests.support.notices import ADDRESS, EMAIL_TEMPLATE, PDF, add_event, add_message, add_station, message
 from tests.support.notify import AUTH_ERROR, DAILY_LIMIT_ERROR, RATE_LIMIT_ERROR, SERVER_ERROR
 
 JOB = "send-message"
