@@ -1,7 +1,7 @@
 """The fan-out child of export: one schema's base tables, as CSV, in ``export/<schema>.tgz``.
 
-Streamed end to end: each table's ``COPY`` goes to a temporary file (spool.py),
-then into the tar and gzip stream (tarball.py), which is sent in parts of
+Streamed end to end: each table's ``COPY`` goes compressed to a temporary file
+(spool.py), then into the tar and gzip stream (tarball.py), which is sent in parts of
 ``WRLS_EXPORT_PART_MIB`` (multipart.py); the object is replaced only when the
 last part is in. All the tables are read in one repeatable-read transaction,
 so the files agree with each other as the database stood at its start.

@@ -1,15 +1,19 @@
-"""Each table's CSV, from ``COPY ... TO STDOUT`` into an unnamed temporary file, one table ahead of the tarball.
+"""Each table's CSV, from ``COPY ... TO STDOUT`` compressed into an unnamed temporary file, one table ahead.
 
 A tar member's size comes before its bytes, so a table is spooled to disk
-first, never held in memory. One thread runs the COPYs while the caller
-compresses and uploads the table before: at most two tables are on disk at
-once, and the files vanish when closed (or when the process dies).
+first, never held in memory; it is compressed on its way there, as the rows
+come (gzip_pieces.py), so gzip works while PostgreSQL does. One thread runs
+the COPYs while the caller puts the table before into the tarball and
+uploads it: at most two tables are on disk at once, and the files vanish when
+closed (or when the process dies).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import queue
+import tarfile
 import tempfile
 import threading
 from collections.abc import Generator
@@ -17,16 +21,21 @@ from pathlib import Path
 from typing import IO
 
 from .csv_rules import Column, build_copy, build_header
+from .gzip_pieces import PieceWriter
 
 _DONE = object()
+# zlib is handed chunks this big (psycopg2 writes one row at a time) and lets go of the GIL while it compresses.
+_CHUNK = 1 << 20
 
 
 @dataclasses.dataclass
 class Spooled:
     table: str
-    file: IO[bytes]
-    size: int
+    file: IO[bytes]  # the compressed piece: the CSV, then the zeros filling its last tar block
+    size: int  # bytes of CSV
     rows: int
+    crc: int  # CRC-32 of the piece's bytes, uncompressed
+    length: int  # the piece's bytes, uncompressed
 
 
 def spool_tables(
@@ -78,13 +87,20 @@ def spool_tables(
 def _copy(connection, schema: str, table: str, columns: list[Column], folder: Path | None) -> Spooled:
     file = tempfile.TemporaryFile(dir=folder, prefix=f"export-{schema}-")
     try:
-        file.write(build_header(columns))
+        piece = PieceWriter(file)
+        buffered = io.BufferedWriter(piece, _CHUNK)
+        buffered.write(build_header(columns))
         with connection.cursor() as cursor:
-            cursor.copy_expert(build_copy(schema, table, columns), file)
+            cursor.copy_expert(build_copy(schema, table, columns), buffered)
             rows = cursor.rowcount
-        size = file.tell()
+        buffered.flush()
+        size = piece.length
+        # The member's last block is filled with zeros here, so the caller only puts a header before the piece.
+        buffered.write(bytes(-size % tarfile.BLOCKSIZE))
+        buffered.flush()
+        piece.end()
         file.seek(0)
     except BaseException:
         file.close()
         raise
-    return Spooled(table, file, size, rows)
+    return Spooled(table, file, size, rows, piece.crc, piece.length)
