@@ -17,10 +17,9 @@ def cm():
 
 
 @pytest.fixture
-def wrls_env(env, cm):
+def job_env(cm):
     """Batches of 2 rows, so a few rows take several; the guard's share is set per test."""
     return {
-        **env,
         "WRLS_CHARGING_MODULE_URL": cm.base_url,
         "WRLS_CHARGING_MODULE_TOKEN_URL": cm.token_url,
         "WRLS_CHARGING_MODULE_CLIENT_ID": cm.client_id,

@@ -1,4 +1,4 @@
-"""licence-updates: the water rows are built as for time-limited."""
+"""licence-updates: water rows from tests/support/water_rows.py; the job needs no object store or other service."""
 
 from __future__ import annotations
 
@@ -6,5 +6,5 @@ import pytest
 
 
 @pytest.fixture
-def wrls_env(env):
-    return dict(env)  # no object store, no external service
+def job_env():
+    return {}

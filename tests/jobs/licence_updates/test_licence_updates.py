@@ -7,11 +7,11 @@ import subprocess
 import sys
 from datetime import timedelta
 
-from tests.jobs.time_limited.conftest import Water, london_today
 from tests.support import services as svc
 from tests.support.helpers import query, wait_run_ended, wait_worker_ready
 from tests.support.messages import publish
 from tests.support.processes import ROOT, WRLS_APP
+from tests.support.water_rows import Water, london_today
 
 JOB = "licence-updates"
 # The window's start, worked out by PostgreSQL from London's day (not by the code under test), as the

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import text
-
-from tests.jobs.time_limited.conftest import Water, london_today
-from tests.support import services as svc
 from tests.support.helpers import query, wait_run_ended, wait_worker_ready
+from tests.support.water_rows import Water, london_today, trigger_while_another_writer_holds
 
 JOB = "time-limited"
 
@@ -120,27 +117,8 @@ def test_a_version_another_writer_puts_into_workflow_meanwhile_is_skipped_not_fa
     licence, version, _ = rows.pop("ends-in-49-days")
     worker()
     wait_worker_ready(vhost, "default")
-    with wrls.engine.connect() as other:
-        with other.begin():
-            other.execute(
-                text(
-                    "INSERT INTO water.charge_version_workflows (licence_id, licence_version_id, status, "
-                    "data) VALUES (:l, :v, 'to_setup', '{\"chargeVersion\": null}')"
-                ),
-                {"l": licence, "v": version},
-            )
-            run_id = wrls.trigger(JOB)
-            svc.wait_for(
-                lambda: query(
-                    wrls,
-                    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock' "
-                    "AND query LIKE '%INSERT INTO water.charge_version_workflows%'",
-                ),
-                20,
-                what="the run to wait for the other writer",
-            )
-        done = wait_run_ended(wrls, run_id, 30)
+    run_id = trigger_while_another_writer_holds(wrls, JOB, licence, version)
+    done = wait_run_ended(wrls, run_id, 30)
     assert done.status == "succeeded", done.error
     [step] = query(wrls, "SELECT attempt FROM jobs.steps WHERE run_id = :r", r=run_id)
     assert step.attempt == 1  # no unique violation to retry
