@@ -33,7 +33,6 @@ MONTHS_BACK = 2
 LIVE_BILL_RUN = ("queued", "processing", "ready", "review")
 
 LOCK = text("SELECT pg_advisory_xact_lock(hashtext('wrls:licence-updates'))")
-NOW = text("SELECT clock_timestamp()")
 
 # date_created is a timestamp without time zone; compared with the timestamptz
 # bound, PostgreSQL reads it in the session's time zone, the one its now()
@@ -68,7 +67,7 @@ def window_start(today: date) -> datetime:
 def add_workflows(ctx: StepContext) -> None:
     with ctx.engine.begin() as connection:
         connection.execute(LOCK)
-        today = london.today(connection.execute(NOW).scalar_one())
+        today = london.today_by_database(connection)
         since = window_start(today)
         added = len(connection.execute(ADD, {"since": since, "live": list(LIVE_BILL_RUN)}).all())
     ctx.count("workflows_added", added)

@@ -2,7 +2,7 @@
 
 - :mod:`.nald_wait`: the step that waits for tonight's NALD swap (every job reading ``import``);
 - :mod:`.per_licence`: which licence a per-licence step is about (nald-import, licence-import);
-- :mod:`.london`: the Europe/London day of an instant (time-limited, licence-updates);
+- :mod:`.london`: the Europe/London day of an instant or of the database's clock (time-limited, licence-updates; the tracker's times);
 - :mod:`.notify_email`: Notify for the jobs whose whole work is one email (tracker,
   check-for-updated-invoice-accounts).
 

@@ -12,7 +12,10 @@ import calendar
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Connection, text
+
 LONDON = ZoneInfo("Europe/London")
+NOW = text("SELECT clock_timestamp()")
 
 
 def today(now: datetime) -> date:
@@ -20,6 +23,11 @@ def today(now: datetime) -> date:
     if now.tzinfo is None:
         raise ValueError("an instant needs its time zone")
     return now.astimezone(LONDON).date()
+
+
+def today_by_database(connection: Connection) -> date:
+    """The day it is in London by the database's clock, which every worker shares."""
+    return today(connection.execute(NOW).scalar_one())
 
 
 def midnight(day: date) -> datetime:

@@ -33,7 +33,6 @@ from ..shared import london
 DAYS_AHEAD = 50
 
 LOCK = text("SELECT pg_advisory_xact_lock(hashtext('wrls:time-limited'))")
-NOW = text("SELECT clock_timestamp()")
 
 ADD = text("""
 INSERT INTO water.charge_version_workflows (licence_id, licence_version_id, status, data, date_created, date_updated)
@@ -73,7 +72,7 @@ def window_end(today: date) -> date:
 def add_workflows(ctx: StepContext) -> None:
     with ctx.engine.begin() as connection:
         connection.execute(LOCK)
-        today = london.today(connection.execute(NOW).scalar_one())
+        today = london.today_by_database(connection)
         added = len(connection.execute(ADD, {"today": today, "before": window_end(today)}).all())
     ctx.count("workflows_added", added)
     note = f"{added} time-limited licences put into charge version workflow (end dates before {window_end(today)})"
