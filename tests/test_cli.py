@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 
 from tests.support import services as svc
+from tests.support.api import TEST_API_SECRET
 from tests.support.helpers import free_port, query, wait_run_ended, wait_worker_ready
 from tests.support.processes import ROOT, SAMPLE_APP
 
@@ -103,10 +104,10 @@ def test_json_logs_carry_run_message_and_actor(service, processes, vhost):
     assert done[0]["duration_ms"] >= 0 and done[0]["level"] == "INFO"
 
 
-def health_of(port: int) -> dict | None:
-    """The exporter's /healthz answer, or None while nothing listens yet."""
+def health_of(port: int, route: str = "healthz") -> dict | None:
+    """The exporter's (or the API's) health answer, or None while nothing listens yet."""
     try:
-        return json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2))
+        return json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/{route}", timeout=2))
     except OSError:
         return None
 
@@ -115,7 +116,12 @@ def health_of(port: int) -> dict | None:
 def test_make_run_with_nothing_configured_runs_embedded_and_stops_cleanly_on_ctrl_c(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WRLS_")}
-    env.update(WRLS_EMBEDDED_DIR=str(tmp_path / ".wrls"), WRLS_METRICS_PORT=str(port), PYTHONUNBUFFERED="1")
+    env.update(
+        WRLS_EMBEDDED_DIR=str(tmp_path / ".wrls"),
+        WRLS_METRICS_PORT=str(port),
+        WRLS_API_PORT=str(free_port()),
+        PYTHONUNBUFFERED="1",
+    )
     log = open(tmp_path / "run.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "wrls_actors", "run"],
@@ -151,13 +157,31 @@ def test_make_run_with_nothing_configured_runs_embedded_and_stops_cleanly_on_ctr
         log.close()
 
 
-def test_run_with_a_broker_and_database_starts_all_three_and_stops_them_on_ctrl_c(env, vhost, tmp_path):
-    port = free_port()
+def test_run_with_a_broker_and_database_refuses_to_start_without_an_api_secret(env):
+    result = subprocess.run(
+        [sys.executable, "-m", "wrls_actors", "--app", SAMPLE_APP, "run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "WRLS_API_JWT_SECRET is not set" in result.stderr
+
+
+def test_run_with_a_broker_and_database_starts_all_four_and_stops_them_on_ctrl_c(env, vhost, tmp_path):
+    port, api_port = free_port(), free_port()
     log = open(tmp_path / "run.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "wrls_actors", "--app", SAMPLE_APP, "run"],
         cwd=ROOT,
-        env={**env, "WRLS_METRICS_PORT": str(port)},
+        env={
+            **env,
+            "WRLS_METRICS_PORT": str(port),
+            "WRLS_API_PORT": str(api_port),
+            "WRLS_API_JWT_SECRET": TEST_API_SECRET,
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -168,6 +192,8 @@ def test_run_with_a_broker_and_database_starts_all_three_and_stops_them_on_ctrl_
             "broker": "ok",
         }
         wait_worker_ready(vhost)
+        ready = svc.wait_for(lambda: health_of(api_port, "readyz"), 30, interval_s=0.5, what="the API")
+        assert ready == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
         os.killpg(process.pid, signal.SIGINT)
         assert process.wait(40) == 0
     finally:

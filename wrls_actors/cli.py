@@ -23,7 +23,7 @@ from .runtime.cron import repeated_wall_time
 from .runtime.errors import BadMessage, ConfigurationError, JobRefused
 from .runtime.logs import configure
 from .runtime.params import params_from_text
-from .runtime.processes import load_service, run_all, run_embedded, run_exporter, run_scheduler, run_worker
+from .runtime.processes import load_service, run_all, run_api, run_embedded, run_exporter, run_scheduler, run_worker
 from .runtime.scheduling import timeline
 
 OK, FAILED, USAGE, UNREACHABLE, REFUSED = 0, 1, 2, 3, 4
@@ -36,7 +36,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wrls-actors", description="Every background job of WRLS.")
     p.add_argument("--app", default=DEFAULT_APP, help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="worker, scheduler and exporter together (embedded default when unconfigured)")
+    run = sub.add_parser(
+        "run", help="worker, scheduler, exporter and API together (embedded default when unconfigured)"
+    )
     run.add_argument("--queues", nargs="+", help="queues the worker consumes (default: all)")
     worker = sub.add_parser("worker", help="run worker processes")
     worker.add_argument("--queues", nargs="+", help="queues to consume (default: all)")
@@ -44,6 +46,7 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument("--threads", type=int, help="threads per process (default WRLS_WORKER_THREADS)")
     sub.add_parser("scheduler", help="send schedule ticks (periodiq) and watch for missed ones")
     sub.add_parser("exporter", help="serve /metrics and /healthz")
+    sub.add_parser("api", help="serve the HTTP API (legacy routes, /api/v1) on WRLS_API_PORT")
     trigger = sub.add_parser("trigger", help="start a job now")
     trigger.add_argument("job")
     trigger.add_argument(
@@ -133,6 +136,9 @@ def _needs_services(service, what: str) -> None:
 def cmd_run(service, args) -> int:
     if service.settings.embedded:
         return run_embedded(service, service.settings.worker_threads)
+    from .runtime.api.server import address
+
+    address(service)  # no token secret: refused here, before any process starts
     service.upgrade_database()
     return run_all(args.app, args.queues)
 
@@ -151,6 +157,14 @@ def cmd_scheduler(service, args) -> int:
 def cmd_exporter(service, args) -> int:
     _needs_services(service, "exporter")
     return run_exporter(service)
+
+
+def cmd_api(service, args) -> int:
+    from .runtime.api.server import address
+
+    _needs_services(service, "api")
+    address(service)
+    return run_api(service)
 
 
 def cmd_trigger(service, args) -> int:
@@ -295,6 +309,7 @@ COMMANDS = {
     "worker": cmd_worker,
     "scheduler": cmd_scheduler,
     "exporter": cmd_exporter,
+    "api": cmd_api,
     "trigger": cmd_trigger,
     "runs": cmd_runs,
     "schedule": cmd_schedule,

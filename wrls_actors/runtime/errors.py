@@ -21,7 +21,14 @@ class BadMessage(JobRuntimeError):
     Never retried: the message goes to the dead-letter queue with the reason.
     A start by other means (the CLI) with parameters its job does not take
     raises it too, before anything is recorded.
+
+    ``fields`` names each bad parameter with its problem, for callers that
+    answer field by field (the HTTP API's 422).
     """
+
+    def __init__(self, message: str, fields: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class PermanentError(JobRuntimeError):
@@ -36,7 +43,28 @@ class ScheduleError(ConfigurationError):
 
 
 class JobRefused(JobRuntimeError):
-    """Raised when a manual start is refused (the job is already running)."""
+    """Raised when a manual start is refused: one of the three below."""
+
+
+class UnknownJob(JobRefused):
+    """Raised when a start names a job the service does not have."""
+
+
+class AlreadyRunning(JobRefused):
+    """Raised when a start is refused because the job is running and its overlap policy is ``skip``."""
+
+    def __init__(self, job: str, run_id: str) -> None:
+        super().__init__(f"{job} is already running (run {run_id}); use force to start another")
+        self.job = job
+        self.run_id = run_id
+
+
+class KeyReused(JobRefused):
+    """Raised when a start's key (a message id, an Idempotency-Key) already started a run of another job."""
+
+    def __init__(self, key: str, job: str, run_id: str) -> None:
+        super().__init__(f"key {key!r} already started a run of {job} (run {run_id})")
+        self.run_id = run_id
 
 
 class RetryLater(JobRuntimeError, dramatiq.Retry):

@@ -135,19 +135,21 @@ def _problem(param: Param, value: Any) -> str | None:
     return None
 
 
-def _refuse(job: str, declared: Sequence[Param], problems: list[str]) -> BadMessage:
-    shown = problems[:MAX_NAMED] + ([f"and {len(problems) - MAX_NAMED} more"] if len(problems) > MAX_NAMED else [])
+def _refuse(job: str, declared: Sequence[Param], problems: list[tuple[str, str]]) -> BadMessage:
+    """One error naming every problem; ``problems`` are (parameter name, what is wrong with it)."""
+    texts = [problem for _, problem in problems]
+    shown = texts[:MAX_NAMED] + ([f"and {len(texts) - MAX_NAMED} more"] if len(texts) > MAX_NAMED else [])
     takes = ", ".join(f"{p.name} ({p.kind})" for p in declared) or "none"
-    return BadMessage(f"job {job}: {'; '.join(shown)} (its parameters: {takes})")
+    return BadMessage(f"job {job}: {'; '.join(shown)} (its parameters: {takes})", fields=tuple(problems[:MAX_NAMED]))
 
 
-def _unknown(declared: Sequence[Param], given: Iterable[Any]) -> list[str]:
+def _shown_name(name: Any) -> str:
+    return excerpt(name) if not isinstance(name, str) or len(name) > EXCERPT_CHARS else name
+
+
+def _unknown(declared: Sequence[Param], given: Iterable[Any]) -> list[tuple[str, str]]:
     known = {p.name for p in declared}
-    return [
-        f"unknown parameter {excerpt(name) if not isinstance(name, str) or len(name) > EXCERPT_CHARS else name}"
-        for name in given
-        if name not in known
-    ]
+    return [(_shown_name(name), f"unknown parameter {_shown_name(name)}") for name in given if name not in known]
 
 
 def check_params(job: str, declared: Sequence[Param], given: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -159,18 +161,18 @@ def check_params(job: str, declared: Sequence[Param], given: Mapping[str, Any] |
     given = given or {}
     if not isinstance(given, Mapping):
         raise BadMessage(f"job {job} parameters must be a JSON object, got {excerpt(given)}")
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     result: dict[str, Any] = {}
     for param in declared:
         if param.name not in given:
             if param.required:
-                problems.append(f"missing parameter {param.name} ({param.kind})")
+                problems.append((param.name, f"missing parameter {param.name} ({param.kind})"))
             elif param.default is not None:
                 result[param.name] = param.default
             continue
         problem = _problem(param, given[param.name])
         if problem is not None:
-            problems.append(f"parameter {param.name} {problem}")
+            problems.append((param.name, f"parameter {param.name} {problem}"))
         else:
             result[param.name] = given[param.name]
     # After the declared ones: a flood of unknown names must not hide them.
@@ -213,13 +215,13 @@ def params_from_text(job: str, declared: Sequence[Param], pairs: Sequence[str]) 
     """
     by_name = {p.name: p for p in declared}
     values: dict[str, Any] = {}
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep or not name:
-            problems.append(f"--param takes key=value, got {excerpt(pair)}")
+            problems.append((_shown_name(name), f"--param takes key=value, got {excerpt(pair)}"))
         elif name in values:
-            problems.append(f"parameter {name} given twice")
+            problems.append((name, f"parameter {name} given twice"))
         elif name not in by_name:
             problems.extend(_unknown(declared, [name]))
         else:
@@ -227,7 +229,7 @@ def params_from_text(job: str, declared: Sequence[Param], pairs: Sequence[str]) 
             try:
                 values[name] = _list_from_text(param, text) if param.many else _from_text(param, text)
             except ValueError:
-                problems.append(f"parameter {name} must be {_a(param.kind)}, got {excerpt(text)}")
+                problems.append((name, f"parameter {name} must be {_a(param.kind)}, got {excerpt(text)}"))
     if problems:
         raise _refuse(job, declared, problems)
     return check_params(job, declared, values)

@@ -172,13 +172,21 @@ def run_exporter(service: Service) -> int:
     return 0
 
 
+def run_api(service: Service) -> int:
+    from .api.server import serve
+
+    serve(service)
+    return 0
+
+
 def run_all(app_path: str, queues: list[str] | None = None) -> int:
-    """Worker, scheduler and exporter as child processes; Ctrl-C stops all three."""
+    """Worker, scheduler, exporter and API as child processes; Ctrl-C stops all four."""
     base = [sys.executable, "-m", "wrls_actors", "--app", app_path]
     commands = {
         "worker": base + ["worker"] + (["--queues", *queues] if queues else []),
         "scheduler": base + ["scheduler"],
         "exporter": base + ["exporter"],
+        "api": base + ["api"],
     }
     children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
     stopping = False
@@ -208,8 +216,11 @@ def run_embedded(service: Service, threads: int) -> int:
     import pgserver
     from dramatiq import Worker
 
+    from .api import server as api
     from .metrics import serve
 
+    # Bound first: a port already taken stops the start before PostgreSQL is set up.
+    api_socket = api.bind(service)
     folder = os.path.abspath(service.settings.embedded_dir)
     os.makedirs(folder, exist_ok=True)
     logger.warning(
@@ -237,13 +248,14 @@ def run_embedded(service: Service, threads: int) -> int:
         name="exporter",
         daemon=True,
     ).start()
+    threading.Thread(target=api.serve, args=(service, stop, api_socket), name="api-server", daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         run_scheduler(service, stop)
     except KeyboardInterrupt:
         service.scheduling.record_clock(socket.gethostname())
     finally:
-        logger.info("stopping: worker, scheduler and exporter")
+        logger.info("stopping: worker, scheduler, exporter and API")
         stop.set()
         worker.stop()
         service.ledger.flush(10)

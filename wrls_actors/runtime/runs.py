@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, text
 from .broker import publish_many
 from .database import bump, set_max
 from .definitions import FAIL, SKIP, Job, Step
-from .errors import JobRefused
+from .errors import AlreadyRunning, KeyReused, UnknownJob
 from .fan_in import ArrivalCommitter
 from .params import check_params
 
@@ -149,7 +149,7 @@ class RunControl:
 
         Raises BadMessage, before anything is recorded, when ``params`` are
         not what the job declares (every way in starts here, so none skips
-        the check). Raises JobRefused when the job is already running and its overlap
+        the check). Raises AlreadyRunning when the job is already running and its overlap
         policy is ``skip`` (unless ``force``). A ``trigger_key`` seen before
         (a redelivered start message) returns the run it started. ``claim``
         runs inside the transaction that creates the run (the scheduler
@@ -157,21 +157,25 @@ class RunControl:
         """
         job = self.jobs.get(job_name)
         if job is None:
-            raise JobRefused(f"unknown job {job_name!r}")
+            raise UnknownJob(f"unknown job {job_name!r}")
         params = check_params(job_name, job.params, params)
         run_id = str(uuid.uuid4())
         with self.engine.connect() as connection:
             connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"run:{job_name}"})
             if trigger_key is not None:
+                # The same key for two jobs at once: the job lock alone would let both insert.
+                connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"key:{trigger_key}"})
                 seen = connection.execute(
-                    text("SELECT run_id FROM jobs.runs WHERE trigger_key = :key"), {"key": trigger_key}
+                    text("SELECT run_id, job FROM jobs.runs WHERE trigger_key = :key"), {"key": trigger_key}
                 ).first()
+                if seen and seen.job != job_name:
+                    raise KeyReused(trigger_key, seen.job, str(seen.run_id))
                 if seen:
                     return str(seen.run_id)
             if (overlap or job.overlap) == SKIP and not force:
                 previous = self.running_run(connection, job_name)
                 if previous:
-                    raise JobRefused(f"{job_name} is already running (run {previous}); use force to start another")
+                    raise AlreadyRunning(job_name, previous)
             connection.execute(
                 text(
                     "INSERT INTO jobs.runs (run_id, job, trigger, trigger_key, nominal_time, params, status) "

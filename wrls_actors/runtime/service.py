@@ -21,11 +21,12 @@ import dramatiq
 from sqlalchemy import Connection, Engine, text
 
 from . import envelope
+from .api.trigger_route import TriggerRoute
 from .calendar import Calendar
 from .cron import fire_times, parse_cron, parse_interval
 from .database import bump, engine_for, upgrade
 from .definitions import Job, Schedule, Step, StepContext
-from .errors import BadMessage, ConfigurationError, JobRefused, PermanentError
+from .errors import BadMessage, ConfigurationError, JobRefused, PermanentError, UnknownJob
 from .ledger import Ledger
 from .lifecycle import CHILD, STEP
 from .logs import step_context
@@ -74,16 +75,21 @@ class Service:
         *,
         create_tables: Callable[[Connection], None] | None = None,
         prepare_embedded: Callable[[str], Iterable[str] | None] | None = None,
+        http_routes: Iterable[TriggerRoute] = (),
     ) -> None:
         """``create_tables`` creates the application's own tables; ``db upgrade`` runs it after the ledger's.
 
         ``prepare_embedded`` gets the embedded default's folder before it starts,
         to put there whatever the application's jobs need to run without
         services; it returns the jobs to start as soon as the worker runs.
+
+        ``http_routes`` are the application's routes that start a job as an
+        older caller expects (the API serves them beside /api/v1).
         """
         self.settings = settings
         self._create_tables = create_tables
         self.prepare_embedded = prepare_embedded
+        self.http_routes = tuple(http_routes)
         self.jobs: dict[str, Job] = {}
         for job in jobs:
             if job.name in self.jobs:
@@ -328,16 +334,24 @@ class Service:
     # -- for the CLI and other services -----------------------------------------
 
     def trigger(
-        self, job: str, params: Mapping[str, Any] | None = None, *, trigger: str = "cli", force: bool = False
+        self,
+        job: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        trigger: str = "cli",
+        force: bool = False,
+        key: str | None = None,
     ) -> str:
         """Start a job now (refused while it runs, unless forced); never touches queued work.
 
-        Raises BadMessage when ``params`` are not what the job declares.
+        Raises BadMessage when ``params`` are not what the job declares,
+        UnknownJob, AlreadyRunning, or KeyReused. ``key`` has the meaning of a
+        start message's id: a key seen before gives the run it started.
         """
         if job not in self.jobs:
             scheduled = job in {s.job for s in self.schedules.values()}
-            raise JobRefused(f"job {job!r} has no steps yet" if scheduled else f"unknown job {job!r}")
-        return self.control.start(job, trigger, params, force=force)
+            raise UnknownJob(f"job {job!r} has no steps yet" if scheduled else f"unknown job {job!r}")
+        return self.control.start(job, trigger, params, force=force, trigger_key=key)
 
     def queues(self) -> list[str]:
         names = {SCHEDULE_QUEUE, CONTROL_QUEUE}

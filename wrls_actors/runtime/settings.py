@@ -108,6 +108,26 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("METRICS_HOST", "127.0.0.1", "Address of the exporter."),
     Variable("METRICS_PORT", "9191", "Port of the exporter (`/metrics`, `/healthz`)."),
     Variable(
+        "API_HOST",
+        "127.0.0.1",
+        "Address of the HTTP API (`0.0.0.0` to take calls from other machines). The embedded default "
+        "without `API_JWT_SECRET` listens on 127.0.0.1 whatever this says.",
+    ),
+    Variable("API_PORT", "8007", "Port of the HTTP API (the legacy import app's port)."),
+    Variable(
+        "API_JWT_SECRET",
+        None,
+        "Secret: the HS256 key of the bearer tokens the HTTP API accepts (at least 32 characters). "
+        "Required for `api` and `run` with a broker; without it the embedded default serves the "
+        "API on 127.0.0.1 with no authentication.",
+    ),
+    Variable(
+        "API_OPEN_JOB_ROUTES",
+        "false",
+        "`true` answers the legacy system app's `/jobs/*` routes without a token, as the legacy did "
+        "(logged as a warning at start). Every other route keeps its authentication.",
+    ),
+    Variable(
         "LOG_FORMAT",
         "text",
         "`text`, or `json`: one object per line, with `run_id`, `message_id`, `actor` and, on step "
@@ -167,6 +187,10 @@ class Settings:
     max_message_bytes: int = 256 * 1024
     message_key: str = dataclasses.field(default="", repr=False)
     message_key_previous: str | None = dataclasses.field(default=None, repr=False)
+    api_host: str = "127.0.0.1"
+    api_port: int = 8007
+    api_jwt_secret: str | None = dataclasses.field(default=None, repr=False)
+    api_open_job_routes: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -201,6 +225,15 @@ class Settings:
                 raise ConfigurationError(
                     f"{prefix}_{name} is too short: it must have at least {MIN_KEY_CHARS} characters, it has {len(key)}"
                 )
+        api_secret = env.get(f"{prefix}_API_JWT_SECRET") or None
+        if api_secret is not None and len(api_secret) < MIN_KEY_CHARS:
+            raise ConfigurationError(
+                f"{prefix}_API_JWT_SECRET is too short: it must have at least {MIN_KEY_CHARS} characters, "
+                f"it has {len(api_secret)}"
+            )
+        open_routes = env.get(f"{prefix}_API_OPEN_JOB_ROUTES", "false").strip().lower()
+        if open_routes not in ("true", "false"):
+            raise ConfigurationError(f"{prefix}_API_OPEN_JOB_ROUTES must be true or false, got {open_routes!r}")
         pattern = re.compile(rf"^{prefix}_SCHEDULE_([A-Z0-9_]+)$")
         overrides = {
             m.group(1).lower().replace("_", "-"): value for key, value in env.items() if (m := pattern.match(key))
@@ -232,6 +265,10 @@ class Settings:
             max_message_bytes=_int(env, prefix, "MAX_MESSAGE_BYTES"),
             message_key=message_key or "",
             message_key_previous=previous_key,
+            api_host=env.get(f"{prefix}_API_HOST", "127.0.0.1"),
+            api_port=_int(env, prefix, "API_PORT"),
+            api_jwt_secret=api_secret,
+            api_open_job_routes=open_routes == "true",
         )
 
     def with_urls(self, broker_url: str | None, database_url: str | None) -> Settings:

@@ -1,0 +1,171 @@
+"""What the versioned API answers, as pydantic models: the OpenAPI document is made from them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RunStatus = Literal["running", "succeeded", "completed-with-failures", "failed"]
+Trigger = Literal["schedule", "cli", "message", "http"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StartRequest(_Strict):
+    params: dict[str, Any] = Field(default_factory=dict, description="The job's parameters (GET /api/v1/jobs).")
+    force: bool = Field(default=False, description="Start even if the job is already running.")
+
+
+class RunStarted(BaseModel):
+    run_id: str
+    job: str
+    location: str = Field(description="Where the run can be read: GET it.")
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="The field, dotted: `params.licence`, `query.since`, `body`.")
+    problem: str
+
+
+class Problem(BaseModel):
+    """Every refusal of /api/v1 and of the health routes."""
+
+    error: str = Field(description="A short code: unauthorized, not-found, conflict, invalid, too-large, unavailable.")
+    message: str
+    fields: list[FieldProblem] = Field(default_factory=list)
+    run_id: str | None = Field(None, description="With conflict: the run already running, or started by the key.")
+
+
+class ParamInfo(BaseModel):
+    name: str
+    type: str
+    required: bool
+    default: Any = None
+    help: str
+
+
+class StepInfo(BaseModel):
+    name: str
+    queue: str
+    time_limit_s: float
+    max_retries: int
+    fan_out: str | None = Field(None, description="The name of the step each fanned-out item runs.")
+
+
+class Tick(BaseModel):
+    nominal_time: datetime
+    outcome: str
+    claimed_at: datetime
+    lag_s: float | None
+    run_id: str | None
+    duplicates: int
+    detail: str | None
+
+
+class ScheduleInfo(BaseModel):
+    name: str
+    job: str
+    cron: str | None
+    every_s: float | None
+    timezone: str
+    overlap: str
+    catch_up: str
+    enabled: bool
+    title: str
+    last_ticks: list[Tick]
+    next_ticks: list[datetime]
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    job: str
+    trigger: str
+    status: str
+    step_index: int
+    nominal_time: datetime | None
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+    params: dict[str, Any]
+    counts: dict[str, Any]
+    children_failed: int
+    error: str | None
+    note: str | None
+
+
+class JobInfo(BaseModel):
+    name: str
+    overlap: str
+    steps: list[StepInfo]
+    params: list[ParamInfo]
+    schedule: str | None = Field(None, description="The cron expression or interval, if the job is scheduled.")
+    next_tick: datetime | None
+    last_run: RunSummary | None
+
+
+class JobList(BaseModel):
+    jobs: list[JobInfo]
+
+
+class ScheduleList(BaseModel):
+    schedules: list[ScheduleInfo]
+
+
+class RunPage(BaseModel):
+    runs: list[RunSummary]
+    next_cursor: str | None = Field(description="Give it as `cursor` for the next (older) page; null on the last.")
+
+
+class ChildFailure(BaseModel):
+    position: int
+    error: str | None
+
+
+class FanOut(BaseModel):
+    step: str
+    expected: int
+    arrived: int
+    failed: int
+    counts: dict[str, Any]
+    fired_at: datetime | None
+    failures: list[ChildFailure] = Field(description="The first failed children, at most 20.")
+
+
+class StepRun(BaseModel):
+    index: int
+    name: str
+    actor: str
+    queue: str | None
+    status: str = Field(description="`not-started` until its message is recorded.")
+    attempt: int | None
+    deliveries: int | None
+    enqueued_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: float | None
+    stalls: int | None
+    timeouts: int | None
+    error: str | None
+    fan_out: FanOut | None
+
+
+class Event(BaseModel):
+    at: datetime
+    kind: str
+    actor: str | None
+    message_id: str | None
+    detail: str | None
+
+
+class RunDetail(RunSummary):
+    steps: list[StepRun]
+    events: list[Event]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,142 @@
+"""Every refusal the API gives, in one of two shapes, and never a stack trace.
+
+``/api/v1`` and the health routes answer a ``Problem`` (models.py). The legacy
+routes answer as hapi's Boom did, ``{"statusCode", "error", "message"}``, so
+their callers read errors as they always have. The reason of every refusal is
+left on the request for the access log (guard.py), which logs it without the
+body.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .models import FieldProblem, Problem
+
+logger = logging.getLogger(__name__)
+
+CODES = {
+    400: "invalid",
+    401: "unauthorized",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "too-large",
+    415: "unsupported-media-type",
+    422: "invalid",
+    500: "internal",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        fields: Sequence[FieldProblem] = (),
+        run_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.fields = list(fields)
+        self.run_id = run_id
+        self.headers = headers
+
+
+def versioned(path: str) -> bool:
+    """Whether a path answers Problems (else it is a legacy route, answering Boom errors)."""
+    return path.startswith("/api/") or path in ("/healthz", "/readyz")
+
+
+def refusal(
+    path: str,
+    status: int,
+    message: str,
+    fields: Sequence[FieldProblem] = (),
+    run_id: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    if versioned(path):
+        body: dict[str, Any] = Problem(
+            error=CODES.get(status, "refused"), message=message, fields=list(fields), run_id=run_id
+        ).model_dump()
+    else:
+        body = {"statusCode": status, "error": HTTPStatus(status).phrase, "message": message}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _remember(request: Request, status: int, message: str, fields: Iterable[FieldProblem] = ()) -> None:
+    # Read by the access log. A message about fields may quote their values: the log has their names only.
+    names = [f.field for f in fields]
+    request.state.refusal = CODES.get(status, "refused") if names else f"{CODES.get(status, 'refused')}: {message}"
+    request.state.refused_fields = names
+
+
+def _field(location: Sequence[Any]) -> str:
+    parts = [str(p) for p in location]
+    return ".".join(parts) or "body"
+
+
+def validation_fields(errors: Sequence[Any]) -> list[FieldProblem]:
+    """FastAPI's validation errors as fields; a value is never echoed back (it may be a secret)."""
+    fields = []
+    for error in errors[:20]:
+        location = list(error.get("loc", ()))
+        fields.append(FieldProblem(field=_field(location), problem=str(error.get("msg", "invalid"))))
+    return fields
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    _remember(request, exc.status, exc.message, exc.fields)
+    return refusal(request.url.path, exc.status, exc.message, exc.fields, exc.run_id, exc.headers)
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields = validation_fields(exc.errors())
+    message = "; ".join(f"{f.field}: {f.problem}" for f in fields) or "the request is not valid"
+    # The legacy routes refused bad input with 400, as hapi's Joi validation did.
+    status = 422 if versioned(request.url.path) else 400
+    _remember(request, status, message, fields)
+    return refusal(request.url.path, status, message, fields)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    message = {404: "no such route", 405: "method not allowed on this route"}.get(exc.status_code, str(exc.detail))
+    _remember(request, exc.status_code, message)
+    return refusal(request.url.path, exc.status_code, message, headers=dict(exc.headers or {}))
+
+
+async def _database(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("database unreachable answering %s %s: %s", request.method, request.url.path, exc.__class__.__name__)
+    _remember(request, 503, "the database is unreachable")
+    return refusal(request.url.path, 503, "the database is unreachable; try again later")
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The trace goes to the service's log, never to the caller.
+    logger.exception("unexpected error answering %s %s", request.method, request.url.path)
+    _remember(request, 500, "internal error")
+    return refusal(request.url.path, 500, "internal error; the service's log has the details")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(OperationalError, _database)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,259 @@
+"""The ledger as the API shows it: runs page by page, one run whole, a schedule's last ticks.
+
+Pages are keyset pages on (started_at, run_id), newest first: a page never
+repeats or skips a run when new ones start while a client pages back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, text
+
+from ..cron import fire_times
+from ..definitions import Job, Schedule
+from ..runs import child_message_id, step_message_id
+from .models import ChildFailure, Event, FanOut, RunDetail, RunSummary, StepRun, Tick
+
+MAX_FAILURES_SHOWN = 20
+MAX_EVENTS_SHOWN = 200
+
+_RUN_COLUMNS = (
+    "run_id::text AS run_id, job, trigger, status, step_index, nominal_time, started_at, finished_at, "
+    "params, counts, children_failed, error, note"
+)
+
+
+class BadCursor(ValueError):
+    """A cursor this service did not give out."""
+
+
+def encode_cursor(started_at: datetime, run_id: str) -> str:
+    raw = f"{started_at.astimezone(UTC).isoformat()}|{run_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, run_id = raw.split("|")
+        at = datetime.fromisoformat(moment)
+        UUID(run_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as e:
+        raise BadCursor("not a cursor this service gave out") from e
+    if at.tzinfo is None:
+        raise BadCursor("not a cursor this service gave out")
+    return at, run_id
+
+
+def summary(row: Any) -> RunSummary:
+    return RunSummary(
+        run_id=row.run_id,
+        job=row.job,
+        trigger=row.trigger,
+        status=row.status,
+        step_index=row.step_index,
+        nominal_time=row.nominal_time,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        duration_s=(row.finished_at - row.started_at).total_seconds() if row.finished_at else None,
+        params=dict(row.params or {}),
+        counts=dict(row.counts or {}),
+        children_failed=row.children_failed,
+        error=row.error,
+        note=row.note,
+    )
+
+
+def runs_page(
+    connection: Connection,
+    *,
+    job: str | None,
+    status: str | None,
+    trigger: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[RunSummary], str | None]:
+    """One page of runs, newest first, and the cursor of the next page (None on the last)."""
+    where = ["TRUE"]
+    values: dict[str, Any] = {"limit": limit + 1}
+    for column, value in (("job", job), ("status", status), ("trigger", trigger)):
+        if value is not None:
+            where.append(f"{column} = :{column}")
+            values[column] = value
+    if since is not None:
+        where.append("started_at >= :since")
+        values["since"] = since
+    if until is not None:
+        where.append("started_at < :until")
+        values["until"] = until
+    if cursor is not None:
+        values["after_at"], values["after_id"] = decode_cursor(cursor)
+        where.append("(started_at, run_id) < (:after_at, CAST(:after_id AS uuid))")
+    rows = connection.execute(
+        text(
+            f"SELECT {_RUN_COLUMNS} FROM jobs.runs WHERE {' AND '.join(where)} "
+            "ORDER BY started_at DESC, run_id DESC LIMIT :limit"
+        ),
+        values,
+    ).all()
+    page = [summary(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return page, encode_cursor(page[-1].started_at, page[-1].run_id) if more and page else None
+
+
+def last_runs(connection: Connection, jobs: list[str]) -> dict[str, RunSummary]:
+    rows = connection.execute(
+        text(
+            f"SELECT DISTINCT ON (job) {_RUN_COLUMNS} FROM jobs.runs WHERE job = ANY(:jobs) "
+            "ORDER BY job, started_at DESC"
+        ),
+        {"jobs": jobs},
+    ).all()
+    return {r.job: summary(r) for r in rows}
+
+
+def run_detail(connection: Connection, run_id: str, jobs: Mapping[str, Job]) -> RunDetail | None:
+    row = connection.execute(
+        text(f"SELECT {_RUN_COLUMNS} FROM jobs.runs WHERE run_id = CAST(:run AS uuid)"), {"run": run_id}
+    ).first()
+    if row is None:
+        return None
+    job = jobs.get(row.job)
+    steps = _steps(connection, run_id, job) if job is not None else []
+    events = [
+        Event(at=e.at, kind=e.kind, actor=e.actor, message_id=e.message_id, detail=e.detail)
+        for e in connection.execute(
+            text(
+                "SELECT at, kind, actor, message_id, detail FROM jobs.events WHERE run_id = CAST(:run AS uuid) "
+                "ORDER BY id LIMIT :limit"
+            ),
+            {"run": run_id, "limit": MAX_EVENTS_SHOWN},
+        ).all()
+    ]
+    return RunDetail(**summary(row).model_dump(), steps=steps, events=events)
+
+
+def _steps(connection: Connection, run_id: str, job: Job) -> list[StepRun]:
+    ids = [step_message_id(run_id, index) for index in range(len(job.steps))]
+    rows = {
+        r.message_id: r
+        for r in connection.execute(
+            text(
+                "SELECT message_id, actor, queue, status, attempt, deliveries, enqueued_at, started_at, "
+                "finished_at, duration_ms, stalls, timeouts, error FROM jobs.steps WHERE message_id = ANY(:ids)"
+            ),
+            {"ids": ids},
+        ).all()
+    }
+    barriers = {
+        b.step_index: b
+        for b in connection.execute(
+            text(
+                "SELECT step_index, expected, arrived, failed, counts, fired_at FROM jobs.barriers "
+                "WHERE run_id = CAST(:run AS uuid)"
+            ),
+            {"run": run_id},
+        ).all()
+    }
+    result = []
+    for index, step in enumerate(job.steps):
+        r = rows.get(ids[index])
+        fan_out = None
+        barrier = barriers.get(index)
+        if step.fan_out is not None and barrier is not None:
+            fan_out = FanOut(
+                step=step.fan_out.name,
+                expected=barrier.expected,
+                arrived=barrier.arrived,
+                failed=barrier.failed,
+                counts=dict(barrier.counts or {}),
+                fired_at=barrier.fired_at,
+                failures=_failures(connection, run_id, index, barrier.expected) if barrier.failed else [],
+            )
+        result.append(
+            StepRun(
+                index=index,
+                name=step.name,
+                actor=job.actor_name(step),
+                queue=r.queue if r else job.queue_of(step),
+                status=r.status if r else "not-started",
+                attempt=r.attempt if r else None,
+                deliveries=r.deliveries if r else None,
+                enqueued_at=r.enqueued_at if r else None,
+                started_at=r.started_at if r else None,
+                finished_at=r.finished_at if r else None,
+                duration_ms=r.duration_ms if r else None,
+                stalls=r.stalls if r else None,
+                timeouts=r.timeouts if r else None,
+                error=r.error if r else None,
+                fan_out=fan_out,
+            )
+        )
+    return result
+
+
+def _failures(connection: Connection, run_id: str, index: int, expected: int) -> list[ChildFailure]:
+    rows = connection.execute(
+        text(
+            "SELECT a.message_id, coalesce(s.error, (SELECT e.detail FROM jobs.events e "
+            "WHERE e.message_id = a.message_id ORDER BY e.id DESC LIMIT 1)) AS error "
+            "FROM jobs.barrier_arrivals a LEFT JOIN jobs.steps s ON s.message_id = a.message_id "
+            "WHERE a.run_id = CAST(:run AS uuid) AND a.step_index = :index AND a.failed "
+            "ORDER BY a.arrived_at LIMIT :limit"
+        ),
+        {"run": run_id, "index": index, "limit": MAX_FAILURES_SHOWN},
+    ).all()
+    # A child's message id is derived from its position: the position is found back from it.
+    by_id = {r.message_id: r.error for r in rows}
+    failures = []
+    for position in range(expected):
+        message_id = child_message_id(run_id, index, position)
+        if message_id in by_id:
+            failures.append(ChildFailure(position=position, error=by_id[message_id]))
+            if len(failures) == len(by_id):
+                break
+    return failures
+
+
+def last_ticks(connection: Connection, schedule: str, limit: int) -> list[Tick]:
+    rows = connection.execute(
+        text(
+            "SELECT nominal_time, outcome, claimed_at, lag_s, run_id::text AS run_id, duplicates, detail "
+            "FROM jobs.ticks WHERE schedule = :schedule ORDER BY nominal_time DESC LIMIT :limit"
+        ),
+        {"schedule": schedule, "limit": limit},
+    ).all()
+    return [
+        Tick(
+            nominal_time=r.nominal_time,
+            outcome=r.outcome,
+            claimed_at=r.claimed_at,
+            lag_s=r.lag_s,
+            run_id=r.run_id,
+            duplicates=r.duplicates,
+            detail=r.detail,
+        )
+        for r in rows
+    ]
+
+
+def next_ticks(schedule: Schedule, tz: Any, now: datetime, count: int) -> list[datetime]:
+    """The next ``count`` nominal times after ``now``, looking at most 400 days ahead."""
+    if not schedule.enabled:
+        return []
+    found: list[datetime] = []
+    start = now
+    # Widening windows: an every-15-seconds schedule fills the list in a minute, a yearly cron needs a year.
+    for span in (timedelta(hours=1), timedelta(days=2), timedelta(days=40), timedelta(days=400)):
+        found = fire_times(schedule, start, now + span, tz)[:count]
+        if len(found) >= count:
+            break
+    return found

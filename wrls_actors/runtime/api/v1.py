@@ -1,0 +1,204 @@
+"""/api/v1: start a run, list and read runs, list jobs and schedules.
+
+Handlers are plain functions: FastAPI runs them in its thread pool, where the
+ledger's blocking reads and the broker's publish belong.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Header, Path, Query
+from fastapi.responses import JSONResponse
+
+from ..errors import AlreadyRunning, BadMessage, KeyReused, UnknownJob
+from ..service import Service
+from .models import (
+    FieldProblem,
+    JobInfo,
+    JobList,
+    ParamInfo,
+    Problem,
+    RunDetail,
+    RunPage,
+    RunStarted,
+    RunStatus,
+    ScheduleInfo,
+    ScheduleList,
+    StartRequest,
+    StepInfo,
+    Trigger,
+)
+from .problems import ApiError
+from .reads import BadCursor, last_runs, last_ticks, next_ticks, run_detail, runs_page
+
+NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+# A message id is a key too: printable ASCII, no spaces, as AMQP and HTTP headers carry them.
+KEY = r"^[!-~]{1,200}$"
+LAST_TICKS = 10
+NEXT_TICKS = 5
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    described = {
+        401: "No token, or one that is expired or wrongly signed",
+        404: "No such job or run",
+        409: "The job is already running, or the key started a run of another job",
+        413: "The body is over 1 MiB",
+        422: "A field or parameter is not valid; `fields` names each",
+        503: "The database is unreachable",
+    }
+    return {s: {"model": Problem, "description": described[s]} for s in (401, 413, 422, 503, *statuses)}
+
+
+def _utc(moment: datetime | None, field: str) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        raise ApiError(
+            422,
+            f"{field} needs a time zone (2026-01-31T08:00:00Z)",
+            [FieldProblem(field=f"query.{field}", problem="needs a time zone")],
+        )
+    return moment.astimezone(UTC) if moment is not None else None
+
+
+def router(service: Service) -> APIRouter:
+    routes = APIRouter(tags=["v1"])
+
+    @routes.post(
+        "/jobs/{job}/runs",
+        status_code=202,
+        response_model=RunStarted,
+        responses=_problems(404, 409),
+        summary="Start a run of a job",
+        description="The `Idempotency-Key` header has the meaning of a message id: the same key gives the same "
+        "run, never a second. Without `force`, a job that is already running (and does not allow overlap) is not "
+        "started again: 409 with the running run's id.",
+    )
+    def start_run(
+        job: Annotated[str, Path(pattern=NAME)],
+        body: Annotated[StartRequest | None, Body()] = None,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", pattern=KEY)] = None,
+    ) -> JSONResponse:
+        request = body or StartRequest()
+        try:
+            run_id = service.trigger(job, request.params, trigger="http", force=request.force, key=idempotency_key)
+        except UnknownJob as e:
+            raise ApiError(404, f"{e}; GET /api/v1/jobs lists the jobs") from None
+        except BadMessage as e:
+            fields = [FieldProblem(field=f"params.{name}", problem=problem) for name, problem in e.fields]
+            raise ApiError(422, str(e), fields or [FieldProblem(field="params", problem=str(e))]) from None
+        except (AlreadyRunning, KeyReused) as e:
+            raise ApiError(409, str(e), run_id=e.run_id) from None
+        location = f"/api/v1/runs/{run_id}"
+        started = RunStarted(run_id=run_id, job=job, location=location)
+        return JSONResponse(started.model_dump(), status_code=202, headers={"Location": location})
+
+    @routes.get("/runs", response_model=RunPage, responses=_problems(), summary="Runs, newest first")
+    def list_runs(
+        job: Annotated[str | None, Query(pattern=NAME)] = None,
+        status: RunStatus | None = None,
+        trigger: Trigger | None = None,
+        since: Annotated[datetime | None, Query(description="Runs started at or after (with a time zone)")] = None,
+        until: Annotated[datetime | None, Query(description="Runs started before (with a time zone)")] = None,
+        cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> RunPage:
+        try:
+            with service.engine.connect() as connection:
+                runs, next_cursor = runs_page(
+                    connection,
+                    job=job,
+                    status=status,
+                    trigger=trigger,
+                    since=_utc(since, "since"),
+                    until=_utc(until, "until"),
+                    cursor=cursor,
+                    limit=limit,
+                )
+        except BadCursor as e:
+            raise ApiError(422, str(e), [FieldProblem(field="query.cursor", problem=str(e))]) from None
+        return RunPage(runs=runs, next_cursor=next_cursor)
+
+    @routes.get(
+        "/runs/{run_id}",
+        response_model=RunDetail,
+        responses=_problems(404),
+        summary="One run: its steps with attempts, timings and errors, its events, fan-out progress",
+    )
+    def read_run(run_id: Annotated[str, Path(max_length=100)]) -> RunDetail:
+        try:
+            UUID(run_id)
+        except ValueError:
+            raise ApiError(404, f"no run {run_id!r}: run ids are UUIDs") from None
+        with service.engine.connect() as connection:
+            detail = run_detail(connection, run_id, service.jobs)
+        if detail is None:
+            raise ApiError(404, f"no run {run_id}")
+        return detail
+
+    @routes.get("/jobs", response_model=JobList, responses=_problems(), summary="Every job with its steps and params")
+    def list_jobs() -> JobList:
+        now = datetime.now(UTC)
+        with service.engine.connect() as connection:
+            last = last_runs(connection, list(service.jobs))
+        by_job = {s.job: s for s in service.schedules.values()}
+        jobs = []
+        for job in service.jobs.values():
+            schedule = by_job.get(job.name)
+            upcoming = next_ticks(schedule, service.tz, now, 1) if schedule else []
+            jobs.append(
+                JobInfo(
+                    name=job.name,
+                    overlap=job.overlap,
+                    steps=[
+                        StepInfo(
+                            name=step.name,
+                            queue=job.queue_of(step),
+                            time_limit_s=step.time_limit.total_seconds(),
+                            max_retries=step.max_retries,
+                            fan_out=step.fan_out.name if step.fan_out else None,
+                        )
+                        for step in job.steps
+                    ],
+                    params=[
+                        ParamInfo(name=p.name, type=p.kind, required=p.required, default=p.default, help=p.help)
+                        for p in job.params
+                    ],
+                    schedule=(schedule.describe() if schedule.enabled else "off") if schedule else None,
+                    next_tick=upcoming[0] if upcoming else None,
+                    last_run=last.get(job.name),
+                )
+            )
+        return JobList(jobs=jobs)
+
+    @routes.get(
+        "/schedules",
+        response_model=ScheduleList,
+        responses=_problems(),
+        summary="Every schedule: cron, time zone, policies, the last ticks and the next",
+    )
+    def list_schedules() -> ScheduleList:
+        now = datetime.now(UTC)
+        schedules = []
+        with service.engine.connect() as connection:
+            for schedule in service.schedules.values():
+                schedules.append(
+                    ScheduleInfo(
+                        name=schedule.name,
+                        job=schedule.job,
+                        cron=schedule.cron,
+                        every_s=schedule.every.total_seconds() if schedule.every else None,
+                        timezone=str(service.tz),
+                        overlap=schedule.overlap,
+                        catch_up=schedule.catch_up,
+                        enabled=schedule.enabled,
+                        title=schedule.title,
+                        last_ticks=last_ticks(connection, schedule.name, LAST_TICKS),
+                        next_ticks=next_ticks(schedule, service.tz, now, NEXT_TICKS),
+                    )
+                )
+        return ScheduleList(schedules=schedules)
+
+    return routes
