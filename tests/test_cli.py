@@ -145,6 +145,30 @@ def test_make_run_with_nothing_configured_runs_embedded_and_stops_cleanly_on_ctr
             what="a check-status tick recorded",
         )
         assert "wrls_ledger_up 1.0" in metrics
+        # A second terminal: trigger and runs reach the one process through its API.
+        second = [sys.executable, "-m", "wrls_actors"]
+        started = subprocess.run(
+            [*second, "trigger", "licence-import-licence", "--param", "licence=01/123"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert started.returncode == 0, started.stderr
+        run_id = started.stdout.strip()
+        listing = subprocess.run(
+            [*second, "runs", "--job", "licence-import-licence"], env=env, cwd=ROOT, capture_output=True, text=True
+        )
+        assert listing.returncode == 0, listing.stderr
+        [row] = [line for line in listing.stdout.splitlines() if line.startswith(run_id[:8])]
+        assert "licence-import-licence" in row and " http " in row
+        refused = subprocess.run(
+            [*second, "trigger", "licence-import-licence"], env=env, cwd=ROOT, capture_output=True, text=True
+        )
+        assert refused.returncode == 2 and "missing parameter licence" in refused.stderr
+        unknown = subprocess.run([*second, "trigger", "no-such-job"], env=env, cwd=ROOT, capture_output=True, text=True)
+        assert unknown.returncode == 4
         first_lines = [
             line for line in (tmp_path / "run.log").read_text().splitlines() if " WARNING " in line or " INFO " in line
         ]
@@ -202,3 +226,12 @@ def test_run_with_a_broker_and_database_starts_all_four_and_stops_them_on_ctrl_c
         log.close()
     output = (tmp_path / "run.log").read_text()
     assert "Dramatiq '" in output and "worker: 1 processes" in output
+
+
+def test_trigger_and_runs_without_a_running_embedded_default_say_so_with_exit_3(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WRLS_")}
+    env.update(WRLS_EMBEDDED_DIR=str(tmp_path / ".wrls"), WRLS_API_PORT=str(free_port()))
+    for args in (["trigger", "pipeline"], ["runs"]):
+        result = cli(env, *args)
+        assert result.returncode == 3, result.stderr
+        assert "is `make run` (the embedded default) running?" in result.stderr

@@ -8,17 +8,20 @@ not be reached; 4 refused (unknown job, or already running).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
 import sys
 import time as clock
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from .api_client import ApiClient, Unreachable
 from .runtime.cron import repeated_wall_time
 from .runtime.errors import BadMessage, ConfigurationError, JobRefused
 from .runtime.logs import configure
@@ -168,12 +171,14 @@ def cmd_api(service, args) -> int:
 
 
 def cmd_trigger(service, args) -> int:
-    _needs_services(service, "trigger")
     job = service.jobs.get(args.job)
     # An unknown job is refused by trigger itself (exit 4), whatever its parameters.
     params = params_from_text(job.name, job.params, args.param) if job else {}
     try:
-        run_id = service.trigger(args.job, params, force=args.force)
+        if service.settings.embedded:
+            run_id = ApiClient(service.settings).start(args.job, params, args.force)
+        else:
+            run_id = service.trigger(args.job, params, force=args.force)
     except Exception as e:
         if isinstance(e, (BadMessage, JobRefused, ConfigurationError, OperationalError)):
             raise
@@ -183,15 +188,24 @@ def cmd_trigger(service, args) -> int:
     return OK
 
 
+RUNS_QUERY = (
+    "SELECT run_id, job, trigger, status, started_at, finished_at, counts, children_failed, error, note "
+    "FROM jobs.runs {where} ORDER BY started_at DESC LIMIT :limit"
+)
+
+
 def cmd_runs(service, args) -> int:
-    _needs_services(service, "runs")
-    query = (
-        "SELECT run_id, job, trigger, status, started_at, finished_at, counts, children_failed, error, note "
-        "FROM jobs.runs {where} ORDER BY started_at DESC LIMIT :limit"
-    )
-    where = "WHERE job = :job" if args.job else ""
-    with service.engine.connect() as connection:
-        rows = connection.execute(text(query.format(where=where)), {"job": args.job, "limit": args.limit}).all()
+    if service.settings.embedded:
+        try:
+            rows = [_Run.from_api(r) for r in ApiClient(service.settings).runs(args.job, args.limit)]
+        except Unreachable as e:
+            print(f"wrls-actors: {e}", file=sys.stderr)
+            return UNREACHABLE
+    else:
+        where = "WHERE job = :job" if args.job else ""
+        with service.engine.connect() as connection:
+            found = connection.execute(text(RUNS_QUERY.format(where=where)), {"job": args.job, "limit": args.limit})
+            rows = [_Run(**r._mapping) for r in found.all()]
     print(f"{'run':8}  {'job':38} {'trigger':8} {'status':24} {'started (UTC)':19} {'took':>8}  counts / failures")
     for r in rows:
         took = f"{(r.finished_at - r.started_at).total_seconds():.1f}s" if r.finished_at else "-"
@@ -203,9 +217,31 @@ def cmd_runs(service, args) -> int:
             detail += f" error: {r.error}"
         print(
             f"{str(r.run_id)[:8]}  {r.job:38} {r.trigger:8} {r.status:24} "
-            f"{r.started_at.strftime('%Y-%m-%d %H:%M:%S'):19} {took:>8}  {detail.strip()}"
+            f"{r.started_at.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S'):19} {took:>8}  {detail.strip()}"
         )
     return OK
+
+
+@dataclasses.dataclass
+class _Run:
+    run_id: str
+    job: str
+    trigger: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    counts: dict
+    children_failed: int
+    error: str | None
+    note: str | None
+
+    @classmethod
+    def from_api(cls, row: dict[str, Any]) -> _Run:
+        fields: dict[str, Any] = {f.name: row.get(f.name) for f in dataclasses.fields(cls)}
+        for moment in ("started_at", "finished_at"):
+            if fields[moment]:
+                fields[moment] = datetime.fromisoformat(fields[moment])
+        return cls(**fields)
 
 
 def cmd_schedule(service, args) -> int:

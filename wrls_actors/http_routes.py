@@ -13,7 +13,7 @@ from typing import Any
 
 from .runtime.api import RouteInput, RouteInputError, TriggerRoute
 
-LICENCE_NUMBER_CHARS = 200
+LICENCE_NUMBER_CHARS = 100
 
 
 def _text(value: Any, field: str) -> str:

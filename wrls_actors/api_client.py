@@ -1,0 +1,75 @@
+"""The CLI's way into a running service that it cannot reach itself: the embedded default's API.
+
+The embedded default keeps its broker and database inside its one process, so
+`trigger` and `runs` from a second terminal go through its HTTP API on
+127.0.0.1. Refusals come back as the runtime's own errors, so the CLI answers
+with the same exit codes either way.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from .runtime.api.auth import mint
+from .runtime.errors import BadMessage, ConfigurationError, JobRefused
+from .runtime.settings import Settings
+
+TIMEOUT_S = 30
+
+
+class Unreachable(Exception):
+    """Nothing answers on the API's port."""
+
+
+class ApiClient:
+    def __init__(self, settings: Settings) -> None:
+        self.base = f"http://127.0.0.1:{settings.api_port}"
+        self.secret = settings.api_jwt_secret
+        self.prefix = settings.prefix
+
+    def start(self, job: str, params: dict[str, Any], force: bool) -> str:
+        answer = self._call("POST", f"/api/v1/jobs/{quote(job, safe='')}/runs", {"params": params, "force": force})
+        return str(answer["run_id"])
+
+    def runs(self, job: str | None, limit: int) -> list[dict[str, Any]]:
+        query = {"limit": limit, **({"job": job} if job else {})}
+        return list(self._call("GET", f"/api/v1/runs?{urlencode(query)}")["runs"])
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        request = urllib.request.Request(
+            self.base + path, method=method, data=None if body is None else json.dumps(body).encode()
+        )
+        request.add_header("Content-Type", "application/json")
+        if self.secret:
+            request.add_header("Authorization", f"Bearer {mint(self.secret, 'wrls-actors cli', 60)}")
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as e:
+            raise _refusal(e.code, _message(e), self.prefix) from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
+            raise Unreachable(
+                f"nothing answers on {self.base} ({getattr(e, 'reason', e)}): "
+                "is `make run` (the embedded default) running?"
+            ) from None
+
+
+def _message(error: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(error.read())["message"])
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {error.code}"
+
+
+def _refusal(status: int, message: str, prefix: str) -> Exception:
+    if status in (404, 409):
+        return JobRefused(message)
+    if status == 422:
+        return BadMessage(message)
+    if status == 401:
+        return ConfigurationError(f"the API refused the CLI's token ({message}): is {prefix}_API_JWT_SECRET the same?")
+    return Unreachable(f"the API answered {status}: {message}")
