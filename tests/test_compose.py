@@ -339,3 +339,14 @@ def test_the_image_is_built_from_the_package_alone_and_runs_as_a_user():
     for private in (".env", ".venv", ".wrls", ".git", ".pytest_cache", "tests"):
         assert not sent(private), f"{private} would be sent to the image build"
     assert dockerfile_instructions("USER")[-1] not in ("root", "0")
+
+
+def test_the_api_requires_its_token_secret_and_is_published_on_the_import_apps_port():
+    api = SERVICES["api"]
+    env = environment(api)
+    assert api["command"] == ["api"]
+    assert re.fullmatch(r"\$\{WRLS_API_JWT_SECRET:\?[^}]+\}", env["WRLS_API_JWT_SECRET"])
+    # Inside its container it listens on every interface; the host publishes it on 127.0.0.1 only.
+    assert (env["WRLS_API_HOST"], env["WRLS_API_PORT"]) == ("0.0.0.0", "8007")
+    assert api["ports"] == ["127.0.0.1:8007:8007"]
+    assert "/readyz" in " ".join(api["healthcheck"]["test"])
