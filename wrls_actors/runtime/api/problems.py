@@ -14,9 +14,11 @@ from collections.abc import Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
 
+from dramatiq.errors import BrokerConnectionError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pika.exceptions import AMQPError
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -127,6 +129,12 @@ async def _database(request: Request, exc: Exception) -> JSONResponse:
     return refusal(request.url.path, 503, "the database is unreachable; try again later")
 
 
+async def _broker(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("broker unreachable answering %s %s: %s", request.method, request.url.path, exc.__class__.__name__)
+    _remember(request, 503, "the broker is unreachable")
+    return refusal(request.url.path, 503, "the broker is unreachable; try again later")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # The trace goes to the service's log, never to the caller.
     logger.exception("unexpected error answering %s %s", request.method, request.url.path)
@@ -139,4 +147,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(OperationalError, _database)
+    # A start whose first step cannot be published is recorded as failed (runs.py) and answered 503.
+    app.add_exception_handler(BrokerConnectionError, _broker)
+    app.add_exception_handler(AMQPError, _broker)
     app.add_exception_handler(Exception, _unexpected)

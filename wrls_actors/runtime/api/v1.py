@@ -48,7 +48,7 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "The job is already running, or the key started a run of another job",
         413: "The body is over 1 MiB",
         422: "A field or parameter is not valid; `fields` names each",
-        503: "The database is unreachable",
+        503: "The database or the broker is unreachable",
     }
     return {s: {"model": Problem, "description": described[s]} for s in (401, 413, 422, 503, *statuses)}
 
