@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -173,6 +174,8 @@ def test_make_run_with_nothing_configured_runs_embedded_and_stops_cleanly_on_ctr
             line for line in (tmp_path / "run.log").read_text().splitlines() if " WARNING " in line or " INFO " in line
         ]
         assert "EMBEDDED DEFAULT" in first_lines[0]
+        # No token secret: the API says it takes calls without one, from this machine only.
+        assert "EMBEDDED DEFAULT: the API on http://127.0.0.1:" in (tmp_path / "run.log").read_text()
         os.killpg(process.pid, signal.SIGINT)
         assert process.wait(30) == 0
     finally:
@@ -235,3 +238,18 @@ def test_trigger_and_runs_without_a_running_embedded_default_say_so_with_exit_3(
         result = cli(env, *args)
         assert result.returncode == 3, result.stderr
         assert "is `make run` (the embedded default) running?" in result.stderr
+
+
+def test_the_embedded_default_refuses_to_start_when_the_api_port_is_taken(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WRLS_")}
+        env.update(WRLS_EMBEDDED_DIR=str(tmp_path / ".wrls"), WRLS_API_PORT=str(taken.getsockname()[1]))
+        result = subprocess.run(
+            [sys.executable, "-m", "wrls_actors", "run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 2
+    assert "the API cannot listen on 127.0.0.1:" in result.stderr and "WRLS_API_PORT" in result.stderr
+    # Refused before PostgreSQL was set up.
+    assert not (tmp_path / ".wrls" / "pgdata").exists()

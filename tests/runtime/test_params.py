@@ -59,10 +59,21 @@ def test_a_job_that_declares_nothing_takes_nothing():
         ({"licence": "x", "fail": [1, 2, 3, 4]}, "parameter fail has at most 3 items, got 4"),
         ({}, "missing parameter licence (string)"),
         ({"licence": "x", "colour": "blue"}, "unknown parameter colour"),
+        ({"licence": "a\x00b"}, 'parameter licence must not contain NUL characters, got "a\\u0000b"'),
     ],
 )
 def test_each_bad_parameter_is_named(given, problem):
     assert problem in refusal(given)
+
+
+def test_each_problem_is_also_given_by_field():
+    with pytest.raises(BadMessage) as caught:
+        check_params("demo", DECLARED, {"n": "five", "colour": 1})
+    assert caught.value.fields == (
+        ("licence", "missing parameter licence (string)"),
+        ("n", 'parameter n must be an integer, got "five"'),
+        ("colour", "unknown parameter colour"),
+    )
 
 
 def test_every_problem_is_named_at_once_with_what_the_job_takes():

@@ -114,6 +114,9 @@ def _one_problem(param: Param, value: Any) -> str | None:
     if not ok:
         return f"must be {_a(kind)}, got {excerpt(value)}"
     if param.type is str:
+        if "\x00" in value:
+            # PostgreSQL cannot store a NUL in text or jsonb: refused here, not by the run's insert.
+            return f"must not contain NUL characters, got {excerpt(value)}"
         if len(value) > param.max_length:
             return f"is at most {param.max_length} characters, got {len(value)}: {excerpt(value)}"
         if param.pattern is not None and not re.fullmatch(param.pattern, value):
