@@ -35,6 +35,10 @@ class ApiClient:
         answer = self._call("POST", f"/api/v1/jobs/{quote(job, safe='')}/runs", {"params": params, "force": force})
         return str(answer["run_id"])
 
+    def cancel(self, run_id: str, reason: str) -> int:
+        answer = self._call("POST", f"/api/v1/runs/{quote(run_id, safe='')}/cancel", {"reason": reason})
+        return int(answer["children_cancelled"])
+
     def runs(self, job: str | None, limit: int) -> list[dict[str, Any]]:
         query = {"limit": limit, **({"job": job} if job else {})}
         return list(self._call("GET", f"/api/v1/runs?{urlencode(query)}")["runs"])

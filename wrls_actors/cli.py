@@ -2,18 +2,21 @@
 
 Exit codes: 0 done; 1 failed; 2 bad usage or configuration (a job parameter
 it does not declare, or of the wrong type); 3 the broker or the database could
-not be reached; 4 refused (unknown job, or already running).
+not be reached; 4 refused (unknown job, already running, or a run to cancel
+that is not running).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import getpass
 import json
 import logging
 import os
 import sys
 import time as clock
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ from .runtime.errors import BadMessage, ConfigurationError, JobRefused
 from .runtime.logs import configure
 from .runtime.params import params_from_text
 from .runtime.processes import load_service, run_all, run_api, run_embedded, run_exporter, run_scheduler, run_worker
+from .runtime.runs import CHILDREN_CANCELLED
 from .runtime.scheduling import timeline
 
 OK, FAILED, USAGE, UNREACHABLE, REFUSED = 0, 1, 2, 3, 4
@@ -62,6 +66,9 @@ def parser() -> argparse.ArgumentParser:
         "Repeat for more",
     )
     trigger.add_argument("--force", action="store_true", help="start even if the job is already running")
+    cancel = sub.add_parser("cancel", help="cancel a running run: the step at work finishes, nothing after it starts")
+    cancel.add_argument("run_id")
+    cancel.add_argument("--reason", required=True, help="why (kept in the ledger with who cancelled)")
     runs = sub.add_parser("runs", help="recent runs with status, counts and failures")
     runs.add_argument("--job", help="only this job")
     runs.add_argument("--limit", type=int, default=20)
@@ -188,9 +195,30 @@ def cmd_trigger(service, args) -> int:
     return OK
 
 
+def cmd_cancel(service, args) -> int:
+    reason = args.reason.strip()
+    if not reason or "\x00" in reason or len(reason) > 500:
+        raise ConfigurationError("--reason needs 1 to 500 characters of text")
+    try:
+        uuid.UUID(args.run_id)
+    except ValueError:
+        raise JobRefused(f"no run {args.run_id!r}: run ids are UUIDs") from None
+    if service.settings.embedded:
+        try:
+            children = ApiClient(service.settings).cancel(args.run_id, reason)
+        except Unreachable as e:
+            print(f"wrls-actors: {e}", file=sys.stderr)
+            return UNREACHABLE
+    else:
+        children = service.cancel(args.run_id, operator=f"cli:{getpass.getuser()}", reason=reason)
+    print(f"run {args.run_id} cancelled" + (f"; {children} fan-out children will not run" if children else ""))
+    return OK
+
+
 RUNS_QUERY = (
-    "SELECT run_id, job, trigger, status, started_at, finished_at, counts, children_failed, error, note "
-    "FROM jobs.runs {where} ORDER BY started_at DESC LIMIT :limit"
+    "SELECT run_id, job, trigger, status, started_at, finished_at, counts, children_failed, "
+    f"{CHILDREN_CANCELLED} AS children_cancelled, error, note "
+    "FROM jobs.runs r {where} ORDER BY started_at DESC LIMIT :limit"
 )
 
 
@@ -202,7 +230,7 @@ def cmd_runs(service, args) -> int:
             print(f"wrls-actors: {e}", file=sys.stderr)
             return UNREACHABLE
     else:
-        where = "WHERE job = :job" if args.job else ""
+        where = "WHERE r.job = :job" if args.job else ""
         with service.engine.connect() as connection:
             found = connection.execute(text(RUNS_QUERY.format(where=where)), {"job": args.job, "limit": args.limit})
             rows = [_Run(**r._mapping) for r in found.all()]
@@ -213,6 +241,8 @@ def cmd_runs(service, args) -> int:
         detail += json.dumps(r.counts) if r.counts else ""
         if r.children_failed:
             detail += f" {r.children_failed} children failed"
+        if r.children_cancelled:
+            detail += f" {r.children_cancelled} children cancelled"
         if r.error:
             detail += f" error: {r.error}"
         print(
@@ -232,6 +262,7 @@ class _Run:
     finished_at: datetime | None
     counts: dict
     children_failed: int
+    children_cancelled: int
     error: str | None
     note: str | None
 
@@ -347,6 +378,7 @@ COMMANDS = {
     "exporter": cmd_exporter,
     "api": cmd_api,
     "trigger": cmd_trigger,
+    "cancel": cmd_cancel,
     "runs": cmd_runs,
     "schedule": cmd_schedule,
     "db": cmd_db,

@@ -91,6 +91,11 @@ def child(ctx):
     ctx.count("children_ok")
 
 
+def slow_child(ctx):
+    time.sleep(0.3)
+    _effect(ctx, ctx.item)
+
+
 def slow(ctx):
     # Small sleeps: Dramatiq's time limit can interrupt Python code between them.
     deadline = time.monotonic() + float(ctx.params.get("seconds", 10))
@@ -159,6 +164,13 @@ JOBS = (
             Step("prepare", items, fan_out=Step("each", child, max_retries=0), on_child_failure=FAIL),
             Step("finish", record),
         ),
+        queue="long",
+        params=FAN_PARAMS,
+    ),
+    # Children of 0.3 s each: a run to cancel while most of its children wait in the queue.
+    Job(
+        "fan-slow",
+        (Step("prepare", items, fan_out=Step("each", slow_child)), Step("finish", record)),
         queue="long",
         params=FAN_PARAMS,
     ),

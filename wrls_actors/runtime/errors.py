@@ -43,7 +43,7 @@ class ScheduleError(ConfigurationError):
 
 
 class JobRefused(JobRuntimeError):
-    """Raised when a manual start is refused: one of the three below."""
+    """Raised when a manual start or an operator's action is refused: one of the kinds below."""
 
 
 class UnknownJob(JobRefused):
@@ -57,6 +57,19 @@ class AlreadyRunning(JobRefused):
         super().__init__(f"{job} is already running (run {run_id}); use force to start another")
         self.job = job
         self.run_id = run_id
+
+
+class NoSuchRun(JobRefused):
+    """Raised when an action names a run the ledger does not have."""
+
+
+class NotRunning(JobRefused):
+    """Raised when an action needs a running run and the run has ended."""
+
+    def __init__(self, run_id: str, status: str) -> None:
+        super().__init__(f"run {run_id} is not running: it is {status}")
+        self.run_id = run_id
+        self.status = status
 
 
 class KeyReused(JobRefused):

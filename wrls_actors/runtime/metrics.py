@@ -41,7 +41,10 @@ logger = logging.getLogger(__name__)
 COUNTERS = {
     # ledger counter name: (help, label names)
     "runs_started_total": ("Runs started, by job and trigger.", ("job", "trigger")),
-    "runs_total": ("Runs ended, by job and outcome (succeeded, failed, completed-with-failures).", ("job", "outcome")),
+    "runs_total": (
+        "Runs ended, by job and outcome (succeeded, failed, completed-with-failures, cancelled).",
+        ("job", "outcome"),
+    ),
     "steps_total": (
         "Step messages ended, by actor, queue and outcome (succeeded, retried, failed, timed-out, "
         "skipped, dead-lettered).",
@@ -68,7 +71,7 @@ HISTOGRAMS = {
 BUCKETS_S = {"run_duration_seconds": RUN_DURATION_BUCKETS_S, "step_duration_seconds": DURATION_BUCKETS_S}
 # The values each label of a counter can take besides the known job, actor or schedule.
 STEP_OUTCOMES = ("succeeded", "retried", "failed", "timed-out", "skipped", "dead-lettered")
-RUN_OUTCOMES = ("succeeded", "completed-with-failures", "failed")
+RUN_OUTCOMES = ("succeeded", "completed-with-failures", "failed", "cancelled")
 TRIGGERS = ("schedule", "cli", "message", "http")
 TICK_OUTCOMES = (STARTED, LATE, CAUGHT_UP, SUPPRESSED, SKIPPED_OVERLAP, MISSED, NO_STEPS, DOUBLE_START)
 # A scheduler checks its clock every 30 s; an offset older than this is a scheduler gone.

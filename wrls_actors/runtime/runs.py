@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, text
 from .broker import publish_many
 from .database import bump, set_max
 from .definitions import FAIL, SKIP, Job, Step
-from .errors import AlreadyRunning, KeyReused, UnknownJob
+from .errors import AlreadyRunning, KeyReused, NoSuchRun, NotRunning, UnknownJob
 from .fan_in import ArrivalCommitter
 from .params import check_params
 
@@ -52,6 +52,19 @@ SETTLE_CHILDREN = text(
     "finished_at = coalesce(s.finished_at, a.arrived_at) FROM jobs.barrier_arrivals a "
     "WHERE a.run_id = :run_id AND a.step_index = :index AND s.message_id = a.message_id "
     "AND s.status IN ('queued', 'running', 'stalled')"
+)
+
+# While a fan-in is open no main step of its run is at work, so the run's steps at work are its children.
+CHILDREN_NOT_STARTED = text(
+    "SELECT sum(greatest(b.expected - b.arrived - (SELECT count(*) FROM jobs.steps s WHERE s.run_id = b.run_id "
+    "AND s.status IN ('running', 'retrying', 'stalled')), 0)) "
+    "FROM jobs.barriers b WHERE b.run_id = CAST(:run_id AS uuid) AND b.fired_at IS NULL"
+)
+# The children a cancelled run never ran, as a column of a query on jobs.runs ``r``: its open fan-in's
+# children that never arrived. Read, not stored: a child at work when the run was cancelled still arrives.
+CHILDREN_CANCELLED = (
+    "CASE WHEN r.status = 'cancelled' THEN (SELECT coalesce(sum(b.expected - b.arrived), 0) FROM jobs.barriers b "
+    "WHERE b.run_id = r.run_id AND b.fired_at IS NULL) ELSE 0 END"
 )
 
 
@@ -416,7 +429,49 @@ class RunControl:
             self._finish(connection, run_id, "failed", error)
             connection.commit()
 
-    def _finish(self, connection: Connection, run_id: str, outcome: str, error: str | None) -> None:
+    def cancel(self, run_id: str, operator: str, reason: str) -> int:
+        """Stop a running run at its next step boundary; returns the fan-out children not started.
+
+        The step running now finishes (a step cannot be interrupted safely),
+        but nothing after it is published: every move checks that the run is
+        still running. Children not started yet are acknowledged unrun when
+        their message comes; ``CHILDREN_CANCELLED`` counts them once the
+        children at work have ended (the count returned here is the moment's:
+        a child starting in that instant may still run). Raises NoSuchRun or
+        NotRunning.
+        """
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                text("SELECT status FROM jobs.runs WHERE run_id = CAST(:run_id AS uuid) FOR UPDATE"),
+                {"run_id": run_id},
+            ).first()
+            if row is None:
+                raise NoSuchRun(f"no run {run_id}")
+            if row.status != "running":
+                raise NotRunning(run_id, row.status)
+            # The children of a fan-in still open, less those ended or at work now.
+            cancelled = connection.execute(CHILDREN_NOT_STARTED, {"run_id": run_id}).scalar() or 0
+            self._finish(
+                connection,
+                run_id,
+                "cancelled",
+                f"cancelled by {operator}: {reason}",
+                operator=operator,
+                reason=reason,
+            )
+            connection.commit()
+        return int(cancelled)
+
+    def _finish(
+        self,
+        connection: Connection,
+        run_id: str,
+        outcome: str,
+        error: str | None,
+        *,
+        operator: str | None = None,
+        reason: str | None = None,
+    ) -> None:
         barriers = connection.execute(
             text("SELECT failed, counts FROM jobs.barriers WHERE run_id = :run_id"), {"run_id": run_id}
         ).all()
@@ -456,9 +511,17 @@ class RunControl:
         else:
             connection.execute(
                 text(
-                    "INSERT INTO jobs.events (kind, job, run_id, detail) VALUES ('run-failed', :job, :run_id, :error)"
+                    "INSERT INTO jobs.events (kind, job, run_id, detail, operator, reason) "
+                    "VALUES (:kind, :job, :run_id, :error, :operator, :reason)"
                 ),
-                {"job": row.job, "run_id": run_id, "error": error},
+                {
+                    "kind": "run-cancelled" if outcome == "cancelled" else "run-failed",
+                    "job": row.job,
+                    "run_id": run_id,
+                    "error": error,
+                    "operator": operator,
+                    "reason": reason,
+                },
             )
         if outcome == "completed-with-failures":
             connection.execute(

@@ -353,6 +353,12 @@ class Service:
             raise UnknownJob(f"job {job!r} has no steps yet" if scheduled else f"unknown job {job!r}")
         return self.control.start(job, trigger, params, force=force, trigger_key=key)
 
+    def cancel(self, run_id: str, *, operator: str, reason: str) -> int:
+        """Cancel a running run (see RunControl.cancel); returns the fan-out children cancelled."""
+        cancelled = self.control.cancel(run_id, operator, reason)
+        logger.warning("run %s cancelled by %s: %s", run_id, operator, reason, extra={"run_id": run_id})
+        return cancelled
+
     def queues(self) -> list[str]:
         names = {SCHEDULE_QUEUE, CONTROL_QUEUE}
         for job in self.jobs.values():

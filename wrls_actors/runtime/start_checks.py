@@ -60,10 +60,17 @@ class StartChecks(Middleware):
             message._ledger_running_recorded = True
 
     def _refuse(self, message: Message, options: dict[str, Any], start: Start) -> NoReturn:
-        """A stray is dead-lettered, a duplicate acknowledged; both recorded as events only."""
+        """A stray is dead-lettered, a duplicate acknowledged; both recorded as events only (but for the
+        children of a cancelled run, counted when it was cancelled)."""
         stray = start.verdict == STRAY
         kind = "stray" if stray else "step-duplicate"
         detail = f"{message.actor_name}: {start.reason}" + ("; dead-lettered" if stray else "; acknowledged, not run")
+        if not stray and start.run_status == "cancelled":
+            # Counted as cancelled when the run was cancelled: an event per child would flood the ledger.
+            logger.info("message %s %s", message.message_id, detail)
+            message._ledger_recorded = True
+            message._ledger_handled = True
+            raise SkipMessage(detail)
         with self._engine_factory().begin() as connection:
             connection.execute(
                 text(

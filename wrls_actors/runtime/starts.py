@@ -47,6 +47,7 @@ class Start:
     error: BaseException | None = None
     verdict: str = ""
     reason: str = ""
+    run_status: str | None = None
 
 
 # The verdict for each start, and the running row for those that run. A row
@@ -118,6 +119,7 @@ def write_group(cursor: DBAPICursor, group: list[Start]) -> None:
     for start in group:
         verdict, run_job, run_status, run_step = verdicts[start.message_id]
         start.verdict = verdict
+        start.run_status = run_status
         if verdict != RUN:
             start.reason = explain(start, run_job, run_status, run_step)
 

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from ..errors import AlreadyRunning, BadMessage, JobRefused
 from ..service import Service
-from . import health, problems, v1
+from . import actions, health, problems, v1
 from .auth import Unauthorized, verify
 from .guard import Guard
 from .models import FieldProblem
@@ -37,12 +37,19 @@ class Access:
         self.open_job_routes = open_job_routes
 
     def check(self, request: Request, openable: bool = False) -> None:
-        if self.secret is None or (openable and self.open_job_routes):
+        """Refuses with 401, or leaves on the request who is calling (``operator``): the token's subject."""
+        if self.secret is None:
+            request.state.operator = "local"
+            return
+        if openable and self.open_job_routes:
+            request.state.operator = "open route"
             return
         try:
-            verify(request.headers.get("authorization"), self.secret)
+            claims = verify(request.headers.get("authorization"), self.secret)
         except Unauthorized as e:
             raise ApiError(401, str(e), headers={"WWW-Authenticate": "Bearer"}) from None
+        subject = claims.get("sub")
+        request.state.operator = subject[:100] if isinstance(subject, str) and subject.strip() else "token"
 
 
 def build_app(service: Service, routes: Sequence[TriggerRoute] = ()) -> FastAPI:
@@ -64,6 +71,7 @@ def build_app(service: Service, routes: Sequence[TriggerRoute] = ()) -> FastAPI:
     problems.install(app)
     app.include_router(health.router(service))
     app.include_router(v1.router(service), prefix="/api/v1", dependencies=[Depends(authenticated)])
+    app.include_router(actions.router(service), prefix="/api/v1", dependencies=[Depends(authenticated)])
     for route in routes:
         _add_trigger(app, service, access, route)
     app.add_middleware(Guard)

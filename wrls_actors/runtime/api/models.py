@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RunStatus = Literal["running", "succeeded", "completed-with-failures", "failed"]
+RunStatus = Literal["running", "succeeded", "completed-with-failures", "failed", "cancelled"]
 Trigger = Literal["schedule", "cli", "message", "http"]
 
 
@@ -93,6 +93,7 @@ class RunSummary(BaseModel):
     params: dict[str, Any]
     counts: dict[str, Any]
     children_failed: int
+    children_cancelled: int
     error: str | None
     note: str | None
 
@@ -159,6 +160,8 @@ class Event(BaseModel):
     actor: str | None
     message_id: str | None
     detail: str | None
+    operator: str | None = Field(None, description="Who, for an operator's action.")
+    reason: str | None = Field(None, description="Why, for an operator's action.")
 
 
 class RunDetail(RunSummary):

@@ -17,15 +17,15 @@ from sqlalchemy import Connection, text
 
 from ..cron import fire_times
 from ..definitions import Job, Schedule
-from ..runs import child_message_id, step_message_id
+from ..runs import CHILDREN_CANCELLED, child_message_id, step_message_id
 from .models import ChildFailure, Event, FanOut, RunDetail, RunSummary, StepRun, Tick
 
 MAX_FAILURES_SHOWN = 20
 MAX_EVENTS_SHOWN = 200
 
 _RUN_COLUMNS = (
-    "run_id::text AS run_id, job, trigger, status, step_index, nominal_time, started_at, finished_at, "
-    "params, counts, children_failed, error, note"
+    "r.run_id::text AS run_id, r.job, r.trigger, r.status, r.step_index, r.nominal_time, r.started_at, "
+    f"r.finished_at, r.params, r.counts, r.children_failed, {CHILDREN_CANCELLED} AS children_cancelled, r.error, r.note"
 )
 
 
@@ -65,6 +65,7 @@ def summary(row: Any) -> RunSummary:
         params=dict(row.params or {}),
         counts=dict(row.counts or {}),
         children_failed=row.children_failed,
+        children_cancelled=row.children_cancelled,
         error=row.error,
         note=row.note,
     )
@@ -86,21 +87,22 @@ def runs_page(
     values: dict[str, Any] = {"limit": limit + 1}
     for column, value in (("job", job), ("status", status), ("trigger", trigger)):
         if value is not None:
-            where.append(f"{column} = :{column}")
+            where.append(f"r.{column} = :{column}")
             values[column] = value
     if since is not None:
-        where.append("started_at >= :since")
+        where.append("r.started_at >= :since")
         values["since"] = since
     if until is not None:
-        where.append("started_at < :until")
+        where.append("r.started_at < :until")
         values["until"] = until
     if cursor is not None:
         values["after_at"], values["after_id"] = decode_cursor(cursor)
-        where.append("(started_at, run_id) < (:after_at, CAST(:after_id AS uuid))")
+        where.append("(r.started_at, r.run_id) < (:after_at, CAST(:after_id AS uuid))")
     rows = connection.execute(
         text(
-            f"SELECT {_RUN_COLUMNS} FROM jobs.runs WHERE {' AND '.join(where)} "
-            "ORDER BY started_at DESC, run_id DESC LIMIT :limit"
+            f"SELECT {_RUN_COLUMNS} FROM jobs.runs r WHERE {' AND '.join(where)} "
+            # The table's uuid, not the text column of the same name: the cursor compares uuids.
+            "ORDER BY r.started_at DESC, r.run_id DESC LIMIT :limit"
         ),
         values,
     ).all()
@@ -112,8 +114,8 @@ def runs_page(
 def last_runs(connection: Connection, jobs: list[str]) -> dict[str, RunSummary]:
     rows = connection.execute(
         text(
-            f"SELECT DISTINCT ON (job) {_RUN_COLUMNS} FROM jobs.runs WHERE job = ANY(:jobs) "
-            "ORDER BY job, started_at DESC"
+            f"SELECT DISTINCT ON (r.job) {_RUN_COLUMNS} FROM jobs.runs r WHERE r.job = ANY(:jobs) "
+            "ORDER BY r.job, r.started_at DESC"
         ),
         {"jobs": jobs},
     ).all()
@@ -122,17 +124,26 @@ def last_runs(connection: Connection, jobs: list[str]) -> dict[str, RunSummary]:
 
 def run_detail(connection: Connection, run_id: str, jobs: Mapping[str, Job]) -> RunDetail | None:
     row = connection.execute(
-        text(f"SELECT {_RUN_COLUMNS} FROM jobs.runs WHERE run_id = CAST(:run AS uuid)"), {"run": run_id}
+        text(f"SELECT {_RUN_COLUMNS} FROM jobs.runs r WHERE r.run_id = CAST(:run AS uuid)"), {"run": run_id}
     ).first()
     if row is None:
         return None
     job = jobs.get(row.job)
     steps = _steps(connection, run_id, job) if job is not None else []
     events = [
-        Event(at=e.at, kind=e.kind, actor=e.actor, message_id=e.message_id, detail=e.detail)
+        Event(
+            at=e.at,
+            kind=e.kind,
+            actor=e.actor,
+            message_id=e.message_id,
+            detail=e.detail,
+            operator=e.operator,
+            reason=e.reason,
+        )
         for e in connection.execute(
             text(
-                "SELECT at, kind, actor, message_id, detail FROM jobs.events WHERE run_id = CAST(:run AS uuid) "
+                "SELECT at, kind, actor, message_id, detail, operator, reason FROM jobs.events "
+                "WHERE run_id = CAST(:run AS uuid) "
                 "ORDER BY id LIMIT :limit"
             ),
             {"run": run_id, "limit": MAX_EVENTS_SHOWN},

@@ -1,0 +1,45 @@
+"""Operator actions over HTTP (runtime/api/actions.py), against a real `api` process."""
+
+import httpx
+
+from tests.support.api import TEST_API_SECRET
+from tests.support.helpers import query
+from wrls_actors.runtime.api.auth import mint
+
+
+def test_cancel_takes_a_reason_and_records_the_tokens_subject_as_who(api, service):
+    run_id = service.trigger("long-step", {"seconds": 30})
+    headers = {"Authorization": f"Bearer {mint(TEST_API_SECRET, 'jo.ops@example.gov.uk')}"}
+
+    answer = httpx.post(f"{api.base}/api/v1/runs/{run_id}/cancel", json={"reason": " wrong day "}, headers=headers)
+
+    assert answer.status_code == 200
+    assert answer.json() == {"run_id": run_id, "status": "cancelled", "children_cancelled": 0}
+    [event] = query(service, "SELECT kind, operator, reason FROM jobs.events WHERE run_id = :r", r=run_id)
+    assert tuple(event) == ("run-cancelled", "jo.ops@example.gov.uk", "wrong day")
+    with api.client() as client:
+        detail = client.get(f"/api/v1/runs/{run_id}").json()
+        assert detail["status"] == "cancelled"
+        assert [(e["kind"], e["operator"], e["reason"]) for e in detail["events"]] == [
+            ("run-cancelled", "jo.ops@example.gov.uk", "wrong day")
+        ]
+        again = client.post(f"/api/v1/runs/{run_id}/cancel", json={"reason": "again"})
+        assert again.status_code == 409
+        assert again.json()["message"] == f"run {run_id} is not running: it is cancelled"
+
+
+def test_cancel_refuses_without_a_reason_or_a_run(api, service):
+    run_id = service.trigger("long-step", {"seconds": 30})
+    with api.client() as client:
+        for body in ({}, {"reason": ""}, {"reason": "   "}, {"reason": "x" * 501}, {"reason": "ok", "extra": 1}):
+            refused = client.post(f"/api/v1/runs/{run_id}/cancel", json=body)
+            assert refused.status_code == 422, body
+            assert refused.json()["fields"], body
+        assert (
+            client.post("/api/v1/runs/00000000-0000-4000-8000-000000000000/cancel", json={"reason": "x"}).status_code
+            == 404
+        )
+        assert client.post("/api/v1/runs/nope/cancel", json={"reason": "x"}).status_code == 404
+    assert query(service, "SELECT status FROM jobs.runs WHERE run_id = :r", r=run_id)[0].status == "running"
+    unauthorised = httpx.post(f"{api.base}/api/v1/runs/{run_id}/cancel", json={"reason": "x"})
+    assert unauthorised.status_code == 401

@@ -1,0 +1,22 @@
+"""Operator actions: who did what and why, on the event they leave.
+
+Revision ID: 0005
+"""
+
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("ALTER TABLE jobs.events ADD COLUMN operator text, ADD COLUMN reason text")
+    # A run's events, read by the API and the console for one run.
+    op.execute("CREATE INDEX events_run ON jobs.events (run_id) WHERE run_id IS NOT NULL")
+
+
+def downgrade() -> None:
+    op.execute("DROP INDEX jobs.events_run")
+    op.execute("ALTER TABLE jobs.events DROP COLUMN operator, DROP COLUMN reason")
