@@ -35,6 +35,7 @@ def past_trouble(wrls) -> None:
         (at(2024, 1, 14, 4, 0, 30), "stalled", "licence-import"),
         (at(2024, 1, 14, 4, 20), "dead-lettered", "licence-import"),
         (at(2024, 1, 14, 4, 21), "run-failed", "licence-import"),
+        (at(2024, 1, 14, 5), "run-cancelled", "licence-import"),
         (at(2024, 1, 13, 1, 2), "tick-late", "nald-import"),
         (at(2024, 7, 1, 0, 30), "tick-missed", "check-status"),  # British Summer Time: 01:30 in London
         (at(2024, 7, 1, 0, 31), "tick-missed", "check-status"),
@@ -44,7 +45,7 @@ def past_trouble(wrls) -> None:
 
 
 PAST_TROUBLE_REPORT = (
-    "There are 11 problems with jobs in the test environment since 12 Jan 2024 10:00:00.\n"
+    "There are 12 problems with jobs in the test environment since 12 Jan 2024 10:00:00.\n"
     "\n"
     "Job name: check-status\n"
     "Missed ticks: 2, first 01 Jul 2024 01:30:00, last 01 Jul 2024 01:31:00\n"
@@ -52,6 +53,7 @@ PAST_TROUBLE_REPORT = (
     "\n"
     "Job name: licence-import\n"
     "Failed runs: 1, first 14 Jan 2024 04:21:00, last 14 Jan 2024 04:21:00\n"
+    "Cancelled runs (by an operator): 1, first 14 Jan 2024 05:00:00, last 14 Jan 2024 05:00:00\n"
     "Stalled steps: 1, first 14 Jan 2024 04:00:30, last 14 Jan 2024 04:00:30\n"
     "Dead-lettered messages: 1, first 14 Jan 2024 04:20:00, last 14 Jan 2024 04:20:00\n"
     "\n"
@@ -88,8 +90,8 @@ def test_one_email_of_the_trouble_since_the_last_report_then_nothing_twice(wrls,
     assert email["reference"].startswith("wrls-tracker:test:20240112T100000.000000Z-")
     [post] = notify.received("POST", EMAIL)
     assert post.status == 201 and post.claims["iss"] == notify.service_id  # the JWT was verified
-    assert run.counts == {"problems": 11, "jobs_with_problems": 4, "emails_sent": 1}
-    assert run.note == f"11 problems in 4 jobs since 12 Jan 2024 10:00:00: sent as notification {email['id']}"
+    assert run.counts == {"problems": 12, "jobs_with_problems": 4, "emails_sent": 1}
+    assert run.note == f"12 problems in 4 jobs since 12 Jan 2024 10:00:00: sent as notification {email['id']}"
 
     # The next report starts where this one ended: the same trouble is not reported again.
     again = run_tracker(wrls)
@@ -158,7 +160,7 @@ def test_a_refused_email_fails_at_once_and_the_next_report_covers_its_window(wrl
     [email] = notify.emails()
     content = email["personalisation"]["content"]
     # The failed report's window is still covered, and its own failure is news too.
-    assert content.startswith("There are 13 problems with jobs in the test environment since 12 Jan 2024 10:00:00.")
+    assert content.startswith("There are 14 problems with jobs in the test environment since 12 Jan 2024 10:00:00.")
     for paragraph in PAST_TROUBLE_REPORT.split("\n\n")[1:]:
         assert paragraph in content
     tracker_lines = content.split("Job name: tracker\n")[1].split("\n\n")[0].splitlines()

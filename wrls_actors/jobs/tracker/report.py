@@ -25,6 +25,8 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 KINDS: dict[str, str] = {
     "run-failed": "Failed runs",
     "run-completed-with-failures": "Runs completed with failures",
+    # Apart from failed: someone stopped it on purpose, and the email says so.
+    "run-cancelled": "Cancelled runs (by an operator)",
     "failed": "Failed steps",
     "timed-out": "Timed-out steps",
     "stalled": "Stalled steps",
