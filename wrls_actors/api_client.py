@@ -39,6 +39,14 @@ class ApiClient:
         answer = self._call("POST", f"/api/v1/runs/{quote(run_id, safe='')}/cancel", {"reason": reason})
         return int(answer["children_cancelled"])
 
+    def pause(self, schedule: str, reason: str) -> None:
+        self._call("POST", f"/api/v1/schedules/{quote(schedule, safe='')}/pause", {"reason": reason})
+
+    def resume(self, schedule: str, reason: str, catch_up: bool) -> str | None:
+        body = {"reason": reason, "catch_up": catch_up}
+        answer = self._call("POST", f"/api/v1/schedules/{quote(schedule, safe='')}/resume", body)
+        return answer.get("run_id")
+
     def runs(self, job: str | None, limit: int) -> list[dict[str, Any]]:
         query = {"limit": limit, **({"job": job} if job else {})}
         return list(self._call("GET", f"/api/v1/runs?{urlencode(query)}")["runs"])

@@ -69,6 +69,13 @@ def parser() -> argparse.ArgumentParser:
     cancel = sub.add_parser("cancel", help="cancel a running run: the step at work finishes, nothing after it starts")
     cancel.add_argument("run_id")
     cancel.add_argument("--reason", required=True, help="why (kept in the ledger with who cancelled)")
+    pause = sub.add_parser("pause", help="pause a schedule: its ticks are recorded as paused and start nothing")
+    pause.add_argument("schedule")
+    pause.add_argument("--reason", required=True, help="why (kept in the ledger with who paused it)")
+    resume = sub.add_parser("resume", help="resume a paused schedule")
+    resume.add_argument("schedule")
+    resume.add_argument("--reason", required=True, help="why (kept in the ledger with who resumed it)")
+    resume.add_argument("--catch-up", action="store_true", help="start the job once for the latest paused tick")
     runs = sub.add_parser("runs", help="recent runs with status, counts and failures")
     runs.add_argument("--job", help="only this job")
     runs.add_argument("--limit", type=int, default=20)
@@ -196,9 +203,7 @@ def cmd_trigger(service, args) -> int:
 
 
 def cmd_cancel(service, args) -> int:
-    reason = args.reason.strip()
-    if not reason or "\x00" in reason or len(reason) > 500:
-        raise ConfigurationError("--reason needs 1 to 500 characters of text")
+    reason = _reason(args.reason)
     try:
         uuid.UUID(args.run_id)
     except ValueError:
@@ -210,8 +215,47 @@ def cmd_cancel(service, args) -> int:
             print(f"wrls-actors: {e}", file=sys.stderr)
             return UNREACHABLE
     else:
-        children = service.cancel(args.run_id, operator=f"cli:{getpass.getuser()}", reason=reason)
+        children = service.cancel(args.run_id, operator=_operator(), reason=reason)
     print(f"run {args.run_id} cancelled" + (f"; {children} fan-out children will not run" if children else ""))
+    return OK
+
+
+def _reason(text_given: str) -> str:
+    reason = text_given.strip()
+    if not reason or "\x00" in reason or len(reason) > 500:
+        raise ConfigurationError("--reason needs 1 to 500 characters of text")
+    return reason
+
+
+def _operator() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def cmd_pause(service, args) -> int:
+    reason = _reason(args.reason)
+    if service.settings.embedded:
+        try:
+            ApiClient(service.settings).pause(args.schedule, reason)
+        except Unreachable as e:
+            print(f"wrls-actors: {e}", file=sys.stderr)
+            return UNREACHABLE
+    else:
+        service.pause(args.schedule, operator=_operator(), reason=reason)
+    print(f"schedule {args.schedule} paused: its ticks start nothing until `wrls-actors resume {args.schedule}`")
+    return OK
+
+
+def cmd_resume(service, args) -> int:
+    reason = _reason(args.reason)
+    if service.settings.embedded:
+        try:
+            run_id = ApiClient(service.settings).resume(args.schedule, reason, args.catch_up)
+        except Unreachable as e:
+            print(f"wrls-actors: {e}", file=sys.stderr)
+            return UNREACHABLE
+    else:
+        run_id = service.resume(args.schedule, operator=_operator(), reason=reason, catch_up=args.catch_up)
+    print(f"schedule {args.schedule} resumed" + (f"; caught up with run {run_id}" if run_id else ""))
     return OK
 
 
@@ -379,6 +423,8 @@ COMMANDS = {
     "api": cmd_api,
     "trigger": cmd_trigger,
     "cancel": cmd_cancel,
+    "pause": cmd_pause,
+    "resume": cmd_resume,
     "runs": cmd_runs,
     "schedule": cmd_schedule,
     "db": cmd_db,

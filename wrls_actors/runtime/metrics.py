@@ -33,7 +33,17 @@ from sqlalchemy import text
 from .cron import fire_times
 from .ledger_writer import DURATION_BUCKETS_S
 from .runs import RUN_DURATION_BUCKETS_S
-from .scheduling import CAUGHT_UP, DOUBLE_START, LATE, MISSED, NO_STEPS, SKIPPED_OVERLAP, STARTED, SUPPRESSED
+from .scheduling import (
+    CAUGHT_UP,
+    DOUBLE_START,
+    LATE,
+    MISSED,
+    NO_STEPS,
+    PAUSED,
+    SKIPPED_OVERLAP,
+    STARTED,
+    SUPPRESSED,
+)
 from .service import CONTROL_QUEUE, SCHEDULE_QUEUE, START_ACTOR, TICK_PREFIX, Service
 
 logger = logging.getLogger(__name__)
@@ -56,7 +66,7 @@ COUNTERS = {
     "ticks_total": (
         "Schedule ticks by outcome (started, late, caught-up, skipped-overlap, missed, no-steps; "
         "suppressed: another copy of a claimed tick, normal with two schedulers; double-start: a "
-        "second start of a tick whose claim was lost, refused).",
+        "second start of a tick whose claim was lost, refused; paused: its schedule was paused).",
         ("schedule", "outcome"),
     ),
     "messages_rejected_total": (
@@ -73,7 +83,7 @@ BUCKETS_S = {"run_duration_seconds": RUN_DURATION_BUCKETS_S, "step_duration_seco
 STEP_OUTCOMES = ("succeeded", "retried", "failed", "timed-out", "skipped", "dead-lettered")
 RUN_OUTCOMES = ("succeeded", "completed-with-failures", "failed", "cancelled")
 TRIGGERS = ("schedule", "cli", "message", "http")
-TICK_OUTCOMES = (STARTED, LATE, CAUGHT_UP, SUPPRESSED, SKIPPED_OVERLAP, MISSED, NO_STEPS, DOUBLE_START)
+TICK_OUTCOMES = (STARTED, LATE, CAUGHT_UP, SUPPRESSED, SKIPPED_OVERLAP, MISSED, NO_STEPS, DOUBLE_START, PAUSED)
 # A scheduler checks its clock every 30 s; an offset older than this is a scheduler gone.
 CLOCK_FRESH_S = 300
 GAUGES = {

@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 STARTED, LATE, CAUGHT_UP = "started", "late", "caught-up"
 SUPPRESSED, SKIPPED_OVERLAP, MISSED, NO_STEPS = "suppressed", "skipped-overlap", "missed", "no-steps"
+PAUSED = "paused"
 DOUBLE_START, NOT_A_TICK = "double-start", "not-a-tick"
 INCIDENTS = {LATE, MISSED, DOUBLE_START}
 
@@ -57,6 +58,14 @@ class TickResult:
     outcome: str
     run_id: str | None = None
     detail: str | None = None
+
+
+def paused(connection: Connection, schedule: str) -> str | None:
+    """Why the schedule is paused, as its ticks record it; None when it is not."""
+    row = connection.execute(
+        text("SELECT operator, reason FROM jobs.schedule_pauses WHERE schedule = :s"), {"s": schedule}
+    ).first()
+    return None if row is None else f"paused by {row.operator}: {row.reason}"
 
 
 def utcnow() -> datetime:
@@ -103,6 +112,10 @@ class Scheduling:
             return self._not_a_tick(schedule, nominal, message_id)
         if schedule.job not in self.control.jobs:
             return self._record(schedule, nominal, NO_STEPS, lag_s, message_id, f"job {schedule.job} has no steps yet")
+        with self.engine.connect() as connection:
+            pause = paused(connection, schedule.name)
+        if pause is not None:
+            return self._record(schedule, nominal, PAUSED, lag_s, message_id, pause)
         outcome = CAUGHT_UP if caught_up else (LATE if now - nominal > self.late_after else STARTED)
 
         def claim(connection: Connection, run_id: str) -> None:
@@ -338,6 +351,16 @@ class Scheduling:
             missed = [t for t in expected if t not in claimed]
             if not missed:
                 return []
+            pause = paused(connection, schedule.name)
+            if pause is not None:
+                # Not missed: nobody was to start them. Recorded as paused, and never caught up.
+                results = []
+                for nominal in missed:
+                    if self._insert(
+                        connection, schedule, nominal, PAUSED, (now - nominal).total_seconds(), None, None, pause
+                    ):
+                        results.append(TickResult(PAUSED, None, pause))
+                return results
             newer_claimed = connection.execute(
                 text("SELECT 1 FROM jobs.ticks WHERE schedule = :s AND nominal_time > :t LIMIT 1"),
                 {"s": schedule.name, "t": missed[-1]},

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import dramatiq
 from sqlalchemy import Connection, Engine, text
 
-from . import envelope
+from . import envelope, pauses
 from .api.trigger_route import TriggerRoute
 from .calendar import Calendar
 from .cron import fire_times, parse_cron, parse_interval
@@ -358,6 +358,14 @@ class Service:
         cancelled = self.control.cancel(run_id, operator, reason)
         logger.warning("run %s cancelled by %s: %s", run_id, operator, reason, extra={"run_id": run_id})
         return cancelled
+
+    def pause(self, schedule: str, *, operator: str, reason: str) -> None:
+        """Pause a schedule: its ticks are claimed as ``paused`` until resumed (pauses.py)."""
+        pauses.pause(self.scheduling, schedule, operator, reason)
+
+    def resume(self, schedule: str, *, operator: str, reason: str, catch_up: bool = False) -> str | None:
+        """Resume a schedule; with ``catch_up``, its job starts for the latest paused tick (the run id)."""
+        return pauses.resume(self.scheduling, schedule, operator, reason, catch_up=catch_up)
 
     def queues(self) -> list[str]:
         names = {SCHEDULE_QUEUE, CONTROL_QUEUE}

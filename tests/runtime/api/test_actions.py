@@ -43,3 +43,24 @@ def test_cancel_refuses_without_a_reason_or_a_run(api, service):
     assert query(service, "SELECT status FROM jobs.runs WHERE run_id = :r", r=run_id)[0].status == "running"
     unauthorised = httpx.post(f"{api.base}/api/v1/runs/{run_id}/cancel", json={"reason": "x"})
     assert unauthorised.status_code == 401
+
+
+def test_pause_and_resume_a_schedule_and_the_schedules_list_shows_who_and_why(api, service):
+    with api.client() as client:
+        paused = client.post("/api/v1/schedules/pipeline/pause", json={"reason": "NALD is late"})
+        assert paused.status_code == 200
+        assert paused.json() == {"schedule": "pipeline", "paused": True, "run_id": None}
+        [shown] = [s for s in client.get("/api/v1/schedules").json()["schedules"] if s["name"] == "pipeline"]
+        assert (shown["paused"]["operator"], shown["paused"]["reason"]) == ("tests", "NALD is late")
+        assert client.post("/api/v1/schedules/pipeline/pause", json={"reason": "again"}).status_code == 409
+        assert client.post("/api/v1/schedules/nothing/pause", json={"reason": "x"}).status_code == 404
+        assert client.post("/api/v1/schedules/pipeline/resume", json={"reason": ""}).status_code == 422
+
+        resumed = client.post("/api/v1/schedules/pipeline/resume", json={"reason": "it came", "catch_up": False})
+
+        assert resumed.json() == {"schedule": "pipeline", "paused": False, "run_id": None}
+        [shown] = [s for s in client.get("/api/v1/schedules").json()["schedules"] if s["name"] == "pipeline"]
+        assert shown["paused"] is None
+        assert client.post("/api/v1/schedules/pipeline/resume", json={"reason": "x"}).status_code == 409
+    kinds = [r.kind for r in query(service, "SELECT kind FROM jobs.events ORDER BY id")]
+    assert kinds == ["schedule-paused", "schedule-resumed"]

@@ -12,7 +12,8 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import NoSuchRun, NotRunning
+from ..errors import AlreadyRunning, NoSuchRun, NotRunning
+from ..pauses import PauseConflict, UnknownSchedule
 from ..service import Service
 from .models import Problem
 from .problems import ApiError
@@ -25,6 +26,23 @@ class CancelRequest(BaseModel):
     reason: Annotated[str, REASON]
 
 
+class PauseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, REASON]
+
+
+class ResumeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, REASON]
+    catch_up: bool = Field(default=False, description="Start the job once for the latest paused tick.")
+
+
+class ScheduleAction(BaseModel):
+    schedule: str
+    paused: bool
+    run_id: str | None = Field(default=None, description="The run started by a catch-up on resume.")
+
+
 class Cancelled(BaseModel):
     run_id: str
     status: str = "cancelled"
@@ -34,8 +52,8 @@ class Cancelled(BaseModel):
 def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
         401: "No token, or one that is expired or wrongly signed",
-        404: "No such run",
-        409: "The run is not running",
+        404: "No such run or schedule",
+        409: "The run is not running; the schedule is already paused, or not paused",
         413: "The body is over 1 MiB",
         422: "A field is not valid; `fields` names each",
         503: "The database or the broker is unreachable",
@@ -68,5 +86,43 @@ def router(service: Service) -> APIRouter:
         except NotRunning as e:
             raise ApiError(409, str(e), run_id=e.run_id) from None
         return Cancelled(run_id=run_id, children_cancelled=children)
+
+    @routes.post(
+        "/schedules/{name}/pause",
+        response_model=ScheduleAction,
+        responses=_responses(404, 409),
+        summary="Pause a schedule: its ticks are recorded as paused and start nothing",
+    )
+    def pause_schedule(
+        request: Request, name: Annotated[str, Path(max_length=100)], body: Annotated[PauseRequest, Body()]
+    ) -> ScheduleAction:
+        try:
+            service.pause(name, operator=request.state.operator, reason=body.reason.strip())
+        except UnknownSchedule as e:
+            raise ApiError(404, str(e)) from None
+        except PauseConflict as e:
+            raise ApiError(409, str(e)) from None
+        return ScheduleAction(schedule=name, paused=True, run_id=None)
+
+    @routes.post(
+        "/schedules/{name}/resume",
+        response_model=ScheduleAction,
+        responses=_responses(404, 409),
+        summary="Resume a schedule; the paused ticks are caught up only when asked (once, the latest)",
+    )
+    def resume_schedule(
+        request: Request, name: Annotated[str, Path(max_length=100)], body: Annotated[ResumeRequest, Body()]
+    ) -> ScheduleAction:
+        try:
+            run_id = service.resume(
+                name, operator=request.state.operator, reason=body.reason.strip(), catch_up=body.catch_up
+            )
+        except UnknownSchedule as e:
+            raise ApiError(404, str(e)) from None
+        except PauseConflict as e:
+            raise ApiError(409, str(e)) from None
+        except AlreadyRunning as e:
+            raise ApiError(409, f"resumed, but not caught up: {e}", run_id=e.run_id) from None
+        return ScheduleAction(schedule=name, paused=False, run_id=run_id)
 
     return routes

@@ -66,6 +66,12 @@ class Tick(BaseModel):
     detail: str | None
 
 
+class Pause(BaseModel):
+    since: datetime
+    operator: str
+    reason: str
+
+
 class ScheduleInfo(BaseModel):
     name: str
     job: str
@@ -75,6 +81,7 @@ class ScheduleInfo(BaseModel):
     overlap: str
     catch_up: str
     enabled: bool
+    paused: Pause | None = Field(description="Who paused it, when and why; null when it is not paused.")
     title: str
     last_ticks: list[Tick]
     next_ticks: list[datetime]

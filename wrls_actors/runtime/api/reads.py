@@ -18,7 +18,7 @@ from sqlalchemy import Connection, text
 from ..cron import fire_times
 from ..definitions import Job, Schedule
 from ..runs import CHILDREN_CANCELLED, child_message_id, step_message_id
-from .models import ChildFailure, Event, FanOut, RunDetail, RunSummary, StepRun, Tick
+from .models import ChildFailure, Event, FanOut, Pause, RunDetail, RunSummary, StepRun, Tick
 
 MAX_FAILURES_SHOWN = 20
 MAX_EVENTS_SHOWN = 200
@@ -254,6 +254,11 @@ def last_ticks(connection: Connection, schedule: str, limit: int) -> list[Tick]:
         )
         for r in rows
     ]
+
+
+def pauses(connection: Connection) -> dict[str, Pause]:
+    rows = connection.execute(text("SELECT schedule, paused_at, operator, reason FROM jobs.schedule_pauses")).all()
+    return {r.schedule: Pause(since=r.paused_at, operator=r.operator, reason=r.reason) for r in rows}
 
 
 def next_ticks(schedule: Schedule, tz: Any, now: datetime, count: int) -> list[datetime]:

@@ -32,7 +32,7 @@ from .models import (
     Trigger,
 )
 from .problems import ApiError
-from .reads import BadCursor, last_runs, last_ticks, next_ticks, run_detail, runs_page
+from .reads import BadCursor, last_runs, last_ticks, next_ticks, pauses, run_detail, runs_page
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 # A message id is a key too: printable ASCII, no spaces, as AMQP and HTTP headers carry them.
@@ -183,6 +183,7 @@ def router(service: Service) -> APIRouter:
         now = datetime.now(UTC)
         schedules = []
         with service.engine.connect() as connection:
+            paused = pauses(connection)
             for schedule in service.schedules.values():
                 schedules.append(
                     ScheduleInfo(
@@ -194,6 +195,7 @@ def router(service: Service) -> APIRouter:
                         overlap=schedule.overlap,
                         catch_up=schedule.catch_up,
                         enabled=schedule.enabled,
+                        paused=paused.get(schedule.name),
                         title=schedule.title,
                         last_ticks=last_ticks(connection, schedule.name, LAST_TICKS),
                         next_ticks=next_ticks(schedule, service.tz, now, NEXT_TICKS),

@@ -1,4 +1,4 @@
-"""Operator actions: who did what and why, on the event they leave.
+"""Operator actions: who did what and why, on the event they leave; paused schedules.
 
 Revision ID: 0005
 """
@@ -13,10 +13,16 @@ depends_on = None
 
 def upgrade() -> None:
     op.execute("ALTER TABLE jobs.events ADD COLUMN operator text, ADD COLUMN reason text")
+    # A schedule is paused while it has a row: its ticks are claimed as `paused`, none starts its job.
+    op.execute(
+        "CREATE TABLE jobs.schedule_pauses (schedule text PRIMARY KEY, paused_at timestamptz NOT NULL DEFAULT now(), "
+        "operator text NOT NULL, reason text NOT NULL)"
+    )
     # A run's events, read by the API and the console for one run.
     op.execute("CREATE INDEX events_run ON jobs.events (run_id) WHERE run_id IS NOT NULL")
 
 
 def downgrade() -> None:
     op.execute("DROP INDEX jobs.events_run")
+    op.execute("DROP TABLE jobs.schedule_pauses")
     op.execute("ALTER TABLE jobs.events DROP COLUMN operator, DROP COLUMN reason")
