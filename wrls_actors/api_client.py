@@ -39,6 +39,11 @@ class ApiClient:
         answer = self._call("POST", f"/api/v1/runs/{quote(run_id, safe='')}/cancel", {"reason": reason})
         return int(answer["children_cancelled"])
 
+    def retry(self, run_id: str, reason: str, failed_children_only: bool) -> int:
+        body = {"reason": reason, "failed_children_only": failed_children_only}
+        answer = self._call("POST", f"/api/v1/runs/{quote(run_id, safe='')}/retry", body)
+        return int(answer["children_again"])
+
     def pause(self, schedule: str, reason: str) -> None:
         self._call("POST", f"/api/v1/schedules/{quote(schedule, safe='')}/pause", {"reason": reason})
 

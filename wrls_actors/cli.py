@@ -2,8 +2,9 @@
 
 Exit codes: 0 done; 1 failed; 2 bad usage or configuration (a job parameter
 it does not declare, or of the wrong type); 3 the broker or the database could
-not be reached; 4 refused (unknown job, already running, or a run to cancel
-that is not running).
+not be reached; 4 refused (unknown job, already running, a run to cancel
+that is not running or to retry that has not failed, a schedule already paused
+or not paused).
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ def parser() -> argparse.ArgumentParser:
     cancel = sub.add_parser("cancel", help="cancel a running run: the step at work finishes, nothing after it starts")
     cancel.add_argument("run_id")
     cancel.add_argument("--reason", required=True, help="why (kept in the ledger with who cancelled)")
+    retry = sub.add_parser("retry", help="retry a failed run from the step it failed at")
+    retry.add_argument("run_id")
+    retry.add_argument("--reason", required=True, help="why (kept in the ledger with who retried it)")
+    retry.add_argument(
+        "--failed-children", action="store_true", help="only the failed fan-out children of the fan-in it failed at"
+    )
     pause = sub.add_parser("pause", help="pause a schedule: its ticks are recorded as paused and start nothing")
     pause.add_argument("schedule")
     pause.add_argument("--reason", required=True, help="why (kept in the ledger with who paused it)")
@@ -217,6 +224,26 @@ def cmd_cancel(service, args) -> int:
     else:
         children = service.cancel(args.run_id, operator=_operator(), reason=reason)
     print(f"run {args.run_id} cancelled" + (f"; {children} fan-out children will not run" if children else ""))
+    return OK
+
+
+def cmd_retry(service, args) -> int:
+    reason = _reason(args.reason)
+    try:
+        uuid.UUID(args.run_id)
+    except ValueError:
+        raise JobRefused(f"no run {args.run_id!r}: run ids are UUIDs") from None
+    if service.settings.embedded:
+        try:
+            again = ApiClient(service.settings).retry(args.run_id, reason, args.failed_children)
+        except Unreachable as e:
+            print(f"wrls-actors: {e}", file=sys.stderr)
+            return UNREACHABLE
+    else:
+        again = service.retry(
+            args.run_id, operator=_operator(), reason=reason, failed_children_only=args.failed_children
+        )
+    print(f"run {args.run_id} retried" + (f": {again} failed children run again" if again else " from its failed step"))
     return OK
 
 
@@ -423,6 +450,7 @@ COMMANDS = {
     "api": cmd_api,
     "trigger": cmd_trigger,
     "cancel": cmd_cancel,
+    "retry": cmd_retry,
     "pause": cmd_pause,
     "resume": cmd_resume,
     "runs": cmd_runs,

@@ -24,6 +24,8 @@ CREATE TABLE IF NOT EXISTS test_effects (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS test_effects_once ON test_effects (message_id, step);
 CREATE TABLE IF NOT EXISTS test_attempts (message_id text, step text, at timestamptz DEFAULT now());
+-- What the fixable jobs fail on until a test deletes it: `step`, or a child's item.
+CREATE TABLE IF NOT EXISTS test_broken (what text PRIMARY KEY);
 """
 
 _service: Service | None = None
@@ -87,6 +89,34 @@ def items(ctx):
 def child(ctx):
     if ctx.item in ctx.params.get("fail", []):
         raise ValueError(f"item {ctx.item} is bad")
+    _effect(ctx, ctx.item)
+    ctx.count("children_ok")
+
+
+def _broken(what: str) -> bool:
+    with _service.engine.connect() as connection:
+        return connection.execute(text("SELECT 1 FROM test_broken WHERE what = :w"), {"w": what}).first() is not None
+
+
+def fixable_step(ctx):
+    with _service.engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO test_attempts (message_id, step) VALUES (:m, :s)"),
+            {"m": ctx.message_id, "s": f"{ctx.step}:tried"},
+        )
+    if _broken("step"):
+        raise PermanentError("broken until fixed")
+    _effect(ctx)
+
+
+def fixable_child(ctx):
+    with _service.engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO test_attempts (message_id, step) VALUES (:m, :s)"),
+            {"m": ctx.message_id, "s": f"each:{ctx.item}"},
+        )
+    if _broken(str(ctx.item)):
+        raise PermanentError(f"item {ctx.item} is broken until fixed")
     _effect(ctx, ctx.item)
     ctx.count("children_ok")
 
@@ -162,6 +192,17 @@ JOBS = (
         "fan-strict",
         (
             Step("prepare", items, fan_out=Step("each", child, max_retries=0), on_child_failure=FAIL),
+            Step("finish", record),
+        ),
+        queue="long",
+        params=FAN_PARAMS,
+    ),
+    # Fail on what test_broken holds, until a test fixes it: runs to retry.
+    Job("fixable", (Step("first", record), Step("check", fixable_step), Step("then", record)), queue="short"),
+    Job(
+        "fan-fixable",
+        (
+            Step("prepare", items, fan_out=Step("each", fixable_child), on_child_failure=FAIL),
             Step("finish", record),
         ),
         queue="long",

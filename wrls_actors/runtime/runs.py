@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, text
 from .broker import publish_many
 from .database import bump, set_max
 from .definitions import FAIL, SKIP, Job, Step
-from .errors import AlreadyRunning, KeyReused, NoSuchRun, NotRunning, UnknownJob
+from .errors import AlreadyRunning, KeyReused, NoSuchRun, NotRunning, PermanentError, UnknownJob
 from .fan_in import ArrivalCommitter
 from .params import check_params
 
@@ -113,6 +113,10 @@ class RunControl:
             message_timestamp=int(time.time() * 1000),
         )
 
+    def publish_step(self, job: Job, run_id: str, index: int, params: Mapping[str, Any]) -> None:
+        """Publish step ``index`` of a run (its message id is the step's own: see ``step_message_id``)."""
+        self._publish_step(job, run_id, index, params)
+
     def _publish_step(self, job: Job, run_id: str, index: int, params: Mapping[str, Any]) -> None:
         step = job.steps[index]
         self.broker.enqueue(
@@ -120,18 +124,26 @@ class RunControl:
         )
 
     def _publish_children(
-        self, job: Job, run_id: str, index: int, params: Mapping[str, Any], items: Sequence[Any]
+        self,
+        job: Job,
+        run_id: str,
+        index: int,
+        params: Mapping[str, Any],
+        items: Sequence[Any],
+        skip: frozenset[str] = frozenset(),
     ) -> None:
+        """One message per item; ``skip``: the message ids of children that have arrived already."""
         child = job.steps[index].fan_out
         assert child is not None
         messages = [
             self._message(
                 job,
                 child,
-                child_message_id(run_id, index, position),
+                message_id,
                 {"run_id": str(run_id), "params": dict(params), "item": item},
             )
             for position, item in enumerate(items)
+            if (message_id := child_message_id(run_id, index, position)) not in skip
         ]
         publish_many(self.broker, messages)
 
@@ -303,6 +315,27 @@ class RunControl:
                 ),
                 {"run_id": run_id, "index": index, "expected": len(items)},
             ).first()
+            arrived: frozenset[str] = frozenset()
+            if created is None:
+                # The fan-out ran before (a redelivery, or an operator's retry of its failed children):
+                # the children that arrived are not run again, and the items must be the same.
+                expected = connection.execute(
+                    text("SELECT expected FROM jobs.barriers WHERE run_id = :run_id AND step_index = :index"),
+                    {"run_id": run_id, "index": index},
+                ).scalar()
+                if expected != len(items):
+                    raise PermanentError(
+                        f"the step returned {len(items)} items where its fan-out has {expected}: "
+                        "retry the run from this step instead"
+                    )
+                arrived = frozenset(
+                    connection.execute(
+                        text(
+                            "SELECT message_id FROM jobs.barrier_arrivals WHERE run_id = :run_id AND step_index = :index"
+                        ),
+                        {"run_id": run_id, "index": index},
+                    ).scalars()
+                )
             if created and counts:
                 connection.execute(
                     text(
@@ -313,12 +346,13 @@ class RunControl:
             # The barrier must be committed before any child can arrive at it.
             connection.commit()
         job = self.jobs[row.job]
-        if not items:
+        if len(arrived) >= len(items):
+            # Nothing to publish (no items, or every child arrived): the barrier may be complete now.
             self._fire_if_complete(job, run_id, index)
             return
-        # A redelivered fan-out publishes every child again under the same ids:
+        # A redelivered fan-out publishes the children not arrived again, under the same ids:
         # the barrier counts each child id once.
-        self._publish_children(job, run_id, index, row.params, items)
+        self._publish_children(job, run_id, index, row.params, items, arrived)
 
     def arrive(
         self, run_id: str, index: int, message_id: str, *, failed: bool, counts: Mapping[str, int] | None = None

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import dramatiq
 from sqlalchemy import Connection, Engine, text
 
-from . import envelope, pauses
+from . import envelope, pauses, retries
 from .api.trigger_route import TriggerRoute
 from .calendar import Calendar
 from .cron import fire_times, parse_cron, parse_interval
@@ -358,6 +358,10 @@ class Service:
         cancelled = self.control.cancel(run_id, operator, reason)
         logger.warning("run %s cancelled by %s: %s", run_id, operator, reason, extra={"run_id": run_id})
         return cancelled
+
+    def retry(self, run_id: str, *, operator: str, reason: str, failed_children_only: bool = False) -> int:
+        """Retry a failed run from its failed step, or only its failed fan-out children (retries.py)."""
+        return retries.retry(self.control, run_id, operator, reason, failed_children_only=failed_children_only)
 
     def pause(self, schedule: str, *, operator: str, reason: str) -> None:
         """Pause a schedule: its ticks are claimed as ``paused`` until resumed (pauses.py)."""

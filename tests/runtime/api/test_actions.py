@@ -3,7 +3,7 @@
 import httpx
 
 from tests.support.api import TEST_API_SECRET
-from tests.support.helpers import query
+from tests.support.helpers import query, wait_run_ended, wait_worker_ready
 from wrls_actors.runtime.api.auth import mint
 
 
@@ -64,3 +64,29 @@ def test_pause_and_resume_a_schedule_and_the_schedules_list_shows_who_and_why(ap
         assert client.post("/api/v1/schedules/pipeline/resume", json={"reason": "x"}).status_code == 409
     kinds = [r.kind for r in query(service, "SELECT kind FROM jobs.events ORDER BY id")]
     assert kinds == ["schedule-paused", "schedule-resumed"]
+
+
+def test_retry_over_http_runs_a_failed_run_again_and_refuses_one_that_did_not_fail(api, service, processes, vhost):
+    processes("worker")
+    wait_worker_ready(vhost)
+    with service.engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO test_broken (what) VALUES ('step')")
+    run_id = service.trigger("fixable")
+    assert wait_run_ended(service, run_id).status == "failed"
+    with api.client() as client:
+        refused = client.post(f"/api/v1/runs/{run_id}/retry", json={"reason": "x", "failed_children_only": True})
+        assert refused.status_code == 409 and "did not fail at a fan-in" in refused.json()["message"]
+        with service.engine.begin() as connection:
+            connection.exec_driver_sql("DELETE FROM test_broken")
+
+        retried = client.post(f"/api/v1/runs/{run_id}/retry", json={"reason": "input fixed"})
+
+        assert retried.status_code == 202
+        assert retried.json() == {"run_id": run_id, "status": "running", "children_again": 0}
+        assert wait_run_ended(service, run_id).status == "succeeded"
+        again = client.post(f"/api/v1/runs/{run_id}/retry", json={"reason": "x"})
+        assert again.status_code == 409 and "only a failed run is retried" in again.json()["message"]
+        events = client.get(f"/api/v1/runs/{run_id}").json()["events"]
+        assert [(e["kind"], e["operator"], e["reason"]) for e in events if e["kind"] == "run-retried"] == [
+            ("run-retried", "tests", "input fixed")
+        ]

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import AlreadyRunning, NoSuchRun, NotRunning
 from ..pauses import PauseConflict, UnknownSchedule
+from ..retries import NotRetryable
 from ..service import Service
 from .models import Problem
 from .problems import ApiError
@@ -24,6 +25,20 @@ REASON = Field(min_length=1, max_length=500, pattern=r"^[^\x00]*\S[^\x00]*$", de
 class CancelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, REASON]
+
+
+class RetryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, REASON]
+    failed_children_only: bool = Field(
+        default=False, description="Run again only the failed fan-out children of the fan-in the run failed at."
+    )
+
+
+class Retried(BaseModel):
+    run_id: str
+    status: str = "running"
+    children_again: int = Field(description="The fan-out children that run again (0 when retried from its step).")
 
 
 class PauseRequest(BaseModel):
@@ -53,7 +68,7 @@ def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
         401: "No token, or one that is expired or wrongly signed",
         404: "No such run or schedule",
-        409: "The run is not running; the schedule is already paused, or not paused",
+        409: "The run is not running (cancel) or not failed (retry); the schedule is already paused, or not paused",
         413: "The body is over 1 MiB",
         422: "A field is not valid; `fields` names each",
         503: "The database or the broker is unreachable",
@@ -86,6 +101,33 @@ def router(service: Service) -> APIRouter:
         except NotRunning as e:
             raise ApiError(409, str(e), run_id=e.run_id) from None
         return Cancelled(run_id=run_id, children_cancelled=children)
+
+    @routes.post(
+        "/runs/{run_id}/retry",
+        status_code=202,
+        response_model=Retried,
+        responses=_responses(404, 409),
+        summary="Retry a failed run: from the step it failed at, or only its failed fan-out children",
+    )
+    def retry_run(
+        request: Request, run_id: Annotated[str, Path(max_length=100)], body: Annotated[RetryRequest, Body()]
+    ) -> Retried:
+        try:
+            UUID(run_id)
+        except ValueError:
+            raise ApiError(404, f"no run {run_id!r}: run ids are UUIDs") from None
+        try:
+            again = service.retry(
+                run_id,
+                operator=request.state.operator,
+                reason=body.reason.strip(),
+                failed_children_only=body.failed_children_only,
+            )
+        except NoSuchRun as e:
+            raise ApiError(404, str(e)) from None
+        except NotRetryable as e:
+            raise ApiError(409, str(e), run_id=run_id) from None
+        return Retried(run_id=run_id, children_again=again)
 
     @routes.post(
         "/schedules/{name}/pause",
