@@ -89,6 +89,20 @@ def parser() -> argparse.ArgumentParser:
     schedule = sub.add_parser("schedule", help="the day's timeline of ticks")
     schedule.add_argument("--date", type=date.fromisoformat, default=None, help="YYYY-MM-DD (default today)")
     schedule.add_argument("--from", dest="start", default="00:00", help="HH:MM (default 00:00)")
+    user = sub.add_parser("user", help="operators' accounts (viewer: reads; operator: acts)").add_subparsers(
+        dest="action", required=True
+    )
+    for action, text_help in (("add", "add an account"), ("set", "change an account's role and password")):
+        one = user.add_parser(action, help=text_help)
+        one.add_argument("name")
+        one.add_argument("--role", required=True, choices=["viewer", "operator"])
+        one.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from the first line of standard input (default: asked twice, not echoed)",
+        )
+    user.add_parser("remove", help="remove an account").add_argument("name")
+    user.add_parser("list", help="the accounts and their roles")
     db = sub.add_parser("db", help="database commands")
     db.add_argument("action", choices=["upgrade"])
     sub.add_parser("queues", help="list the queues")
@@ -375,6 +389,36 @@ def cmd_schedule(service, args) -> int:
     return OK
 
 
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise ConfigurationError("no terminal to ask the password on: give it with --password-stdin")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ConfigurationError("the two passwords differ")
+    return first
+
+
+def cmd_user(service, args) -> int:
+    from .runtime import accounts
+
+    _needs_services(service, "user")
+    if args.action == "list":
+        for u in accounts.users(service.engine):
+            print(f"{u.name:40} {u.role:8} since {u.created_at:%Y-%m-%d}")
+        return OK
+    if args.action == "remove":
+        accounts.remove(service.engine, args.name)
+        print(f"user {args.name} removed")
+        return OK
+    accounts.check_name(args.name)
+    change = accounts.add if args.action == "add" else accounts.set_
+    change(service.engine, args.name, args.role, _new_password(args.password_stdin))
+    print(f"user {args.name} {'added' if args.action == 'add' else 'changed'}: {args.role}")
+    return OK
+
+
 def cmd_db(service, args) -> int:
     if service.settings.embedded:
         raise ConfigurationError("db upgrade needs WRLS_DATABASE_URL (the embedded default upgrades itself)")
@@ -456,6 +500,7 @@ COMMANDS = {
     "runs": cmd_runs,
     "schedule": cmd_schedule,
     "db": cmd_db,
+    "user": cmd_user,
     "queues": cmd_queues,
     "jobs": cmd_jobs,
     "nald": cmd_nald,

@@ -1,4 +1,4 @@
-"""Operator actions: who did what and why, on the event they leave; paused schedules.
+"""Operator actions: who did what and why, on the event they leave; paused schedules; operators' accounts.
 
 Revision ID: 0005
 """
@@ -18,6 +18,12 @@ def upgrade() -> None:
         "CREATE TABLE jobs.schedule_pauses (schedule text PRIMARY KEY, paused_at timestamptz NOT NULL DEFAULT now(), "
         "operator text NOT NULL, reason text NOT NULL)"
     )
+    # Who may use the console: a viewer reads, an operator acts. Only an argon2 hash of the password.
+    op.execute(
+        "CREATE TABLE jobs.users (name text PRIMARY KEY, role text NOT NULL CHECK (role IN ('viewer', 'operator')), "
+        "password_hash text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), "
+        "updated_at timestamptz NOT NULL DEFAULT now())"
+    )
     # A run's events, read by the API and the console for one run.
     op.execute("CREATE INDEX events_run ON jobs.events (run_id) WHERE run_id IS NOT NULL")
 
@@ -25,4 +31,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP INDEX jobs.events_run")
     op.execute("DROP TABLE jobs.schedule_pauses")
+    op.execute("DROP TABLE jobs.users")
     op.execute("ALTER TABLE jobs.events DROP COLUMN operator, DROP COLUMN reason")
