@@ -12,6 +12,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Header, Path, Query
 from fastapi.responses import JSONResponse
+from pydantic import BeforeValidator
 
 from ..errors import AlreadyRunning, BadMessage, KeyReused, UnknownJob
 from ..service import Service
@@ -51,6 +52,20 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         503: "The database or the broker is unreachable",
     }
     return {s: {"model": Problem, "description": described[s]} for s in (401, 413, 422, 503, *statuses)}
+
+
+def _not_a_number(value: Any) -> Any:
+    # Pydantic would read a bare number as Unix seconds (`until=0.5` was 1970): the document says date-time.
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("a date and time with a time zone (2026-01-31T08:00:00Z), not a number")
+    return value
+
+
+Moment = Annotated[datetime | None, BeforeValidator(_not_a_number)]
 
 
 def _utc(moment: datetime | None, field: str) -> datetime | None:
@@ -100,8 +115,8 @@ def router(service: Service) -> APIRouter:
         job: Annotated[str | None, Query(pattern=NAME)] = None,
         status: RunStatus | None = None,
         trigger: Trigger | None = None,
-        since: Annotated[datetime | None, Query(description="Runs started at or after (with a time zone)")] = None,
-        until: Annotated[datetime | None, Query(description="Runs started before (with a time zone)")] = None,
+        since: Annotated[Moment, Query(description="Runs started at or after (with a time zone)")] = None,
+        until: Annotated[Moment, Query(description="Runs started before (with a time zone)")] = None,
         cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> RunPage:
