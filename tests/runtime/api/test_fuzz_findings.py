@@ -12,3 +12,12 @@ def test_a_bare_number_is_not_a_date_and_time(api):
                 assert response.status_code == 422, (name, value, response.text)
                 assert [f["field"] for f in response.json()["fields"]] == [f"query.{name}"]
         assert client.get("/api/v1/runs", params={"until": "2026-01-31T08:00:00Z"}).status_code == 200
+
+
+def test_a_body_that_is_not_utf8_is_bad_json(api):
+    # FastAPI answered 400 "There was an error parsing the body", a status the document does not give.
+    with api.client() as client:
+        response = client.post("/api/v1/jobs/noop/runs", content=b"\xff", headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "invalid"
+    assert [f["field"] for f in response.json()["fields"]] == ["body"]

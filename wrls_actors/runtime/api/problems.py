@@ -118,6 +118,11 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and versioned(request.url.path):
+        # FastAPI's answer to a body it cannot decode at all (not UTF-8): bad JSON, 422 as the document says.
+        fields = [FieldProblem(field="body", problem="not valid JSON (UTF-8)")]
+        _remember(request, 422, "the body is not valid JSON", fields)
+        return refusal(request.url.path, 422, "the body is not valid JSON", fields)
     message = {404: "no such route", 405: "method not allowed on this route"}.get(exc.status_code, str(exc.detail))
     _remember(request, exc.status_code, message)
     return refusal(request.url.path, exc.status_code, message, headers=dict(exc.headers or {}))
