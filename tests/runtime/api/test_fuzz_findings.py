@@ -21,3 +21,13 @@ def test_a_body_that_is_not_utf8_is_bad_json(api):
     assert response.status_code == 422, response.text
     assert response.json()["error"] == "invalid"
     assert [f["field"] for f in response.json()["fields"]] == ["body"]
+
+
+def test_a_moment_out_of_range_in_utc_is_refused_by_name(api):
+    # 0001-01-01T00:00:00+01:00 is year 0 in UTC: converting it raised OverflowError, a 500.
+    with api.client() as client:
+        for name, value in (("since", "0001-01-01T00:00:00+01:00"), ("until", "9999-12-31T23:59:59-01:00")):
+            response = client.get("/api/v1/runs", params={name: value})
+            assert response.status_code == 422, (name, response.text)
+            assert [f["field"] for f in response.json()["fields"]] == [f"query.{name}"]
+        assert client.get("/api/v1/runs", params={"since": "0001-01-01T00:00:00Z"}).status_code == 200

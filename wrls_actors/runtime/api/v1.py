@@ -75,7 +75,17 @@ def _utc(moment: datetime | None, field: str) -> datetime | None:
             f"{field} needs a time zone (2026-01-31T08:00:00Z)",
             [FieldProblem(field=f"query.{field}", problem="needs a time zone")],
         )
-    return moment.astimezone(UTC) if moment is not None else None
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 is before the first moment Python's datetime holds in UTC.
+        raise ApiError(
+            422,
+            f"{field} is out of range once in UTC",
+            [FieldProblem(field=f"query.{field}", problem="out of range once in UTC")],
+        ) from None
 
 
 def router(service: Service) -> APIRouter:
