@@ -46,6 +46,13 @@ SEED_RUNS = (
     ("fail-fast", {}),
     ("gate", {"stop": True}),
 )
+EDGE_MOMENTS = (
+    "0001-01-01T00:00:00+01:00",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.999999-01:00",
+    "9999-12-31T23:59:59.999999Z",
+    "1969-12-31T23:59:59.999999+23:59",
+)
 JOBS_NAMED = sorted({job for job, _ in SEED_RUNS} | {"noop", "pipeline", "slow", "fan-strict"})
 
 
@@ -93,15 +100,24 @@ def api_schema(live_api):
         {
             "base-url": api.base,
             # Long enough for the whole module: a token that expires mid-run would turn answers into 401s.
-            "headers": {"Authorization": f"Bearer {token(lifetime_s=3600)}"},
+            # Given as the document's security scheme, so that the ignored_auth check knows it is valid and
+            # probes each operation again without it and with a wrong one.
+            "auth": {"openapi": {"HTTPBearer": {"bearer": token(lifetime_s=3600)}}},
             "seed": 14,
             "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
             "checks": {name: {"enabled": False} for name in DISABLED_CHECKS},
             # Half the cases name a real job or run: the other half would only ever reach the 404.
-            "dictionaries": {"jobs": {"values": [*JOBS_NAMED, "unbuilt"]}, "runs": {"values": runs}},
+            # Some bounds go too: moments at the ends of what Python's datetime holds.
+            "dictionaries": {
+                "jobs": {"values": [*JOBS_NAMED, "unbuilt"]},
+                "runs": {"values": runs},
+                "moments": {"values": list(EDGE_MOMENTS)},
+            },
             "parameters": {
                 "path.job": {"dictionary": "jobs", "probability": 0.5},
                 "path.run_id": {"dictionary": "runs", "probability": 0.5},
+                "query.since": {"dictionary": "moments", "probability": 0.2},
+                "query.until": {"dictionary": "moments", "probability": 0.2},
             },
             "phases": {"stateful": {"enabled": False}},
         }
