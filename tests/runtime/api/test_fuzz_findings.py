@@ -31,3 +31,16 @@ def test_a_moment_out_of_range_in_utc_is_refused_by_name(api):
             assert response.status_code == 422, (name, response.text)
             assert [f["field"] for f in response.json()["fields"]] == [f"query.{name}"]
         assert client.get("/api/v1/runs", params={"since": "0001-01-01T00:00:00Z"}).status_code == 200
+
+
+def test_a_chunked_body_over_the_limit_is_413_on_v1(api):
+    # No Content-Length: the guard counts the body as it arrives. FastAPI, reading /api/v1's JSON body itself,
+    # turned the guard's refusal into a 400 "There was an error parsing the body".
+    def chunks():
+        for _ in range(3):
+            yield b"x" * (700 * 1024)
+
+    with api.client() as client:
+        response = client.post("/api/v1/jobs/noop/runs", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413, response.text
+    assert response.json()["error"] == "too-large"
