@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from wrls_actors.runtime.api.reads import encode_cursor
+
 
 def test_a_bare_number_is_not_a_date_and_time(api):
     # Pydantic read `until=0.5` as Unix seconds and answered 200; the document says date-time.
@@ -44,3 +48,34 @@ def test_a_chunked_body_over_the_limit_is_413_on_v1(api):
         response = client.post("/api/v1/jobs/noop/runs", content=chunks(), headers={"Content-Type": "application/json"})
     assert response.status_code == 413, response.text
     assert response.json()["error"] == "too-large"
+
+
+def _spellings(run_id: str) -> list[str]:
+    return [
+        run_id.upper(),
+        run_id.replace("-", ""),
+        f"urn:uuid:{run_id}",
+        f"{{{{{run_id}}}}}",
+        run_id.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),
+    ]
+
+
+def test_a_run_id_spelled_otherwise_reads_the_same_run(api):
+    # Python's UUID() takes these; PostgreSQL refused urn:uuid:…, doubled braces and non-ASCII digits (a 500).
+    with api.client() as client:
+        run_id = client.post("/api/v1/jobs/noop/runs", json={}).json()["run_id"]
+        for spelling in _spellings(run_id):
+            response = client.get(f"/api/v1/runs/{spelling}")
+            assert response.status_code == 200, (spelling, response.text)
+            assert (response.json()["run_id"], response.json()["job"]) == (run_id, "noop"), spelling
+
+
+def test_a_cursor_with_the_run_id_spelled_otherwise_is_read(api):
+    with api.client() as client:
+        run_id = client.post("/api/v1/jobs/noop/runs", json={}).json()["run_id"]
+        started = client.get(f"/api/v1/runs/{run_id}").json()["started_at"]
+        for spelling in _spellings(run_id):
+            cursor = encode_cursor(datetime.fromisoformat(started), spelling)
+            response = client.get("/api/v1/runs", params={"cursor": cursor})
+            assert response.status_code == 200, (spelling, response.text)
+            assert response.json()["runs"] == [], spelling

@@ -154,7 +154,9 @@ def router(service: Service) -> APIRouter:
     )
     def read_run(run_id: Annotated[str, Path(max_length=100)]) -> RunDetail:
         try:
-            UUID(run_id)
+            # Written as PostgreSQL reads it: UUID() also takes urn:uuid:…, doubled braces and non-ASCII digits,
+            # which PostgreSQL refused (a 500).
+            run_id = str(UUID(run_id))
         except ValueError:
             raise ApiError(404, f"no run {run_id!r}: run ids are UUIDs") from None
         with service.engine.connect() as connection:
