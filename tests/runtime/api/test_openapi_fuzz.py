@@ -56,6 +56,17 @@ EDGE_MOMENTS = (
 JOBS_NAMED = sorted({job for job, _ in SEED_RUNS} | {"noop", "pipeline", "slow", "fan-strict"})
 
 
+def _spellings(run_id: str) -> list[str]:
+    """Other ways to write a run id that Python's UUID() takes; PostgreSQL takes only some of them."""
+    return [
+        run_id.upper(),
+        run_id.replace("-", ""),
+        f"urn:uuid:{run_id}",
+        f"{{{{{run_id}}}}}",
+        run_id.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),
+    ]
+
+
 def _start(api: Api, job: str, params: dict) -> str:
     with api.client() as client:
         response = client.post(f"/api/v1/jobs/{job}/runs", json={"params": params})
@@ -110,7 +121,7 @@ def api_schema(live_api):
             # Some bounds go too: moments at the ends of what Python's datetime holds.
             "dictionaries": {
                 "jobs": {"values": [*JOBS_NAMED, "unbuilt"]},
-                "runs": {"values": runs},
+                "runs": {"values": [*runs, *_spellings(runs[0])]},
                 "moments": {"values": list(EDGE_MOMENTS)},
             },
             "parameters": {
