@@ -8,6 +8,8 @@ The generation is derandomized and bounded: the same cases every time, in well u
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -100,13 +102,20 @@ def live_api(template_db, tmp_path_factory, request):
             running = _start(api, "noop", {})
             with api.client() as client:
                 runs = [r["run_id"] for r in client.get("/api/v1/runs").json()["runs"]]
-            assert running in runs
-            yield api, runs
+                cursor = client.get("/api/v1/runs", params={"limit": 1}).json()["next_cursor"]
+            assert running in runs and cursor
+            yield api, runs, cursor
 
 
 @pytest.fixture(scope="module")
 def api_schema(live_api):
-    api, runs = live_api
+    api, runs, cursor = live_api
+    # The cursor is opaque: left to the fuzz it is never one this service could have given out.
+    cursors = [cursor] + [
+        base64.urlsafe_b64encode(f"{moment}|{spelling}".encode()).decode().rstrip("=")
+        for moment in EDGE_MOMENTS
+        for spelling in [runs[0], *_spellings(runs[0])]
+    ]
     config = SchemathesisConfig.from_dict(
         {
             "base-url": api.base,
@@ -123,12 +132,14 @@ def api_schema(live_api):
                 "jobs": {"values": [*JOBS_NAMED, "unbuilt"]},
                 "runs": {"values": [*runs, *_spellings(runs[0])]},
                 "moments": {"values": list(EDGE_MOMENTS)},
+                "cursors": {"values": cursors},
             },
             "parameters": {
                 "path.job": {"dictionary": "jobs", "probability": 0.5},
                 "path.run_id": {"dictionary": "runs", "probability": 0.5},
                 "query.since": {"dictionary": "moments", "probability": 0.2},
                 "query.until": {"dictionary": "moments", "probability": 0.2},
+                "query.cursor": {"dictionary": "cursors", "probability": 0.5},
             },
             "phases": {"stateful": {"enabled": False}},
         }
