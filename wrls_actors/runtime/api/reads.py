@@ -43,7 +43,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, run_id = raw.split("|")
         at = datetime.fromisoformat(moment)
-        UUID(run_id)
+        run_id = str(UUID(run_id))
     except (binascii.Error, UnicodeDecodeError, ValueError) as e:
         raise BadCursor("not a cursor this service gave out") from e
     if at.tzinfo is None:

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Header, Path, Query
 from fastapi.responses import JSONResponse
+from pydantic import BeforeValidator
 
 from ..errors import AlreadyRunning, BadMessage, KeyReused, UnknownJob
 from ..service import Service
@@ -53,6 +54,20 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": Problem, "description": described[s]} for s in (401, 413, 422, 503, *statuses)}
 
 
+def _not_a_number(value: Any) -> Any:
+    # Pydantic would read a bare number as Unix seconds (`until=0.5` was 1970): the document says date-time.
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("a date and time with a time zone (2026-01-31T08:00:00Z), not a number")
+    return value
+
+
+Moment = Annotated[datetime | None, BeforeValidator(_not_a_number)]
+
+
 def _utc(moment: datetime | None, field: str) -> datetime | None:
     if moment is not None and moment.tzinfo is None:
         raise ApiError(
@@ -60,7 +75,17 @@ def _utc(moment: datetime | None, field: str) -> datetime | None:
             f"{field} needs a time zone (2026-01-31T08:00:00Z)",
             [FieldProblem(field=f"query.{field}", problem="needs a time zone")],
         )
-    return moment.astimezone(UTC) if moment is not None else None
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 is before the first moment Python's datetime holds in UTC.
+        raise ApiError(
+            422,
+            f"{field} is out of range once in UTC",
+            [FieldProblem(field=f"query.{field}", problem="out of range once in UTC")],
+        ) from None
 
 
 def router(service: Service) -> APIRouter:
@@ -100,8 +125,8 @@ def router(service: Service) -> APIRouter:
         job: Annotated[str | None, Query(pattern=NAME)] = None,
         status: RunStatus | None = None,
         trigger: Trigger | None = None,
-        since: Annotated[datetime | None, Query(description="Runs started at or after (with a time zone)")] = None,
-        until: Annotated[datetime | None, Query(description="Runs started before (with a time zone)")] = None,
+        since: Annotated[Moment, Query(description="Runs started at or after (with a time zone)")] = None,
+        until: Annotated[Moment, Query(description="Runs started before (with a time zone)")] = None,
         cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> RunPage:
@@ -129,7 +154,9 @@ def router(service: Service) -> APIRouter:
     )
     def read_run(run_id: Annotated[str, Path(max_length=100)]) -> RunDetail:
         try:
-            UUID(run_id)
+            # Written as PostgreSQL reads it: UUID() also takes urn:uuid:…, doubled braces and non-ASCII digits,
+            # which PostgreSQL refused (a 500).
+            run_id = str(UUID(run_id))
         except ValueError:
             raise ApiError(404, f"no run {run_id!r}: run ids are UUIDs") from None
         with service.engine.connect() as connection:
