@@ -226,7 +226,7 @@ def cmd_trigger(service, args) -> int:
 def cmd_cancel(service, args) -> int:
     reason = _reason(args.reason)
     try:
-        uuid.UUID(args.run_id)
+        args.run_id = str(uuid.UUID(args.run_id))
     except ValueError:
         raise JobRefused(f"no run {args.run_id!r}: run ids are UUIDs") from None
     if service.settings.embedded:
@@ -244,7 +244,7 @@ def cmd_cancel(service, args) -> int:
 def cmd_retry(service, args) -> int:
     reason = _reason(args.reason)
     try:
-        uuid.UUID(args.run_id)
+        args.run_id = str(uuid.UUID(args.run_id))
     except ValueError:
         raise JobRefused(f"no run {args.run_id!r}: run ids are UUIDs") from None
     if service.settings.embedded:

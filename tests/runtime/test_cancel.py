@@ -93,6 +93,11 @@ def test_only_a_running_run_can_be_cancelled(service, processes, vhost):
         service.cancel(run_id, operator="ops", reason="too late")
     with pytest.raises(NoSuchRun):
         service.cancel("00000000-0000-4000-8000-000000000000", operator="ops", reason="no such run")
+    with pytest.raises(NoSuchRun, match="run ids are UUIDs"):
+        service.cancel("not-a-uuid", operator="ops", reason="no such run")
+    # UUID() reads these; PostgreSQL would not: the run is found all the same.
+    with pytest.raises(NotRunning):
+        service.cancel("{" + run_id.upper().replace("-", "") + "}", operator="ops", reason="spelt otherwise")
     assert scalar(service, "SELECT status FROM jobs.runs WHERE run_id = :r", r=run_id) == "succeeded"
 
 

@@ -25,7 +25,7 @@ import logging
 from sqlalchemy import Connection, text
 
 from .errors import JobRefused, NoSuchRun
-from .runs import RunControl, step_message_id
+from .runs import RunControl, run_id_or_refuse, step_message_id
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ class NotRetryable(JobRefused):
 
 def retry(control: RunControl, run_id: str, operator: str, reason: str, *, failed_children_only: bool) -> int:
     """Retry a failed run; returns how many children will run again (0 when retried from its step)."""
+    run_id = run_id_or_refuse(run_id)
     with control.engine.connect() as connection:
         run = connection.execute(
             text("SELECT job, status, step_index, params FROM jobs.runs WHERE run_id = CAST(:r AS uuid) FOR UPDATE"),

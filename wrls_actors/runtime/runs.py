@@ -68,6 +68,14 @@ CHILDREN_CANCELLED = (
 )
 
 
+def run_id_or_refuse(run_id: str) -> str:
+    """A run id as PostgreSQL reads it (UUID() also takes urn:uuid:…, braces, non-ASCII digits); NoSuchRun if none."""
+    try:
+        return str(uuid.UUID(str(run_id)))
+    except ValueError:
+        raise NoSuchRun(f"no run {run_id!r}: run ids are UUIDs") from None
+
+
 def step_message_id(run_id: uuid.UUID | str, index: int) -> str:
     return str(uuid.uuid5(uuid.UUID(str(run_id)), f"step:{index}"))
 
@@ -474,6 +482,7 @@ class RunControl:
         a child starting in that instant may still run). Raises NoSuchRun or
         NotRunning.
         """
+        run_id = run_id_or_refuse(run_id)
         with self.engine.connect() as connection:
             row = connection.execute(
                 text("SELECT status FROM jobs.runs WHERE run_id = CAST(:run_id AS uuid) FOR UPDATE"),

@@ -36,6 +36,10 @@ ROUTES = {
     ("GET", "/api/v1/runs/{run_id}"),
     ("GET", "/api/v1/jobs"),
     ("GET", "/api/v1/schedules"),
+    ("POST", "/api/v1/runs/{run_id}/cancel"),
+    ("POST", "/api/v1/runs/{run_id}/retry"),
+    ("POST", "/api/v1/schedules/{name}/pause"),
+    ("POST", "/api/v1/schedules/{name}/resume"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
 }

@@ -76,6 +76,14 @@ def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": Problem, "description": described[s]} for s in (401, 413, 422, 503, *statuses)}
 
 
+def _run_id(given: str) -> str:
+    """The id as PostgreSQL reads it: UUID() also takes urn:uuid:…, braces and non-ASCII digits."""
+    try:
+        return str(UUID(given))
+    except ValueError:
+        raise ApiError(404, f"no run {given!r}: run ids are UUIDs") from None
+
+
 def router(service: Service) -> APIRouter:
     routes = APIRouter(tags=["actions"])
 
@@ -90,10 +98,7 @@ def router(service: Service) -> APIRouter:
     def cancel_run(
         request: Request, run_id: Annotated[str, Path(max_length=100)], body: Annotated[CancelRequest, Body()]
     ) -> Cancelled:
-        try:
-            UUID(run_id)
-        except ValueError:
-            raise ApiError(404, f"no run {run_id!r}: run ids are UUIDs") from None
+        run_id = _run_id(run_id)
         try:
             children = service.cancel(run_id, operator=request.state.operator, reason=body.reason.strip())
         except NoSuchRun as e:
@@ -112,10 +117,7 @@ def router(service: Service) -> APIRouter:
     def retry_run(
         request: Request, run_id: Annotated[str, Path(max_length=100)], body: Annotated[RetryRequest, Body()]
     ) -> Retried:
-        try:
-            UUID(run_id)
-        except ValueError:
-            raise ApiError(404, f"no run {run_id!r}: run ids are UUIDs") from None
+        run_id = _run_id(run_id)
         try:
             again = service.retry(
                 run_id,
