@@ -61,6 +61,10 @@ def test_pause_and_resume_a_schedule_and_the_schedules_list_shows_who_and_why(ap
         assert resumed.json() == {"schedule": "pipeline", "paused": False, "run_id": None}
         [shown] = [s for s in client.get("/api/v1/schedules").json()["schedules"] if s["name"] == "pipeline"]
         assert shown["paused"] is None
+        assert [(a["kind"], a["operator"], a["reason"]) for a in shown["actions"]] == [
+            ("schedule-resumed", "tests", "it came"),
+            ("schedule-paused", "tests", "NALD is late"),
+        ]
         assert client.post("/api/v1/schedules/pipeline/resume", json={"reason": "x"}).status_code == 409
     kinds = [r.kind for r in query(service, "SELECT kind FROM jobs.events ORDER BY id")]
     assert kinds == ["schedule-paused", "schedule-resumed"]

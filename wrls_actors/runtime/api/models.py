@@ -72,6 +72,13 @@ class Pause(BaseModel):
     reason: str
 
 
+class Action(BaseModel):
+    at: datetime
+    kind: str
+    operator: str | None
+    reason: str | None
+
+
 class ScheduleInfo(BaseModel):
     name: str
     job: str
@@ -83,6 +90,7 @@ class ScheduleInfo(BaseModel):
     enabled: bool
     paused: Pause | None = Field(description="Who paused it, when and why; null when it is not paused.")
     title: str
+    actions: list[Action] = Field(description="The operators' last 10 actions on it (paused, resumed), newest first.")
     last_ticks: list[Tick]
     next_ticks: list[datetime]
 

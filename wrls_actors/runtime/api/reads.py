@@ -18,7 +18,7 @@ from sqlalchemy import Connection, text
 from ..cron import fire_times
 from ..definitions import Job, Schedule
 from ..runs import CHILDREN_CANCELLED, child_message_id, step_message_id
-from .models import ChildFailure, Event, FanOut, Pause, RunDetail, RunSummary, StepRun, Tick
+from .models import Action, ChildFailure, Event, FanOut, Pause, RunDetail, RunSummary, StepRun, Tick
 
 MAX_FAILURES_SHOWN = 20
 MAX_EVENTS_SHOWN = 200
@@ -254,6 +254,17 @@ def last_ticks(connection: Connection, schedule: str, limit: int) -> list[Tick]:
         )
         for r in rows
     ]
+
+
+def schedule_actions(connection: Connection, schedule: str, limit: int) -> list[Action]:
+    rows = connection.execute(
+        text(
+            "SELECT at, kind, operator, reason FROM jobs.events WHERE schedule = :s AND operator IS NOT NULL "
+            "ORDER BY id DESC LIMIT :limit"
+        ),
+        {"s": schedule, "limit": limit},
+    ).all()
+    return [Action(at=r.at, kind=r.kind, operator=r.operator, reason=r.reason) for r in rows]
 
 
 def pauses(connection: Connection) -> dict[str, Pause]:

@@ -33,7 +33,16 @@ from .models import (
     Trigger,
 )
 from .problems import ApiError
-from .reads import BadCursor, last_runs, last_ticks, next_ticks, pauses, run_detail, runs_page
+from .reads import (
+    BadCursor,
+    last_runs,
+    last_ticks,
+    next_ticks,
+    pauses,
+    run_detail,
+    runs_page,
+    schedule_actions,
+)
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 # A message id is a key too: printable ASCII, no spaces, as AMQP and HTTP headers carry them.
@@ -224,6 +233,7 @@ def router(service: Service) -> APIRouter:
                         enabled=schedule.enabled,
                         paused=paused.get(schedule.name),
                         title=schedule.title,
+                        actions=schedule_actions(connection, schedule.name, LAST_TICKS),
                         last_ticks=last_ticks(connection, schedule.name, LAST_TICKS),
                         next_ticks=next_ticks(schedule, service.tz, now, NEXT_TICKS),
                     )

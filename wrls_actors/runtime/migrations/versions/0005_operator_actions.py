@@ -24,11 +24,13 @@ def upgrade() -> None:
         "password_hash text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), "
         "updated_at timestamptz NOT NULL DEFAULT now())"
     )
-    # A run's events, read by the API and the console for one run.
+    # A run's events, read by the API and the console for one run; a schedule's operator actions.
     op.execute("CREATE INDEX events_run ON jobs.events (run_id) WHERE run_id IS NOT NULL")
+    op.execute("CREATE INDEX events_schedule_actions ON jobs.events (schedule, id) WHERE operator IS NOT NULL")
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX jobs.events_schedule_actions")
     op.execute("DROP INDEX jobs.events_run")
     op.execute("DROP TABLE jobs.schedule_pauses")
     op.execute("DROP TABLE jobs.users")
