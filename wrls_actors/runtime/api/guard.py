@@ -13,15 +13,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .problems import refusal
+from .problems import BodyTooLarge, refusal
 
 logger = logging.getLogger("wrls_actors.api")
 
 MAX_BODY_BYTES = 1024 * 1024
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class Guard:
@@ -60,12 +56,12 @@ class Guard:
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > self.max_body_bytes:
-                        raise _TooLarge
+                        raise BodyTooLarge(f"the body is over {self.max_body_bytes} bytes")
                 return message
 
             try:
                 await self.app(scope, counting, sending)
-            except _TooLarge:
+            except BodyTooLarge:
                 state["refusal"] = f"the body is over {self.max_body_bytes} bytes"
                 if status == 0:
                     await refusal(scope["path"], 413, state["refusal"])(scope, receive, sending)

@@ -57,6 +57,10 @@ class ApiError(Exception):
         self.headers = headers
 
 
+class BodyTooLarge(Exception):
+    """Raised by the guard (guard.py) while a body arrives, once it is over the limit."""
+
+
 def versioned(path: str) -> bool:
     """Whether a path answers Problems (else it is a legacy route, answering Boom errors)."""
     return path.startswith("/api/") or path in ("/healthz", "/readyz")
@@ -118,6 +122,11 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, BodyTooLarge):
+        # FastAPI reads a JSON body itself and turns any error doing so into a 400, the guard's one included.
+        message = str(exc.__cause__)
+        _remember(request, 413, message)
+        return refusal(request.url.path, 413, message)
     message = {404: "no such route", 405: "method not allowed on this route"}.get(exc.status_code, str(exc.detail))
     _remember(request, exc.status_code, message)
     return refusal(request.url.path, exc.status_code, message, headers=dict(exc.headers or {}))
