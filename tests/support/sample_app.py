@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from wrls_actors.runtime import FAIL, NONE, Job, Param, PermanentError, Schedule, Service, Settings, Step
+from wrls_actors.runtime.api import RouteInput, RouteInputError, TriggerRoute
 
 EFFECTS_DDL = """
 CREATE TABLE IF NOT EXISTS test_effects (
@@ -254,11 +255,26 @@ SCHEDULES = (
 )
 
 
+def fan_size_in_query(given: RouteInput) -> dict:
+    n = given.query.get("n")
+    if n is None or not n.isdigit():
+        raise RouteInputError("query.n", "must be a whole number")
+    return {"n": int(n)}
+
+
+# One route of each kind an application declares for older callers: open-able and answering 204, as the
+# system app's /jobs/* did; and one with a token, taking its parameters from the query, answering 202.
+HTTP_ROUTES = (
+    TriggerRoute("POST", "/jobs/noop", "noop", status=204, openable=True),
+    TriggerRoute("POST", "/import/fan", "fan", status=202, params=fan_size_in_query),
+)
+
+
 def build(env) -> Service:
     """The sample service; only the schedules named in TEST_SCHEDULES are enabled."""
     enabled = set(filter(None, env.get("TEST_SCHEDULES", "").split(",")))
     schedules = [dataclasses.replace(s, enabled=s.job in enabled) for s in SCHEDULES]
-    return Service(Settings.from_env("WRLS", env), JOBS, schedules)
+    return Service(Settings.from_env("WRLS", env), JOBS, schedules, http_routes=HTTP_ROUTES)
 
 
 def service() -> Service:
