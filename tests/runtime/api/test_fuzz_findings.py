@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import uuid
 from datetime import datetime
 
 from wrls_actors.runtime.api.reads import encode_cursor
@@ -79,3 +81,18 @@ def test_a_cursor_with_the_run_id_spelled_otherwise_is_read(api):
             response = client.get("/api/v1/runs", params={"cursor": cursor})
             assert response.status_code == 200, (spelling, response.text)
             assert response.json()["runs"] == [], spelling
+
+
+def test_a_cursor_at_any_offset_is_read_in_utc(api):
+    # PostgreSQL refused the offset +23:59, which Python takes (a 500); a moment before year 1 in UTC is no cursor
+    # this service gave out.
+    def cursor(moment: str) -> str:
+        return base64.urlsafe_b64encode(f"{moment}|{uuid.uuid4()}".encode()).decode().rstrip("=")
+
+    with api.client() as client:
+        for moment in ("1969-12-31T23:59:59.999999+23:59", "2026-01-01T00:00:00-23:59"):
+            response = client.get("/api/v1/runs", params={"cursor": cursor(moment)})
+            assert response.status_code == 200, (moment, response.text)
+        response = client.get("/api/v1/runs", params={"cursor": cursor("0001-01-01T00:00:00+01:00")})
+        assert response.status_code == 422, response.text
+        assert [f["field"] for f in response.json()["fields"]] == ["query.cursor"]

@@ -44,10 +44,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         moment, run_id = raw.split("|")
         at = datetime.fromisoformat(moment)
         run_id = str(UUID(run_id))
-    except (binascii.Error, UnicodeDecodeError, ValueError) as e:
+        if at.tzinfo is None:
+            raise ValueError("no time zone")
+        # In UTC, as this service writes them: PostgreSQL refuses an offset over 15:59 (a 500 it was).
+        at = at.astimezone(UTC)
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError) as e:
         raise BadCursor("not a cursor this service gave out") from e
-    if at.tzinfo is None:
-        raise BadCursor("not a cursor this service gave out")
     return at, run_id
 
 
