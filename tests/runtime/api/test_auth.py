@@ -24,24 +24,29 @@ def _claims(**extra) -> dict:
     return {"sub": "tests", "iat": now, "exp": now + 300, **extra}
 
 
+BAD_TOKENS = {
+    "bad signature": lambda good: f"Bearer {mint(ANOTHER_SECRET, 'tests')}",
+    "expired": lambda good: f"Bearer {mint(TEST_API_SECRET, 'tests', lifetime_s=-120)}",
+    "not valid yet": lambda good: f"Bearer {jwt.encode(_claims(nbf=int(time.time()) + 3600), TEST_API_SECRET)}",
+    "alg none": lambda good: f"Bearer {jwt.encode(_claims(), None, algorithm='none')}",
+    "alg HS512 with the right secret": lambda good: (
+        f"Bearer {jwt.encode(_claims(), TEST_API_SECRET, algorithm='HS512')}"
+    ),
+    "signature cut off": lambda good: f"Bearer {good.rsplit('.', 1)[0]}.",
+    "not a JWT": lambda good: "Bearer not-a-jwt-at-all",
+    "no scheme": lambda good: good,
+    "another scheme": lambda good: f"Basic {good}",
+    "scheme alone": lambda good: "Bearer",
+}
+
+
 def bad_tokens() -> dict[str, str]:
     """Authorization header values that must all be refused, by what is wrong with them."""
     good = token()
-    return {
-        "bad signature": f"Bearer {mint(ANOTHER_SECRET, 'tests')}",
-        "expired": f"Bearer {mint(TEST_API_SECRET, 'tests', lifetime_s=-120)}",
-        "not valid yet": f"Bearer {jwt.encode(_claims(nbf=int(time.time()) + 3600), TEST_API_SECRET)}",
-        "alg none": f"Bearer {jwt.encode(_claims(), None, algorithm='none')}",
-        "alg HS512 with the right secret": f"Bearer {jwt.encode(_claims(), TEST_API_SECRET, algorithm='HS512')}",
-        "signature cut off": f"Bearer {good.rsplit('.', 1)[0]}.",
-        "not a JWT": "Bearer not-a-jwt-at-all",
-        "no scheme": good,
-        "another scheme": f"Basic {good}",
-        "scheme alone": "Bearer",
-    }
+    return {name: make(good) for name, make in BAD_TOKENS.items()}
 
 
-REFUSALS = [None, *bad_tokens()]  # None: no Authorization header at all
+REFUSALS = [None, *BAD_TOKENS]  # None: no Authorization header at all
 
 
 def the_routes(api) -> list[tuple[str, str]]:

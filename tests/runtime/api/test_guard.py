@@ -94,7 +94,6 @@ def test_a_content_length_that_is_not_a_whole_number_is_400_and_starts_nothing(a
 
 
 def test_every_refused_request_is_logged_with_method_path_and_status_and_its_body_nowhere(api, service):
-    service.trigger("long-step", {"seconds": 30})
     secret_body = json.dumps({"params": {}, "note": SECRET}).encode()
     big = (SECRET.encode() + b" ") * (MAX_BODY_BYTES // len(SECRET) + 1)
 
@@ -139,7 +138,7 @@ def test_every_refused_request_is_logged_with_method_path_and_status_and_its_bod
     assert SECRET not in log
     assert SECRET[:12] not in log
     assert not [a for a, _ in refusals if "Traceback" in a.text]
-    assert scalar(service, "SELECT count(*) FROM jobs.runs") == 1
+    assert scalar(service, "SELECT count(*) FROM jobs.runs") == 0
 
 
 def test_no_answer_carries_a_stack_trace_even_when_the_database_is_unreachable(processes, env):

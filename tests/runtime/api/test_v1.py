@@ -173,7 +173,7 @@ def test_the_same_idempotency_key_gives_the_same_run_and_a_key_used_for_another_
         first = client.post("/api/v1/jobs/pipeline/runs", json={}, headers={"Idempotency-Key": "k-2026-12-05"})
         again = client.post("/api/v1/jobs/pipeline/runs", json={}, headers={"Idempotency-Key": "k-2026-12-05"})
         other_job = client.post("/api/v1/jobs/noop/runs", json={}, headers={"Idempotency-Key": "k-2026-12-05"})
-        # The key is looked up before the running check: a second key is refused as running.
+        # A new key is a new start: refused while the first run is running.
         other_key = client.post("/api/v1/jobs/pipeline/runs", json={}, headers={"Idempotency-Key": "k-other"})
 
     assert first.status_code == 202
@@ -379,6 +379,7 @@ def test_jobs_show_steps_params_schedule_last_run_and_the_next_tick_of_an_enable
     before = datetime.now(UTC)
     with api.client() as client:
         jobs = {j["name"]: j for j in client.get("/api/v1/jobs").json()["jobs"]}
+    after = datetime.now(UTC)
 
     assert set(jobs) == set(service.jobs)
     pipeline = jobs["pipeline"]
@@ -390,7 +391,7 @@ def test_jobs_show_steps_params_schedule_last_run_and_the_next_tick_of_an_enable
     assert [(p["name"], p["type"], p["required"]) for p in pipeline["params"]] == [("x", "integer", False)]
     assert pipeline["schedule"] == "* * * * *"
     next_tick = datetime.fromisoformat(pipeline["next_tick"])
-    assert before < next_tick <= before + timedelta(minutes=1)
+    assert before < next_tick <= after + timedelta(minutes=1)
     assert next_tick.second == 0 and next_tick.microsecond == 0
     assert (pipeline["last_run"]["run_id"], pipeline["last_run"]["status"]) == (last, "failed")
     assert first != last
