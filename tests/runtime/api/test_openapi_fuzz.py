@@ -1,9 +1,11 @@
 """Every /api/v1 operation fuzzed from the live OpenAPI document (schemathesis): no 500, and every answer is
-one the document describes (status, content type, body).
+one the document describes (status, content type, body, headers); a route answers 401 without the token or
+with a wrong one, 405 to other methods, and refuses what the document says is invalid.
 
 One real API process serves the whole module, on a ledger that already holds finished runs (a worker ran
 them, then stopped) and one still running, so the read routes answer with data, not only empty lists.
-The generation is derandomized and bounded: the same cases every time, in well under two minutes.
+The generation is derandomized (a fixed seed) and bounded: a few hundred requests. The cases still differ a
+little from run to run, as the run ids they draw from the ledger do.
 """
 
 from __future__ import annotations
@@ -142,6 +144,7 @@ def api_schema(live_api):
                 "query.until": {"dictionary": "moments", "probability": 0.2},
                 "query.cursor": {"dictionary": "cursors", "probability": 0.5},
             },
+            # The document declares no links between operations: a stateful phase would have nothing to follow.
             "phases": {"stateful": {"enabled": False}},
         }
     )
