@@ -163,3 +163,17 @@ def test_no_answer_carries_a_stack_trace_even_when_the_database_is_unreachable(p
     }
     assert not [a for a in answers if "Traceback" in a.text]
     assert "refused GET /api/v1/runs -> 503" in api.process.output()
+
+
+def test_a_caller_cannot_forge_log_lines_through_a_path_or_a_parameter_name(api):
+    forged = "2026-01-01 00:00:00,000 ERROR wrls_actors.api: forged"
+    with api.client() as client:
+        assert client.post(f"/api/v1/jobs/x%0A{forged.replace(' ', '%20')}/runs").status_code == 422
+        bad_key = client.post("/api/v1/jobs/pipeline/runs", json={"params": {f"y\n{forged}": 1}})
+        assert bad_key.status_code == 422
+        wait_for(lambda: api.process.output().count("wrls_actors.api: refused ") >= 2, 10, what="both logged")
+
+    lines = api.process.output().splitlines()
+    assert not [line for line in lines if line.startswith(forged)]
+    # Both are there, escaped on their own line (a long field name cut short).
+    assert sum("\\n2026-01-01 00:00:00,000 ERROR" in line for line in lines if "refused POST" in line) == 2

@@ -81,16 +81,22 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+def _printable(text: str, limit: int = 200) -> str:
+    """A caller's text as one log line can hold it: control characters escaped (no forged lines), cut short."""
+    shown = text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+    return shown if len(shown) <= limit else shown[:limit] + "…"
+
+
 def _log_refused(scope: Scope, status: int, state: dict[str, Any], took_s: float) -> None:
     client = scope.get("client")
-    fields = state.get("refused_fields") or []
+    fields = [_printable(str(f), 60) for f in (state.get("refused_fields") or [])[:20]]
     logger.log(
         logging.ERROR if status >= 500 else logging.WARNING,
         "refused %s %s -> %d (%s)%s from %s in %.0f ms",
-        scope["method"],
-        scope["path"],
+        _printable(scope["method"], 20),
+        _printable(scope["path"]),
         status,
-        state.get("refusal", "refused"),
+        _printable(str(state.get("refusal", "refused")), 300),
         f" fields {', '.join(fields)}" if fields else "",
         client[0] if client else "?",
         took_s * 1000,
