@@ -247,14 +247,15 @@ def first_queue(env: dict[str, str], app: str, job: str) -> str:
 class Spy:
     """py-spy record on the API process for the API phase (collapsed stacks in bench/profiles/)."""
 
-    def __init__(self, pid: int, out: Path) -> None:
+    def __init__(self, pid: int, out: Path, gil: bool) -> None:
         exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         if not Path(exe).exists():
             raise BenchError("--profile needs py-spy: .venv/bin/pip install py-spy")
         out.parent.mkdir(exist_ok=True)
         self.out = out
         self.proc = subprocess.Popen(
-            [exe, "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--output", str(out), "--threads"],
+            [exe, "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--output", str(out), "--threads"]
+            + (["--gil"] if gil else ["--idle"]),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
@@ -275,7 +276,12 @@ def main() -> int:
     p.add_argument("--job", default="time-limited", help="the job started (no required params)")
     p.add_argument("--app", default="wrls_actors.app:service")
     p.add_argument("--only", default="api,direct", help="phases: api, direct or both")
-    p.add_argument("--profile", action="store_true", help="py-spy the API process during the API phase")
+    p.add_argument(
+        "--profile",
+        choices=("gil", "all"),
+        help="py-spy the API process during the API phase: only the thread holding the GIL (its CPU in Python), "
+        "or every thread at work or waiting",
+    )
     p.add_argument("--api-env", action="append", default=[], metavar="NAME=VALUE", help="extra env of the API")
     p.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
     p.add_argument("--rabbit", default="amqp://guest:guest@127.0.0.1:5672")
@@ -304,7 +310,9 @@ def main() -> int:
         try:
             if "api" in phases:
                 log(f"API: {args.warmup} + {args.requests:,} POSTs of {args.job}, {args.clients} clients")
-                spy = Spy(api.pid, BENCH / "profiles" / f"api-{tag}.txt") if args.profile else None
+                spy = (
+                    Spy(api.pid, BENCH / "profiles" / f"api-{tag}.txt", args.profile == "gil") if args.profile else None
+                )
                 try:
                     results["api"] = api_phase(args, base, tag, api.pid)
                 finally:
