@@ -57,11 +57,23 @@ CONTROL_QUEUE = "control"
 
 
 class ApiMeter(CpuMeter):
-    """CpuMeter naming the API process's group "api" rather than "workers"."""
+    """CpuMeter naming the API process's group "api" rather than "workers", and keeping its CPU seconds."""
 
     def _classify(self, pid: int, comm: str, pgrp: int) -> str:
         kind = super()._classify(pid, comm, pgrp)
         return "api" if kind == "workers" else kind
+
+    def _snapshot(self) -> dict:
+        self.last = super()._snapshot()
+        return self.last
+
+    def api_seconds(self) -> float:
+        """The API process's CPU seconds from start to stop (after stop)."""
+        ticks = 0
+        for key, value in self.last.items():
+            if not isinstance(key, str) and value[0] == "api":
+                ticks += value[1] - self.start.get(key, ("api", 0))[1]
+        return ticks / self.tick
 
 
 def percentile(ordered: list[float], p: float) -> float:
@@ -80,6 +92,7 @@ class Phase:
         self.errors: list[str] = []
         self.elapsed = 0.0
         self.cpu = ""
+        self.api_cpu_s = 0.0
 
     def run(self, n: int, first: int, make_client, call, close, timed: bool = True) -> None:
         numbers = itertools.count(first)
@@ -166,6 +179,7 @@ def api_phase(args, base: str, tag: str, meter_pgid: int) -> Phase:
     meter = ApiMeter(meter_pgid)
     phase.run(args.requests, args.warmup, make_client, call, lambda c: c.close())
     phase.cpu = meter.stop()
+    phase.api_cpu_s = meter.api_seconds()
     return phase
 
 
@@ -198,6 +212,7 @@ def direct_phase(args, amqp_url: str, tag: str, meter_pgid: int) -> Phase:
     meter = ApiMeter(meter_pgid)
     phase.run(args.requests, args.warmup, make_client, call, close)
     phase.cpu = meter.stop()
+    phase.api_cpu_s = meter.api_seconds()
     return phase
 
 
@@ -351,6 +366,7 @@ def main() -> int:
         print(f"  API  POST /api/v1/jobs/{args.job}/runs, 202 each (run recorded, first step published and confirmed)")
         print(f"       {a.line()}")
         print(f"       {a.cpu}")
+        print(f"       the API process's CPU per request: {a.api_cpu_s / len(a.latencies) * 1000:.2f} ms")
     if d:
         print("  direct  pika, publisher confirms, persistent, mandatory: returns once RabbitMQ has it in `control`")
         print(f"       {d.line()}")
