@@ -83,11 +83,20 @@ def percentile(ordered: list[float], p: float) -> float:
 
 
 class Phase:
-    """``clients`` threads sharing ``n`` numbered requests; each request's latency recorded."""
+    """``clients`` threads sharing ``n`` numbered requests; each request's latency recorded.
 
-    def __init__(self, name: str, clients: int) -> None:
+    Flat out by default: each client sends its next request as soon as it has
+    its answer (a closed loop, where the latency is ``clients / rate`` by
+    Little's law). With ``offered`` (requests/s), request k is due at
+    ``k / offered`` s from the start; a client waits for it, and its latency
+    counts from when it was due, so time spent waiting for a free client
+    counts too.
+    """
+
+    def __init__(self, name: str, clients: int, offered: float | None = None) -> None:
         self.name = name
         self.clients = clients
+        self.offered = offered
         self.latencies: list[float] = []
         self.errors: list[str] = []
         self.elapsed = 0.0
@@ -98,7 +107,9 @@ class Phase:
         numbers = itertools.count(first)
         last = first + n
         lock = threading.Lock()
-        ready = threading.Barrier(self.clients + 1)
+        started: list[float] = []
+        ready = threading.Barrier(self.clients + 1, action=lambda: started.append(time.perf_counter()))
+        offered = self.offered if timed else None
         latencies: list[list[float]] = [[] for _ in range(self.clients)]
 
         def client(slot: int) -> None:
@@ -116,6 +127,11 @@ class Phase:
                     if i >= last:
                         return
                     t0 = time.perf_counter()
+                    if offered:
+                        due = started[0] + (i - first) / offered
+                        if due > t0:
+                            time.sleep(due - t0)
+                        t0 = due
                     try:
                         call(handle, i)
                     except Exception as e:
@@ -152,7 +168,8 @@ class Phase:
 
     def line(self) -> str:
         return (
-            f"{len(self.latencies):,} in {self.elapsed:.2f} s = {self.rate:,.0f}/s; latency ms "
+            (f"offered {self.offered:,.0f}/s: " if self.offered else "")
+            + f"{len(self.latencies):,} in {self.elapsed:.2f} s = {self.rate:,.0f}/s; latency ms "
             f"p50 {self.ms(50):.1f}, p90 {self.ms(90):.1f}, p99 {self.ms(99):.1f}, max {self.latencies[-1] * 1000:.1f}"
         )
 
@@ -174,7 +191,7 @@ def api_phase(args, base: str, tag: str, meter_pgid: int) -> Phase:
         if response.status_code != 202 or "run_id" not in response.json():
             raise BenchError(f"HTTP {response.status_code}: {response.text[:200]}")
 
-    phase = Phase("api", args.clients)
+    phase = Phase("api", args.clients, args.rate)
     phase.run(args.warmup, 0, make_client, call, lambda c: c.close(), timed=False)
     meter = ApiMeter(meter_pgid)
     phase.run(args.requests, args.warmup, make_client, call, lambda c: c.close())
@@ -207,7 +224,7 @@ def direct_phase(args, amqp_url: str, tag: str, meter_pgid: int) -> Phase:
         if handle[0].is_open:
             handle[0].close()
 
-    phase = Phase("direct", args.clients)
+    phase = Phase("direct", args.clients, args.rate)
     phase.run(args.warmup, 0, make_client, call, close, timed=False)
     meter = ApiMeter(meter_pgid)
     phase.run(args.requests, args.warmup, make_client, call, close)
@@ -287,6 +304,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--requests", type=int, default=5000, help="timed requests per phase")
     p.add_argument("--clients", type=int, default=50, help="concurrent clients")
+    p.add_argument("--rate", type=float, help="requests/s offered by all the clients together (default: each flat out)")
     p.add_argument("--warmup", type=int, default=200, help="untimed requests before each phase")
     p.add_argument("--job", default="time-limited", help="the job started (no required params)")
     p.add_argument("--app", default="wrls_actors.app:service")
