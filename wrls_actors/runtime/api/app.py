@@ -56,7 +56,10 @@ def build_app(service: Service, routes: Sequence[TriggerRoute] = ()) -> FastAPI:
     settings = service.settings
     access = Access(settings.api_jwt_secret, settings.api_open_job_routes)
 
-    def authenticated(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    # async: checking a token is a little CPU and no I/O, not worth a hop through the thread pool per request.
+    async def authenticated(
+        request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> None:
         access.check(request)
 
     app = FastAPI(
