@@ -159,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     except OperationalError as e:
         print(f"wrls-actors: database unreachable: {e.orig}", file=sys.stderr)
         return UNREACHABLE
+    except Unreachable as e:
+        print(f"wrls-actors: {e}", file=sys.stderr)
+        return UNREACHABLE
     except KeyboardInterrupt:
         return OK
 
@@ -224,40 +227,24 @@ def cmd_trigger(service, args) -> int:
 
 
 def cmd_cancel(service, args) -> int:
-    reason = _reason(args.reason)
-    try:
-        args.run_id = str(uuid.UUID(args.run_id))
-    except ValueError:
-        raise JobRefused(f"no run {args.run_id!r}: run ids are UUIDs") from None
-    if service.settings.embedded:
-        try:
-            children = ApiClient(service.settings).cancel(args.run_id, reason)
-        except Unreachable as e:
-            print(f"wrls-actors: {e}", file=sys.stderr)
-            return UNREACHABLE
-    else:
-        children = service.cancel(args.run_id, operator=_operator(), reason=reason)
-    print(f"run {args.run_id} cancelled" + (f"; {children} fan-out children will not run" if children else ""))
+    reason, run_id = _reason(args.reason), _run_id(args.run_id)
+    children = _act(
+        service,
+        lambda api: api.cancel(run_id, reason),
+        lambda: service.cancel(run_id, operator=_operator(), reason=reason),
+    )
+    print(f"run {run_id} cancelled" + (f"; {children} fan-out children will not run" if children else ""))
     return OK
 
 
 def cmd_retry(service, args) -> int:
-    reason = _reason(args.reason)
-    try:
-        args.run_id = str(uuid.UUID(args.run_id))
-    except ValueError:
-        raise JobRefused(f"no run {args.run_id!r}: run ids are UUIDs") from None
-    if service.settings.embedded:
-        try:
-            again = ApiClient(service.settings).retry(args.run_id, reason, args.failed_children)
-        except Unreachable as e:
-            print(f"wrls-actors: {e}", file=sys.stderr)
-            return UNREACHABLE
-    else:
-        again = service.retry(
-            args.run_id, operator=_operator(), reason=reason, failed_children_only=args.failed_children
-        )
-    print(f"run {args.run_id} retried" + (f": {again} failed children run again" if again else " from its failed step"))
+    reason, run_id, only = _reason(args.reason), _run_id(args.run_id), args.failed_children
+    again = _act(
+        service,
+        lambda api: api.retry(run_id, reason, only),
+        lambda: service.retry(run_id, operator=_operator(), reason=reason, failed_children_only=only),
+    )
+    print(f"run {run_id} retried" + (f": {again} failed children run again" if again else " from its failed step"))
     return OK
 
 
@@ -272,31 +259,33 @@ def _operator() -> str:
     return f"cli:{getpass.getuser()}"
 
 
+def _run_id(given: str) -> str:
+    try:
+        return str(uuid.UUID(given))
+    except ValueError:
+        raise JobRefused(f"no run {given!r}: run ids are UUIDs") from None
+
+
+def _act(service, through_api, directly):
+    """An action the embedded default's process must take (through its API), or this process itself."""
+    return through_api(ApiClient(service.settings)) if service.settings.embedded else directly()
+
+
 def cmd_pause(service, args) -> int:
-    reason = _reason(args.reason)
-    if service.settings.embedded:
-        try:
-            ApiClient(service.settings).pause(args.schedule, reason)
-        except Unreachable as e:
-            print(f"wrls-actors: {e}", file=sys.stderr)
-            return UNREACHABLE
-    else:
-        service.pause(args.schedule, operator=_operator(), reason=reason)
-    print(f"schedule {args.schedule} paused: its ticks start nothing until `wrls-actors resume {args.schedule}`")
+    reason, name = _reason(args.reason), args.schedule
+    _act(service, lambda api: api.pause(name, reason), lambda: service.pause(name, operator=_operator(), reason=reason))
+    print(f"schedule {name} paused: its ticks start nothing until `wrls-actors resume {name}`")
     return OK
 
 
 def cmd_resume(service, args) -> int:
-    reason = _reason(args.reason)
-    if service.settings.embedded:
-        try:
-            run_id = ApiClient(service.settings).resume(args.schedule, reason, args.catch_up)
-        except Unreachable as e:
-            print(f"wrls-actors: {e}", file=sys.stderr)
-            return UNREACHABLE
-    else:
-        run_id = service.resume(args.schedule, operator=_operator(), reason=reason, catch_up=args.catch_up)
-    print(f"schedule {args.schedule} resumed" + (f"; caught up with run {run_id}" if run_id else ""))
+    reason, name, catch_up = _reason(args.reason), args.schedule, args.catch_up
+    run_id = _act(
+        service,
+        lambda api: api.resume(name, reason, catch_up),
+        lambda: service.resume(name, operator=_operator(), reason=reason, catch_up=catch_up),
+    )
+    print(f"schedule {name} resumed" + (f"; caught up with run {run_id}" if run_id else ""))
     return OK
 
 
@@ -309,11 +298,7 @@ RUNS_QUERY = (
 
 def cmd_runs(service, args) -> int:
     if service.settings.embedded:
-        try:
-            rows = [_Run.from_api(r) for r in ApiClient(service.settings).runs(args.job, args.limit)]
-        except Unreachable as e:
-            print(f"wrls-actors: {e}", file=sys.stderr)
-            return UNREACHABLE
+        rows = [_Run.from_api(r) for r in ApiClient(service.settings).runs(args.job, args.limit)]
     else:
         where = "WHERE r.job = :job" if args.job else ""
         with service.engine.connect() as connection:

@@ -6,8 +6,7 @@ secret, "local".
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,8 +15,7 @@ from ..errors import AlreadyRunning, NoSuchRun, NotRunning
 from ..pauses import PauseConflict, UnknownSchedule
 from ..retries import NotRetryable
 from ..service import Service
-from .models import Problem
-from .problems import ApiError
+from .problems import ApiError, documented, run_id_or_404
 
 REASON = Field(min_length=1, max_length=500, pattern=r"^[^\x00]*\S[^\x00]*$", description="Why: kept in the ledger.")
 
@@ -64,33 +62,13 @@ class Cancelled(BaseModel):
     children_cancelled: int = Field(description="Fan-out children not started, which never will be.")
 
 
-def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        401: "No token, or one that is expired or wrongly signed",
-        404: "No such run or schedule",
-        409: "The run is not running (cancel) or not failed (retry); the schedule is already paused, or not paused",
-        413: "The body is over 1 MiB",
-        422: "A field is not valid; `fields` names each",
-        503: "The database or the broker is unreachable",
-    }
-    return {s: {"model": Problem, "description": described[s]} for s in (401, 413, 422, 503, *statuses)}
-
-
-def _run_id(given: str) -> str:
-    """The id as PostgreSQL reads it: UUID() also takes urn:uuid:…, braces and non-ASCII digits."""
-    try:
-        return str(UUID(given))
-    except ValueError:
-        raise ApiError(404, f"no run {given!r}: run ids are UUIDs") from None
-
-
 def router(service: Service) -> APIRouter:
     routes = APIRouter(tags=["actions"])
 
     @routes.post(
         "/runs/{run_id}/cancel",
         response_model=Cancelled,
-        responses=_responses(404, 409),
+        responses=documented(not_found="No such run", conflict="The run is not running"),
         summary="Cancel a running run",
         description="The step at work finishes; nothing after it starts. Fan-out children not started are "
         "counted as cancelled and never run.",
@@ -98,7 +76,7 @@ def router(service: Service) -> APIRouter:
     def cancel_run(
         request: Request, run_id: Annotated[str, Path(max_length=100)], body: Annotated[CancelRequest, Body()]
     ) -> Cancelled:
-        run_id = _run_id(run_id)
+        run_id = run_id_or_404(run_id)
         try:
             children = service.cancel(run_id, operator=request.state.operator, reason=body.reason.strip())
         except NoSuchRun as e:
@@ -111,13 +89,15 @@ def router(service: Service) -> APIRouter:
         "/runs/{run_id}/retry",
         status_code=202,
         response_model=Retried,
-        responses=_responses(404, 409),
+        responses=documented(
+            not_found="No such run", conflict="The run has not failed, or has no failed children where it stopped"
+        ),
         summary="Retry a failed run: from the step it failed at, or only its failed fan-out children",
     )
     def retry_run(
         request: Request, run_id: Annotated[str, Path(max_length=100)], body: Annotated[RetryRequest, Body()]
     ) -> Retried:
-        run_id = _run_id(run_id)
+        run_id = run_id_or_404(run_id)
         try:
             again = service.retry(
                 run_id,
@@ -134,7 +114,7 @@ def router(service: Service) -> APIRouter:
     @routes.post(
         "/schedules/{name}/pause",
         response_model=ScheduleAction,
-        responses=_responses(404, 409),
+        responses=documented(not_found="No such schedule", conflict="The schedule is already paused"),
         summary="Pause a schedule: its ticks are recorded as paused and start nothing",
     )
     def pause_schedule(
@@ -151,7 +131,9 @@ def router(service: Service) -> APIRouter:
     @routes.post(
         "/schedules/{name}/resume",
         response_model=ScheduleAction,
-        responses=_responses(404, 409),
+        responses=documented(
+            not_found="No such schedule", conflict="The schedule is not paused, or it resumed but its job is running"
+        ),
         summary="Resume a schedule; the paused ticks are caught up only when asked (once, the latest)",
     )
     def resume_schedule(

@@ -22,6 +22,8 @@ from pika.exceptions import AMQPError
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..errors import NoSuchRun
+from ..runs import run_id_or_refuse
 from .models import FieldProblem, Problem
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,22 @@ CODES = {
     500: "internal",
     503: "unavailable",
 }
+
+
+def documented(**answers: str) -> dict[int | str, dict[str, Any]]:
+    """A route's refusals for its OpenAPI document: those of every route, and ``answers`` its own
+    (``not_found=``, ``conflict=``: what a 404 or a 409 means there)."""
+    described = {
+        401: "No token, or one that is expired or wrongly signed",
+        413: "The body is over 1 MiB",
+        422: "A field or parameter is not valid; `fields` names each",
+        503: "The database or the broker is unreachable",
+    }
+    if "not_found" in answers:
+        described[404] = answers["not_found"]
+    if "conflict" in answers:
+        described[409] = answers["conflict"]
+    return {status: {"model": Problem, "description": text} for status, text in described.items()}
 
 
 class ApiError(Exception):
@@ -59,6 +77,15 @@ class ApiError(Exception):
 
 class BodyTooLarge(Exception):
     """Raised by the guard (guard.py) while a body arrives, once it is over the limit."""
+
+
+def run_id_or_404(given: str) -> str:
+    """A run id as PostgreSQL reads it (UUID() also takes urn:uuid:…, braces and non-ASCII digits, which
+    PostgreSQL refused: a 500); 404 when it is no UUID at all."""
+    try:
+        return run_id_or_refuse(given)
+    except NoSuchRun as e:
+        raise ApiError(404, str(e)) from None
 
 
 def versioned(path: str) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Body, Header, Path, Query
 from fastapi.responses import JSONResponse
@@ -21,7 +20,6 @@ from .models import (
     JobInfo,
     JobList,
     ParamInfo,
-    Problem,
     RunDetail,
     RunPage,
     RunStarted,
@@ -32,7 +30,7 @@ from .models import (
     StepInfo,
     Trigger,
 )
-from .problems import ApiError
+from .problems import ApiError, documented, run_id_or_404
 from .reads import (
     BadCursor,
     last_runs,
@@ -49,18 +47,6 @@ NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 KEY = r"^[!-~]{1,200}$"
 LAST_TICKS = 10
 NEXT_TICKS = 5
-
-
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        401: "No token, or one that is expired or wrongly signed",
-        404: "No such job or run",
-        409: "The job is already running, or the key started a run of another job",
-        413: "The body is over 1 MiB",
-        422: "A field or parameter is not valid; `fields` names each",
-        503: "The database or the broker is unreachable",
-    }
-    return {s: {"model": Problem, "description": described[s]} for s in (401, 413, 422, 503, *statuses)}
 
 
 def _not_a_number(value: Any) -> Any:
@@ -104,7 +90,9 @@ def router(service: Service) -> APIRouter:
         "/jobs/{job}/runs",
         status_code=202,
         response_model=RunStarted,
-        responses=_problems(404, 409),
+        responses=documented(
+            not_found="No such job", conflict="The job is already running, or the key started a run of another job"
+        ),
         summary="Start a run of a job",
         description="The `Idempotency-Key` header has the meaning of a message id: the same key gives the same "
         "run, never a second. Without `force`, a job that is already running (and does not allow overlap) is not "
@@ -129,7 +117,7 @@ def router(service: Service) -> APIRouter:
         started = RunStarted(run_id=run_id, job=job, location=location)
         return JSONResponse(started.model_dump(), status_code=202, headers={"Location": location})
 
-    @routes.get("/runs", response_model=RunPage, responses=_problems(), summary="Runs, newest first")
+    @routes.get("/runs", response_model=RunPage, responses=documented(), summary="Runs, newest first")
     def list_runs(
         job: Annotated[str | None, Query(pattern=NAME)] = None,
         status: RunStatus | None = None,
@@ -158,23 +146,18 @@ def router(service: Service) -> APIRouter:
     @routes.get(
         "/runs/{run_id}",
         response_model=RunDetail,
-        responses=_problems(404),
+        responses=documented(not_found="No such run"),
         summary="One run: its steps with attempts, timings and errors, its events, fan-out progress",
     )
     def read_run(run_id: Annotated[str, Path(max_length=100)]) -> RunDetail:
-        try:
-            # Written as PostgreSQL reads it: UUID() also takes urn:uuid:…, doubled braces and non-ASCII digits,
-            # which PostgreSQL refused (a 500).
-            run_id = str(UUID(run_id))
-        except ValueError:
-            raise ApiError(404, f"no run {run_id!r}: run ids are UUIDs") from None
+        run_id = run_id_or_404(run_id)
         with service.engine.connect() as connection:
             detail = run_detail(connection, run_id, service.jobs)
         if detail is None:
             raise ApiError(404, f"no run {run_id}")
         return detail
 
-    @routes.get("/jobs", response_model=JobList, responses=_problems(), summary="Every job with its steps and params")
+    @routes.get("/jobs", response_model=JobList, responses=documented(), summary="Every job with its steps and params")
     def list_jobs() -> JobList:
         now = datetime.now(UTC)
         with service.engine.connect() as connection:
@@ -212,7 +195,7 @@ def router(service: Service) -> APIRouter:
     @routes.get(
         "/schedules",
         response_model=ScheduleList,
-        responses=_problems(),
+        responses=documented(),
         summary="Every schedule: cron, time zone, policies, the last ticks and the next",
     )
     def list_schedules() -> ScheduleList:
