@@ -1,13 +1,11 @@
 """Cancelling a running run (RunControl.cancel): real worker process, RabbitMQ and PostgreSQL."""
 
-import subprocess
-import sys
 import time
 
 import pytest
 
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
-from tests.support.processes import ROOT, SAMPLE_APP
+from tests.support.processes import run_cli
 from tests.support.services import queue_stats, wait_for
 from wrls_actors.runtime.errors import NoSuchRun, NotRunning
 from wrls_actors.runtime.runs import CHILDREN_CANCELLED
@@ -105,14 +103,7 @@ def test_the_cli_cancels_with_a_reason_and_refuses_what_it_cannot_cancel(service
     run_id = service.trigger("long-step", {"seconds": 30})
 
     def cli(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "wrls_actors", "--app", SAMPLE_APP, *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return run_cli(env, *args)
 
     assert cli("cancel", run_id).returncode == 2  # --reason is required
     done = cli("cancel", run_id, "--reason", "stuck behind the import")

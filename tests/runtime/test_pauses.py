@@ -1,13 +1,11 @@
 """Pausing and resuming a schedule (runtime/pauses.py), against the real ledger and broker."""
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.support.helpers import query, scalar
-from tests.support.processes import ROOT, SAMPLE_APP
+from tests.support.processes import run_cli
 from wrls_actors.runtime.pauses import PauseConflict, UnknownSchedule
 
 pytestmark = pytest.mark.schedules("pipeline")
@@ -89,14 +87,7 @@ def test_pause_and_resume_refuse_what_they_cannot_do(service):
 
 def test_the_cli_pauses_and_resumes_with_a_reason(service, env):
     def cli(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "wrls_actors", "--app", SAMPLE_APP, *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return run_cli(env, *args)
 
     assert cli("pause", "pipeline").returncode == 2  # --reason is required
     paused = cli("pause", "pipeline", "--reason", "the extract is late")

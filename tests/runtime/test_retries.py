@@ -1,12 +1,9 @@
 """Retrying a failed run (runtime/retries.py): real worker process, RabbitMQ and PostgreSQL."""
 
-import subprocess
-import sys
-
 import pytest
 
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
-from tests.support.processes import ROOT, SAMPLE_APP
+from tests.support.processes import run_cli
 from wrls_actors.runtime.errors import NoSuchRun
 from wrls_actors.runtime.retries import NotRetryable
 
@@ -104,14 +101,7 @@ def test_the_cli_retries_with_a_reason(service, processes, vhost, env):
     fix(service)
 
     def cli(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "wrls_actors", "--app", SAMPLE_APP, *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return run_cli(env, *args)
 
     assert cli("retry", run_id).returncode == 2  # --reason is required
     assert cli("retry", run_id, "--reason", "x", "--failed-children").returncode == 4

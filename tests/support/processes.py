@@ -68,3 +68,16 @@ class Process:
             pass
         self.log.close()
         return self.popen.returncode
+
+
+def run_cli(env: dict, *args: str, app: str = SAMPLE_APP, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """`wrls-actors ARGS` run to its end, as a user runs it from a terminal."""
+    return subprocess.run(
+        [sys.executable, "-m", "wrls_actors", "--app", app, *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
