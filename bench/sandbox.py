@@ -9,6 +9,9 @@
 ``--management``, ``--keep``). At the end, also after a failure, Ctrl-C or
 SIGTERM, the workers are stopped, the connections closed, and the vhost,
 database and folder deleted (``--keep`` keeps all three and says where).
+A benchmark whose data is slow to make may also take ``--reuse NAME``: the
+database NAME, kept by an earlier run, is used as it is and never dropped
+(``box.reused`` tells the benchmark not to fill it again).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
-from throughput import Management, Worker, log
+from throughput import BenchError, Management, Worker, log
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "wrls_actors"]
@@ -45,6 +48,7 @@ class Sandbox:
     tmp: Path
     workers: list[Worker] = dataclasses.field(default_factory=list)
     connections: list = dataclasses.field(default_factory=list)
+    reused: bool = False
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment of a wrls-actors process on this vhost and database (quiet unless told)."""
@@ -74,7 +78,8 @@ def sandbox(args, name: str) -> Iterator[Sandbox]:
     # Stopped from a script (SIGTERM, or SIGINT ignored in a background job): clean up all the same.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     tag = os.urandom(5).hex()
-    vhost, dbname = f"bench-{tag}", f"bench_{tag}"
+    reuse = getattr(args, "reuse", None)
+    vhost, dbname = f"bench-{tag}", reuse or f"bench_{tag}"
     box = Sandbox(
         vhost,
         dbname,
@@ -82,6 +87,7 @@ def sandbox(args, name: str) -> Iterator[Sandbox]:
         f"{args.rabbit}/{vhost}",
         Management(args.management, "guest", "guest"),
         Path(tempfile.mkdtemp(prefix=f"wrls-{name}-bench-")),
+        reused=reuse is not None,
     )
     admin = psycopg2.connect(f"{args.postgres}/postgres")
     admin.autocommit = True
@@ -90,8 +96,13 @@ def sandbox(args, name: str) -> Iterator[Sandbox]:
         log(f"vhost {vhost}, database {dbname}, files in {box.tmp}")
         box.mgmt.create_vhost(vhost, "guest")
         with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{dbname}"')
-        created = True
+            if reuse:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (reuse,))
+                if cursor.fetchone() is None:
+                    raise BenchError(f"--reuse {reuse}: no such database (a run with --keep names the one it kept)")
+            else:
+                cursor.execute(f'CREATE DATABASE "{dbname}"')
+                created = True
         yield box
     finally:
         for worker in box.workers:
@@ -101,6 +112,8 @@ def sandbox(args, name: str) -> Iterator[Sandbox]:
         if args.keep:
             log(f"kept: vhost {vhost}, database {dbname}, files {box.tmp}")
         else:
+            if reuse:
+                log(f"database {dbname} left as it was (--reuse)")
             if created:
                 with admin.cursor() as cursor:
                     cursor.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
