@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -12,6 +14,10 @@ import pytest
 from tests.support.api import token
 from tests.support.helpers import add_run, query, scalar
 from tests.support.services import wait_for
+from wrls_actors.runtime.api.reads import child_positions, next_ticks
+from wrls_actors.runtime.cron import fire_times
+from wrls_actors.runtime.definitions import Schedule
+from wrls_actors.runtime.runs import child_message_id
 
 MISSING_RUN = "00000000-0000-4000-8000-000000000000"
 
@@ -361,6 +367,21 @@ def test_a_fan_out_shows_expected_arrived_and_failed_children_and_names_the_fail
     assert finish["fan_out"] is None and finish["status"] == "succeeded"
 
 
+def test_child_positions_finds_each_derived_id_and_nothing_else():
+    run_id = str(uuid.uuid4())
+    derived = {child_message_id(run_id, 2, p): p for p in (0, 7, 4_999)}
+    others = [
+        "not-a-uuid",
+        child_message_id(run_id, 3, 7),
+        child_message_id(str(uuid.uuid4()), 2, 7),
+        str(uuid.uuid4()),
+    ]
+
+    assert child_positions(run_id, 2, 5_000, [*derived, *others]) == derived
+    # Past the fan-out's size there is no position to find.
+    assert child_positions(run_id, 2, 4_999, derived) == {k: v for k, v in derived.items() if v < 4_999}
+
+
 def test_an_unknown_or_non_uuid_run_id_is_404(api):
     with api.client() as client:
         for run_id in (MISSING_RUN, "nope", "1234", "00000000-0000-4000-8000-00000000000g"):
@@ -446,3 +467,22 @@ def test_schedules_show_cron_zone_policies_the_last_ticks_with_outcomes_and_the_
     pipeline = schedules["pipeline"]
     assert (pipeline["cron"], pipeline["every_s"], pipeline["enabled"]) == ("* * * * *", None, False)
     assert (pipeline["last_ticks"], pipeline["next_ticks"]) == ([], [])
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        Schedule("daily", cron="15 1 * * *"),
+        Schedule("weekdays", cron="0 10 * * 1-5"),
+        Schedule("monthly", cron="0 0 1 * *"),
+        Schedule("often", every=timedelta(seconds=15)),
+    ],
+    ids=lambda s: s.job,
+)
+def test_the_next_ticks_are_the_first_fire_times_after_now_across_a_clock_change(schedule):
+    tz = ZoneInfo("Europe/London")
+    now = datetime(2026, 3, 27, 12, 0, 30, tzinfo=UTC)  # clocks go forward on the 29th
+
+    expected = fire_times(schedule, now, now + timedelta(days=400), tz)[:5]
+    assert len(expected) == 5
+    assert next_ticks(schedule, tz, now, 5) == expected

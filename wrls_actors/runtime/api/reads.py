@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -114,10 +115,11 @@ def runs_page(
 
 
 def last_runs(connection: Connection, jobs: list[str]) -> dict[str, RunSummary]:
+    # One probe of runs_job_started per job: DISTINCT ON read every run of every job (3 million in a year).
     rows = connection.execute(
         text(
-            f"SELECT DISTINCT ON (r.job) {_RUN_COLUMNS} FROM jobs.runs r WHERE r.job = ANY(:jobs) "
-            "ORDER BY r.job, r.started_at DESC"
+            f"SELECT {_RUN_COLUMNS} FROM unnest(CAST(:jobs AS text[])) AS j(job) CROSS JOIN LATERAL "
+            "(SELECT * FROM jobs.runs WHERE job = j.job ORDER BY started_at DESC LIMIT 1) r"
         ),
         {"jobs": jobs},
     ).all()
@@ -224,16 +226,43 @@ def _failures(connection: Connection, run_id: str, index: int, expected: int) ->
         ),
         {"run": run_id, "index": index, "limit": MAX_FAILURES_SHOWN},
     ).all()
-    # A child's message id is derived from its position: the position is found back from it.
     by_id = {r.message_id: r.error for r in rows}
-    failures = []
+    positions = child_positions(run_id, index, expected, by_id)
+    return [
+        ChildFailure(position=position, error=by_id[message_id])
+        for position, message_id in sorted((p, m) for m, p in positions.items())
+    ]
+
+
+# The bits uuid5 overwrites (version and variant): a SHA-1 digest matches a uuid5 with them cleared.
+_UUID5_BITS = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+
+
+def child_positions(run_id: str, index: int, expected: int, message_ids: Iterable[str]) -> dict[str, int]:
+    """The position of each child message id of a fan-out, found back by deriving ids as the runtime does.
+
+    runs.child_message_id per position took about a second for a 71,000-child fan-out; hashing the
+    namespace once and comparing digests is several times faster. A match is confirmed with
+    child_message_id itself, so the two can never disagree.
+    """
+    wanted: dict[int, str] = {}
+    for message_id in message_ids:
+        try:
+            wanted[UUID(message_id).int & _UUID5_BITS] = message_id
+        except ValueError:
+            continue  # not a derived id: it has no position
+    found: dict[str, int] = {}
+    namespace = hashlib.sha1(UUID(run_id).bytes, usedforsecurity=False)
+    prefix = f"child:{index}:"
     for position in range(expected):
-        message_id = child_message_id(run_id, index, position)
-        if message_id in by_id:
-            failures.append(ChildFailure(position=position, error=by_id[message_id]))
-            if len(failures) == len(by_id):
-                break
-    return failures
+        if len(found) == len(wanted):
+            break
+        digest = namespace.copy()
+        digest.update(f"{prefix}{position}".encode())
+        candidate = wanted.get(int.from_bytes(digest.digest()[:16], "big") & _UUID5_BITS)
+        if candidate is not None and child_message_id(run_id, index, position) == candidate:
+            found[candidate] = position
+    return found
 
 
 def last_ticks(connection: Connection, schedule: str, limit: int) -> list[Tick]:
@@ -279,10 +308,12 @@ def next_ticks(schedule: Schedule, tz: Any, now: datetime, count: int) -> list[d
     if not schedule.enabled:
         return []
     found: list[datetime] = []
-    start = now
-    # Widening windows: an every-15-seconds schedule fills the list in a minute, a yearly cron needs a year.
-    for span in (timedelta(hours=1), timedelta(days=2), timedelta(days=40), timedelta(days=400)):
-        found = fire_times(schedule, start, now + span, tz)[:count]
-        if len(found) >= count:
-            break
-    return found
+    start, span, horizon = now, timedelta(hours=1), now + timedelta(days=400)
+    # Windows one after the other, each twice as long as the last: an every-15-seconds schedule fills the list in
+    # the first hour, a yearly cron needs a year. fire_times walks a cron minute by minute, so no minute is walked
+    # twice (wider windows from `now` each time walked 40 days for five daily ticks: a second for the schedules).
+    while len(found) < count and start < horizon:
+        end = min(start + span, horizon)
+        found += fire_times(schedule, start, end, tz)
+        start, span = end, span * 2
+    return found[:count]
