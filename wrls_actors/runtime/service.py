@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import dramatiq
 from sqlalchemy import Connection, Engine, text
 
-from . import envelope, pauses, retries
+from . import backfills, envelope, pauses, retries
 from .api.trigger_route import TriggerRoute
 from .calendar import Calendar
 from .cron import fire_times, parse_cron, parse_interval
@@ -341,17 +341,35 @@ class Service:
         trigger: str = "cli",
         force: bool = False,
         key: str | None = None,
+        operator: str | None = None,
+        reason: str | None = None,
     ) -> str:
         """Start a job now (refused while it runs, unless forced); never touches queued work.
 
         Raises BadMessage when ``params`` are not what the job declares,
         UnknownJob, AlreadyRunning, or KeyReused. ``key`` has the meaning of a
-        start message's id: a key seen before gives the run it started.
+        start message's id: a key seen before gives the run it started. With
+        ``operator`` (a person's start: the CLI, the API), a ``run-triggered``
+        event keeps who and why (``reason``, optional), written in the
+        transaction that creates the run.
         """
         if job not in self.jobs:
             scheduled = job in {s.job for s in self.schedules.values()}
             raise UnknownJob(f"job {job!r} has no steps yet" if scheduled else f"unknown job {job!r}")
-        return self.control.start(job, trigger, params, force=force, trigger_key=key)
+        if operator is None:
+            return self.control.start(job, trigger, params, force=force, trigger_key=key)
+        detail = f"started by {operator} ({trigger})" + (", forced" if force else "")
+
+        def audit(connection: Connection, run_id: str) -> None:
+            connection.execute(
+                text(
+                    "INSERT INTO jobs.events (kind, job, run_id, detail, operator, reason) "
+                    "VALUES ('run-triggered', :job, CAST(:run_id AS uuid), :detail, :operator, :reason)"
+                ),
+                {"job": job, "run_id": run_id, "detail": detail, "operator": operator, "reason": reason},
+            )
+
+        return self.control.start(job, trigger, params, force=force, trigger_key=key, claim=audit)
 
     def cancel(self, run_id: str, *, operator: str, reason: str) -> int:
         """Cancel a running run (see RunControl.cancel); returns the fan-out children cancelled."""
@@ -370,6 +388,12 @@ class Service:
     def resume(self, schedule: str, *, operator: str, reason: str, catch_up: bool = False) -> str | None:
         """Resume a schedule; with ``catch_up``, its job starts for the latest paused tick (the run id)."""
         return pauses.resume(self.scheduling, schedule, operator, reason, catch_up=catch_up)
+
+    def backfill(
+        self, schedule: str, *, since: datetime, until: datetime, operator: str, reason: str
+    ) -> backfills.Backfill:
+        """Run the schedule's ticks of ``[since, until)`` that never ran, under its overlap policy (backfills.py)."""
+        return backfills.backfill(self.scheduling, schedule, since=since, until=until, operator=operator, reason=reason)
 
     def queues(self) -> list[str]:
         names = {SCHEDULE_QUEUE, CONTROL_QUEUE}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,9 +15,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def not_a_number(value: Any) -> Any:
+    """Pydantic would read a number as Unix seconds (`until=0.5` was 1970): the document says date-time."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError("a date and time with a time zone (2026-01-31T08:00:00Z), not a number")
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("a date and time with a time zone (2026-01-31T08:00:00Z), not a number")
+    return value
+
+
+# An operator's reason: kept in the ledger beside who acted.
+REASON = Field(min_length=1, max_length=500, pattern=r"^[^\x00]*\S[^\x00]*$", description="Why: kept in the ledger.")
+
+
 class StartRequest(_Strict):
     params: dict[str, Any] = Field(default_factory=dict, description="The job's parameters (GET /api/v1/jobs).")
     force: bool = Field(default=False, description="Start even if the job is already running.")
+    reason: Annotated[str, REASON] | None = Field(
+        default=None, description="Why: kept in the ledger with who started it (the run's `run-triggered` event)."
+    )
 
 
 class RunStarted(BaseModel):
