@@ -7,6 +7,7 @@ import pytest
 
 from tests.support import services as svc
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+from tests.support.processes import run_cli
 from wrls_actors.runtime.dead_letters import AlreadyReplayed, NoSuchDeadLetter, NotReplayable
 from wrls_actors.runtime.runs import step_message_id
 
@@ -173,3 +174,24 @@ def test_a_body_that_is_no_message_is_listed_without_an_id_and_never_lost(servic
     assert (letter.message_id, letter.queue, letter.actor) == (None, "short", None)
     assert letter.reason == "the body is not a message (not JSON)"
     assert dead_letter_count(service, "short") == 1
+
+
+def test_the_cli_lists_and_replays_once(service, processes, vhost, env):
+    run_id = failed_fixable(service, processes, vhost)
+    message_id = step_message_id(run_id, 1)
+    fix(service)
+
+    listed = run_cli(env, "dead-letters")
+    assert listed.returncode == 0, listed.stderr
+    assert message_id in listed.stdout and "broken until fixed" in listed.stdout
+    assert listed.stdout.splitlines()[-1] == "1 dead letters"
+    assert run_cli(env, "replay", message_id).returncode == 2  # --reason is required
+    done = run_cli(env, "replay", message_id, "--reason", "fixed")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"message {message_id} of fixable.check replayed to short (run {run_id})"
+    assert wait_run_ended(service, run_id).status == "succeeded"
+    again = run_cli(env, "replay", message_id, "--reason", "again")
+    assert again.returncode == 4 and "replayed once" in again.stderr
+    assert run_cli(env, "replay", "nothing-here", "--reason", "x").returncode == 4
+    [event] = query(service, "SELECT operator FROM jobs.events WHERE kind = 'replayed'")
+    assert event.operator.startswith("cli:")
