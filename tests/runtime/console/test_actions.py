@@ -144,3 +144,62 @@ def test_the_trusted_user_header_is_read_only_where_a_setting_names_it(processes
         assert client.post(f"/runs/{run_id}/cancel", data={"csrf": token, "reason": "via proxy"}).status_code == 303
     # A name that is not an account gets nothing.
     assert httpx.get(f"{proxied.base}/", headers={"X-Forwarded-User": "mallory"}).status_code == 303
+
+
+@pytest.mark.schedules("pipeline")
+def test_an_operator_backfills_a_schedules_missed_ticks_from_its_page(operator, service):
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    local = ZoneInfo("Europe/London")
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    since = (minute - timedelta(minutes=3)).astimezone(local).strftime("%Y-%m-%dT%H:%M")
+    until = (minute - timedelta(minutes=2)).astimezone(local).strftime("%Y-%m-%dT%H:%M")
+    assert 'action="/schedules/pipeline/backfill"' in operator.get("/schedules/pipeline").text
+    bad = operator.post(
+        "/schedules/pipeline/backfill", data={"csrf": operator.csrf, "reason": "x", "since": until, "until": since}
+    )
+    assert bad.status_code == 400 and "range" in bad.text
+
+    done = operator.post(
+        "/schedules/pipeline/backfill",
+        data={"csrf": operator.csrf, "reason": "broker was down", "since": since, "until": until},
+    )
+
+    assert done.status_code == 303
+    [run] = query(service, "SELECT nominal_time FROM jobs.runs")
+    assert run.nominal_time == minute - timedelta(minutes=3)
+    [event] = query(service, "SELECT kind, operator, reason FROM jobs.events WHERE schedule = 'pipeline'")
+    assert tuple(event) == ("schedule-backfilled", OPERATOR[0], "broker was down")
+    assert "s-backfilled" in operator.get("/schedules/pipeline").text
+
+
+def test_an_operator_replays_a_dead_letter_once_from_its_page_and_a_viewer_cannot(
+    console, operator, viewer, service, processes, vhost
+):
+    from tests.support.helpers import wait_run_ended, wait_worker_ready
+    from tests.support.services import wait_for
+
+    processes("worker")
+    wait_worker_ready(vhost)
+    with service.engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO test_broken (what) VALUES ('step')")
+    run_id = service.trigger("fixable")
+    assert wait_run_ended(service, run_id).status == "failed"
+    page = wait_for(lambda: t if "Replay once" in (t := operator.get("/dead-letters").text) else None, what="a letter")
+    message_id = re.search(r'action="/dead-letters/([^/"]+)/replay"', page).group(1)
+    assert run_id[:8] in page and "Replay once" not in viewer.get("/dead-letters").text
+    assert (
+        viewer.post(f"/dead-letters/{message_id}/replay", data={"csrf": viewer.csrf, "reason": "x"}).status_code == 403
+    )
+    with service.engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM test_broken")
+
+    replayed = operator.post(f"/dead-letters/{message_id}/replay", data={"csrf": operator.csrf, "reason": "fixed"})
+
+    assert replayed.status_code == 303 and replayed.headers["location"] == f"/runs/{run_id}"
+    assert wait_run_ended(service, run_id).status == "succeeded"
+    again = operator.post(f"/dead-letters/{message_id}/replay", data={"csrf": operator.csrf, "reason": "again"})
+    assert again.status_code == 409
+    [event] = query(service, "SELECT operator, reason FROM jobs.events WHERE kind = 'replayed'")
+    assert tuple(event) == (OPERATOR[0], "fixed")

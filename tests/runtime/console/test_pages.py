@@ -152,3 +152,15 @@ def test_pages_answer_a_client_that_is_not_signed_in_by_sending_it_to_sign_in(co
         answer = httpx.get(f"{console.base}{path}")
         assert answer.status_code == 303 and answer.headers["location"].startswith("/login?next="), path
     assert query is not None
+
+
+def test_the_workers_page_shows_each_worker_process_and_its_heartbeat(operator, processes, vhost):
+    assert "No worker has been seen" in operator.get("/workers").text
+    processes("worker")
+    wait_worker_ready(vhost)
+
+    page = wait_for(lambda: t if "s-alive" in (t := operator.get("/workers").text) else None, what="a worker")
+
+    row = re.search(r'<td class="mono">([^<]+:\d+)</td><td><span class="status s-alive">alive</span>', page)
+    assert row, page[-3000:]
+    assert "short" in page and "long" in page

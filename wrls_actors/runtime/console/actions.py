@@ -8,12 +8,15 @@ of what it touched (POST, redirect, GET), where the action shows.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from ..backfills import BadBackfillRange
+from ..dead_letters import NoSuchDeadLetter
 from ..errors import AlreadyRunning, BadMessage, JobRefused, NoSuchRun, UnknownJob
 from ..params import Param
 from ..runs import run_id_or_refuse
@@ -73,6 +76,22 @@ def router(service: Service, console: Console) -> APIRouter:
         )
         return console.redirect(request, f"/schedules/{name}", visitor)
 
+    @routes.post("/schedules/{name}/backfill")
+    async def backfill(request: Request, name: str) -> Response:
+        visitor, form = await console.acting(request)
+        schedule = _schedule(service, name)
+        since = _moment(form, "since", service.tz)
+        until = _moment(form, "until", service.tz)
+        reason = reason_of(form)
+        await _do(service.backfill, schedule, since=since, until=until, operator=visitor.name, reason=reason)
+        return console.redirect(request, f"/schedules/{name}", visitor)
+
+    @routes.post("/dead-letters/{message_id}/replay")
+    async def replay(request: Request, message_id: str) -> Response:
+        visitor, form = await console.acting(request)
+        replayed = await _do(service.replay, message_id[:200], operator=visitor.name, reason=reason_of(form))
+        return console.redirect(request, f"/runs/{replayed.run_id}" if replayed.run_id else "/dead-letters", visitor)
+
     @routes.get("/trigger/{job}")
     def trigger_form(request: Request, job: str) -> Response:
         visitor = console.signed_in(request)
@@ -113,10 +132,10 @@ def router(service: Service, console: Console) -> APIRouter:
 async def _do(action: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return await run_in_threadpool(action, *args, **kwargs)
-    except NoSuchRun as e:
+    except (NoSuchRun, UnknownJob, NoSuchDeadLetter) as e:
         raise Refused(404, str(e)) from None
-    except UnknownJob as e:
-        raise Refused(404, str(e)) from None
+    except BadBackfillRange as e:
+        raise Refused(400, f"{e.field}: {e}") from None
     except JobRefused as e:
         # Not running, not failed, already paused, not paused: what the operator asked cannot be done now.
         raise Refused(409, str(e)) from None
@@ -133,6 +152,18 @@ def _job(service: Service, name: str) -> Any:
     if found is None:
         raise Refused(404, f"there is no job {name[:100]!r}")
     return found
+
+
+def _moment(form: dict[str, str], field: str, zone: tzinfo) -> datetime:
+    """A date and time from a datetime-local field (in the service's zone), or with an offset."""
+    value = form.get(field, "").strip()
+    try:
+        if not value or len(value) > 40:
+            raise ValueError
+        at = datetime.fromisoformat(value)
+        return (at if at.tzinfo else at.replace(tzinfo=zone)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise Refused(400, f"{field}: a date and time such as 2026-01-31T08:00") from None
 
 
 def _value(param: Param, raw: str) -> Any:

@@ -58,23 +58,6 @@ def job_figures(connection: Connection, jobs: Sequence[str], since: datetime) ->
     }
 
 
-def late_steps(connection: Connection, stall_after_s: float) -> list[Any]:
-    """Steps running or stalled whose last heartbeat is older than ``stall_after_s``: oldest first."""
-    return list(
-        connection.execute(
-            text(
-                "SELECT message_id, run_id::text AS run_id, actor, queue, status, attempt, started_at, "
-                "coalesce(heartbeat_at, started_at) AS last_beat, "
-                "extract(epoch FROM now() - coalesce(heartbeat_at, started_at)) AS age_s, error "
-                "FROM jobs.steps WHERE status IN ('running', 'stalled') "
-                "AND coalesce(heartbeat_at, started_at) < now() - make_interval(secs => :after) "
-                "ORDER BY coalesce(heartbeat_at, started_at) LIMIT 200"
-            ),
-            {"after": stall_after_s},
-        ).all()
-    )
-
-
 def incidents(connection: Connection, kinds: Sequence[str], since: datetime, limit: int = 200) -> list[Any]:
     """Events of ``kinds`` since ``since``, newest first."""
     return list(

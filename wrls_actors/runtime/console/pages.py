@@ -11,7 +11,9 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dramatiq.errors import BrokerConnectionError
 from fastapi import APIRouter, Request
+from pika.exceptions import AMQPError
 from starlette.responses import Response
 
 from ..api.reads import last_runs, last_ticks, next_ticks, pauses, run_detail, runs_page, schedule_actions
@@ -26,6 +28,7 @@ from .words import cron_in_words
 logger = logging.getLogger("wrls_actors.console")
 
 PAGE_SIZE = 50
+DEAD_LETTERS_SHOWN = 200
 DAY = timedelta(hours=24)
 TICKS_SHOWN = 50
 
@@ -164,24 +167,33 @@ def router(service: Service, console: Console) -> APIRouter:
     def stalls(request: Request) -> Response:
         visitor = console.signed_in(request)
         now = datetime.now(UTC)
+        late = service.late_steps()
         with service.engine.connect() as connection:
-            late = ledger_reads.late_steps(connection, service.settings.stall_after_s)
             recent = ledger_reads.incidents(connection, ("stalled",), now - DAY)
         return console.page(
-            request, visitor, "stalls.html", late=late, recent=recent, stall_after_s=service.settings.stall_after_s
+            request, visitor, "stalls.html", late=late, recent=recent, beat_s=service.settings.heartbeat_s
         )
 
     @routes.get("/dead-letters")
     def dead_letters(request: Request) -> Response:
         visitor = console.signed_in(request)
         now = datetime.now(UTC)
+        try:
+            waiting, problem = service.dead_letters(limit=DEAD_LETTERS_SHOWN), None
+        except (AMQPError, BrokerConnectionError) as e:
+            logger.warning("dead-letter queues not readable: %s", e.__class__.__name__)
+            waiting, problem = None, "RabbitMQ did not answer: the dead-letter queues cannot be read now"
         with service.engine.connect() as connection:
             recent = ledger_reads.incidents(connection, ledger_reads.DEAD_LETTER_KINDS, now - 14 * DAY)
-        queues, problem = _queues(service)
-        waiting = [q for q in queues if q["dead_lettered"]]
         return console.page(
-            request, visitor, "dead_letters.html", recent=recent, waiting=waiting, queues_problem=problem
+            request, visitor, "dead_letters.html", waiting=waiting, recent=recent, waiting_problem=problem
         )
+
+    @routes.get("/workers")
+    def workers(request: Request) -> Response:
+        visitor = console.signed_in(request)
+        found = service.workers()
+        return console.page(request, visitor, "workers.html", workers=found, beat_s=service.settings.heartbeat_s)
 
     return routes
 
