@@ -103,9 +103,7 @@ def test_backfill_runs_exactly_the_ticks_that_never_ran_and_twice_starts_nothing
         "jo@ops",
         "the broker was down",
     )
-    assert event.detail == (
-        f"backfill of [{t[0].isoformat()}, {t[6].isoformat()}) by jo@ops: 3 of its 6 ticks to run"
-    )
+    assert event.detail == (f"backfill of [{t[0].isoformat()}, {t[6].isoformat()}) by jo@ops: 3 of its 6 ticks to run")
 
     again = service.backfill("pipeline", since=t[0], until=t[6], operator="jo@ops", reason="once more")
 
