@@ -59,6 +59,15 @@ class ApiClient:
         answer: dict[str, Any] = self._call("POST", f"/api/v1/schedules/{quote(schedule, safe='')}/backfill", body)
         return answer
 
+    def dead_letters(self, limit: int) -> dict[str, Any]:
+        return dict(self._call("GET", f"/api/v1/dead-letters?{urlencode({'limit': limit})}"))
+
+    def replay(self, message_id: str, reason: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"/api/v1/dead-letters/{quote(message_id, safe='')}/replay", {"reason": reason}))
+
+    def workers(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/api/v1/workers")["workers"])
+
     def runs(self, job: str | None, limit: int) -> list[dict[str, Any]]:
         query = {"limit": limit, **({"job": job} if job else {})}
         return list(self._call("GET", f"/api/v1/runs?{urlencode(query)}")["runs"])

@@ -4,8 +4,8 @@ Exit codes: 0 done; 1 failed; 2 bad usage or configuration (a job parameter
 it does not declare, or of the wrong type); 3 the broker or the database could
 not be reached; 4 refused (unknown job, already running, a run to cancel
 that is not running or to retry that has not failed, a schedule already paused
-or not paused, or one that cannot be backfilled now). A backfill's bad range
-exits 2.
+or not paused, one that cannot be backfilled now, a dead letter not found, replayed before,
+or whose run moved on). A backfill's bad range exits 2.
 """
 
 from __future__ import annotations
@@ -96,6 +96,12 @@ def parser() -> argparse.ArgumentParser:
         "--until", required=True, type=_moment, help="the end (excluded, not in the future): ISO 8601 with a time zone"
     )
     backfill.add_argument("--reason", required=True, help="why (kept in the ledger with who backfilled it)")
+    dead = sub.add_parser("dead-letters", help="the messages in every dead-letter queue, with the ledger's reason")
+    dead.add_argument("--limit", type=int, default=200, help="at most this many (1 to 1000, default 200)")
+    replay = sub.add_parser("replay", help="replay a dead letter, once: back to its queue, its failed run taking it")
+    replay.add_argument("message_id")
+    replay.add_argument("--reason", required=True, help="why (kept in the ledger with who replayed it)")
+    sub.add_parser("workers", help="worker processes and their last heartbeat")
     runs = sub.add_parser("runs", help="recent runs with status, counts and failures")
     runs.add_argument("--job", help="only this job")
     runs.add_argument("--limit", type=int, default=20)
@@ -340,6 +346,54 @@ def cmd_backfill(service, args) -> int:
     return OK
 
 
+def cmd_dead_letters(service, args) -> int:
+    if not 1 <= args.limit <= 1000:
+        raise ConfigurationError(f"--limit must be 1 to 1000, got {args.limit}")
+    if service.settings.embedded:
+        answer = ApiClient(service.settings).dead_letters(args.limit)
+        letters, depths, truncated = answer["dead_letters"], answer["depths"], answer["truncated"]
+    else:
+        found = service.dead_letters(limit=args.limit)
+        letters = [dataclasses.asdict(letter) for letter in found.letters]
+        depths, truncated = found.depths, found.truncated
+    print(f"{'message id':36}  {'queue':16} {'actor':36} {'dead-lettered (UTC)':19}  reason")
+    for letter in letters:
+        when = letter["dead_lettered_at"]
+        if isinstance(when, str):
+            when = datetime.fromisoformat(when)
+        shown = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if when else "-"
+        reason = (letter["reason"] or "-") + (" (replayed before)" if letter["replayed_at"] else "")
+        print(
+            f"{letter['message_id'] or '-':36}  {letter['queue']:16} {letter['actor'] or '-':36} {shown:19}  {reason}"
+        )
+    total = sum(depths.values())
+    print(f"{total} dead letters" + (f", the first {len(letters)} listed" if truncated else ""))
+    return OK
+
+
+def cmd_replay(service, args) -> int:
+    reason, message_id = _reason(args.reason), args.message_id
+    replayed = _act(
+        service,
+        lambda api: api.replay(message_id, reason),
+        lambda: dataclasses.asdict(service.replay(message_id, operator=_operator(), reason=reason)),
+    )
+    run = f" (run {replayed['run_id']})" if replayed["run_id"] else ""
+    print(f"message {message_id} of {replayed['actor']} replayed to {replayed['queue']}{run}")
+    return OK
+
+
+def cmd_workers(service, args) -> int:
+    if service.settings.embedded:
+        found = ApiClient(service.settings).workers()
+    else:
+        found = [dataclasses.asdict(w) for w in service.workers()]
+    print(f"{'worker':40} {'state':8} {'heartbeat':>10}  queues")
+    for w in found:
+        print(f"{w['worker_id']:40} {w['state']:8} {w['heartbeat_age_s']:>9.1f}s  {' '.join(w['queues'])}")
+    return OK
+
+
 RUNS_QUERY = (
     "SELECT run_id, job, trigger, status, started_at, finished_at, counts, children_failed, "
     f"{CHILDREN_CANCELLED} AS children_cancelled, error, note "
@@ -535,6 +589,9 @@ COMMANDS = {
     "resume": cmd_resume,
     "backfill": cmd_backfill,
     "runs": cmd_runs,
+    "dead-letters": cmd_dead_letters,
+    "replay": cmd_replay,
+    "workers": cmd_workers,
     "schedule": cmd_schedule,
     "db": cmd_db,
     "user": cmd_user,

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from tests.support import services as svc
 from tests.support.api import TEST_API_SECRET
 from tests.support.helpers import query, wait_run_ended, wait_worker_ready
 from wrls_actors.runtime.api.auth import mint
@@ -144,3 +145,49 @@ def test_backfill_starts_the_ranges_ticks_that_never_ran_and_refuses_a_bad_range
     [run] = query(service, "SELECT run_id::text, trigger, nominal_time FROM jobs.runs")
     assert (run.run_id, run.trigger, run.nominal_time) == (run_id, "schedule", minute - timedelta(minutes=4))
     assert httpx.post(f"{api.base}/api/v1/schedules/pipeline/backfill", json=body).status_code == 401
+
+
+def test_dead_letters_are_listed_and_replayed_once_and_workers_shown(api_and_worker, service):
+    with service.engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO test_broken (what) VALUES ('step')")
+    run_id = service.trigger("fixable")
+    assert wait_run_ended(service, run_id).status == "failed"
+    with api_and_worker.client() as client:
+        listed = svc.wait_for(lambda: client.get("/api/v1/dead-letters").json()["dead_letters"], what="a dead letter")
+        [letter] = listed
+        assert (letter["queue"], letter["actor"], letter["run_id"], letter["status"]) == (
+            "short",
+            "fixable.check",
+            run_id,
+            "failed",
+        )
+        path = f"/api/v1/dead-letters/{letter['message_id']}/replay"
+        assert client.post(path, json={"reason": " "}).status_code == 422
+        assert httpx.post(f"{api_and_worker.base}{path}", json={"reason": "x"}).status_code == 401
+        assert client.post("/api/v1/dead-letters/nothing-here/replay", json={"reason": "x"}).status_code == 404
+        with service.engine.begin() as connection:
+            connection.exec_driver_sql("DELETE FROM test_broken")
+
+        replayed = client.post(path, json={"reason": "input fixed"})
+
+        assert replayed.status_code == 202, replayed.text
+        assert replayed.json() == {
+            "message_id": letter["message_id"],
+            "queue": "short",
+            "actor": "fixable.check",
+            "run_id": run_id,
+        }
+        assert wait_run_ended(service, run_id).status == "succeeded"
+        again = client.post(path, json={"reason": "again"})
+        assert again.status_code == 409 and "replayed once" in again.json()["message"]
+        [event] = query(service, "SELECT operator, reason FROM jobs.events WHERE kind = 'replayed'")
+        assert tuple(event) == ("tests", "input fixed")
+        assert client.get("/api/v1/dead-letters").json() == {
+            "dead_letters": [],
+            "depths": {"control": 0, "long": 0, "schedule": 0, "short": 0},
+            "truncated": False,
+        }
+
+        [worker] = client.get("/api/v1/workers").json()["workers"]
+        assert worker["state"] == "alive" and "short" in worker["queues"]
+        assert client.get("/api/v1/stalls").json() == {"steps": []}

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Body, Path, Request
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from ..backfills import MAX_SPAN, MAX_TICKS, BackfillRefused, BadBackfillRange
+from ..dead_letters import AlreadyReplayed, NoSuchDeadLetter, NotReplayable
 from ..errors import AlreadyRunning, NoSuchRun, NotRunning
 from ..pauses import PauseConflict, UnknownSchedule
 from ..retries import NotRetryable
@@ -86,6 +87,18 @@ class Cancelled(BaseModel):
     run_id: str
     status: str = "cancelled"
     children_cancelled: int = Field(description="Fan-out children not started, which never will be.")
+
+
+class ReplayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, REASON]
+
+
+class ReplayAccepted(BaseModel):
+    message_id: str
+    queue: str = Field(description="Where it was published again.")
+    actor: str
+    run_id: str | None = Field(description="Its run, which takes it again (reopened if it had failed there).")
 
 
 def router(service: Service) -> APIRouter:
@@ -207,5 +220,30 @@ def router(service: Service) -> APIRouter:
         except BackfillRefused as e:
             raise ApiError(409, str(e)) from None
         return Backfilled(schedule=name, run_ids=done.run_ids, queued=done.queued, ticks=done.ticks)
+
+    @routes.post(
+        "/dead-letters/{message_id}/replay",
+        status_code=202,
+        response_model=ReplayAccepted,
+        responses=documented(
+            not_found="No dead letter of that id",
+            conflict="It was replayed before, or it could not run if replayed (its run moved on)",
+        ),
+        summary="Replay a dead letter, once: back to its queue, its failed run or fan-in taking it again",
+    )
+    def replay_dead_letter(
+        request: Request,
+        message_id: Annotated[str, Path(max_length=200)],
+        body: Annotated[ReplayRequest, Body()],
+    ) -> ReplayAccepted:
+        try:
+            replayed = service.replay(message_id, operator=request.state.operator, reason=body.reason.strip())
+        except NoSuchDeadLetter as e:
+            raise ApiError(404, str(e)) from None
+        except (AlreadyReplayed, NotReplayable) as e:
+            raise ApiError(409, str(e)) from None
+        return ReplayAccepted(
+            message_id=replayed.message_id, queue=replayed.queue, actor=replayed.actor, run_id=replayed.run_id
+        )
 
     return routes

@@ -6,6 +6,7 @@ ledger's blocking reads and the broker's publish belong.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -16,9 +17,13 @@ from pydantic import BeforeValidator
 from ..errors import AlreadyRunning, BadMessage, KeyReused, UnknownJob
 from ..service import Service
 from .models import (
+    DeadLetter,
+    DeadLetterList,
     FieldProblem,
     JobInfo,
     JobList,
+    LateStep,
+    LateStepList,
     ParamInfo,
     RunDetail,
     RunPage,
@@ -29,6 +34,8 @@ from .models import (
     StartRequest,
     StepInfo,
     Trigger,
+    WorkerInfo,
+    WorkerList,
     not_a_number,
 )
 from .problems import ApiError, documented, run_id_or_404
@@ -222,5 +229,38 @@ def router(service: Service) -> APIRouter:
                     )
                 )
         return ScheduleList(schedules=schedules)
+
+    @routes.get(
+        "/dead-letters",
+        response_model=DeadLetterList,
+        responses=documented(),
+        summary="The messages in every queue's dead-letter queue, with the ledger's reason",
+        description="Read without taking any away or changing their order.",
+    )
+    def list_dead_letters(limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> DeadLetterList:
+        found = service.dead_letters(limit=limit)
+        return DeadLetterList(
+            dead_letters=[DeadLetter(**dataclasses.asdict(letter)) for letter in found.letters],
+            depths=found.depths,
+            truncated=found.truncated,
+        )
+
+    @routes.get(
+        "/workers",
+        response_model=WorkerList,
+        responses=documented(),
+        summary="Worker processes and their last heartbeat: alive, gone, or stopped within a day",
+    )
+    def list_workers() -> WorkerList:
+        return WorkerList(workers=[WorkerInfo(**dataclasses.asdict(w)) for w in service.workers()])
+
+    @routes.get(
+        "/stalls",
+        response_model=LateStepList,
+        responses=documented(),
+        summary="Steps stalled or past their heartbeat, oldest first, with their age and worker",
+    )
+    def list_stalls(limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> LateStepList:
+        return LateStepList(steps=[LateStep(**dataclasses.asdict(s)) for s in service.late_steps(limit=limit)])
 
     return routes
