@@ -165,7 +165,7 @@ def test_a_paused_schedule_is_not_backfilled_and_its_queued_ticks_wait_for_its_r
     assert (result.outcome, ticks(service)[t[1]].run_id) == ("backfilled", result.run_id)
 
 
-@pytest.mark.schedules("pipeline,unbuilt")
+@pytest.mark.schedules("pipeline,unbuilt,pulse")
 def test_a_backfill_refuses_a_range_it_cannot_run_and_records_nothing(service):
     now = datetime.now(UTC)
 
@@ -180,9 +180,11 @@ def test_a_backfill_refuses_a_range_it_cannot_run_and_records_nothing(service):
     refused(datetime(2026, 1, 1), now, "since", "needs a time zone")
     refused(now - timedelta(hours=1), now.replace(tzinfo=None), "until", "needs a time zone")
     refused(datetime(1969, 12, 31, tzinfo=UTC), datetime(1970, 1, 2, tzinfo=UTC), "since", "before 1970")
-    refused(now - timedelta(days=367), now, "range", "over 366 days")
+    refused(now - timedelta(days=93), now, "range", "over 92 days")
     # An every-minute schedule: one tick more than a backfill takes.
     refused(now - timedelta(minutes=MAX_TICKS + 1), now, "range", f"holds {MAX_TICKS + 1} ticks")
+    # An every-15-s schedule: refused before its ticks are listed.
+    refused(now - timedelta(days=1), now, "range", "holds over 1000 ticks of pulse", name="pulse")
     with pytest.raises(UnknownSchedule):
         service.backfill("nothing", since=now - timedelta(hours=1), until=now, operator="ops", reason="x")
     with pytest.raises(BackfillRefused, match="switched off"):

@@ -42,6 +42,7 @@ ROUTES = {
     ("POST", "/api/v1/runs/{run_id}/retry"),
     ("POST", "/api/v1/schedules/{name}/pause"),
     ("POST", "/api/v1/schedules/{name}/resume"),
+    ("POST", "/api/v1/schedules/{name}/backfill"),
     ("GET", "/api/v1/dead-letters"),
     ("POST", "/api/v1/dead-letters/{message_id}/replay"),
     ("GET", "/api/v1/workers"),
@@ -65,6 +66,7 @@ EDGE_MOMENTS = (
     "9999-12-31T23:59:59.999999Z",
     "1969-12-31T23:59:59.999999+23:59",
 )
+SCHEDULES_ENABLED = "pipeline,noop,gate"
 JOBS_NAMED = sorted({job for job, _ in SEED_RUNS} | {"noop", "pipeline", "slow", "fan-strict"})
 
 
@@ -98,7 +100,7 @@ def _wait_ended(api: Api, run_ids: list[str]) -> None:
 def live_api(template_db, tmp_path_factory, request):
     failed_before = request.session.testsfailed
     with fresh_database(template_db) as database, fresh_vhost() as vhost:
-        env = process_env(database, vhost, schedules="pipeline,noop,gate")
+        env = process_env(database, vhost, schedules=SCHEDULES_ENABLED)
         with process_starter(
             env, tmp_path_factory.mktemp("fuzz"), lambda: request.session.testsfailed > failed_before
         ) as processes:
@@ -140,10 +142,11 @@ def api_schema(live_api):
             "seed": 14,
             "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
             "checks": {name: {"enabled": False} for name in DISABLED_CHECKS},
-            # Half the cases name a real job or run: the other half would only ever reach the 404.
+            # Half the cases name a real job, run or schedule: the other half would only ever reach the 404.
             # Some bounds go too: moments at the ends of what Python's datetime holds.
             "dictionaries": {
                 "jobs": {"values": [*JOBS_NAMED, "unbuilt"]},
+                "schedules": {"values": [*SCHEDULES_ENABLED.split(","), "unbuilt", "long-step"]},
                 "runs": {"values": [*runs, *_spellings(runs[0])]},
                 "moments": {"values": list(EDGE_MOMENTS)},
                 "cursors": {"values": cursors},
@@ -152,6 +155,7 @@ def api_schema(live_api):
             "parameters": {
                 "path.job": {"dictionary": "jobs", "probability": 0.5},
                 "path.run_id": {"dictionary": "runs", "probability": 0.5},
+                "path.name": {"dictionary": "schedules", "probability": 0.5},
                 "path.message_id": {"dictionary": "letters", "probability": 0.5},
                 "query.since": {"dictionary": "moments", "probability": 0.2},
                 "query.until": {"dictionary": "moments", "probability": 0.2},

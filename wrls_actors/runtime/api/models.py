@@ -110,7 +110,9 @@ class ScheduleInfo(BaseModel):
     enabled: bool
     paused: Pause | None = Field(description="Who paused it, when and why; null when it is not paused.")
     title: str
-    actions: list[Action] = Field(description="The operators' last 10 actions on it (paused, resumed), newest first.")
+    actions: list[Action] = Field(
+        description="The operators' last 10 actions on it (paused, resumed, backfilled), newest first."
+    )
     last_ticks: list[Tick]
     next_ticks: list[datetime]
 
