@@ -73,6 +73,16 @@ def test_trigger_reads_parameters_as_declared_and_refuses_others_with_exit_2(ser
     assert listing.returncode == 0 and "    n (integer, default 5): how many children" in listing.stdout
 
 
+def test_trigger_records_who_started_the_run_and_the_reason_given(service, env):
+    assert cli(env, "trigger", "pipeline", "--reason", "   ").returncode == 2
+    started = cli(env, "trigger", "pipeline", "--reason", "asked for by billing")
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip()
+    [event] = query(service, "SELECT kind, run_id::text, operator, reason FROM jobs.events")
+    assert (event.kind, event.run_id, event.reason) == ("run-triggered", run_id, "asked for by billing")
+    assert event.operator.startswith("cli:")
+
+
 def test_unreachable_database_gives_exit_code_3(env):
     result = cli({**env, "WRLS_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"}, "runs")
     assert result.returncode == 3 and "database unreachable" in result.stderr
