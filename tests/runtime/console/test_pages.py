@@ -164,3 +164,13 @@ def test_the_workers_page_shows_each_worker_process_and_its_heartbeat(operator, 
     row = re.search(r'<td class="mono">([^<]+:\d+)</td><td><span class="status s-alive">alive</span>', page)
     assert row, page[-3000:]
     assert "short" in page and "long" in page
+
+
+def test_a_browser_gets_a_page_for_a_route_that_does_not_exist_and_a_script_still_gets_json(console):
+    page = httpx.get(f"{console.base}/nothing/here", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "no such route" in page.text and "default-src 'none'" in page.headers["content-security-policy"]
+    script = httpx.get(f"{console.base}/nothing/here")
+    assert script.status_code == 404 and script.json()["statusCode"] == 404
+    api = httpx.get(f"{console.base}/api/v1/nothing", headers={"Accept": "text/html"})
+    assert api.headers["content-type"].startswith("application/json")
