@@ -137,7 +137,8 @@ def _take_off_fan_in_counts(connection: Connection, run_id: str) -> None:
         text("SELECT counts FROM jobs.barriers WHERE run_id = CAST(:r AS uuid)"), {"r": run_id}
     ):
         for key, value in (counts or {}).items():
-            totals[key] = totals.get(key, 0) - float(value)
+            # Whole counts stay whole: a float here would turn the run's 5 into 5.0 once added back.
+            totals[key] = totals.get(key, 0) - (value if isinstance(value, int | float) else float(value))
     if totals:
         connection.execute(
             text(
