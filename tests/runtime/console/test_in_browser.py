@@ -207,8 +207,9 @@ def test_pausing_a_schedule_makes_its_next_tick_paused(console, service, process
     page.goto("/schedules/noop")
     sign_in(page, OPERATOR)
 
-    page.get_by_label("Reason (kept in the ledger with your name)").fill("the no-op is noisy today")
-    page.get_by_role("button", name="Pause").click()
+    pause = page.get_by_role("form", name="Pause or resume")
+    pause.get_by_label("Reason (kept in the ledger with your name)").fill("the no-op is noisy today")
+    pause.get_by_role("button", name="Pause").click()
     page.wait_for_url("**/schedules/noop")
     paused_at = scalar(service, "SELECT at FROM jobs.events WHERE kind = 'schedule-paused' AND schedule = 'noop'")
     assert paused_at is not None
