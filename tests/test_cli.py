@@ -183,7 +183,7 @@ def test_make_run_with_nothing_configured_runs_embedded_and_stops_cleanly_on_ctr
         # The console is served too, to this machine's local operator with no sign-in (no secret).
         console = f"http://127.0.0.1:{env['WRLS_API_PORT']}"
         overview = urllib.request.urlopen(f"{console}/", timeout=10).read().decode()
-        assert "local <span class=\"role\">(operator)</span>" in overview and "licence-import-licence" in overview
+        assert 'local <span class="role">(operator)</span>' in overview and "licence-import-licence" in overview
         runs = urllib.request.urlopen(f"{console}/runs?job=licence-import-licence", timeout=10).read().decode()
         assert f'href="/runs/{run_id}"' in runs
         first_lines = [
