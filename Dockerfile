@@ -19,8 +19,11 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && rm /tmp/requirements.txt
 
 COPY wrls_actors ./wrls_actors
-RUN pip install --no-deps . \
-    && rm -rf build wrls_actors.egg-info \
+# The console's pinned browser assets (htmx), checked against their hashes: not in git.
+COPY scripts/assets.py ./scripts/assets.py
+RUN python scripts/assets.py \
+    && pip install --no-deps . \
+    && rm -rf build wrls_actors.egg-info scripts \
     && useradd --system --create-home --uid 10001 wrls
 
 USER wrls

@@ -22,12 +22,14 @@ $(VENV)/bin/python:
 
 $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PIP) -e .
+	$(PY) scripts/assets.py
 	rm -f $(VENV)/.installed-run-*
 	touch $@
 
 # The test install holds everything the run install does.
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PIP) -e '.[test,lint]'
+	$(PY) scripts/assets.py
 	rm -f $(VENV)/.installed-*
 	touch $@ $(RUN_STAMP)
 

@@ -13,6 +13,9 @@ from tests.support.processes import SAMPLE_APP, Process
 from tests.support.sample_app import build, prepare_database
 from wrls_actors.model import create_missing
 
+# The browser and its pages (tests/support/browser.py), for every test that asks for them.
+pytest_plugins = ["tests.support.browser"]
+
 
 @pytest.fixture(scope="session")
 def template_db():

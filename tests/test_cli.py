@@ -73,6 +73,16 @@ def test_trigger_reads_parameters_as_declared_and_refuses_others_with_exit_2(ser
     assert listing.returncode == 0 and "    n (integer, default 5): how many children" in listing.stdout
 
 
+def test_trigger_records_who_started_the_run_and_the_reason_given(service, env):
+    assert cli(env, "trigger", "pipeline", "--reason", "   ").returncode == 2
+    started = cli(env, "trigger", "pipeline", "--reason", "asked for by billing")
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip()
+    [event] = query(service, "SELECT kind, run_id::text, operator, reason FROM jobs.events")
+    assert (event.kind, event.run_id, event.reason) == ("run-triggered", run_id, "asked for by billing")
+    assert event.operator.startswith("cli:")
+
+
 def test_unreachable_database_gives_exit_code_3(env):
     result = cli({**env, "WRLS_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"}, "runs")
     assert result.returncode == 3 and "database unreachable" in result.stderr
@@ -170,6 +180,12 @@ def test_make_run_with_nothing_configured_runs_embedded_and_stops_cleanly_on_ctr
         assert refused.returncode == 2 and "missing parameter licence" in refused.stderr
         unknown = subprocess.run([*second, "trigger", "no-such-job"], env=env, cwd=ROOT, capture_output=True, text=True)
         assert unknown.returncode == 4
+        # The console is served too, to this machine's local operator with no sign-in (no secret).
+        console = f"http://127.0.0.1:{env['WRLS_API_PORT']}"
+        overview = urllib.request.urlopen(f"{console}/", timeout=10).read().decode()
+        assert 'local <span class="role">(operator)</span>' in overview and "licence-import-licence" in overview
+        runs = urllib.request.urlopen(f"{console}/runs?job=licence-import-licence", timeout=10).read().decode()
+        assert f'href="/runs/{run_id}"' in runs
         first_lines = [
             line for line in (tmp_path / "run.log").read_text().splitlines() if " WARNING " in line or " INFO " in line
         ]

@@ -7,7 +7,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = ROOT / "wrls_actors" / "runtime"
 TESTS = ROOT / "tests" / "runtime"
 # Subpackages of the runtime whose modules are mapped as `<package>/<module>.py`, their tests in tests/runtime/<package>/.
-PACKAGES = ("api",)
+PACKAGES = ("api", "console")
 SECTION = "### Where a runtime module's tests are"
 ROW = re.compile(r"^\| `(?P<module>(?:(?:" + "|".join(PACKAGES) + r")/)?\w+)\.py` \| (?P<tests>.+) \|$")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -31,8 +32,9 @@ class ApiClient:
         self.secret = settings.api_jwt_secret
         self.prefix = settings.prefix
 
-    def start(self, job: str, params: dict[str, Any], force: bool) -> str:
-        answer = self._call("POST", f"/api/v1/jobs/{quote(job, safe='')}/runs", {"params": params, "force": force})
+    def start(self, job: str, params: dict[str, Any], force: bool, reason: str | None = None) -> str:
+        body = {"params": params, "force": force, **({"reason": reason} if reason else {})}
+        answer = self._call("POST", f"/api/v1/jobs/{quote(job, safe='')}/runs", body)
         return str(answer["run_id"])
 
     def cancel(self, run_id: str, reason: str) -> int:
@@ -51,6 +53,20 @@ class ApiClient:
         body = {"reason": reason, "catch_up": catch_up}
         answer = self._call("POST", f"/api/v1/schedules/{quote(schedule, safe='')}/resume", body)
         return answer.get("run_id")
+
+    def backfill(self, schedule: str, since: datetime, until: datetime, reason: str) -> dict[str, Any]:
+        body = {"since": since.isoformat(), "until": until.isoformat(), "reason": reason}
+        answer: dict[str, Any] = self._call("POST", f"/api/v1/schedules/{quote(schedule, safe='')}/backfill", body)
+        return answer
+
+    def dead_letters(self, limit: int) -> dict[str, Any]:
+        return dict(self._call("GET", f"/api/v1/dead-letters?{urlencode({'limit': limit})}"))
+
+    def replay(self, message_id: str, reason: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"/api/v1/dead-letters/{quote(message_id, safe='')}/replay", {"reason": reason}))
+
+    def workers(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/api/v1/workers")["workers"])
 
     def runs(self, job: str | None, limit: int) -> list[dict[str, Any]]:
         query = {"limit": limit, **({"job": job} if job else {})}

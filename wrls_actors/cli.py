@@ -4,7 +4,8 @@ Exit codes: 0 done; 1 failed; 2 bad usage or configuration (a job parameter
 it does not declare, or of the wrong type); 3 the broker or the database could
 not be reached; 4 refused (unknown job, already running, a run to cancel
 that is not running or to retry that has not failed, a schedule already paused
-or not paused).
+or not paused, one that cannot be backfilled now, a dead letter not found, replayed before,
+or whose run moved on). A backfill's bad range exits 2.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def parser() -> argparse.ArgumentParser:
         "Repeat for more",
     )
     trigger.add_argument("--force", action="store_true", help="start even if the job is already running")
+    trigger.add_argument("--reason", help="why (optional; kept in the ledger with who started it)")
     cancel = sub.add_parser("cancel", help="cancel a running run: the step at work finishes, nothing after it starts")
     cancel.add_argument("run_id")
     cancel.add_argument("--reason", required=True, help="why (kept in the ledger with who cancelled)")
@@ -83,6 +85,23 @@ def parser() -> argparse.ArgumentParser:
     resume.add_argument("schedule")
     resume.add_argument("--reason", required=True, help="why (kept in the ledger with who resumed it)")
     resume.add_argument("--catch-up", action="store_true", help="start the job once for the latest paused tick")
+    backfill = sub.add_parser(
+        "backfill", help="run a schedule's ticks of a past range that never ran (missing, missed or paused)"
+    )
+    backfill.add_argument("schedule")
+    backfill.add_argument(
+        "--since", required=True, type=_moment, help="the first nominal time (included): ISO 8601 with a time zone"
+    )
+    backfill.add_argument(
+        "--until", required=True, type=_moment, help="the end (excluded, not in the future): ISO 8601 with a time zone"
+    )
+    backfill.add_argument("--reason", required=True, help="why (kept in the ledger with who backfilled it)")
+    dead = sub.add_parser("dead-letters", help="the messages in every dead-letter queue, with the ledger's reason")
+    dead.add_argument("--limit", type=int, default=200, help="at most this many (1 to 1000, default 200)")
+    replay = sub.add_parser("replay", help="replay a dead letter, once: back to its queue, its failed run taking it")
+    replay.add_argument("message_id")
+    replay.add_argument("--reason", required=True, help="why (kept in the ledger with who replayed it)")
+    sub.add_parser("workers", help="worker processes and their last heartbeat")
     runs = sub.add_parser("runs", help="recent runs with status, counts and failures")
     runs.add_argument("--job", help="only this job")
     runs.add_argument("--limit", type=int, default=20)
@@ -123,6 +142,16 @@ def parser() -> argparse.ArgumentParser:
         help="read the outer zip's password from the first line of standard input (default: WRLS_NALD_ZIP_PASSWORD)",
     )
     return p
+
+
+def _moment(given: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(given)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{given!r} is not an ISO 8601 date and time (2026-01-31T08:00:00Z)") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{given!r} needs a time zone (2026-01-31T08:00:00Z, or +01:00)")
+    return moment
 
 
 class _RefusedPassword(argparse.Action):
@@ -212,11 +241,12 @@ def cmd_trigger(service, args) -> int:
     job = service.jobs.get(args.job)
     # An unknown job is refused by trigger itself (exit 4), whatever its parameters.
     params = params_from_text(job.name, job.params, args.param) if job else {}
+    reason = None if args.reason is None else _reason(args.reason)
     try:
         if service.settings.embedded:
-            run_id = ApiClient(service.settings).start(args.job, params, args.force)
+            run_id = ApiClient(service.settings).start(args.job, params, args.force, reason)
         else:
-            run_id = service.trigger(args.job, params, force=args.force)
+            run_id = service.trigger(args.job, params, force=args.force, operator=_operator(), reason=reason)
     except Exception as e:
         if isinstance(e, (BadMessage, JobRefused, ConfigurationError, OperationalError)):
             raise
@@ -286,6 +316,81 @@ def cmd_resume(service, args) -> int:
         lambda: service.resume(name, operator=_operator(), reason=reason, catch_up=catch_up),
     )
     print(f"schedule {name} resumed" + (f"; caught up with run {run_id}" if run_id else ""))
+    return OK
+
+
+def cmd_backfill(service, args) -> int:
+    from .runtime.backfills import BadBackfillRange
+
+    reason, name, since, until = _reason(args.reason), args.schedule, args.since, args.until
+    try:
+        done = _act(
+            service,
+            lambda api: api.backfill(name, since, until, reason),
+            lambda: dataclasses.asdict(
+                service.backfill(name, since=since, until=until, operator=_operator(), reason=reason)
+            ),
+        )
+    except BadBackfillRange as e:
+        raise ConfigurationError(str(e)) from None
+    run_ids, queued = done["run_ids"], done["queued"]
+    if not run_ids and not queued:
+        print(f"schedule {name}: every tick of the range ran already; nothing to backfill")
+        return OK
+    print(
+        f"schedule {name}: {len(run_ids) + len(queued)} ticks backfilled: {len(run_ids)} started now"
+        + (f", {len(queued)} queued (the scheduler starts each when the job is not running)" if queued else "")
+    )
+    for run_id in run_ids:
+        print(run_id)
+    return OK
+
+
+def cmd_dead_letters(service, args) -> int:
+    if not 1 <= args.limit <= 1000:
+        raise ConfigurationError(f"--limit must be 1 to 1000, got {args.limit}")
+    if service.settings.embedded:
+        answer = ApiClient(service.settings).dead_letters(args.limit)
+        letters, depths, truncated = answer["dead_letters"], answer["depths"], answer["truncated"]
+    else:
+        found = service.dead_letters(limit=args.limit)
+        letters = [dataclasses.asdict(letter) for letter in found.letters]
+        depths, truncated = found.depths, found.truncated
+    print(f"{'message id':36}  {'queue':16} {'actor':36} {'dead-lettered (UTC)':19}  reason")
+    for letter in letters:
+        when = letter["dead_lettered_at"]
+        if isinstance(when, str):
+            when = datetime.fromisoformat(when)
+        shown = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if when else "-"
+        reason = (letter["reason"] or "-") + (" (replayed before)" if letter["replayed_at"] else "")
+        print(
+            f"{letter['message_id'] or '-':36}  {letter['queue']:16} {letter['actor'] or '-':36} {shown:19}  {reason}"
+        )
+    total = sum(depths.values())
+    print(f"{total} dead letters" + (f", the first {len(letters)} listed" if truncated else ""))
+    return OK
+
+
+def cmd_replay(service, args) -> int:
+    reason, message_id = _reason(args.reason), args.message_id
+    replayed = _act(
+        service,
+        lambda api: api.replay(message_id, reason),
+        lambda: dataclasses.asdict(service.replay(message_id, operator=_operator(), reason=reason)),
+    )
+    run = f" (run {replayed['run_id']})" if replayed["run_id"] else ""
+    print(f"message {message_id} of {replayed['actor']} replayed to {replayed['queue']}{run}")
+    return OK
+
+
+def cmd_workers(service, args) -> int:
+    if service.settings.embedded:
+        found = ApiClient(service.settings).workers()
+    else:
+        found = [dataclasses.asdict(w) for w in service.workers()]
+    print(f"{'worker':40} {'state':8} {'heartbeat':>10}  queues")
+    for w in found:
+        print(f"{w['worker_id']:40} {w['state']:8} {w['heartbeat_age_s']:>9.1f}s  {' '.join(w['queues'])}")
     return OK
 
 
@@ -482,7 +587,11 @@ COMMANDS = {
     "retry": cmd_retry,
     "pause": cmd_pause,
     "resume": cmd_resume,
+    "backfill": cmd_backfill,
     "runs": cmd_runs,
+    "dead-letters": cmd_dead_letters,
+    "replay": cmd_replay,
+    "workers": cmd_workers,
     "schedule": cmd_schedule,
     "db": cmd_db,
     "user": cmd_user,

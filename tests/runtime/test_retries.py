@@ -39,6 +39,8 @@ def test_only_the_failed_children_run_again_and_the_run_completes(service, proce
     assert (run.status, run.error, run.children_failed) == ("succeeded", None, 0)
     # Every child once in the counts, as if it had all gone well the first time.
     assert run.counts == {"records": 1, "each_queued": 5, "children_ok": 5}
+    # Whole numbers, not 5.0 (== would not tell them apart): the pages and the API show them as stored.
+    assert all(type(v) is int for v in run.counts.values()), run.counts
     # The children that had succeeded did not run again; the failed ones ran twice.
     assert [attempts(service, f"each:{i}") for i in range(5)] == [1, 2, 1, 2, 1]
     items = [

@@ -1,8 +1,11 @@
 """Jobs as pipelines, end to end: real worker process, RabbitMQ and PostgreSQL."""
 
+import pytest
+
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
 from tests.support.services import wait_for
 from wrls_actors.runtime import LedgerView
+from wrls_actors.runtime.errors import AlreadyRunning
 
 
 def test_steps_run_in_order_and_the_run_succeeds(service, processes, vhost):
@@ -161,3 +164,21 @@ def test_a_permanent_error_fails_the_step_at_once_without_retries(service, proce
     assert scalar(service, "SELECT count(*) FROM test_attempts WHERE step = 'read'") == 1
     service.ledger.flush()
     assert scalar(service, "SELECT status FROM jobs.steps WHERE actor = 'bad-input.read'") == "failed"
+
+
+def test_an_operators_start_records_who_and_why_with_the_run_and_a_refused_one_records_nothing(service):
+    run_id = service.trigger("long-step", {"seconds": 30}, operator="jo@ops", reason="the import was late")
+    untold = service.trigger("pipeline", operator="cli:jo")
+    service.trigger("noop")  # a start by no person (a message's, a schedule's path): no event
+
+    with pytest.raises(AlreadyRunning):
+        service.trigger("long-step", {"seconds": 30}, operator="jo@ops", reason="again")
+
+    events = query(service, "SELECT kind, job, run_id::text, operator, reason, detail FROM jobs.events ORDER BY id")
+    assert [tuple(e) for e in events] == [
+        ("run-triggered", "long-step", run_id, "jo@ops", "the import was late", "started by jo@ops (cli)"),
+        ("run-triggered", "pipeline", untold, "cli:jo", None, "started by cli:jo (cli)"),
+    ]
+    forced = service.trigger("long-step", {"seconds": 1}, force=True, trigger="http", operator="jo@ops")
+    [event] = query(service, "SELECT detail FROM jobs.events WHERE run_id = :r", r=forced)
+    assert event.detail == "started by jo@ops (http), forced"

@@ -24,3 +24,23 @@ def test_a_step_whose_worker_dies_is_found_stalled_by_the_sweep(service, process
         what="the sweep to find the stall",
     )
     assert "no heartbeat" in stalled[0].error
+
+
+def test_a_step_past_its_heartbeat_is_listed_late_with_its_age_and_worker(service, processes, vhost):
+    worker = processes("worker", "--queues", "long")
+    wait_worker_ready(vhost, "long")
+    run_id = service.trigger("long-step", {"seconds": 30})
+    svc.wait_for(
+        lambda: scalar(service, "SELECT count(*) FROM jobs.steps WHERE status = 'running'") == 1,
+        what="the step to be recorded running",
+    )
+    assert service.late_steps() == []
+    [on] = query(service, "SELECT worker_id FROM jobs.workers")
+
+    worker.kill(signal.SIGKILL)
+    worker.popen.wait(10)
+
+    [late] = svc.wait_for(lambda: service.late_steps(), 20, what="the step to be late")
+    assert (late.run_id, late.actor, late.queue, late.worker) == (run_id, "long-step.work", "long", on.worker_id)
+    assert late.status in ("running", "stalled")
+    assert late.age_s > 2 * service.settings.heartbeat_s

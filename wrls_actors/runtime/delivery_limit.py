@@ -19,19 +19,20 @@ from .ledger_writer import RUNNING
 from .lifecycle import Message, actor_options
 from .recording import step_event
 from .stalls import record_stall
+from .workers import identity
 
 logger = logging.getLogger(__name__)
 
 COUNT_DELIVERY = text(
     "INSERT INTO jobs.steps AS s (message_id, run_id, actor, queue, attempt, deliveries, rank, status, "
-    "  started_at, heartbeat_at, time_limit_ms) "
-    "VALUES (:message_id, :run_id, :actor, :queue, :attempt, 1, 1, 'running', now(), now(), :limit) "
+    "  started_at, heartbeat_at, time_limit_ms, worker) "
+    "VALUES (:message_id, :run_id, :actor, :queue, :attempt, 1, 1, 'running', now(), now(), :limit, :worker) "
     "ON CONFLICT (message_id) DO UPDATE SET "
     "  deliveries = CASE WHEN s.attempt = EXCLUDED.attempt AND s.status IN ('running', 'stalled') "
     "                    THEN s.deliveries + 1 ELSE greatest(s.deliveries, 1) END, "
     "  stalls = s.stalls + CASE WHEN s.attempt = EXCLUDED.attempt AND s.status = 'running' THEN 1 ELSE 0 END, "
     "  attempt = EXCLUDED.attempt, rank = 1, status = 'running', started_at = now(), "
-    "  heartbeat_at = now(), finished_at = NULL, time_limit_ms = EXCLUDED.time_limit_ms "
+    "  heartbeat_at = now(), finished_at = NULL, time_limit_ms = EXCLUDED.time_limit_ms, worker = EXCLUDED.worker "
     "RETURNING deliveries"
 )
 
@@ -75,6 +76,7 @@ class DeliveryLimit(Middleware):
                     "queue": event.queue,
                     "attempt": event.attempt,
                     "limit": actor_options(broker, message).get("time_limit"),
+                    "worker": identity(),
                 },
             ).one()
             if old is not None and old.status == "running" and old.attempt == event.attempt:

@@ -87,12 +87,29 @@ def fill_defaults(body: bytes, fields: Any) -> dict[str, Any]:
         elif not isinstance(fields[key], kind):
             raise BadMessage(f"{key} must be a JSON {'array' if kind is list else 'object'}")
     if not fields.get("message_id"):
-        fields["message_id"] = str(uuid.uuid5(_NAMESPACE, hashlib.sha256(body).hexdigest()))
+        fields["message_id"] = _derived_id(body)
     fields.setdefault("message_timestamp", int(time.time() * 1000))
     unknown = set(fields) - {"queue_name", "actor_name", "args", "kwargs", "options", "message_id", "message_timestamp"}
     if unknown:
         raise BadMessage(f"unknown fields: {', '.join(sorted(unknown))}")
     return fields
+
+
+def _derived_id(body: bytes) -> str:
+    return str(uuid.uuid5(_NAMESPACE, hashlib.sha256(body).hexdigest()))
+
+
+def message_id_of(body: bytes) -> str | None:
+    """The id a worker reads for ``body``: its own, or the one derived for a body without one; None when
+    the body is no JSON object (such a body has no id anywhere)."""
+    try:
+        fields = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(fields, dict):
+        return None
+    given = fields.get("message_id")
+    return str(given) if given else _derived_id(body)
 
 
 def step_arguments(kwargs: Mapping[str, Any], *, child: bool) -> tuple[uuid.UUID, dict[str, Any], Any]:

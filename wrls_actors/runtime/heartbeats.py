@@ -5,7 +5,9 @@ last beat and were not recorded running yet, and updates the heartbeat of
 the others. Most steps end within a beat and never need a ``running`` row:
 their final event carries their start. Every ``sweep_s`` it also marks
 stalled the steps of any process that stopped beating (stalls.py) and fires
-the barriers whose firing was lost.
+the barriers whose firing was lost. The process itself is a worker in the
+ledger (workers.py): registered when its worker boots, beating with its steps,
+marked stopped on a clean shutdown.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .ledger_writer import RUNNING, StepEvent
 from .lifecycle import Message, actor_options, utcnow
 from .recording import step_event
 from .stalls import heartbeat, sweep
+from .workers import beat, register, stopped
 
 if TYPE_CHECKING:
     from .runs import RunControl
@@ -59,15 +62,28 @@ class Heartbeats(Middleware):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.worker_id: str | None = None
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
         self._start()
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        # Dramatiq's worker keeps the queues it was given (--queues) as its whitelist; none: every queue.
+        queues = worker.consumer_whitelist or broker.get_declared_queues()
+        try:
+            self.worker_id = register(self._engine_factory(), queues)
+        except Exception:
+            # The console would miss this worker; its steps must still run.
+            logger.exception("could not record this worker in the ledger")
         self._start()
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self.stop()
+        if self.worker_id is not None:
+            try:
+                stopped(self._engine_factory(), self.worker_id)
+            except Exception:
+                logger.exception("could not record this worker stopped in the ledger")
 
     def stop(self) -> None:
         """Stop beating and sweeping (the thread ends at its next wake-up)."""
@@ -101,6 +117,8 @@ class Heartbeats(Middleware):
         last_sweep = 0.0
         while not self._stop.wait(self.heartbeat_s):
             try:
+                if self.worker_id is not None:
+                    beat(self._engine_factory(), self.worker_id)
                 self._beat()
                 if time.monotonic() - last_sweep >= self.sweep_s:
                     last_sweep = time.monotonic()
@@ -127,6 +145,7 @@ class Heartbeats(Middleware):
                     RUNNING,
                     started_at=started_at,
                     time_limit_ms=actor_options(broker, message).get("time_limit"),
+                    worker=self.worker_id,
                 )
             )
         if recorded:

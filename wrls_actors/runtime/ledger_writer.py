@@ -56,6 +56,7 @@ class StepEvent:
     timeouts: int = 0
     incident: str | None = None  # an events row of this kind is written too
     counted: str | None = None  # steps_total outcome to bump
+    worker: str | None = None  # the worker process that recorded it running (workers.identity)
 
     @property
     def order(self) -> tuple[int, int, int]:
@@ -72,7 +73,7 @@ def merge(events: list[StepEvent]) -> dict[str, StepEvent]:
             continue
         newer, older = (event, row) if event.order >= row.order else (row, event)
         merged = dataclasses.replace(newer)
-        for field in ("run_id", "job", "enqueued_at", "time_limit_ms"):
+        for field in ("run_id", "job", "enqueued_at", "time_limit_ms", "worker"):
             if getattr(merged, field) is None:
                 setattr(merged, field, getattr(older, field))
         if merged.started_at is None and merged.order[:2] == older.order[:2]:
@@ -84,10 +85,11 @@ def merge(events: list[StepEvent]) -> dict[str, StepEvent]:
 
 UPSERT = """
 INSERT INTO jobs.steps AS s (message_id, run_id, actor, queue, attempt, deliveries, rank, status,
-    enqueued_at, started_at, heartbeat_at, finished_at, duration_ms, time_limit_ms, error, timeouts)
+    enqueued_at, started_at, heartbeat_at, finished_at, duration_ms, time_limit_ms, error, timeouts, worker)
 VALUES %s
 ON CONFLICT (message_id) DO UPDATE SET
     run_id = coalesce(s.run_id, EXCLUDED.run_id),
+    worker = coalesce(EXCLUDED.worker, s.worker),
     enqueued_at = coalesce(s.enqueued_at, EXCLUDED.enqueued_at),
     time_limit_ms = coalesce(EXCLUDED.time_limit_ms, s.time_limit_ms),
     timeouts = s.timeouts + EXCLUDED.timeouts,
@@ -175,6 +177,7 @@ def write_batch(connection: Any, events: list[StepEvent]) -> None:
                     r.time_limit_ms,
                     r.error,
                     r.timeouts,
+                    r.worker,
                 )
                 for r in rows.values()
             ],

@@ -51,7 +51,8 @@ def retry(control: RunControl, run_id: str, operator: str, reason: str, *, faile
             raise NotRetryable(f"run {run_id} is a run of {run.job}, which this service does not have")
         index = run.step_index
         step = job.steps[index]
-        _take_off_fan_in_counts(connection, run_id)
+        # First: the fan-in counts it took are read from the barriers forgotten below.
+        reopen(connection, run_id)
         if failed_children_only:
             again = _forget_failed_children(connection, run_id, index)
             if not again:
@@ -65,13 +66,6 @@ def retry(control: RunControl, run_id: str, operator: str, reason: str, *, faile
             what = f"from step {step.name}"
         # The step's message runs again under its own id: its old row would count as earlier deliveries.
         connection.execute(text("DELETE FROM jobs.steps WHERE message_id = :m"), {"m": step_message_id(run_id, index)})
-        connection.execute(
-            text(
-                "UPDATE jobs.runs SET status = 'running', finished_at = NULL, error = NULL, children_failed = 0 "
-                "WHERE run_id = CAST(:r AS uuid)"
-            ),
-            {"r": run_id},
-        )
         connection.execute(
             text(
                 "INSERT INTO jobs.events (kind, job, run_id, detail, operator, reason) "
@@ -95,6 +89,47 @@ def retry(control: RunControl, run_id: str, operator: str, reason: str, *, faile
     return again
 
 
+def reopen(connection: Connection, run_id: str) -> None:
+    """A failed run running again at the step it failed at (its row locked by the caller).
+
+    Before any barrier of it is forgotten: the counts its fan-ins added when it ended are read from them.
+    """
+    _take_off_fan_in_counts(connection, run_id)
+    connection.execute(
+        text(
+            "UPDATE jobs.runs SET status = 'running', finished_at = NULL, error = NULL, children_failed = 0 "
+            "WHERE run_id = CAST(:r AS uuid)"
+        ),
+        {"r": run_id},
+    )
+
+
+def forget_fan_out(connection: Connection, run_id: str, index: int) -> None:
+    """The step at ``index`` fans out afresh when it runs again."""
+    _forget_fan_out(connection, run_id, index)
+
+
+def forget_failed_child(connection: Connection, run_id: str, index: int, message_id: str) -> bool:
+    """One failed child not arrived any more, so it counts when it runs again; False if it had not failed."""
+    gone = connection.execute(
+        text(
+            "DELETE FROM jobs.barrier_arrivals WHERE run_id = CAST(:r AS uuid) AND step_index = :i "
+            "AND message_id = :m AND failed RETURNING 1"
+        ),
+        {"r": run_id, "i": index, "m": message_id},
+    ).first()
+    if gone is None:
+        return False
+    connection.execute(
+        text(
+            "UPDATE jobs.barriers SET arrived = arrived - 1, failed = failed - 1, fired_at = NULL, counts = '{}' "
+            "WHERE run_id = CAST(:r AS uuid) AND step_index = :i"
+        ),
+        {"r": run_id, "i": index},
+    )
+    return True
+
+
 def _take_off_fan_in_counts(connection: Connection, run_id: str) -> None:
     """Ending, the run added every fan-in's counts to its own; it adds them again when it ends."""
     totals: dict[str, float] = {}
@@ -102,7 +137,8 @@ def _take_off_fan_in_counts(connection: Connection, run_id: str) -> None:
         text("SELECT counts FROM jobs.barriers WHERE run_id = CAST(:r AS uuid)"), {"r": run_id}
     ):
         for key, value in (counts or {}).items():
-            totals[key] = totals.get(key, 0) - float(value)
+            # Whole counts stay whole: a float here would turn the run's 5 into 5.0 once added back.
+            totals[key] = totals.get(key, 0) - (value if isinstance(value, int | float) else float(value))
     if totals:
         connection.execute(
             text(

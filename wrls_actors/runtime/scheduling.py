@@ -16,7 +16,8 @@ tick at all: periodiq fires the repeated wall-clock time, nothing records it.
 The watch runs in every scheduler process (at start and every 30 seconds): a
 nominal time with no tick row ``missed_after_s`` after it is recorded as
 missed, and the schedule's catch-up policy decides whether the latest missed
-tick is run (``caught-up``) or not.
+tick is run (``caught-up``) or not. It also starts the ticks an operator's
+backfill queued (backfills.py) as the overlap policy lets them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, text
@@ -33,7 +35,7 @@ from sqlalchemy import Connection, Engine, text
 from .cron import fire_times, is_expected, repeated_wall_time
 from .database import bump, labels_json
 from .definitions import LATEST, Schedule
-from .errors import JobRefused
+from .errors import AlreadyRunning, JobRefused
 from .runs import RunControl
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ logger = logging.getLogger(__name__)
 STARTED, LATE, CAUGHT_UP = "started", "late", "caught-up"
 SUPPRESSED, SKIPPED_OVERLAP, MISSED, NO_STEPS = "suppressed", "skipped-overlap", "missed", "no-steps"
 PAUSED = "paused"
+BACKFILL_QUEUED, BACKFILLED = "backfill-queued", "backfilled"
 DOUBLE_START, NOT_A_TICK = "double-start", "not-a-tick"
 INCIDENTS = {LATE, MISSED, DOUBLE_START}
 
@@ -311,7 +314,107 @@ class Scheduling:
             if not schedule.enabled:
                 continue
             results.extend(self._watch_one(schedule, now, horizon))
+            results.extend(self.start_backfills(schedule))
         return results
+
+    # -- backfilled ticks --------------------------------------------------------
+
+    def start_backfills(self, schedule: Schedule) -> list[TickResult]:
+        """Start the schedule's ``backfill-queued`` ticks, oldest first, as its overlap policy lets them.
+
+        Under ``skip`` one starts when the job is not running and the rest wait
+        for a later call (the watch's); under ``allow`` every one starts. A
+        paused schedule's queued ticks wait for its resume.
+        """
+        if schedule.job not in self.control.jobs:
+            return []
+        with self.engine.connect() as connection:
+            if paused(connection, schedule.name) is not None:
+                return []
+            queued = list(
+                connection.execute(
+                    text(
+                        "SELECT nominal_time FROM jobs.ticks WHERE schedule = :s AND outcome = :queued "
+                        "ORDER BY nominal_time"
+                    ),
+                    {"s": schedule.name, "queued": BACKFILL_QUEUED},
+                ).scalars()
+            )
+        results = []
+        for nominal in queued:
+            try:
+                run_id = self.control.start(
+                    schedule.job,
+                    "schedule",
+                    nominal_time=nominal,
+                    overlap=schedule.overlap,
+                    claim=partial(self._claim_backfill, schedule, nominal),
+                )
+            except DuplicateTick:
+                continue  # another scheduler's watch started it
+            except DoubleStart as e:
+                results.append(self._backfill_refused(schedule, nominal, str(e)))
+                continue
+            except AlreadyRunning:
+                break  # the job runs (this backfill's previous tick, or another run): the rest wait
+            results.append(TickResult(BACKFILLED, run_id))
+        return results
+
+    def _claim_backfill(self, schedule: Schedule, nominal: datetime, connection: Connection, run_id: str) -> None:
+        lag_s = max(0.0, (utcnow() - nominal).total_seconds())
+        claimed = connection.execute(
+            text(
+                "UPDATE jobs.ticks SET outcome = :backfilled, run_id = CAST(:run AS uuid), lag_s = :lag "
+                "WHERE schedule = :s AND nominal_time = :n AND outcome = :queued RETURNING 1"
+            ),
+            {
+                "backfilled": BACKFILLED,
+                "queued": BACKFILL_QUEUED,
+                "run": run_id,
+                "lag": lag_s,
+                "s": schedule.name,
+                "n": nominal,
+            },
+        ).first()
+        if claimed is None:
+            raise DuplicateTick()
+        # As a tick's claim does (handle): a run of this tick must not exist already.
+        earlier = connection.execute(
+            text(
+                "SELECT run_id FROM jobs.runs WHERE job = :job AND trigger = 'schedule' "
+                "AND nominal_time = :nominal AND run_id <> :run_id LIMIT 1"
+            ),
+            {"job": schedule.job, "nominal": nominal, "run_id": run_id},
+        ).first()
+        if earlier is not None:
+            raise DoubleStart(str(earlier.run_id))
+        bump(connection, "ticks_total", {"schedule": schedule.name, "outcome": BACKFILLED})
+        logger.info(
+            "tick %s %s: backfilled",
+            schedule.name,
+            nominal.isoformat(),
+            extra={"schedule": schedule.name, "run_id": run_id},
+        )
+
+    def _backfill_refused(self, schedule: Schedule, nominal: datetime, earlier: str) -> TickResult:
+        detail = f"its run {earlier} exists although its tick row did not (deleted or restored?): not started again"
+        with self.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "UPDATE jobs.ticks SET outcome = :outcome, detail = coalesce(detail || '; ', '') || :detail "
+                    "WHERE schedule = :s AND nominal_time = :n AND outcome = :queued"
+                ),
+                {
+                    "outcome": DOUBLE_START,
+                    "detail": detail,
+                    "s": schedule.name,
+                    "n": nominal,
+                    "queued": BACKFILL_QUEUED,
+                },
+            )
+            bump(connection, "ticks_total", {"schedule": schedule.name, "outcome": DOUBLE_START})
+            self._incident(connection, schedule, nominal, DOUBLE_START, detail)
+        return TickResult(DOUBLE_START, None, detail)
 
     def _watch_one(self, schedule: Schedule, now: datetime, horizon: datetime) -> list[TickResult]:
         with self.engine.begin() as connection:

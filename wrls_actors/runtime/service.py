@@ -20,11 +20,12 @@ from zoneinfo import ZoneInfo
 import dramatiq
 from sqlalchemy import Connection, Engine, text
 
-from . import envelope, pauses, retries
+from . import backfills, envelope, pauses, retries
 from .api.trigger_route import TriggerRoute
 from .calendar import Calendar
 from .cron import fire_times, parse_cron, parse_interval
 from .database import bump, engine_for, upgrade
+from .dead_letters import MAX_LIST, DeadLetters, Replayed, list_dead_letters, replay_dead_letter
 from .definitions import Job, Schedule, Step, StepContext
 from .errors import BadMessage, ConfigurationError, JobRefused, PermanentError, UnknownJob
 from .ledger import Ledger
@@ -34,6 +35,8 @@ from .runs import RunControl
 from .scheduling import Scheduling
 from .settings import Settings
 from .signing import Signatures, Signer
+from .stalls import LateStep, late_steps
+from .workers import Worker, workers
 
 logger = logging.getLogger(__name__)
 
@@ -324,10 +327,12 @@ class Service:
 
     def _record_rejected(self, body: bytes, reason: str) -> None:
         logger.error("message rejected to the dead-letter queue: %s; body %s", reason, envelope.excerpt(body))
+        # Its id, if it has one, so the dead letter's listing finds the reason (not parsed when oversized).
+        message_id = envelope.message_id_of(body) if len(body) <= self.settings.max_message_bytes else None
         with self.engine.begin() as connection:
             connection.execute(
-                text("INSERT INTO jobs.events (kind, detail) VALUES ('rejected', :detail)"),
-                {"detail": f"{reason}; body {envelope.excerpt(body)}"},
+                text("INSERT INTO jobs.events (kind, message_id, detail) VALUES ('rejected', :m, :detail)"),
+                {"m": message_id and message_id[:200], "detail": f"{reason}; body {envelope.excerpt(body)}"},
             )
             bump(connection, "messages_rejected_total", {})
 
@@ -341,17 +346,35 @@ class Service:
         trigger: str = "cli",
         force: bool = False,
         key: str | None = None,
+        operator: str | None = None,
+        reason: str | None = None,
     ) -> str:
         """Start a job now (refused while it runs, unless forced); never touches queued work.
 
         Raises BadMessage when ``params`` are not what the job declares,
         UnknownJob, AlreadyRunning, or KeyReused. ``key`` has the meaning of a
-        start message's id: a key seen before gives the run it started.
+        start message's id: a key seen before gives the run it started. With
+        ``operator`` (a person's start: the CLI, the API), a ``run-triggered``
+        event keeps who and why (``reason``, optional), written in the
+        transaction that creates the run.
         """
         if job not in self.jobs:
             scheduled = job in {s.job for s in self.schedules.values()}
             raise UnknownJob(f"job {job!r} has no steps yet" if scheduled else f"unknown job {job!r}")
-        return self.control.start(job, trigger, params, force=force, trigger_key=key)
+        if operator is None:
+            return self.control.start(job, trigger, params, force=force, trigger_key=key)
+        detail = f"started by {operator} ({trigger})" + (", forced" if force else "")
+
+        def audit(connection: Connection, run_id: str) -> None:
+            connection.execute(
+                text(
+                    "INSERT INTO jobs.events (kind, job, run_id, detail, operator, reason) "
+                    "VALUES ('run-triggered', :job, CAST(:run_id AS uuid), :detail, :operator, :reason)"
+                ),
+                {"job": job, "run_id": run_id, "detail": detail, "operator": operator, "reason": reason},
+            )
+
+        return self.control.start(job, trigger, params, force=force, trigger_key=key, claim=audit)
 
     def cancel(self, run_id: str, *, operator: str, reason: str) -> int:
         """Cancel a running run (see RunControl.cancel); returns the fan-out children cancelled."""
@@ -370,6 +393,30 @@ class Service:
     def resume(self, schedule: str, *, operator: str, reason: str, catch_up: bool = False) -> str | None:
         """Resume a schedule; with ``catch_up``, its job starts for the latest paused tick (the run id)."""
         return pauses.resume(self.scheduling, schedule, operator, reason, catch_up=catch_up)
+
+    def backfill(
+        self, schedule: str, *, since: datetime, until: datetime, operator: str, reason: str
+    ) -> backfills.Backfill:
+        """Run the schedule's ticks of ``[since, until)`` that never ran, under its overlap policy (backfills.py)."""
+        return backfills.backfill(self.scheduling, schedule, since=since, until=until, operator=operator, reason=reason)
+
+    def dead_letters(self, *, limit: int = MAX_LIST) -> DeadLetters:
+        """The messages in every queue's dead-letter queue, with the ledger's reason (dead_letters.py)."""
+        return list_dead_letters(self.engine, self.broker, self.queues(), limit=limit)
+
+    def replay(self, message_id: str, *, operator: str, reason: str) -> Replayed:
+        """Move one dead letter back to its queue, once (dead_letters.py)."""
+        return replay_dead_letter(self.control, self.queues(), message_id, operator=operator, reason=reason)
+
+    def workers(self) -> list[Worker]:
+        """Worker processes alive, gone (no heartbeat for the stall time) or stopped within a day."""
+        with self.engine.connect() as connection:
+            return workers(connection, stall_after_s=self.settings.stall_after_s)
+
+    def late_steps(self, *, limit: int = 500) -> list[LateStep]:
+        """Steps stalled, or running with no heartbeat for two beats, oldest first, with their worker."""
+        with self.engine.connect() as connection:
+            return late_steps(connection, late_after_s=2 * self.settings.heartbeat_s, limit=limit)
 
     def queues(self) -> list[str]:
         names = {SCHEDULE_QUEUE, CONTROL_QUEUE}

@@ -128,6 +128,13 @@ VARIABLES: tuple[Variable, ...] = (
         "(logged as a warning at start). Every other route keeps its authentication.",
     ),
     Variable(
+        "CONSOLE_USER_HEADER",
+        None,
+        "The request header an authenticating proxy in front of the console sets to the signed-in user's name "
+        "(e.g. `X-Forwarded-User`). Unset (the default): no header is trusted and operators sign in with a "
+        "password. The name must still be an account (`wrls-actors user add`), whose role applies.",
+    ),
+    Variable(
         "LOG_FORMAT",
         "text",
         "`text`, or `json`: one object per line, with `run_id`, `message_id`, `actor` and, on step "
@@ -191,6 +198,7 @@ class Settings:
     api_port: int = 8007
     api_jwt_secret: str | None = dataclasses.field(default=None, repr=False)
     api_open_job_routes: bool = False
+    console_user_header: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -234,6 +242,11 @@ class Settings:
         open_routes = env.get(f"{prefix}_API_OPEN_JOB_ROUTES", "false").strip().lower()
         if open_routes not in ("true", "false"):
             raise ConfigurationError(f"{prefix}_API_OPEN_JOB_ROUTES must be true or false, got {open_routes!r}")
+        user_header = (env.get(f"{prefix}_CONSOLE_USER_HEADER") or "").strip() or None
+        if user_header is not None and not re.fullmatch(r"[A-Za-z0-9-]{1,100}", user_header):
+            raise ConfigurationError(
+                f"{prefix}_CONSOLE_USER_HEADER must be a header name (letters, digits and -), got {user_header!r}"
+            )
         pattern = re.compile(rf"^{prefix}_SCHEDULE_([A-Z0-9_]+)$")
         overrides = {
             m.group(1).lower().replace("_", "-"): value for key, value in env.items() if (m := pattern.match(key))
@@ -269,6 +282,7 @@ class Settings:
             api_port=_int(env, prefix, "API_PORT"),
             api_jwt_secret=api_secret,
             api_open_job_routes=open_routes == "true",
+            console_user_header=user_header.lower() if user_header else None,
         )
 
     def with_urls(self, broker_url: str | None, database_url: str | None) -> Settings:

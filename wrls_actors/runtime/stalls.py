@@ -9,6 +9,9 @@ worker process may do it.
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime
+
 from sqlalchemy import Connection, Engine, text
 
 from .database import bump
@@ -63,3 +66,59 @@ def sweep(engine: Engine, stall_after_s: float, grace_s: float) -> int:
                 connection, job, row.actor, row.queue, row.run_id and str(row.run_id), row.message_id, row.error
             )
     return len(rows)
+
+
+@dataclasses.dataclass(frozen=True)
+class LateStep:
+    message_id: str
+    run_id: str | None
+    actor: str
+    queue: str
+    status: str  # stalled (swept), or running with a heartbeat older than late_after_s
+    worker: str | None
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    age_s: float  # since its last heartbeat (or its start, if it never beat)
+    stalls: int
+    error: str | None
+
+
+LATE = text(
+    """
+    SELECT message_id, run_id, actor, queue, status, worker, started_at, heartbeat_at, stalls, error,
+           extract(epoch FROM now() - coalesce(heartbeat_at, started_at)) AS age
+    FROM jobs.steps
+    WHERE status = 'stalled'
+       OR (status = 'running' AND coalesce(heartbeat_at, started_at) < now() - make_interval(secs => :late))
+    ORDER BY coalesce(heartbeat_at, started_at), message_id
+    LIMIT :limit
+    """
+)
+
+
+def late_steps(connection: Connection, *, late_after_s: float, limit: int = 500) -> list[LateStep]:
+    """Steps stalled, or running without a heartbeat for ``late_after_s`` (not yet swept), oldest first.
+
+    Reads the partial index on running and stalled steps, so it stays cheap on a large ledger.
+    """
+    if late_after_s <= 0:
+        raise ValueError(f"late_after_s must be above 0, got {late_after_s}")
+    if not 1 <= limit <= 10_000:
+        raise ValueError(f"limit must be 1 to 10000, got {limit}")
+    rows = connection.execute(LATE, {"late": late_after_s, "limit": limit})
+    return [
+        LateStep(
+            message_id=r.message_id,
+            run_id=str(r.run_id) if r.run_id else None,
+            actor=r.actor,
+            queue=r.queue,
+            status=r.status,
+            worker=r.worker,
+            started_at=r.started_at,
+            heartbeat_at=r.heartbeat_at,
+            age_s=max(0.0, float(r.age or 0)),
+            stalls=r.stalls,
+            error=r.error,
+        )
+        for r in rows
+    ]

@@ -24,6 +24,8 @@ from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.pool import PoolProxiedConnection
 
+from .workers import identity
+
 logger = logging.getLogger(__name__)
 
 MAX_GROUP = 500
@@ -50,7 +52,8 @@ class Start:
     run_status: str | None = None
 
 
-# The verdict for each start, and the running row for those that run. A row
+# The verdict for each start, and the running row for those that run, naming
+# the worker process ($10, one per group: a group is one process's). A row
 # already at a later state (attempt, deliveries, rank) is left alone, as the
 # ledger writer does.
 CHECK_AND_RECORD = """
@@ -66,13 +69,13 @@ WITH m AS (
     FROM m LEFT JOIN jobs.runs r ON r.run_id = m.run_id
 ), recorded AS (
     INSERT INTO jobs.steps AS s (message_id, run_id, actor, queue, attempt, deliveries, rank, status,
-                                 started_at, heartbeat_at, time_limit_ms)
-    SELECT message_id, run_id, actor, queue, attempt, 1, 1, 'running', now(), now(), time_limit_ms
+                                 started_at, heartbeat_at, time_limit_ms, worker)
+    SELECT message_id, run_id, actor, queue, attempt, 1, 1, 'running', now(), now(), time_limit_ms, $10::text
     FROM v WHERE verdict = 'run' AND record ORDER BY message_id
     ON CONFLICT (message_id) DO UPDATE SET
         run_id = coalesce(s.run_id, EXCLUDED.run_id), attempt = EXCLUDED.attempt, deliveries = 1, rank = 1,
         status = 'running', started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at,
-        finished_at = NULL, time_limit_ms = EXCLUDED.time_limit_ms
+        finished_at = NULL, time_limit_ms = EXCLUDED.time_limit_ms, worker = EXCLUDED.worker
     WHERE (EXCLUDED.attempt, 1, 1) >= (s.attempt, s.deliveries, s.rank)
 )
 SELECT message_id, verdict, run_job, run_status, run_step FROM v
@@ -95,12 +98,13 @@ PREPARED = "wrls_step_starts"
 PREPARE = f"PREPARE {PREPARED} AS {CHECK_AND_RECORD}"
 EXECUTE = (
     f"EXECUTE {PREPARED} (%s::text[], %s::uuid[], %s::text[], %s::text[], %s::int[], %s::text[], "
-    "%s::int[], %s::int[], %s::bool[])"
+    "%s::int[], %s::int[], %s::bool[], %s::text)"
 )
 
 
-def write_group(cursor: DBAPICursor, group: list[Start]) -> None:
-    """Check and record a group of starts, on a DB-API cursor whose connection has the statement prepared."""
+def write_group(cursor: DBAPICursor, group: list[Start], worker: str) -> None:
+    """Check and record a group of starts by ``worker`` (workers.identity), on a DB-API cursor whose
+    connection has the statement prepared."""
     cursor.execute(
         EXECUTE,
         (
@@ -113,6 +117,7 @@ def write_group(cursor: DBAPICursor, group: list[Start]) -> None:
             [s.index for s in group],
             [s.time_limit_ms for s in group],
             [s.record for s in group],
+            worker,
         ),
     )
     verdicts = {row[0]: row[1:] for row in cursor.fetchall()}
@@ -134,6 +139,7 @@ class StartCommitter:
         self._pid: int | None = None
         self._lock = threading.Lock()
         self._connection: PoolProxiedConnection | None = None
+        self._worker = identity()
 
     def start(self, start: Start) -> Start:
         """Check and record one start; its ``verdict`` says whether to run it."""
@@ -153,6 +159,7 @@ class StartCommitter:
                 self._queue = queue.SimpleQueue()
                 self._pid = os.getpid()
                 self._connection = None  # a forked process must not share its parent's
+                self._worker = identity()
                 self._thread = threading.Thread(target=self._run, name="step-starts", daemon=True)
                 self._thread.start()
 
@@ -207,7 +214,7 @@ class StartCommitter:
         connection = self._connection
         try:
             with closing(connection.cursor()) as cursor:
-                write_group(cursor, group)
+                write_group(cursor, group, self._worker)
         except BaseException:
             self._connection = None
             try:

@@ -4,6 +4,7 @@ refuses a request without a good token, and says why without echoing it."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
@@ -67,6 +68,7 @@ def the_routes(api) -> list[tuple[str, str]]:
         "/api/v1/runs/{run_id}/cancel",
         "/api/v1/schedules/{name}/pause",
         "/api/v1/schedules/{name}/resume",
+        "/api/v1/schedules/{name}/backfill",
     }
     return routes
 
@@ -77,8 +79,11 @@ def fill(path: str, run_id: str) -> str:
 
 def call(api, method: str, path: str, authorization: str | None) -> httpx.Response:
     headers = {} if authorization is None else {"Authorization": authorization}
-    # A body every POST route would take: a refusal must come from the token, not the body.
+    # A body each POST route takes: a refusal must come from the token, not the body.
     body = {"json": {"reason": "checking tokens"}} if method == "POST" else {}
+    if path.endswith("/backfill"):
+        until = datetime.now(UTC) - timedelta(minutes=1)
+        body["json"] |= {"since": (until - timedelta(minutes=5)).isoformat(), "until": until.isoformat()}
     return httpx.request(method, f"{api.base}{path}", headers=headers, timeout=30, **body)
 
 

@@ -4,7 +4,7 @@ with a wrong one, 405 to other methods, and refuses what the document says is in
 
 One real API process serves the whole module, on a ledger that already holds finished runs (a worker ran
 them, then stopped) and one still running, so the read routes answer with data, not only empty lists.
-The generation is derandomized (a fixed seed) and bounded: a few hundred requests. The cases still differ a
+Two dead letters are there too (a failed step and a failed child). The generation is derandomized (a fixed seed) and bounded: a few hundred requests. The cases still differ a
 little from run to run, as the run ids they draw from the ledger do.
 """
 
@@ -42,6 +42,11 @@ ROUTES = {
     ("POST", "/api/v1/runs/{run_id}/retry"),
     ("POST", "/api/v1/schedules/{name}/pause"),
     ("POST", "/api/v1/schedules/{name}/resume"),
+    ("POST", "/api/v1/schedules/{name}/backfill"),
+    ("GET", "/api/v1/dead-letters"),
+    ("POST", "/api/v1/dead-letters/{message_id}/replay"),
+    ("GET", "/api/v1/workers"),
+    ("GET", "/api/v1/stalls"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
 }
@@ -61,6 +66,7 @@ EDGE_MOMENTS = (
     "9999-12-31T23:59:59.999999Z",
     "1969-12-31T23:59:59.999999+23:59",
 )
+SCHEDULES_ENABLED = "pipeline,noop,gate"
 JOBS_NAMED = sorted({job for job, _ in SEED_RUNS} | {"noop", "pipeline", "slow", "fan-strict"})
 
 
@@ -94,7 +100,7 @@ def _wait_ended(api: Api, run_ids: list[str]) -> None:
 def live_api(template_db, tmp_path_factory, request):
     failed_before = request.session.testsfailed
     with fresh_database(template_db) as database, fresh_vhost() as vhost:
-        env = process_env(database, vhost, schedules="pipeline,noop,gate")
+        env = process_env(database, vhost, schedules=SCHEDULES_ENABLED)
         with process_starter(
             env, tmp_path_factory.mktemp("fuzz"), lambda: request.session.testsfailed > failed_before
         ) as processes:
@@ -109,13 +115,20 @@ def live_api(template_db, tmp_path_factory, request):
             with api.client() as client:
                 runs = [r["run_id"] for r in client.get("/api/v1/runs").json()["runs"]]
                 cursor = client.get("/api/v1/runs", params={"limit": 1}).json()["next_cursor"]
+                # fail-fast's step and fan's failed child: one replayable (once), one whose run moved on.
+                # A run fails before its message is rejected: the dead letter may come a moment after.
+                svc.wait_for(
+                    lambda: len(client.get("/api/v1/dead-letters").json()["dead_letters"]) == 2,
+                    what="the two dead letters",
+                )
+                letters = [d["message_id"] for d in client.get("/api/v1/dead-letters").json()["dead_letters"]]
             assert running in runs and cursor
-            yield api, runs, cursor
+            yield api, runs, cursor, letters
 
 
 @pytest.fixture(scope="module")
 def api_schema(live_api):
-    api, runs, cursor = live_api
+    api, runs, cursor, letters = live_api
     # The cursor is opaque: left to the fuzz it is never one this service could have given out.
     made = [(moment, runs[0]) for moment in EDGE_MOMENTS] + [("2026-01-31T08:00:00Z", s) for s in _spellings(runs[0])]
     cursors = [cursor, *(base64.urlsafe_b64encode(f"{m}|{r}".encode()).decode().rstrip("=") for m, r in made)]
@@ -129,17 +142,21 @@ def api_schema(live_api):
             "seed": 14,
             "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
             "checks": {name: {"enabled": False} for name in DISABLED_CHECKS},
-            # Half the cases name a real job or run: the other half would only ever reach the 404.
+            # Half the cases name a real job, run or schedule: the other half would only ever reach the 404.
             # Some bounds go too: moments at the ends of what Python's datetime holds.
             "dictionaries": {
                 "jobs": {"values": [*JOBS_NAMED, "unbuilt"]},
+                "schedules": {"values": [*SCHEDULES_ENABLED.split(","), "unbuilt", "long-step"]},
                 "runs": {"values": [*runs, *_spellings(runs[0])]},
                 "moments": {"values": list(EDGE_MOMENTS)},
                 "cursors": {"values": cursors},
+                "letters": {"values": letters},
             },
             "parameters": {
                 "path.job": {"dictionary": "jobs", "probability": 0.5},
                 "path.run_id": {"dictionary": "runs", "probability": 0.5},
+                "path.name": {"dictionary": "schedules", "probability": 0.5},
+                "path.message_id": {"dictionary": "letters", "probability": 0.5},
                 "query.since": {"dictionary": "moments", "probability": 0.2},
                 "query.until": {"dictionary": "moments", "probability": 0.2},
                 "query.cursor": {"dictionary": "cursors", "probability": 0.5},

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.support.api import token
+from tests.support.api import TEST_API_SECRET, token
 from tests.support.helpers import add_run, query, scalar
 from tests.support.services import wait_for
+from wrls_actors.runtime.api.auth import mint
 from wrls_actors.runtime.api.reads import child_positions, next_ticks
 from wrls_actors.runtime.cron import fire_times
 from wrls_actors.runtime.definitions import Schedule
@@ -105,6 +106,25 @@ def test_a_running_job_is_409_with_the_running_runs_id_and_force_starts_a_second
         assert forced.json()["run_id"] != run_id
     running = query(service, "SELECT run_id::text FROM jobs.runs WHERE job = 'long-step' AND status = 'running'")
     assert sorted(r.run_id for r in running) == sorted([run_id, forced.json()["run_id"]])
+
+
+def test_a_start_records_the_tokens_subject_and_the_reason_given_on_the_run(api, service):
+    headers = {"Authorization": f"Bearer {mint(TEST_API_SECRET, 'jo.ops@example.gov.uk')}"}
+    with httpx.Client(base_url=api.base, headers=headers) as client:
+        for reason in ("", "   ", "x" * 501, 7):
+            refused = client.post("/api/v1/jobs/pipeline/runs", json={"reason": reason})
+            assert refused.status_code == 422 and fields_of(refused) == ["body.reason"], reason
+        assert run_count(service) == 0
+        told = client.post("/api/v1/jobs/pipeline/runs", json={"reason": " billing asked "}).json()["run_id"]
+        untold = client.post("/api/v1/jobs/noop/runs").json()["run_id"]
+
+        events = client.get(f"/api/v1/runs/{told}").json()["events"]
+
+    assert [(e["kind"], e["operator"], e["reason"]) for e in events] == [
+        ("run-triggered", "jo.ops@example.gov.uk", "billing asked")
+    ]
+    [event] = query(service, "SELECT operator, reason FROM jobs.events WHERE run_id = :r", r=untold)
+    assert (event.operator, event.reason) == ("jo.ops@example.gov.uk", None)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
 
+from ..console import mount as mount_console
 from ..errors import AlreadyRunning, BadMessage, JobRefused
 from ..service import Service
 from . import actions, health, problems, v1
@@ -77,6 +78,7 @@ def build_app(service: Service, routes: Sequence[TriggerRoute] = ()) -> FastAPI:
     app.include_router(actions.router(service), prefix="/api/v1", dependencies=[Depends(authenticated)])
     for route in routes:
         _add_trigger(app, service, access, route)
+    mount_console(app, service)
     app.add_middleware(Guard)
     return app
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,9 +15,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def not_a_number(value: Any) -> Any:
+    """Pydantic would read a number as Unix seconds (`until=0.5` was 1970): the document says date-time."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError("a date and time with a time zone (2026-01-31T08:00:00Z), not a number")
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("a date and time with a time zone (2026-01-31T08:00:00Z), not a number")
+    return value
+
+
+# An operator's reason: kept in the ledger beside who acted.
+REASON = Field(min_length=1, max_length=500, pattern=r"^[^\x00]*\S[^\x00]*$", description="Why: kept in the ledger.")
+
+
 class StartRequest(_Strict):
     params: dict[str, Any] = Field(default_factory=dict, description="The job's parameters (GET /api/v1/jobs).")
     force: bool = Field(default=False, description="Start even if the job is already running.")
+    reason: Annotated[str, REASON] | None = Field(
+        default=None, description="Why: kept in the ledger with who started it (the run's `run-triggered` event)."
+    )
 
 
 class RunStarted(BaseModel):
@@ -90,7 +110,9 @@ class ScheduleInfo(BaseModel):
     enabled: bool
     paused: Pause | None = Field(description="Who paused it, when and why; null when it is not paused.")
     title: str
-    actions: list[Action] = Field(description="The operators' last 10 actions on it (paused, resumed), newest first.")
+    actions: list[Action] = Field(
+        description="The operators' last 10 actions on it (paused, resumed, backfilled), newest first."
+    )
     last_ticks: list[Tick]
     next_ticks: list[datetime]
 
@@ -187,3 +209,54 @@ class RunDetail(RunSummary):
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class DeadLetter(BaseModel):
+    message_id: str | None = Field(description="Null when the body is not a message (not JSON): it cannot be replayed.")
+    queue: str = Field(description="The queue it was dead-lettered from; it waits in `<queue>.XQ`.")
+    actor: str | None
+    run_id: str | None
+    dead_lettered_at: datetime | None
+    reason: str | None = Field(description="The ledger's: the step's error, or what refused the message.")
+    status: str | None = Field(description="Its step's status in the ledger, if it has a step.")
+    replayed_at: datetime | None = Field(description="When it was replayed before (it failed again): not again.")
+
+
+class DeadLetterList(BaseModel):
+    dead_letters: list[DeadLetter] = Field(description="In each queue's order, queue by queue.")
+    depths: dict[str, int] = Field(description="Messages in each queue's dead-letter queue.")
+    truncated: bool = Field(description="More than `limit` messages: the first of each queue are listed.")
+
+
+class WorkerInfo(BaseModel):
+    worker_id: str = Field(description="hostname:pid")
+    hostname: str
+    pid: int
+    queues: list[str]
+    started_at: datetime
+    heartbeat_at: datetime
+    heartbeat_age_s: float
+    stopped_at: datetime | None
+    state: Literal["alive", "stopped", "gone"] = Field(description="`gone`: no heartbeat for WRLS_STALL_AFTER_S.")
+
+
+class WorkerList(BaseModel):
+    workers: list[WorkerInfo]
+
+
+class LateStep(BaseModel):
+    message_id: str
+    run_id: str | None
+    actor: str
+    queue: str
+    status: str = Field(description="`stalled`, or `running` with no heartbeat for two beats.")
+    worker: str | None
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    age_s: float = Field(description="Since its last heartbeat (or its start).")
+    stalls: int
+    error: str | None
+
+
+class LateStepList(BaseModel):
+    steps: list[LateStep]

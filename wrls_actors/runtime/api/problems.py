@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from html import escape
 from http import HTTPStatus
 from typing import Any
 
 from dramatiq.errors import BrokerConnectionError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pika.exceptions import AMQPError
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from ..errors import NoSuchRun
 from ..runs import run_id_or_refuse
@@ -100,7 +102,10 @@ def refusal(
     fields: Sequence[FieldProblem] = (),
     run_id: str | None = None,
     headers: dict[str, str] | None = None,
-) -> JSONResponse:
+    page: bool = False,
+) -> Response:
+    if page and not versioned(path):
+        return _page(status, message, headers)
     if versioned(path):
         body: dict[str, Any] = Problem(
             error=CODES.get(status, "refused"), message=message, fields=list(fields), run_id=run_id
@@ -108,6 +113,25 @@ def refusal(
     else:
         body = {"statusCode": status, "error": HTTPStatus(status).phrase, "message": message}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _wants_page(request: Request) -> bool:
+    # A browser (the console's pages) asks for HTML; the legacy routes' callers (Jenkins, curl, scripts) do not.
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _page(status: int, message: str, headers: dict[str, str] | None) -> HTMLResponse:
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Refused"
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>'
+        f'{escape(phrase)}</title><link rel="stylesheet" href="/static/console.css"></head><body><main>'
+        f'<h1>{escape(phrase)}</h1><p class="problem">{escape(message)}</p><p><a href="/">Back to the overview</a></p>'
+        "</main></body></html>"
+    )
+    answer = HTMLResponse(body, status_code=status, headers=headers)
+    answer.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'self'; frame-ancestors 'none'"
+    answer.headers["X-Content-Type-Options"] = "nosniff"
+    return answer
 
 
 def _remember(request: Request, status: int, message: str, fields: Iterable[FieldProblem] = ()) -> None:
@@ -131,56 +155,62 @@ def validation_fields(errors: Sequence[Any]) -> list[FieldProblem]:
     return fields
 
 
-async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     _remember(request, exc.status, exc.message, exc.fields)
-    return refusal(request.url.path, exc.status, exc.message, exc.fields, exc.run_id, exc.headers)
+    return refusal(
+        request.url.path, exc.status, exc.message, exc.fields, exc.run_id, exc.headers, page=_wants_page(request)
+    )
 
 
-async def _validation(request: Request, exc: Exception) -> JSONResponse:
+async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     fields = validation_fields(exc.errors())
     message = "; ".join(f"{f.field}: {f.problem}" for f in fields) or "the request is not valid"
     # The legacy routes refused bad input with 400, as hapi's Joi validation did.
     status = 422 if versioned(request.url.path) else 400
     _remember(request, status, message, fields)
-    return refusal(request.url.path, status, message, fields)
+    return refusal(request.url.path, status, message, fields, page=_wants_page(request))
 
 
-async def _http(request: Request, exc: Exception) -> JSONResponse:
+async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if isinstance(exc.__cause__, BodyTooLarge):
         # FastAPI reads a JSON body itself and turns any error doing so into a 400, the guard's one included.
         message = str(exc.__cause__)
         _remember(request, 413, message)
-        return refusal(request.url.path, 413, message)
+        return refusal(request.url.path, 413, message, page=_wants_page(request))
     if exc.status_code == 400 and versioned(request.url.path):
         # FastAPI's answer to a body it cannot decode at all (not UTF-8): bad JSON, 422 as the document says.
         fields = [FieldProblem(field="body", problem="not valid JSON (UTF-8)")]
         _remember(request, 422, "the body is not valid JSON", fields)
-        return refusal(request.url.path, 422, "the body is not valid JSON", fields)
+        return refusal(request.url.path, 422, "the body is not valid JSON", fields, page=_wants_page(request))
     message = {404: "no such route", 405: "method not allowed on this route"}.get(exc.status_code, str(exc.detail))
     _remember(request, exc.status_code, message)
-    return refusal(request.url.path, exc.status_code, message, headers=dict(exc.headers or {}))
+    return refusal(
+        request.url.path, exc.status_code, message, headers=dict(exc.headers or {}), page=_wants_page(request)
+    )
 
 
-async def _database(request: Request, exc: Exception) -> JSONResponse:
+async def _database(request: Request, exc: Exception) -> Response:
     logger.error("database unreachable answering %s %s: %s", request.method, request.url.path, exc.__class__.__name__)
     _remember(request, 503, "the database is unreachable")
-    return refusal(request.url.path, 503, "the database is unreachable; try again later")
+    return refusal(request.url.path, 503, "the database is unreachable; try again later", page=_wants_page(request))
 
 
-async def _broker(request: Request, exc: Exception) -> JSONResponse:
+async def _broker(request: Request, exc: Exception) -> Response:
     logger.error("broker unreachable answering %s %s: %s", request.method, request.url.path, exc.__class__.__name__)
     _remember(request, 503, "the broker is unreachable")
-    return refusal(request.url.path, 503, "the broker is unreachable; try again later")
+    return refusal(request.url.path, 503, "the broker is unreachable; try again later", page=_wants_page(request))
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     # The trace goes to the service's log, never to the caller.
     logger.exception("unexpected error answering %s %s", request.method, request.url.path)
     _remember(request, 500, "internal error")
-    return refusal(request.url.path, 500, "internal error; the service's log has the details")
+    return refusal(
+        request.url.path, 500, "internal error; the service's log has the details", page=_wants_page(request)
+    )
 
 
 def install(app: FastAPI) -> None:

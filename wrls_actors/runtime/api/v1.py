@@ -6,19 +6,24 @@ ledger's blocking reads and the broker's publish belong.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Path, Query
+from fastapi import APIRouter, Body, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BeforeValidator
 
 from ..errors import AlreadyRunning, BadMessage, KeyReused, UnknownJob
 from ..service import Service
 from .models import (
+    DeadLetter,
+    DeadLetterList,
     FieldProblem,
     JobInfo,
     JobList,
+    LateStep,
+    LateStepList,
     ParamInfo,
     RunDetail,
     RunPage,
@@ -29,6 +34,9 @@ from .models import (
     StartRequest,
     StepInfo,
     Trigger,
+    WorkerInfo,
+    WorkerList,
+    not_a_number,
 )
 from .problems import ApiError, documented, run_id_or_404
 from .reads import (
@@ -49,18 +57,7 @@ LAST_TICKS = 10
 NEXT_TICKS = 5
 
 
-def _not_a_number(value: Any) -> Any:
-    # Pydantic would read a bare number as Unix seconds (`until=0.5` was 1970): the document says date-time.
-    if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            return value
-        raise ValueError("a date and time with a time zone (2026-01-31T08:00:00Z), not a number")
-    return value
-
-
-Moment = Annotated[datetime | None, BeforeValidator(_not_a_number)]
+Moment = Annotated[datetime | None, BeforeValidator(not_a_number)]
 
 
 def _utc(moment: datetime | None, field: str) -> datetime | None:
@@ -96,16 +93,26 @@ def router(service: Service) -> APIRouter:
         summary="Start a run of a job",
         description="The `Idempotency-Key` header has the meaning of a message id: the same key gives the same "
         "run, never a second. Without `force`, a job that is already running (and does not allow overlap) is not "
-        "started again: 409 with the running run's id.",
+        "started again: 409 with the running run's id. The run's `run-triggered` event keeps who started it (the "
+        "token's subject) and the optional `reason`.",
     )
     def start_run(
+        http: Request,
         job: Annotated[str, Path(pattern=NAME)],
         body: Annotated[StartRequest | None, Body()] = None,
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", pattern=KEY)] = None,
     ) -> JSONResponse:
         request = body or StartRequest()
         try:
-            run_id = service.trigger(job, request.params, trigger="http", force=request.force, key=idempotency_key)
+            run_id = service.trigger(
+                job,
+                request.params,
+                trigger="http",
+                force=request.force,
+                key=idempotency_key,
+                operator=http.state.operator,
+                reason=request.reason.strip() if request.reason else None,
+            )
         except UnknownJob as e:
             raise ApiError(404, f"{e}; GET /api/v1/jobs lists the jobs") from None
         except BadMessage as e:
@@ -222,5 +229,38 @@ def router(service: Service) -> APIRouter:
                     )
                 )
         return ScheduleList(schedules=schedules)
+
+    @routes.get(
+        "/dead-letters",
+        response_model=DeadLetterList,
+        responses=documented(),
+        summary="The messages in every queue's dead-letter queue, with the ledger's reason",
+        description="Read without taking any away or changing their order.",
+    )
+    def list_dead_letters(limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> DeadLetterList:
+        found = service.dead_letters(limit=limit)
+        return DeadLetterList(
+            dead_letters=[DeadLetter(**dataclasses.asdict(letter)) for letter in found.letters],
+            depths=found.depths,
+            truncated=found.truncated,
+        )
+
+    @routes.get(
+        "/workers",
+        response_model=WorkerList,
+        responses=documented(),
+        summary="Worker processes and their last heartbeat: alive, gone, or stopped within a day",
+    )
+    def list_workers() -> WorkerList:
+        return WorkerList(workers=[WorkerInfo(**dataclasses.asdict(w)) for w in service.workers()])
+
+    @routes.get(
+        "/stalls",
+        response_model=LateStepList,
+        responses=documented(),
+        summary="Steps stalled or past their heartbeat, oldest first, with their age and worker",
+    )
+    def list_stalls(limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> LateStepList:
+        return LateStepList(steps=[LateStep(**dataclasses.asdict(s)) for s in service.late_steps(limit=limit)])
 
     return routes
