@@ -42,20 +42,24 @@ asked for. See bench/README.md ("Console") for the latest figures.
 from __future__ import annotations
 
 import argparse
+import html
 import http.client
 import io
 import json
 import re
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path[:0] = [str(BENCH), str(ROOT)]
 
+import httpx  # noqa: E402
 from api import API_SECRET, percentile, wait_api  # noqa: E402
 from sandbox import CLI, sandbox  # noqa: E402
 from sqlalchemy import create_engine, event  # noqa: E402
@@ -63,6 +67,7 @@ from throughput import BenchError, Worker, log, runtime_version  # noqa: E402
 
 from wrls_actors.runtime.api import reads  # noqa: E402
 from wrls_actors.runtime.api.auth import mint  # noqa: E402
+from wrls_actors.runtime.console import ledger_reads  # noqa: E402
 from wrls_actors.runtime.cron import fire_times  # noqa: E402
 
 TARGET_MS = 300.0
@@ -497,17 +502,20 @@ class Client:
     def __init__(self, port: int, headers: dict[str, str]) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         self.headers = headers
+        self.console_headers: dict[str, str] = {}
 
     def get(self, path: str) -> tuple[int, bytes, float, float | None]:
+        # The API's pages take the bearer token, the console's the session cookie.
+        headers = self.headers if path.startswith("/api/") else self.console_headers
         t0 = time.perf_counter()
         try:
-            self.connection.request("GET", path, headers=self.headers)
+            self.connection.request("GET", path, headers=headers)
             response = self.connection.getresponse()
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
             # uvicorn closes a connection idle for 5 s (while this process times the reads): open another.
             self.connection.close()
             t0 = time.perf_counter()
-            self.connection.request("GET", path, headers=self.headers)
+            self.connection.request("GET", path, headers=headers)
             response = self.connection.getresponse()
         body = response.read()
         wall = (time.perf_counter() - t0) * 1000
@@ -555,6 +563,49 @@ def walk_to_page(client: Client, path: str, page: int) -> str:
     return cursor
 
 
+NEXT_LINK = re.compile(r'href="([^"]+)" rel="next"')
+
+
+def walk_console_to_page(client: Client, path: str, page: int) -> str:
+    """The console's path of page ``page``, following its "Older runs" link from page 1 (untimed)."""
+    for n in range(1, page):
+        status, body, _, _ = client.get(path)
+        if status != 200:
+            raise BenchError(f"GET {path} (page {n}): HTTP {status}: {body[:200]!r}")
+        found = NEXT_LINK.search(body.decode())
+        if found is None:
+            raise BenchError(f"the console's runs have only {n} pages; {page} wanted")
+        path = html.unescape(found.group(1))
+    return path
+
+
+def sign_in_viewer(box, env: dict[str, str], base: str) -> str:
+    """A viewer account made with the CLI, signed in as a browser does; the session's Cookie header."""
+    name, password = "bench.viewer", "bench viewer password 1"
+    for action in ("add", "set"):  # set: a kept database has the account already
+        done = subprocess.run(
+            [*CLI, "user", action, name, "--role", "viewer", "--password-stdin"],
+            input=password,
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode == 0:
+            break
+    else:
+        raise BenchError(f"wrls-actors user add/set {name}: {done.stderr.strip()[-300:]}")
+    with httpx.Client(base_url=base, timeout=30) as client:
+        form = client.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        if token is None:
+            raise BenchError("no CSRF token on /login")
+        answer = client.post("/login", data={"csrf": token.group(1), "name": name, "password": password, "next": "/"})
+        if answer.status_code != 303:
+            raise BenchError(f"POST /login: HTTP {answer.status_code}: {answer.text[:200]}")
+        return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+
+
 def capture_statements(engine) -> list[tuple[str, Any]]:
     captured: list[tuple[str, Any]] = []
 
@@ -597,9 +648,14 @@ def measure(args, box, target_run: str) -> list[Page]:
     captured = capture_statements(engine)
     service = load_service(args.app)
     jobs = service.jobs
-    runs_path = f"/api/v1/runs?job={FILTER_JOB}&status=failed&limit={PAGE_SIZE}"
-    log(f"following next_cursor to page {args.page} of {runs_path}")
-    cursor = walk_to_page(client, runs_path, args.page)
+    client.console_headers = {"Cookie": sign_in_viewer(box, env, base)}
+    api_runs = f"/api/v1/runs?job={FILTER_JOB}&status=failed&limit={PAGE_SIZE}"
+    console_runs = f"/runs?job={FILTER_JOB}&status=failed"
+    log(f"following the console's Older runs links to page {args.page} of {console_runs}")
+    deep = walk_console_to_page(client, console_runs, args.page)
+    cursor = parse_qs(urlsplit(deep).query)["cursor"][0]
+    log(f"following next_cursor to page {args.page} of {api_runs}")
+    api_cursor = walk_to_page(client, api_runs, args.page)
 
     def runs_read(cursor_value, job=FILTER_JOB, status="failed"):
         return lambda c: reads.runs_page(
@@ -613,28 +669,31 @@ def measure(args, box, target_run: str) -> list[Page]:
             limit=PAGE_SIZE,
         )
 
-    def schedules_read(c):
+    def overview_read(c):
+        reads.last_runs(c, list(jobs))
+        ledger_reads.job_figures(c, list(jobs), datetime.now(UTC) - timedelta(days=1))
         reads.pauses(c)
-        for schedule in service.schedules.values():
-            reads.schedule_actions(c, schedule.name, 10)
-            reads.last_ticks(c, schedule.name, 10)
 
     pages = [
         Page("trivial: /healthz", "/healthz", None),
-        Page("Overview: /api/v1/jobs", "/api/v1/jobs", lambda c: reads.last_runs(c, list(jobs))),
-        Page("Runs filtered, page 1", runs_path, runs_read(None)),
-        Page(f"Runs filtered, page {args.page}", f"{runs_path}&cursor={cursor}", runs_read(cursor)),
+        Page("Overview /", "/", overview_read),
+        Page("Runs job & failed, page 1", console_runs, runs_read(None)),
+        Page(f"Runs job & failed, page {args.page}", deep, runs_read(cursor)),
+        Page("Run, 71,000-child fan-out", f"/runs/{target_run}", lambda c: reads.run_detail(c, target_run, jobs)),
+        Page("Runs, no filter, page 1", "/runs", runs_read(None, None, None)),
+        Page("Runs failed, page 1", "/runs?status=failed", runs_read(None, None)),
         Page(
-            "Run: 71,000-child fan-out", f"/api/v1/runs/{target_run}", lambda c: reads.run_detail(c, target_run, jobs)
+            "Runs job & cancelled, page 1",
+            f"/runs?job={FILTER_JOB}&status=cancelled",
+            runs_read(None, status="cancelled"),
         ),
-        Page("Runs, no filter, page 1", f"/api/v1/runs?limit={PAGE_SIZE}", runs_read(None, None, None)),
-        Page("Runs status=failed, page 1", f"/api/v1/runs?status=failed&limit={PAGE_SIZE}", runs_read(None, None)),
-        Page(
-            "Runs job & rare status, page 1",
-            f"/api/v1/runs?job={FILTER_JOB}&status=cancelled&limit={PAGE_SIZE}",
-            runs_read(None, FILTER_JOB, "cancelled"),
-        ),
-        Page("Schedules: /api/v1/schedules", "/api/v1/schedules", schedules_read),
+        Page("Schedules", "/schedules", None),
+        Page("Stalls", "/stalls", None),
+        Page("API /api/v1/jobs", "/api/v1/jobs", None),
+        Page("API runs job & failed, page 1", api_runs, None),
+        Page(f"API runs job & failed, page {args.page}", f"{api_runs}&cursor={api_cursor}", None),
+        Page("API run, 71,000-child fan-out", f"/api/v1/runs/{target_run}", None),
+        Page("API /api/v1/schedules", "/api/v1/schedules", None),
     ]
     try:
         for page in pages:
@@ -655,7 +714,7 @@ def measure(args, box, target_run: str) -> list[Page]:
                     if i >= 2:
                         page.direct.append((time.perf_counter() - t0) * 1000)
             log(f"  {page.line()}")
-        detail = json.loads(client.get(pages[4].path)[1])
+        detail = json.loads(client.get(f"/api/v1/runs/{target_run}")[1])
         fan = [s["fan_out"] for s in detail["steps"] if s.get("fan_out")]
         if not fan or fan[0]["expected"] != args.nald_children or not fan[0]["failures"]:
             raise BenchError(f"the Run page's run {target_run} is not a fan-out of {args.nald_children} with failures")
