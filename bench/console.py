@@ -21,19 +21,28 @@
    children failed: the Run page measured. Indexes of the two largest tables
    are dropped during the load and made again from their own definitions.
 2. **Measure.** A real ``wrls-actors api`` process (the WRLS app) on the
-   database; each page requested ``--repeats`` times one after another (after
-   2 untimed), on one keep-alive connection. Reported per page: the server's
-   ``Server-Timing: app;dur=`` where the page sends one, the client's wall
-   time, and the same ledger reads called in this process (reads.py on its
-   own SQLAlchemy engine: the SQL and the rows made into models, no HTTP),
-   each as p50/p95; and ``/healthz`` as the trivial page. Until the console is
-   on main the pages are their /api/v1 equivalents, which read the ledger
-   through the same functions: Overview ``/api/v1/jobs``, Runs filtered
-   ``/api/v1/runs?job=check-status&status=failed`` page 1 and page 500 (the
-   cursor reached by following ``next_cursor`` from page 1), Run
-   ``/api/v1/runs/<the 71,000-child fan-out>``, and Schedules.
-   ``--explain`` prints EXPLAIN (ANALYZE, BUFFERS) of every statement a page
-   runs. Target: each page under 300 ms.
+   database; a viewer made with ``wrls-actors user add --role viewer
+   --password-stdin`` signs in through ``/login``. Each page is requested
+   ``--repeats`` times one after another (after 2 untimed) on one keep-alive
+   connection. Reported per page, as p50/p95: the server's ``Server-Timing:
+   app;dur=`` (the console's pages), the client's wall time, and the same
+   ledger reads called in this process (reads.py on its own SQLAlchemy
+   engine: the SQL and the rows made into models, no HTTP); ``/healthz`` is
+   the trivial page. Pages: Overview ``/``; Runs
+   ``/runs?job=check-status&status=failed`` page 1 and page 500 (its "Older
+   runs" links followed); Run ``/runs/<the 71,000-child fan-out>``; Runs with
+   no filter, a status alone, a job and a rare status; Schedules; Stalls; and
+   the /api/v1 equivalents (bearer token). ``--explain`` prints EXPLAIN
+   (ANALYZE, BUFFERS) of every statement a page's reads run. Target: each
+   page under 300 ms.
+
+Latest figures (2026-12-06, commit b436604, a year: 3.17 million runs and
+ticks, 74.6 million steps, 71.4 million arrivals; load average 7 to 8 from
+other sessions), server ms p50/p95: Overview 138/233, Runs filtered page 1
+12/19 and page 500 27/35, Run 125/169, Runs unfiltered 8.5/33, Schedules
+570/950 (not met: cron's minute-by-minute walk for the next ticks). Before
+(commit 8d31e16, /api/v1, client ms): jobs 1,891/2,309, runs unfiltered
+1,819/2,995. bench/README.md ("Console") has the whole table.
 
 Exits non-zero if a page answers other than 200 or the data is not what was
 asked for. See bench/README.md ("Console") for the latest figures.
