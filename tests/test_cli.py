@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -186,6 +187,11 @@ def test_make_run_with_nothing_configured_runs_embedded_and_stops_cleanly_on_ctr
         assert 'local <span class="role">(operator)</span>' in overview and "licence-import-licence" in overview
         runs = urllib.request.urlopen(f"{console}/runs?job=licence-import-licence", timeout=10).read().decode()
         assert f'href="/runs/{run_id}"' in runs
+        # Without a secret only this machine's names are answered: no other site's page reaches it by rebinding.
+        rebound = urllib.request.Request(f"{console}/", headers={"Host": "rebind.attacker.example:8007"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(rebound, timeout=10)
+        assert refused.value.code == 400
         first_lines = [
             line for line in (tmp_path / "run.log").read_text().splitlines() if " WARNING " in line or " INFO " in line
         ]

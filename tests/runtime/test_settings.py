@@ -59,3 +59,16 @@ def test_every_variable_read_is_in_the_documented_list():
     documented = {v.name for v in VARIABLES}
     assert {"BROKER_URL", "DATABASE_URL", "MAX_DELIVERIES", "LOG_FORMAT"} <= read
     assert read - {"SCHEDULE_"} <= documented
+
+
+def test_trusted_proxies_and_the_console_user_header_are_checked():
+    settings = Settings.from_env(env={"WRLS_API_TRUSTED_PROXIES": " 10.0.0.5, 172.16.0.0/12 "})
+    assert settings.api_trusted_proxies == ("10.0.0.5", "172.16.0.0/12")
+    assert Settings.from_env(env={}).api_trusted_proxies == ()
+    with pytest.raises(ConfigurationError, match="not an IP address or network"):
+        Settings.from_env(env={"WRLS_API_TRUSTED_PROXIES": "proxy.internal"})
+    assert Settings.from_env(env={"WRLS_CONSOLE_USER_HEADER": "X-Forwarded-User"}).console_user_header == (
+        "x-forwarded-user"
+    )
+    with pytest.raises(ConfigurationError, match="must be a header name"):
+        Settings.from_env(env={"WRLS_CONSOLE_USER_HEADER": "X-User: admin"})

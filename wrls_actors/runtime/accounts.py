@@ -76,7 +76,11 @@ def set_(engine: Engine, name: str, role: str, password: str) -> None:
     _check(role, password)
     with engine.begin() as connection:
         changed = connection.execute(
-            text("UPDATE jobs.users SET role = :r, password_hash = :h, updated_at = now() WHERE name = :n RETURNING 1"),
+            # A new password ends the account's console sessions (a stolen cookie with it).
+            text(
+                "UPDATE jobs.users SET role = :r, password_hash = :h, updated_at = now(), sessions_valid_after = now() "
+                "WHERE name = :n RETURNING 1"
+            ),
             {"n": name, "r": role, "h": _hasher.hash(password)},
         ).first()
     if changed is None:
@@ -93,6 +97,12 @@ def users(engine: Engine) -> list[User]:
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT name, role, created_at, updated_at FROM jobs.users ORDER BY name"))
         return [User(r.name, r.role, r.created_at, r.updated_at) for r in rows]
+
+
+def end_sessions(engine: Engine, name: str) -> None:
+    """Every console session of the account issued until now is refused from now on (signing out)."""
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE jobs.users SET sessions_valid_after = now() WHERE name = :n"), {"n": name})
 
 
 def verify(engine: Engine, name: str, password: str) -> User | None:

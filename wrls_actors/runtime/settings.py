@@ -8,6 +8,7 @@ Every variable is ``<PREFIX>_<NAME>``; the application chooses the prefix
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import secrets
@@ -128,6 +129,13 @@ VARIABLES: tuple[Variable, ...] = (
         "(logged as a warning at start). Every other route keeps its authentication.",
     ),
     Variable(
+        "API_TRUSTED_PROXIES",
+        None,
+        "Comma-separated addresses of the reverse proxies in front of the API whose `X-Forwarded-For` and "
+        "`X-Forwarded-Proto` are believed (the caller's address for the sign-in limit, HTTPS for the console's "
+        "Secure cookie). Unset (the default): no forwarded header is believed.",
+    ),
+    Variable(
         "CONSOLE_USER_HEADER",
         None,
         "The request header an authenticating proxy in front of the console sets to the signed-in user's name "
@@ -199,6 +207,7 @@ class Settings:
     api_jwt_secret: str | None = dataclasses.field(default=None, repr=False)
     api_open_job_routes: bool = False
     console_user_header: str | None = None
+    api_trusted_proxies: tuple[str, ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -247,6 +256,14 @@ class Settings:
             raise ConfigurationError(
                 f"{prefix}_CONSOLE_USER_HEADER must be a header name (letters, digits and -), got {user_header!r}"
             )
+        proxies = tuple(p.strip() for p in (env.get(f"{prefix}_API_TRUSTED_PROXIES") or "").split(",") if p.strip())
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigurationError(
+                    f"{prefix}_API_TRUSTED_PROXIES: {proxy!r} is not an IP address or network"
+                ) from None
         pattern = re.compile(rf"^{prefix}_SCHEDULE_([A-Z0-9_]+)$")
         overrides = {
             m.group(1).lower().replace("_", "-"): value for key, value in env.items() if (m := pattern.match(key))
@@ -283,6 +300,7 @@ class Settings:
             api_jwt_secret=api_secret,
             api_open_job_routes=open_routes == "true",
             console_user_header=user_header.lower() if user_header else None,
+            api_trusted_proxies=proxies,
         )
 
     def with_urls(self, broker_url: str | None, database_url: str | None) -> Settings:

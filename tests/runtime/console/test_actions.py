@@ -30,6 +30,8 @@ def test_an_action_without_the_sessions_csrf_token_is_refused_and_changes_nothin
         ({"reason": "bad token", "csrf": "x" * 43}, {}),
         ({"reason": "another session's token", "csrf": other.csrf}, {}),
         ({"reason": "from another site", "csrf": operator.csrf}, {"Origin": "https://evil.example"}),
+        ({"reason": "another scheme", "csrf": operator.csrf}, {"Origin": "https://" + console.base.split("//")[1]}),
+        ({"reason": "an opaque origin", "csrf": operator.csrf}, {"Origin": "null"}),
     ):
         refused = operator.post(f"/runs/{run_id}/cancel", data=form, headers=headers)
         assert refused.status_code == 403, form

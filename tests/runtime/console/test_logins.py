@@ -1,9 +1,12 @@
 """Signing in and out of the console (runtime/console/logins.py, sessions in web.py), against a real `api` process."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 
-from tests.support.console import OPERATOR, VIEWER, csrf_of, signed_in
-from tests.support.helpers import query
+from tests.support.api import start_api
+from tests.support.console import OPERATOR, VIEWER, add_accounts, csrf_of, signed_in
+from tests.support.helpers import query, scalar
 from wrls_actors.runtime import accounts
 
 
@@ -33,7 +36,7 @@ def test_after_signing_in_only_a_path_on_this_site_is_followed(console):
             assert _login(client, *OPERATOR, next=target).headers["location"] == "/", target
 
 
-def test_a_wrong_password_is_refused_recorded_and_after_five_the_name_is_locked_for_a_while(console, service):
+def test_a_wrong_password_is_refused_recorded_and_after_five_the_name_is_locked_from_that_address(console, service):
     with httpx.Client(base_url=console.base) as client:
         for _ in range(5):
             refused = _login(client, OPERATOR[0], "not the password")
@@ -51,17 +54,46 @@ def test_a_wrong_password_is_refused_recorded_and_after_five_the_name_is_locked_
     other.close()
 
 
-def test_an_unknown_name_is_answered_as_a_wrong_password_and_no_password_is_ever_recorded(console, service):
+def test_attempts_sent_together_are_counted_one_by_one(console, service):
+    def attempt(_):
+        with httpx.Client(base_url=console.base) as client:
+            return _login(client, OPERATOR[0], "not the password").status_code
+
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(attempt, range(20)))
+
+    assert sorted(answers) == [401] * 5 + [429] * 15
+    assert scalar(service, "SELECT count(*) FROM jobs.events WHERE kind = 'sign-in-failed'") == 5
+
+
+def test_a_name_locked_from_one_address_still_signs_in_from_another_and_forwarded_addresses_need_a_setting(
+    processes, service
+):
+    add_accounts(service)
+    proxied = start_api(processes, extra_env={"WRLS_API_TRUSTED_PROXIES": "127.0.0.1"})
+    with httpx.Client(base_url=proxied.base, headers={"X-Forwarded-For": "203.0.113.9"}) as far:
+        for _ in range(5):
+            assert _login(far, OPERATOR[0], "not the password").status_code == 401
+        assert _login(far, *OPERATOR).status_code == 429
+    with httpx.Client(base_url=proxied.base, headers={"X-Forwarded-For": "198.51.100.7"}) as near:
+        assert _login(near, *OPERATOR).status_code == 303
+    plain = start_api(processes)
+    with httpx.Client(base_url=plain.base, headers={"X-Forwarded-For": "192.0.2.1"}) as spoofing:
+        assert _login(spoofing, OPERATOR[0], "not the password").status_code == 401
+    sources = [r.detail for r in query(service, "SELECT detail FROM jobs.events WHERE kind LIKE 'sign%' ORDER BY id")]
+    assert sources == ["from 203.0.113.9"] * 5 + ["from 198.51.100.7", "from 127.0.0.1"]
+
+
+def test_an_unknown_name_is_answered_as_a_wrong_password_and_only_an_accounts_name_is_kept(console, service):
     with httpx.Client(base_url=console.base) as client:
-        refused = _login(client, "nobody.here", "a password 1234")
+        refused = _login(client, "hunter2secretpass", "a password 1234")
     assert refused.status_code == 401 and "Wrong name or password." in refused.text
-    stored = query(
-        service, "SELECT coalesce(string_agg(coalesce(operator, '') || detail, ' '), '') AS all FROM jobs.events"
-    )
-    assert "a password 1234" not in stored[0].all
+    [event] = query(service, "SELECT operator, detail FROM jobs.events WHERE kind = 'sign-in-failed'")
+    assert tuple(event) == (None, "from 127.0.0.1")
+    assert "hunter2secretpass" not in console.process.output()
 
 
-def test_signing_out_ends_the_session_and_a_forged_or_altered_cookie_is_a_stranger(console):
+def test_signing_out_ends_the_session_even_for_a_copy_of_its_cookie_and_a_forged_cookie_is_a_stranger(console):
     client = signed_in(console.base, *OPERATOR)
     cookie = client.cookies["wrls_console"]
     payload, signature = cookie.split(".")
@@ -72,20 +104,30 @@ def test_signing_out_ends_the_session_and_a_forged_or_altered_cookie_is_a_strang
 
     assert out.status_code == 303 and out.headers["location"] == "/login"
     assert client.get("/").status_code == 303
+    with httpx.Client(base_url=console.base, cookies={"wrls_console": cookie}) as stolen:
+        assert stolen.get("/").status_code == 303
     client.close()
+    again = signed_in(console.base, *OPERATOR)  # a new sign-in is a new session, valid
+    assert again.get("/").status_code == 200
+    again.close()
 
 
-def test_a_removed_account_is_signed_out_and_a_changed_role_applies_at_once(console, service):
+def test_a_new_password_or_a_removed_account_signs_out_and_a_changed_role_applies_at_once(console, service):
     client = signed_in(console.base, *OPERATOR)
     run_id = service.trigger("long-step", {"seconds": 30})
-    accounts.set_(service.engine, OPERATOR[0], "viewer", OPERATOR[1])
+    with service.engine.begin() as connection:
+        connection.exec_driver_sql(f"UPDATE jobs.users SET role = 'viewer' WHERE name = '{OPERATOR[0]}'")
     refused = client.post(f"/runs/{run_id}/cancel", data={"csrf": client.csrf, "reason": "now a viewer"})
     assert refused.status_code == 403
 
-    accounts.remove(service.engine, OPERATOR[0])
+    accounts.set_(service.engine, OPERATOR[0], "operator", "a brand new password")
 
     assert client.get("/").status_code == 303
     client.close()
+    viewer = signed_in(console.base, *VIEWER)
+    accounts.remove(service.engine, VIEWER[0])
+    assert viewer.get("/").status_code == 303
+    viewer.close()
 
 
 def test_the_login_form_needs_its_csrf_token(console):

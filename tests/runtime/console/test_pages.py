@@ -71,6 +71,7 @@ def test_runs_are_filtered_from_the_url_paged_newest_first_and_refused_when_a_fi
         ("since=yesterday", "since"),
         ("since=2026-02-01T00:00&until=2026-01-01T00:00", "since"),
         ("cursor=abc", "cursor"),
+        ("cursor=" + "A" * 201, "cursor"),
     ):
         refused = operator.get(f"/runs?{bad}")
         assert refused.status_code == 400, bad
@@ -80,7 +81,7 @@ def test_runs_are_filtered_from_the_url_paged_newest_first_and_refused_when_a_fi
 def test_the_runs_csv_has_every_filtered_run_and_no_cell_a_spreadsheet_would_run(operator, service):
     ids = {service.trigger("noop", force=True) for _ in range(3)}
     with service.engine.begin() as connection:
-        connection.exec_driver_sql("UPDATE jobs.runs SET error = '=HYPERLINK(\"http://evil\")'")
+        connection.exec_driver_sql("UPDATE jobs.runs SET error = '  =HYPERLINK(\"http://evil\")'")
     service.trigger("long-step", {"seconds": 30})
 
     answer = operator.get("/runs.csv?job=noop")
@@ -89,7 +90,7 @@ def test_the_runs_csv_has_every_filtered_run_and_no_cell_a_spreadsheet_would_run
     assert 'filename="runs-noop.csv"' in answer.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(answer.text)))
     assert {r["run_id"] for r in rows} == ids
-    assert {r["error"] for r in rows} == {'\'=HYPERLINK("http://evil")'}
+    assert {r["error"] for r in rows} == {'\'  =HYPERLINK("http://evil")'}
 
 
 def test_a_run_page_shows_fan_out_progress_and_its_failed_children(operator, service, processes, vhost):

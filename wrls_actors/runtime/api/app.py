@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 
 from ..console import mount as mount_console
@@ -26,6 +27,7 @@ from .trigger_route import RouteInput, RouteInputError, TriggerRoute
 logger = logging.getLogger("wrls_actors.api")
 
 OPENAPI_URL = "/api/v1/openapi.json"
+LOCAL_HOSTS = ["127.0.0.1", "localhost"]
 _bearer = HTTPBearer(auto_error=False, description="An HS256 JWT signed with the service's API secret.")
 
 
@@ -79,6 +81,11 @@ def build_app(service: Service, routes: Sequence[TriggerRoute] = ()) -> FastAPI:
     for route in routes:
         _add_trigger(app, service, access, route)
     mount_console(app, service)
+    if settings.api_jwt_secret is None:
+        # No secret: whoever reaches the API is trusted, which only holds for callers on this machine. A web
+        # page elsewhere could still reach 127.0.0.1 by DNS rebinding (its own name made to point here): such a
+        # request names the attacker's host, so only this machine's own names are answered.
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS)
     app.add_middleware(Guard)
     return app
 

@@ -83,6 +83,10 @@ def _server(service: Service) -> uvicorn.Server:
         server_header=False,
         lifespan="off",
         timeout_graceful_shutdown=10,
+        # X-Forwarded-For and -Proto are read only from the proxies a setting names: uvicorn's default trusts
+        # 127.0.0.1, so anything on this machine could choose its own address (and beat the sign-in limit).
+        proxy_headers=bool(service.settings.api_trusted_proxies),
+        forwarded_allow_ips=list(service.settings.api_trusted_proxies) or None,
     )
     return uvicorn.Server(config)
 

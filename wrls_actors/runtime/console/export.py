@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Request
@@ -13,10 +14,12 @@ from starlette.responses import Response, StreamingResponse
 from ..api.reads import runs_page
 from ..service import Service
 from . import filters
-from .web import Console
+from .web import Console, Refused
 
 BATCH = 1000
 MAX_ROWS = 1_000_000
+# Exports at once in this process: each reads the ledger for as long as its download lasts.
+_exports = threading.BoundedSemaphore(2)
 COLUMNS = (
     "run_id", "job", "trigger", "status", "started_at", "finished_at", "duration_s", "nominal_time",
     "children_failed", "children_cancelled", "error", "params", "counts",
@@ -24,9 +27,10 @@ COLUMNS = (
 
 
 def safe_cell(value: object) -> str:
-    """A cell a spreadsheet shows as text: one starting with = + - @ (or a tab or CR) would be run as a formula."""
+    """A cell a spreadsheet shows as text: one starting with = + - @ (or a tab or CR), even after spaces,
+    would be run as a formula."""
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if text.lstrip(" ")[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def router(service: Service, console: Console) -> APIRouter:
@@ -36,8 +40,16 @@ def router(service: Service, console: Console) -> APIRouter:
     def runs_csv(request: Request) -> Response:
         visitor = console.signed_in(request)
         chosen, _ = filters.read(request.query_params, service.jobs, service.tz)
+        if not _exports.acquire(blocking=False):
+            raise Refused(429, "Two CSV downloads are being made already: try again when one has finished.")
 
         def rows() -> Iterator[str]:
+            try:
+                yield from _rows()
+            finally:
+                _exports.release()
+
+        def _rows() -> Iterator[str]:
             out = io.StringIO()
             writer = csv.writer(out)
             writer.writerow(COLUMNS)

@@ -14,6 +14,7 @@ from .web import Refused
 STATUSES = get_args(RunStatus)
 TRIGGERS = get_args(Trigger)
 FIELDS = ("job", "status", "trigger", "since", "until")
+MAX_CURSOR_CHARS = 200
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +50,9 @@ def read(params: Mapping[str, str], jobs: Mapping[str, Any], zone: tzinfo) -> tu
     cursor = params.get("cursor") or None
     if cursor is not None:
         try:
-            decode_cursor(cursor[:200])
+            if len(cursor) > MAX_CURSOR_CHARS:
+                raise BadCursor("too long")
+            decode_cursor(cursor)
         except BadCursor:
             raise Refused(400, "cursor: not a link this console gave out") from None
     return RunFilter(job, status, trigger, since, until, given), cursor

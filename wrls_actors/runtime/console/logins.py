@@ -22,8 +22,12 @@ from .web import Console, Refused, local_path, read_form, set_cookie
 logger = logging.getLogger("wrls_actors.console")
 
 WINDOW_MIN = 15
-MAX_FAILURES_PER_NAME = 5
+# Per name from one address: a person mistyping. Per address: one client trying many names. Per name from
+# anywhere: a backstop against many addresses guessing one password; high, so a stranger locking someone out
+# needs many attempts (and each is in the ledger with its address).
+MAX_FAILURES_PER_NAME_AND_ADDRESS = 5
 MAX_FAILURES_PER_ADDRESS = 30
+MAX_FAILURES_PER_NAME = 100
 
 
 def router(service: Service, console: Console) -> APIRouter:
@@ -50,9 +54,6 @@ def router(service: Service, console: Console) -> APIRouter:
         address = request.client.host if request.client else "unknown"
         user = await run_in_threadpool(_attempt, service, name, password, address)
         if user is None:
-            logger.warning(
-                "console sign-in refused for %r from %s", name if accounts.NAME.fullmatch(name) else "?", address
-            )
             return console.page(
                 request, visitor, "login.html", status=401, target=target, name=name,
                 problem="Wrong name or password.",
@@ -67,6 +68,9 @@ def router(service: Service, console: Console) -> APIRouter:
         visitor = console.visitor(request)
         form = await read_form(request)
         console.check_csrf(request, visitor.session, form)
+        if visitor.name is not None and visitor.name != "local" and not console.proxied(request):
+            # The cookie would stay valid until it expires: the ledger says no session from before now counts.
+            await run_in_threadpool(accounts.end_sessions, service.engine, visitor.name)
         response = console.redirect(request, "/login")
         set_cookie(request, response, encode(Session.anonymous(), console.key))
         return response
@@ -75,23 +79,38 @@ def router(service: Service, console: Console) -> APIRouter:
 
 
 def _attempt(service: Service, name: str, password: str, address: str) -> accounts.User | None:
-    """The account, if the password is right and neither the name nor the address is over its limit."""
-    known_name = name if accounts.NAME.fullmatch(name) else None
-    with service.engine.connect() as connection:
-        by_name, by_address = connection.execute(
+    """The account, if the password is right and this name and address are within their limits.
+
+    One attempt at a time per address (a PostgreSQL lock held while the
+    password is checked), so attempts sent together cannot all be counted as
+    the first: the limits hold across requests and API processes.
+    """
+    source = f"from {address}"
+    with service.engine.begin() as connection:
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"sign-in {source}"})
+        # The name tried is kept only if it is an account's: a password typed in the name field is not.
+        known = accounts.NAME.fullmatch(name) is not None and (
+            connection.execute(text("SELECT 1 FROM jobs.users WHERE name = :n"), {"n": name}).first() is not None
+        )
+        pair, by_address, by_name = connection.execute(
             text(
-                "SELECT count(*) FILTER (WHERE operator = :name), count(*) FILTER (WHERE detail = :address) "
+                "SELECT count(*) FILTER (WHERE operator = :name AND detail = :source), "
+                "count(*) FILTER (WHERE detail = :source), count(*) FILTER (WHERE operator = :name) "
                 "FROM jobs.events WHERE kind = 'sign-in-failed' AND at >= now() - make_interval(mins => :window)"
             ),
-            {"name": known_name, "address": f"from {address}", "window": WINDOW_MIN},
+            {"name": name if known else None, "source": source, "window": WINDOW_MIN},
         ).one()
-    if by_name >= MAX_FAILURES_PER_NAME or by_address >= MAX_FAILURES_PER_ADDRESS:
-        raise Refused(429, f"Too many failed sign-ins: try again in {WINDOW_MIN} minutes.")
-    user = accounts.verify(service.engine, name, password)
-    kind = "signed-in" if user else "sign-in-failed"
-    with service.engine.begin() as connection:
+        if (
+            pair >= MAX_FAILURES_PER_NAME_AND_ADDRESS
+            or by_address >= MAX_FAILURES_PER_ADDRESS
+            or by_name >= MAX_FAILURES_PER_NAME
+        ):
+            raise Refused(429, f"Too many failed sign-ins: try again in {WINDOW_MIN} minutes.")
+        user = accounts.verify(service.engine, name, password)
         connection.execute(
-            text("INSERT INTO jobs.events (kind, operator, detail) VALUES (:kind, :name, :address)"),
-            {"kind": kind, "name": known_name, "address": f"from {address}"},
+            text("INSERT INTO jobs.events (kind, operator, detail) VALUES (:kind, :name, :source)"),
+            {"kind": "signed-in" if user else "sign-in-failed", "name": name if known else None, "source": source},
         )
+    if user is None:
+        logger.warning("console sign-in refused for %s %s", name if known else "a name that is no account", source)
     return user

@@ -28,16 +28,20 @@ _MAX_COOKIE_CHARS = 1024
 class Session:
     user: str | None  # None: not signed in
     csrf: str
-    issued_at: int
+    issued_at: float  # Unix seconds, to the millisecond: compared with when the account last signed out
 
     @classmethod
     def anonymous(cls) -> Session:
-        return cls(None, secrets.token_urlsafe(32), int(time.time()))
+        return cls(None, secrets.token_urlsafe(32), _now())
 
     @classmethod
     def signed_in(cls, user: str) -> Session:
         # A fresh CSRF token at sign-in: a token seen before it (on the login form) is worth nothing after.
-        return cls(user, secrets.token_urlsafe(32), int(time.time()))
+        return cls(user, secrets.token_urlsafe(32), _now())
+
+
+def _now() -> float:
+    return round(time.time(), 3)
 
 
 def session_key(api_secret: str | None) -> bytes:
@@ -73,12 +77,17 @@ def decode(cookie: str | None, key: bytes, now: float | None = None) -> Session 
         user, csrf, issued = data["u"], data["c"], data["t"]
     except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError):
         return None
-    if not isinstance(csrf, str) or not isinstance(issued, int) or (user is not None and not isinstance(user, str)):
+    if (
+        not isinstance(csrf, str)
+        or isinstance(issued, bool)
+        or not isinstance(issued, int | float)
+        or (user is not None and not isinstance(user, str))
+    ):
         return None
     age = (time.time() if now is None else now) - issued
     if age > LIFETIME_S or age < -60:
         return None
-    return Session(user, csrf, issued)
+    return Session(user, csrf, float(issued))
 
 
 def same_token(session: Session, offered: str | None) -> bool:

@@ -101,13 +101,20 @@ class Console:
         fresh = session is None
         if session is None:
             session = Session.anonymous()
-        name = session.user
+        name, role = None, None
         if self.local:
-            name = "local"
+            name, role = "local", "operator"
         elif self.user_header and request.headers.get(self.user_header):
+            # The proxy has signed the user in: its header names them, whatever the cookie says.
             name = request.headers[self.user_header].strip().lower()
-        role = self._role(name) if name else None
-        if name is not None and role is None:
+            account = self._account(name)
+            role = account.role if account else None
+        elif session.user is not None:
+            account = self._account(session.user)
+            ended = account is not None and account.sessions_valid_after is not None
+            if account is not None and not (ended and session.issued_at < account.sessions_valid_after.timestamp()):
+                name, role = session.user, account.role
+        if role is None:
             name = None
         if name != session.user:
             session = Session.signed_in(name) if name else Session.anonymous()
@@ -115,12 +122,15 @@ class Console:
         cookie = sessions.encode(session, self.key) if fresh else None
         return Visitor(name, role, session, cookie)
 
-    def _role(self, name: str) -> str | None:
-        if self.local:
-            return "operator"
+    def proxied(self, request: Request) -> bool:
+        return bool(self.user_header and request.headers.get(self.user_header))
+
+    def _account(self, name: str) -> Any:
+        """The account's role and when its sessions were last ended; None if there is no such account."""
         with self.service.engine.connect() as connection:
-            row = connection.execute(text("SELECT role FROM jobs.users WHERE name = :n"), {"n": name[:100]}).first()
-        return row.role if row else None
+            return connection.execute(
+                text("SELECT role, sessions_valid_after FROM jobs.users WHERE name = :n"), {"n": name[:100]}
+            ).first()
 
     def signed_in(self, request: Request) -> Visitor:
         visitor = self.visitor(request)
@@ -142,7 +152,7 @@ class Console:
         if not sessions.same_token(session, offered):
             raise Refused(403, "this form has expired or did not come from this console; reload the page and try again")
         origin = request.headers.get("origin")
-        if origin and origin != "null" and not _same_origin(origin, request):
+        if origin and not _same_origin(origin, request):
             raise Refused(403, "this form was sent from another site")
 
     # -- answers -----------------------------------------------------------------
@@ -189,8 +199,7 @@ def set_cookie(request: Request, response: Response, value: str) -> None:
 
 
 def _same_origin(origin: str, request: Request) -> bool:
-    host = request.headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
+    return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
 async def read_form(request: Request) -> dict[str, str]:
