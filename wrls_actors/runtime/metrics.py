@@ -12,12 +12,13 @@ appears with its first observation would lose that observation to ``rate()``.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import threading
 import urllib.request
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from socketserver import ThreadingMixIn
@@ -138,6 +139,38 @@ def management_url(broker_url: str | None, explicit: str | None) -> str | None:
 def vhost_of(broker_url: str | None) -> str:
     path = urlsplit(broker_url or "").path
     return unquote(path[1:]) if len(path) > 1 else "/"
+
+
+@dataclasses.dataclass
+class QueueDepth:
+    """One queue of the service, with its delay (.DQ) and dead-letter (.XQ) queues; None where one is missing."""
+
+    ready: int | None = None
+    unacked: int | None = None
+    consumers: int | None = None
+    delayed: int | None = None
+    dead_lettered: int | None = None
+
+
+def queue_depths(listed: Iterable[Mapping[str, Any]], known: Iterable[str]) -> dict[str, QueueDepth]:
+    """RabbitMQ's queues (``read_queues``) as the depths of the service's own, by queue name."""
+    wanted = set(known)
+    depths: dict[str, QueueDepth] = {}
+    for queue in listed:
+        name = queue["name"]
+        base = name[:-3] if name.endswith((".DQ", ".XQ")) else name
+        if base not in wanted:
+            continue
+        depth = depths.setdefault(base, QueueDepth())
+        if name.endswith(".XQ"):
+            depth.dead_lettered = queue.get("messages", 0)
+        elif name.endswith(".DQ"):
+            depth.delayed = queue.get("messages", 0)
+        else:
+            depth.ready = queue.get("messages_ready", 0)
+            depth.unacked = queue.get("messages_unacknowledged", 0)
+            depth.consumers = queue.get("consumers", 0)
+    return dict(sorted(depths.items()))
 
 
 def read_queues(url: str, vhost: str, timeout_s: float = 5) -> list[dict[str, Any]]:
@@ -346,20 +379,10 @@ class LedgerCollector:
             logger.warning("RabbitMQ management API not readable: %s", e)
             up.add_metric([], 0)
             queues = []
-        known = set(self.service.queues())
-        for queue in queues:
-            name = queue["name"]
-            base = name[:-3] if name.endswith((".DQ", ".XQ")) else name
-            if base not in known:
-                continue
-            if name.endswith(".XQ"):
-                families["dead_lettered"].add_metric([base], queue.get("messages", 0))
-            elif name.endswith(".DQ"):
-                families["delayed"].add_metric([base], queue.get("messages", 0))
-            else:
-                families["ready"].add_metric([base], queue.get("messages_ready", 0))
-                families["unacked"].add_metric([base], queue.get("messages_unacknowledged", 0))
-                families["consumers"].add_metric([base], queue.get("consumers", 0))
+        for base, depth in queue_depths(queues, self.service.queues()).items():
+            for family, value in dataclasses.asdict(depth).items():
+                if value is not None:  # a queue RabbitMQ has not declared (no .DQ yet) has no series
+                    families[family].add_metric([base], value)
         yield up
         yield from families.values()
 

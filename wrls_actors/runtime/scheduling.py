@@ -134,15 +134,7 @@ class Scheduling:
             ):
                 raise DuplicateTick()
             # Starts of one job are serialised (RunControl's lock), so this sees any earlier run of the tick.
-            earlier = connection.execute(
-                text(
-                    "SELECT run_id FROM jobs.runs WHERE job = :job AND trigger = 'schedule' "
-                    "AND nominal_time = :nominal AND run_id <> :run_id LIMIT 1"
-                ),
-                {"job": schedule.job, "nominal": nominal, "run_id": run_id},
-            ).first()
-            if earlier is not None:
-                raise DoubleStart(str(earlier.run_id))
+            _refuse_double_start(connection, schedule, nominal, run_id)
 
         try:
             run_id = self.control.start(
@@ -379,15 +371,7 @@ class Scheduling:
         if claimed is None:
             raise DuplicateTick()
         # As a tick's claim does (handle): a run of this tick must not exist already.
-        earlier = connection.execute(
-            text(
-                "SELECT run_id FROM jobs.runs WHERE job = :job AND trigger = 'schedule' "
-                "AND nominal_time = :nominal AND run_id <> :run_id LIMIT 1"
-            ),
-            {"job": schedule.job, "nominal": nominal, "run_id": run_id},
-        ).first()
-        if earlier is not None:
-            raise DoubleStart(str(earlier.run_id))
+        _refuse_double_start(connection, schedule, nominal, run_id)
         bump(connection, "ticks_total", {"schedule": schedule.name, "outcome": BACKFILLED})
         logger.info(
             "tick %s %s: backfilled",
@@ -504,3 +488,16 @@ def timeline(
             rows.append((moment.astimezone(tz), order, schedule))
     rows.sort(key=lambda r: (r[0].astimezone(UTC), r[1]))
     return [(moment, schedule) for moment, _, schedule in rows]
+
+
+def _refuse_double_start(connection: Connection, schedule: Schedule, nominal: datetime, run_id: str) -> None:
+    """DoubleStart if another run of this tick exists: the tick's claim (its row) was lost, not the start."""
+    earlier = connection.execute(
+        text(
+            "SELECT run_id FROM jobs.runs WHERE job = :job AND trigger = 'schedule' "
+            "AND nominal_time = :nominal AND run_id <> :run_id LIMIT 1"
+        ),
+        {"job": schedule.job, "nominal": nominal, "run_id": run_id},
+    ).first()
+    if earlier is not None:
+        raise DoubleStart(str(earlier.run_id))

@@ -131,7 +131,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "API_TRUSTED_PROXIES",
         None,
-        "Comma-separated addresses of the reverse proxies in front of the API whose `X-Forwarded-For` and "
+        "Comma-separated addresses (or networks) of the reverse proxies in front of the API whose `X-Forwarded-For` and "
         "`X-Forwarded-Proto` are believed (the caller's address for the sign-in limit, HTTPS for the console's "
         "Secure cookie). Unset (the default): no forwarded header is believed.",
     ),

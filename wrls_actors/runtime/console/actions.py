@@ -8,7 +8,6 @@ of what it touched (POST, redirect, GET), where the action shows.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,6 +20,7 @@ from ..errors import AlreadyRunning, BadMessage, JobRefused, NoSuchRun, UnknownJ
 from ..params import Param
 from ..runs import run_id_or_refuse
 from ..service import Service
+from .filters import moment
 from .web import Console, Refused
 
 MAX_REASON_CHARS = 500
@@ -80,8 +80,8 @@ def router(service: Service, console: Console) -> APIRouter:
     async def backfill(request: Request, name: str) -> Response:
         visitor, form = await console.acting(request)
         schedule = _schedule(service, name)
-        since = _moment(form, "since", service.tz)
-        until = _moment(form, "until", service.tz)
+        since = moment("since", form.get("since", "").strip(), service.tz)
+        until = moment("until", form.get("until", "").strip(), service.tz)
         reason = reason_of(form)
         await _do(service.backfill, schedule, since=since, until=until, operator=visitor.name, reason=reason)
         return console.redirect(request, f"/schedules/{name}", visitor)
@@ -152,18 +152,6 @@ def _job(service: Service, name: str) -> Any:
     if found is None:
         raise Refused(404, f"there is no job {name[:100]!r}")
     return found
-
-
-def _moment(form: dict[str, str], field: str, zone: tzinfo) -> datetime:
-    """A date and time from a datetime-local field (in the service's zone), or with an offset."""
-    value = form.get(field, "").strip()
-    try:
-        if not value or len(value) > 40:
-            raise ValueError
-        at = datetime.fromisoformat(value)
-        return (at if at.tzinfo else at.replace(tzinfo=zone)).astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise Refused(400, f"{field}: a date and time such as 2026-01-31T08:00") from None
 
 
 def _value(param: Param, raw: str) -> Any:

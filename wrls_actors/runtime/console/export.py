@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from ..api.reads import runs_page
 from ..service import Service
 from . import filters
 from .web import Console, Refused
@@ -57,16 +56,7 @@ def router(service: Service, console: Console) -> APIRouter:
             while written < MAX_ROWS:
                 # A connection per batch: a slow download never holds one for its whole length.
                 with service.engine.connect() as connection:
-                    page, cursor = runs_page(
-                        connection,
-                        job=chosen.job,
-                        status=chosen.status,
-                        trigger=chosen.trigger,
-                        since=chosen.since,
-                        until=chosen.until,
-                        cursor=cursor,
-                        limit=BATCH,
-                    )
+                    page, cursor = chosen.page(connection, cursor, BATCH)
                 for run in page:
                     writer.writerow(
                         safe_cell(v)

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any, get_args
 
-from ..api.models import RunStatus, Trigger
-from ..api.reads import BadCursor, decode_cursor
+from sqlalchemy import Connection
+
+from ..api.models import RunStatus, RunSummary, Trigger
+from ..api.reads import BadCursor, decode_cursor, runs_page
 from .web import Refused
 
 STATUSES = get_args(RunStatus)
@@ -30,6 +32,19 @@ class RunFilter:
     def as_query(self) -> dict[str, str]:
         return {k: v for k, v in self.given.items() if v}
 
+    def page(self, connection: Connection, cursor: str | None, limit: int) -> tuple[list[RunSummary], str | None]:
+        """A page of the runs this filter finds, newest first, and the next page's cursor (api/reads.py)."""
+        return runs_page(
+            connection,
+            job=self.job,
+            status=self.status,
+            trigger=self.trigger,
+            since=self.since,
+            until=self.until,
+            cursor=cursor,
+            limit=limit,
+        )
+
 
 def read(params: Mapping[str, str], jobs: Mapping[str, Any], zone: tzinfo) -> tuple[RunFilter, str | None]:
     """The filter and the cursor of ``params``; Refused (400) naming the first field that is not valid."""
@@ -43,8 +58,8 @@ def read(params: Mapping[str, str], jobs: Mapping[str, Any], zone: tzinfo) -> tu
     trigger = given["trigger"] or None
     if trigger is not None and trigger not in TRIGGERS:
         raise Refused(400, f"trigger: one of {', '.join(TRIGGERS)}")
-    since = _moment("since", given["since"], zone)
-    until = _moment("until", given["until"], zone)
+    since = moment("since", given["since"], zone) if given["since"] else None
+    until = moment("until", given["until"], zone) if given["until"] else None
     if since and until and since >= until:
         raise Refused(400, "since: must be before until")
     cursor = params.get("cursor") or None
@@ -58,10 +73,8 @@ def read(params: Mapping[str, str], jobs: Mapping[str, Any], zone: tzinfo) -> tu
     return RunFilter(job, status, trigger, since, until, given), cursor
 
 
-def _moment(field: str, value: str, zone: tzinfo) -> datetime | None:
+def moment(field: str, value: str, zone: tzinfo) -> datetime:
     """A date and time as a browser's datetime-local field sends it (in the service's zone), or with an offset."""
-    if not value:
-        return None
     try:
         if len(value) > 40:
             raise ValueError

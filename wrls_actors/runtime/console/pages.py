@@ -16,9 +16,9 @@ from fastapi import APIRouter, Request
 from pika.exceptions import AMQPError
 from starlette.responses import Response
 
-from ..api.reads import last_runs, last_ticks, next_ticks, pauses, run_detail, runs_page, schedule_actions
+from ..api.reads import last_runs, last_ticks, next_ticks, pauses, run_detail, schedule_actions
 from ..errors import NoSuchRun
-from ..metrics import management_url, read_queues, vhost_of
+from ..metrics import QueueDepth, management_url, queue_depths, read_queues, vhost_of
 from ..runs import run_id_or_refuse
 from ..service import Service
 from . import filters, ledger_reads
@@ -68,16 +68,7 @@ def router(service: Service, console: Console) -> APIRouter:
         visitor = console.signed_in(request)
         chosen, cursor = filters.read(request.query_params, service.jobs, service.tz)
         with service.engine.connect() as connection:
-            page, next_cursor = runs_page(
-                connection,
-                job=chosen.job,
-                status=chosen.status,
-                trigger=chosen.trigger,
-                since=chosen.since,
-                until=chosen.until,
-                cursor=cursor,
-                limit=PAGE_SIZE,
-            )
+            page, next_cursor = chosen.page(connection, cursor, PAGE_SIZE)
         filter_query = chosen.as_query()
         return console.page(
             request,
@@ -202,31 +193,15 @@ def _when(schedule: Any) -> str:
     return "off" if not schedule.enabled else cron_in_words(schedule.cron, schedule.every)
 
 
-def _queues(service: Service) -> tuple[list[dict[str, Any]], str | None]:
-    """Per queue of this service: ready, unacknowledged, delayed and dead-lettered messages, from RabbitMQ."""
+def _queues(service: Service) -> tuple[dict[str, QueueDepth], str | None]:
+    """Per queue of this service: ready, being worked, delayed and dead-lettered messages, from RabbitMQ."""
     settings = service.settings
     url = management_url(settings.broker_url, settings.management_url)
     if url is None:
-        return [], "queue depths need RabbitMQ's management API (not in the embedded default)"
+        return {}, "queue depths need RabbitMQ's management API (not in the embedded default)"
     try:
         listed = read_queues(url, vhost_of(settings.broker_url), timeout_s=3)
     except Exception as e:  # what the page says; the log has the cause
         logger.warning("RabbitMQ management API not readable: %s", e.__class__.__name__)
-        return [], "RabbitMQ's management API did not answer"
-    known = set(service.queues())
-    depths: dict[str, dict[str, Any]] = {}
-    for q in listed:
-        name = q["name"]
-        base = name[:-3] if name.endswith((".DQ", ".XQ")) else name
-        if base not in known:
-            continue
-        row = depths.setdefault(base, {"queue": base, "ready": 0, "unacked": 0, "delayed": 0, "dead_lettered": 0})
-        if name.endswith(".XQ"):
-            row["dead_lettered"] = q.get("messages", 0)
-        elif name.endswith(".DQ"):
-            row["delayed"] = q.get("messages", 0)
-        else:
-            row["ready"] = q.get("messages_ready", 0)
-            row["unacked"] = q.get("messages_unacknowledged", 0)
-            row["consumers"] = q.get("consumers", 0)
-    return [depths[k] for k in sorted(depths)], None
+        return {}, "RabbitMQ's management API did not answer"
+    return queue_depths(listed, service.queues()), None
