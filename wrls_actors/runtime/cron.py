@@ -22,7 +22,8 @@ Intervals (``every``) are aligned to the epoch, so a 15 s schedule fires at
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from bisect import bisect_left, bisect_right
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from periodiq import CronSpec
@@ -99,29 +100,88 @@ def _interval_times(every: timedelta, start: datetime, end: datetime) -> list[da
     return [datetime.fromtimestamp(t, UTC) for t in range(first, int(end.timestamp()) + 1, step)]
 
 
+# A zone's UTC offset changes at most once in any day: in tzdata the closest two changes of one zone are 95 hours
+# apart (Africa/Freetown, 1939). So a jump of up to a day that ends on the offset it started from crossed no change.
+_PROBE = timedelta(days=1)
+
+
 def _cron_times(spec: CronSpec, fixed: bool, start: datetime, end: datetime, tz: ZoneInfo) -> list[datetime]:
+    """The UTC minutes in ``(start, end]`` that fire, as if each were looked at in turn.
+
+    Only minutes that can fire are looked at: the next one whose wall-clock time matches while the offset holds,
+    or the first one after the offset changes (where clocks went forward, a time in the gap fires). Every other
+    minute neither matches nor follows a gap, so skipping it changes nothing.
+    """
     times = []
     moment = start.replace(second=0, microsecond=0) + MINUTE
     previous_wall = (moment - MINUTE).astimezone(tz).replace(tzinfo=None)
     while moment <= end:
         local = moment.astimezone(tz)
         wall = local.replace(tzinfo=None)
-        skipped = wall - previous_wall > MINUTE
-        if local.fold == 1 and fixed:
-            fires = False  # the repeated hour when clocks go back: already fired once
-        else:
-            fires = spec.validate(wall)
-        if not fires and skipped:
-            # Clocks went forward: what would have fired in the gap fires now.
-            gap = previous_wall + MINUTE
-            while gap < wall and not fires:
-                fires = spec.validate(gap)
-                gap += MINUTE
-        if fires:
+        if _fires(spec, fixed, local.fold, wall, previous_wall):
             times.append(moment)
-        previous_wall = wall
-        moment += MINUTE
+        wall_minute = wall.replace(second=0)
+        match = _next_match(spec, wall_minute, wall_minute + _PROBE)
+        following = moment + (match - wall_minute if match else _PROBE)
+        offset = local.utcoffset()
+        if following.astimezone(tz).utcoffset() != offset:
+            following = _first_change(moment, following, offset, tz)
+        # The offset held from this minute to the one before the next looked at.
+        previous_wall = wall + (following - moment) - MINUTE
+        moment = following
     return times
+
+
+def _fires(spec: CronSpec, fixed: bool, fold: int, wall: datetime, previous_wall: datetime) -> bool:
+    if fold == 1 and fixed:
+        fires = False  # the repeated hour when clocks go back: already fired once
+    else:
+        fires = spec.validate(wall)
+    if not fires and wall - previous_wall > MINUTE:
+        # Clocks went forward: what would have fired in the gap fires now.
+        gap = previous_wall + MINUTE
+        while gap < wall and not fires:
+            fires = spec.validate(gap)
+            gap += MINUTE
+    return fires
+
+
+def _next_match(spec: CronSpec, after: datetime, limit: datetime) -> datetime | None:
+    """The first wall-clock minute in ``(after, limit]`` the expression names, days and hours that cannot match skipped."""
+    day = datetime.combine(after.date(), time())
+    hours, minutes = spec.hour, spec.minute
+    while day <= limit:
+        # periodiq's own test of month, day of month and weekday, on a time of day the expression names.
+        if spec.validate(day.replace(hour=hours[0], minute=minutes[0])):
+            found = _first_time_of_day(hours, minutes, after) if day.date() == after.date() else (hours[0], minutes[0])
+            if found is not None:
+                candidate = day.replace(hour=found[0], minute=found[1])
+                return candidate if candidate <= limit else None
+        day += timedelta(days=1)
+    return None
+
+
+def _first_time_of_day(hours: list[int], minutes: list[int], after: datetime) -> tuple[int, int] | None:
+    """The first (hour, minute) named later in ``after``'s day than ``after``, if any."""
+    for hour in hours[bisect_left(hours, after.hour) :]:
+        if hour > after.hour:
+            return hour, minutes[0]
+        later = bisect_right(minutes, after.minute)
+        if later < len(minutes):
+            return hour, minutes[later]
+    return None
+
+
+def _first_change(low: datetime, high: datetime, offset: timedelta | None, tz: ZoneInfo) -> datetime:
+    """The first whole minute in ``(low, high]`` whose UTC offset is not ``offset`` (``high``'s is not; one change)."""
+    below, above = 0, (high - low) // MINUTE
+    while above - below > 1:
+        middle = (below + above) // 2
+        if (low + middle * MINUTE).astimezone(tz).utcoffset() == offset:
+            below = middle
+        else:
+            above = middle
+    return low + above * MINUTE
 
 
 def shifted_times(schedule: Schedule, start: datetime, end: datetime, tz: ZoneInfo) -> list[datetime]:
