@@ -240,7 +240,8 @@ def windows(draw: st.DrawFn) -> tuple[ZoneInfo, datetime, datetime]:
     else:
         around = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(minutes=draw(st.integers(0, 10 * 366 * 1440)))
     start = around + timedelta(microseconds=draw(st.integers(0, 60_000_000 - 1)))
-    return tz, start, start + timedelta(minutes=draw(st.integers(0, 4 * 1440)), seconds=draw(st.integers(0, 59)))
+    minutes = draw(st.integers(0, 4 * 1440) | st.integers(2 * 1440, 4 * 1440))  # days long often: stretches cut daily
+    return tz, start, start + timedelta(minutes=minutes, seconds=draw(st.integers(0, 59)))
 
 
 HOWE = ZoneInfo("Australia/Lord_Howe")

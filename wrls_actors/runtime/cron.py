@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -108,9 +109,9 @@ _PROBE = timedelta(days=1)
 def _cron_times(spec: CronSpec, fixed: bool, start: datetime, end: datetime, tz: ZoneInfo) -> list[datetime]:
     """The UTC minutes in ``(start, end]`` that fire, as if each were looked at in turn.
 
-    Only minutes that can fire are looked at: the next one whose wall-clock time matches while the offset holds,
-    or the first one after the offset changes (where clocks went forward, a time in the gap fires). Every other
-    minute neither matches nor follows a gap, so skipping it changes nothing.
+    The window is cut where the UTC offset changes (and at least once a day). A stretch's first minute may follow
+    a gap and is looked at as such; after it, a minute's wall-clock time is the one before's plus a minute, so
+    only the minutes whose wall-clock time the expression names can fire, and only those are looked at.
     """
     times = []
     moment = start.replace(second=0, microsecond=0) + MINUTE
@@ -118,17 +119,19 @@ def _cron_times(spec: CronSpec, fixed: bool, start: datetime, end: datetime, tz:
     while moment <= end:
         local = moment.astimezone(tz)
         wall = local.replace(tzinfo=None)
+        offset = local.utcoffset()
+        stretch_end = moment + _PROBE
+        if stretch_end.astimezone(tz).utcoffset() != offset:
+            stretch_end = _first_change(moment, stretch_end, offset, tz)
         if _fires(spec, fixed, local.fold, wall, previous_wall):
             times.append(moment)
         wall_minute = wall.replace(second=0)
-        match = _next_match(spec, wall_minute, wall_minute + _PROBE)
-        following = moment + (match - wall_minute if match else _PROBE)
-        offset = local.utcoffset()
-        if following.astimezone(tz).utcoffset() != offset:
-            following = _first_change(moment, following, offset, tz)
-        # The offset held from this minute to the one before the next looked at.
-        previous_wall = wall + (following - moment) - MINUTE
-        moment = following
+        for match in _wall_matches(spec, wall_minute, wall_minute + (min(stretch_end - MINUTE, end) - moment)):
+            fired = moment + (match - wall_minute)
+            if not fixed or fired.astimezone(tz).fold == 0:  # fold 1: the repeated hour when clocks go back
+                times.append(fired)
+        previous_wall = wall + (stretch_end - MINUTE - moment)
+        moment = stretch_end
     return times
 
 
@@ -146,30 +149,23 @@ def _fires(spec: CronSpec, fixed: bool, fold: int, wall: datetime, previous_wall
     return fires
 
 
-def _next_match(spec: CronSpec, after: datetime, limit: datetime) -> datetime | None:
-    """The first wall-clock minute in ``(after, limit]`` the expression names, days and hours that cannot match skipped."""
-    day = datetime.combine(after.date(), time())
+def _wall_matches(spec: CronSpec, after: datetime, limit: datetime) -> Iterator[datetime]:
+    """The wall-clock minutes in ``(after, limit]`` the expression names, oldest first, skipping days that cannot match."""
     hours, minutes = spec.hour, spec.minute
+    day = datetime.combine(after.date(), time())
+    first_day = True
     while day <= limit:
         # periodiq's own test of month, day of month and weekday, on a time of day the expression names.
         if spec.validate(day.replace(hour=hours[0], minute=minutes[0])):
-            found = _first_time_of_day(hours, minutes, after) if day.date() == after.date() else (hours[0], minutes[0])
-            if found is not None:
-                candidate = day.replace(hour=found[0], minute=found[1])
-                return candidate if candidate <= limit else None
+            for hour in hours[bisect_left(hours, after.hour) :] if first_day else hours:
+                later = bisect_right(minutes, after.minute) if first_day and hour == after.hour else 0
+                for minute in minutes[later:]:
+                    match = day.replace(hour=hour, minute=minute)
+                    if match > limit:
+                        return
+                    yield match
         day += timedelta(days=1)
-    return None
-
-
-def _first_time_of_day(hours: list[int], minutes: list[int], after: datetime) -> tuple[int, int] | None:
-    """The first (hour, minute) named later in ``after``'s day than ``after``, if any."""
-    for hour in hours[bisect_left(hours, after.hour) :]:
-        if hour > after.hour:
-            return hour, minutes[0]
-        later = bisect_right(minutes, after.minute)
-        if later < len(minutes):
-            return hour, minutes[later]
-    return None
+        first_day = False
 
 
 def _first_change(low: datetime, high: datetime, offset: timedelta | None, tz: ZoneInfo) -> datetime:
