@@ -4,10 +4,14 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from wrls_actors.runtime import Schedule, ScheduleError
 from wrls_actors.runtime.cron import (
+    MINUTE,
     fire_times,
+    fixed_hour,
     is_expected,
     parse_cron,
     parse_interval,
@@ -151,3 +155,139 @@ def test_intervals_have_no_shifted_times():
 )
 def test_the_repeated_wall_clock_hour_is_recognised(moment, repeated):
     assert repeated_wall_time(moment, LONDON) is repeated
+
+
+def minute_walk(schedule: Schedule, start: datetime, end: datetime, tz: ZoneInfo) -> list[datetime]:
+    """fire_times as it was: every UTC minute of the window looked at in turn. The reference the fast walk must match."""
+    spec, fixed = parse_cron(schedule.cron), fixed_hour(schedule.cron)
+    times = []
+    moment = start.astimezone(UTC).replace(second=0, microsecond=0) + MINUTE
+    previous_wall = (moment - MINUTE).astimezone(tz).replace(tzinfo=None)
+    while moment <= end.astimezone(UTC):
+        local = moment.astimezone(tz)
+        wall = local.replace(tzinfo=None)
+        skipped = wall - previous_wall > MINUTE
+        fires = False if local.fold == 1 and fixed else spec.validate(wall)
+        if not fires and skipped:
+            gap = previous_wall + MINUTE
+            while gap < wall and not fires:
+                fires = spec.validate(gap)
+                gap += MINUTE
+        if fires:
+            times.append(moment)
+        previous_wall = wall
+        moment += MINUTE
+    return times
+
+
+ZONES = [ZoneInfo(name) for name in ("Europe/London", "UTC", "America/New_York", "Australia/Lord_Howe")]
+
+
+def offset_changes(tz: ZoneInfo) -> list[datetime]:
+    """Midnight UTC of each day whose next midnight has another UTC offset, in a few recent years and a few old ones."""
+    days = [
+        datetime(year, 1, 1, tzinfo=UTC) + timedelta(days=n)
+        for year in (1847, 1883, 1941, 2024, 2026)
+        for n in range(366)
+    ]
+    return [
+        day for day in days if day.astimezone(tz).utcoffset() != (day + timedelta(days=1)).astimezone(tz).utcoffset()
+    ]
+
+
+CHANGES = {tz.key: offset_changes(tz) for tz in ZONES}
+
+
+def cron_field(low: int, high: int) -> st.SearchStrategy[str]:
+    value = st.integers(low, high)
+    return st.one_of(
+        st.just("*"),
+        st.integers(2, 17).map(lambda step: f"*/{step}"),
+        value.map(str),
+        st.lists(value, min_size=2, max_size=4).map(lambda values: ",".join(map(str, values))),
+        st.tuples(value, value).map(lambda ends: f"{min(ends)}-{max(ends)}"),
+        st.tuples(value, value, st.integers(2, 5)).map(lambda e: f"{min(e[:2])}-{max(e[:2])}/{e[2]}"),
+    )
+
+
+def parses(expression: str) -> bool:
+    try:
+        parse_cron(expression)
+    except ScheduleError:
+        return False
+    return True
+
+
+CRONS = st.one_of(
+    st.tuples(
+        cron_field(0, 59),
+        cron_field(0, 23),
+        st.one_of(st.just("*"), cron_field(1, 31)),
+        st.one_of(st.just("*"), cron_field(1, 12)),
+        st.one_of(st.just("*"), cron_field(1, 7)),
+    ).map(" ".join),
+    st.sampled_from(["@hourly", "@daily", "@monthly", "@yearly", "0 1 * * *", "30 1 * * *", "0 2 * * *"]),
+).filter(parses)
+
+
+@st.composite
+def windows(draw: st.DrawFn) -> tuple[ZoneInfo, datetime, datetime]:
+    """A zone and a window of up to four days, most of them around a clock change (none in UTC: anywhere)."""
+    tz = draw(st.sampled_from(ZONES))
+    changes = CHANGES[tz.key]
+    if changes and draw(st.booleans()):
+        around = draw(st.sampled_from(changes)) + timedelta(minutes=draw(st.integers(-3 * 1440, 2 * 1440)))
+    else:
+        around = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(minutes=draw(st.integers(0, 10 * 366 * 1440)))
+    start = around + timedelta(microseconds=draw(st.integers(0, 60_000_000 - 1)))
+    minutes = draw(st.integers(0, 4 * 1440) | st.integers(2 * 1440, 4 * 1440))  # days long often: stretches cut daily
+    return tz, start, start + timedelta(minutes=minutes, seconds=draw(st.integers(0, 59)))
+
+
+HOWE = ZoneInfo("Australia/Lord_Howe")
+
+
+@settings(max_examples=300, deadline=None)
+@given(cron=CRONS, window=windows())
+# The minute before the spring gap matches: it must not fire again after the gap.
+@example("59 0 * * *", (LONDON, local(2024, 3, 30, 12), local(2024, 4, 1, 12)))
+@example("59 1 * * *", (HOWE, datetime(2024, 10, 5, 12, tzinfo=HOWE), datetime(2024, 10, 6, 12, tzinfo=HOWE)))
+# The last minute before clocks go back, then the repeated hour.
+@example("59 1 * * *", (LONDON, local(2024, 10, 26, 12), local(2024, 10, 28, 12)))
+@example("*/15 1 * * *", (HOWE, datetime(2025, 4, 5, 12, tzinfo=HOWE), datetime(2025, 4, 6, 12, tzinfo=HOWE)))
+def test_fire_times_skip_only_minutes_the_minute_walk_would_not_fire(cron, window):
+    tz, start, end = window
+    schedule = Schedule("x", cron=cron)
+    assert fire_times(schedule, start, end, tz) == minute_walk(schedule, start, end, tz)
+
+
+@pytest.mark.parametrize(
+    "zone, cron, start, end, expected",
+    [
+        # Lord Howe Island goes forward half an hour (02:00 to 02:30) and back half an hour (02:00 to 01:30).
+        ("Australia/Lord_Howe", "15 2 * * *", (2024, 10, 5, 12), (2024, 10, 7), ["2024-10-06 02:30 +11"]),
+        ("Australia/Lord_Howe", "45 1 * * *", (2025, 4, 5, 12), (2025, 4, 7), ["2025-04-06 01:45 +11"]),
+        (
+            "Australia/Lord_Howe",
+            "*/20 1 * * *",
+            (2025, 4, 5, 12),
+            (2025, 4, 6, 12),
+            ["2025-04-06 01:00 +11", "2025-04-06 01:20 +11", "2025-04-06 01:40 +11"],
+        ),
+        # Seldom expressions: years without a minute that matches are skipped, a day at a time.
+        ("Europe/London", "0 0 29 2 *", (2023, 1, 1), (2029, 1, 1), ["2024-02-29 00:00 GMT", "2028-02-29 00:00 GMT"]),
+        ("America/New_York", "@yearly", (2024, 6, 1), (2026, 6, 1), ["2025-01-01 00:00 EST", "2026-01-01 00:00 EST"]),
+        # Thirteenth of the month or a Friday: periodiq's either-or when both are restricted.
+        (
+            "UTC",
+            "0 12 13 * 5",
+            (2024, 9, 9),
+            (2024, 9, 21),
+            ["2024-09-13 12:00 UTC", "2024-09-20 12:00 UTC"],
+        ),
+    ],
+)
+def test_fire_times_in_other_zones_and_seldom_expressions(zone, cron, start, end, expected):
+    tz = ZoneInfo(zone)
+    fired = fire_times(Schedule("x", cron=cron), datetime(*start, tzinfo=tz), datetime(*end, tzinfo=tz), tz)
+    assert [t.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") for t in fired] == expected

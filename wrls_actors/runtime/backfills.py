@@ -39,8 +39,8 @@ from .scheduling import BACKFILL_QUEUED, BACKFILLED, MISSED, PAUSED, Scheduling,
 logger = logging.getLogger(__name__)
 
 MAX_TICKS = 1_000
-# Finding a cron schedule's ticks walks the range minute by minute (92 days: about a quarter of a second):
-# a bound on the walk as well as on the ticks.
+# fire_times looks at every minute that fires, so an every-minute cron's 92 days are 132,480 minutes looked at
+# (about a quarter of a second): a bound on that as well as on the ticks.
 MAX_SPAN = timedelta(days=92)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from .cron import fire_times, is_expected
 from .definitions import Schedule
 
-# Cron times are found minute by minute: look a day away first, then further, up to a year.
+# fire_times lists every time in its window (an every-minute cron: 1,440 a day): look a day away first, then further.
 _HORIZONS = (timedelta(days=1), timedelta(days=32), timedelta(days=366))
 
 

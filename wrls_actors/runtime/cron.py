@@ -22,7 +22,9 @@ Intervals (``every``) are aligned to the epoch, so a 15 s schedule fires at
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from periodiq import CronSpec
@@ -99,29 +101,83 @@ def _interval_times(every: timedelta, start: datetime, end: datetime) -> list[da
     return [datetime.fromtimestamp(t, UTC) for t in range(first, int(end.timestamp()) + 1, step)]
 
 
+# A zone's UTC offset changes at most once in any day: in tzdata the closest two changes of one zone are 95 hours
+# apart (Africa/Freetown, 1939). So a jump of up to a day that ends on the offset it started from crossed no change.
+_PROBE = timedelta(days=1)
+
+
 def _cron_times(spec: CronSpec, fixed: bool, start: datetime, end: datetime, tz: ZoneInfo) -> list[datetime]:
+    """The UTC minutes in ``(start, end]`` that fire, as if each were looked at in turn.
+
+    The window is cut where the UTC offset changes (and at least once a day). A stretch's first minute may follow
+    a gap and is looked at as such; after it, a minute's wall-clock time is the one before's plus a minute, so
+    only the minutes whose wall-clock time the expression names can fire, and only those are looked at.
+    """
     times = []
     moment = start.replace(second=0, microsecond=0) + MINUTE
     previous_wall = (moment - MINUTE).astimezone(tz).replace(tzinfo=None)
     while moment <= end:
         local = moment.astimezone(tz)
         wall = local.replace(tzinfo=None)
-        skipped = wall - previous_wall > MINUTE
-        if local.fold == 1 and fixed:
-            fires = False  # the repeated hour when clocks go back: already fired once
-        else:
-            fires = spec.validate(wall)
-        if not fires and skipped:
-            # Clocks went forward: what would have fired in the gap fires now.
-            gap = previous_wall + MINUTE
-            while gap < wall and not fires:
-                fires = spec.validate(gap)
-                gap += MINUTE
-        if fires:
+        offset = local.utcoffset()
+        stretch_end = moment + _PROBE
+        if stretch_end.astimezone(tz).utcoffset() != offset:
+            stretch_end = _first_change(moment, stretch_end, offset, tz)
+        if _fires(spec, fixed, local.fold, wall, previous_wall):
             times.append(moment)
-        previous_wall = wall
-        moment += MINUTE
+        wall_minute = wall.replace(second=0)
+        for match in _wall_matches(spec, wall_minute, wall_minute + (min(stretch_end - MINUTE, end) - moment)):
+            fired = moment + (match - wall_minute)
+            if not fixed or fired.astimezone(tz).fold == 0:  # fold 1: the repeated hour when clocks go back
+                times.append(fired)
+        previous_wall = wall + (stretch_end - MINUTE - moment)
+        moment = stretch_end
     return times
+
+
+def _fires(spec: CronSpec, fixed: bool, fold: int, wall: datetime, previous_wall: datetime) -> bool:
+    if fold == 1 and fixed:
+        fires = False  # the repeated hour when clocks go back: already fired once
+    else:
+        fires = spec.validate(wall)
+    if not fires and wall - previous_wall > MINUTE:
+        # Clocks went forward: what would have fired in the gap fires now.
+        gap = previous_wall + MINUTE
+        while gap < wall and not fires:
+            fires = spec.validate(gap)
+            gap += MINUTE
+    return fires
+
+
+def _wall_matches(spec: CronSpec, after: datetime, limit: datetime) -> Iterator[datetime]:
+    """The wall-clock minutes in ``(after, limit]`` the expression names, oldest first, skipping days that cannot match."""
+    hours, minutes = spec.hour, spec.minute
+    day = datetime.combine(after.date(), time())
+    first_day = True
+    while day <= limit:
+        # periodiq's own test of month, day of month and weekday, on a time of day the expression names.
+        if spec.validate(day.replace(hour=hours[0], minute=minutes[0])):
+            for hour in hours[bisect_left(hours, after.hour) :] if first_day else hours:
+                later = bisect_right(minutes, after.minute) if first_day and hour == after.hour else 0
+                for minute in minutes[later:]:
+                    match = day.replace(hour=hour, minute=minute)
+                    if match > limit:
+                        return
+                    yield match
+        day += timedelta(days=1)
+        first_day = False
+
+
+def _first_change(low: datetime, high: datetime, offset: timedelta | None, tz: ZoneInfo) -> datetime:
+    """The first whole minute in ``(low, high]`` whose UTC offset is not ``offset`` (``high``'s is not; one change)."""
+    below, above = 0, (high - low) // MINUTE
+    while above - below > 1:
+        middle = (below + above) // 2
+        if (low + middle * MINUTE).astimezone(tz).utcoffset() == offset:
+            below = middle
+        else:
+            above = middle
+    return low + above * MINUTE
 
 
 def shifted_times(schedule: Schedule, start: datetime, end: datetime, tz: ZoneInfo) -> list[datetime]:

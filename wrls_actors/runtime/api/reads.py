@@ -310,8 +310,8 @@ def next_ticks(schedule: Schedule, tz: Any, now: datetime, count: int) -> list[d
     found: list[datetime] = []
     start, span, horizon = now, timedelta(hours=1), now + timedelta(days=400)
     # Windows one after the other, each twice as long as the last: an every-15-seconds schedule fills the list in
-    # the first hour, a yearly cron needs a year. fire_times walks a cron minute by minute, so no minute is walked
-    # twice (wider windows from `now` each time walked 40 days for five daily ticks: a second for the schedules).
+    # the first hour, a yearly cron needs a year. fire_times lists every time of its window, so none is listed
+    # twice and a dense schedule is not listed for a year.
     while len(found) < count and start < horizon:
         end = min(start + span, horizon)
         found += fire_times(schedule, start, end, tz)
