@@ -8,10 +8,8 @@ Policy allows no inline script or style, so no page may carry one.
 from __future__ import annotations
 
 import dataclasses
-import hmac
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -165,7 +163,6 @@ class Console:
             visitor=visitor,
             csrf=visitor.session.csrf if visitor else "",
             path=request.url.path,
-            now=datetime.now(UTC),
             **context,
         )
         response = HTMLResponse(html, status_code=status)
@@ -232,7 +229,3 @@ def local_path(target: str | None) -> str:
 
 def query(params: Mapping[str, Any]) -> str:
     return urlencode({k: v for k, v in params.items() if v not in (None, "")})
-
-
-def same_digest(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())

@@ -88,10 +88,3 @@ def moment(at: datetime | None, zone: tzinfo) -> str:
     if at is None:
         return "—"
     return at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-def ago(at: datetime | None, now: datetime) -> str:
-    if at is None:
-        return "—"
-    seconds = (now - at).total_seconds()
-    return f"in {duration(-seconds)}" if seconds < 0 else f"{duration(seconds)} ago"
