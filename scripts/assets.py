@@ -4,10 +4,11 @@
     python scripts/assets.py            # into wrls_actors/runtime/console/static/vendor/
 
 The files are not in git (they are other projects' code): `make run`, `make tools`
-and the Dockerfile fetch them. A file already there with the right hash is kept,
-so a second run does no network. Without them the console still works: every
-page is readable and every form posts without JavaScript; only live refresh and
-partial updates are lost, and the service logs that at start.
+and the Dockerfile fetch them. A file whose stamp (`<file>.integrity`) records
+the pinned hash is kept, so a second run does no network. Without them the
+console still works: every page is readable and every form posts without
+JavaScript; a running run's page reloads itself instead of refreshing in part,
+and the API logs a warning at start.
 """
 
 from __future__ import annotations

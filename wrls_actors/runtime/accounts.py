@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -39,6 +39,12 @@ class AccountError(ConfigurationError):
     """A name, role or password an account cannot have, or an account that exists already or does not."""
 
 
+def _now() -> datetime:
+    # The clock the console's cookies are stamped with (this process's), not the database's: a session is
+    # compared with this moment, and two clocks apart would end new sessions or keep old ones.
+    return datetime.now(UTC)
+
+
 def check_name(name: str) -> str:
     if not NAME.fullmatch(name):
         raise AccountError(
@@ -61,10 +67,11 @@ def add(engine: Engine, name: str, role: str, password: str) -> None:
     with engine.begin() as connection:
         added = connection.execute(
             text(
-                "INSERT INTO jobs.users (name, role, password_hash) VALUES (:n, :r, :h) "
+                # Sessions from before: a removed account's cookies are not its namesake's.
+                "INSERT INTO jobs.users (name, role, password_hash, sessions_valid_after) VALUES (:n, :r, :h, :now) "
                 "ON CONFLICT DO NOTHING RETURNING 1"
             ),
-            {"n": name, "r": role, "h": _hasher.hash(password)},
+            {"n": name, "r": role, "h": _hasher.hash(password), "now": _now()},
         ).first()
     if added is None:
         raise AccountError(f"user {name} exists already (`wrls-actors user set` changes a role or password)")
@@ -78,10 +85,10 @@ def set_(engine: Engine, name: str, role: str, password: str) -> None:
         changed = connection.execute(
             # A new password ends the account's console sessions (a stolen cookie with it).
             text(
-                "UPDATE jobs.users SET role = :r, password_hash = :h, updated_at = now(), sessions_valid_after = now() "
+                "UPDATE jobs.users SET role = :r, password_hash = :h, updated_at = now(), sessions_valid_after = :now "
                 "WHERE name = :n RETURNING 1"
             ),
-            {"n": name, "r": role, "h": _hasher.hash(password)},
+            {"n": name, "r": role, "h": _hasher.hash(password), "now": _now()},
         ).first()
     if changed is None:
         raise AccountError(f"no user {name}")
@@ -102,7 +109,9 @@ def users(engine: Engine) -> list[User]:
 def end_sessions(engine: Engine, name: str) -> None:
     """Every console session of the account issued until now is refused from now on (signing out)."""
     with engine.begin() as connection:
-        connection.execute(text("UPDATE jobs.users SET sessions_valid_after = now() WHERE name = :n"), {"n": name})
+        connection.execute(
+            text("UPDATE jobs.users SET sessions_valid_after = :now WHERE name = :n"), {"n": name, "now": _now()}
+        )
 
 
 def verify(engine: Engine, name: str, password: str) -> User | None:

@@ -62,8 +62,9 @@ def test_attempts_sent_together_are_counted_one_by_one(console, service):
     with ThreadPoolExecutor(20) as pool:
         answers = list(pool.map(attempt, range(20)))
 
-    assert sorted(answers) == [401] * 5 + [429] * 15
-    assert scalar(service, "SELECT count(*) FROM jobs.events WHERE kind = 'sign-in-failed'") == 5
+    # Each is checked alone, or refused while another is (429): never more failures than the limit.
+    assert set(answers) <= {401, 429} and 1 <= answers.count(401) <= 5
+    assert scalar(service, "SELECT count(*) FROM jobs.events WHERE kind = 'sign-in-failed'") == answers.count(401)
 
 
 def test_a_name_locked_from_one_address_still_signs_in_from_another_and_forwarded_addresses_need_a_setting(
@@ -136,3 +137,12 @@ def test_the_login_form_needs_its_csrf_token(console):
         refused = client.post("/login", data={"name": OPERATOR[0], "password": OPERATOR[1]})
         assert refused.status_code == 403
         assert client.get("/").status_code == 303
+
+
+def test_an_account_removed_and_made_again_does_not_take_over_the_old_ones_sessions(console, service):
+    client = signed_in(console.base, *VIEWER)
+    accounts.remove(service.engine, VIEWER[0])
+    accounts.add(service.engine, VIEWER[0], "operator", "the new holder's password")
+
+    assert client.get("/").status_code == 303
+    client.close()

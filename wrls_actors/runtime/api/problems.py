@@ -121,7 +121,10 @@ def _wants_page(request: Request) -> bool:
 
 
 def _page(status: int, message: str, headers: dict[str, str] | None) -> HTMLResponse:
-    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Refused"
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Refused"
     body = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>'
         f'{escape(phrase)}</title><link rel="stylesheet" href="/static/console.css"></head><body><main>'

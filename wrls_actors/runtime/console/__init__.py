@@ -38,8 +38,8 @@ def mount(app: FastAPI, service: Service) -> Console:
         except Exception:  # a page about a refusal must not fail in its turn (the database may be what is down)
             visitor = None
         response = console.page(request, visitor, "refused.html", status=exc.status, message=exc.message)
-        if exc.status == 429:
-            response.headers["Retry-After"] = str(logins.WINDOW_MIN * 60)
+        if exc.retry_after_s is not None:
+            response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
 
     async def sign_in(request: Request, exc: Exception) -> Response:

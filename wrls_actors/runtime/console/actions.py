@@ -1,4 +1,4 @@
-"""The console's actions: trigger, retry, cancel, pause and resume, each by an operator, each with a reason.
+"""The console's actions: trigger, retry, cancel, pause, resume, backfill and replay; by an operator, with a reason.
 
 Every action is a form POST carrying the session's CSRF token, refused with
 403 to a viewer whatever the page showed, and recorded in ``jobs.events`` by
@@ -86,7 +86,8 @@ def router(service: Service, console: Console) -> APIRouter:
         await _do(service.backfill, schedule, since=since, until=until, operator=visitor.name, reason=reason)
         return console.redirect(request, f"/schedules/{name}", visitor)
 
-    @routes.post("/dead-letters/{message_id}/replay")
+    # `:path`: a message id may hold a `/`, which the path has decoded before routing.
+    @routes.post("/dead-letters/{message_id:path}/replay")
     async def replay(request: Request, message_id: str) -> Response:
         visitor, form = await console.acting(request)
         replayed = await _do(service.replay, message_id[:200], operator=visitor.name, reason=reason_of(form))
@@ -174,5 +175,5 @@ def _scalar(param: Param, raw: str) -> Any:
         if param.type is float:
             return float(raw)
     except ValueError:
-        return raw
+        pass  # passed on as typed, for the job's check to name
     return raw

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import threading
 from collections.abc import Iterator
@@ -40,7 +41,9 @@ def router(service: Service, console: Console) -> APIRouter:
         visitor = console.signed_in(request)
         chosen, _ = filters.read(request.query_params, service.jobs, service.tz)
         if not _exports.acquire(blocking=False):
-            raise Refused(429, "Two CSV downloads are being made already: try again when one has finished.")
+            raise Refused(
+                429, "Two CSV downloads are being made already: try again when one has finished.", retry_after_s=30
+            )
 
         def rows() -> Iterator[str]:
             try:
@@ -83,9 +86,13 @@ def router(service: Service, console: Console) -> APIRouter:
                 if cursor is None:
                     break
 
+        # Started here, so that its `finally` (the slot's release) runs however the download ends: a generator
+        # never started would not run it if the client went away before the first chunk.
+        body = rows()
+        first = next(body)
         name = "-".join(["runs", *(v for v in (chosen.job, chosen.status, chosen.trigger) if v)]) + ".csv"
         response = StreamingResponse(
-            rows(),
+            itertools.chain([first], body),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

@@ -68,7 +68,7 @@ def router(service: Service, console: Console) -> APIRouter:
         visitor = console.visitor(request)
         form = await read_form(request)
         console.check_csrf(request, visitor.session, form)
-        if visitor.name is not None and visitor.name != "local" and not console.proxied(request):
+        if visitor.name is not None and not console.local and not console.proxied(request):
             # The cookie would stay valid until it expires: the ledger says no session from before now counts.
             await run_in_threadpool(accounts.end_sessions, service.engine, visitor.name)
         response = console.redirect(request, "/login")
@@ -82,12 +82,18 @@ def _attempt(service: Service, name: str, password: str, address: str) -> accoun
     """The account, if the password is right and this name and address are within their limits.
 
     One attempt at a time per address (a PostgreSQL lock held while the
-    password is checked), so attempts sent together cannot all be counted as
-    the first: the limits hold across requests and API processes.
+    password is checked; one sent meanwhile is refused, 429), so attempts sent
+    together cannot all be counted as the first: the limits hold across
+    requests and API processes.
     """
     source = f"from {address}"
     with service.engine.begin() as connection:
-        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"sign-in {source}"})
+        # A try, not a wait: attempts queued behind the lock would each hold a pooled connection.
+        locked = connection.execute(
+            text("SELECT pg_try_advisory_xact_lock(hashtext(:key))"), {"key": f"sign-in {source}"}
+        ).scalar()
+        if not locked:
+            raise Refused(429, "Another sign-in from this address is being checked: try again.", retry_after_s=1)
         # The name tried is kept only if it is an account's: a password typed in the name field is not.
         known = accounts.NAME.fullmatch(name) is not None and (
             connection.execute(text("SELECT 1 FROM jobs.users WHERE name = :n"), {"n": name}).first() is not None
@@ -105,7 +111,9 @@ def _attempt(service: Service, name: str, password: str, address: str) -> accoun
             or by_address >= MAX_FAILURES_PER_ADDRESS
             or by_name >= MAX_FAILURES_PER_NAME
         ):
-            raise Refused(429, f"Too many failed sign-ins: try again in {WINDOW_MIN} minutes.")
+            raise Refused(
+                429, f"Too many failed sign-ins: try again in {WINDOW_MIN} minutes.", retry_after_s=WINDOW_MIN * 60
+            )
         user = accounts.verify(service.engine, name, password)
         connection.execute(
             text("INSERT INTO jobs.events (kind, operator, detail) VALUES (:kind, :name, :source)"),

@@ -1,4 +1,4 @@
-"""The console's pages: Overview, Runs, Run, Schedules, Stalls, Dead letters.
+"""The console's pages: Overview, Runs, Run, Schedules, Stalls, Dead letters, Workers.
 
 Handlers are plain functions: FastAPI runs them in its thread pool, where
 the ledger's blocking reads belong. Every figure is read from the ledger (or
@@ -49,7 +49,8 @@ def router(service: Service, console: Console) -> APIRouter:
         rows = []
         for name in sorted(jobs):
             schedule = by_job.get(name)
-            upcoming = next_ticks(schedule, service.tz, now, 1) if schedule else []
+            # A paused schedule has no next tick to show: not worked out.
+            upcoming = next_ticks(schedule, service.tz, now, 1) if schedule and schedule.name not in paused else []
             rows.append(
                 {
                     "job": name,
@@ -57,7 +58,7 @@ def router(service: Service, console: Console) -> APIRouter:
                     "figures": figures[name],
                     "schedule": _when(schedule) if schedule else "on demand",
                     "paused": schedule is not None and schedule.name in paused,
-                    "next": upcoming[0] if upcoming and schedule and schedule.name not in paused else None,
+                    "next": upcoming[0] if upcoming else None,
                 }
             )
         queues, queues_problem = _queues(service)
@@ -94,8 +95,9 @@ def router(service: Service, console: Console) -> APIRouter:
         if detail is None:
             raise Refused(404, f"no run {run_id}")
         fan_outs = [s for s in detail.steps if s.fan_out is not None]
-        failed_fan_in = any(s.fan_out.failed for s in fan_outs if s.fan_out)  # for "only the failed children"
-        return {"run": detail, "fan_outs": fan_outs, "can_retry_children": failed_fan_in}
+        # Only then is "retry only the failed children" an answer the runtime can give (retries.py).
+        failed_children = any(s.fan_out is not None and s.fan_out.failed for s in fan_outs)
+        return {"run": detail, "fan_outs": fan_outs, "can_retry_children": failed_children}
 
     @routes.get("/runs/{run_id}")
     def run(request: Request, run_id: str) -> Response:

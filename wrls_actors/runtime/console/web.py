@@ -8,6 +8,7 @@ Policy allows no inline script or style, so no page may carry one.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +23,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ..service import Service
 from . import sessions, words
 from .sessions import Session
+
+logger = logging.getLogger("wrls_actors.console")
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -40,10 +43,11 @@ MAX_FORM_FIELDS = 50
 class Refused(Exception):
     """A console request refused with a page: ``status`` and what to tell the operator."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, retry_after_s: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after_s = retry_after_s
 
 
 class SignInNeeded(Exception):
@@ -87,7 +91,11 @@ class Console:
             ms=lambda v: words.duration(v / 1000) if v is not None else "—",
             urlquote=lambda v: quote(str(v), safe=""),
         )
-        self.templates.globals.update(prefix=settings.prefix.lower(), htmx=self.htmx, zone=str(zone))
+        self.templates.globals.update(
+            prefix=settings.prefix.lower(), htmx=self.htmx, zone=str(zone), local_operator=self.local
+        )
+        if not self.htmx:
+            logger.warning("console: htmx is not installed (scripts/assets.py fetches it): no live refresh")
 
     # -- who is visiting ---------------------------------------------------------
 
@@ -121,6 +129,8 @@ class Console:
         return Visitor(name, role, session, cookie)
 
     def proxied(self, request: Request) -> bool:
+        """Whether the authenticating proxy named who this is (only where a setting names its header):
+        such a visitor is signed in and out by the proxy, not by the console."""
         return bool(self.user_header and request.headers.get(self.user_header))
 
     def _account(self, name: str) -> Any:

@@ -18,3 +18,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.execute("ALTER TABLE jobs.users ADD COLUMN sessions_valid_after timestamptz")
+
+
+def downgrade() -> None:
+    op.execute("ALTER TABLE jobs.users DROP COLUMN sessions_valid_after")
