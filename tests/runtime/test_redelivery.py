@@ -81,7 +81,9 @@ def test_a_message_that_kills_its_worker_is_dead_lettered_after_max_deliveries(s
     run_id = service.trigger("crasher")
     for _ in range(5):
         worker = processes("worker", extra_env={"WRLS_MAX_DELIVERIES": "2"})
-        deadline = time.monotonic() + 30
+        # Past Dramatiq's worker fork timeout (30 s): a worker process killed by its message before it said it
+        # was ready keeps its main process waiting that long before it exits too.
+        deadline = time.monotonic() + 45
         while worker.alive() and time.monotonic() < deadline:
             if scalar(service, "SELECT status FROM jobs.runs WHERE run_id = :r", r=run_id) != "running":
                 break

@@ -156,7 +156,7 @@ def test_pages_answer_a_client_that_is_not_signed_in_by_sending_it_to_sign_in(co
 
 
 def test_the_workers_page_shows_each_worker_process_and_its_heartbeat(operator, processes, vhost):
-    assert "No worker has been seen" in operator.get("/workers").text
+    assert "No worker is known" in operator.get("/workers").text
     processes("worker")
     wait_worker_ready(vhost)
 
