@@ -18,7 +18,6 @@ import logging
 import os
 import sys
 import time as clock
-import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,11 +27,12 @@ from sqlalchemy.exc import OperationalError
 
 from .api_client import ApiClient, Unreachable
 from .runtime.cron import repeated_wall_time
+from .runtime.database import MAX_REASON_CHARS
 from .runtime.errors import BadMessage, ConfigurationError, JobRefused
 from .runtime.logs import configure
 from .runtime.params import params_from_text
 from .runtime.processes import load_service, run_all, run_api, run_embedded, run_exporter, run_scheduler, run_worker
-from .runtime.runs import CHILDREN_CANCELLED
+from .runtime.runs import CHILDREN_CANCELLED, run_id_or_refuse
 from .runtime.scheduling import timeline
 
 OK, FAILED, USAGE, UNREACHABLE, REFUSED = 0, 1, 2, 3, 4
@@ -257,7 +257,7 @@ def cmd_trigger(service, args) -> int:
 
 
 def cmd_cancel(service, args) -> int:
-    reason, run_id = _reason(args.reason), _run_id(args.run_id)
+    reason, run_id = _reason(args.reason), run_id_or_refuse(args.run_id)
     children = _act(
         service,
         lambda api: api.cancel(run_id, reason),
@@ -268,7 +268,7 @@ def cmd_cancel(service, args) -> int:
 
 
 def cmd_retry(service, args) -> int:
-    reason, run_id, only = _reason(args.reason), _run_id(args.run_id), args.failed_children
+    reason, run_id, only = _reason(args.reason), run_id_or_refuse(args.run_id), args.failed_children
     again = _act(
         service,
         lambda api: api.retry(run_id, reason, only),
@@ -280,20 +280,13 @@ def cmd_retry(service, args) -> int:
 
 def _reason(text_given: str) -> str:
     reason = text_given.strip()
-    if not reason or "\x00" in reason or len(reason) > 500:
-        raise ConfigurationError("--reason needs 1 to 500 characters of text")
+    if not reason or "\x00" in reason or len(reason) > MAX_REASON_CHARS:
+        raise ConfigurationError(f"--reason needs 1 to {MAX_REASON_CHARS} characters of text")
     return reason
 
 
 def _operator() -> str:
     return f"cli:{getpass.getuser()}"
-
-
-def _run_id(given: str) -> str:
-    try:
-        return str(uuid.UUID(given))
-    except ValueError:
-        raise JobRefused(f"no run {given!r}: run ids are UUIDs") from None
 
 
 def _act(service, through_api, directly):

@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, text
 
 from .cron import fire_times
+from .database import record_action
 from .definitions import Schedule
 from .errors import JobRefused
 from .pauses import UnknownSchedule
@@ -137,12 +138,14 @@ def backfill(
             f"backfill of [{since.isoformat()}, {until.isoformat()}) by {operator}: "
             f"{len(queued)} of its {len(times)} ticks to run"
         )
-        connection.execute(
-            text(
-                "INSERT INTO jobs.events (kind, job, schedule, detail, operator, reason) "
-                "VALUES ('schedule-backfilled', :job, :schedule, :detail, :operator, :reason)"
-            ),
-            {"job": schedule.job, "schedule": name, "detail": detail, "operator": operator, "reason": reason},
+        record_action(
+            connection,
+            "schedule-backfilled",
+            operator=operator,
+            reason=reason,
+            detail=detail,
+            job=schedule.job,
+            schedule=name,
         )
     logger.warning("schedule %s: %s", name, detail)
     started = [r.run_id for r in scheduling.start_backfills(schedule) if r.outcome == BACKFILLED and r.run_id]

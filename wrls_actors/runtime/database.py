@@ -78,6 +78,41 @@ def bump(connection: Connection, name: str, labels: Mapping[str, str], delta: fl
     connection.execute(_BUMP, {"name": name, "labels": labels_json(labels), "delta": delta})
 
 
+# Why an operator acted, as the CLI, the API and the console take it: kept in jobs.events.reason.
+MAX_REASON_CHARS = 500
+
+_ACTION = text(
+    "INSERT INTO jobs.events (kind, job, schedule, run_id, detail, operator, reason) "
+    "VALUES (:kind, :job, :schedule, CAST(:run_id AS uuid), :detail, :operator, :reason)"
+)
+
+
+def record_action(
+    connection: Connection,
+    kind: str,
+    *,
+    operator: str | None,
+    detail: str,
+    reason: str | None = None,
+    job: str | None = None,
+    schedule: str | None = None,
+    run_id: str | None = None,
+) -> None:
+    """An operator's action in jobs.events (who, what, why, when), inside the caller's transaction."""
+    connection.execute(
+        _ACTION,
+        {
+            "kind": kind,
+            "job": job,
+            "schedule": schedule,
+            "run_id": run_id,
+            "detail": detail,
+            "operator": operator,
+            "reason": reason,
+        },
+    )
+
+
 def set_max(connection: Connection, name: str, labels: Mapping[str, str], value: float) -> None:
     """Raise a gauge-like counter (e.g. a last-success timestamp) to ``value``."""
     connection.execute(_SET_MAX, {"name": name, "labels": labels_json(labels), "value": value})

@@ -13,6 +13,7 @@ import logging
 
 from sqlalchemy import Connection, text
 
+from .database import record_action
 from .definitions import Schedule
 from .errors import JobRefused
 from .scheduling import CAUGHT_UP, PAUSED, Scheduling
@@ -36,19 +37,8 @@ def _schedule(scheduling: Scheduling, name: str) -> Schedule:
 
 
 def _event(connection: Connection, kind: str, schedule: Schedule, operator: str, reason: str, detail: str) -> None:
-    connection.execute(
-        text(
-            "INSERT INTO jobs.events (kind, job, schedule, detail, operator, reason) "
-            "VALUES (:kind, :job, :schedule, :detail, :operator, :reason)"
-        ),
-        {
-            "kind": kind,
-            "job": schedule.job,
-            "schedule": schedule.name,
-            "detail": detail,
-            "operator": operator,
-            "reason": reason,
-        },
+    record_action(
+        connection, kind, operator=operator, reason=reason, detail=detail, job=schedule.job, schedule=schedule.name
     )
 
 

@@ -24,6 +24,7 @@ import logging
 
 from sqlalchemy import Connection, text
 
+from .database import record_action
 from .errors import JobRefused, NoSuchRun
 from .runs import RunControl, run_id_or_refuse, step_message_id
 
@@ -66,18 +67,14 @@ def retry(control: RunControl, run_id: str, operator: str, reason: str, *, faile
             what = f"from step {step.name}"
         # The step's message runs again under its own id: its old row would count as earlier deliveries.
         connection.execute(text("DELETE FROM jobs.steps WHERE message_id = :m"), {"m": step_message_id(run_id, index)})
-        connection.execute(
-            text(
-                "INSERT INTO jobs.events (kind, job, run_id, detail, operator, reason) "
-                "VALUES ('run-retried', :job, CAST(:r AS uuid), :detail, :operator, :reason)"
-            ),
-            {
-                "job": run.job,
-                "r": run_id,
-                "detail": f"retried {what} by {operator}",
-                "operator": operator,
-                "reason": reason,
-            },
+        record_action(
+            connection,
+            "run-retried",
+            operator=operator,
+            reason=reason,
+            detail=f"retried {what} by {operator}",
+            job=run.job,
+            run_id=run_id,
         )
         connection.commit()
     try:

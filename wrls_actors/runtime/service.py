@@ -24,7 +24,7 @@ from . import backfills, envelope, pauses, retries
 from .api.trigger_route import TriggerRoute
 from .calendar import Calendar
 from .cron import fire_times, parse_cron, parse_interval
-from .database import bump, engine_for, upgrade
+from .database import bump, engine_for, record_action, upgrade
 from .dead_letters import MAX_LIST, DeadLetters, Replayed, list_dead_letters, replay_dead_letter
 from .definitions import Job, Schedule, Step, StepContext
 from .errors import BadMessage, ConfigurationError, JobRefused, PermanentError, UnknownJob
@@ -366,12 +366,8 @@ class Service:
         detail = f"started by {operator} ({trigger})" + (", forced" if force else "")
 
         def audit(connection: Connection, run_id: str) -> None:
-            connection.execute(
-                text(
-                    "INSERT INTO jobs.events (kind, job, run_id, detail, operator, reason) "
-                    "VALUES ('run-triggered', :job, CAST(:run_id AS uuid), :detail, :operator, :reason)"
-                ),
-                {"job": job, "run_id": run_id, "detail": detail, "operator": operator, "reason": reason},
+            record_action(
+                connection, "run-triggered", operator=operator, reason=reason, detail=detail, job=job, run_id=run_id
             )
 
         return self.control.start(job, trigger, params, force=force, trigger_key=key, claim=audit)

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..database import MAX_REASON_CHARS
+
 RunStatus = Literal["running", "succeeded", "completed-with-failures", "failed", "cancelled"]
 Trigger = Literal["schedule", "cli", "message", "http"]
 
@@ -29,7 +31,9 @@ def not_a_number(value: Any) -> Any:
 
 
 # An operator's reason: kept in the ledger beside who acted.
-REASON = Field(min_length=1, max_length=500, pattern=r"^[^\x00]*\S[^\x00]*$", description="Why: kept in the ledger.")
+REASON = Field(
+    min_length=1, max_length=MAX_REASON_CHARS, pattern=r"^[^\x00]*\S[^\x00]*$", description="Why: kept in the ledger."
+)
 
 
 class StartRequest(_Strict):

@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ..backfills import BadBackfillRange
+from ..database import MAX_REASON_CHARS
 from ..dead_letters import NoSuchDeadLetter
 from ..errors import AlreadyRunning, BadMessage, JobRefused, NoSuchRun, UnknownJob
 from ..params import Param
@@ -22,8 +23,6 @@ from ..runs import run_id_or_refuse
 from ..service import Service
 from .filters import moment
 from .web import Console, Refused
-
-MAX_REASON_CHARS = 500
 
 
 def reason_of(form: dict[str, str]) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from starlette.responses import Response
 
 from .. import accounts
+from ..database import record_action
 from ..service import Service
 from .sessions import Session, encode
 from .web import Console, Refused, local_path, read_form, set_cookie
@@ -115,9 +116,8 @@ def _attempt(service: Service, name: str, password: str, address: str) -> accoun
                 429, f"Too many failed sign-ins: try again in {WINDOW_MIN} minutes.", retry_after_s=WINDOW_MIN * 60
             )
         user = accounts.verify(service.engine, name, password)
-        connection.execute(
-            text("INSERT INTO jobs.events (kind, operator, detail) VALUES (:kind, :name, :source)"),
-            {"kind": "signed-in" if user else "sign-in-failed", "name": name if known else None, "source": source},
+        record_action(
+            connection, "signed-in" if user else "sign-in-failed", operator=name if known else None, detail=source
         )
     if user is None:
         logger.warning("console sign-in refused for %s %s", name if known else "a name that is no account", source)
