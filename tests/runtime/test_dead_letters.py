@@ -6,25 +6,10 @@ import pika
 import pytest
 
 from tests.support import services as svc
-from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+from tests.support.helpers import attempts, break_sample, mend_sample, query, scalar, wait_run_ended, wait_worker_ready
 from tests.support.processes import run_cli
 from wrls_actors.runtime.dead_letters import AlreadyReplayed, NoSuchDeadLetter, NotReplayable
 from wrls_actors.runtime.runs import step_message_id
-
-
-def break_(service, *what):
-    with service.engine.begin() as connection:
-        for w in what:
-            connection.exec_driver_sql("INSERT INTO test_broken (what) VALUES (%s)", (w,))
-
-
-def fix(service):
-    with service.engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM test_broken")
-
-
-def tries(service, step) -> int:
-    return scalar(service, "SELECT count(*) FROM test_attempts WHERE step = :s", s=step)
 
 
 def dead_letter_count(service, queue) -> int:
@@ -39,7 +24,7 @@ def dead_letter_count(service, queue) -> int:
 def failed_fixable(service, processes, vhost) -> str:
     processes("worker")
     wait_worker_ready(vhost)
-    break_(service, "step")
+    break_sample(service, "step")
     run_id = service.trigger("fixable")
     assert wait_run_ended(service, run_id).status == "failed"
     svc.wait_for(lambda: service.dead_letters().letters, what="the failed step's dead letter")
@@ -65,7 +50,7 @@ def test_a_failed_step_is_listed_with_its_reason_and_replayed_once_then_its_run_
     assert listed.depths["short"] == 1 and not listed.truncated
     # Listing took nothing away.
     assert dead_letter_count(service, "short") == 1
-    fix(service)
+    mend_sample(service)
 
     replayed = service.replay(message_id, operator="ops@example", reason="input fixed")
 
@@ -77,7 +62,7 @@ def test_a_failed_step_is_listed_with_its_reason_and_replayed_once_then_its_run_
     )
     run = wait_run_ended(service, run_id)
     assert (run.status, run.error) == ("succeeded", None)
-    assert tries(service, "check:tried") == 2
+    assert attempts(service, "check:tried") == 2
     assert dead_letter_count(service, "short") == 0
     [event] = query(service, "SELECT operator, reason, detail, run_id::text FROM jobs.events WHERE kind = 'replayed'")
     assert (event.operator, event.reason, event.run_id) == ("ops@example", "input fixed", run_id)
@@ -89,7 +74,7 @@ def test_a_failed_step_is_listed_with_its_reason_and_replayed_once_then_its_run_
 def test_two_replays_at_once_move_the_message_once(service, processes, vhost):
     run_id = failed_fixable(service, processes, vhost)
     message_id = step_message_id(run_id, 1)
-    fix(service)
+    mend_sample(service)
     start = threading.Barrier(2)
     outcomes: list[object] = []
 
@@ -108,7 +93,7 @@ def test_two_replays_at_once_move_the_message_once(service, processes, vhost):
 
     assert sorted(type(o).__name__ for o in outcomes) == ["AlreadyReplayed", "Replayed"]
     assert wait_run_ended(service, run_id).status == "succeeded"
-    assert tries(service, "check:tried") == 2
+    assert attempts(service, "check:tried") == 2
     assert scalar(service, "SELECT count(*) FROM jobs.events WHERE kind = 'replayed'") == 1
     assert dead_letter_count(service, "short") == 0
 
@@ -116,19 +101,19 @@ def test_two_replays_at_once_move_the_message_once(service, processes, vhost):
 def test_replaying_one_child_leaves_the_others_in_place_and_in_order(service, processes, vhost):
     processes("worker")
     wait_worker_ready(vhost, "long")
-    break_(service, "1", "2", "3")
+    break_sample(service, "1", "2", "3")
     run_id = service.trigger("fan-fixable", {"n": 5})
     assert wait_run_ended(service, run_id).status == "failed"
     svc.wait_for(lambda: len(service.dead_letters().letters) == 3, what="three dead children")
     before = [letter.message_id for letter in service.dead_letters().letters]
     assert all("is broken until fixed" in letter.reason for letter in service.dead_letters().letters)
-    fix(service)
+    mend_sample(service)
 
     service.replay(before[1], operator="ops", reason="this one is fixed")
 
     # Its fan-in fires again once the child arrives: the two still failed fail the run again.
     run = wait_run_ended(service, run_id)
-    svc.wait_for(lambda: tries(service, "each:1") + tries(service, "each:2") + tries(service, "each:3") == 4)
+    svc.wait_for(lambda: attempts(service, "each:1") + attempts(service, "each:2") + attempts(service, "each:3") == 4)
     assert (run.status, run.children_failed) == ("failed", 2)
     after = [letter.message_id for letter in service.dead_letters().letters]
     assert after == [before[0], before[2]]
@@ -137,7 +122,7 @@ def test_replaying_one_child_leaves_the_others_in_place_and_in_order(service, pr
 def test_a_dead_letter_whose_run_moved_on_is_refused_and_stays(service, processes, vhost):
     run_id = failed_fixable(service, processes, vhost)
     message_id = step_message_id(run_id, 1)
-    fix(service)
+    mend_sample(service)
     service.retry(run_id, operator="ops", reason="retried instead")
     assert wait_run_ended(service, run_id).status == "succeeded"
 
@@ -146,7 +131,7 @@ def test_a_dead_letter_whose_run_moved_on_is_refused_and_stays(service, processe
 
     assert dead_letter_count(service, "short") == 1
     assert scalar(service, "SELECT count(*) FROM jobs.events WHERE kind = 'replayed'") == 0
-    assert tries(service, "check:tried") == 2
+    assert attempts(service, "check:tried") == 2
 
 
 def test_unknown_and_malformed_ids_are_refused(service, processes, vhost):
@@ -179,7 +164,7 @@ def test_a_body_that_is_no_message_is_listed_without_an_id_and_never_lost(servic
 def test_the_cli_lists_and_replays_once(service, processes, vhost, env):
     run_id = failed_fixable(service, processes, vhost)
     message_id = step_message_id(run_id, 1)
-    fix(service)
+    mend_sample(service)
 
     listed = run_cli(env, "dead-letters")
     assert listed.returncode == 0, listed.stderr

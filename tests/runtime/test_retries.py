@@ -2,35 +2,20 @@
 
 import pytest
 
-from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+from tests.support.helpers import attempts, break_sample, mend_sample, query, scalar, wait_run_ended, wait_worker_ready
 from tests.support.processes import run_cli
 from wrls_actors.runtime.errors import NoSuchRun
 from wrls_actors.runtime.retries import NotRetryable
 
 
-def break_(service, *what):
-    with service.engine.begin() as connection:
-        for w in what:
-            connection.exec_driver_sql("INSERT INTO test_broken (what) VALUES (%s)", (w,))
-
-
-def fix(service):
-    with service.engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM test_broken")
-
-
-def attempts(service, step) -> int:
-    return scalar(service, "SELECT count(*) FROM test_attempts WHERE step = :s", s=step)
-
-
 def test_only_the_failed_children_run_again_and_the_run_completes(service, processes, vhost):
     processes("worker")
     wait_worker_ready(vhost, "long")
-    break_(service, "1", "3")
+    break_sample(service, "1", "3")
     run_id = service.trigger("fan-fixable", {"n": 5})
     failed = wait_run_ended(service, run_id)
     assert (failed.status, failed.error) == ("failed", "2 of 5 each children failed")
-    fix(service)
+    mend_sample(service)
 
     again = service.retry(run_id, operator="ops@example", reason="items 1 and 3 fixed", failed_children_only=True)
 
@@ -59,10 +44,10 @@ def test_only_the_failed_children_run_again_and_the_run_completes(service, proce
 def test_a_run_retried_from_its_failed_step_does_not_run_the_steps_before_it(service, processes, vhost):
     processes("worker")
     wait_worker_ready(vhost)
-    break_(service, "step")
+    break_sample(service, "step")
     run_id = service.trigger("fixable")
     assert wait_run_ended(service, run_id).status == "failed"
-    fix(service)
+    mend_sample(service)
 
     assert service.retry(run_id, operator="ops", reason="fixed the input") == 0
 
@@ -83,7 +68,7 @@ def test_what_cannot_be_retried_is_refused_and_left_alone(service, processes, vh
     assert wait_run_ended(service, done).status == "succeeded"
     with pytest.raises(NotRetryable, match="only a failed run is retried"):
         service.retry(done, operator="ops", reason="x")
-    break_(service, "step")
+    break_sample(service, "step")
     failed = service.trigger("fixable")
     assert wait_run_ended(service, failed).status == "failed"
     with pytest.raises(NotRetryable, match="did not fail at a fan-in with failed children"):
@@ -97,10 +82,10 @@ def test_what_cannot_be_retried_is_refused_and_left_alone(service, processes, vh
 def test_the_cli_retries_with_a_reason(service, processes, vhost, env):
     processes("worker")
     wait_worker_ready(vhost)
-    break_(service, "step")
+    break_sample(service, "step")
     run_id = service.trigger("fixable")
     assert wait_run_ended(service, run_id).status == "failed"
-    fix(service)
+    mend_sample(service)
 
     def cli(*args):
         return run_cli(env, *args)

@@ -57,3 +57,20 @@ def add_run(
             ),
             {"job": job, "nominal": nominal, "status": status, "step": step_index},
         ).scalar_one()
+
+
+# The sample app's jobs fixable and fan-fixable fail on what test_broken holds (tests/support/sample_app.py).
+def break_sample(service, *what: str) -> None:
+    with service.engine.begin() as connection:
+        for w in what:
+            connection.exec_driver_sql("INSERT INTO test_broken (what) VALUES (%s)", (w,))
+
+
+def mend_sample(service) -> None:
+    with service.engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM test_broken")
+
+
+def attempts(service, step: str) -> int:
+    """How many times the sample app's step (or `child:item`) has started, as it records in test_attempts."""
+    return scalar(service, "SELECT count(*) FROM test_attempts WHERE step = :s", s=step)

@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.browser import NARROW, WIDE, describe, serious_axe_violations, shot
 from tests.support.console import OPERATOR, VIEWER
-from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+from tests.support.helpers import break_sample, mend_sample, query, scalar, wait_run_ended, wait_worker_ready
 from tests.support.services import wait_for
 
 # A fan-out of this many children, the third of which fails until the test mends it.
@@ -22,19 +22,9 @@ CHILDREN = 5
 BROKEN_ITEM = "2"
 
 
-def break_item(service, what: str) -> None:
-    with service.engine.begin() as connection:
-        connection.exec_driver_sql("INSERT INTO test_broken (what) VALUES (%s)", (what,))
-
-
-def mend_everything(service) -> None:
-    with service.engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM test_broken")
-
-
 def failed_fan_out(service) -> str:
     """A fan-fixable run of CHILDREN children, failed because BROKEN_ITEM failed; its run id."""
-    break_item(service, BROKEN_ITEM)
+    break_sample(service, BROKEN_ITEM)
     run_id = service.trigger("fan-fixable", {"n": CHILDREN})
     run = wait_run_ended(service, run_id, 60)
     assert run.status == "failed", run
@@ -121,7 +111,7 @@ def test_an_operator_finds_a_failed_fan_out_retries_its_failed_children_and_watc
     assert live_status(page).inner_text() == "failed"
 
     # 4. Mend the item; with no worker yet the retried run waits, so the page is seen running before it ends.
-    mend_everything(service)
+    mend_sample(service)
     worker.stop()
     page.get_by_label("Reason (kept in the ledger with your name)").fill("item 2's licence fixed in NALD")
     page.get_by_label("only the failed fan-out children").check()
