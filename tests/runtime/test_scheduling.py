@@ -165,6 +165,7 @@ def test_ticks_missed_while_no_scheduler_ran_are_recorded_and_the_latest_caught_
     assert len(missed) >= 4
     assert all(m.nominal_time < caught.nominal_time for m in missed)
     assert caught.nominal_time >= horizon.replace(second=0, microsecond=0) - timedelta(minutes=1)
+
     # The 15-second schedule's policy is none: everything recorded missed, nothing run late. The watch goes
     # through the schedules one after another: noop's ticks may be written after the pipeline's run has ended.
     def noop_ticks():
