@@ -1,15 +1,18 @@
 """Quorum queues (one delivery limit shared by the ledger and RabbitMQ, retries through the delay queue, fan-out),
 the start-up refusal of queues declared otherwise, and a broker URL list whose first node is dead."""
 
+import socket
+import threading
 from contextlib import contextmanager
 
 import pika
 import pytest
 
 from tests.support import services as svc
-from tests.support.helpers import free_port, query, scalar, wait_run_ended, wait_worker_ready
+from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
 from tests.support.processes import run_cli
 from tests.support.sample_app import build
+from wrls_actors.runtime.dead_letters import list_dead_letters
 
 
 @pytest.fixture
@@ -108,6 +111,9 @@ def test_a_poison_message_on_a_quorum_queue_is_dead_lettered_once_by_the_ledger_
         assert len(incidents) == 1
         assert svc.queue_stats(vhost, "long")["arguments"]["x-delivery-limit"] == 2
         letters = svc.wait_for(lambda: dead_letter_headers(vhost, "long"), 10, what="the message in long.XQ")
+        listed = list_dead_letters(service.engine, service.broker, service.queues(), limit=10).letters
+        assert [(d.message_id, d.status) for d in listed] == [(step.message_id, "dead-lettered")]
+        assert "started at least 2 times without finishing" in listed[0].reason
         # Dead-lettered once, by the ledger's refusal, not by the broker's limit.
         assert [[(d["reason"], d["count"]) for d in h["x-death"]] for h in letters] == [[("rejected", 1)]]
 
@@ -136,11 +142,56 @@ def test_queues_declared_otherwise_stop_each_process_at_start_naming_them(env, v
     assert svc.queue_stats(vhost, "control")["type"] == "quorum"
 
 
-def test_a_dead_first_broker_node_is_passed_over_by_publishers_and_workers(env, processes, vhost):
-    # Nothing listens on the first node's port: every connection goes on to the second.
-    nodes = {"WRLS_BROKER_URL": f"amqp://guest:secret@127.0.0.1:{free_port()}/{vhost}, {svc.broker_url(vhost)}"}
-    processes("worker", extra_env=nodes)
-    with own_service({**env, **nodes}) as service:
-        assert "secret" not in repr(service.settings)
-        run_id = service.trigger("pipeline")
-        assert wait_run_ended(service, run_id).status == "succeeded"
+class DyingNode:
+    """A broker node that can die: 127.0.0.1:<port> forwarded to the local RabbitMQ until ``kill``, which drops
+    every connection through it and leaves the port closed."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", svc.AMQP_PORT))
+            self.sockets += [client, upstream]
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+
+    def kill(self) -> None:
+        self.server.close()
+        for each in self.sockets:
+            try:
+                each.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            each.close()
+
+
+def test_with_several_broker_nodes_each_process_uses_a_live_one_and_moves_on_when_its_node_dies(env, processes, vhost):
+    node = DyingNode()
+    nodes = {"WRLS_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{node.port}/{vhost},{svc.broker_url(vhost)}"}
+    try:
+        processes("worker", extra_env=nodes)
+        with own_service({**env, **nodes}) as service:
+            assert wait_run_ended(service, service.trigger("pipeline")).status == "succeeded"
+            # The worker's connections and the publisher's went to the first node.
+            assert len(node.sockets) >= 4
+            node.kill()
+            # Both connect again, passing over the first node, now closed.
+            assert wait_run_ended(service, service.trigger("pipeline")).status == "succeeded"
+    finally:
+        node.kill()
