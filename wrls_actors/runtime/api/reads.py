@@ -127,13 +127,21 @@ def last_runs(connection: Connection, jobs: list[str]) -> dict[str, RunSummary]:
 
 
 def run_detail(connection: Connection, run_id: str, jobs: Mapping[str, Job]) -> RunDetail | None:
+    """The run as the ledger has it, or, once its week is dropped, as the archive kept it (a failure)."""
+    archived = False
     row = connection.execute(
         text(f"SELECT {_RUN_COLUMNS} FROM jobs.runs r WHERE r.run_id = CAST(:run AS uuid)"), {"run": run_id}
     ).first()
     if row is None:
-        return None
+        row = connection.execute(
+            text(f"SELECT {_RUN_COLUMNS} FROM jobs.archive_runs r WHERE r.run_id = CAST(:run AS uuid)"), {"run": run_id}
+        ).first()
+        if row is None:
+            return None
+        archived = True
+    prefix = "archive_" if archived else ""
     job = jobs.get(row.job)
-    steps = _steps(connection, run_id, job) if job is not None else []
+    steps = _steps(connection, run_id, job, f"jobs.{prefix}steps") if job is not None else []
     events = [
         Event(
             at=e.at,
@@ -146,24 +154,24 @@ def run_detail(connection: Connection, run_id: str, jobs: Mapping[str, Job]) -> 
         )
         for e in connection.execute(
             text(
-                "SELECT at, kind, actor, message_id, detail, operator, reason FROM jobs.events "
+                f"SELECT at, kind, actor, message_id, detail, operator, reason FROM jobs.{prefix}events "
                 "WHERE run_id = CAST(:run AS uuid) "
                 "ORDER BY id LIMIT :limit"
             ),
             {"run": run_id, "limit": MAX_EVENTS_SHOWN},
         ).all()
     ]
-    return RunDetail(**summary(row).model_dump(), steps=steps, events=events)
+    return RunDetail(**summary(row).model_dump(), steps=steps, events=events, archived=archived)
 
 
-def _steps(connection: Connection, run_id: str, job: Job) -> list[StepRun]:
+def _steps(connection: Connection, run_id: str, job: Job, table: str) -> list[StepRun]:
     ids = [step_message_id(run_id, index) for index in range(len(job.steps))]
     rows = {
         r.message_id: r
         for r in connection.execute(
             text(
                 "SELECT message_id, actor, queue, status, attempt, deliveries, enqueued_at, started_at, "
-                "finished_at, duration_ms, stalls, timeouts, error FROM jobs.steps WHERE message_id = ANY(:ids)"
+                f"finished_at, duration_ms, stalls, timeouts, error FROM {table} WHERE message_id = ANY(:ids)"
             ),
             {"ids": ids},
         ).all()
