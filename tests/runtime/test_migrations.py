@@ -139,7 +139,14 @@ def test_0009_partitions_a_filled_ledger_in_place_and_back(empty_engine):
                 "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = relnamespace WHERE nspname = 'jobs' AND relkind = 'p'"
             )
         ).scalars()
-        assert {"runs", "steps", "events", "ticks"} <= set(partitioned)
+        assert {"runs", "steps", "events", "ticks", "barriers", "barrier_arrivals"} <= set(partitioned)
+        # A fan-in is in its run's week.
+        assert not connection.execute(
+            text(
+                "SELECT 1 FROM jobs.barrier_arrivals a JOIN jobs.runs r USING (run_id) "
+                "WHERE a.run_started_at <> r.started_at"
+            )
+        ).all()
         # The 100-day-old rows sit in their own week, not in the default partition.
         assert connection.execute(text("SELECT count(*) FROM jobs.runs_default")).scalar() == 0
         assert connection.execute(text("SELECT count(*) FROM jobs.steps_default")).scalar() == 0

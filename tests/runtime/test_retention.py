@@ -16,7 +16,8 @@ from wrls_actors.runtime.runs import step_message_id
 
 
 def add_history(service, status: str, days_ago: int, step_statuses=("succeeded",)) -> str:
-    """A run of ``days_ago`` days with its steps, an event per step, and its tick, as the runtime writes them."""
+    """A run of ``days_ago`` days with its steps, an event per step, its tick and a fan-in of one child, as the
+    runtime writes them."""
     run_id = str(uuid.uuid4())
     at = datetime.now(UTC) - timedelta(days=days_ago)
     with service.engine.begin() as connection:
@@ -48,6 +49,20 @@ def add_history(service, status: str, days_ago: int, step_statuses=("succeeded",
                 "INSERT INTO jobs.ticks (schedule, nominal_time, outcome, run_id) VALUES ('pipeline', :at, 'ran', :r)"
             ),
             {"at": at, "r": run_id},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO jobs.barriers (run_id, step_index, expected, arrived, run_started_at) "
+                "VALUES (:r, 1, 1, 1, :at)"
+            ),
+            {"at": at, "r": run_id},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO jobs.barrier_arrivals (run_id, step_index, message_id, failed, run_started_at) "
+                "VALUES (:r, 1, :m, false, :at)"
+            ),
+            {"at": at, "r": run_id, "m": f"{run_id}-child"},
         )
     return run_id
 
@@ -118,7 +133,8 @@ def test_the_runtime_s_own_job_runs_through_a_worker_like_any_job(service, proce
     run_id = service.trigger(RETENTION_JOB)
     run = wait_run_ended(service, run_id)
     assert run.status == "succeeded", run.error
-    assert run.counts["partitions_dropped"] == 4 and run.counts["rows_moved"] == 4
+    # A week of each of the six tables, which held the old run's one row each.
+    assert run.counts["partitions_dropped"] == 6 and run.counts["rows_moved"] == 6
     assert set(run.counts) == {
         "partitions_created",
         "partitions_dropped",

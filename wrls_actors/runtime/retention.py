@@ -1,7 +1,8 @@
 """Ledger retention: weekly partitions made ahead, old weeks dropped whole, failures archived first.
 
-jobs.runs, steps, events and ticks are partitioned by week (Monday 00:00 UTC,
-``<table>_pYYYYMMDD``; migration 0009). ``retain`` keeps them so:
+jobs.runs, steps, events, ticks, barriers and barrier_arrivals are partitioned
+by week (Monday 00:00 UTC, ``<table>_pYYYYMMDD``; migration 0009). ``retain``
+keeps them so:
 
 - rows that landed in a table's DEFAULT partition (no week held them: a clock
   far off, or this job not run for weeks) are moved into their own week;
@@ -65,7 +66,9 @@ RUNS = Table("runs", "started_at")
 STEPS = Table("steps", "created_on", is_date=True)
 EVENTS = Table("events", "at")
 TICKS = Table("ticks", "nominal_time")
-LEDGER = (RUNS, STEPS, EVENTS, TICKS)
+BARRIERS = Table("barriers", "run_started_at")
+ARRIVALS = Table("barrier_arrivals", "run_started_at")
+LEDGER = (RUNS, STEPS, EVENTS, TICKS, BARRIERS, ARRIVALS)
 ARCHIVES = {
     "runs": Table("archive_runs", "started_at"),
     "steps": Table("archive_steps", "created_on", is_date=True),
@@ -200,16 +203,22 @@ def move_default(engine: Engine, table: Table, result: Retained) -> None:
         )
 
 
-def create_ahead(engine: Engine, table: Table, today: date, result: Retained) -> None:
-    with engine.connect() as connection:
-        existing = partitions(connection, table)
-    for n in range(WEEKS_AHEAD + 1):
-        week = monday(today) + timedelta(weeks=n)
-        name = week_name(table, week)
-        if name not in existing:
-            with _ddl(engine) as connection:
-                _create(connection, table, name, week, week + timedelta(weeks=1))
-            result.created.append(name)
+def make_weeks(engine: Engine, first: date, last: date) -> list[str]:
+    """Every ledger table's weeks from the one holding ``first`` to the one holding ``last`` that are missing
+    (e.g. before loading history in bulk, which the DEFAULT partition would hold otherwise); their names."""
+    created = []
+    for table in LEDGER:
+        with engine.connect() as connection:
+            existing = partitions(connection, table)
+        week = monday(first)
+        while week <= last:
+            name = week_name(table, week)
+            if name not in existing:
+                with _ddl(engine) as connection:
+                    _create(connection, table, name, week, week + timedelta(weeks=1))
+                created.append(name)
+            week += timedelta(weeks=1)
+    return created
 
 
 def _still_going(connection: Connection, table: Table, name: str) -> str | None:
@@ -288,7 +297,8 @@ def retain(engine: Engine, *, retention_days: int, failure_retention_days: int) 
             guard.commit()  # the lock is the session's: no transaction need stay open while the pass runs
             for table in LEDGER:
                 move_default(engine, table, result)
-                create_ahead(engine, table, now.astimezone(UTC).date(), result)
+            today = now.astimezone(UTC).date()
+            result.created += make_weeks(engine, today, today + timedelta(weeks=WEEKS_AHEAD))
             for table in LEDGER:
                 drop_old(engine, table, now - timedelta(days=retention_days), result)
             drop_old_archive(engine, now - timedelta(days=failure_retention_days), result)

@@ -1,14 +1,16 @@
 """The ledger's growing tables partitioned by week, so retention drops a week instead of deleting rows.
 
 jobs.runs by started_at, jobs.steps by a new column created_on (the UTC day of
-the message's timestamp), jobs.events by at, jobs.ticks by nominal_time: one
+the message's timestamp), jobs.events by at, jobs.ticks by nominal_time,
+jobs.barriers and barrier_arrivals by a new column run_started_at (their
+run's started_at, so a fan-in goes with its run): one
 partition per week from Monday 00:00 UTC, named ``<table>_pYYYYMMDD``, and a
 DEFAULT partition (``<table>_default``) for a row no week holds yet (the
 ledger-retention job moves such rows into their week, see retention.py).
 
 PostgreSQL requires a unique index on a partitioned table to include its
 partition key, so the keys become (run_id, started_at), (message_id,
-created_on), (id, at); runs.trigger_key is no longer unique (runs.py
+created_on), (id, at), and run_started_at joins the barriers' and arrivals'; runs.trigger_key is no longer unique (runs.py
 serialises starts with a key by an advisory lock and a lookup), and "a dead
 letter is replayed once" moves from a unique index on events to
 jobs.replays. Failed runs, their failed steps and their events outlive a
@@ -36,17 +38,22 @@ depends_on = None
 
 WEEKS_AHEAD = 4
 
-# table, partition key, the key's SQL type, its value for a row copied from the old table
+# table, partition key, the key's SQL type, whether the key is a new column, its value for a row of the old
+# table (``t``, beside its run ``r``)
 TABLES = (
-    ("runs", "started_at", "timestamptz", "started_at"),
+    ("runs", "started_at", "timestamptz", False, "t.started_at"),
     (
         "steps",
         "created_on",
         "date",
-        "(coalesce(enqueued_at, started_at, heartbeat_at, finished_at, now()) AT TIME ZONE 'UTC')::date",
+        True,
+        "(coalesce(t.enqueued_at, t.started_at, t.heartbeat_at, t.finished_at, now()) AT TIME ZONE 'UTC')::date",
     ),
-    ("events", "at", "timestamptz", "at"),
-    ("ticks", "nominal_time", "timestamptz", "nominal_time"),
+    ("events", "at", "timestamptz", False, "t.at"),
+    ("ticks", "nominal_time", "timestamptz", False, "t.nominal_time"),
+    # A fan-in lives in its run's week: dropped with it, and its keys known to every writer.
+    ("barriers", "run_started_at", "timestamptz", True, "coalesce(r.started_at, t.created_at)"),
+    ("barrier_arrivals", "run_started_at", "timestamptz", True, "coalesce(r.started_at, t.arrived_at)"),
 )
 
 NEW_INDEXES = {
@@ -74,6 +81,11 @@ NEW_INDEXES = {
     "ticks": (
         "ALTER TABLE jobs.ticks ADD PRIMARY KEY (schedule, nominal_time)",
         "CREATE INDEX ticks_claimed ON jobs.ticks (claimed_at)",
+    ),
+    "barriers": ("ALTER TABLE jobs.barriers ADD PRIMARY KEY (run_id, step_index, run_started_at)",),
+    "barrier_arrivals": (
+        "ALTER TABLE jobs.barrier_arrivals ADD PRIMARY KEY (run_id, step_index, message_id, run_started_at)",
+        "CREATE INDEX barrier_arrivals_failed ON jobs.barrier_arrivals (run_id, step_index, arrived_at) WHERE failed",
     ),
 }
 
@@ -103,6 +115,11 @@ OLD_INDEXES = {
     "ticks": (
         "ALTER TABLE jobs.ticks ADD PRIMARY KEY (schedule, nominal_time)",
         "CREATE INDEX ticks_claimed ON jobs.ticks (claimed_at)",
+    ),
+    "barriers": ("ALTER TABLE jobs.barriers ADD PRIMARY KEY (run_id, step_index)",),
+    "barrier_arrivals": (
+        "ALTER TABLE jobs.barrier_arrivals ADD PRIMARY KEY (run_id, step_index, message_id)",
+        "CREATE INDEX barrier_arrivals_failed ON jobs.barrier_arrivals (run_id, step_index, arrived_at) WHERE failed",
     ),
 }
 
@@ -135,15 +152,17 @@ def _columns(table: str) -> list[str]:
 def upgrade() -> None:
     bind = op.get_bind()
     today = datetime.now(UTC).date()
-    for table, key, kind, old_key in TABLES:
+    for table, key, kind, added, old_key in TABLES:
         old_columns = _columns(table)
         op.execute(f"ALTER TABLE jobs.{table} RENAME TO {table}_0008")
         op.execute(
             f"CREATE TABLE jobs.{table} (LIKE jobs.{table}_0008 INCLUDING DEFAULTS INCLUDING CONSTRAINTS"
-            + (", created_on date NOT NULL" if key == "created_on" else "")
+            + (f", {key} {kind} NOT NULL" if added else "")
             + f") PARTITION BY RANGE ({key})"
         )
-        first = bind.execute(text(f"SELECT min({old_key}) FROM jobs.{table}_0008")).scalar()
+        # The barriers' run: jobs.runs is partitioned by now, its started_at read from there.
+        source = f"jobs.{table}_0008 t" + (" LEFT JOIN jobs.runs r ON r.run_id = t.run_id" if "r." in old_key else "")
+        first = bind.execute(text(f"SELECT min({old_key}) FROM {source}")).scalar()
         if isinstance(first, datetime):
             first = first.astimezone(UTC).date()
         week = _monday(min(first or today, today))
@@ -157,9 +176,10 @@ def upgrade() -> None:
             week = upper
         op.execute(f"CREATE TABLE jobs.{table}_default PARTITION OF jobs.{table} DEFAULT")
         names = ", ".join(old_columns)
-        keyed = f", {key}" if key == "created_on" else ""
-        value = f", {old_key}" if key == "created_on" else ""
-        op.execute(f"INSERT INTO jobs.{table} ({names}{keyed}) SELECT {names}{value} FROM jobs.{table}_0008")
+        values = ", ".join(f"t.{c}" for c in old_columns)
+        keyed = f", {key}" if added else ""
+        value = f", {old_key}" if added else ""
+        op.execute(f"INSERT INTO jobs.{table} ({names}{keyed}) SELECT {values}{value} FROM {source}")
         if table == "events":
             op.execute("ALTER SEQUENCE jobs.events_id_seq OWNED BY jobs.events.id")
         op.execute(f"DROP TABLE jobs.{table}_0008")
@@ -190,12 +210,12 @@ def downgrade() -> None:
     for archive, *_ in ARCHIVES:
         op.execute(f"DROP TABLE jobs.{archive}")
     op.execute("DROP TABLE jobs.replays")
-    for table, key, _kind, _old in TABLES:
-        columns = [c for c in _columns(table) if c != "created_on"]
+    for table, key, _kind, added, _old in TABLES:
+        columns = [c for c in _columns(table) if not (added and c == key)]
         op.execute(f"ALTER TABLE jobs.{table} RENAME TO {table}_0009")
         op.execute(f"CREATE TABLE jobs.{table} (LIKE jobs.{table}_0009 INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-        if key == "created_on":
-            op.execute(f"ALTER TABLE jobs.{table} DROP COLUMN created_on")
+        if added:
+            op.execute(f"ALTER TABLE jobs.{table} DROP COLUMN {key}")
         names = ", ".join(columns)
         # A message with rows on two days (see runtime.md) keeps its newest.
         distinct = "DISTINCT ON (message_id) " if key == "created_on" else ""
