@@ -116,10 +116,13 @@ def runs_page(
 
 def last_runs(connection: Connection, jobs: list[str]) -> dict[str, RunSummary]:
     # One probe of runs_job_started per job: DISTINCT ON read every run of every job (3 million in a year).
+    # A range of one job, ordered by (job, started_at): only runs_job_started gives that order. With
+    # `job = j.job` the planner drops job from the order and, the runs being partitioned by week, may
+    # walk each week's runs_started instead, past every run of the other jobs (370 ms on 60 days, not 2).
     rows = connection.execute(
         text(
             f"SELECT {_RUN_COLUMNS} FROM unnest(CAST(:jobs AS text[])) AS j(job) CROSS JOIN LATERAL "
-            "(SELECT * FROM jobs.runs WHERE job = j.job ORDER BY started_at DESC LIMIT 1) r"
+            "(SELECT * FROM jobs.runs WHERE job >= j.job AND job <= j.job ORDER BY job, started_at DESC LIMIT 1) r"
         ),
         {"jobs": jobs},
     ).all()
