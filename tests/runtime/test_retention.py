@@ -6,10 +6,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
-from wrls_actors.runtime import RETENTION_JOB, retain
+from wrls_actors.runtime import RETENTION_JOB, ConfigurationError, Job, Schedule, Service, Settings, Step, retain
 from wrls_actors.runtime.api import reads
 from wrls_actors.runtime.retention import LEDGER, WEEKS_AHEAD, monday, week_name
 from wrls_actors.runtime.runs import step_message_id
@@ -144,3 +145,16 @@ def test_the_runtime_s_own_job_runs_through_a_worker_like_any_job(service, proce
     }
     assert scalar(service, "SELECT count(*) FROM jobs.runs WHERE run_id = :r", r=old) == 0
     assert RETENTION_JOB in service.schedules
+
+
+def test_the_runtime_s_own_job_is_in_every_service_and_its_name_is_refused_to_an_application():
+    settings = Settings.from_env("WRLS", {})
+    service = Service(settings, [Job("work", (Step("one", lambda ctx: None),))])
+    assert RETENTION_JOB in service.jobs and service.schedules[RETENTION_JOB].cron == "10 3 * * *"
+    with pytest.raises(ConfigurationError, match="job ledger-retention: the name of the runtime's own job"):
+        Service(settings, [Job(RETENTION_JOB, (Step("one", lambda ctx: None),))])
+    # An application may schedule it otherwise, and an operator switch its schedule off.
+    moved = Service(settings, [], [Schedule(RETENTION_JOB, cron="0 5 * * *")])
+    assert moved.schedules[RETENTION_JOB].cron == "0 5 * * *"
+    off = Service(Settings.from_env("WRLS", {"WRLS_SCHEDULE_LEDGER_RETENTION": "off"}), [])
+    assert not off.schedules[RETENTION_JOB].enabled
