@@ -78,6 +78,8 @@ from wrls_actors.runtime.api import reads  # noqa: E402
 from wrls_actors.runtime.api.auth import mint  # noqa: E402
 from wrls_actors.runtime.console import ledger_reads  # noqa: E402
 from wrls_actors.runtime.cron import fire_times  # noqa: E402
+from wrls_actors.runtime.database import engine_for  # noqa: E402
+from wrls_actors.runtime.retention import make_weeks  # noqa: E402
 
 TARGET_MS = 300.0
 PAGE_SIZE = 50
@@ -167,7 +169,8 @@ def drop_indexes(cursor, tables: list[str]) -> list[str]:
             remake.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         for name, definition in indexes:
             cursor.execute(f'DROP INDEX jobs."{name}"')
-            remake.append(definition)
+            # A partitioned table's index is defined ON ONLY the parent: made so, its partitions would lack it.
+            remake.append(definition.replace(" ON ONLY ", " ON ", 1))
     return remake
 
 
@@ -254,9 +257,9 @@ ERRORS = (
 # A run's own steps: every step up to the one it reached; the failing one failed, timed out or dead-lettered
 # after its retries; 1% succeeded at the second attempt; 0.1% stalled once and went on.
 STEPS = """
-INSERT INTO jobs.steps (message_id, run_id, actor, queue, attempt, deliveries, rank, status, enqueued_at,
+INSERT INTO jobs.steps (message_id, created_on, run_id, actor, queue, attempt, deliveries, rank, status, enqueued_at,
     started_at, heartbeat_at, finished_at, duration_ms, time_limit_ms, stalls, timeouts, error)
-SELECT uuid_generate_v5(r.run_id, 'step:' || s.idx)::text, r.run_id, s.actor, s.queue,
+SELECT uuid_generate_v5(r.run_id, 'step:' || s.idx)::text, (t0 AT TIME ZONE 'UTC')::date, r.run_id, s.actor, s.queue,
        CASE WHEN ended = 'succeeded' AND x.r < 0.01 THEN 2
             WHEN ended IN ('failed', 'timed-out', 'dead-lettered') THEN s.retries + 1 ELSE 1 END,
        1, CASE WHEN ended = 'running' THEN 1 ELSE 2 END, ended, t0, t0, t1, CASE WHEN ended <> 'running' THEN t1 END,
@@ -283,9 +286,10 @@ PUBLISHED = "(s.idx < r.reached OR r.status NOT IN ('failed', 'running'))"
 # One batch of fan-out runs' children: a step row each, its arrival at the barrier, the barrier.
 CHILDREN = """
 WITH child AS (
-    INSERT INTO jobs.steps (message_id, run_id, actor, queue, attempt, deliveries, rank, status, enqueued_at,
-        started_at, heartbeat_at, finished_at, duration_ms, time_limit_ms, stalls, timeouts, error)
-    SELECT uuid_generate_v5(r.run_id, 'child:' || s.idx || ':' || p)::text, r.run_id, s.fan_actor, s.fan_queue,
+    INSERT INTO jobs.steps (message_id, created_on, run_id, actor, queue, attempt, deliveries, rank, status,
+        enqueued_at, started_at, heartbeat_at, finished_at, duration_ms, time_limit_ms, stalls, timeouts, error)
+    SELECT uuid_generate_v5(r.run_id, 'child:' || s.idx || ':' || p)::text, (t0 AT TIME ZONE 'UTC')::date,
+           r.run_id, s.fan_actor, s.fan_queue,
            CASE WHEN failed THEN s.fan_retries + 1 ELSE 1 END, 1, 2,
            CASE WHEN failed THEN 'failed' ELSE 'succeeded' END, t0, t0, t0, t0 + interval '0.2 s', 200, 120000, 0, 0,
            CASE WHEN failed THEN 'KeyError: licence ' || (100000 + p) || ' has no current version' END
@@ -298,15 +302,17 @@ WITH child AS (
     WHERE r.run_id = ANY(%(runs)s::uuid[]) AND {PUBLISHED}
     RETURNING message_id, run_id, actor, status, finished_at
 ), arrived AS (
-    INSERT INTO jobs.barrier_arrivals (run_id, step_index, message_id, failed, counts, arrived_at)
-    SELECT child.run_id, s.idx, child.message_id, child.status = 'failed', '{}', child.finished_at
-    FROM child JOIN g_step s ON s.fan_actor = child.actor
-    RETURNING run_id, step_index, failed, arrived_at
+    INSERT INTO jobs.barrier_arrivals (run_id, step_index, message_id, failed, counts, arrived_at, run_started_at)
+    SELECT child.run_id, s.idx, child.message_id, child.status = 'failed', '{}', child.finished_at, r.started_at
+    FROM child JOIN g_step s ON s.fan_actor = child.actor JOIN g_run r ON r.run_id = child.run_id
+    RETURNING run_id, step_index, failed, arrived_at, run_started_at
 )
-INSERT INTO jobs.barriers (run_id, step_index, expected, arrived, failed, counts, created_at, fired_at)
+INSERT INTO jobs.barriers (run_id, step_index, expected, arrived, failed, counts, created_at, fired_at,
+    run_started_at)
 SELECT run_id, step_index, count(*), count(*), count(*) FILTER (WHERE failed),
-       jsonb_build_object('imported', count(*) FILTER (WHERE NOT failed)), min(arrived_at), max(arrived_at)
-FROM arrived GROUP BY run_id, step_index
+       jsonb_build_object('imported', count(*) FILTER (WHERE NOT failed)), min(arrived_at), max(arrived_at),
+       run_started_at
+FROM arrived GROUP BY run_id, step_index, run_started_at
 """.replace("{PUBLISHED}", PUBLISHED)
 
 # The runs themselves, once their children are known: a fan-out run with failed children completed with failures.
@@ -781,6 +787,8 @@ def main() -> int:
         else:
             box.upgrade(box.env())
             now = datetime.now(UTC)
+            # The history's weeks, as the ledger-retention job would have made them week by week.
+            make_weeks(engine_for(box.db_url), (now - timedelta(days=args.days + 1)).date(), now.date())
             log(f"filling {args.days} days of ledger ending {now:%Y-%m-%d %H:%M} UTC")
             target_run = fill(box.db_url, args, now)
         sizes = ledger_sizes(db)

@@ -390,7 +390,7 @@ def cmd_workers(service, args) -> int:
 RUNS_QUERY = (
     "SELECT run_id, job, trigger, status, started_at, finished_at, counts, children_failed, "
     f"{CHILDREN_CANCELLED} AS children_cancelled, error, note "
-    "FROM jobs.runs r {where} ORDER BY started_at DESC LIMIT :limit"
+    "FROM jobs.runs r {where} ORDER BY {order} started_at DESC LIMIT :limit"
 )
 
 
@@ -398,9 +398,13 @@ def cmd_runs(service, args) -> int:
     if service.settings.embedded:
         rows = [_Run.from_api(r) for r in ApiClient(service.settings).runs(args.job, args.limit)]
     else:
-        where = "WHERE r.job = :job" if args.job else ""
+        # One job's: as a range, in runs_job_started's order, which no other index has (see reads.last_runs).
+        where = "WHERE r.job >= :job AND r.job <= :job" if args.job else ""
+        order = "job," if args.job else ""
         with service.engine.connect() as connection:
-            found = connection.execute(text(RUNS_QUERY.format(where=where)), {"job": args.job, "limit": args.limit})
+            found = connection.execute(
+                text(RUNS_QUERY.format(where=where, order=order)), {"job": args.job, "limit": args.limit}
+            )
             rows = [_Run(**r._mapping) for r in found.all()]
     print(f"{'run':8}  {'job':38} {'trigger':8} {'status':24} {'started (UTC)':19} {'took':>8}  counts / failures")
     for r in rows:

@@ -30,6 +30,10 @@ def test_a_minimal_message_gets_defaults_and_a_stable_id():
         (b'{"actor_name": "a"}', "lacks queue_name"),
         (b'{"queue_name": "q", "actor_name": "a", "kwargs": []}', "kwargs must be a JSON object"),
         (b'{"queue_name": "q", "actor_name": "a", "colour": 1}', "unknown fields: colour"),
+        # Its UTC day is the message's ledger partition.
+        (b'{"queue_name": "q", "actor_name": "a", "message_timestamp": "today"}', "message_timestamp must be"),
+        (b'{"queue_name": "q", "actor_name": "a", "message_timestamp": 1e30}', "message_timestamp must be"),
+        (b'{"queue_name": "q", "actor_name": "a", "message_timestamp": -1}', "message_timestamp must be"),
     ],
 )
 def test_bad_bodies_are_reported_with_the_reason(body, reason):

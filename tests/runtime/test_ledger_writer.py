@@ -1,11 +1,14 @@
 """Events of one message from several processes: the newest state always wins."""
 
+from datetime import date
+
 from wrls_actors.runtime.ledger_writer import ENDED, QUEUED, RUNNING, StepEvent, counter_rows, merge
 
 
 def event(status, attempt, deliveries, rank, **fields):
     return StepEvent(
         message_id="m",
+        created_on=date(2026, 12, 7),
         actor="job.step",
         queue="q",
         status=status,

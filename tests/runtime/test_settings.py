@@ -48,6 +48,23 @@ def test_numbers_are_checked_and_schedule_overrides_collected():
     assert settings.stall_after_s == 9
 
 
+def test_the_ledger_s_retention_is_a_week_at_least_and_failures_are_kept_as_long_at_least():
+    assert (
+        Settings.from_env("WRLS", {}).ledger_retention_days,
+        Settings.from_env("WRLS", {}).ledger_failure_retention_days,
+    ) == (90, 400)
+    with pytest.raises(ConfigurationError, match="WRLS_LEDGER_RETENTION_DAYS must be at least 7"):
+        Settings.from_env("WRLS", {"WRLS_LEDGER_RETENTION_DAYS": "6"})
+    with pytest.raises(
+        ConfigurationError, match="WRLS_LEDGER_FAILURE_RETENTION_DAYS must be at least WRLS_LEDGER_RETENTION_DAYS"
+    ):
+        Settings.from_env("WRLS", {"WRLS_LEDGER_RETENTION_DAYS": "500"})
+    with pytest.raises(ConfigurationError, match="WRLS_LEDGER_FAILURE_RETENTION_DAYS must be a whole number"):
+        Settings.from_env("WRLS", {"WRLS_LEDGER_FAILURE_RETENTION_DAYS": "a year"})
+    settings = Settings.from_env("WRLS", {"WRLS_LEDGER_RETENTION_DAYS": "7", "WRLS_LEDGER_FAILURE_RETENTION_DAYS": "7"})
+    assert (settings.ledger_retention_days, settings.ledger_failure_retention_days) == (7, 7)
+
+
 def test_every_variable_read_is_in_the_documented_list():
     import inspect
     import re

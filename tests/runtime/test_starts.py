@@ -3,6 +3,7 @@ and, through a real worker, a stray dead-lettered and a duplicate acknowledged w
 
 import threading
 import uuid
+from datetime import UTC, datetime
 
 from tests.support import services as svc
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
@@ -14,7 +15,10 @@ ZERO_RUN = "00000000-0000-0000-0000-000000000000"
 
 
 def start(run_id: str, job: str, index: int, message_id: str | None = None, **fields) -> Start:
-    return Start(message_id or str(uuid.uuid4()), run_id, f"{job}.step{index}", "short", 1, job, index, 1000, **fields)
+    today = datetime.now(UTC).date()
+    return Start(
+        message_id or str(uuid.uuid4()), today, run_id, f"{job}.step{index}", "short", 1, job, index, 1000, **fields
+    )
 
 
 def test_starts_from_many_threads_get_each_their_verdict_and_only_runs_are_recorded_running(service):

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from wrls_actors.runtime import FAIL, NONE, Job, Param, PermanentError, Schedule, Service, Settings, Step
 from wrls_actors.runtime.api import RouteInput, RouteInputError, TriggerRoute
+from wrls_actors.runtime.retention import retention_schedule
 
 EFFECTS_DDL = """
 CREATE TABLE IF NOT EXISTS test_effects (
@@ -252,6 +253,8 @@ SCHEDULES = (
     Schedule("unbuilt", cron="0 3 * * *", title="A job with no steps"),
     Schedule("long-step", cron="* * * * *", title="Overlaps itself"),
     Schedule("gate", cron="0 1 * * *", title="01:00 every day: skipped in spring, repeated in autumn"),
+    # The runtime's own job, scheduled as every service has it: listed here so only TEST_SCHEDULES enables it.
+    retention_schedule(),
 )
 
 

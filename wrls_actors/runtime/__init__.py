@@ -15,6 +15,8 @@ from .errors import (
 )
 from .ledger_view import ChildInfo, EventCount, LedgerView, RunInfo
 from .params import Param
+from .retention import JOB as RETENTION_JOB
+from .retention import Retained, retain
 from .service import Service
 from .settings import Settings
 from .waiting import SLICE_S, Waited, retries_for, wait_in_slices
@@ -28,6 +30,9 @@ __all__ = [
     "SKIP",
     "Job",
     "Param",
+    "RETENTION_JOB",
+    "Retained",
+    "retain",
     "Schedule",
     "Step",
     "StepContext",

@@ -378,7 +378,7 @@ def _replay(
                 "UPDATE jobs.steps s SET status = 'queued', rank = 0, deliveries = 0, enqueued_at = now(), "
                 "  started_at = NULL, heartbeat_at = NULL, finished_at = NULL, duration_ms = NULL, error = NULL, "
                 "  worker = NULL "
-                "FROM jobs.steps old WHERE s.message_id = :m AND old.message_id = s.message_id "
+                "FROM jobs.steps old WHERE s.message_id = :m AND old.message_id = s.message_id AND old.created_on = s.created_on "
                 "  AND old.status = ANY(:final) "
                 "RETURNING old.status, old.error, old.finished_at, old.deliveries, old.rank"
             ),
@@ -386,9 +386,13 @@ def _replay(
         ).first()
         claimed = connection.execute(
             text(
-                "INSERT INTO jobs.events (kind, job, actor, queue, run_id, message_id, detail, operator, reason) "
-                "VALUES ('replayed', :job, :actor, :queue, CAST(:run AS uuid), :m, :detail, :operator, :reason) "
-                "ON CONFLICT (message_id) WHERE kind = 'replayed' DO NOTHING RETURNING id"
+                # Replay once: a second claim of the message conflicts in jobs.replays (kept for ever, unlike
+                # the week of events its event is in), and no event is written for it.
+                "WITH claim AS (INSERT INTO jobs.replays (message_id, event_id) "
+                "  VALUES (:m, nextval('jobs.events_id_seq')) ON CONFLICT DO NOTHING RETURNING event_id) "
+                "INSERT INTO jobs.events (id, kind, job, actor, queue, run_id, message_id, detail, operator, reason) "
+                "SELECT event_id, 'replayed', :job, :actor, :queue, CAST(:run AS uuid), :m, :detail, :operator, :reason "
+                "FROM claim RETURNING id"
             ),
             {
                 "job": _job_of(control.broker, actor),
@@ -479,6 +483,7 @@ def _undo(
     logger.error("dead letter %s could not be replayed: %s", message_id, error)
     with control.engine.begin() as connection:
         connection.execute(text("DELETE FROM jobs.events WHERE id = :id"), {"id": event_id})
+        connection.execute(text("DELETE FROM jobs.replays WHERE message_id = :m"), {"m": message_id})
         if step is not None:
             connection.execute(
                 text(

@@ -29,11 +29,11 @@ from .workers import identity
 logger = logging.getLogger(__name__)
 
 COUNT_DELIVERY = text(
-    "INSERT INTO jobs.steps AS s (message_id, run_id, actor, queue, attempt, deliveries, rank, status, "
+    "INSERT INTO jobs.steps AS s (message_id, created_on, run_id, actor, queue, attempt, deliveries, rank, status, "
     "  started_at, heartbeat_at, time_limit_ms, worker) "
-    "VALUES (:message_id, :run_id, :actor, :queue, :attempt, coalesce(CAST(:known AS integer), 1), 1, 'running', "
-    "  now(), now(), :limit, :worker) "
-    "ON CONFLICT (message_id) DO UPDATE SET "
+    "VALUES (:message_id, :created_on, :run_id, :actor, :queue, :attempt, coalesce(CAST(:known AS integer), 1), 1, "
+    "  'running', now(), now(), :limit, :worker) "
+    "ON CONFLICT (message_id, created_on) DO UPDATE SET "
     "  deliveries = CASE WHEN CAST(:known AS integer) IS NOT NULL THEN CAST(:known AS integer) "
     "                    WHEN s.attempt = EXCLUDED.attempt AND s.status IN ('running', 'stalled') "
     "                    THEN s.deliveries + 1 ELSE greatest(s.deliveries, 1) END, "
@@ -74,13 +74,14 @@ class DeliveryLimit(Middleware):
         event = step_event(broker, message, "running", RUNNING)
         with self._engine_factory().begin() as connection:
             old = connection.execute(
-                text("SELECT status, attempt FROM jobs.steps WHERE message_id = :m FOR UPDATE"),
-                {"m": event.message_id},
+                text("SELECT status, attempt FROM jobs.steps WHERE message_id = :m AND created_on = :on FOR UPDATE"),
+                {"m": event.message_id, "on": event.created_on},
             ).first()
             row = connection.execute(
                 COUNT_DELIVERY,
                 {
                     "message_id": event.message_id,
+                    "created_on": event.created_on,
                     "run_id": event.run_id,
                     "actor": event.actor,
                     "queue": event.queue,

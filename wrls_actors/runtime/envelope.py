@@ -29,6 +29,8 @@ from .errors import BadMessage
 logger = logging.getLogger(__name__)
 
 REQUIRED = ("queue_name", "actor_name")
+# Up to 9999-12-31: beyond, a date (a message's ledger partition) cannot hold it.
+MAX_TIMESTAMP_MS = 253_402_300_800_000
 _NAMESPACE = uuid.UUID("7b0f2f0e-6a56-4a8e-9a6b-3f3c2a1d9e10")
 
 DEFAULT_MAX_BYTES = 256 * 1024
@@ -89,6 +91,10 @@ def fill_defaults(body: bytes, fields: Any) -> dict[str, Any]:
     if not fields.get("message_id"):
         fields["message_id"] = _derived_id(body)
     fields.setdefault("message_timestamp", int(time.time() * 1000))
+    stamp = fields["message_timestamp"]
+    # Its UTC day is the message's ledger partition (lifecycle.created_on): it must be a moment.
+    if isinstance(stamp, bool) or not isinstance(stamp, int) or not 0 <= stamp < MAX_TIMESTAMP_MS:
+        raise BadMessage("message_timestamp must be milliseconds since 1970-01-01 UTC, a whole number")
     unknown = set(fields) - {"queue_name", "actor_name", "args", "kwargs", "options", "message_id", "message_timestamp"}
     if unknown:
         raise BadMessage(f"unknown fields: {', '.join(sorted(unknown))}")

@@ -53,16 +53,21 @@ class MissingBarrier(LookupError):
 
 # One statement, one round trip: record the new arrivals (each with its own
 # counts, summed only when the barrier fires) and add them to their barriers.
+# An arrival takes its barrier's run_started_at (the partition key of both):
+# one for no barrier is not recorded, and write_group says the barrier is missing.
 COUNT_GROUP = """
 WITH new AS (
-    INSERT INTO jobs.barrier_arrivals (run_id, step_index, message_id, failed, counts)
-    SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bool[], $5::jsonb[])
-    ON CONFLICT DO NOTHING RETURNING run_id, step_index, failed
+    INSERT INTO jobs.barrier_arrivals (run_id, step_index, message_id, failed, counts, run_started_at)
+    SELECT a.run_id, a.step_index, a.message_id, a.failed, a.counts, b.run_started_at
+    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bool[], $5::jsonb[])
+        AS a(run_id, step_index, message_id, failed, counts)
+    JOIN jobs.barriers b ON b.run_id = a.run_id AND b.step_index = a.step_index
+    ON CONFLICT DO NOTHING RETURNING run_id, step_index, run_started_at, failed
 )
 UPDATE jobs.barriers b SET arrived = b.arrived + s.n, failed = b.failed + s.f
-FROM (SELECT run_id, step_index, count(*) AS n, count(*) FILTER (WHERE failed) AS f
-      FROM new GROUP BY run_id, step_index ORDER BY run_id, step_index) s
-WHERE b.run_id = s.run_id AND b.step_index = s.step_index
+FROM (SELECT run_id, step_index, run_started_at, count(*) AS n, count(*) FILTER (WHERE failed) AS f
+      FROM new GROUP BY run_id, step_index, run_started_at ORDER BY run_id, step_index) s
+WHERE b.run_id = s.run_id AND b.step_index = s.step_index AND b.run_started_at = s.run_started_at
 RETURNING b.run_id::text, b.step_index, b.arrived, b.expected
 """
 PREPARE = f"PREPARE wrls_arrivals AS {COUNT_GROUP}"

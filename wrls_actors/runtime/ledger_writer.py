@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import psycopg2
@@ -39,6 +39,7 @@ DURATION_BUCKETS_S = (0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1
 @dataclasses.dataclass(slots=True)
 class StepEvent:
     message_id: str
+    created_on: date  # the UTC day of the message's timestamp (lifecycle.created_on): the row's partition
     actor: str
     queue: str
     status: str
@@ -84,10 +85,10 @@ def merge(events: list[StepEvent]) -> dict[str, StepEvent]:
 
 
 UPSERT = """
-INSERT INTO jobs.steps AS s (message_id, run_id, actor, queue, attempt, deliveries, rank, status,
+INSERT INTO jobs.steps AS s (message_id, created_on, run_id, actor, queue, attempt, deliveries, rank, status,
     enqueued_at, started_at, heartbeat_at, finished_at, duration_ms, time_limit_ms, error, timeouts, worker)
 VALUES %s
-ON CONFLICT (message_id) DO UPDATE SET
+ON CONFLICT (message_id, created_on) DO UPDATE SET
     run_id = coalesce(s.run_id, EXCLUDED.run_id),
     worker = coalesce(EXCLUDED.worker, s.worker),
     enqueued_at = coalesce(s.enqueued_at, EXCLUDED.enqueued_at),
@@ -162,6 +163,7 @@ def write_batch(connection: Any, events: list[StepEvent]) -> None:
             [
                 (
                     r.message_id,
+                    r.created_on,
                     r.run_id,
                     r.actor,
                     r.queue,

@@ -18,7 +18,7 @@ the ones after it what it did by setting an attribute on it:
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dramatiq
@@ -57,6 +57,15 @@ def actor_options(broker: dramatiq.Broker, message: Message) -> dict[str, Any]:
         return broker.get_actor(message.actor_name).options
     except dramatiq.errors.ActorNotFound:
         return {}
+
+
+def created_on(message: Message) -> date:
+    """The UTC day of the message's timestamp: its ``jobs.steps`` partition key.
+
+    Dramatiq keeps the timestamp across retries, delays and redeliveries, so
+    every event of a message falls on the same day and updates one row.
+    """
+    return datetime.fromtimestamp(int(message.message_timestamp) / 1000, UTC).date()
 
 
 def attempt_of(message: Message) -> int:

@@ -25,6 +25,7 @@ from .lifecycle import (
     actor_options,
     attempt_of,
     base_queue,
+    created_on,
     describe,
     is_bad_message,
     utcnow,
@@ -42,6 +43,7 @@ def step_event(broker: dramatiq.Broker, message: Message, status: str, rank: int
     run_id = valid_run_id(message)
     return StepEvent(
         message_id=message.message_id,
+        created_on=created_on(message),
         actor=message.actor_name,
         queue=base_queue(message.queue_name),
         status=status,

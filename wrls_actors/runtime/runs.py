@@ -309,7 +309,8 @@ class RunControl:
         with self.engine.connect() as connection:
             row = connection.execute(
                 text(
-                    "SELECT job, params FROM jobs.runs WHERE run_id = :run_id AND step_index = :index AND status = 'running'"
+                    "SELECT job, params, started_at FROM jobs.runs "
+                    "WHERE run_id = :run_id AND step_index = :index AND status = 'running'"
                 ),
                 {"run_id": run_id, "index": index},
             ).first()
@@ -318,10 +319,11 @@ class RunControl:
                 return
             created = connection.execute(
                 text(
-                    "INSERT INTO jobs.barriers (run_id, step_index, expected) VALUES (:run_id, :index, :expected) "
-                    "ON CONFLICT DO NOTHING RETURNING expected"
+                    # In its run's week (the partition key): a repeated fan-out finds it.
+                    "INSERT INTO jobs.barriers (run_id, step_index, expected, run_started_at) "
+                    "VALUES (:run_id, :index, :expected, :started) ON CONFLICT DO NOTHING RETURNING expected"
                 ),
-                {"run_id": run_id, "index": index, "expected": len(items)},
+                {"run_id": run_id, "index": index, "expected": len(items), "started": row.started_at},
             ).first()
             arrived: frozenset[str] = frozenset()
             if created is None:

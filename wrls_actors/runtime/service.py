@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import dramatiq
 from sqlalchemy import Connection, Engine, text
 
-from . import backfills, envelope, pauses, retries
+from . import backfills, envelope, pauses, retention, retries
 from .api.trigger_route import TriggerRoute
 from .calendar import Calendar
 from .cron import fire_times, parse_cron, parse_interval
@@ -97,7 +97,16 @@ class Service:
         for job in jobs:
             if job.name in self.jobs:
                 raise ConfigurationError(f"job {job.name} declared twice")
+            if job.name == retention.JOB:
+                raise ConfigurationError(f"job {job.name}: the name of the runtime's own job")
             self.jobs[job.name] = job
+        # The runtime's own job, in every service; an application may schedule it otherwise (or not at all).
+        self.jobs[retention.JOB] = retention.retention_job(
+            CONTROL_QUEUE, lambda: (settings.ledger_retention_days, settings.ledger_failure_retention_days)
+        )
+        schedules = list(schedules)
+        if not any(s.name == retention.JOB for s in schedules):
+            schedules.append(retention.retention_schedule())
         self.schedules: dict[str, Schedule] = {}
         for schedule in apply_overrides(schedules, settings.schedule_overrides, settings.prefix):
             if schedule.name in self.schedules:

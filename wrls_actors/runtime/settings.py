@@ -152,6 +152,18 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "LEDGER_FLUSH_MS", "100", "Longest time a step event waits in memory before the ledger writer flushes it."
     ),
+    Variable(
+        "LEDGER_RETENTION_DAYS",
+        "90",
+        "Days the ledger keeps runs, steps, events and ticks (at least 7): the `ledger-retention` job "
+        "drops each week of them once its end is this old, except a week holding a run still going.",
+    ),
+    Variable(
+        "LEDGER_FAILURE_RETENTION_DAYS",
+        "400",
+        "Days failed runs, their failed steps and their events are kept in the archive (at least "
+        "`WRLS_LEDGER_RETENTION_DAYS`).",
+    ),
     Variable("TIMEZONE", "Europe/London", "Time zone of every schedule."),
     Variable(
         "LATE_AFTER_S", "60", "A tick handled this long after its nominal time is recorded as `late` (and still run)."
@@ -214,6 +226,7 @@ VARIABLES: tuple[Variable, ...] = (
 
 
 MIN_KEY_CHARS = 32
+MIN_RETENTION_DAYS = 7
 
 
 def _int(env: Mapping[str, str], prefix: str, name: str) -> int:
@@ -263,6 +276,8 @@ class Settings:
     console_user_header: str | None = None
     api_trusted_proxies: tuple[str, ...] = ()
     queue_type: str = "classic"
+    ledger_retention_days: int = 90
+    ledger_failure_retention_days: int = 400
 
     @property
     def broker_urls(self) -> tuple[str, ...]:
@@ -331,6 +346,18 @@ class Settings:
                 raise ConfigurationError(
                     f"{prefix}_API_TRUSTED_PROXIES: {proxy!r} is not an IP address or network"
                 ) from None
+        retention_days = _int(env, prefix, "LEDGER_RETENTION_DAYS")
+        if retention_days < MIN_RETENTION_DAYS:
+            raise ConfigurationError(
+                f"{prefix}_LEDGER_RETENTION_DAYS must be at least {MIN_RETENTION_DAYS} (a week is the ledger's "
+                f"partition), got {retention_days}"
+            )
+        failure_days = _int(env, prefix, "LEDGER_FAILURE_RETENTION_DAYS")
+        if failure_days < retention_days:
+            raise ConfigurationError(
+                f"{prefix}_LEDGER_FAILURE_RETENTION_DAYS must be at least {prefix}_LEDGER_RETENTION_DAYS "
+                f"({retention_days}): a failure is kept at least as long as the rest, got {failure_days}"
+            )
         pattern = re.compile(rf"^{prefix}_SCHEDULE_([A-Z0-9_]+)$")
         overrides = {
             m.group(1).lower().replace("_", "-"): value for key, value in env.items() if (m := pattern.match(key))
@@ -369,6 +396,8 @@ class Settings:
             console_user_header=user_header.lower() if user_header else None,
             api_trusted_proxies=proxies,
             queue_type=queue_type,
+            ledger_retention_days=retention_days,
+            ledger_failure_retention_days=failure_days,
         )
 
     def with_urls(self, broker_url: str | None, database_url: str | None) -> Settings:

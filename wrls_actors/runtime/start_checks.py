@@ -19,7 +19,7 @@ from dramatiq.middleware import Middleware, SkipMessage
 from sqlalchemy import Engine, text
 
 from .database import bump
-from .lifecycle import CHILD, STEP, Message, actor_options, attempt_of, base_queue, valid_run_id
+from .lifecycle import CHILD, STEP, Message, actor_options, attempt_of, base_queue, created_on, valid_run_id
 from .starts import RUN, STRAY, Start, StartCommitter
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class StartChecks(Middleware):
         start = self.starts.start(
             Start(
                 message.message_id,
+                created_on(message),
                 run_id,
                 message.actor_name,
                 base_queue(message.queue_name),

@@ -19,6 +19,7 @@ import queue
 import threading
 from collections.abc import Callable
 from contextlib import closing
+from datetime import date
 
 from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPICursor
@@ -37,6 +38,7 @@ RUN, STRAY, DUPLICATE = "run", "stray", "duplicate"
 @dataclasses.dataclass(eq=False)
 class Start:
     message_id: str
+    created_on: date  # lifecycle.created_on: the row's partition
     run_id: str
     actor: str
     queue: str
@@ -59,8 +61,8 @@ class Start:
 CHECK_AND_RECORD = """
 WITH m AS (
     SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[],
-                         $8::int[], $9::bool[])
-        AS m(message_id, run_id, actor, queue, attempt, job, step_index, time_limit_ms, record)
+                         $8::int[], $9::bool[], $11::date[])
+        AS m(message_id, run_id, actor, queue, attempt, job, step_index, time_limit_ms, record, created_on)
 ), v AS (
     SELECT m.*, r.job AS run_job, r.status AS run_status, r.step_index AS run_step,
            CASE WHEN r.run_id IS NULL OR r.job <> m.job OR r.step_index < m.step_index THEN 'stray'
@@ -68,11 +70,12 @@ WITH m AS (
                 ELSE 'duplicate' END AS verdict
     FROM m LEFT JOIN jobs.runs r ON r.run_id = m.run_id
 ), recorded AS (
-    INSERT INTO jobs.steps AS s (message_id, run_id, actor, queue, attempt, deliveries, rank, status,
+    INSERT INTO jobs.steps AS s (message_id, created_on, run_id, actor, queue, attempt, deliveries, rank, status,
                                  started_at, heartbeat_at, time_limit_ms, worker)
-    SELECT message_id, run_id, actor, queue, attempt, 1, 1, 'running', now(), now(), time_limit_ms, $10::text
+    SELECT message_id, created_on, run_id, actor, queue, attempt, 1, 1, 'running', now(), now(), time_limit_ms,
+           $10::text
     FROM v WHERE verdict = 'run' AND record ORDER BY message_id
-    ON CONFLICT (message_id) DO UPDATE SET
+    ON CONFLICT (message_id, created_on) DO UPDATE SET
         run_id = coalesce(s.run_id, EXCLUDED.run_id), attempt = EXCLUDED.attempt, deliveries = 1, rank = 1,
         status = 'running', started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at,
         finished_at = NULL, time_limit_ms = EXCLUDED.time_limit_ms, worker = EXCLUDED.worker
@@ -98,7 +101,7 @@ PREPARED = "wrls_step_starts"
 PREPARE = f"PREPARE {PREPARED} AS {CHECK_AND_RECORD}"
 EXECUTE = (
     f"EXECUTE {PREPARED} (%s::text[], %s::uuid[], %s::text[], %s::text[], %s::int[], %s::text[], "
-    "%s::int[], %s::int[], %s::bool[], %s::text)"
+    "%s::int[], %s::int[], %s::bool[], %s::text, %s::date[])"
 )
 
 
@@ -118,6 +121,7 @@ def write_group(cursor: DBAPICursor, group: list[Start], worker: str) -> None:
             [s.time_limit_ms for s in group],
             [s.record for s in group],
             worker,
+            [s.created_on for s in group],
         ),
     )
     verdicts = {row[0]: row[1:] for row in cursor.fetchall()}

@@ -208,6 +208,11 @@ class Event(BaseModel):
 class RunDetail(RunSummary):
     steps: list[StepRun]
     events: list[Event]
+    archived: bool = Field(
+        False,
+        description="True when the run's week has been dropped from the ledger and this is the archive's copy "
+        "of a failure: its failed steps alone, and its events.",
+    )
 
 
 class Health(BaseModel):

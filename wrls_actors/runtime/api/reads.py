@@ -116,10 +116,13 @@ def runs_page(
 
 def last_runs(connection: Connection, jobs: list[str]) -> dict[str, RunSummary]:
     # One probe of runs_job_started per job: DISTINCT ON read every run of every job (3 million in a year).
+    # A range of one job, ordered by (job, started_at): only runs_job_started gives that order. With
+    # `job = j.job` the planner drops job from the order and, the runs being partitioned by week, may
+    # walk each week's runs_started instead, past every run of the other jobs (370 ms on 60 days, not 2).
     rows = connection.execute(
         text(
             f"SELECT {_RUN_COLUMNS} FROM unnest(CAST(:jobs AS text[])) AS j(job) CROSS JOIN LATERAL "
-            "(SELECT * FROM jobs.runs WHERE job = j.job ORDER BY started_at DESC LIMIT 1) r"
+            "(SELECT * FROM jobs.runs WHERE job >= j.job AND job <= j.job ORDER BY job, started_at DESC LIMIT 1) r"
         ),
         {"jobs": jobs},
     ).all()
@@ -127,13 +130,21 @@ def last_runs(connection: Connection, jobs: list[str]) -> dict[str, RunSummary]:
 
 
 def run_detail(connection: Connection, run_id: str, jobs: Mapping[str, Job]) -> RunDetail | None:
+    """The run as the ledger has it, or, once its week is dropped, as the archive kept it (a failure)."""
+    archived = False
     row = connection.execute(
         text(f"SELECT {_RUN_COLUMNS} FROM jobs.runs r WHERE r.run_id = CAST(:run AS uuid)"), {"run": run_id}
     ).first()
     if row is None:
-        return None
+        row = connection.execute(
+            text(f"SELECT {_RUN_COLUMNS} FROM jobs.archive_runs r WHERE r.run_id = CAST(:run AS uuid)"), {"run": run_id}
+        ).first()
+        if row is None:
+            return None
+        archived = True
+    prefix = "archive_" if archived else ""
     job = jobs.get(row.job)
-    steps = _steps(connection, run_id, job) if job is not None else []
+    steps = _steps(connection, run_id, job, f"jobs.{prefix}steps") if job is not None else []
     events = [
         Event(
             at=e.at,
@@ -146,24 +157,24 @@ def run_detail(connection: Connection, run_id: str, jobs: Mapping[str, Job]) -> 
         )
         for e in connection.execute(
             text(
-                "SELECT at, kind, actor, message_id, detail, operator, reason FROM jobs.events "
+                f"SELECT at, kind, actor, message_id, detail, operator, reason FROM jobs.{prefix}events "
                 "WHERE run_id = CAST(:run AS uuid) "
                 "ORDER BY id LIMIT :limit"
             ),
             {"run": run_id, "limit": MAX_EVENTS_SHOWN},
         ).all()
     ]
-    return RunDetail(**summary(row).model_dump(), steps=steps, events=events)
+    return RunDetail(**summary(row).model_dump(), steps=steps, events=events, archived=archived)
 
 
-def _steps(connection: Connection, run_id: str, job: Job) -> list[StepRun]:
+def _steps(connection: Connection, run_id: str, job: Job, table: str) -> list[StepRun]:
     ids = [step_message_id(run_id, index) for index in range(len(job.steps))]
     rows = {
         r.message_id: r
         for r in connection.execute(
             text(
                 "SELECT message_id, actor, queue, status, attempt, deliveries, enqueued_at, started_at, "
-                "finished_at, duration_ms, stalls, timeouts, error FROM jobs.steps WHERE message_id = ANY(:ids)"
+                f"finished_at, duration_ms, stalls, timeouts, error FROM {table} WHERE message_id = ANY(:ids)"
             ),
             {"ids": ids},
         ).all()

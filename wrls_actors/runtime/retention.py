@@ -1,0 +1,338 @@
+"""Ledger retention: weekly partitions made ahead, old weeks dropped whole, failures archived first.
+
+jobs.runs, steps, events, ticks, barriers and barrier_arrivals are partitioned
+by week (Monday 00:00 UTC, ``<table>_pYYYYMMDD``; migration 0009). ``retain``
+keeps them so:
+
+- rows that landed in a table's DEFAULT partition (no week held them: a clock
+  far off, or this job not run for weeks) are moved into their own week;
+- the current week and ``WEEKS_AHEAD`` after it exist, so writers never need
+  the DEFAULT partition;
+- a week whose end is older than the retention is dropped (DROP TABLE: no
+  row is deleted one by one), unless it holds a run still going, or steps,
+  events or ticks of one: then it is kept and the result says why;
+- before a week goes, its failed runs (failed, completed with failures, or
+  with failed children), its failed steps and the events of both are copied
+  into jobs.archive_runs / archive_steps / archive_events, partitioned by
+  month and dropped past the failure retention.
+
+Each partition is created, moved or dropped in a transaction of its own with
+a short lock timeout: DDL on a partition locks its parent, and writers must
+not queue behind a lock that waits for a long transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Connection, Engine, text
+
+from .definitions import LATEST, SKIP, Job, Schedule, Step, StepContext
+
+logger = logging.getLogger(__name__)
+
+JOB = "ledger-retention"
+CRON = "10 3 * * *"
+WEEKS_AHEAD = 4
+LOCK_TIMEOUT = "5s"
+
+# A failure kept in the archive: the run's outcome, or a step's final status.
+FAILED_RUNS = "status IN ('failed', 'completed-with-failures') OR children_failed > 0"
+FAILED_STEPS = "status IN ('failed', 'timed-out', 'dead-lettered')"
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    name: str
+    key: str
+    is_date: bool = False
+
+    def bound(self, day: date) -> str:
+        return f"'{day.isoformat()}'" if self.is_date else f"'{day.isoformat()} 00:00:00+00'"
+
+    @property
+    def key_day(self) -> str:
+        """The partition key as a UTC day."""
+        return self.key if self.is_date else f"({self.key} AT TIME ZONE 'UTC')::date"
+
+
+# In the order they are dropped: a run's steps and events are never older than it, so a failed run is in
+# the archive before its steps' and events' weeks are looked at.
+RUNS = Table("runs", "started_at")
+STEPS = Table("steps", "created_on", is_date=True)
+EVENTS = Table("events", "at")
+TICKS = Table("ticks", "nominal_time")
+BARRIERS = Table("barriers", "run_started_at")
+ARRIVALS = Table("barrier_arrivals", "run_started_at")
+LEDGER = (RUNS, STEPS, EVENTS, TICKS, BARRIERS, ARRIVALS)
+ARCHIVES = {
+    "runs": Table("archive_runs", "started_at"),
+    "steps": Table("archive_steps", "created_on", is_date=True),
+    "events": Table("archive_events", "at"),
+}
+
+# What of a week goes into the archive before it is dropped, per table.
+ARCHIVED = {
+    "runs": f"WHERE {FAILED_RUNS}",
+    "steps": f"WHERE {FAILED_STEPS}",
+    "events": (
+        "e WHERE (e.run_id IS NOT NULL AND EXISTS (SELECT 1 FROM jobs.archive_runs a WHERE a.run_id = e.run_id)) "
+        "OR (e.message_id IS NOT NULL AND EXISTS (SELECT 1 FROM jobs.archive_steps a WHERE a.message_id = e.message_id))"
+    ),
+}
+
+
+@dataclasses.dataclass
+class Retained:
+    """What one pass did: partitions created, dropped and kept (with why), rows archived and moved."""
+
+    created: list[str] = dataclasses.field(default_factory=list)
+    dropped: list[str] = dataclasses.field(default_factory=list)
+    kept: dict[str, str] = dataclasses.field(default_factory=dict)
+    archived: dict[str, int] = dataclasses.field(default_factory=lambda: {"runs": 0, "steps": 0, "events": 0})
+    moved: int = 0
+
+    def describe(self) -> str:
+        text_ = (
+            f"{len(self.created)} partitions created, {len(self.dropped)} dropped, {len(self.kept)} kept; "
+            f"archived {self.archived['runs']} runs, {self.archived['steps']} steps, {self.archived['events']} events"
+        )
+        if self.moved:
+            text_ += f"; {self.moved} rows moved out of the default partitions"
+        if self.kept:
+            text_ += "; kept: " + "; ".join(f"{name}: {why}" for name, why in sorted(self.kept.items()))
+        return text_
+
+
+def monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def week_name(table: Table, week: date) -> str:
+    return f"{table.name}_p{week:%Y%m%d}"
+
+
+def month_name(table: Table, month: date) -> str:
+    return f"{table.name}_p{month:%Y%m}"
+
+
+def next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def partitions(connection: Connection, table: Table) -> dict[str, date]:
+    """The table's partitions named by this module (week or month), by name, with the day each begins."""
+    names = connection.execute(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = CAST(:parent AS regclass)"
+        ),
+        {"parent": f"jobs.{table.name}"},
+    ).scalars()
+    found = {}
+    prefix = f"{table.name}_p"
+    for name in names:
+        digits = name[len(prefix) :] if name.startswith(prefix) else ""
+        if len(digits) == 8 and digits.isdigit():
+            found[name] = datetime.strptime(digits, "%Y%m%d").date()
+        elif len(digits) == 6 and digits.isdigit():
+            found[name] = datetime.strptime(digits + "01", "%Y%m%d").date()
+    return found
+
+
+@contextmanager
+def _ddl(engine: Engine) -> Iterator[Connection]:
+    with engine.begin() as connection:
+        connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        yield connection
+
+
+def _create(connection: Connection, table: Table, name: str, lower: date, upper: date) -> None:
+    connection.execute(
+        text(
+            f"CREATE TABLE jobs.{name} PARTITION OF jobs.{table.name} "
+            f"FOR VALUES FROM ({table.bound(lower)}) TO ({table.bound(upper)})"
+        )
+    )
+
+
+def _columns(connection: Connection, table: str) -> str:
+    rows = connection.execute(
+        text(
+            "SELECT attname FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) AND attnum > 0 "
+            "AND NOT attisdropped ORDER BY attnum"
+        ),
+        {"t": f"jobs.{table}"},
+    ).scalars()
+    return ", ".join(rows)
+
+
+def move_default(engine: Engine, table: Table, result: Retained) -> None:
+    """Rows in the DEFAULT partition moved into their own weeks, each week created for them.
+
+    PostgreSQL refuses a new partition while the DEFAULT one holds rows of its
+    range, so the week's rows leave it first, in the same transaction.
+    """
+    with engine.connect() as connection:
+        weeks = sorted(
+            connection.execute(
+                text(f"SELECT DISTINCT date_trunc('week', {table.key_day})::date FROM jobs.{table.name}_default")
+            ).scalars()
+        )
+    for week in weeks:
+        name = week_name(table, week)
+        upper = week + timedelta(weeks=1)
+        with _ddl(engine) as connection:
+            connection.execute(text(f"CREATE TEMP TABLE moving (LIKE jobs.{table.name}) ON COMMIT DROP"))
+            connection.execute(
+                text(
+                    f"WITH m AS (DELETE FROM jobs.{table.name}_default WHERE {table.key} >= {table.bound(week)} "
+                    f"AND {table.key} < {table.bound(upper)} RETURNING *) INSERT INTO moving SELECT * FROM m"
+                )
+            )
+            _create(connection, table, name, week, upper)
+            moved = connection.execute(text(f"INSERT INTO jobs.{table.name} SELECT * FROM moving")).rowcount
+        result.created.append(name)
+        result.moved += moved
+        logger.info(
+            "ledger retention: %d rows of %s moved out of its default partition into %s", moved, table.name, name
+        )
+
+
+def make_weeks(engine: Engine, first: date, last: date) -> list[str]:
+    """Every ledger table's weeks from the one holding ``first`` to the one holding ``last`` that are missing
+    (e.g. before loading history in bulk, which the DEFAULT partition would hold otherwise); their names."""
+    created = []
+    for table in LEDGER:
+        with engine.connect() as connection:
+            existing = partitions(connection, table)
+        week = monday(first)
+        while week <= last:
+            name = week_name(table, week)
+            if name not in existing:
+                with _ddl(engine) as connection:
+                    _create(connection, table, name, week, week + timedelta(weeks=1))
+                created.append(name)
+            week += timedelta(weeks=1)
+    return created
+
+
+def _still_going(connection: Connection, table: Table, name: str) -> str | None:
+    """Why the partition must stay: a run still going in it, or rows of one."""
+    if table is RUNS:
+        query = f"SELECT run_id, job FROM jobs.{name} WHERE status = 'running' LIMIT 1"
+    else:
+        query = (
+            f"SELECT r.run_id, r.job FROM jobs.runs r WHERE r.status = 'running' "
+            f"AND EXISTS (SELECT 1 FROM jobs.{name} x WHERE x.run_id = r.run_id) LIMIT 1"
+        )
+    row = connection.execute(text(query)).first()
+    if row is None:
+        return None
+    if table is RUNS:
+        return f"run {row.run_id} of {row.job} is still running"
+    return f"holds {table.name} of run {row.run_id} of {row.job}, still running"
+
+
+def _archive(connection: Connection, table: Table, name: str, week: date) -> int:
+    """Copy the week's failures into the archive, its months created as needed; rows copied."""
+    archive = ARCHIVES[table.name]
+    existing = partitions(connection, archive)
+    month = week.replace(day=1)
+    while month < week + timedelta(weeks=1):
+        month_table = month_name(archive, month)
+        if month_table not in existing:
+            _create(connection, archive, month_table, month, next_month(month))
+        month = next_month(month)
+    columns = _columns(connection, table.name)
+    copied = connection.execute(
+        text(
+            f"INSERT INTO jobs.{archive.name} ({columns}) SELECT {columns} FROM jobs.{name} {ARCHIVED[table.name]} "
+            "ON CONFLICT DO NOTHING"
+        )
+    ).rowcount
+    return int(copied)
+
+
+def drop_old(engine: Engine, table: Table, cutoff: datetime, result: Retained) -> None:
+    with engine.connect() as connection:
+        weeks = partitions(connection, table)
+    for name, week in sorted(weeks.items(), key=lambda kv: kv[1]):
+        if datetime.combine(week + timedelta(weeks=1), datetime.min.time(), UTC) > cutoff:
+            continue
+        with _ddl(engine) as connection:
+            why = _still_going(connection, table, name)
+            if why is not None:
+                result.kept[name] = why
+                continue
+            if table.name in ARCHIVES:
+                result.archived[table.name] += _archive(connection, table, name, week)
+            connection.execute(text(f"DROP TABLE jobs.{name}"))
+        result.dropped.append(name)
+
+
+def drop_old_archive(engine: Engine, cutoff: datetime, result: Retained) -> None:
+    for archive in ARCHIVES.values():
+        with engine.connect() as connection:
+            months = partitions(connection, archive)
+        for name, month in sorted(months.items(), key=lambda kv: kv[1]):
+            if datetime.combine(next_month(month), datetime.min.time(), UTC) <= cutoff:
+                with _ddl(engine) as connection:
+                    connection.execute(text(f"DROP TABLE jobs.{name}"))
+                result.dropped.append(name)
+
+
+def retain(engine: Engine, *, retention_days: int, failure_retention_days: int) -> Retained:
+    """One pass of the ledger's retention (see the module's doc); safe to run again at once."""
+    result = Retained()
+    with engine.connect() as guard:
+        # One pass at a time: a second waits, then finds nothing left to do.
+        guard.execute(text("SELECT pg_advisory_lock(hashtext('jobs-ledger-retention'))"))
+        try:
+            now: datetime = guard.execute(text("SELECT now()")).scalar_one()
+            guard.commit()  # the lock is the session's: no transaction need stay open while the pass runs
+            for table in LEDGER:
+                move_default(engine, table, result)
+            today = now.astimezone(UTC).date()
+            result.created += make_weeks(engine, today, today + timedelta(weeks=WEEKS_AHEAD))
+            for table in LEDGER:
+                drop_old(engine, table, now - timedelta(days=retention_days), result)
+            drop_old_archive(engine, now - timedelta(days=failure_retention_days), result)
+        finally:
+            guard.execute(text("SELECT pg_advisory_unlock(hashtext('jobs-ledger-retention'))"))
+            guard.commit()
+    logger.info("ledger retention: %s", result.describe())
+    return result
+
+
+def retention_job(queue: str, days: Callable[[], tuple[int, int]]) -> Job:
+    """The runtime's own job: one ``retain`` pass; ``days`` gives (retention, failure retention) in days."""
+
+    def run(ctx: StepContext) -> None:
+        retention_days, failure_days = days()
+        result = retain(ctx.engine, retention_days=retention_days, failure_retention_days=failure_days)
+        ctx.count("partitions_created", len(result.created))
+        ctx.count("partitions_dropped", len(result.dropped))
+        ctx.count("partitions_kept", len(result.kept))
+        ctx.count("rows_archived", sum(result.archived.values()))
+        ctx.count("rows_moved", result.moved)
+        if result.kept:
+            # A one-step job: ending it here skips nothing, and the note shows beside the run.
+            ctx.end_run("kept: " + "; ".join(f"{name}: {why}" for name, why in sorted(result.kept.items())))
+
+    return Job(JOB, (Step("retain", run, time_limit=timedelta(minutes=10), max_retries=3),), queue=queue)
+
+
+def retention_schedule() -> Schedule:
+    return Schedule(
+        JOB,
+        cron=CRON,
+        overlap=SKIP,
+        catch_up=LATEST,
+        title="Ledger retention",
+        note="the runtime's own job: partitions ahead, weeks past the retention dropped, failures archived",
+    )
