@@ -26,6 +26,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -247,11 +248,31 @@ class Cluster:
         for node in reversed(self.nodes):
             self.stop_node(node.index)
 
-    def stop_node(self, index: int) -> None:
-        """A graceful stop (``rabbitmqctl shutdown``: returns once the node's process has exited)."""
+    def stop_node(self, index: int, on_closed: Callable[[], None] | None = None) -> None:
+        """A graceful stop (``rabbitmqctl shutdown``: returns once the node's process has exited).
+
+        ``on_closed`` is called as soon as the node's AMQP listener is gone (its clients are cut off
+        then, some seconds before the node has finished stopping)."""
         node = self.node(index)
-        if self.running(node):
-            self.ctl(node, "shutdown", timeout_s=120)
+        # Straight to it (no ping first): a test stops a node at a chosen moment.
+        shutdown = subprocess.Popen(
+            [_bin("rabbitmqctl"), "-n", node.name, "shutdown"],
+            env=self.env(node),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        _wait(
+            lambda: not port_open(node.amqp_port) or shutdown.poll() is not None,
+            120,
+            f"{node.name}'s listener to close",
+            interval_s=0.1,
+        )
+        if on_closed is not None:
+            on_closed()
+        output, _ = shutdown.communicate(timeout=120)
+        if shutdown.returncode != 0 and self.running(node):
+            raise ClusterError(f"{node.name}: rabbitmqctl shutdown failed: {output.strip()}")
         _wait(lambda: not port_open(node.amqp_port), 60, f"{node.name} to stop")
 
     def start_node(self, index: int) -> None:
@@ -338,12 +359,12 @@ class Cluster:
         return self.by_name(name)
 
 
-def _wait(check, timeout_s: float, what: str) -> None:
+def _wait(check: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.5) -> None:
     deadline = time.monotonic() + timeout_s
     while not check():
         if time.monotonic() > deadline:
             raise ClusterError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.5)
+        time.sleep(interval_s)
 
 
 def main(argv: list[str] | None = None) -> int:
