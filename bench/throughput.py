@@ -405,7 +405,8 @@ class Bench:
         self.args = args
         tag = uuid.uuid4().hex[:10]
         self.vhost = f"bench-{tag}"
-        self.dbname = f"bench_{tag}"
+        # --database: an existing ledger (bench/ledger_scale.py's year of history), used as it is, never dropped.
+        self.dbname = args.database or f"bench_{tag}"
         self.amqp_url = (
             f"amqp://{args.rabbit_user}:{args.rabbit_password}@{args.rabbit_host}:{args.rabbit_port}/{self.vhost}"
         )
@@ -430,12 +431,13 @@ class Bench:
         log(f"vhost {self.vhost}, database {self.dbname}, logs in {self.tmp}")
         self.mgmt.create_vhost(self.vhost, self.args.rabbit_user)
         self.created_vhost = True
-        admin = psycopg2.connect(self.admin_dsn, connect_timeout=10)
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{self.dbname}"')
-        admin.close()
-        self.created_db = True
+        if not self.args.database:
+            admin = psycopg2.connect(self.admin_dsn, connect_timeout=10)
+            admin.autocommit = True
+            with admin.cursor() as cursor:
+                cursor.execute(f'CREATE DATABASE "{self.dbname}"')
+            admin.close()
+            self.created_db = True
         self.probe = Probe(self.amqp_url)
         self.probe.queue("amq.does-not-matter")  # connect now: fail early
 
@@ -728,9 +730,9 @@ class Bench:
         )[0][0]
         if dup:
             result.notes.append(f"run {run_id}: {dup} step rows show a redelivery or retry")
-        events = self.sql("SELECT kind, count(*) FROM jobs.events GROUP BY kind")
+        events = self.sql("SELECT kind, count(*) FROM jobs.events WHERE run_id = %s GROUP BY kind", (run_id,))
         if events:
-            result.notes.append("jobs.events: " + ", ".join(f"{k} {c}" for k, c in events))
+            result.notes.append(f"run {run_id}'s events: " + ", ".join(f"{k} {c}" for k, c in events))
 
     # -- 2. full stack, children only ---------------------------------------------
 
@@ -1065,6 +1067,10 @@ def main() -> int:
         "--variant", help="experiments only: patch the runtime in the workers (bench/variants.py): no-barrier"
     )
     p.add_argument("--keep", action="store_true", help="keep the vhost, database and logs")
+    p.add_argument(
+        "--database",
+        help="run the runtime phases on this existing database (migrated, never dropped) instead of a new one",
+    )
     p.add_argument("--keep-logs", action="store_true", help="keep the worker logs")
     p.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = p.parse_args()

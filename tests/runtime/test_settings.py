@@ -72,3 +72,37 @@ def test_trusted_proxies_and_the_console_user_header_are_checked():
     )
     with pytest.raises(ConfigurationError, match="must be a header name"):
         Settings.from_env(env={"WRLS_CONSOLE_USER_HEADER": "X-User: admin"})
+
+
+def test_the_queue_type_is_classic_or_quorum():
+    assert Settings.from_env("WRLS", {}).queue_type == "classic"
+    assert Settings.from_env("WRLS", {"WRLS_RABBITMQ_QUEUE_TYPE": "quorum"}).queue_type == "quorum"
+    with pytest.raises(ConfigurationError, match="WRLS_RABBITMQ_QUEUE_TYPE must be classic or quorum, got 'stream'"):
+        Settings.from_env("WRLS", {"WRLS_RABBITMQ_QUEUE_TYPE": "stream"})
+
+
+def test_several_broker_urls_are_checked_one_by_one_and_every_password_masked():
+    def settings(urls: str) -> Settings:
+        return Settings.from_env("WRLS", {"WRLS_BROKER_URL": urls, "WRLS_DATABASE_URL": "postgresql://h/d", **KEY})
+
+    nodes = settings(" amqp://u:pw1@a:5672/v ,, amqps://u:pw2@b/v")
+    assert nodes.broker_urls == ("amqp://u:pw1@a:5672/v", "amqps://u:pw2@b/v")
+    assert "pw1" not in repr(nodes) and "pw2" not in repr(nodes)
+    assert mask_url(nodes.broker_url) == "amqp://u:***@a:5672/v,amqps://u:***@b/v"
+    assert settings("amqp://a").broker_urls == ("amqp://a",)
+    for urls, refused in (
+        (
+            "amqp://u:pw1@a/v,http://u:pw2@b/v",
+            r"WRLS_BROKER_URL URL 2 of 2 \(http://u:\*\*\*@b/v\) must start with amqp",
+        ),
+        ("amqp://u:pw1@:5672/v", r"URL 1 of 1 \(amqp://u:\*\*\*@:5672/v\) names no host"),
+        (
+            "amqp://a/v,amqp://u:pw2@b:port/v",
+            r"URL 2 of 2 \(amqp://u:\*\*\*@b:port/v\) is not a URL \(its port must be a number\)",
+        ),
+        ("amqp://a/v,amqp://b/w", "different virtual hosts"),
+        (" , ", "holds no URL"),
+    ):
+        with pytest.raises(ConfigurationError, match=refused) as e:
+            settings(urls)
+        assert "pw1" not in str(e.value) and "pw2" not in str(e.value)

@@ -8,6 +8,7 @@ why each middleware is where it is.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dramatiq
@@ -18,6 +19,7 @@ from dramatiq.middleware import AgeLimit, Middleware, Pipelines, Retries, Shutdo
 
 from .envelope import EnvelopeEncoder
 from .ledger import Ledger
+from .rabbitmq import Rabbitmq
 from .signing import Signatures
 
 
@@ -96,16 +98,25 @@ def publish_many(broker: dramatiq.Broker, messages: list[dramatiq.Message[Any]],
             connection.close()
 
 
-def build_broker(url: str | None, ledger: Ledger, signatures: Signatures, encoder: EnvelopeEncoder) -> dramatiq.Broker:
-    """RabbitMQ with confirmed delivery, or the in-process broker when ``url`` is None.
+def build_broker(
+    urls: Sequence[str],
+    ledger: Ledger,
+    signatures: Signatures,
+    encoder: EnvelopeEncoder,
+    *,
+    queue_type: str = "classic",
+) -> dramatiq.Broker:
+    """RabbitMQ with confirmed delivery on the nodes of ``urls``, or the in-process broker when there are none.
 
     Dramatiq's encoder is per process: the caller's replaces any set before.
     """
     dramatiq.set_encoder(encoder)
     middleware = middleware_stack(ledger, signatures)
-    if url is None:
+    if not urls:
         broker: dramatiq.Broker = StubBroker(middleware=middleware)
     else:
-        broker = RabbitmqBroker(url=url, confirm_delivery=True, middleware=middleware)
+        broker = Rabbitmq(
+            urls, queue_type=queue_type, max_deliveries=ledger.delivery_limit.max_deliveries, middleware=middleware
+        )
     dramatiq.set_broker(broker)
     return broker

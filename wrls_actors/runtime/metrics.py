@@ -46,6 +46,7 @@ from .scheduling import (
     SUPPRESSED,
 )
 from .service import CONTROL_QUEUE, SCHEDULE_QUEUE, START_ACTOR, TICK_PREFIX, Service
+from .settings import split_urls
 
 logger = logging.getLogger(__name__)
 
@@ -126,18 +127,21 @@ RUN_ITEMS = text(
 
 
 def management_url(broker_url: str | None, explicit: str | None) -> str | None:
+    """The explicit URL, else the first broker node's host on port 15672 (in a cluster, set it: a balancer's)."""
     if explicit:
         return explicit.rstrip("/")
-    if not broker_url:
+    urls = split_urls(broker_url)
+    if not urls:
         return None
-    parts = urlsplit(broker_url)
+    parts = urlsplit(urls[0])
     user = parts.username or "guest"
     password = parts.password or "guest"
     return f"http://{quote(user)}:{quote(password)}@{parts.hostname or '127.0.0.1'}:15672"
 
 
 def vhost_of(broker_url: str | None) -> str:
-    path = urlsplit(broker_url or "").path
+    # Every node's URL names the same virtual host (settings refuse others).
+    path = urlsplit(next(iter(split_urls(broker_url)), "")).path
     return unquote(path[1:]) if len(path) > 1 else "/"
 
 

@@ -49,6 +49,7 @@ def run_worker(app_path: str, queues: list[str] | None, processes: int, threads:
 
     service = load_service(app_path)
     safety.check(service.broker, service.settings.consumer_timeout_s)
+    check_queues(service)
     os.environ[APP_ENV] = app_path
     argv = ["wrls_actors.runtime.entry:broker", "-p", str(processes), "-t", str(threads), "--skip-logging"]
     if queues:
@@ -61,6 +62,15 @@ def run_worker(app_path: str, queues: list[str] | None, processes: int, threads:
     args = dramatiq.cli.make_argument_parser().parse_args(argv)
     code: int = dramatiq.cli.main(args)
     return code
+
+
+def check_queues(service: Service) -> None:
+    """Refuse to start against queues declared otherwise (their type, their delivery limit) than this service would."""
+    from . import rabbitmq
+
+    if service.settings.broker_url is None:
+        return
+    rabbitmq.check_queues(service.broker, service.queues(), service.settings.prefix)
 
 
 def _watch_once(service: Service) -> None:
@@ -132,6 +142,7 @@ def run_scheduler(service: Service, stop: threading.Event | None = None) -> int:
     pendulum.set_local_timezone(pendulum.timezone(service.settings.timezone))
     broker = service.broker
     safety.check(broker, service.settings.consumer_timeout_s)
+    check_queues(service)
     stop = stop or threading.Event()
     # Catch up before periodiq sends this minute's ticks, so an old tick is not
     # refused for overlapping the run the new one just started.
@@ -175,6 +186,7 @@ def run_exporter(service: Service) -> int:
 def run_api(service: Service) -> int:
     from .api.server import serve
 
+    check_queues(service)
     serve(service)
     return 0
 

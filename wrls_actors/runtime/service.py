@@ -155,7 +155,7 @@ class Service:
         s = self.settings
         encoder = envelope.EnvelopeEncoder(self._record_rejected, max_bytes=s.max_message_bytes)
         signatures = Signatures(Signer(s.message_key, s.message_key_previous), self._record_rejected)
-        broker = build_broker(s.broker_url, self.ledger, signatures, encoder)
+        broker = build_broker(s.broker_urls, self.ledger, signatures, encoder, queue_type=s.queue_type)
         self._declare(broker)
         return broker
 

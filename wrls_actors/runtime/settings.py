@@ -13,20 +13,63 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .errors import ConfigurationError
 
 
 def mask_url(url: str | None) -> str | None:
-    """Return ``url`` with any password replaced by ``***``."""
+    """Return ``url`` with any password replaced by ``***`` (in each URL of a comma-separated list)."""
     if not url:
         return url
-    parts = urlsplit(url)
-    if parts.password is None:
+    return ",".join(_mask_one(one) for one in url.split(","))
+
+
+def _mask_one(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        # Unparseable (a bad port): nothing after the scheme is shown, in case it holds a password.
+        return url.split("://", 1)[0] + "://***" if "://" in url else "***"
+    if password is None:
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    netloc = parts.netloc.replace(f":{password}@", ":***@")
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def split_urls(value: str | None) -> tuple[str, ...]:
+    """The URLs of a comma-separated list, blanks dropped."""
+    return tuple(u.strip() for u in (value or "").split(",") if u.strip())
+
+
+QUEUE_TYPES = ("classic", "quorum")
+
+
+def _broker_urls(prefix: str, value: str) -> str:
+    """The list checked URL by URL (scheme, host, one vhost for all), naming the one refused; rejoined without blanks."""
+    urls = split_urls(value)
+    if not urls:
+        raise ConfigurationError(f"{prefix}_BROKER_URL holds no URL")
+    vhosts = set()
+    for number, url in enumerate(urls, 1):
+        where = f"{prefix}_BROKER_URL URL {number} of {len(urls)} ({_mask_one(url)})"
+        try:
+            parts = urlsplit(url)
+            _ = parts.port  # raises ValueError on a port that is no number
+        except ValueError:
+            raise ConfigurationError(f"{where} is not a URL (its port must be a number)") from None
+        if parts.scheme not in ("amqp", "amqps"):
+            raise ConfigurationError(f"{where} must start with amqp:// or amqps://")
+        if not parts.hostname:
+            raise ConfigurationError(f"{where} names no host")
+        vhosts.add(unquote(parts.path[1:]) if len(parts.path) > 1 else "/")
+    if len(vhosts) > 1:
+        raise ConfigurationError(
+            f"{prefix}_BROKER_URL: its URLs name different virtual hosts ({', '.join(sorted(vhosts))}); "
+            "they must be nodes of one broker, with one virtual host"
+        )
+    return ",".join(urls)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,15 +88,25 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "BROKER_URL",
         None,
-        "RabbitMQ URL (`amqp://user:pass@host:5672/vhost`). Unset together with "
-        "`WRLS_DATABASE_URL`: embedded default. Setting only one of the two is refused.",
+        "RabbitMQ URL (`amqp://user:pass@host:5672/vhost`), or several separated by commas (the nodes of a "
+        "cluster, one virtual host): each process connects to the first that answers, and again to the first "
+        "that answers when its connection dies. Unset together with `WRLS_DATABASE_URL`: embedded default. "
+        "Setting only one of the two is refused.",
+    ),
+    Variable(
+        "RABBITMQ_QUEUE_TYPE",
+        "classic",
+        "`classic`, or `quorum`: replicated queues for a cluster, with RabbitMQ's own delivery limit "
+        "(`WRLS_MAX_DELIVERIES`) behind the ledger's. A queue's type cannot change: a service whose queues "
+        "exist with the other type refuses to start, naming them "
+        "([docs/runtime.md](runtime.md#queue-types-classic-or-quorum)).",
     ),
     Variable("DATABASE_URL", None, "PostgreSQL URL (`postgresql://user@host:5432/db`)."),
     Variable(
         "RABBITMQ_MANAGEMENT_URL",
         None,
-        "RabbitMQ management API, read by the exporter for queue depths. Default: the broker's "
-        "host, port 15672, the same credentials.",
+        "RabbitMQ management API, read by the exporter for queue depths. Default: the host of the "
+        "first `WRLS_BROKER_URL`, port 15672, the same credentials.",
     ),
     Variable(
         "RABBITMQ_CONSUMER_TIMEOUT_S",
@@ -77,7 +130,8 @@ VARIABLES: tuple[Variable, ...] = (
         "MAX_DELIVERIES",
         "3",
         "A message whose recorded starts without finishing exceed this (it kills or hangs its "
-        "worker) is dead-lettered.",
+        "worker) is dead-lettered. On quorum queues also their `x-delivery-limit`, so changing it means "
+        "declaring the queues again.",
     ),
     Variable(
         "MAX_MESSAGE_BYTES",
@@ -208,6 +262,12 @@ class Settings:
     api_open_job_routes: bool = False
     console_user_header: str | None = None
     api_trusted_proxies: tuple[str, ...] = ()
+    queue_type: str = "classic"
+
+    @property
+    def broker_urls(self) -> tuple[str, ...]:
+        """Every node's URL of ``broker_url``, in the order given."""
+        return split_urls(self.broker_url)
 
     @property
     def embedded(self) -> bool:
@@ -223,6 +283,13 @@ class Settings:
             raise ConfigurationError(
                 f"{missing} is not set: set both {prefix}_BROKER_URL and {prefix}_DATABASE_URL, "
                 "or neither for the embedded default"
+            )
+        if broker_url is not None:
+            broker_url = _broker_urls(prefix, broker_url)
+        queue_type = (env.get(f"{prefix}_RABBITMQ_QUEUE_TYPE") or "classic").strip().lower()
+        if queue_type not in QUEUE_TYPES:
+            raise ConfigurationError(
+                f"{prefix}_RABBITMQ_QUEUE_TYPE must be {' or '.join(QUEUE_TYPES)}, got {queue_type!r}"
             )
         log_format = env.get(f"{prefix}_LOG_FORMAT", "text")
         if log_format not in ("text", "json"):
@@ -301,6 +368,7 @@ class Settings:
             api_open_job_routes=open_routes == "true",
             console_user_header=user_header.lower() if user_header else None,
             api_trusted_proxies=proxies,
+            queue_type=queue_type,
         )
 
     def with_urls(self, broker_url: str | None, database_url: str | None) -> Settings:

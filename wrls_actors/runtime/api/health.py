@@ -45,15 +45,17 @@ def _database(service: Service) -> str:
 
 
 def _broker(service: Service) -> str:
-    url = service.settings.broker_url
-    if url is None:
+    urls = service.settings.broker_urls
+    if not urls:
         return "ok"  # the embedded default's broker lives in this process
     try:
-        parameters = pika.URLParameters(url)
-        parameters.socket_timeout = CHECK_TIMEOUT_S
-        parameters.blocked_connection_timeout = CHECK_TIMEOUT_S
-        parameters.connection_attempts = 1
-        pika.BlockingConnection(parameters).close()
+        # Any node that answers will do: the service's own connections go to the first that does.
+        nodes = [pika.URLParameters(url) for url in urls]
+        for parameters in nodes:
+            parameters.socket_timeout = CHECK_TIMEOUT_S
+            parameters.blocked_connection_timeout = CHECK_TIMEOUT_S
+            parameters.connection_attempts = 1
+        pika.BlockingConnection(nodes).close()
     except Exception as e:
         return f"unreachable ({e.__class__.__name__})"
     return "ok"
