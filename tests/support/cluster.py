@@ -23,6 +23,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -244,9 +245,17 @@ class Cluster:
         return time.monotonic() - began
 
     def stop(self) -> None:
-        """Stop every node, the last first (the first, stopped last, may start first next time)."""
-        for node in reversed(self.nodes):
-            self.stop_node(node.index)
+        """Stop every node, all at once (one after another takes three times as long: each spends
+        about 5 s stopping its management statistics). `start` starts them all at once too, as
+        nodes that stopped together wait for one another when they start."""
+        threads = [threading.Thread(target=self.stop_node, args=(node.index,)) for node in self.nodes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        still = [node.name for node in self.nodes if port_open(node.amqp_port)]
+        if still:
+            raise ClusterError(f"still running after stop: {', '.join(still)}")
 
     def stop_node(self, index: int, on_closed: Callable[[], None] | None = None) -> None:
         """A graceful stop (``rabbitmqctl shutdown``: returns once the node's process has exited).
