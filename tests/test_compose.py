@@ -393,7 +393,11 @@ def test_rabbitmq_is_a_cluster_of_three_nodes_that_find_one_another():
 
 
 def test_the_nodes_share_one_erlang_cookie_given_as_a_secret():
-    (secret,) = {s if isinstance(s, str) else s["source"] for n in RABBITMQ_NODES for s in SERVICES[n]["secrets"]}
+    given = {
+        n: [s if isinstance(s, str) else s["source"] for s in SERVICES[n].get("secrets", [])] for n in RABBITMQ_NODES
+    }
+    secret = given[RABBITMQ_NODES[0]][0] if given[RABBITMQ_NODES[0]] else None
+    assert secret and all(secrets == [secret] for secrets in given.values()), given
     # From the user's environment (or .env), never a file of this repository nor a value written here.
     assert set(COMPOSE["secrets"][secret]) == {"environment"}
     assert "COOKIE" in COMPOSE["secrets"][secret]["environment"]
@@ -412,3 +416,10 @@ def test_the_broker_ports_of_the_nodes_are_published_on_this_machine_only():
         ports = SERVICES[node]["ports"]
         assert ports and all(str(p).startswith("127.0.0.1:") for p in ports), node
         assert {str(p).split(":")[-1] for p in ports} == {"5672", "15672"}, node
+
+
+def test_the_service_runs_on_quorum_queues_on_every_node():
+    # A classic queue lives on one node and goes with it; a quorum queue is replicated on the cluster.
+    for name, service in APP.items():
+        assert setting(service, "RABBITMQ_QUEUE_TYPE") == "quorum", name
+        assert len(broker_urls(service)) == len(RABBITMQ_NODES), name
