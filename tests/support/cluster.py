@@ -40,6 +40,8 @@ CONSUMER_TIMEOUT_MS = 1_800_000
 # Two cores run three nodes, the service and PostgreSQL: one scheduler thread per node, few async threads.
 ERL_ARGS = "+S 1:1 +A 4 -kernel inet_dist_use_interface {127,0,0,1}"
 BOOT_TIMEOUT_S = 120
+# The script's cluster, in the repository's folder of local state (git ignores it).
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / ".wrls" / "rabbitmq-cluster"
 
 
 class ClusterError(Exception):
@@ -381,7 +383,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="rabbitmq_cluster.sh",
         description="A 3-node RabbitMQ cluster on this machine (AMQP 5701-5703, management 15701-15703).",
     )
-    parser.add_argument("--dir", default=os.environ.get("WRLS_CLUSTER_DIR", ".wrls/rabbitmq-cluster"), type=Path)
+    parser.add_argument(
+        "--dir", default=DEFAULT_DIR, type=Path, help=f"where the nodes keep everything ({DEFAULT_DIR})"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("start", help="start the three nodes and join 2 and 3 to 1")
     commands.add_parser("stop", help="stop every node (data kept under --dir)")
