@@ -24,6 +24,8 @@ APP = {name: s for name, s in SERVICES.items() if "build" in s}
 # Worker and scheduler serve nothing to probe: they exit when they fail (Dramatiq stops the
 # instance when one of its processes dies) and their restart policy starts them again.
 NO_ENDPOINT = {"worker", "scheduler"}
+# The RabbitMQ cluster's nodes.
+RABBITMQ_NODES = sorted(name for name, s in SERVICES.items() if str(s.get("image", "")).startswith("rabbitmq:"))
 
 
 def environment(service: dict) -> dict[str, str]:
@@ -40,6 +42,11 @@ def default(name: str) -> str | None:
 def setting(service: dict, name: str) -> str | None:
     """What the service reads for WRLS_<name>: the value given, or the documented default."""
     return environment(service).get(f"WRLS_{name}", default(name))
+
+
+def broker_urls(service: dict) -> list:
+    """WRLS_BROKER_URL's URLs (a comma-separated list: every node of the cluster), split."""
+    return [urlsplit(url.strip()) for url in setting(service, "BROKER_URL").split(",")]
 
 
 def bind_mounts(service: dict) -> list[tuple[Path, PurePosixPath]]:
@@ -170,30 +177,37 @@ def test_the_configuration_page_documents_every_variable():
     assert missing == []
 
 
-def test_the_consumer_timeout_agrees_with_rabbitmq():
-    # The service refuses time limits and backoffs that reach its setting; RabbitMQ closes the
-    # channel of a consumer holding a message longer than its own. They must be the same.
-    conf = host_path(SERVICES["rabbitmq"], PurePosixPath("/etc/rabbitmq/conf.d/20-wrls.conf")).read_text()
-    settings = dict(
+def rabbitmq_conf(node: str, name: str) -> dict[str, str]:
+    """A node's conf.d file, as key = value pairs."""
+    conf = host_path(SERVICES[node], PurePosixPath("/etc/rabbitmq/conf.d") / name).read_text()
+    return dict(
         (key.strip(), value.strip())
         for key, _, value in (line.partition("=") for line in conf.splitlines())
         if key.strip() and not key.lstrip().startswith("#")
     )
-    for name, service in APP.items():
-        timeout_s = int(setting(service, "RABBITMQ_CONSUMER_TIMEOUT_S"))
-        assert int(settings["consumer_timeout"]) == timeout_s * 1000, name
+
+
+def test_the_consumer_timeout_agrees_with_rabbitmq():
+    # The service refuses time limits and backoffs that reach its setting; RabbitMQ closes the
+    # channel of a consumer holding a message longer than its own. They must be the same.
+    for node in RABBITMQ_NODES:
+        settings = rabbitmq_conf(node, "20-wrls.conf")
+        for name, service in APP.items():
+            timeout_s = int(setting(service, "RABBITMQ_CONSUMER_TIMEOUT_S"))
+            assert int(settings["consumer_timeout"]) == timeout_s * 1000, (node, name)
 
 
 def test_rabbitmq_enables_the_management_and_prometheus_plugins():
-    text = host_path(SERVICES["rabbitmq"], PurePosixPath("/etc/rabbitmq/enabled_plugins")).read_text()
-    listed = re.fullmatch(r"\s*\[(.*)\]\.\s*", text, re.S)
-    assert listed, "enabled_plugins is an Erlang list ending with a dot"
-    assert {"rabbitmq_management", "rabbitmq_prometheus"} <= {p.strip() for p in listed.group(1).split(",")}
+    for node in RABBITMQ_NODES:
+        text = host_path(SERVICES[node], PurePosixPath("/etc/rabbitmq/enabled_plugins")).read_text()
+        listed = re.fullmatch(r"\s*\[(.*)\]\.\s*", text, re.S)
+        assert listed, "enabled_plugins is an Erlang list ending with a dot"
+        assert {"rabbitmq_management", "rabbitmq_prometheus"} <= {p.strip() for p in listed.group(1).split(",")}, node
 
 
 def test_data_lives_in_named_volumes():
     data = {
-        "rabbitmq": "/var/lib/rabbitmq",
+        **{node: "/var/lib/rabbitmq" for node in RABBITMQ_NODES},
         "postgres": "/var/lib/postgresql/data",
         "minio": "/data",
         "prometheus": "/prometheus",
@@ -202,8 +216,9 @@ def test_data_lives_in_named_volumes():
     for name, path in data.items():
         volume = named_volumes(SERVICES[name]).get(path)
         assert volume in COMPOSE["volumes"], f"{name}: {path} is not on a declared volume"
-    # RabbitMQ keeps its data under its node name, which follows the host name.
-    assert SERVICES["rabbitmq"].get("hostname")
+    # RabbitMQ keeps its data under its node name, which follows the host name: fixed, and one volume each.
+    assert all(SERVICES[node].get("hostname") for node in RABBITMQ_NODES)
+    assert len({named_volumes(SERVICES[node])["/var/lib/rabbitmq"] for node in RABBITMQ_NODES}) == len(RABBITMQ_NODES)
 
 
 def test_the_worker_is_scalable():
@@ -214,14 +229,16 @@ def test_the_worker_is_scalable():
 def test_the_schema_is_upgraded_once_before_the_processes_start():
     (migrate,) = [name for name, s in APP.items() if s["command"] == ["db", "upgrade"]]
     assert migrate in ONE_SHOTS
-    broker = urlsplit(setting(APP[migrate], "BROKER_URL")).hostname
     database = urlsplit(setting(APP[migrate], "DATABASE_URL")).hostname
     assert depends_on(APP[migrate])[database] == "service_healthy"
     for name, service in APP.items():
         if name != migrate:
             deps = depends_on(service)
             assert deps.get(migrate) == "service_completed_successfully", name
-            assert deps.get(broker) == deps.get(database) == "service_healthy", name
+            assert deps.get(database) == "service_healthy", name
+            # Every node: a quorum queue's members are the nodes running when it is declared.
+            for url in broker_urls(service):
+                assert deps.get(url.hostname) == "service_healthy", (name, url.hostname)
 
 
 def test_long_running_services_restart_and_are_health_checked():
@@ -236,15 +253,21 @@ def test_long_running_services_restart_and_are_health_checked():
 
 
 def test_the_service_uses_the_broker_database_and_object_store_of_this_file():
-    rabbitmq, postgres, minio = (environment(SERVICES[n]) for n in ("rabbitmq", "postgres", "minio"))
+    postgres, minio = (environment(SERVICES[n]) for n in ("postgres", "minio"))
     for name, service in APP.items():
         env = environment(service)
-        broker = urlsplit(setting(service, "BROKER_URL"))
-        assert (broker.hostname, broker.username, broker.password) == (
-            "rabbitmq",
-            rabbitmq["RABBITMQ_DEFAULT_USER"],
-            rabbitmq["RABBITMQ_DEFAULT_PASS"],
-        ), name
+        # One URL per node of the cluster, each with that node's user.
+        brokers = broker_urls(service)
+        assert sorted(url.hostname for url in brokers) == sorted(SERVICES[n]["hostname"] for n in RABBITMQ_NODES), name
+        for url in brokers:
+            (node,) = [n for n in RABBITMQ_NODES if SERVICES[n]["hostname"] == url.hostname]
+            rabbitmq = environment(SERVICES[node])
+            assert (url.port, url.username, url.password) == (
+                5672,
+                rabbitmq["RABBITMQ_DEFAULT_USER"],
+                rabbitmq["RABBITMQ_DEFAULT_PASS"],
+            ), (name, node)
+        assert urlsplit(setting(service, "RABBITMQ_MANAGEMENT_URL")).hostname in {url.hostname for url in brokers}
         database = urlsplit(setting(service, "DATABASE_URL"))
         assert (database.hostname, database.username, database.password, database.path) == (
             "postgres",
@@ -282,7 +305,8 @@ def test_prometheus_scrapes_the_exporter_and_rabbitmq():
     assert jobs["wrls-exporter"] == [f"{exporter_name}:{port}"]
     # The exporter's series have a `job` label of their own (the WRLS job), which must survive the scrape.
     assert scrapes["wrls-exporter"].get("honor_labels") is True
-    assert jobs["rabbitmq"] == ["rabbitmq:15692"]  # the rabbitmq_prometheus plugin's port
+    # Every node, on the rabbitmq_prometheus plugin's port.
+    assert sorted(jobs["rabbitmq"]) == sorted(f"{SERVICES[n]['hostname']}:15692" for n in RABBITMQ_NODES)
 
 
 def test_prometheus_loads_the_alert_rules():
@@ -350,3 +374,52 @@ def test_the_api_requires_its_token_secret_and_is_published_on_the_import_apps_p
     assert (env["WRLS_API_HOST"], env["WRLS_API_PORT"]) == ("0.0.0.0", "8007")
     assert api["ports"] == ["127.0.0.1:8007:8007"]
     assert "/readyz" in " ".join(api["healthcheck"]["test"])
+
+
+def test_rabbitmq_is_a_cluster_of_three_nodes_that_find_one_another():
+    assert len(RABBITMQ_NODES) == 3
+    hostnames = [SERVICES[n]["hostname"] for n in RABBITMQ_NODES]
+    assert len(set(hostnames)) == 3
+    first, *others = RABBITMQ_NODES
+    for node in RABBITMQ_NODES:
+        conf = rabbitmq_conf(node, "30-cluster.conf")
+        assert conf["cluster_formation.peer_discovery_backend"] == "classic_config", node
+        listed = {v for k, v in conf.items() if k.startswith("cluster_formation.classic_config.nodes.")}
+        assert listed == {f"rabbit@{h}" for h in hostnames}, node
+        assert SERVICES[node].get("restart") == "unless-stopped", node
+    # The others join the first: started at once, two nodes could each form a cluster of their own.
+    for node in others:
+        assert depends_on(SERVICES[node]) == {first: "service_healthy"}, node
+
+
+def test_the_nodes_share_one_erlang_cookie_given_as_a_secret():
+    given = {
+        n: [s if isinstance(s, str) else s["source"] for s in SERVICES[n].get("secrets", [])] for n in RABBITMQ_NODES
+    }
+    secret = given[RABBITMQ_NODES[0]][0] if given[RABBITMQ_NODES[0]] else None
+    assert secret and all(secrets == [secret] for secrets in given.values()), given
+    # From the user's environment (or .env), never a file of this repository nor a value written here.
+    assert set(COMPOSE["secrets"][secret]) == {"environment"}
+    assert "COOKIE" in COMPOSE["secrets"][secret]["environment"]
+    for node in RABBITMQ_NODES:
+        service = SERVICES[node]
+        assert not any("COOKIE" in key for key in environment(service)), node
+        # The image's entrypoint is preceded by one that installs the secret as the node's cookie file.
+        script = host_path(service, PurePosixPath(service["entrypoint"][-1])).read_text()
+        assert f"/run/secrets/{secret}" in script, node
+        assert "exec docker-entrypoint.sh" in script, node
+        assert service["command"] == ["rabbitmq-server"], node
+
+
+def test_the_broker_ports_of_the_nodes_are_published_on_this_machine_only():
+    for node in RABBITMQ_NODES:
+        ports = SERVICES[node]["ports"]
+        assert ports and all(str(p).startswith("127.0.0.1:") for p in ports), node
+        assert {str(p).split(":")[-1] for p in ports} == {"5672", "15672"}, node
+
+
+def test_the_service_runs_on_quorum_queues_on_every_node():
+    # A classic queue lives on one node and goes with it; a quorum queue is replicated on the cluster.
+    for name, service in APP.items():
+        assert setting(service, "RABBITMQ_QUEUE_TYPE") == "quorum", name
+        assert len(broker_urls(service)) == len(RABBITMQ_NODES), name
