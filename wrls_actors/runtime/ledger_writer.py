@@ -181,7 +181,9 @@ def write_batch(connection: Any, events: list[StepEvent]) -> None:
                     r.timeouts,
                     r.worker,
                 )
-                for r in rows.values()
+                # In one order everywhere (message id, byte order: COLLATE "C" in SQL): two transactions
+                # locking some of the same rows then wait for each other instead of deadlocking.
+                for r in sorted(rows.values(), key=lambda r: (r.message_id, r.created_on))
             ],
             page_size=1000,
         )

@@ -47,10 +47,17 @@ SETTLE_STEP = text(
     "UPDATE jobs.steps SET status = 'succeeded', rank = 2, finished_at = coalesce(finished_at, now()) "
     "WHERE message_id = :message_id AND status IN ('queued', 'running', 'stalled')"
 )
+# The children's rows are locked in the ledger writer's order (message id, byte order) before they are
+# changed: taken in the join's order, they deadlocked with a writer's batch holding some of them.
 SETTLE_CHILDREN = text(
-    "UPDATE jobs.steps s SET status = CASE WHEN a.failed THEN 'failed' ELSE 'succeeded' END, rank = 2, "
-    "finished_at = coalesce(s.finished_at, a.arrived_at) FROM jobs.barrier_arrivals a "
-    "WHERE a.run_id = :run_id AND a.step_index = :index AND s.message_id = a.message_id "
+    "WITH settled AS ("
+    "  SELECT s.message_id, s.created_on, a.failed, a.arrived_at FROM jobs.steps s "
+    "  JOIN jobs.barrier_arrivals a ON s.message_id = a.message_id "
+    "  WHERE a.run_id = :run_id AND a.step_index = :index AND s.status IN ('queued', 'running', 'stalled') "
+    '  ORDER BY s.message_id COLLATE "C", s.created_on FOR UPDATE OF s) '
+    "UPDATE jobs.steps s SET status = CASE WHEN d.failed THEN 'failed' ELSE 'succeeded' END, rank = 2, "
+    "finished_at = coalesce(s.finished_at, d.arrived_at) FROM settled d "
+    "WHERE s.message_id = d.message_id AND s.created_on = d.created_on "
     "AND s.status IN ('queued', 'running', 'stalled')"
 )
 

@@ -74,7 +74,7 @@ WITH m AS (
                                  started_at, heartbeat_at, time_limit_ms, worker)
     SELECT message_id, created_on, run_id, actor, queue, attempt, 1, 1, 'running', now(), now(), time_limit_ms,
            $10::text
-    FROM v WHERE verdict = 'run' AND record ORDER BY message_id
+    FROM v WHERE verdict = 'run' AND record ORDER BY message_id COLLATE "C", created_on
     ON CONFLICT (message_id, created_on) DO UPDATE SET
         run_id = coalesce(s.run_id, EXCLUDED.run_id), attempt = EXCLUDED.attempt, deliveries = 1, rank = 1,
         status = 'running', started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at,
