@@ -142,6 +142,12 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"rep_{report.when}", report)
 
 
+def pytest_collection_modifyitems(items):
+    """The slow tests first (stable, otherwise in file order): run last, one of them would keep a slot busy
+    after the others have finished, and the suite's wall time is its longest slot's."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_terminal_summary(terminalreporter):
     """The fault-injection figures (tests/faults/conftest.py keeps them on each test's report)."""
     from tests.faults.conftest import TALLY
