@@ -1,4 +1,4 @@
-"""Quorum queues (one delivery limit shared by the ledger and RabbitMQ, retries through the delay queue, fan-out),
+"""Quorum queues (the ledger's delivery limit counting starts, RabbitMQ's a backstop above it, retries through the delay queue, fan-out),
 the start-up refusal of queues declared otherwise, and a broker URL list whose first node is dead."""
 
 import socket
@@ -13,6 +13,7 @@ from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_rea
 from tests.support.processes import run_cli
 from tests.support.sample_app import build
 from wrls_actors.runtime.dead_letters import list_dead_letters
+from wrls_actors.runtime.rabbitmq import BACKSTOP
 
 
 @pytest.fixture
@@ -68,15 +69,26 @@ def test_on_quorum_queues_a_retry_waits_in_the_delay_queue_and_a_fan_out_complet
     for queue in ("short", "long"):
         main, delay, dead = (svc.queue_stats(vhost, queue + suffix) for suffix in ("", ".DQ", ".XQ"))
         assert (main["type"], delay["type"], dead["type"]) == ("quorum", "quorum", "quorum")
-        # The ledger's limit on the queue; none on the delay queue, whose held messages a restart returns.
-        assert main["arguments"]["x-delivery-limit"] == 3
+        # The broker's backstop above the ledger's limit on the queue; none on the delay queue, whose held messages a restart returns.
+        assert main["arguments"]["x-delivery-limit"] == 3 + BACKSTOP
         assert "x-delivery-limit" not in delay["arguments"] and "x-delivery-limit" not in dead["arguments"]
 
 
-def test_a_poison_message_on_a_quorum_queue_is_dead_lettered_once_by_the_ledger_at_the_brokers_count(
-    env, processes, vhost
-):
-    limit = {"WRLS_MAX_DELIVERIES": "2"}
+def test_on_quorum_queues_only_starts_count_a_message_returned_unstarted_still_runs(service, processes, vhost):
+    """RabbitMQ before 4.3 counts every return, also of a message a stopped worker had prefetched and never
+    started: such returns must not make the ledger refuse it, nor the broker drop it."""
+    run_id = service.trigger("noop")
+    svc.wait_for(lambda: svc.queue_stats(vhost, "short").get("messages"), 10, what="the step in short")
+    # More returns than WRLS_MAX_DELIVERIES (3), each counted by RabbitMQ.
+    assert [take_and_return(vhost, "short") for _ in range(4)] == [0, 1, 2, 3]
+    processes("worker")
+    assert wait_run_ended(service, run_id).status == "succeeded"
+    assert scalar(service, "SELECT deliveries FROM jobs.steps WHERE actor = 'noop.work'") == 1
+    assert scalar(service, "SELECT count(*) FROM jobs.events WHERE kind IN ('redelivered', 'dead-lettered')") == 0
+
+
+def test_a_poison_message_on_a_quorum_queue_is_dead_lettered_once_by_the_ledger(env, processes, vhost):
+    limit = {"WRLS_MAX_DELIVERIES": "1"}
     # Every process the same: whichever declares a quorum queue first sets its limit for all.
     with own_service({**env, **limit}) as service:
         first = processes("worker", extra_env=limit)
@@ -87,13 +99,10 @@ def test_a_poison_message_on_a_quorum_queue_is_dead_lettered_once_by_the_ledger_
         )
         # Its worker process is dead; its main process would wait for Dramatiq's fork timeout before exiting.
         first.stop()
-        # Delivered again and returned unstarted, as by a worker stopped with it prefetched: RabbitMQ counts
-        # that delivery, the ledger alone could not.
-        assert svc.wait_for(lambda: take_and_return(vhost, "long"), 10, what="the message back in long") == 1
         processes("worker", extra_env=limit)
         run = wait_run_ended(service, run_id)
         assert run.status == "failed"
-        assert "dead-lettered after at least 2 starts without finishing" in run.error
+        assert "dead-lettered after at least 1 start" in run.error
         step = svc.wait_for(
             lambda: query(
                 service,
@@ -102,18 +111,19 @@ def test_a_poison_message_on_a_quorum_queue_is_dead_lettered_once_by_the_ledger_
             10,
             what="the dead letter in the ledger",
         )[0]
-        # The third delivery (RabbitMQ's x-delivery-count 2), the last its limit of 2 allows: refused unrun.
-        assert step.deliveries == 3
+        # The second start, past the limit of 1: refused unrun.
+        assert step.deliveries == 2
         assert scalar(service, "SELECT count(*) FROM test_attempts WHERE step = 'work'") == 1
         incidents = query(
             service, "SELECT kind FROM jobs.events WHERE message_id = :m AND kind = 'dead-lettered'", m=step.message_id
         )
         assert len(incidents) == 1
-        assert svc.queue_stats(vhost, "long")["arguments"]["x-delivery-limit"] == 2
+        # The broker's own limit is the backstop above the ledger's.
+        assert svc.queue_stats(vhost, "long")["arguments"]["x-delivery-limit"] == 1 + BACKSTOP
         letters = svc.wait_for(lambda: dead_letter_headers(vhost, "long"), 10, what="the message in long.XQ")
         listed = list_dead_letters(service.engine, service.broker, service.queues(), limit=10).letters
         assert [(d.message_id, d.status) for d in listed] == [(step.message_id, "dead-lettered")]
-        assert "started at least 2 times without finishing" in listed[0].reason
+        assert "started at least once without finishing" in listed[0].reason
         # Dead-lettered once, by the ledger's refusal, not by the broker's limit.
         assert [[(d["reason"], d["count"]) for d in h["x-death"]] for h in letters] == [[("rejected", 1)]]
 
@@ -125,7 +135,7 @@ def test_queues_declared_otherwise_stop_each_process_at_start_naming_them(env, v
         # As an earlier classic deployment left it, and as one with another delivery limit would.
         dead_letters = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "long.XQ"}
         channel.queue_declare("long", durable=True, arguments=dead_letters)
-        quorum = {"x-queue-type": "quorum", "x-delivery-limit": 7, "x-dead-letter-routing-key": "short.XQ"}
+        quorum = {"x-queue-type": "quorum", "x-delivery-limit": 17, "x-dead-letter-routing-key": "short.XQ"}
         channel.queue_declare("short", durable=True, arguments={**dead_letters, **quorum})
     finally:
         connection.close()
@@ -137,7 +147,10 @@ def test_queues_declared_otherwise_stop_each_process_at_start_naming_them(env, v
             "queue 'long' is a classic queue on RabbitMQ, but WRLS_RABBITMQ_QUEUE_TYPE is quorum: "
             "a queue's type cannot change. Set WRLS_RABBITMQ_QUEUE_TYPE=classic"
         ) in result.stderr
-        assert "queue 'short' has a delivery limit of 7 on RabbitMQ, but WRLS_MAX_DELIVERIES is 3" in result.stderr
+        assert (
+            "queue 'short' has a delivery limit of 17 on RabbitMQ, but this service's is 13 (WRLS_MAX_DELIVERIES + 10)"
+            ": a quorum queue's limit cannot change. Set WRLS_MAX_DELIVERIES=7"
+        ) in result.stderr
     # Nothing else was refused: the queues that did not exist were declared as set.
     assert svc.queue_stats(vhost, "control")["type"] == "quorum"
 

@@ -3,11 +3,10 @@
 RabbitMQ redelivers a message whose worker died before acknowledging it, for
 ever on classic queues. Each redelivery is counted against the attempt it
 repeats; past ``max_deliveries`` starts the message is failed unrun (a poison
-message). On quorum queues RabbitMQ counts the deliveries itself (the
-``x-delivery-count`` the consumer hands on as ``earlier_deliveries``) and
-stops at the same limit: the ledger records the broker's count, so it refuses
-the message on the delivery the broker would be the last to make, and the
-broker's own limit only catches a worker that died before that refusal.
+message). Only starts count: a message returned unstarted (prefetched by a
+worker that stopped) was never at fault. On quorum queues RabbitMQ's own
+limit sits above this one as a backstop (rabbitmq.py says why it cannot be
+the same number).
 """
 
 from __future__ import annotations
@@ -31,11 +30,10 @@ logger = logging.getLogger(__name__)
 COUNT_DELIVERY = text(
     "INSERT INTO jobs.steps AS s (message_id, created_on, run_id, actor, queue, attempt, deliveries, rank, status, "
     "  started_at, heartbeat_at, time_limit_ms, worker) "
-    "VALUES (:message_id, :created_on, :run_id, :actor, :queue, :attempt, coalesce(CAST(:known AS integer), 1), 1, "
+    "VALUES (:message_id, :created_on, :run_id, :actor, :queue, :attempt, 1, 1, "
     "  'running', now(), now(), :limit, :worker) "
     "ON CONFLICT (message_id, created_on) DO UPDATE SET "
-    "  deliveries = CASE WHEN CAST(:known AS integer) IS NOT NULL THEN CAST(:known AS integer) "
-    "                    WHEN s.attempt = EXCLUDED.attempt AND s.status IN ('running', 'stalled') "
+    "  deliveries = CASE WHEN s.attempt = EXCLUDED.attempt AND s.status IN ('running', 'stalled') "
     "                    THEN s.deliveries + 1 ELSE greatest(s.deliveries, 1) END, "
     "  stalls = s.stalls + CASE WHEN s.attempt = EXCLUDED.attempt AND s.status = 'running' THEN 1 ELSE 0 END, "
     "  attempt = EXCLUDED.attempt, rank = 1, status = 'running', started_at = now(), "
@@ -52,24 +50,21 @@ class DeliveryLimit(Middleware):
         self.max_deliveries = max_deliveries
 
     def before_process_message(self, broker: dramatiq.Broker, message: Message) -> None:
-        earlier = getattr(message, "earlier_deliveries", None)
-        if not getattr(message, "redelivered", False) and not earlier:
+        if not getattr(message, "redelivered", False):
             message._ledger_deliveries = 1
             return
-        deliveries = self._count(broker, message, None if earlier is None else earlier + 1)
+        deliveries = self._count(broker, message)
         message._ledger_deliveries = deliveries
         if deliveries > self.max_deliveries:
             message._ledger_poison = deliveries - 1
             message.fail()
             raise SkipMessage()
 
-    def _count(self, broker: dramatiq.Broker, message: Message, known: int | None) -> int:
+    def _count(self, broker: dramatiq.Broker, message: Message) -> int:
         """Synchronously count a start after a delivery that never finished.
 
         Written at once, not batched: a message that kills its worker within
         milliseconds must still be counted, or it would be redelivered forever.
-        ``known``: the broker's count of this delivery (quorum queues), which
-        is recorded as it is.
         """
         event = step_event(broker, message, "running", RUNNING)
         with self._engine_factory().begin() as connection:
@@ -88,7 +83,6 @@ class DeliveryLimit(Middleware):
                     "attempt": event.attempt,
                     "limit": actor_options(broker, message).get("time_limit"),
                     "worker": identity(),
-                    "known": known,
                 },
             ).one()
             if old is not None and old.status == "running" and old.attempt == event.attempt:
@@ -114,8 +108,7 @@ class DeliveryLimit(Middleware):
                         "queue": event.queue,
                         "run_id": event.run_id,
                         "message_id": event.message_id,
-                        "detail": f"started {row.deliveries} times without finishing"
-                        + ("" if known is None else " (RabbitMQ's count of its deliveries)"),
+                        "detail": f"started {row.deliveries} times without finishing",
                     },
                 )
                 bump(connection, "steps_redelivered_total", {"actor": event.actor, "queue": event.queue})

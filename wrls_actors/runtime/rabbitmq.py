@@ -2,18 +2,22 @@
 
 Quorum queues (``<PREFIX>_RABBITMQ_QUEUE_TYPE=quorum``) are replicated over
 a cluster's nodes. Each queue Dramatiq uses is declared quorum: the queue
-itself with RabbitMQ's own delivery limit, ``x-delivery-limit``, set to the
-ledger's ``max_deliveries``; its delay queue ``.DQ`` with none, because a
+itself with RabbitMQ's own delivery limit, ``x-delivery-limit``, derived from
+the ledger's ``max_deliveries``; its delay queue ``.DQ`` with none, because a
 delayed message is held unacknowledged by a worker until its time, so every
 worker restart (a deploy) returns it and counts against a limit it has not
 earned; its dead-letter queue ``.XQ`` with none, as it is only read.
 
-RabbitMQ counts the earlier deliveries of a quorum queue's message in its
-``x-delivery-count`` header; the consumer here hands that count on, so the
-ledger's delivery limit counts what the broker counts and refuses the
-message on the delivery the broker would be the last to make. The broker's
-limit is the backstop: it dead-letters only a message whose worker died
-within the ledger's count of that last delivery.
+The ledger's limit is the one that acts: it counts the starts of a message
+(delivery_limit.py) and refuses it on start ``max_deliveries + 1``, recording
+why. RabbitMQ before 4.3 counts every return in ``x-delivery-count``, also of
+a message a worker had prefetched but never started when it stopped or died
+(measured on 3.10), so its count cannot stand for starts: a child waiting
+behind a poison sibling would be refused for its sibling's crashes. The
+broker's limit is therefore ``BACKSTOP`` deliveries above the ledger's: it
+dead-letters only a message that went on killing its worker past the
+ledger's refusal (the ledger unreachable, say), or one returned unstarted
+that many times.
 
 A queue's type, and a quorum queue's delivery limit, are fixed when it is
 first declared: declaring it otherwise is refused (406, and the channel
@@ -27,12 +31,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pika
 import pika.exceptions
-from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL, RabbitmqBroker, _RabbitmqConsumer
+from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL, RabbitmqBroker
 from dramatiq.common import dq_name, xq_name
 from dramatiq.middleware import Middleware
 
@@ -41,6 +45,8 @@ from .errors import ConfigurationError
 logger = logging.getLogger(__name__)
 
 QUORUM = "quorum"
+# Deliveries RabbitMQ allows beyond the ledger's limit (see the module's doc).
+BACKSTOP = 10
 # RabbitMQ's refusal of a declaration unlike the queue's: which argument, what was asked, what the queue has.
 INEQUIVALENT = re.compile(r"inequivalent arg '(?P<arg>[^']+)'.*: received (?P<asked>.+) but current is (?P<has>.+)$")
 QUOTED = re.compile(r"'([^']*)'")
@@ -60,10 +66,6 @@ class Rabbitmq(RabbitmqBroker):
         self.queue_type = queue_type
         self.max_deliveries = max_deliveries
 
-    @property
-    def consumer_class(self) -> type[_RabbitmqConsumer]:
-        return _Consumer
-
     def declarations(self, queue_name: str) -> list[tuple[str, dict[str, Any]]]:
         """Every queue behind ``queue_name`` (itself, ``.DQ``, ``.XQ``) and the arguments it is declared with."""
         return [
@@ -76,7 +78,7 @@ class Rabbitmq(RabbitmqBroker):
         arguments: dict[str, Any] = super()._build_queue_arguments(queue_name)  # type: ignore[no-untyped-call]
         if self.queue_type == QUORUM:
             arguments["x-queue-type"] = QUORUM
-            arguments["x-delivery-limit"] = self.max_deliveries
+            arguments["x-delivery-limit"] = self.max_deliveries + BACKSTOP
         return arguments
 
     def _delay_queue_arguments(self, queue_name: str) -> dict[str, Any]:
@@ -103,32 +105,6 @@ class Rabbitmq(RabbitmqBroker):
 
     def _declare(self, name: str, arguments: dict[str, Any]) -> Any:
         return self.channel.queue_declare(queue=name, durable=True, arguments=arguments)
-
-
-class _Consumer(_RabbitmqConsumer):
-    """Dramatiq's consumer, also handing on RabbitMQ's count of a message's earlier deliveries.
-
-    ``earlier_deliveries`` on each message: the ``x-delivery-count`` header
-    of quorum queues, None on classic queues (which keep no count).
-    """
-
-    def __init__(self, broker: Rabbitmq, queue_name: str, prefetch: int, timeout: int) -> None:
-        super().__init__(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
-        self._headers: dict[str, Any] = {}
-        self.iterator = self._noting_headers(self.iterator)
-
-    def _noting_headers(self, deliveries: Iterable[tuple[Any, Any, Any]]) -> Iterator[tuple[Any, Any, Any]]:
-        # One consumer thread reads this iterator: the headers noted are those of the delivery it returns next.
-        for method, properties, body in deliveries:
-            self._headers = (properties.headers if properties is not None else None) or {}
-            yield method, properties, body
-
-    def __next__(self) -> Any:
-        message = super().__next__()  # type: ignore[no-untyped-call]
-        if message is not None:
-            count = self._headers.get("x-delivery-count")
-            message.earlier_deliveries = count if isinstance(count, int) else None
-        return message
 
 
 def check_queues(broker: Any, queues: Iterable[str], prefix: str) -> None:
@@ -186,11 +162,15 @@ def _explain(broker: Rabbitmq, name: str, arguments: dict[str, Any], error: Any,
             "their .XQ) and start again (docs/runtime.md, 'Queue types')"
         )
     if match["arg"] == "x-delivery-limit":
+        # The broker's limit is the setting plus BACKSTOP: the setting that made the queue is named.
+        limit = int(has) if has is not None and has.isdigit() else None
+        made_by = f"{prefix}_MAX_DELIVERIES={limit - BACKSTOP}" if limit is not None and limit > BACKSTOP else None
         return (
-            f"queue {name!r} has a delivery limit of {has} on RabbitMQ, but {prefix}_MAX_DELIVERIES is "
-            f"{arguments.get('x-delivery-limit')}: a quorum queue's limit cannot change. Set "
-            f"{prefix}_MAX_DELIVERIES={has}, or stop every worker, scheduler and API, let the queue empty, "
-            "delete it and start again"
+            f"queue {name!r} has a delivery limit of {has} on RabbitMQ, but this service's is "
+            f"{arguments.get('x-delivery-limit')} ({prefix}_MAX_DELIVERIES + {BACKSTOP}): a quorum queue's "
+            f"limit cannot change. "
+            + (f"Set {made_by}, or stop" if made_by else "Stop")
+            + " every worker, scheduler and API, let the queue empty, delete it and start again"
         )
     asked = _value(match["asked"])
     return (

@@ -57,7 +57,8 @@ def step_event(broker: dramatiq.Broker, message: Message, status: str, rank: int
 
 
 def poison_error(poison: int) -> str:
-    return f"started at least {poison} times without finishing (it kills or hangs its worker); dead-lettered"
+    times = "once" if poison == 1 else f"{poison} times"
+    return f"started at least {times} without finishing (it kills or hangs its worker); dead-lettered"
 
 
 class Recorder(Middleware):

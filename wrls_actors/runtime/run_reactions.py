@@ -47,7 +47,7 @@ class RunReactions(Middleware):
             return
         poison = getattr(message, "_ledger_poison", None)
         reason = (
-            f"{message.actor_name} dead-lettered after at least {poison} starts without finishing"
+            f"{message.actor_name} dead-lettered after at least {poison} start{'' if poison == 1 else 's'} without finishing"
             if poison is not None
             else f"{message.actor_name} {SKIPPED}"
         )
