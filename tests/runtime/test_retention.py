@@ -127,6 +127,33 @@ def test_old_weeks_go_failures_stay_in_the_archive_a_running_run_keeps_its_weeks
     assert again.kept == result.kept
 
 
+def test_a_failed_runs_events_are_archived_while_its_week_is_kept_and_a_backfills_queued_ticks_stay(service):
+    going = add_history(service, "running", 150)
+    failed = add_history(service, "failed", 150, ("failed",))
+    with service.engine.begin() as connection:
+        # The running run's week of runs stays; its week of events holds only the failed run's.
+        connection.execute(text("DELETE FROM jobs.events WHERE run_id = :r"), {"r": going})
+        connection.execute(
+            text("INSERT INTO jobs.events (at, kind, job, run_id) VALUES (:at, 'run-failed', 'pipeline', :r)"),
+            {"at": datetime.now(UTC) - timedelta(days=150), "r": failed},
+        )
+        queued_at = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=200)
+        connection.execute(
+            text("INSERT INTO jobs.ticks (schedule, nominal_time, outcome) VALUES ('noop', :at, 'backfill-queued')"),
+            {"at": queued_at},
+        )
+
+    result = retain(service.engine, retention_days=90, failure_retention_days=400)
+
+    week = monday((datetime.now(UTC) - timedelta(days=150)).date())
+    assert week_name(LEDGER[0], week) in result.kept and "events_" + f"p{week:%Y%m%d}" in result.dropped
+    kinds = sorted(r.kind for r in query(service, "SELECT kind FROM jobs.archive_events WHERE run_id = :r", r=failed))
+    assert kinds == ["failed", "run-failed"]
+    queued_week = week_name(next(t for t in LEDGER if t.name == "ticks"), monday(queued_at.date()))
+    assert "backfill's queued tick of noop" in result.kept[queued_week]
+    assert scalar(service, "SELECT outcome FROM jobs.ticks WHERE nominal_time = :at", at=queued_at) == "backfill-queued"
+
+
 def test_the_runtime_s_own_job_runs_through_a_worker_like_any_job(service, processes, vhost):
     old = add_history(service, "succeeded", 200)
     processes("worker")

@@ -119,6 +119,10 @@ def test_several_broker_urls_are_checked_one_by_one_and_every_password_masked():
         ),
         ("amqp://a/v,amqp://b/w", "different virtual hosts"),
         (" , ", "holds no URL"),
+        # Unencoded '/', '#' or ',' in a password end urlsplit's netloc early: still masked.
+        ("amqp://u:pw1/x@a:5672/v", r"URL 1 of 1 \(amqp://u:\*\*\*@a:5672/v\) is not a URL"),
+        ("amqp://u:pw1#x@a:5672/v", r"URL 1 of 1 \(amqp://u:\*\*\*@a:5672/v\)"),
+        ("amqp://u:pw1,pw2@a:5672/v", r"URL 1 of 2 \(amqp://\*\*\*\) is not a URL"),
     ):
         with pytest.raises(ConfigurationError, match=refused) as e:
             settings(urls)

@@ -122,8 +122,11 @@ class Cluster:
         self.home.mkdir(parents=True, exist_ok=True)
         cookie = self.home / ".erlang.cookie"
         if not cookie.exists():
-            cookie.write_text(secrets.token_hex(20).upper())
-        cookie.chmod(0o400)  # Erlang refuses a cookie others can read
+            # Made readable by its owner alone from the start (Erlang refuses a cookie others can read, and
+            # whoever reads it controls the nodes).
+            descriptor = os.open(cookie, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o400)
+            with os.fdopen(descriptor, "w") as out:
+                out.write(secrets.token_hex(20).upper())
         (self.folder / "rabbitmq-env.conf").write_text("# empty: /etc/rabbitmq/rabbitmq-env.conf is not read\n")
         (self.folder / "enabled_plugins").write_text("[rabbitmq_management].\n")
         for node in self.nodes:

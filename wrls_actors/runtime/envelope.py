@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 REQUIRED = ("queue_name", "actor_name")
 # Up to 9999-12-31: beyond, a date (a message's ledger partition) cannot hold it.
 MAX_TIMESTAMP_MS = 253_402_300_800_000
+# How far ahead of the worker's clock a publisher's may be.
+FUTURE_S = 24 * 3600
 _NAMESPACE = uuid.UUID("7b0f2f0e-6a56-4a8e-9a6b-3f3c2a1d9e10")
 
 DEFAULT_MAX_BYTES = 256 * 1024
@@ -95,6 +97,9 @@ def fill_defaults(body: bytes, fields: Any) -> dict[str, Any]:
     # Its UTC day is the message's ledger partition (lifecycle.created_on): it must be a moment.
     if isinstance(stamp, bool) or not isinstance(stamp, int) or not 0 <= stamp < MAX_TIMESTAMP_MS:
         raise BadMessage("message_timestamp must be milliseconds since 1970-01-01 UTC, a whole number")
+    # A message from the far future would make a ledger week no retention pass can make after it.
+    if stamp > (time.time() + FUTURE_S) * 1000:
+        raise BadMessage(f"message_timestamp is more than {FUTURE_S // 3600} hours ahead of this worker's clock")
     unknown = set(fields) - {"queue_name", "actor_name", "args", "kwargs", "options", "message_id", "message_timestamp"}
     if unknown:
         raise BadMessage(f"unknown fields: {', '.join(sorted(unknown))}")

@@ -79,8 +79,11 @@ ARCHIVES = {
 ARCHIVED = {
     "runs": f"WHERE {FAILED_RUNS}",
     "steps": f"WHERE {FAILED_STEPS}",
+    # A failed run's events, whether its week went first (archived) or is kept (a run still going in it).
     "events": (
         "e WHERE (e.run_id IS NOT NULL AND EXISTS (SELECT 1 FROM jobs.archive_runs a WHERE a.run_id = e.run_id)) "
+        "OR (e.run_id IS NOT NULL AND EXISTS (SELECT 1 FROM jobs.runs r WHERE r.run_id = e.run_id "
+        "    AND (r.status IN ('failed', 'completed-with-failures') OR r.children_failed > 0))) "
         "OR (e.message_id IS NOT NULL AND EXISTS (SELECT 1 FROM jobs.archive_steps a WHERE a.message_id = e.message_id))"
     ),
 }
@@ -223,6 +226,13 @@ def make_weeks(engine: Engine, first: date, last: date) -> list[str]:
 
 def _still_going(connection: Connection, table: Table, name: str) -> str | None:
     """Why the partition must stay: a run still going in it, or rows of one."""
+    if table is TICKS:
+        # A backfill's queued ticks start runs later, oldest first: dropped, they would never run.
+        tick = connection.execute(
+            text(f"SELECT schedule, nominal_time FROM jobs.{name} WHERE outcome = 'backfill-queued' LIMIT 1")
+        ).first()
+        if tick is not None:
+            return f"holds a backfill's queued tick of {tick.schedule} at {tick.nominal_time:%Y-%m-%d %H:%M} UTC"
     if table is RUNS:
         query = f"SELECT run_id, job FROM jobs.{name} WHERE status = 'running' LIMIT 1"
     else:

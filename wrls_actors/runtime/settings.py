@@ -13,7 +13,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from .errors import ConfigurationError
 
@@ -26,16 +26,22 @@ def mask_url(url: str | None) -> str | None:
 
 
 def _mask_one(url: str) -> str:
+    # Read on the raw text, not by urlsplit: a password with an unencoded '/', '?', '#' or ',' would end
+    # urlsplit's netloc early and be shown whole; everything before the last '@' is taken as credentials.
+    scheme, separator, rest = url.partition("://")
+    at = rest.rfind("@") if separator else url.rfind("@")
+    if not separator:
+        # A piece of a list split inside a password: only what follows its '@' is shown.
+        return "***" + url[at:] if at >= 0 else url
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        return f"{scheme}://{user}{':***' if colon else ''}@{rest[at + 1 :]}"
     try:
-        parts = urlsplit(url)
-        password = parts.password
+        _ = urlsplit(url).port
     except ValueError:
-        # Unparseable (a bad port): nothing after the scheme is shown, in case it holds a password.
-        return url.split("://", 1)[0] + "://***" if "://" in url else "***"
-    if password is None:
-        return url
-    netloc = parts.netloc.replace(f":{password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+        # No '@' but a port that is no number: perhaps 'user:part-of-a-password'; nothing is shown.
+        return f"{scheme}://***"
+    return url
 
 
 def split_urls(value: str | None) -> tuple[str, ...]:
