@@ -20,6 +20,7 @@ import queue
 import threading
 from collections.abc import Mapping
 from contextlib import closing
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPICursor
@@ -38,6 +39,7 @@ class Arrival:
     message_id: str
     failed: bool
     counts: Mapping[str, int]
+    run_started_at: datetime | None = None  # the run's start, its barrier's partition key; None: an older message
     done: threading.Event = dataclasses.field(default_factory=threading.Event)
     error: BaseException | None = None
     complete: bool = False  # the barrier may be complete: the caller checks whether to fire it
@@ -54,14 +56,19 @@ class MissingBarrier(LookupError):
 # One statement, one round trip: record the new arrivals (each with its own
 # counts, summed only when the barrier fires) and add them to their barriers.
 # An arrival takes its barrier's run_started_at (the partition key of both):
-# one for no barrier is not recorded, and write_group says the barrier is missing.
+# one for no barrier is not recorded, and write_group says the barrier is missing. A child whose
+# message carries its run's start finds its barrier by it (BARRIER_BY_KEY): one partition probed per
+# child (a lateral subquery: a join would be planned as a hash join reading every week's, empty
+# weeks looking cheap), where the run id alone probes every week's. Older messages are counted by BARRIER_BY_ID.
+BARRIER_BY_KEY = "b.run_id = a.run_id AND b.step_index = a.step_index AND b.run_started_at = a.run_started_at"
+BARRIER_BY_ID = "b.run_id = a.run_id AND b.step_index = a.step_index"
 COUNT_GROUP = """
 WITH new AS (
     INSERT INTO jobs.barrier_arrivals (run_id, step_index, message_id, failed, counts, run_started_at)
     SELECT a.run_id, a.step_index, a.message_id, a.failed, a.counts, b.run_started_at
-    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bool[], $5::jsonb[])
-        AS a(run_id, step_index, message_id, failed, counts)
-    JOIN jobs.barriers b ON b.run_id = a.run_id AND b.step_index = a.step_index
+    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bool[], $5::jsonb[], $6::timestamptz[])
+        AS a(run_id, step_index, message_id, failed, counts, run_started_at)
+    JOIN LATERAL (SELECT b.run_started_at FROM jobs.barriers b WHERE {barrier} LIMIT 1) b ON true
     ON CONFLICT DO NOTHING RETURNING run_id, step_index, run_started_at, failed
 )
 UPDATE jobs.barriers b SET arrived = b.arrived + s.n, failed = b.failed + s.f
@@ -70,11 +77,21 @@ FROM (SELECT run_id, step_index, run_started_at, count(*) AS n, count(*) FILTER 
 WHERE b.run_id = s.run_id AND b.step_index = s.step_index AND b.run_started_at = s.run_started_at
 RETURNING b.run_id::text, b.step_index, b.arrived, b.expected
 """
-PREPARE = f"PREPARE wrls_arrivals AS {COUNT_GROUP}"
-EXECUTE = "EXECUTE wrls_arrivals (%s::uuid[], %s::int[], %s::text[], %s::bool[], %s::jsonb[])"
+# This connection runs only these statements. A group's barriers are joined to the barriers to
+# update: planned as a hash join, that reads every week's partition (empty ones look cheap); as a
+# nested loop, each barrier's run start prunes the partitions to its own at run time.
+SETTINGS = ("SET enable_hashjoin = off", "SET enable_mergejoin = off")
+# Prepared statement name -> how it finds the barrier.
+STATEMENTS = {"wrls_arrivals": BARRIER_BY_ID, "wrls_arrivals_by_key": BARRIER_BY_KEY}
+PREPARE = [f"PREPARE {name} AS {COUNT_GROUP.format(barrier=barrier)}" for name, barrier in STATEMENTS.items()]
+EXECUTE = "EXECUTE {} (%s::uuid[], %s::int[], %s::text[], %s::bool[], %s::jsonb[], %s::timestamptz[])"
+# A barrier looked up by its run's start is found only at that start: an arrival must not pass
+# for one of a barrier it was not counted at.
 WHERE_BARRIERS = """
-SELECT run_id::text, step_index, arrived, expected FROM jobs.barriers
-WHERE (run_id, step_index) IN (SELECT * FROM unnest(%(runs)s::uuid[], %(indexes)s::int[]))
+SELECT b.run_id::text, b.step_index, b.arrived, b.expected
+FROM unnest(%(runs)s::uuid[], %(indexes)s::int[], %(starts)s::timestamptz[]) AS u(run_id, step_index, started)
+JOIN jobs.barriers b ON b.run_id = u.run_id AND b.step_index = u.step_index
+    AND b.run_started_at = coalesce(u.started, b.run_started_at)
 """
 
 
@@ -83,21 +100,20 @@ def write_group(cursor: DBAPICursor, group: list[Arrival]) -> None:
 
     The caller commits.
     """
-    cursor.execute(
-        EXECUTE,
-        (
-            [a.run_id for a in group],
-            [a.index for a in group],
-            [a.message_id for a in group],
-            [a.failed for a in group],
-            [json.dumps(a.counts) if a.counts else "{}" for a in group],
-        ),
-    )
-    where = {(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()}
+    where: dict[tuple[str, int], tuple[int, int]] = {}
+    keyed = [a for a in group if a.run_started_at is not None]
+    older = [a for a in group if a.run_started_at is None]
+    for name, part in (("wrls_arrivals_by_key", keyed), ("wrls_arrivals", older)):
+        if part:
+            where.update(_count(cursor, name, part))
     unseen = sorted({(a.run_id, a.index) for a in group} - set(where))
     if unseen:
         # Only repeats arrived for these (nothing was added): read where they stand.
-        cursor.execute(WHERE_BARRIERS, {"runs": [r for r, _ in unseen], "indexes": [i for _, i in unseen]})
+        starts = {(a.run_id, a.index): a.run_started_at for a in group}
+        cursor.execute(
+            WHERE_BARRIERS,
+            {"runs": [r for r, _ in unseen], "indexes": [i for _, i in unseen], "starts": [starts[u] for u in unseen]},
+        )
         where.update({(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()})
     missing = sorted({(a.run_id, a.index) for a in group} - set(where))
     if missing:
@@ -106,6 +122,21 @@ def write_group(cursor: DBAPICursor, group: list[Arrival]) -> None:
         arrived, expected = where[(arrival.run_id, arrival.index)]
         # A repeated arrival may be the retry of one whose barrier could not fire.
         arrival.complete = arrived >= expected
+
+
+def _count(cursor: DBAPICursor, statement: str, group: list[Arrival]) -> dict[tuple[str, int], tuple[int, int]]:
+    cursor.execute(
+        EXECUTE.format(statement),
+        (
+            [a.run_id for a in group],
+            [a.index for a in group],
+            [a.message_id for a in group],
+            [a.failed for a in group],
+            [json.dumps(a.counts) if a.counts else "{}" for a in group],
+            [a.run_started_at for a in group],
+        ),
+    )
+    return {(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()}
 
 
 class ArrivalCommitter:
@@ -120,10 +151,18 @@ class ArrivalCommitter:
         self._connection: PoolProxiedConnection | None = None
 
     def arrive(
-        self, run_id: str, index: int, message_id: str, *, failed: bool, counts: Mapping[str, int] | None = None
+        self,
+        run_id: str,
+        index: int,
+        message_id: str,
+        *,
+        failed: bool,
+        counts: Mapping[str, int] | None = None,
+        run_started_at: datetime | None = None,
     ) -> bool:
-        """Count one child; True when its barrier may now be complete."""
-        arrival = Arrival(str(run_id), index, message_id, failed, dict(counts or {}))
+        """Count one child (``run_started_at``: its run's start, if its message carries it); True when its
+        barrier may now be complete."""
+        arrival = Arrival(str(run_id), index, message_id, failed, dict(counts or {}), run_started_at)
         self._ensure_thread()
         self._queue.put(arrival)
         if not arrival.done.wait(WAIT_S):
@@ -174,7 +213,10 @@ class ArrivalCommitter:
         connection.detach()
         try:
             with closing(connection.cursor()) as cursor:
-                cursor.execute(PREPARE)
+                for setting in SETTINGS:
+                    cursor.execute(setting)
+                for statement in PREPARE:
+                    cursor.execute(statement)
             connection.commit()
         except BaseException:
             connection.close()
