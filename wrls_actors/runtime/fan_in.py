@@ -79,8 +79,10 @@ RETURNING b.run_id::text, b.step_index, b.arrived, b.expected
 """
 # This connection runs only these statements. A group's barriers are joined to the barriers to
 # update: planned as a hash join, that reads every week's partition (empty ones look cheap); as a
-# nested loop, each barrier's run start prunes the partitions to its own at run time.
-SETTINGS = ("SET enable_hashjoin = off", "SET enable_mergejoin = off")
+# nested loop, each barrier's run start prunes the partitions to its own at run time. And one plan,
+# made once: PostgreSQL's own choice kept planning the statement anew for each group, over every
+# week's partitions (most of its time with a year of weeks).
+SETTINGS = ("SET enable_hashjoin = off", "SET enable_mergejoin = off", "SET plan_cache_mode = force_generic_plan")
 # Prepared statement name -> how it finds the barrier.
 STATEMENTS = {"wrls_arrivals": BARRIER_BY_ID, "wrls_arrivals_by_key": BARRIER_BY_KEY}
 PREPARE = [f"PREPARE {name} AS {COUNT_GROUP.format(barrier=barrier)}" for name, barrier in STATEMENTS.items()]

@@ -225,6 +225,9 @@ class StartCommitter:
                 # database crash could lose the last fraction of a second of starts (a
                 # delivery then counted one short), as with the ledger writer's routine rows.
                 cursor.execute("SET synchronous_commit = off")
+                # One plan, made once: PostgreSQL's own choice kept planning the statement anew for each
+                # group, over every week's partitions (most of its time with a year of weeks).
+                cursor.execute("SET plan_cache_mode = force_generic_plan")
                 for statement in PREPARE:
                     cursor.execute(statement)
         except BaseException:
