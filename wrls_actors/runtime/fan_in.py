@@ -56,37 +56,38 @@ class MissingBarrier(LookupError):
 # One statement, one round trip: record the new arrivals (each with its own
 # counts, summed only when the barrier fires) and add them to their barriers.
 # An arrival takes its barrier's run_started_at (the partition key of both):
-# one for no barrier is not recorded, and write_group says the barrier is missing. A child whose
-# message carries its run's start finds its barrier by it (BARRIER_BY_KEY): one partition probed per
-# child (a lateral subquery: a join would be planned as a hash join reading every week's, empty
-# weeks looking cheap), where the run id alone probes every week's. Older messages are counted by BARRIER_BY_ID.
-BARRIER_BY_KEY = "b.run_id = a.run_id AND b.step_index = a.step_index AND b.run_started_at = a.run_started_at"
-BARRIER_BY_ID = "b.run_id = a.run_id AND b.step_index = a.step_index"
+# one for no barrier is not recorded, and write_group says the barrier is missing. The children of
+# one run start (the partition key, $6) are counted together (BARRIER_BY_KEY, TARGET_BY_KEY): planned
+# for that value (plan_cache_mode), the statement reads, locks and updates one partition of jobs.barriers,
+# where a plan for any start opens every week's at each run. Older messages, without their run's
+# start, are counted by BARRIER_BY_ID ($6 null).
+BARRIER_BY_KEY = "b.run_id = a.run_id AND b.step_index = a.step_index AND b.run_started_at = $6::timestamptz"
+TARGET_BY_KEY = "AND b.run_started_at = $6::timestamptz"
+BARRIER_BY_ID = "b.run_id = a.run_id AND b.step_index = a.step_index AND $6::timestamptz IS NULL"
 COUNT_GROUP = """
 WITH new AS (
     INSERT INTO jobs.barrier_arrivals (run_id, step_index, message_id, failed, counts, run_started_at)
     SELECT a.run_id, a.step_index, a.message_id, a.failed, a.counts, b.run_started_at
-    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bool[], $5::jsonb[], $6::timestamptz[])
-        AS a(run_id, step_index, message_id, failed, counts, run_started_at)
+    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bool[], $5::jsonb[])
+        AS a(run_id, step_index, message_id, failed, counts)
     JOIN LATERAL (SELECT b.run_started_at FROM jobs.barriers b WHERE {barrier} LIMIT 1) b ON true
     ON CONFLICT DO NOTHING RETURNING run_id, step_index, run_started_at, failed
 )
 UPDATE jobs.barriers b SET arrived = b.arrived + s.n, failed = b.failed + s.f
 FROM (SELECT run_id, step_index, run_started_at, count(*) AS n, count(*) FILTER (WHERE failed) AS f
       FROM new GROUP BY run_id, step_index, run_started_at ORDER BY run_id, step_index) s
-WHERE b.run_id = s.run_id AND b.step_index = s.step_index AND b.run_started_at = s.run_started_at
+WHERE b.run_id = s.run_id AND b.step_index = s.step_index AND b.run_started_at = s.run_started_at {target}
 RETURNING b.run_id::text, b.step_index, b.arrived, b.expected
 """
-# This connection runs only these statements. A group's barriers are joined to the barriers to
-# update: planned as a hash join, that reads every week's partition (empty ones look cheap); as a
-# nested loop, each barrier's run start prunes the partitions to its own at run time. And one plan,
-# made once: PostgreSQL's own choice kept planning the statement anew for each group, over every
-# week's partitions (most of its time with a year of weeks).
-SETTINGS = ("SET enable_hashjoin = off", "SET enable_mergejoin = off", "SET plan_cache_mode = force_generic_plan")
-# Prepared statement name -> how it finds the barrier.
-STATEMENTS = {"wrls_arrivals": BARRIER_BY_ID, "wrls_arrivals_by_key": BARRIER_BY_KEY}
-PREPARE = [f"PREPARE {name} AS {COUNT_GROUP.format(barrier=barrier)}" for name, barrier in STATEMENTS.items()]
-EXECUTE = "EXECUTE {} (%s::uuid[], %s::int[], %s::text[], %s::bool[], %s::jsonb[], %s::timestamptz[])"
+# Planned for each run start: see BARRIER_BY_KEY (this connection runs only these statements).
+SETTINGS = ("SET plan_cache_mode = force_custom_plan",)
+# Prepared statement name -> how it finds the barrier, and the barrier to update.
+STATEMENTS = {"wrls_arrivals": (BARRIER_BY_ID, ""), "wrls_arrivals_by_key": (BARRIER_BY_KEY, TARGET_BY_KEY)}
+PREPARE = [
+    f"PREPARE {name} AS {COUNT_GROUP.format(barrier=barrier, target=target)}"
+    for name, (barrier, target) in STATEMENTS.items()
+]
+EXECUTE = "EXECUTE {} (%s::uuid[], %s::int[], %s::text[], %s::bool[], %s::jsonb[], %s::timestamptz)"
 # A barrier looked up by its run's start is found only at that start: an arrival must not pass
 # for one of a barrier it was not counted at.
 WHERE_BARRIERS = """
@@ -103,11 +104,11 @@ def write_group(cursor: DBAPICursor, group: list[Arrival]) -> None:
     The caller commits.
     """
     where: dict[tuple[str, int], tuple[int, int]] = {}
-    keyed = [a for a in group if a.run_started_at is not None]
-    older = [a for a in group if a.run_started_at is None]
-    for name, part in (("wrls_arrivals_by_key", keyed), ("wrls_arrivals", older)):
-        if part:
-            where.update(_count(cursor, name, part))
+    by_start: dict[datetime | None, list[Arrival]] = {}
+    for arrival in group:
+        by_start.setdefault(arrival.run_started_at, []).append(arrival)
+    for started_at, part in by_start.items():
+        where.update(_count(cursor, "wrls_arrivals" if started_at is None else "wrls_arrivals_by_key", part))
     unseen = sorted({(a.run_id, a.index) for a in group} - set(where))
     if unseen:
         # Only repeats arrived for these (nothing was added): read where they stand.
@@ -135,7 +136,7 @@ def _count(cursor: DBAPICursor, statement: str, group: list[Arrival]) -> dict[tu
             [a.message_id for a in group],
             [a.failed for a in group],
             [json.dumps(a.counts) if a.counts else "{}" for a in group],
-            [a.run_started_at for a in group],
+            group[0].run_started_at,
         ),
     )
     return {(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()}

@@ -58,18 +58,17 @@ class Start:
 # The verdict for each start, and the running row for those that run, naming
 # the worker process ($10, one per group: a group is one process's). A row
 # already at a later state (attempt, deliveries, rank) is left alone, as the
-# ledger writer does. The run is found by its partition key too when the message carries it
-# (RUN_BY_KEY): the lateral subquery, run once per start, then probes one partition of jobs.runs,
-# where the run id alone probes every week's (a join would be planned as a hash join reading
-# them all: empty weeks look cheap). Older messages are checked by RUN_BY_ID.
-RUN_BY_KEY = "r.run_id = m.run_id AND r.started_at = m.run_started_at"
-RUN_BY_ID = "r.run_id = m.run_id"
+# ledger writer does. The starts of one run's start (the partition key, $12) are checked together
+# (RUN_BY_KEY): planned for that value (plan_cache_mode), the statement reads and locks one partition
+# of jobs.runs, where a plan for any start opens every week's at each run. Older messages, without
+# their run's start, are checked by RUN_BY_ID ($12 null).
+RUN_BY_KEY = "r.run_id = m.run_id AND r.started_at = $12::timestamptz"
+RUN_BY_ID = "r.run_id = m.run_id AND $12::timestamptz IS NULL"
 CHECK_AND_RECORD = """
 WITH m AS (
     SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[],
-                         $8::int[], $9::bool[], $11::date[], $12::timestamptz[])
-        AS m(message_id, run_id, actor, queue, attempt, job, step_index, time_limit_ms, record, created_on,
-             run_started_at)
+                         $8::int[], $9::bool[], $11::date[])
+        AS m(message_id, run_id, actor, queue, attempt, job, step_index, time_limit_ms, record, created_on)
 ), v AS (
     SELECT m.*, r.job AS run_job, r.status AS run_status, r.step_index AS run_step,
            CASE WHEN r.run_id IS NULL OR r.job <> m.job OR r.step_index < m.step_index THEN 'stray'
@@ -106,23 +105,25 @@ def explain(start: Start, run_job: str | None, run_status: str | None, run_step:
     return f"run {start.run_id} has moved past step {start.index} (it is at step {run_step})"
 
 
+# Planned for each run start: see RUN_BY_KEY (the committer's connection runs only these statements).
+PLANNING = "SET plan_cache_mode = force_custom_plan"
 # Prepared statement name -> how it finds the run.
 STATEMENTS = {"wrls_step_starts": RUN_BY_ID, "wrls_step_starts_by_key": RUN_BY_KEY}
 PREPARE = [f"PREPARE {name} AS {CHECK_AND_RECORD.format(run=run)}" for name, run in STATEMENTS.items()]
 EXECUTE = (
     "EXECUTE {} (%s::text[], %s::uuid[], %s::text[], %s::text[], %s::int[], %s::text[], "
-    "%s::int[], %s::int[], %s::bool[], %s::text, %s::date[], %s::timestamptz[])"
+    "%s::int[], %s::int[], %s::bool[], %s::text, %s::date[], %s::timestamptz)"
 )
 
 
 def write_group(cursor: DBAPICursor, group: list[Start], worker: str) -> None:
     """Check and record a group of starts by ``worker`` (workers.identity), on a DB-API cursor whose
     connection has the statements prepared (PREPARE)."""
-    keyed = [s for s in group if s.run_started_at is not None]
-    older = [s for s in group if s.run_started_at is None]
-    for name, part in (("wrls_step_starts_by_key", keyed), ("wrls_step_starts", older)):
-        if part:
-            _write_part(cursor, name, part, worker)
+    by_start: dict[datetime | None, list[Start]] = {}
+    for start in group:
+        by_start.setdefault(start.run_started_at, []).append(start)
+    for started_at, part in by_start.items():
+        _write_part(cursor, "wrls_step_starts" if started_at is None else "wrls_step_starts_by_key", part, worker)
 
 
 def _write_part(cursor: DBAPICursor, statement: str, group: list[Start], worker: str) -> None:
@@ -140,7 +141,7 @@ def _write_part(cursor: DBAPICursor, statement: str, group: list[Start], worker:
             [s.record for s in group],
             worker,
             [s.created_on for s in group],
-            [s.run_started_at for s in group],
+            group[0].run_started_at,
         ),
     )
     verdicts = {row[0]: row[1:] for row in cursor.fetchall()}
@@ -225,9 +226,7 @@ class StartCommitter:
                 # database crash could lose the last fraction of a second of starts (a
                 # delivery then counted one short), as with the ledger writer's routine rows.
                 cursor.execute("SET synchronous_commit = off")
-                # One plan, made once: PostgreSQL's own choice kept planning the statement anew for each
-                # group, over every week's partitions (most of its time with a year of weeks).
-                cursor.execute("SET plan_cache_mode = force_generic_plan")
+                cursor.execute(PLANNING)
                 for statement in PREPARE:
                     cursor.execute(statement)
         except BaseException:
