@@ -12,7 +12,7 @@ from tests.support import services as svc
 from tests.support.helpers import query, scalar, wait_run_ended
 from tests.support.messages import publish, signed
 from wrls_actors.runtime import fan_in, starts
-from wrls_actors.runtime.fan_in import MissingBarrier
+from wrls_actors.runtime.fan_in import Arrival, MissingBarrier
 from wrls_actors.runtime.lifecycle import RUN_STARTED_AT, run_started_micros
 from wrls_actors.runtime.retention import make_weeks
 
@@ -170,3 +170,24 @@ def test_with_a_year_of_weeks_a_start_and_an_arrival_plan_only_their_runs_partit
     assert len(_partitions_planned(older_arrival, "barriers")) > 50
     assert scalar(service, "SELECT arrived FROM jobs.barriers WHERE run_id = :r", r=run_id) == 2
     assert scalar(service, "SELECT count(*) FROM jobs.steps WHERE status = 'running' AND run_id = :r", r=run_id) == 2
+
+
+def test_in_one_group_only_the_child_at_a_start_not_its_runs_is_refused(service):
+    run_id = service.trigger("fan", {"n": 2})
+    service.control.fan_out(run_id, 0, ["a", "b"])
+    started = scalar(service, "SELECT started_at FROM jobs.runs WHERE run_id = :r", r=run_id)
+    forged = started + timedelta(microseconds=1)
+    group = [Arrival(run_id, 0, "child-a", False, {}, started), Arrival(run_id, 0, "child-b", False, {}, forged)]
+    connection = service.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        for statement in (*fan_in.SETTINGS, *fan_in.PREPARE):
+            cursor.execute(statement)
+        with pytest.raises(MissingBarrier) as refused:
+            fan_in.write_group(cursor, group)
+        connection.rollback()
+    finally:
+        connection.close()
+    # What the committer matches to refuse that child alone (the other goes again).
+    assert (refused.value.barrier, refused.value.run_started_at) == ((run_id, 0), forged)
+    assert str(refused.value) == f"no barrier for run {run_id} step 0 of the run started at {forged.isoformat()}"

@@ -48,9 +48,11 @@ class Arrival:
 class MissingBarrier(LookupError):
     """Raised when a child arrives at a barrier that does not exist."""
 
-    def __init__(self, run_id: str, index: int) -> None:
-        super().__init__(f"no barrier for run {run_id} step {index}")
+    def __init__(self, run_id: str, index: int, run_started_at: datetime | None = None) -> None:
+        at = f" of the run started at {run_started_at.isoformat()}" if run_started_at is not None else ""
+        super().__init__(f"no barrier for run {run_id} step {index}{at}")
         self.barrier = (run_id, index)
+        self.run_started_at = run_started_at
 
 
 # One statement, one round trip: record the new arrivals (each with its own
@@ -91,38 +93,49 @@ EXECUTE = "EXECUTE {} (%s::uuid[], %s::int[], %s::text[], %s::bool[], %s::jsonb[
 # A barrier looked up by its run's start is found only at that start: an arrival must not pass
 # for one of a barrier it was not counted at.
 WHERE_BARRIERS = """
-SELECT b.run_id::text, b.step_index, b.arrived, b.expected
+SELECT b.run_id::text, b.step_index, u.started, b.arrived, b.expected
 FROM unnest(%(runs)s::uuid[], %(indexes)s::int[], %(starts)s::timestamptz[]) AS u(run_id, step_index, started)
 JOIN jobs.barriers b ON b.run_id = u.run_id AND b.step_index = u.step_index
     AND b.run_started_at = coalesce(u.started, b.run_started_at)
 """
 
 
+def _barrier(arrival: Arrival) -> tuple[str, int, datetime | None]:
+    return (arrival.run_id, arrival.index, arrival.run_started_at)
+
+
 def write_group(cursor: DBAPICursor, group: list[Arrival]) -> None:
-    """Count a group of arrivals in one statement, on a DB-API cursor whose connection has it prepared.
+    """Count a group of arrivals in one statement per run start, on a DB-API cursor whose connection has
+    them prepared.
 
     The caller commits.
     """
-    where: dict[tuple[str, int], tuple[int, int]] = {}
+    # Keyed by the start each arrival gave too: one at a start that is not its run's finds no barrier.
+    where: dict[tuple[str, int, datetime | None], tuple[int, int]] = {}
     by_start: dict[datetime | None, list[Arrival]] = {}
     for arrival in group:
         by_start.setdefault(arrival.run_started_at, []).append(arrival)
     for started_at, part in by_start.items():
-        where.update(_count(cursor, "wrls_arrivals" if started_at is None else "wrls_arrivals_by_key", part))
-    unseen = sorted({(a.run_id, a.index) for a in group} - set(where))
+        counted = _count(cursor, "wrls_arrivals" if started_at is None else "wrls_arrivals_by_key", part)
+        where.update({(run_id, index, started_at): at for (run_id, index), at in counted.items()})
+    unseen = sorted({_barrier(a) for a in group} - set(where), key=lambda b: (b[0], b[1], str(b[2])))
     if unseen:
         # Only repeats arrived for these (nothing was added): read where they stand.
-        starts = {(a.run_id, a.index): a.run_started_at for a in group}
         cursor.execute(
             WHERE_BARRIERS,
-            {"runs": [r for r, _ in unseen], "indexes": [i for _, i in unseen], "starts": [starts[u] for u in unseen]},
+            {"runs": [u[0] for u in unseen], "indexes": [u[1] for u in unseen], "starts": [u[2] for u in unseen]},
         )
-        where.update({(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()})
-    missing = sorted({(a.run_id, a.index) for a in group} - set(where))
+        where.update(
+            {
+                (run_id, index, started): (arrived, expected)
+                for run_id, index, started, arrived, expected in cursor.fetchall()
+            }
+        )
+    missing = sorted({_barrier(a) for a in group} - set(where), key=lambda b: (b[0], b[1], str(b[2])))
     if missing:
         raise MissingBarrier(*missing[0])
     for arrival in group:
-        arrived, expected = where[(arrival.run_id, arrival.index)]
+        arrived, expected = where[_barrier(arrival)]
         # A repeated arrival may be the retry of one whose barrier could not fire.
         arrival.complete = arrived >= expected
 
@@ -197,7 +210,7 @@ class ArrivalCommitter:
                 self._write(group)
             except MissingBarrier as e:
                 # Only that barrier's children are refused: the others go again.
-                missing = [a for a in group if (a.run_id, a.index) == e.barrier]
+                missing = [a for a in group if _barrier(a) == (*e.barrier, e.run_started_at)]
                 for a in missing:
                     a.error = e
                 rest = [a for a in group if a not in missing]
