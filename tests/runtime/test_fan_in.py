@@ -1,10 +1,20 @@
-"""The fan-in barrier against the real database: each child counted once, fired once."""
+"""The fan-in barrier against the real database: each child counted once, fired once; found by its run's start
+in one partition, or by the run id alone for a message from before the run_started_at option."""
 
+import json
+from datetime import UTC, datetime, timedelta
+
+import pika
 import pytest
 from sqlalchemy import text
 
-from tests.support.helpers import query, scalar
-from wrls_actors.runtime.fan_in import MissingBarrier
+from tests.support import services as svc
+from tests.support.helpers import query, scalar, wait_run_ended
+from tests.support.messages import publish, signed
+from wrls_actors.runtime import fan_in, starts
+from wrls_actors.runtime.fan_in import Arrival, MissingBarrier
+from wrls_actors.runtime.lifecycle import RUN_STARTED_AT, run_started_micros
+from wrls_actors.runtime.retention import make_weeks
 
 
 def test_each_child_counts_once_and_the_barrier_fires_once_with_the_children_counts(service):
@@ -46,3 +56,138 @@ def test_a_complete_barrier_whose_firing_was_lost_is_fired_by_the_sweep(service)
     assert control.fire_forgotten_barriers(older_than_s=60) == 1
     assert scalar(service, "SELECT step_index FROM jobs.runs WHERE run_id = :r", r=run_id) == 1
     assert control.fire_forgotten_barriers(older_than_s=60) == 0
+
+
+def test_a_child_finds_its_barrier_by_its_runs_start_and_not_at_another_start(service):
+    run_id = service.trigger("fan", {"n": 2})
+    control = service.control
+    control.fan_out(run_id, 0, ["a", "b"])
+    started = scalar(service, "SELECT started_at FROM jobs.runs WHERE run_id = :r", r=run_id)
+    with pytest.raises(MissingBarrier, match=f"no barrier for run {run_id} step 0"):
+        control.arrive(run_id, 0, "child-a", failed=False, run_started_at=started + timedelta(microseconds=1))
+    assert scalar(service, "SELECT arrived FROM jobs.barriers WHERE run_id = :r", r=run_id) == 0
+    assert scalar(service, "SELECT count(*) FROM jobs.barrier_arrivals") == 0
+    control.arrive(run_id, 0, "child-a", failed=False, run_started_at=started)
+    control.arrive(run_id, 0, "child-b", failed=False)  # an older message, without its run's start
+    assert scalar(service, "SELECT arrived FROM jobs.barriers WHERE run_id = :r", r=run_id) == 2
+    assert scalar(service, "SELECT step_index FROM jobs.runs WHERE run_id = :r", r=run_id) == 1
+
+
+def _without_run_start(vhost: str, queue: str, keep) -> list[dict]:
+    """Take every message off ``queue`` and publish back those ``keep`` accepts as a process from before
+    the run_started_at option published them: without it, signed. Returns them as they were."""
+    connection = pika.BlockingConnection(pika.URLParameters(svc.broker_url(vhost)))
+    try:
+        channel = connection.channel()
+        bodies = []
+        while True:
+            method, _, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                break
+            bodies.append(json.loads(body))
+    finally:
+        connection.close()
+    kept = [body for body in bodies if keep(body)]
+    for body in kept:
+        options = {k: v for k, v in body["options"].items() if k not in (RUN_STARTED_AT, "signature")}
+        publish(vhost, queue, signed({**body, "options": options}))
+    return kept
+
+
+def test_children_published_without_their_runs_start_run_and_arrive(service, processes, vhost):
+    run_id = service.trigger("fan", {"n": 3})
+    service.control.fan_out(run_id, 0, [0, 1, 2])
+    # The fan-out is done: its own message goes; the children are the older processes' kind.
+    children = _without_run_start(vhost, "long", lambda body: body["actor_name"] == "fan.each")
+    started = scalar(service, "SELECT started_at FROM jobs.runs WHERE run_id = :r", r=run_id)
+    assert [c["options"][RUN_STARTED_AT] for c in children] == [run_started_micros(started)] * 3
+    processes("worker")
+    assert wait_run_ended(service, run_id).status == "succeeded"
+    assert scalar(service, "SELECT arrived FROM jobs.barriers WHERE run_id = :r", r=run_id) == 3
+    children = query(service, "SELECT status FROM jobs.steps WHERE actor = 'fan.each'")
+    assert [c.status for c in children] == ["succeeded"] * 3
+
+
+def _partitions_planned(plan: dict, table: str) -> set[str]:
+    """The partitions of jobs.``table`` a plan (EXPLAIN, JSON) holds: each is locked and opened at each run,
+    even when pruned then."""
+    found = set()
+    if plan.get("Relation Name", "").startswith(f"{table}_"):
+        found.add(plan["Relation Name"])
+    for child in plan.get("Plans", []):
+        found |= _partitions_planned(child, table)
+    return found
+
+
+def test_with_a_year_of_weeks_a_start_and_an_arrival_plan_only_their_runs_partitions(service):
+    today = datetime.now(UTC).date()
+    make_weeks(service.engine, today - timedelta(weeks=53), today)
+    run_id = service.trigger("fan", {"n": 2})
+    service.control.fan_out(run_id, 0, ["a", "b"])
+    with service.engine.connect() as connection:
+        run = connection.execute(
+            text("SELECT tableoid::regclass::text AS part, started_at FROM jobs.runs WHERE run_id = :r"), {"r": run_id}
+        ).one()
+        barrier = connection.execute(
+            text("SELECT tableoid::regclass::text FROM jobs.barriers WHERE run_id = :r"), {"r": run_id}
+        ).scalar_one()
+    connection = service.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+
+        def plan(statement: str, args: tuple) -> dict:
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, args)
+            return cursor.fetchone()[0][0]["Plan"]
+
+        def start(statement: str, message_id: str, started_at) -> dict:
+            args = ([message_id], [run_id], ["fan.each"], ["long"], [1], ["fan"], [0], [None], [True], "w", [today])
+            return plan(starts.EXECUTE.format(statement), (*args, started_at))
+
+        def arrival(statement: str, message_id: str, started_at) -> dict:
+            return plan(fan_in.EXECUTE.format(statement), ([run_id], [0], [message_id], [False], ["{}"], started_at))
+
+        # Each committer's statements as its connection has them.
+        for statement in (starts.PLANNING, *starts.PREPARE):
+            cursor.execute(statement)
+        keyed_start = start("wrls_step_starts_by_key", "child-a", run.started_at)
+        older_start = start("wrls_step_starts", "child-b", None)
+        for statement in (*fan_in.SETTINGS, *fan_in.PREPARE):
+            cursor.execute(statement)
+        keyed_arrival = arrival("wrls_arrivals_by_key", "child-a", run.started_at)
+        older_arrival = arrival("wrls_arrivals", "child-b", None)
+        connection.commit()
+    finally:
+        connection.close()
+    assert {p.removeprefix("jobs.") for p in (run.part, barrier)} == {
+        *_partitions_planned(keyed_start, "runs"),
+        *_partitions_planned(keyed_arrival, "barriers"),
+    }
+    assert len(_partitions_planned(keyed_arrival, "barriers")) == 1
+    # Not pruned once the plan runs (a plan for any start): those would be locked and opened all the same.
+    assert "Subplans Removed" not in json.dumps([keyed_start, keyed_arrival])
+    # Found by run id alone, every week is planned and read: what the run's start spares.
+    assert len(_partitions_planned(older_start, "runs")) > 50
+    assert len(_partitions_planned(older_arrival, "barriers")) > 50
+    assert scalar(service, "SELECT arrived FROM jobs.barriers WHERE run_id = :r", r=run_id) == 2
+    assert scalar(service, "SELECT count(*) FROM jobs.steps WHERE status = 'running' AND run_id = :r", r=run_id) == 2
+
+
+def test_in_one_group_only_the_child_at_a_start_not_its_runs_is_refused(service):
+    run_id = service.trigger("fan", {"n": 2})
+    service.control.fan_out(run_id, 0, ["a", "b"])
+    started = scalar(service, "SELECT started_at FROM jobs.runs WHERE run_id = :r", r=run_id)
+    forged = started + timedelta(microseconds=1)
+    group = [Arrival(run_id, 0, "child-a", False, {}, started), Arrival(run_id, 0, "child-b", False, {}, forged)]
+    connection = service.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        for statement in (*fan_in.SETTINGS, *fan_in.PREPARE):
+            cursor.execute(statement)
+        with pytest.raises(MissingBarrier) as refused:
+            fan_in.write_group(cursor, group)
+        connection.rollback()
+    finally:
+        connection.close()
+    # What the committer matches to refuse that child alone (the other goes again).
+    assert (refused.value.barrier, refused.value.run_started_at) == ((run_id, 0), forged)
+    assert str(refused.value) == f"no barrier for run {run_id} step 0 of the run started at {forged.isoformat()}"

@@ -4,9 +4,13 @@ import json
 import time
 import uuid
 
+from dramatiq import Message
+
 from tests.support import services as svc
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
 from tests.support.messages import TEST_MESSAGE_KEY, publish, signed
+from wrls_actors.runtime.lifecycle import RUN_STARTED_AT
+from wrls_actors.runtime.signing import Signer
 
 
 def rejected(service) -> list:
@@ -69,3 +73,20 @@ def test_unsigned_and_badly_signed_step_and_tick_messages_are_dead_lettered_not_
     assert scalar(service, "SELECT count(*) FROM test_attempts WHERE step = 'started'") == 1
     assert scalar(service, "SELECT count(*) FROM jobs.runs") == 1
     assert scalar(service, "SELECT value FROM jobs.counters WHERE name = 'messages_rejected_total'") == 4
+
+
+def test_a_run_start_changed_or_dropped_after_signing_breaks_the_signature():
+    signer = Signer(TEST_MESSAGE_KEY)
+    options = {RUN_STARTED_AT: 1_765_000_000_123_456}
+    message = Message("long", "fan.each", (), {"run_id": str(uuid.uuid4())}, options, message_id=str(uuid.uuid4()))
+    message.options["signature"] = signer.sign(message)
+    assert signer.problem(message) is None
+    # Another run's start would make the message find that run's rows: it must not pass.
+    forged = message._replace(options={**message.options, RUN_STARTED_AT: 1_765_000_000_123_457})
+    assert signer.problem(forged) == "bad signature"
+    dropped = message._replace(options={k: v for k, v in message.options.items() if k != RUN_STARTED_AT})
+    assert signer.problem(dropped) == "bad signature"
+    # A message signed before the option existed still verifies.
+    older = Message("long", "fan.each", (), message.kwargs, {}, message_id=message.message_id)
+    older.options["signature"] = signer.sign(older)
+    assert signer.problem(older) is None

@@ -3,7 +3,7 @@ and, through a real worker, a stray dead-lettered and a duplicate acknowledged w
 
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tests.support import services as svc
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
@@ -108,3 +108,24 @@ def test_a_repeated_step_message_of_a_run_that_moved_on_is_acked_as_a_duplicate_
     row = query(service, "SELECT * FROM jobs.steps WHERE message_id = :m", m=step_message_id(run_id, 1))[0]
     assert row.status == "succeeded" and row.deliveries == 1
     assert first.status == "succeeded"
+
+
+def test_a_start_carrying_its_runs_start_runs_only_at_that_start(service):
+    run_id = service.trigger("pipeline")
+    started = scalar(service, "SELECT started_at FROM jobs.runs WHERE run_id = :r", r=run_id)
+    forged = started + timedelta(microseconds=1)
+    group = [
+        start(run_id, "pipeline", 0, run_started_at=started),
+        start(run_id, "pipeline", 0, run_started_at=forged),  # signed by mistake with another start
+        start(run_id, "pipeline", 0),  # an older message, without its run's start
+    ]
+    threads = [threading.Thread(target=service.ledger.starts.start, args=(s,)) for s in group]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert [s.verdict for s in group] == [RUN, STRAY, RUN]
+    assert group[1].reason == f"run {run_id} started at {forged.isoformat()} does not exist"
+    rows = query(service, "SELECT message_id FROM jobs.steps WHERE status = 'running'")
+    assert sorted(r.message_id for r in rows) == sorted([group[0].message_id, group[2].message_id])
+    assert scalar(service, "SELECT step_index FROM jobs.runs WHERE run_id = :r", r=run_id) == 0

@@ -20,6 +20,7 @@ import queue
 import threading
 from collections.abc import Mapping
 from contextlib import closing
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPICursor
@@ -38,6 +39,7 @@ class Arrival:
     message_id: str
     failed: bool
     counts: Mapping[str, int]
+    run_started_at: datetime | None = None  # the run's start, its barrier's partition key; None: an older message
     done: threading.Event = dataclasses.field(default_factory=threading.Event)
     error: BaseException | None = None
     complete: bool = False  # the barrier may be complete: the caller checks whether to fire it
@@ -46,66 +48,111 @@ class Arrival:
 class MissingBarrier(LookupError):
     """Raised when a child arrives at a barrier that does not exist."""
 
-    def __init__(self, run_id: str, index: int) -> None:
-        super().__init__(f"no barrier for run {run_id} step {index}")
+    def __init__(self, run_id: str, index: int, run_started_at: datetime | None = None) -> None:
+        at = f" of the run started at {run_started_at.isoformat()}" if run_started_at is not None else ""
+        super().__init__(f"no barrier for run {run_id} step {index}{at}")
         self.barrier = (run_id, index)
+        self.run_started_at = run_started_at
 
 
 # One statement, one round trip: record the new arrivals (each with its own
 # counts, summed only when the barrier fires) and add them to their barriers.
 # An arrival takes its barrier's run_started_at (the partition key of both):
-# one for no barrier is not recorded, and write_group says the barrier is missing.
+# one for no barrier is not recorded, and write_group says the barrier is missing. The children of
+# one run start (the partition key, $6) are counted together (BARRIER_BY_KEY, TARGET_BY_KEY): planned
+# for that value (plan_cache_mode), the statement reads, locks and updates one partition of jobs.barriers,
+# where a plan for any start opens every week's at each run. Older messages, without their run's
+# start, are counted by BARRIER_BY_ID ($6 null).
+BARRIER_BY_KEY = "b.run_id = a.run_id AND b.step_index = a.step_index AND b.run_started_at = $6::timestamptz"
+TARGET_BY_KEY = "AND b.run_started_at = $6::timestamptz"
+BARRIER_BY_ID = "b.run_id = a.run_id AND b.step_index = a.step_index AND $6::timestamptz IS NULL"
 COUNT_GROUP = """
 WITH new AS (
     INSERT INTO jobs.barrier_arrivals (run_id, step_index, message_id, failed, counts, run_started_at)
     SELECT a.run_id, a.step_index, a.message_id, a.failed, a.counts, b.run_started_at
     FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bool[], $5::jsonb[])
         AS a(run_id, step_index, message_id, failed, counts)
-    JOIN jobs.barriers b ON b.run_id = a.run_id AND b.step_index = a.step_index
+    JOIN LATERAL (SELECT b.run_started_at FROM jobs.barriers b WHERE {barrier} LIMIT 1) b ON true
     ON CONFLICT DO NOTHING RETURNING run_id, step_index, run_started_at, failed
 )
 UPDATE jobs.barriers b SET arrived = b.arrived + s.n, failed = b.failed + s.f
 FROM (SELECT run_id, step_index, run_started_at, count(*) AS n, count(*) FILTER (WHERE failed) AS f
       FROM new GROUP BY run_id, step_index, run_started_at ORDER BY run_id, step_index) s
-WHERE b.run_id = s.run_id AND b.step_index = s.step_index AND b.run_started_at = s.run_started_at
+WHERE b.run_id = s.run_id AND b.step_index = s.step_index AND b.run_started_at = s.run_started_at {target}
 RETURNING b.run_id::text, b.step_index, b.arrived, b.expected
 """
-PREPARE = f"PREPARE wrls_arrivals AS {COUNT_GROUP}"
-EXECUTE = "EXECUTE wrls_arrivals (%s::uuid[], %s::int[], %s::text[], %s::bool[], %s::jsonb[])"
+# Planned for each run start: see BARRIER_BY_KEY (this connection runs only these statements).
+SETTINGS = ("SET plan_cache_mode = force_custom_plan",)
+# Prepared statement name -> how it finds the barrier, and the barrier to update.
+STATEMENTS = {"wrls_arrivals": (BARRIER_BY_ID, ""), "wrls_arrivals_by_key": (BARRIER_BY_KEY, TARGET_BY_KEY)}
+PREPARE = [
+    f"PREPARE {name} AS {COUNT_GROUP.format(barrier=barrier, target=target)}"
+    for name, (barrier, target) in STATEMENTS.items()
+]
+EXECUTE = "EXECUTE {} (%s::uuid[], %s::int[], %s::text[], %s::bool[], %s::jsonb[], %s::timestamptz)"
+# A barrier looked up by its run's start is found only at that start: an arrival must not pass
+# for one of a barrier it was not counted at.
 WHERE_BARRIERS = """
-SELECT run_id::text, step_index, arrived, expected FROM jobs.barriers
-WHERE (run_id, step_index) IN (SELECT * FROM unnest(%(runs)s::uuid[], %(indexes)s::int[]))
+SELECT b.run_id::text, b.step_index, u.started, b.arrived, b.expected
+FROM unnest(%(runs)s::uuid[], %(indexes)s::int[], %(starts)s::timestamptz[]) AS u(run_id, step_index, started)
+JOIN jobs.barriers b ON b.run_id = u.run_id AND b.step_index = u.step_index
+    AND b.run_started_at = coalesce(u.started, b.run_started_at)
 """
+
+
+def _barrier(arrival: Arrival) -> tuple[str, int, datetime | None]:
+    return (arrival.run_id, arrival.index, arrival.run_started_at)
 
 
 def write_group(cursor: DBAPICursor, group: list[Arrival]) -> None:
-    """Count a group of arrivals in one statement, on a DB-API cursor whose connection has it prepared.
+    """Count a group of arrivals in one statement per run start, on a DB-API cursor whose connection has
+    them prepared.
 
     The caller commits.
     """
+    # Keyed by the start each arrival gave too: one at a start that is not its run's finds no barrier.
+    where: dict[tuple[str, int, datetime | None], tuple[int, int]] = {}
+    by_start: dict[datetime | None, list[Arrival]] = {}
+    for arrival in group:
+        by_start.setdefault(arrival.run_started_at, []).append(arrival)
+    for started_at, part in by_start.items():
+        counted = _count(cursor, "wrls_arrivals" if started_at is None else "wrls_arrivals_by_key", part)
+        where.update({(run_id, index, started_at): at for (run_id, index), at in counted.items()})
+    unseen = sorted({_barrier(a) for a in group} - set(where), key=lambda b: (b[0], b[1], str(b[2])))
+    if unseen:
+        # Only repeats arrived for these (nothing was added): read where they stand.
+        cursor.execute(
+            WHERE_BARRIERS,
+            {"runs": [u[0] for u in unseen], "indexes": [u[1] for u in unseen], "starts": [u[2] for u in unseen]},
+        )
+        where.update(
+            {
+                (run_id, index, started): (arrived, expected)
+                for run_id, index, started, arrived, expected in cursor.fetchall()
+            }
+        )
+    missing = sorted({_barrier(a) for a in group} - set(where), key=lambda b: (b[0], b[1], str(b[2])))
+    if missing:
+        raise MissingBarrier(*missing[0])
+    for arrival in group:
+        arrived, expected = where[_barrier(arrival)]
+        # A repeated arrival may be the retry of one whose barrier could not fire.
+        arrival.complete = arrived >= expected
+
+
+def _count(cursor: DBAPICursor, statement: str, group: list[Arrival]) -> dict[tuple[str, int], tuple[int, int]]:
     cursor.execute(
-        EXECUTE,
+        EXECUTE.format(statement),
         (
             [a.run_id for a in group],
             [a.index for a in group],
             [a.message_id for a in group],
             [a.failed for a in group],
             [json.dumps(a.counts) if a.counts else "{}" for a in group],
+            group[0].run_started_at,
         ),
     )
-    where = {(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()}
-    unseen = sorted({(a.run_id, a.index) for a in group} - set(where))
-    if unseen:
-        # Only repeats arrived for these (nothing was added): read where they stand.
-        cursor.execute(WHERE_BARRIERS, {"runs": [r for r, _ in unseen], "indexes": [i for _, i in unseen]})
-        where.update({(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()})
-    missing = sorted({(a.run_id, a.index) for a in group} - set(where))
-    if missing:
-        raise MissingBarrier(*missing[0])
-    for arrival in group:
-        arrived, expected = where[(arrival.run_id, arrival.index)]
-        # A repeated arrival may be the retry of one whose barrier could not fire.
-        arrival.complete = arrived >= expected
+    return {(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()}
 
 
 class ArrivalCommitter:
@@ -120,10 +167,18 @@ class ArrivalCommitter:
         self._connection: PoolProxiedConnection | None = None
 
     def arrive(
-        self, run_id: str, index: int, message_id: str, *, failed: bool, counts: Mapping[str, int] | None = None
+        self,
+        run_id: str,
+        index: int,
+        message_id: str,
+        *,
+        failed: bool,
+        counts: Mapping[str, int] | None = None,
+        run_started_at: datetime | None = None,
     ) -> bool:
-        """Count one child; True when its barrier may now be complete."""
-        arrival = Arrival(str(run_id), index, message_id, failed, dict(counts or {}))
+        """Count one child (``run_started_at``: its run's start, if its message carries it); True when its
+        barrier may now be complete."""
+        arrival = Arrival(str(run_id), index, message_id, failed, dict(counts or {}), run_started_at)
         self._ensure_thread()
         self._queue.put(arrival)
         if not arrival.done.wait(WAIT_S):
@@ -155,7 +210,7 @@ class ArrivalCommitter:
                 self._write(group)
             except MissingBarrier as e:
                 # Only that barrier's children are refused: the others go again.
-                missing = [a for a in group if (a.run_id, a.index) == e.barrier]
+                missing = [a for a in group if _barrier(a) == (*e.barrier, e.run_started_at)]
                 for a in missing:
                     a.error = e
                 rest = [a for a in group if a not in missing]
@@ -174,7 +229,10 @@ class ArrivalCommitter:
         connection.detach()
         try:
             with closing(connection.cursor()) as cursor:
-                cursor.execute(PREPARE)
+                for setting in SETTINGS:
+                    cursor.execute(setting)
+                for statement in PREPARE:
+                    cursor.execute(statement)
             connection.commit()
         except BaseException:
             connection.close()

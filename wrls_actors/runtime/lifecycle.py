@@ -18,7 +18,7 @@ the ones after it what it did by setting an attribute on it:
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dramatiq
@@ -27,6 +27,12 @@ from .errors import BadMessage
 
 # The roles of actors that belong to a run; anything else (ticks, starts) has no run to react to.
 STEP, CHILD = "step", "child"
+
+# The option a step or child message carries its run's start in (integer microseconds since the
+# epoch, as exact as timestamptz): the partition key of its run and barriers (runs.py).
+RUN_STARTED_AT = "run_started_at"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 # Dramatiq's MessageProxy: typed loosely because the middlewares add their marks to it.
 Message = Any
@@ -80,4 +86,23 @@ def valid_run_id(message: Message) -> str | None:
     try:
         return str(uuid.UUID(str(run_id))) if run_id else None
     except ValueError:
+        return None
+
+
+def run_started_micros(started_at: datetime) -> int:
+    """A run's start as the ``run_started_at`` option carries it (integer arithmetic: exact)."""
+    return (started_at - EPOCH) // MICROSECOND
+
+
+def run_started_at(options: Any) -> datetime | None:
+    """The run's start a message's options carry, or None (a message published before the option existed).
+
+    Anything but an integer is read as absent: the statements then find the run by its id alone.
+    """
+    value = options.get(RUN_STARTED_AT) if isinstance(options, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    try:
+        return EPOCH + value * MICROSECOND
+    except OverflowError:
         return None

@@ -40,7 +40,9 @@ def retry(control: RunControl, run_id: str, operator: str, reason: str, *, faile
     run_id = run_id_or_refuse(run_id)
     with control.engine.connect() as connection:
         run = connection.execute(
-            text("SELECT job, status, step_index, params FROM jobs.runs WHERE run_id = CAST(:r AS uuid) FOR UPDATE"),
+            text(
+                "SELECT job, status, step_index, params, started_at FROM jobs.runs WHERE run_id = CAST(:r AS uuid) FOR UPDATE"
+            ),
             {"r": run_id},
         ).first()
         if run is None:
@@ -78,7 +80,7 @@ def retry(control: RunControl, run_id: str, operator: str, reason: str, *, faile
         )
         connection.commit()
     try:
-        control.publish_step(job, run_id, index, run.params)
+        control.publish_step(job, run_id, index, run.params, run.started_at)
     except Exception as e:
         control.fail(run_id, f"retried by {operator}, but its step could not be published: {e}")
         raise

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import dramatiq
 from dramatiq.middleware import Middleware
 
-from .lifecycle import CHILD, STEP, Message, actor_options, describe, valid_run_id
+from .lifecycle import CHILD, STEP, Message, actor_options, describe, run_started_at, valid_run_id
 from .recording import SKIPPED
 
 if TYPE_CHECKING:
@@ -64,7 +64,13 @@ class RunReactions(Middleware):
     def _react(self, role: str, options: dict[str, Any], run_id: str, message: Message, error: str) -> None:
         control = self._control_factory()
         if role == CHILD:
-            control.arrive(run_id, options["step_index"], message.message_id, failed=True)
+            control.arrive(
+                run_id,
+                options["step_index"],
+                message.message_id,
+                failed=True,
+                run_started_at=run_started_at(message.options),
+            )
         else:
             control.fail(run_id, error)
 

@@ -31,6 +31,7 @@ from .database import bump, set_max
 from .definitions import FAIL, SKIP, Job, Step
 from .errors import AlreadyRunning, KeyReused, NoSuchRun, NotRunning, PermanentError, UnknownJob
 from .fan_in import ArrivalCommitter
+from .lifecycle import RUN_STARTED_AT, run_started_micros
 from .params import check_params
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class _Next:
     run_id: str
     index: int
     params: Mapping[str, Any]
+    started_at: datetime  # the run's
     fired: int | None  # the barrier whose firing decided it, re-armed if publishing fails
 
 
@@ -117,25 +119,36 @@ class RunControl:
 
     # -- messages -------------------------------------------------------------
 
-    def _message(self, job: Job, step: Step, message_id: str, kwargs: dict[str, Any]) -> Message[Any]:
+    def _message(
+        self, job: Job, step: Step, message_id: str, kwargs: dict[str, Any], started_at: datetime
+    ) -> Message[Any]:
+        # The run's start is its rows' partition key: the start check and the fan-in find the run and
+        # its barrier by it in one partition (signed, so it cannot make a message pass for another run).
         return Message(
             queue_name=job.queue_of(step),
             actor_name=job.actor_name(step),
             args=(),
             kwargs=kwargs,
-            options={},
+            options={RUN_STARTED_AT: run_started_micros(started_at)},
             message_id=message_id,
             message_timestamp=int(time.time() * 1000),
         )
 
-    def publish_step(self, job: Job, run_id: str, index: int, params: Mapping[str, Any]) -> None:
-        """Publish step ``index`` of a run (its message id is the step's own: see ``step_message_id``)."""
-        self._publish_step(job, run_id, index, params)
+    def publish_step(self, job: Job, run_id: str, index: int, params: Mapping[str, Any], started_at: datetime) -> None:
+        """Publish step ``index`` of a run that started at ``started_at`` (its message id is the step's own:
+        see ``step_message_id``)."""
+        self._publish_step(job, run_id, index, params, started_at)
 
-    def _publish_step(self, job: Job, run_id: str, index: int, params: Mapping[str, Any]) -> None:
+    def _publish_step(self, job: Job, run_id: str, index: int, params: Mapping[str, Any], started_at: datetime) -> None:
         step = job.steps[index]
         self.broker.enqueue(
-            self._message(job, step, step_message_id(run_id, index), {"run_id": str(run_id), "params": dict(params)})
+            self._message(
+                job,
+                step,
+                step_message_id(run_id, index),
+                {"run_id": str(run_id), "params": dict(params)},
+                started_at,
+            )
         )
 
     def _publish_children(
@@ -144,6 +157,7 @@ class RunControl:
         run_id: str,
         index: int,
         params: Mapping[str, Any],
+        started_at: datetime,
         items: Sequence[Any],
         skip: frozenset[str] = frozenset(),
     ) -> None:
@@ -156,6 +170,7 @@ class RunControl:
                 child,
                 message_id,
                 {"run_id": str(run_id), "params": dict(params), "item": item},
+                started_at,
             )
             for position, item in enumerate(items)
             if (message_id := child_message_id(run_id, index, position)) not in skip
@@ -216,10 +231,11 @@ class RunControl:
                 previous = self.running_run(connection, job_name)
                 if previous:
                     raise AlreadyRunning(job_name, previous)
-            connection.execute(
+            started_at = connection.execute(
                 text(
                     "INSERT INTO jobs.runs (run_id, job, trigger, trigger_key, nominal_time, params, status) "
-                    "VALUES (:run_id, :job, :trigger, :key, :nominal, CAST(:params AS jsonb), 'running')"
+                    "VALUES (:run_id, :job, :trigger, :key, :nominal, CAST(:params AS jsonb), 'running') "
+                    "RETURNING started_at"
                 ),
                 {
                     "run_id": run_id,
@@ -229,14 +245,14 @@ class RunControl:
                     "nominal": nominal_time,
                     "params": json.dumps(params),
                 },
-            )
+            ).scalar_one()
             bump(connection, "runs_started_total", {"job": job_name, "trigger": trigger})
             if claim is not None:
                 claim(connection, run_id)
             # Committed before publishing: the first step must find its run.
             connection.commit()
         try:
-            self._publish_step(job, run_id, 0, params)
+            self._publish_step(job, run_id, 0, params, started_at)
         except Exception as e:
             self.fail(run_id, f"could not publish the first step: {e}")
             raise
@@ -269,7 +285,7 @@ class RunControl:
             text(
                 "UPDATE jobs.runs SET step_index = step_index + 1, counts = jobs.jsonb_add(counts, CAST(:counts AS jsonb)) "
                 "WHERE run_id = :run_id AND step_index = :index AND status = 'running' "
-                "RETURNING job, params"
+                "RETURNING job, params, started_at"
             ),
             {"run_id": run_id, "index": index, "counts": _counts_json(counts)},
         ).first()
@@ -280,7 +296,7 @@ class RunControl:
         if index + 1 == len(job.steps):
             self._finish(connection, run_id, "succeeded", None)
             return None
-        return _Next(job, run_id, index + 1, row.params, fired)
+        return _Next(job, run_id, index + 1, row.params, row.started_at, fired)
 
     def _publish_next(self, after: _Next | None) -> None:
         """Publish a committed decision; undo the decision if the broker refuses it.
@@ -293,7 +309,7 @@ class RunControl:
         if after is None:
             return
         try:
-            self._publish_step(after.job, after.run_id, after.index, after.params)
+            self._publish_step(after.job, after.run_id, after.index, after.params, after.started_at)
         except Exception:
             logger.exception("could not publish step %d of run %s; undoing the move", after.index, after.run_id)
             with self.engine.begin() as connection:
@@ -369,13 +385,24 @@ class RunControl:
             return
         # A redelivered fan-out publishes the children not arrived again, under the same ids:
         # the barrier counts each child id once.
-        self._publish_children(job, run_id, index, row.params, items, arrived)
+        self._publish_children(job, run_id, index, row.params, row.started_at, items, arrived)
 
     def arrive(
-        self, run_id: str, index: int, message_id: str, *, failed: bool, counts: Mapping[str, int] | None = None
+        self,
+        run_id: str,
+        index: int,
+        message_id: str,
+        *,
+        failed: bool,
+        counts: Mapping[str, int] | None = None,
+        run_started_at: datetime | None = None,
     ) -> None:
-        """A child ended (succeeded, or failed for good). Fires the barrier exactly once."""
-        if not self.committer.arrive(run_id, index, message_id, failed=failed, counts=counts):
+        """A child ended (succeeded, or failed for good). Fires the barrier exactly once.
+
+        ``run_started_at``: its run's start, as its message carries it (None for an older message)."""
+        if not self.committer.arrive(
+            run_id, index, message_id, failed=failed, counts=counts, run_started_at=run_started_at
+        ):
             return
         # The last child, or a repeat of any child: fire if complete and not yet fired
         # (a repeat re-fires a barrier whose next step could not be published).

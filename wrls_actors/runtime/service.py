@@ -29,7 +29,7 @@ from .dead_letters import MAX_LIST, DeadLetters, Replayed, list_dead_letters, re
 from .definitions import Job, Schedule, Step, StepContext
 from .errors import BadMessage, ConfigurationError, JobRefused, PermanentError, UnknownJob
 from .ledger import Ledger
-from .lifecycle import CHILD, STEP
+from .lifecycle import CHILD, STEP, run_started_at
 from .logs import step_context
 from .runs import RunControl
 from .scheduling import Scheduling
@@ -233,7 +233,14 @@ class Service:
             started = time.monotonic()
             result = step.fn(ctx)
             if role == CHILD:
-                self.control.arrive(str(run_id), index, ctx.message_id, failed=False, counts=ctx.counts)
+                self.control.arrive(
+                    str(run_id),
+                    index,
+                    ctx.message_id,
+                    failed=False,
+                    counts=ctx.counts,
+                    run_started_at=run_started_at(context.get("options")),
+                )
             elif ctx.ending is not None:
                 self.control.end(str(run_id), index, ctx.ending, ctx.counts, message_id=ctx.message_id)
             elif step.fan_out is not None:

@@ -24,8 +24,9 @@ logger = logging.getLogger(__name__)
 
 OPTION = "signature"
 UNVERIFIED = "unverified"  # what an unsigned or badly signed delayed message carries on
-# Options that change what a tick does: a copy replayed with others must fail.
-SIGNED_OPTIONS = ("scheduled_at", "subtick")
+# Options that change what a tick does (a copy replayed with others must fail), and the run start a step
+# or child message finds its run's rows by (runs.py: a forged one must not find another run's).
+SIGNED_OPTIONS = ("scheduled_at", "subtick", "run_started_at")
 
 Report = Callable[[bytes, str], None]
 

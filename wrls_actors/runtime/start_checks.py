@@ -19,7 +19,17 @@ from dramatiq.middleware import Middleware, SkipMessage
 from sqlalchemy import Engine, text
 
 from .database import bump
-from .lifecycle import CHILD, STEP, Message, actor_options, attempt_of, base_queue, created_on, valid_run_id
+from .lifecycle import (
+    CHILD,
+    STEP,
+    Message,
+    actor_options,
+    attempt_of,
+    base_queue,
+    created_on,
+    run_started_at,
+    valid_run_id,
+)
 from .starts import RUN, STRAY, Start, StartCommitter
 
 logger = logging.getLogger(__name__)
@@ -52,6 +62,7 @@ class StartChecks(Middleware):
                 options["job_name"],
                 options["step_index"],
                 options.get("time_limit"),
+                run_started_at=run_started_at(message.options),
                 record=not redelivered,
             )
         )

@@ -19,7 +19,7 @@ import queue
 import threading
 from collections.abc import Callable
 from contextlib import closing
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPICursor
@@ -46,6 +46,7 @@ class Start:
     job: str
     index: int
     time_limit_ms: int | None
+    run_started_at: datetime | None = None  # the run's start (lifecycle.run_started_at); None: an older message
     record: bool = True  # False: only checked (a redelivery's start is counted by the ledger)
     done: threading.Event = dataclasses.field(default_factory=threading.Event)
     error: BaseException | None = None
@@ -57,7 +58,12 @@ class Start:
 # The verdict for each start, and the running row for those that run, naming
 # the worker process ($10, one per group: a group is one process's). A row
 # already at a later state (attempt, deliveries, rank) is left alone, as the
-# ledger writer does.
+# ledger writer does. The starts of one run's start (the partition key, $12) are checked together
+# (RUN_BY_KEY): planned for that value (plan_cache_mode), the statement reads and locks one partition
+# of jobs.runs, where a plan for any start opens every week's at each run. Older messages, without
+# their run's start, are checked by RUN_BY_ID ($12 null).
+RUN_BY_KEY = "r.run_id = m.run_id AND r.started_at = $12::timestamptz"
+RUN_BY_ID = "r.run_id = m.run_id AND $12::timestamptz IS NULL"
 CHECK_AND_RECORD = """
 WITH m AS (
     SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[],
@@ -68,7 +74,7 @@ WITH m AS (
            CASE WHEN r.run_id IS NULL OR r.job <> m.job OR r.step_index < m.step_index THEN 'stray'
                 WHEN r.status = 'running' AND r.step_index = m.step_index THEN 'run'
                 ELSE 'duplicate' END AS verdict
-    FROM m LEFT JOIN jobs.runs r ON r.run_id = m.run_id
+    FROM m LEFT JOIN LATERAL (SELECT r.* FROM jobs.runs r WHERE {run} LIMIT 1) r ON true
 ), recorded AS (
     INSERT INTO jobs.steps AS s (message_id, created_on, run_id, actor, queue, attempt, deliveries, rank, status,
                                  started_at, heartbeat_at, time_limit_ms, worker)
@@ -86,6 +92,8 @@ SELECT message_id, verdict, run_job, run_status, run_step FROM v
 
 
 def explain(start: Start, run_job: str | None, run_status: str | None, run_step: int | None) -> str:
+    if run_job is None and start.run_started_at is not None:
+        return f"run {start.run_id} started at {start.run_started_at.isoformat()} does not exist"
     if run_job is None:
         return f"run {start.run_id} does not exist"
     if run_job != start.job:
@@ -97,19 +105,30 @@ def explain(start: Start, run_job: str | None, run_status: str | None, run_step:
     return f"run {start.run_id} has moved past step {start.index} (it is at step {run_step})"
 
 
-PREPARED = "wrls_step_starts"
-PREPARE = f"PREPARE {PREPARED} AS {CHECK_AND_RECORD}"
+# Planned for each run start: see RUN_BY_KEY (the committer's connection runs only these statements).
+PLANNING = "SET plan_cache_mode = force_custom_plan"
+# Prepared statement name -> how it finds the run.
+STATEMENTS = {"wrls_step_starts": RUN_BY_ID, "wrls_step_starts_by_key": RUN_BY_KEY}
+PREPARE = [f"PREPARE {name} AS {CHECK_AND_RECORD.format(run=run)}" for name, run in STATEMENTS.items()]
 EXECUTE = (
-    f"EXECUTE {PREPARED} (%s::text[], %s::uuid[], %s::text[], %s::text[], %s::int[], %s::text[], "
-    "%s::int[], %s::int[], %s::bool[], %s::text, %s::date[])"
+    "EXECUTE {} (%s::text[], %s::uuid[], %s::text[], %s::text[], %s::int[], %s::text[], "
+    "%s::int[], %s::int[], %s::bool[], %s::text, %s::date[], %s::timestamptz)"
 )
 
 
 def write_group(cursor: DBAPICursor, group: list[Start], worker: str) -> None:
     """Check and record a group of starts by ``worker`` (workers.identity), on a DB-API cursor whose
-    connection has the statement prepared."""
+    connection has the statements prepared (PREPARE)."""
+    by_start: dict[datetime | None, list[Start]] = {}
+    for start in group:
+        by_start.setdefault(start.run_started_at, []).append(start)
+    for started_at, part in by_start.items():
+        _write_part(cursor, "wrls_step_starts" if started_at is None else "wrls_step_starts_by_key", part, worker)
+
+
+def _write_part(cursor: DBAPICursor, statement: str, group: list[Start], worker: str) -> None:
     cursor.execute(
-        EXECUTE,
+        EXECUTE.format(statement),
         (
             [s.message_id for s in group],
             [s.run_id for s in group],
@@ -122,6 +141,7 @@ def write_group(cursor: DBAPICursor, group: list[Start], worker: str) -> None:
             [s.record for s in group],
             worker,
             [s.created_on for s in group],
+            group[0].run_started_at,
         ),
     )
     verdicts = {row[0]: row[1:] for row in cursor.fetchall()}
@@ -206,7 +226,9 @@ class StartCommitter:
                 # database crash could lose the last fraction of a second of starts (a
                 # delivery then counted one short), as with the ledger writer's routine rows.
                 cursor.execute("SET synchronous_commit = off")
-                cursor.execute(PREPARE)
+                cursor.execute(PLANNING)
+                for statement in PREPARE:
+                    cursor.execute(statement)
         except BaseException:
             connection.close()
             raise
