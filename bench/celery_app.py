@@ -45,6 +45,7 @@ from celery import Celery
 QUEUE = "celery-noop"
 # The SQLAlchemy backend's table of results (one row a task).
 RESULT_TABLE = "celery_taskmeta"
+RESULT_SEQUENCE = "task_id_sequence"
 
 app = Celery("celery_app", broker=os.environ["BENCH_BROKER_URL"], backend=os.environ["BENCH_RESULT_BACKEND"])
 app.conf.update(
