@@ -1,8 +1,9 @@
 # The two commands of the README: `make run` and `make test`. Both set up
 # everything they need on a fresh machine (a virtual environment in .venv).
 # `make run` installs only what the service needs; `make test` adds the test
-# and lint extras and runs `make check` before pytest. `make fmt` fixes what
-# ruff can fix by itself.
+# and lint extras and runs `make check` before pytest; `make bench` adds the
+# bench extra (Celery, the throughput benchmark's peer) to those. `make fmt`
+# fixes what ruff can fix by itself.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -12,6 +13,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 SUM := $(shell cksum pyproject.toml | cut -d' ' -f1)
 RUN_STAMP := $(VENV)/.installed-run-$(SUM)
 TEST_STAMP := $(VENV)/.installed-test-$(SUM)
+BENCH_STAMP := $(VENV)/.installed-bench-$(SUM)
 # What ruff looks at; mypy and import-linter read the package alone.
 LINT_PATHS := wrls_actors tests bench scripts
 
@@ -32,6 +34,14 @@ $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) scripts/assets.py
 	rm -f $(VENV)/.installed-*
 	touch $@ $(RUN_STAMP)
+
+# The bench install holds everything the test install does, and Celery (the
+# throughput benchmark's peer).
+$(BENCH_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PIP) -e '.[test,lint,bench]'
+	$(PY) scripts/assets.py
+	rm -f $(VENV)/.installed-*
+	touch $@ $(TEST_STAMP) $(RUN_STAMP)
 
 run: $(RUN_STAMP)
 	$(VENV)/bin/wrls-actors run
@@ -69,7 +79,7 @@ test-fast: $(TEST_STAMP) services
 test-slow: $(TEST_STAMP) services
 	$(PY) -m pytest -m slow
 
-bench: $(TEST_STAMP) services
+bench: $(BENCH_STAMP) services
 	$(PY) bench/throughput.py
 
 clean:

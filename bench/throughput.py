@@ -19,6 +19,16 @@ PostgreSQL database (both deleted at the end):
             final step ran).
 3. fan-out  a worker on every queue, one run with ``--children`` children:
             time to publish them, time until the run ends.
+4. celery   the peer a Python team would pick instead: Celery 5 on the same
+            RabbitMQ (the same vhost), ``task_acks_late`` with a prefetch
+            multiplier of 1, results in the same PostgreSQL database
+            (SQLAlchemy backend), a no-op task (``bench/celery_app.py``). N
+            tasks are enqueued first (publisher confirms), then the worker is
+            started (``--celery-pool``: by default one prefork worker of 16
+            child processes, as many as the other phases' threads); timed
+            from its start until every task's result row is stored. Needs
+            the ``bench`` extra (``make bench`` installs it); without it this
+            phase is skipped with a note.
 
 See bench/README.md.
 """
@@ -51,6 +61,7 @@ ROOT = BENCH.parent
 PY = sys.executable
 
 TARGET_RATIO = 0.75
+PHASES = ("bare", "celery", "full", "fanout")
 
 
 def runtime_version() -> str:
@@ -385,6 +396,23 @@ class Result:
     failed: bool = False
 
 
+CELERY_INSTALL = "make bench, or .venv/bin/pip install -e '.[bench]'"
+
+
+def celery_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("celery") is not None
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def pct(value: float | None) -> float | None:
+    return value * 100 if value is not None else None
+
+
 def rate(n: int, seconds: float | None) -> float | None:
     return n / seconds if seconds and seconds > 0 else None
 
@@ -424,6 +452,7 @@ class Bench:
         self.created_db = False
         self.results: dict[str, Result] = {}
         self.variant = set(filter(None, (args.variant or "").split(",")))
+        self.skipped: list[str] = []
 
     # -- setup and teardown ---------------------------------------------------
 
@@ -670,6 +699,128 @@ class Bench:
             time.sleep(0.5)
         log(f"warning: management API did not show {queue} empty within {timeout:.0f}s")
         return False
+
+    # -- 4. Celery ----------------------------------------------------------------
+
+    def celery(self) -> Result:
+        n = self.args.messages
+        result = Result()
+        # psycopg2 named: SQLAlchemy 2.1 takes a bare postgresql:// for psycopg 3, which the project does not install.
+        backend = "db+postgresql+psycopg2://" + self.db_url.split("://", 1)[1]
+        os.environ.update(BENCH_BROKER_URL=self.amqp_url, BENCH_RESULT_BACKEND=backend)
+        os.environ.setdefault("BENCH_CELERY_PREFETCH", "1")
+        if str(BENCH) not in sys.path:
+            sys.path.insert(0, str(BENCH))
+        import celery_app
+
+        # The backend creates its table on first use; made here, once, so the workers do not race to
+        # create it and the count below has a table from the start.
+        celery_app.app.backend.ResultSession().close()
+        count = psycopg2.connect(self.db_url, connect_timeout=10)
+        count.autocommit = True
+
+        def stored() -> int:
+            with count.cursor() as cursor:
+                # A count of the table every 20 ms would cost PostgreSQL more than the phase measures; the
+                # sequence of its ids is read in constant time and counts every row inserted (a task's row is
+                # inserted and marked SUCCESS in one transaction). Counted exactly once that reaches N.
+                cursor.execute(f"SELECT last_value, is_called FROM {celery_app.RESULT_SEQUENCE}")
+                last, called = cursor.fetchone()
+                if not called or last < n:
+                    return 0
+                cursor.execute(f"SELECT count(*) FROM {celery_app.RESULT_TABLE} WHERE status = 'SUCCESS'")
+                return cursor.fetchone()[0]
+
+        log(f"celery: enqueueing {n:,} tasks ({self.args.publish_threads} threads, publisher confirms)")
+        started = time.perf_counter()
+        per_thread = [
+            n // self.args.publish_threads + (1 if i < n % self.args.publish_threads else 0)
+            for i in range(self.args.publish_threads)
+        ]
+        errors: list[BaseException] = []
+
+        def publish(k: int) -> None:
+            try:
+                for _ in range(k):
+                    celery_app.noop.delay()
+            except BaseException as e:  # reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=publish, args=(k,)) for k in per_thread]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(max(60, n / 100))
+        if errors or any(t.is_alive() for t in threads):
+            raise BenchError(f"celery: enqueueing failed: {errors[:1] or 'timed out'}")
+        publish_s = time.perf_counter() - started
+        celery_app.app.pool.force_close_all()
+        ready = self.probe.ready(celery_app.QUEUE)
+        if ready != n:
+            raise BenchError(f"celery: {ready} messages ready after enqueueing {n}")
+        pool = self.args.celery_pool
+        log(f"celery: enqueued in {publish_s:.2f}s ({n / publish_s:,.0f}/s); starting the Celery workers ({pool} pool)")
+        worker = self.start_worker(
+            "celery",
+            [
+                PY,
+                str(BENCH / "celery_app.py"),
+                "--pool",
+                pool,
+                "--processes",
+                str(self.args.processes),
+                "--threads",
+                str(self.args.threads),
+            ],
+            self.env(),
+        )
+        t0 = worker.started
+        cpu = CpuMeter(worker.pid)
+        t_first = t_done = None
+        deadline = t0 + max(120, n / 50)
+        done = 0
+        while True:
+            now = time.perf_counter()
+            if t_first is None:
+                q = self.probe.queue(celery_app.QUEUE)
+                if q and q[0] < n:
+                    t_first = now
+            done = stored()
+            if done >= n:
+                t_done = time.perf_counter()
+                break
+            worker.check()
+            if now > deadline:
+                raise BenchError(f"celery: only {done} of {n} results stored after {now - t0:.0f}s")
+            time.sleep(0.02)
+        result.notes.append("celery: " + cpu.stop())
+        log(f"celery: {done:,} results stored in {t_done - t0:.2f}s from worker start")
+        verified = self.verify_empty(celery_app.QUEUE, timeout=30)
+        self.stop_worker(worker)
+        with count.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {celery_app.RESULT_TABLE} WHERE status = 'SUCCESS'")
+            final = cursor.fetchone()[0]
+        count.close()
+        total_s = t_done - t0
+        window_s = t_done - t_first if t_first else None
+        result.figures.update(
+            messages=n,
+            pool=pool,
+            prefetch_multiplier=int(os.environ["BENCH_CELERY_PREFETCH"]),
+            enqueue_s=publish_s,
+            enqueue_rate=rate(n, publish_s),
+            startup_s=(t_first - t0) if t_first else None,
+            total_s=total_s,
+            rate=rate(n, total_s),
+            window_s=window_s,
+            window_rate=rate(n, window_s),
+            stored=final,
+            verified="yes" if verified else "NO",
+        )
+        if final != n:
+            result.failed = True
+            result.notes.append(f"celery: {final} results stored for {n} tasks")
+        return result
 
     # -- runtime ----------------------------------------------------------------
 
@@ -935,12 +1086,23 @@ class Bench:
     # -- the whole thing ----------------------------------------------------------
 
     def run(self) -> int:
-        phases = set(self.args.only.split(",")) if self.args.only else {"bare", "full", "fanout"}
+        phases = set(self.args.only.split(",")) if self.args.only else set(PHASES)
+        unknown = phases - set(PHASES)
+        if unknown:
+            raise BenchError(f"--only: no phase {', '.join(sorted(unknown))} (phases: {', '.join(PHASES)})")
         if "no-barrier" in self.variant:
             phases.discard("fanout")  # a run without fan-in never ends
+        if "celery" in phases and not celery_installed():
+            if self.args.only:
+                raise BenchError(f"--only celery: Celery is not installed; install it with {CELERY_INSTALL}")
+            phases.discard("celery")
+            self.skipped.append(f"celery: skipped, Celery is not installed; install it with {CELERY_INSTALL}")
+            log(self.skipped[-1])
         self.setup()
         if "bare" in phases:
             self.results["bare"] = self.bare()
+        if "celery" in phases:
+            self.results["celery"] = self.celery()
         if phases & {"full", "fanout"}:
             bench_app, service = self.runtime_setup()
             if "full" in phases:
@@ -948,6 +1110,17 @@ class Bench:
             if "fanout" in phases:
                 self.results["fanout"] = self.fanout(bench_app, service)
         return self.report()
+
+    def celery_ratios(self) -> dict[str, float]:
+        """Ours over the peer, and the peer over bare Dramatiq, each from worker start, where both ran."""
+        rates = {k: r.figures.get("rate") for k, r in self.results.items()}
+        pairs = {"full_over_celery": ("full", "celery"), "celery_over_bare": ("celery", "bare")}
+        out = {}
+        for name, (a, b) in pairs.items():
+            value = ratio(rates.get(a), rates.get(b))
+            if value is not None:
+                out[name] = value
+        return out
 
     def report(self) -> int:
         a = self.args
@@ -966,6 +1139,7 @@ class Bench:
         bare = self.results.get("bare")
         full = self.results.get("full")
         fan = self.results.get("fanout")
+        cel = self.results.get("celery")
         if bare:
             f = bare.figures
             rows += [
@@ -1027,16 +1201,48 @@ class Bench:
                 ("   peak children queued", fmt(f["peak_queued"])),
                 ("   trigger -> ledger has every step", fmt(f["ledger_s"], " s")),
             ]
+        if cel:
+            f = cel.figures
+            rows += [
+                (
+                    "4. Celery, no-op task (acks_late, PostgreSQL results)",
+                    f"{f['messages']:,} tasks, {f['pool']} pool, prefetch multiplier {f['prefetch_multiplier']}",
+                ),
+                (
+                    f"   enqueue (confirmed, {a.publish_threads} threads)",
+                    f"{fmt(f['enqueue_s'], ' s')}  ({fmt(f['enqueue_rate'], ' msg/s')})",
+                ),
+                ("   worker start -> first task taken", fmt(f["startup_s"], " s")),
+                ("   worker start -> all results stored", f"{fmt(f['total_s'], ' s')}  => {fmt(f['rate'], ' msg/s')}"),
+                (
+                    "   first taken -> all results stored",
+                    f"{fmt(f['window_s'], ' s')}  => {fmt(f['window_rate'], ' msg/s')}",
+                ),
+                ("   results stored / queue empty (mgmt API)", f"{f['stored']:,} / {f['verified']}"),
+            ]
+            ratios = self.celery_ratios()
+            if "full_over_celery" in ratios:
+                rows.append(
+                    (
+                        "   full / celery (ours / peer, from worker start)",
+                        fmt(pct(ratios["full_over_celery"]), " %"),
+                    )
+                )
+            if "celery_over_bare" in ratios:
+                rows.append(("   celery / bare (from worker start)", fmt(pct(ratios["celery_over_bare"]), " %")))
         width = max((len(r[0]) for r in rows), default=10)
         for label, value in rows:
             print(f"{label:<{width}}  {value}")
-        notes = [n for r in self.results.values() for n in r.notes]
+        notes = self.skipped + [n for r in self.results.values() for n in r.notes]
         if notes:
             print("\nnotes:")
             for note in notes:
                 print(f"  - {note}")
         if self.args.json:
-            print("\n" + json.dumps({k: v.figures for k, v in self.results.items()}, default=str))
+            figures: dict[str, object] = {k: v.figures for k, v in self.results.items()}
+            if self.celery_ratios():
+                figures["ratios"] = self.celery_ratios()
+            print("\n" + json.dumps(figures, default=str))
         return 1 if any(r.failed for r in self.results.values()) else 0
 
 
@@ -1047,7 +1253,15 @@ def main() -> int:
     p.add_argument("--processes", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--threads", type=int, default=8, help="threads per worker process (default 8)")
     p.add_argument("--publish-threads", type=int, default=8, help="threads enqueueing the bare messages (default 8)")
-    p.add_argument("--only", help="comma-separated phases to run: bare,full,fanout (default all)")
+    p.add_argument("--only", help=f"comma-separated phases to run: {','.join(PHASES)} (default all)")
+    p.add_argument(
+        "--celery-pool",
+        choices=("prefork", "threads"),
+        default="prefork",
+        help="Celery's concurrency: prefork = one worker of --processes x --threads child processes (default, "
+        "Celery's own); threads = --processes workers of --threads threads, whose result backend connects to "
+        "PostgreSQL anew for every task (see bench/celery_app.py)",
+    )
     p.add_argument("--rabbit-host", default="127.0.0.1")
     p.add_argument("--rabbit-port", type=int, default=5672)
     p.add_argument("--rabbit-user", default="guest")
