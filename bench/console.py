@@ -748,13 +748,18 @@ def measure(args, box, target_run: str) -> list[Page]:
     return pages
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_fill_options(p: argparse.ArgumentParser) -> None:
+    """The options of ``fill`` (this benchmark's and bench/ledger_scale.py's)."""
     p.add_argument("--days", type=int, default=365, help="days of history, ending now")
     p.add_argument("--nald-children", type=int, default=71_000, help="children of each nightly nald-import")
     p.add_argument("--licence-children", type=int, default=71_000, help="licence children of each licence-import")
     p.add_argument("--company-children", type=int, default=69_000, help="company children of each licence-import")
     p.add_argument("--by-hand", type=int, default=50, help="runs of each job started by hand over the period")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_fill_options(p)
     p.add_argument("--repeats", type=int, default=30, help="timed requests of each page")
     p.add_argument("--page", type=int, default=500, help="the deep page of the filtered runs")
     p.add_argument("--explain", action="store_true", help="EXPLAIN (ANALYZE, BUFFERS) every statement of each page")

@@ -50,7 +50,7 @@ ROOT = BENCH.parent
 sys.path[:0] = [str(BENCH), str(ROOT)]
 
 from api import percentile  # noqa: E402
-from console import fill, ledger_sizes  # noqa: E402
+from console import add_fill_options, fill, ledger_sizes  # noqa: E402
 from sandbox import CLI, sandbox  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 from throughput import BenchError, Worker, log, runtime_version  # noqa: E402
@@ -288,11 +288,7 @@ def report(args, sizes: tuple, results: dict, retention_s: float) -> int:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--days", type=int, default=365, help="days of history, ending now")
-    p.add_argument("--nald-children", type=int, default=71_000, help="children of each nightly nald-import")
-    p.add_argument("--licence-children", type=int, default=71_000, help="licence children of each licence-import")
-    p.add_argument("--company-children", type=int, default=69_000, help="company children of each licence-import")
-    p.add_argument("--by-hand", type=int, default=50, help="runs of each job started by hand over the period")
+    add_fill_options(p)
     p.add_argument("--repeats", type=int, default=20, help="timed scrapes and tracker queries")
     p.add_argument("--messages", type=int, default=20_000, help="no-op children of each throughput run")
     p.add_argument("--rounds", type=int, default=3, help="throughput runs on each ledger, alternated (default 3)")

@@ -579,6 +579,29 @@ class Bench:
             cursor.execute(query, params)
             return cursor.fetchall()
 
+    def publish_in_threads(self, phase: str, send, n: int) -> float:
+        """Call ``send()`` ``n`` times spread over ``--publish-threads`` threads; the seconds it took."""
+        threads_n = self.args.publish_threads
+        started = time.perf_counter()
+        per_thread = [n // threads_n + (1 if i < n % threads_n else 0) for i in range(threads_n)]
+        errors: list[BaseException] = []
+
+        def publish(k: int) -> None:
+            try:
+                for _ in range(k):
+                    send()
+            except BaseException as e:  # reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=publish, args=(k,)) for k in per_thread]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(max(60, n / 100))
+        if errors or any(t.is_alive() for t in threads):
+            raise BenchError(f"{phase}: enqueueing failed: {errors[:1] or 'timed out'}")
+        return time.perf_counter() - started
+
     # -- 1. bare Dramatiq -------------------------------------------------------
 
     def bare(self) -> Result:
@@ -591,28 +614,7 @@ class Bench:
         import bare_app
 
         log(f"bare: enqueueing {n:,} messages ({self.args.publish_threads} threads, confirmed delivery)")
-        started = time.perf_counter()
-        per_thread = [
-            n // self.args.publish_threads + (1 if i < n % self.args.publish_threads else 0)
-            for i in range(self.args.publish_threads)
-        ]
-        errors: list[BaseException] = []
-
-        def publish(k: int) -> None:
-            try:
-                for _ in range(k):
-                    bare_app.noop.send()
-            except BaseException as e:  # reported below
-                errors.append(e)
-
-        threads = [threading.Thread(target=publish, args=(k,)) for k in per_thread]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(max(60, n / 100))
-        if errors or any(t.is_alive() for t in threads):
-            raise BenchError(f"bare: enqueueing failed: {errors[:1] or 'timed out'}")
-        publish_s = time.perf_counter() - started
+        publish_s = self.publish_in_threads("bare", bare_app.noop.send, n)
         bare_app.broker.close()
         ready = self.probe.ready(bare_app.QUEUE)
         if ready != n:
@@ -733,28 +735,7 @@ class Bench:
                 return cursor.fetchone()[0]
 
         log(f"celery: enqueueing {n:,} tasks ({self.args.publish_threads} threads, publisher confirms)")
-        started = time.perf_counter()
-        per_thread = [
-            n // self.args.publish_threads + (1 if i < n % self.args.publish_threads else 0)
-            for i in range(self.args.publish_threads)
-        ]
-        errors: list[BaseException] = []
-
-        def publish(k: int) -> None:
-            try:
-                for _ in range(k):
-                    celery_app.noop.delay()
-            except BaseException as e:  # reported below
-                errors.append(e)
-
-        threads = [threading.Thread(target=publish, args=(k,)) for k in per_thread]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(max(60, n / 100))
-        if errors or any(t.is_alive() for t in threads):
-            raise BenchError(f"celery: enqueueing failed: {errors[:1] or 'timed out'}")
-        publish_s = time.perf_counter() - started
+        publish_s = self.publish_in_threads("celery", celery_app.noop.delay, n)
         celery_app.app.pool.force_close_all()
         ready = self.probe.ready(celery_app.QUEUE)
         if ready != n:
