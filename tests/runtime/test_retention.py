@@ -3,6 +3,8 @@ a running run's weeks kept, weeks ahead made; and the runtime's own job run by a
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -10,9 +12,20 @@ import pytest
 from sqlalchemy import text
 
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
-from wrls_actors.runtime import RETENTION_JOB, ConfigurationError, Job, Schedule, Service, Settings, Step, retain
+from tests.support.services import wait_for
+from wrls_actors.runtime import (
+    RETENTION_JOB,
+    ConfigurationError,
+    Job,
+    Retained,
+    Schedule,
+    Service,
+    Settings,
+    Step,
+    retain,
+)
 from wrls_actors.runtime.api import reads
-from wrls_actors.runtime.retention import LEDGER, WEEKS_AHEAD, monday, week_name
+from wrls_actors.runtime.retention import LEDGER, STEPS, WEEKS_AHEAD, make_weeks, monday, week_name
 from wrls_actors.runtime.runs import step_message_id
 
 
@@ -152,6 +165,35 @@ def test_a_failed_runs_events_are_archived_while_its_week_is_kept_and_a_backfill
     queued_week = week_name(next(t for t in LEDGER if t.name == "ticks"), monday(queued_at.date()))
     assert "backfill's queued tick of noop" in result.kept[queued_week]
     assert scalar(service, "SELECT outcome FROM jobs.ticks WHERE nominal_time = :at", at=queued_at) == "backfill-queued"
+
+
+def test_a_drop_that_finds_its_table_busy_gives_way_and_tries_again_until_it_is_free(service, caplog):
+    old_week = monday((datetime.now(UTC) - timedelta(days=200)).date())
+    # Every week there, so that the reader below holds up only the drops.
+    make_weeks(service.engine, old_week, datetime.now(UTC).date() + timedelta(weeks=WEEKS_AHEAD))
+    add_history(service, "succeeded", 200)
+    outcome: dict[str, object] = {}
+    caplog.set_level(logging.INFO, logger="wrls_actors.runtime.retention")
+    with service.engine.connect() as reader:
+        # A reader's open transaction on the steps table: DROP needs it to end first.
+        reader.execute(text("SELECT count(*) FROM jobs.steps"))
+
+        def run() -> None:
+            try:
+                outcome["result"] = retain(service.engine, retention_days=90, failure_retention_days=400)
+            except Exception as e:  # the assertion below names it
+                outcome["error"] = e
+
+        passing = threading.Thread(target=run)
+        passing.start()
+        wait_for(lambda: "the ledger is busy, trying again" in caplog.text, what="a drop giving way to the reader")
+        reader.commit()
+    passing.join(timeout=120)
+    assert "error" not in outcome, outcome.get("error")
+    result = outcome["result"]
+    assert isinstance(result, Retained)
+    assert week_name(STEPS, old_week) in result.dropped
+    assert week_name(STEPS, old_week) not in tables(service)
 
 
 def test_the_runtime_s_own_job_runs_through_a_worker_like_any_job(service, processes, vhost):

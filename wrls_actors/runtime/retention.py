@@ -16,29 +16,44 @@ keeps them so:
   into jobs.archive_runs / archive_steps / archive_events, partitioned by
   month and dropped past the failure retention.
 
-Each partition is created, moved or dropped in a transaction of its own with
-a short lock timeout: DDL on a partition locks its parent, and writers must
-not queue behind a lock that waits for a long transaction.
+DDL on a partition locks its parent, and writers must not queue behind a
+lock that waits for a long transaction: each partition is created or moved in
+a transaction of its own, and a table's old weeks are checked and archived
+first, with no lock on the parent, then dropped a group at a time, each with a
+short lock timeout and tried again when it runs out.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
+from psycopg2 import errors
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError
 
 from .definitions import LATEST, SKIP, Job, Schedule, Step, StepContext
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 JOB = "ledger-retention"
 CRON = "10 3 * * *"
 WEEKS_AHEAD = 4
-LOCK_TIMEOUT = "5s"
+# Each DROP waits this long at most for its parent's lock (writers queue behind it meanwhile), up to
+# LOCK_ATTEMPTS times, LOCK_PAUSE_S apart; DROP_GROUP weeks of a table go in one transaction.
+LOCK_TIMEOUT = "2s"
+LOCK_ATTEMPTS = 15
+LOCK_PAUSE_S = 1.0
+DROP_GROUP = 10
+# Room to hash a year's archived run and step ids in memory rather than probe them row by row.
+ARCHIVE_WORK_MEM = "64MB"
 
 # A failure kept in the archive: the run's outcome, or a step's final status.
 FAILED_RUNS = "status IN ('failed', 'completed-with-failures') OR children_failed > 0"
@@ -75,17 +90,11 @@ ARCHIVES = {
     "events": Table("archive_events", "at"),
 }
 
-# What of a week goes into the archive before it is dropped, per table.
+# What of a week goes into the archive before it is dropped: runs and steps by their outcome (a week's seq
+# scan, or the failed-steps index); events by what went to the archive before them (see ``_archive_events``).
 ARCHIVED = {
     "runs": f"WHERE {FAILED_RUNS}",
     "steps": f"WHERE {FAILED_STEPS}",
-    # A failed run's events, whether its week went first (archived) or is kept (a run still going in it).
-    "events": (
-        "e WHERE (e.run_id IS NOT NULL AND EXISTS (SELECT 1 FROM jobs.archive_runs a WHERE a.run_id = e.run_id)) "
-        "OR (e.run_id IS NOT NULL AND EXISTS (SELECT 1 FROM jobs.runs r WHERE r.run_id = e.run_id "
-        "    AND (r.status IN ('failed', 'completed-with-failures') OR r.children_failed > 0))) "
-        "OR (e.message_id IS NOT NULL AND EXISTS (SELECT 1 FROM jobs.archive_steps a WHERE a.message_id = e.message_id))"
-    ),
 }
 
 
@@ -147,11 +156,25 @@ def partitions(connection: Connection, table: Table) -> dict[str, date]:
     return found
 
 
-@contextmanager
-def _ddl(engine: Engine) -> Iterator[Connection]:
-    with engine.begin() as connection:
-        connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-        yield connection
+def _ddl(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """``work`` in a transaction of its own that waits at most LOCK_TIMEOUT for a lock, tried again when it runs out.
+
+    DDL on a partition locks its parent, and the ledger's writers queue behind
+    a request for that lock: the short timeout bounds their wait, and the pass
+    gives way and tries again rather than give up (the lock is free between
+    two flushes of the writers).
+    """
+    for attempt in itertools.count(1):
+        try:
+            with engine.begin() as connection:
+                connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+                return work(connection)
+        except OperationalError as e:
+            if not isinstance(e.orig, errors.LockNotAvailable) or attempt >= LOCK_ATTEMPTS:
+                raise
+            logger.info("ledger retention: the ledger is busy, trying again (%d): %s", attempt, e.orig)
+            time.sleep(LOCK_PAUSE_S)
+    raise AssertionError("unreachable")
 
 
 def _create(connection: Connection, table: Table, name: str, lower: date, upper: date) -> None:
@@ -174,6 +197,19 @@ def _columns(connection: Connection, table: str) -> str:
     return ", ".join(rows)
 
 
+def _move_week(table: Table, name: str, week: date, connection: Connection) -> int:
+    upper = week + timedelta(weeks=1)
+    connection.execute(text(f"CREATE TEMP TABLE moving (LIKE jobs.{table.name}) ON COMMIT DROP"))
+    connection.execute(
+        text(
+            f"WITH m AS (DELETE FROM jobs.{table.name}_default WHERE {table.key} >= {table.bound(week)} "
+            f"AND {table.key} < {table.bound(upper)} RETURNING *) INSERT INTO moving SELECT * FROM m"
+        )
+    )
+    _create(connection, table, name, week, upper)
+    return int(connection.execute(text(f"INSERT INTO jobs.{table.name} SELECT * FROM moving")).rowcount)
+
+
 def move_default(engine: Engine, table: Table, result: Retained) -> None:
     """Rows in the DEFAULT partition moved into their own weeks, each week created for them.
 
@@ -188,17 +224,7 @@ def move_default(engine: Engine, table: Table, result: Retained) -> None:
         )
     for week in weeks:
         name = week_name(table, week)
-        upper = week + timedelta(weeks=1)
-        with _ddl(engine) as connection:
-            connection.execute(text(f"CREATE TEMP TABLE moving (LIKE jobs.{table.name}) ON COMMIT DROP"))
-            connection.execute(
-                text(
-                    f"WITH m AS (DELETE FROM jobs.{table.name}_default WHERE {table.key} >= {table.bound(week)} "
-                    f"AND {table.key} < {table.bound(upper)} RETURNING *) INSERT INTO moving SELECT * FROM m"
-                )
-            )
-            _create(connection, table, name, week, upper)
-            moved = connection.execute(text(f"INSERT INTO jobs.{table.name} SELECT * FROM moving")).rowcount
+        moved = _ddl(engine, functools.partial(_move_week, table, name, week))
         result.created.append(name)
         result.moved += moved
         logger.info(
@@ -217,8 +243,10 @@ def make_weeks(engine: Engine, first: date, last: date) -> list[str]:
         while week <= last:
             name = week_name(table, week)
             if name not in existing:
-                with _ddl(engine) as connection:
-                    _create(connection, table, name, week, week + timedelta(weeks=1))
+                _ddl(
+                    engine,
+                    functools.partial(_create, table=table, name=name, lower=week, upper=week + timedelta(weeks=1)),
+                )
                 created.append(name)
             week += timedelta(weeks=1)
     return created
@@ -248,9 +276,7 @@ def _still_going(connection: Connection, table: Table, name: str) -> str | None:
     return f"holds {table.name} of run {row.run_id} of {row.job}, still running"
 
 
-def _archive(connection: Connection, table: Table, name: str, week: date) -> int:
-    """Copy the week's failures into the archive, its months created as needed; rows copied."""
-    archive = ARCHIVES[table.name]
+def _archive_months(connection: Connection, archive: Table, week: date) -> None:
     existing = partitions(connection, archive)
     month = week.replace(day=1)
     while month < week + timedelta(weeks=1):
@@ -258,31 +284,94 @@ def _archive(connection: Connection, table: Table, name: str, week: date) -> int
         if month_table not in existing:
             _create(connection, archive, month_table, month, next_month(month))
         month = next_month(month)
+
+
+def _copy(connection: Connection, table: Table, name: str, where: str, params: dict[str, object] | None = None) -> int:
+    archive = ARCHIVES[table.name]
     columns = _columns(connection, table.name)
     copied = connection.execute(
         text(
-            f"INSERT INTO jobs.{archive.name} ({columns}) SELECT {columns} FROM jobs.{name} {ARCHIVED[table.name]} "
+            f"INSERT INTO jobs.{archive.name} ({columns}) SELECT {columns} FROM jobs.{name} e {where} "
             "ON CONFLICT DO NOTHING"
-        )
+        ),
+        params or {},
     ).rowcount
     return int(copied)
 
 
+def _archive_events(connection: Connection, name: str, week: date, kept_runs: list[str]) -> int:
+    """A week's events of archived runs and steps, and of failed runs in kept weeks.
+
+    Two statements, each a plain semi-join the planner can hash or look up by
+    index: one OR of correlated EXISTS probed every partition of runs for every
+    event of the week, which made a first pass over a year's history take
+    minutes. Runs of kept weeks are the only ones not yet archived whose events
+    can be this old (a run's events never precede it).
+    """
+    failed_runs = " UNION ALL ".join(
+        ["SELECT run_id FROM jobs.archive_runs"]
+        + [f"SELECT run_id FROM jobs.{k} WHERE {FAILED_RUNS}" for k in kept_runs]
+    )
+    copied = _copy(connection, EVENTS, name, f"WHERE e.run_id IN ({failed_runs})")
+    # A step's events are never older than its message's day.
+    copied += _copy(
+        connection,
+        EVENTS,
+        name,
+        "WHERE e.message_id IN (SELECT message_id FROM jobs.archive_steps WHERE created_on < :end)",
+        {"end": week + timedelta(weeks=1)},
+    )
+    return copied
+
+
+def _archive(connection: Connection, table: Table, name: str, week: date, kept_runs: list[str]) -> int:
+    """Copy the week's failures into the archive, its months created as needed; rows copied."""
+    _archive_months(connection, ARCHIVES[table.name], week)
+    if table is EVENTS:
+        return _archive_events(connection, name, week, kept_runs)
+    return _copy(connection, table, name, ARCHIVED[table.name])
+
+
+def _drop_group(names: list[str], connection: Connection) -> None:
+    connection.execute(text("DROP TABLE " + ", ".join(f"jobs.{n}" for n in names)))
+
+
+def _drop(engine: Engine, names: list[str]) -> None:
+    """DROP TABLE of a table's weeks, DROP_GROUP in a transaction: each takes an ACCESS EXCLUSIVE lock on the
+    parent, once per group rather than once per week.
+
+    DETACH PARTITION CONCURRENTLY would not lock the parent so, but PostgreSQL
+    refuses it on a table with a DEFAULT partition.
+    """
+    for first in range(0, len(names), DROP_GROUP):
+        _ddl(engine, functools.partial(_drop_group, names[first : first + DROP_GROUP]))
+
+
 def drop_old(engine: Engine, table: Table, cutoff: datetime, result: Retained) -> None:
+    """The table's weeks past ``cutoff`` archived, then dropped; a week holding a run still going is kept."""
     with engine.connect() as connection:
         weeks = partitions(connection, table)
-    for name, week in sorted(weeks.items(), key=lambda kv: kv[1]):
-        if datetime.combine(week + timedelta(weeks=1), datetime.min.time(), UTC) > cutoff:
-            continue
-        with _ddl(engine) as connection:
+    old = [
+        (name, week)
+        for name, week in sorted(weeks.items(), key=lambda kv: kv[1])
+        if datetime.combine(week + timedelta(weeks=1), datetime.min.time(), UTC) <= cutoff
+    ]
+    kept_runs = [name for name in result.kept if name.startswith(f"{RUNS.name}_p")]
+    going = []
+    # Checked and archived without the parent's lock: no run starts in a week past the retention, so what is
+    # checked here is still true at the drop.
+    for name, week in old:
+        with engine.begin() as connection:
+            connection.execute(text(f"SET LOCAL work_mem = '{ARCHIVE_WORK_MEM}'"))
             why = _still_going(connection, table, name)
             if why is not None:
                 result.kept[name] = why
                 continue
             if table.name in ARCHIVES:
-                result.archived[table.name] += _archive(connection, table, name, week)
-            connection.execute(text(f"DROP TABLE jobs.{name}"))
-        result.dropped.append(name)
+                result.archived[table.name] += _archive(connection, table, name, week, kept_runs)
+        going.append(name)
+    _drop(engine, going)
+    result.dropped += going
 
 
 def drop_old_archive(engine: Engine, cutoff: datetime, result: Retained) -> None:
@@ -291,8 +380,7 @@ def drop_old_archive(engine: Engine, cutoff: datetime, result: Retained) -> None
             months = partitions(connection, archive)
         for name, month in sorted(months.items(), key=lambda kv: kv[1]):
             if datetime.combine(next_month(month), datetime.min.time(), UTC) <= cutoff:
-                with _ddl(engine) as connection:
-                    connection.execute(text(f"DROP TABLE jobs.{name}"))
+                _drop(engine, [name])
                 result.dropped.append(name)
 
 
