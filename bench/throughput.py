@@ -861,11 +861,14 @@ class Bench:
         )[0][0]
 
     def check_run(self, result: Result, run_id: str, n: int) -> None:
+        started = self.run_started(run_id)
         rows = self.sql(
             "SELECT r.status, r.children_failed, b.expected, b.arrived, b.failed, b.fired_at IS NOT NULL, "
-            "       (SELECT count(*) FROM jobs.barrier_arrivals a WHERE a.run_id = r.run_id) "
-            "FROM jobs.runs r LEFT JOIN jobs.barriers b ON b.run_id = r.run_id WHERE r.run_id = %s",
-            (run_id,),
+            "       (SELECT count(*) FROM jobs.barrier_arrivals a WHERE a.run_id = r.run_id "
+            "        AND a.run_started_at = r.started_at) "
+            "FROM jobs.runs r LEFT JOIN jobs.barriers b ON b.run_id = r.run_id AND b.run_started_at = r.started_at "
+            "WHERE r.run_id = %s AND r.started_at = %s",
+            (run_id, started),
         )
         status, children_failed, expected, arrived, failed, fired, arrivals = rows[0]
         ok = status == "succeeded" and expected == n and arrived == n and arrivals == n and not failed and fired

@@ -11,10 +11,10 @@ from sqlalchemy import text
 from tests.support import services as svc
 from tests.support.helpers import query, scalar, wait_run_ended
 from tests.support.messages import publish, signed
-from wrls_actors.runtime import fan_in, starts
+from wrls_actors.runtime import fan_in, runs, starts
 from wrls_actors.runtime.fan_in import Arrival, MissingBarrier
 from wrls_actors.runtime.lifecycle import RUN_STARTED_AT, run_started_micros
-from wrls_actors.runtime.retention import make_weeks
+from wrls_actors.runtime.retention import make_weeks, monday
 
 
 def test_each_child_counts_once_and_the_barrier_fires_once_with_the_children_counts(service):
@@ -170,6 +170,30 @@ def test_with_a_year_of_weeks_a_start_and_an_arrival_plan_only_their_runs_partit
     assert len(_partitions_planned(older_arrival, "barriers")) > 50
     assert scalar(service, "SELECT arrived FROM jobs.barriers WHERE run_id = :r", r=run_id) == 2
     assert scalar(service, "SELECT count(*) FROM jobs.steps WHERE status = 'running' AND run_id = :r", r=run_id) == 2
+
+
+def test_with_a_year_of_weeks_a_fan_in_fires_and_settles_its_children_in_its_runs_weeks_only(service):
+    today = datetime.now(UTC).date()
+    make_weeks(service.engine, today - timedelta(weeks=53), today)
+    run_id = service.trigger("fan", {"n": 2})
+    service.control.fan_out(run_id, 0, ["a", "b"])
+    started = scalar(service, "SELECT started_at FROM jobs.runs WHERE run_id = :r", r=run_id)
+    keys = {"run_id": run_id, "index": 0, "started": started, "first_day": runs.children_first_day(started)}
+    with service.engine.connect() as connection:
+
+        def plan(statement) -> dict:
+            return connection.execute(text("EXPLAIN (FORMAT JSON) " + statement.text), keys).scalar_one()[0]["Plan"]
+
+        fire, settle = plan(runs.FIRE_BARRIER), plan(runs.SETTLE_CHILDREN)
+    # By run id and message id alone these read all 54 weeks of each table: a year's ledger made a fan-in
+    # of 20,000 children take half a minute to fire.
+    assert len(_partitions_planned(fire, "barriers")) == 1
+    assert len(_partitions_planned(fire, "barrier_arrivals")) == 1
+    assert len(_partitions_planned(settle, "barrier_arrivals")) == 1
+    # No week before the one holding the day before the run (children's rows are never older), and the
+    # empty weeks made ahead.
+    weeks = _partitions_planned(settle, "steps") - {"steps_default"}
+    assert weeks and min(weeks) == f"steps_p{monday(keys['first_day']):%Y%m%d}"
 
 
 def test_in_one_group_only_the_child_at_a_start_not_its_runs_is_refused(service):

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dramatiq
@@ -50,17 +50,35 @@ SETTLE_STEP = text(
 )
 # The children's rows are locked in the ledger writer's order (message id, byte order) before they are
 # changed: taken in the join's order, they deadlocked with a writer's batch holding some of them.
+# Keyed by the run's start: its arrivals are in its week, and its children's rows no older than the day
+# before it began (a child's row is dated by its message's timestamp, taken after the run began, less any
+# clock skew between hosts). By message id alone, a year's ledger made this a hash join over every week.
 SETTLE_CHILDREN = text(
     "WITH settled AS ("
     "  SELECT s.message_id, s.created_on, a.failed, a.arrived_at FROM jobs.steps s "
     "  JOIN jobs.barrier_arrivals a ON s.message_id = a.message_id "
-    "  WHERE a.run_id = :run_id AND a.step_index = :index AND s.status IN ('queued', 'running', 'stalled') "
+    "  WHERE a.run_id = :run_id AND a.step_index = :index AND a.run_started_at = :started "
+    "  AND s.created_on >= :first_day AND s.status IN ('queued', 'running', 'stalled') "
     '  ORDER BY s.message_id COLLATE "C", s.created_on FOR UPDATE OF s) '
     "UPDATE jobs.steps s SET status = CASE WHEN d.failed THEN 'failed' ELSE 'succeeded' END, rank = 2, "
     "finished_at = coalesce(s.finished_at, d.arrived_at) FROM settled d "
-    "WHERE s.message_id = d.message_id AND s.created_on = d.created_on "
+    "WHERE s.message_id = d.message_id AND s.created_on = d.created_on AND s.created_on >= :first_day "
     "AND s.status IN ('queued', 'running', 'stalled')"
 )
+FIRE_BARRIER = text(
+    "UPDATE jobs.barriers SET fired_at = now(), counts = ("
+    "  SELECT coalesce(jsonb_object_agg(key, total), '{}') FROM ("
+    "    SELECT key, sum(value::numeric) AS total FROM jobs.barrier_arrivals a, jsonb_each_text(a.counts) "
+    "    WHERE a.run_id = :run_id AND a.step_index = :index AND a.run_started_at = :started GROUP BY key) per_key) "
+    "WHERE run_id = :run_id AND step_index = :index AND run_started_at = :started "
+    "AND fired_at IS NULL AND arrived >= expected RETURNING expected, failed"
+)
+
+
+def children_first_day(started_at: datetime) -> date:
+    """The oldest day a child of a run begun at ``started_at`` can be dated (see SETTLE_CHILDREN)."""
+    return started_at.astimezone(UTC).date() - timedelta(days=1)
+
 
 # While a fan-in is open no main step of its run is at work, so the run's steps at work are its children.
 CHILDREN_NOT_STARTED = text(
@@ -381,7 +399,7 @@ class RunControl:
         job = self.jobs[row.job]
         if len(arrived) >= len(items):
             # Nothing to publish (no items, or every child arrived): the barrier may be complete now.
-            self._fire_if_complete(job, run_id, index)
+            self._fire_if_complete(job, run_id, index, row.started_at)
             return
         # A redelivered fan-out publishes the children not arrived again, under the same ids:
         # the barrier counts each child id once.
@@ -406,9 +424,9 @@ class RunControl:
             return
         # The last child, or a repeat of any child: fire if complete and not yet fired
         # (a repeat re-fires a barrier whose next step could not be published).
-        job_name = self._job_of(run_id)
-        if job_name is not None:
-            self._fire_if_complete(self.jobs[job_name], run_id, index)
+        run = self._job_of(run_id, run_started_at)
+        if run is not None:
+            self._fire_if_complete(self.jobs[run[0]], run_id, index, run[1])
 
     def fire_forgotten_barriers(self, older_than_s: float = 60) -> int:
         """Fire complete barriers that nothing fired (their last arrival's reaction was lost).
@@ -419,7 +437,7 @@ class RunControl:
         with self.engine.connect() as connection:
             rows = connection.execute(
                 text(
-                    "SELECT b.run_id::text AS run_id, b.step_index, r.job FROM jobs.barriers b "
+                    "SELECT b.run_id::text AS run_id, b.step_index, b.run_started_at, r.job FROM jobs.barriers b "
                     "JOIN jobs.runs r ON r.run_id = b.run_id AND r.status = 'running' "
                     "WHERE b.fired_at IS NULL AND b.arrived >= b.expected "
                     "AND b.created_at < now() - make_interval(secs => :age) "
@@ -433,30 +451,27 @@ class RunControl:
                 logger.warning(
                     "fan-in of run %s step %d was complete but never fired: firing it now", row.run_id, row.step_index
                 )
-                self._fire_if_complete(self.jobs[row.job], row.run_id, row.step_index)
+                self._fire_if_complete(self.jobs[row.job], row.run_id, row.step_index, row.run_started_at)
         return len(rows)
 
-    def _job_of(self, run_id: str) -> str | None:
+    def _job_of(self, run_id: str, started_at: datetime | None) -> tuple[str, datetime] | None:
+        """The run's job and start; by its start when the message gave it, so one week is read."""
+        by_start = " AND started_at = :s" if started_at is not None else ""
         with self.engine.connect() as connection:
-            return connection.execute(text("SELECT job FROM jobs.runs WHERE run_id = :r"), {"r": run_id}).scalar()
-
-    def _fire_if_complete(self, job: Job, run_id: str, index: int) -> None:
-        with self.engine.connect() as connection:
-            fired = connection.execute(
-                text(
-                    "UPDATE jobs.barriers SET fired_at = now(), counts = ("
-                    "  SELECT coalesce(jsonb_object_agg(key, total), '{}') FROM ("
-                    "    SELECT key, sum(value::numeric) AS total FROM jobs.barrier_arrivals a, jsonb_each_text(a.counts) "
-                    "    WHERE a.run_id = :run_id AND a.step_index = :index GROUP BY key) per_key) "
-                    "WHERE run_id = :run_id AND step_index = :index "
-                    "AND fired_at IS NULL AND arrived >= expected RETURNING expected, failed"
-                ),
-                {"run_id": run_id, "index": index},
+            row = connection.execute(
+                text(f"SELECT job, started_at FROM jobs.runs WHERE run_id = :r{by_start}"),
+                {"r": run_id, "s": started_at},
             ).first()
+        return (row.job, row.started_at) if row is not None else None
+
+    def _fire_if_complete(self, job: Job, run_id: str, index: int, started_at: datetime) -> None:
+        keys = {"run_id": run_id, "index": index, "started": started_at}
+        with self.engine.connect() as connection:
+            fired = connection.execute(FIRE_BARRIER, keys).first()
             if fired is None:
                 connection.commit()
                 return
-            connection.execute(SETTLE_CHILDREN, {"run_id": run_id, "index": index})
+            connection.execute(SETTLE_CHILDREN, {**keys, "first_day": children_first_day(started_at)})
             step = job.steps[index]
             logger.info(
                 "fan-in of %s: %d children ended, %d failed",
