@@ -15,9 +15,10 @@
    ``--licence-children``), each child with its step row, its barrier arrival
    and, if it failed, its events; missed, late, skipped and paused ticks, some
    runs started by hand, operator actions. Step and child message ids are
-   derived as the runtime derives them (``uuid5(run_id, "step:i")``,
-   ``uuid5(run_id, "child:i:p")``, with PostgreSQL's uuid-ossp), so the run
-   pages find them. The latest finished nald-import run has about 0.2% of its
+   derived as the runtime derives them (``uuid5(run_id, "step:i")``; a
+   child's, the first 80 bits of ``uuid5(run_id, "children:i")`` and its
+   position in the last 48: runtime/child_ids.py; with PostgreSQL's
+   uuid-ossp), so the run pages find them. The latest finished nald-import run has about 0.2% of its
    children failed: the Run page measured. Indexes of the two largest tables
    are dropped during the load and made again from their own definitions.
 2. **Measure.** A real ``wrls-actors api`` process (the WRLS app) on the
@@ -288,7 +289,8 @@ CHILDREN = """
 WITH child AS (
     INSERT INTO jobs.steps (message_id, created_on, run_id, actor, queue, attempt, deliveries, rank, status,
         enqueued_at, started_at, heartbeat_at, finished_at, duration_ms, time_limit_ms, stalls, timeouts, error)
-    SELECT uuid_generate_v5(r.run_id, 'child:' || s.idx || ':' || p)::text, (t0 AT TIME ZONE 'UTC')::date,
+    SELECT left(uuid_generate_v5(r.run_id, 'children:' || s.idx)::text, 24) || lpad(to_hex(p), 12, '0'),
+           (t0 AT TIME ZONE 'UTC')::date,
            r.run_id, s.fan_actor, s.fan_queue,
            CASE WHEN failed THEN s.fan_retries + 1 ELSE 1 END, 1, 2,
            CASE WHEN failed THEN 'failed' ELSE 'succeeded' END, t0, t0, t0, t0 + interval '0.2 s', 200, 120000, 0, 0,

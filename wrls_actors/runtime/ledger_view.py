@@ -133,7 +133,7 @@ class LedgerView:
         item's index in the list the step returned, so the step that fans out
         a fixed list can name each child from it.
         """
-        from .runs import child_message_id
+        from .child_ids import child_positions
 
         with self.engine.connect() as connection:
             expected = connection.execute(_BARRIER, {"run": str(run_id), "index": step_index}).scalar()
@@ -142,9 +142,10 @@ class LedgerView:
             arrived = {
                 r.message_id: r for r in connection.execute(_ARRIVALS, {"run": str(run_id), "index": step_index}).all()
             }
+        by_position = {p: arrived[m] for m, p in child_positions(str(run_id), step_index, expected, arrived).items()}
         children = []
         for position in range(expected):
-            row = arrived.get(child_message_id(run_id, step_index, position))
+            row = by_position.get(position)
             if row is None:
                 children.append(ChildInfo(position, "pending", None, {}))
             else:

@@ -27,6 +27,7 @@ from dramatiq import Message
 from sqlalchemy import Connection, Engine, text
 
 from .broker import publish_many
+from .child_ids import child_message_id, child_positions, legacy_child_message_id
 from .database import bump, set_max
 from .definitions import FAIL, SKIP, Job, Step
 from .errors import AlreadyRunning, KeyReused, NoSuchRun, NotRunning, PermanentError, UnknownJob
@@ -106,10 +107,6 @@ def step_message_id(run_id: uuid.UUID | str, index: int) -> str:
     return str(uuid.uuid5(uuid.UUID(str(run_id)), f"step:{index}"))
 
 
-def child_message_id(run_id: uuid.UUID | str, index: int, position: int) -> str:
-    return str(uuid.uuid5(uuid.UUID(str(run_id)), f"child:{index}:{position}"))
-
-
 @dataclasses.dataclass(frozen=True)
 class _Next:
     """A decided move, published once its transaction has committed."""
@@ -177,21 +174,26 @@ class RunControl:
         params: Mapping[str, Any],
         started_at: datetime,
         items: Sequence[Any],
-        skip: frozenset[str] = frozenset(),
+        arrived: frozenset[int] = frozenset(),
+        legacy: bool = False,
     ) -> None:
-        """One message per item; ``skip``: the message ids of children that have arrived already."""
+        """One message per item; ``arrived``: the positions of children that have arrived already.
+
+        ``legacy``: the fan-out's children have ids of the older kind (``child_ids``), sent again as they were.
+        """
         child = job.steps[index].fan_out
         assert child is not None
+        derive = legacy_child_message_id if legacy else child_message_id
         messages = [
             self._message(
                 job,
                 child,
-                message_id,
+                derive(run_id, index, position),
                 {"run_id": str(run_id), "params": dict(params), "item": item},
                 started_at,
             )
             for position, item in enumerate(items)
-            if (message_id := child_message_id(run_id, index, position)) not in skip
+            if position not in arrived
         ]
         publish_many(self.broker, messages)
 
@@ -366,7 +368,8 @@ class RunControl:
                 ),
                 {"run_id": run_id, "index": index, "expected": len(items), "started": row.started_at},
             ).first()
-            arrived: frozenset[str] = frozenset()
+            arrived: frozenset[int] = frozenset()
+            legacy = False
             if created is None:
                 # The fan-out ran before (a redelivery, or an operator's retry of its failed children):
                 # the children that arrived are not run again, and the items must be the same.
@@ -379,14 +382,16 @@ class RunControl:
                         f"the step returned {len(items)} items where its fan-out has {expected}: "
                         "retry the run from this step instead"
                     )
-                arrived = frozenset(
-                    connection.execute(
-                        text(
-                            "SELECT message_id FROM jobs.barrier_arrivals WHERE run_id = :run_id AND step_index = :index"
-                        ),
-                        {"run_id": run_id, "index": index},
-                    ).scalars()
-                )
+                arrived_ids = connection.execute(
+                    text(
+                        "SELECT message_id FROM jobs.barrier_arrivals "
+                        "WHERE run_id = :run_id AND step_index = :index AND run_started_at = :started"
+                    ),
+                    {"run_id": run_id, "index": index, "started": row.started_at},
+                ).scalars()
+                positions = child_positions(run_id, index, len(items), arrived_ids)
+                arrived = frozenset(positions.values())
+                legacy = any(message_id != child_message_id(run_id, index, p) for message_id, p in positions.items())
             if created and counts:
                 connection.execute(
                     text(
@@ -403,7 +408,7 @@ class RunControl:
             return
         # A redelivered fan-out publishes the children not arrived again, under the same ids:
         # the barrier counts each child id once.
-        self._publish_children(job, run_id, index, row.params, row.started_at, items, arrived)
+        self._publish_children(job, run_id, index, row.params, row.started_at, items, arrived, legacy)
 
     def arrive(
         self,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
@@ -15,10 +14,9 @@ from tests.support.api import TEST_API_SECRET, token
 from tests.support.helpers import add_run, query, scalar
 from tests.support.services import wait_for
 from wrls_actors.runtime.api.auth import mint
-from wrls_actors.runtime.api.reads import child_positions, next_ticks
+from wrls_actors.runtime.api.reads import next_ticks
 from wrls_actors.runtime.cron import fire_times
 from wrls_actors.runtime.definitions import Schedule
-from wrls_actors.runtime.runs import child_message_id
 
 MISSING_RUN = "00000000-0000-4000-8000-000000000000"
 
@@ -385,21 +383,6 @@ def test_a_fan_out_shows_expected_arrived_and_failed_children_and_names_the_fail
     assert failure["position"] == 1
     assert "item 1 is bad" in failure["error"]
     assert finish["fan_out"] is None and finish["status"] == "succeeded"
-
-
-def test_child_positions_finds_each_derived_id_and_nothing_else():
-    run_id = str(uuid.uuid4())
-    derived = {child_message_id(run_id, 2, p): p for p in (0, 7, 4_999)}
-    others = [
-        "not-a-uuid",
-        child_message_id(run_id, 3, 7),
-        child_message_id(str(uuid.uuid4()), 2, 7),
-        str(uuid.uuid4()),
-    ]
-
-    assert child_positions(run_id, 2, 5_000, [*derived, *others]) == derived
-    # Past the fan-out's size there is no position to find.
-    assert child_positions(run_id, 2, 4_999, derived) == {k: v for k, v in derived.items() if v < 4_999}
 
 
 def test_an_unknown_or_non_uuid_run_id_is_404(api):
