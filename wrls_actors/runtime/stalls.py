@@ -49,8 +49,10 @@ SWEEP = text(
         OR (time_limit_ms IS NOT NULL
             AND started_at + make_interval(secs => time_limit_ms / 1000.0 + :grace) < now()))
       -- A child whose arrival is durable has ended, even if its worker died before its ledger row said so.
+      -- Looked up late step by late step (OFFSET 0 keeps it a subplan): as an anti-join the planner may
+      -- hash every week's arrivals first, 71 million rows a year, minutes of work at every sweep.
       AND NOT EXISTS (SELECT 1 FROM jobs.barrier_arrivals a
-                      WHERE a.run_id = jobs.steps.run_id AND a.message_id = jobs.steps.message_id)
+                      WHERE a.run_id = jobs.steps.run_id AND a.message_id = jobs.steps.message_id OFFSET 0)
     RETURNING message_id, run_id, actor, queue, error
     """
 )
