@@ -25,7 +25,7 @@ from wrls_actors.runtime import (
     retain,
 )
 from wrls_actors.runtime.api import reads
-from wrls_actors.runtime.retention import LEDGER, STEPS, WEEKS_AHEAD, make_weeks, monday, week_name
+from wrls_actors.runtime.retention import LEDGER, STEPS, WEEKS_AHEAD, WEEKS_PER_PASS, make_weeks, monday, week_name
 from wrls_actors.runtime.runs import step_message_id
 
 
@@ -167,6 +167,28 @@ def test_a_failed_runs_events_are_archived_while_its_week_is_kept_and_a_backfill
     assert scalar(service, "SELECT outcome FROM jobs.ticks WHERE nominal_time = :at", at=queued_at) == "backfill-queued"
 
 
+def test_a_long_history_goes_a_few_weeks_a_pass_oldest_first_every_table_alike(service):
+    runs = [add_history(service, "failed", 100 + 7 * n, ("failed",)) for n in range(WEEKS_PER_PASS + 2)]
+
+    first = retain(service.engine, retention_days=90, failure_retention_days=400)
+
+    assert len(first.dropped) == WEEKS_PER_PASS * len(LEDGER) and first.left == 2 * len(LEDGER)
+    assert "12 past the retention left for the next pass" in first.describe()
+    # The two newest weeks wait, with every row of theirs; the oldest are gone, their failures archived first.
+    kept = {str(r.run_id) for r in query(service, "SELECT run_id FROM jobs.runs")}
+    assert kept == set(runs[:2])
+    for table in ("steps", "events", "ticks", "barriers", "barrier_arrivals"):
+        assert {str(r.run_id) for r in query(service, f"SELECT run_id FROM jobs.{table}")} == kept, table
+    assert scalar(service, "SELECT count(*) FROM jobs.archive_runs") == WEEKS_PER_PASS
+    assert scalar(service, "SELECT count(*) FROM jobs.archive_events") == WEEKS_PER_PASS
+
+    second = retain(service.engine, retention_days=90, failure_retention_days=400)
+
+    assert len(second.dropped) == 2 * len(LEDGER) and second.left == 0
+    assert scalar(service, "SELECT count(*) FROM jobs.runs") == 0
+    assert scalar(service, "SELECT count(*) FROM jobs.archive_runs") == len(runs)
+
+
 def test_a_drop_that_finds_its_table_busy_gives_way_and_tries_again_until_it_is_free(service, caplog):
     old_week = monday((datetime.now(UTC) - timedelta(days=200)).date())
     # Every week there, so that the reader below holds up only the drops.
@@ -211,6 +233,7 @@ def test_the_runtime_s_own_job_runs_through_a_worker_like_any_job(service, proce
         "partitions_kept",
         "rows_archived",
         "rows_moved",
+        "partitions_left",
     }
     assert scalar(service, "SELECT count(*) FROM jobs.runs WHERE run_id = :r", r=old) == 0
     assert RETENTION_JOB in service.schedules

@@ -52,6 +52,8 @@ LOCK_TIMEOUT = "2s"
 LOCK_ATTEMPTS = 15
 LOCK_PAUSE_S = 1.0
 DROP_GROUP = 10
+# Old weeks one pass drops at most; a longer backlog goes over the next days' passes.
+WEEKS_PER_PASS = 8
 # Room to hash a year's archived run and step ids in memory rather than probe them row by row.
 ARCHIVE_WORK_MEM = "64MB"
 
@@ -107,6 +109,7 @@ class Retained:
     kept: dict[str, str] = dataclasses.field(default_factory=dict)
     archived: dict[str, int] = dataclasses.field(default_factory=lambda: {"runs": 0, "steps": 0, "events": 0})
     moved: int = 0
+    left: int = 0  # partitions past the retention left for the next pass (WEEKS_PER_PASS)
 
     def describe(self) -> str:
         text_ = (
@@ -115,6 +118,8 @@ class Retained:
         )
         if self.moved:
             text_ += f"; {self.moved} rows moved out of the default partitions"
+        if self.left:
+            text_ += f"; {self.left} past the retention left for the next pass ({WEEKS_PER_PASS} weeks a pass)"
         if self.kept:
             text_ += "; kept: " + "; ".join(f"{name}: {why}" for name, why in sorted(self.kept.items()))
         return text_
@@ -346,15 +351,18 @@ def _drop(engine: Engine, names: list[str]) -> None:
         _ddl(engine, functools.partial(_drop_group, names[first : first + DROP_GROUP]))
 
 
-def drop_old(engine: Engine, table: Table, cutoff: datetime, result: Retained) -> None:
-    """The table's weeks past ``cutoff`` archived, then dropped; a week holding a run still going is kept."""
+def drop_old(engine: Engine, table: Table, cutoff: datetime, result: Retained, last: date | None = None) -> None:
+    """The table's weeks past ``cutoff`` (and none after the week of ``last``) archived, then dropped; a week
+    holding a run still going is kept."""
     with engine.connect() as connection:
         weeks = partitions(connection, table)
-    old = [
+    past = [
         (name, week)
         for name, week in sorted(weeks.items(), key=lambda kv: kv[1])
         if datetime.combine(week + timedelta(weeks=1), datetime.min.time(), UTC) <= cutoff
     ]
+    old = [(name, week) for name, week in past if last is None or week <= last]
+    result.left += len(past) - len(old)
     kept_runs = [name for name in result.kept if name.startswith(f"{RUNS.name}_p")]
     with engine.connect() as connection:
         # A run starting after this look has no row in a week past the retention (its steps, events and
@@ -391,6 +399,24 @@ def drop_old(engine: Engine, table: Table, cutoff: datetime, result: Retained) -
     )
 
 
+def _last_week_this_pass(engine: Engine, cutoff: datetime) -> date | None:
+    """The newest week this pass may drop: the WEEKS_PER_PASS oldest weeks of runs past ``cutoff`` at most.
+
+    Every table is held to the same weeks, so a failed run is archived in the
+    pass that drops its steps and events, or before. A first pass over a long
+    history (a year: 40 weeks of six tables, 27 GB of files, 17 s) is spread
+    over as many daily passes as it needs, each short: removing a big
+    partition's files holds its table's lock while they go. A week kept for
+    a run still going counts among them: the pass drops one week fewer.
+    """
+    with engine.connect() as connection:
+        weeks = sorted(partitions(connection, RUNS).items(), key=lambda kv: kv[1])
+    past = [
+        week for _, week in weeks if datetime.combine(week + timedelta(weeks=1), datetime.min.time(), UTC) <= cutoff
+    ]
+    return past[WEEKS_PER_PASS - 1] if len(past) > WEEKS_PER_PASS else None
+
+
 def drop_old_archive(engine: Engine, cutoff: datetime, result: Retained) -> None:
     for archive in ARCHIVES.values():
         with engine.connect() as connection:
@@ -414,8 +440,10 @@ def retain(engine: Engine, *, retention_days: int, failure_retention_days: int) 
                 move_default(engine, table, result)
             today = now.astimezone(UTC).date()
             result.created += make_weeks(engine, today, today + timedelta(weeks=WEEKS_AHEAD))
+            cutoff = now - timedelta(days=retention_days)
+            last = _last_week_this_pass(engine, cutoff)
             for table in LEDGER:
-                drop_old(engine, table, now - timedelta(days=retention_days), result)
+                drop_old(engine, table, cutoff, result, last)
             drop_old_archive(engine, now - timedelta(days=failure_retention_days), result)
         finally:
             guard.execute(text("SELECT pg_advisory_unlock(hashtext('jobs-ledger-retention'))"))
@@ -435,6 +463,7 @@ def retention_job(queue: str, days: Callable[[], tuple[int, int]]) -> Job:
         ctx.count("partitions_kept", len(result.kept))
         ctx.count("rows_archived", sum(result.archived.values()))
         ctx.count("rows_moved", result.moved)
+        ctx.count("partitions_left", result.left)
         if result.kept:
             # A one-step job: ending it here skips nothing, and the note shows beside the run.
             ctx.end_run("kept: " + "; ".join(f"{name}: {why}" for name, why in sorted(result.kept.items())))
