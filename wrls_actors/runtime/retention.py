@@ -14,7 +14,9 @@ keeps them so:
 - before a week goes, its failed runs (failed, completed with failures, or
   with failed children), its failed steps and the events of both are copied
   into jobs.archive_runs / archive_steps / archive_events, partitioned by
-  month and dropped past the failure retention.
+  month and dropped past the failure retention;
+- one pass drops at most the WEEKS_PER_PASS oldest weeks past the retention,
+  the same weeks of every table: a longer backlog goes over the next passes.
 
 DDL on a partition locks its parent, and writers must not queue behind a
 lock that waits for a long transaction: each partition is created or moved in
@@ -46,7 +48,7 @@ T = TypeVar("T")
 JOB = "ledger-retention"
 CRON = "10 3 * * *"
 WEEKS_AHEAD = 4
-# Each DROP waits this long at most for its parent's lock (writers queue behind it meanwhile), up to
+# Each create, move or drop waits this long at most for its parent's lock (writers queue behind it meanwhile), up to
 # LOCK_ATTEMPTS times, LOCK_PAUSE_S apart; DROP_GROUP weeks of a table go in one transaction.
 LOCK_TIMEOUT = "2s"
 LOCK_ATTEMPTS = 15
