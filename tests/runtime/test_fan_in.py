@@ -144,7 +144,10 @@ def test_with_a_year_of_weeks_a_start_and_an_arrival_plan_only_their_runs_partit
             return plan(starts.EXECUTE.format(statement), (*args, started_at))
 
         def arrival(statement: str, message_id: str, started_at) -> dict:
-            return plan(fan_in.EXECUTE.format(statement), ([run_id], [0], [message_id], [False], ["{}"], started_at))
+            return plan(
+                fan_in.EXECUTE.format(statement),
+                ([run_id], [0], [message_id], [False], ["{}"], started_at, [1], [None]),
+            )
 
         # Each committer's statements as its connection has them.
         for statement in (starts.PLANNING, *starts.PREPARE):

@@ -14,7 +14,7 @@ def test_only_the_failed_children_run_again_and_the_run_completes(service, proce
     break_sample(service, "1", "3")
     run_id = service.trigger("fan-fixable", {"n": 5})
     failed = wait_run_ended(service, run_id)
-    assert (failed.status, failed.error) == ("failed", "2 of 5 each children failed")
+    assert (failed.status, failed.error) == ("failed", "2 of 5 each items failed: 1, 3")
     mend_sample(service)
 
     again = service.retry(run_id, operator="ops@example", reason="items 1 and 3 fixed", failed_children_only=True)
@@ -34,11 +34,34 @@ def test_only_the_failed_children_run_again_and_the_run_completes(service, proce
     assert sorted(items) == ["0", "1", "2", "3", "4"]
     [event] = query(service, "SELECT kind, operator, reason, detail FROM jobs.events WHERE kind = 'run-retried'")
     assert (event.operator, event.reason) == ("ops@example", "items 1 and 3 fixed")
-    assert event.detail == "retried its 2 failed each children of step prepare by ops@example"
+    assert event.detail == "retried its 2 failed each items of step prepare by ops@example"
     assert (
         scalar(service, "SELECT status FROM jobs.steps WHERE run_id = :r AND actor = 'fan-fixable.finish'", r=run_id)
         == "succeeded"
     )
+
+
+def test_a_chunk_with_a_failed_item_runs_again_whole_and_counts_its_items_once(service, processes, vhost):
+    processes("worker")
+    wait_worker_ready(vhost, "long")
+    break_sample(service, "5")
+    run_id = service.trigger("fan-chunked-strict", {"n": 10})
+    failed = wait_run_ended(service, run_id)
+    assert (failed.status, failed.error) == ("failed", "1 of 10 each items failed: 5")
+    mend_sample(service)
+
+    # Items 4 to 7 travelled together: the chunk runs again whole (its work is idempotent).
+    assert service.retry(run_id, operator="ops@example", reason="item 5 fixed", failed_children_only=True) == 4
+
+    run = wait_run_ended(service, run_id)
+    assert (run.status, run.error, run.children_failed) == ("succeeded", None, 0)
+    assert run.counts == {"records": 1, "each_queued": 10, "children_ok": 10}
+    barrier = query(service, "SELECT expected, arrived, failed FROM jobs.barriers WHERE run_id = :r", r=run_id)[0]
+    assert (barrier.expected, barrier.arrived, barrier.failed) == (10, 10, 0)
+    items = [
+        r.item for r in query(service, "SELECT item FROM test_effects WHERE run_id = :r AND step = 'each'", r=run_id)
+    ]
+    assert sorted(items, key=int) == [str(i) for i in range(10)]
 
 
 def test_a_run_retried_from_its_failed_step_does_not_run_the_steps_before_it(service, processes, vhost):

@@ -96,13 +96,49 @@ def test_a_later_step_can_read_which_children_failed_and_why(service, processes,
     assert ledger.children(run_id, 1) == []  # that step fanned nothing out
 
 
+def test_a_chunked_fan_out_isolates_each_bad_item_and_counts_items_not_messages(service, processes, vhost):
+    processes("worker")
+    wait_worker_ready(vhost)
+    run_id = service.trigger("fan-chunked", {"n": 30, "fail": [7, 20]})
+    run = wait_run_ended(service, run_id)
+    assert (run.status, run.children_failed) == ("completed-with-failures", 2)
+    assert run.counts["children_ok"] == 28 and run.counts["each_queued"] == 30
+    assert run.note == "2 of 30 each items failed: 7, 20"
+    barrier = query(service, "SELECT expected, arrived, failed, chunk FROM jobs.barriers WHERE run_id = :r", r=run_id)
+    assert [tuple(b) for b in barrier] == [(30, 30, 2, 4)]
+    # Every good item was written, the bad ones not; the step after the fan-in ran once.
+    done = query(service, "SELECT item FROM test_effects WHERE run_id = :r AND step = 'each'", r=run_id)
+    assert sorted(int(r.item) for r in done) == [i for i in range(30) if i not in (7, 20)]
+    assert scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r AND step = 'finish'", r=run_id) == 1
+    # Eight messages of up to four items; each bad item was found by halving its chunk, not retried.
+    service.ledger.flush()
+    messages = query(
+        service, "SELECT status, attempt FROM jobs.steps WHERE run_id = :r AND actor = 'fan-chunked.each'", r=run_id
+    )
+    assert [(m.status, m.attempt) for m in messages] == [("succeeded", 1)] * 8
+    children = LedgerView(service.engine).children(run_id, 0)
+    assert len(children) == 30
+    assert [c.position for c in children if c.status == "failed"] == [7, 20]
+    assert "item 20 is bad" in children[20].error and children[21].status == "succeeded"
+
+
+def test_a_chunk_whose_items_are_all_bad_fails_each_by_name_and_a_strict_run_with_them(service, processes, vhost):
+    processes("worker")
+    wait_worker_ready(vhost)
+    # Every item of the last chunk (8, 9) is bad: halving cannot save it.
+    run_id = service.trigger("fan-chunked-strict", {"n": 10, "fail": [8, 9]})
+    run = wait_run_ended(service, run_id)
+    assert (run.status, run.error) == ("failed", "2 of 10 each items failed: 8, 9")
+    assert scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r AND step = 'finish'", r=run_id) == 0
+
+
 def test_a_job_can_make_child_failures_fail_the_run(service, processes, vhost):
     processes("worker")
     wait_worker_ready(vhost)
     run_id = service.trigger("fan-strict", {"n": 10, "fail": [2, 5]})
     run = wait_run_ended(service, run_id)
     assert run.status == "failed"
-    assert run.error == "2 of 10 each children failed"
+    assert run.error == "2 of 10 each items failed: 2, 5"
     assert scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r AND step = 'finish'", r=run_id) == 0
 
 

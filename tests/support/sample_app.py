@@ -95,6 +95,28 @@ def child(ctx):
     ctx.count("children_ok")
 
 
+def chunk_child(ctx):
+    """A chunk's items in one transaction: a bad item fails the whole call (bisection finds it)."""
+    bad = [item for item in ctx.items if item in ctx.params.get("fail", []) or _broken(str(item))]
+    with _service.engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO test_attempts (message_id, step) VALUES (:m, :s)"),
+            {"m": ctx.message_id, "s": f"chunk:{len(ctx.items)}"},
+        )
+        for item in ctx.items:
+            connection.execute(
+                text(
+                    "INSERT INTO test_effects (run_id, step, message_id, item, attempt) VALUES (:r, :s, :m, :i, :a) "
+                    "ON CONFLICT (message_id, step) DO NOTHING"
+                ),
+                # One effect per item, whichever message carried it: an item done twice shows once.
+                {"r": str(ctx.run_id), "s": ctx.step, "m": f"{ctx.run_id}:{item}", "i": str(item), "a": ctx.attempt},
+            )
+        if bad:
+            raise PermanentError(f"item {bad[0]} is bad")
+    ctx.count("children_ok", len(ctx.items))
+
+
 def _broken(what: str) -> bool:
     with _service.engine.connect() as connection:
         return connection.execute(text("SELECT 1 FROM test_broken WHERE what = :w"), {"w": what}).first() is not None
@@ -205,6 +227,25 @@ JOBS = (
         "fan-fixable",
         (
             Step("prepare", items, fan_out=Step("each", fixable_child), on_child_failure=FAIL),
+            Step("finish", record),
+        ),
+        queue="long",
+        params=FAN_PARAMS,
+    ),
+    # Children of 4 items each, done together; a bad item fails alone.
+    Job(
+        "fan-chunked",
+        (
+            Step("prepare", items, fan_out=Step("each", chunk_child, chunk=4, max_retries=1, **QUICK)),
+            Step("finish", record),
+        ),
+        queue="long",
+        params=FAN_PARAMS,
+    ),
+    Job(
+        "fan-chunked-strict",
+        (
+            Step("prepare", items, fan_out=Step("each", chunk_child, chunk=4, max_retries=0), on_child_failure=FAIL),
             Step("finish", record),
         ),
         queue="long",

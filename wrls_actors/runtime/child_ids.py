@@ -41,6 +41,15 @@ def child_message_id(run_id: uuid.UUID | str, index: int, position: int) -> str:
     return str(uuid.UUID(int=_prefix(run_id, index) << POSITION_BITS | position))
 
 
+def child_position(run_id: uuid.UUID | str, index: int, message_id: str) -> int | None:
+    """The position a child id of today's kind carries; None for an id of another kind."""
+    try:
+        value = uuid.UUID(message_id).int
+    except ValueError:
+        return None
+    return value & _POSITIONS if value >> POSITION_BITS == _prefix(run_id, index) else None
+
+
 def legacy_child_message_id(run_id: uuid.UUID | str, index: int, position: int) -> str:
     """A child's id as runtimes before ``child_message_id`` derived it."""
     return str(uuid.uuid5(uuid.UUID(str(run_id)), f"child:{index}:{position}"))

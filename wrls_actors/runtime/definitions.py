@@ -2,8 +2,9 @@
 
 A job is an ordered list of steps. A step is one Dramatiq actor named
 ``<job>.<step>``. A step with ``fan_out`` returns the items to fan out; the
-runtime sends one ``fan_out`` child message per item and continues with the
-next step exactly once, when every child has ended.
+runtime sends one ``fan_out`` child message per item (or per chunk of
+``chunk`` items, see :class:`Step`) and continues with the next step exactly
+once, when every item has ended.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
 CONTINUE = "continue"
 FAIL = "fail"
 
+# Items in one message of a chunked fan-out, at most: its message must stay well below the size limit.
+MAX_CHUNK = 1000
+
 # Overlap policies: what a scheduled tick does while the job's previous run is still going.
 SKIP = "skip"
 ALLOW = "allow"
@@ -43,6 +47,13 @@ class Step:
     ``time_limit`` defaults to 5 minutes; ``max_retries`` to 3, with backoff
     from ``min_backoff`` (5 seconds) doubling up to ``max_backoff`` (5 minutes).
     Every one of them must stay below RabbitMQ's consumer timeout.
+
+    ``chunk``, on a fan-out's child: its messages carry up to ``chunk`` items
+    each (``StepContext.items``), for work done set-based, in one
+    transaction per call. A call that raises is made again on each half of
+    its items, down to single items (``chunks.py``), so an item that cannot
+    be done fails alone, named, and the others are done: the function must
+    be idempotent and must not commit part of its items.
     """
 
     name: str
@@ -54,8 +65,13 @@ class Step:
     max_backoff: timedelta = timedelta(minutes=5)
     fan_out: Step | None = None
     on_child_failure: str = CONTINUE
+    chunk: int | None = None
 
     def __post_init__(self) -> None:
+        if self.chunk is not None and not (isinstance(self.chunk, int) and 1 <= self.chunk <= MAX_CHUNK):
+            raise ConfigurationError(f"step {self.name}: chunk must be 1 to {MAX_CHUNK} items, got {self.chunk!r}")
+        if self.fan_out is not None and self.chunk is not None:
+            raise ConfigurationError(f"step {self.name}: chunk belongs on the fan-out's child step")
         if self.on_child_failure not in (CONTINUE, FAIL):
             raise ConfigurationError(f"step {self.name}: on_child_failure must be {CONTINUE!r} or {FAIL!r}")
 
@@ -129,6 +145,7 @@ class StepContext:
     attempt: int
     logger: logging.LoggerAdapter[logging.Logger]
     item: Any = None
+    items: list[Any] | None = None  # a chunked child's items (``item`` is then None)
     engine: Any = None  # the service's database (a SQLAlchemy Engine)
     counts: Counter[str] = dataclasses.field(default_factory=Counter)
     ending: str | None = None
@@ -175,6 +192,6 @@ class StepContext:
         For a step that finds there is nothing to do (an unchanged input); the
         note is kept on the run. A fan-out child cannot end its run.
         """
-        if self.item is not None:
+        if self.item is not None or self.items is not None:
             raise RuntimeError(f"{self.job}.{self.step}: a fan-out child cannot end its run")
         self.ending = note

@@ -24,6 +24,7 @@ from typing import Any
 
 from dramatiq.encoder import JSONEncoder
 
+from .definitions import MAX_CHUNK
 from .errors import BadMessage
 
 logger = logging.getLogger(__name__)
@@ -141,6 +142,22 @@ def step_arguments(kwargs: Mapping[str, Any], *, child: bool) -> tuple[uuid.UUID
     if child and "item" not in kwargs:
         raise BadMessage("missing argument item")
     return run_id, params, kwargs.get("item")
+
+
+def chunk_arguments(kwargs: Mapping[str, Any]) -> tuple[uuid.UUID, dict[str, Any], list[Any], int]:
+    """Validate a chunked child's kwargs: ``run_id``, ``params``, ``items`` and ``first``.
+
+    ``first`` is the position of its first item in the fan-out's list. Up to
+    MAX_CHUNK items, not the step's chunk: a message sent before the chunk
+    was made smaller is still good.
+    """
+    run_id, params, _ = step_arguments({k: v for k, v in kwargs.items() if k not in ("items", "first")}, child=False)
+    items, first = kwargs.get("items"), kwargs.get("first")
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_CHUNK:
+        raise BadMessage(f"items must be a list of 1 to {MAX_CHUNK} items")
+    if not isinstance(first, int) or isinstance(first, bool) or first < 0:
+        raise BadMessage("first must be the position of the chunk's first item (a whole number, 0 or more)")
+    return run_id, params, items, first
 
 
 def start_arguments(kwargs: Mapping[str, Any], known_jobs: Mapping[str, Any]) -> tuple[str, dict[str, Any], bool]:

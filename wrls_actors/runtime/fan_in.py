@@ -21,6 +21,7 @@ import threading
 from collections.abc import Mapping
 from contextlib import closing
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPICursor
@@ -40,6 +41,8 @@ class Arrival:
     failed: bool
     counts: Mapping[str, int]
     run_started_at: datetime | None = None  # the run's start, its barrier's partition key; None: an older message
+    items: int = 1  # the items its message carried (a chunk's), each counted at the barrier
+    failures: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # its items that failed, named
     done: threading.Event = dataclasses.field(default_factory=threading.Event)
     error: BaseException | None = None
     complete: bool = False  # the barrier may be complete: the caller checks whether to fire it
@@ -56,7 +59,7 @@ class MissingBarrier(LookupError):
 
 
 # One statement, one round trip: record the new arrivals (each with its own
-# counts, summed only when the barrier fires) and add them to their barriers.
+# counts, summed only when the barrier fires) and add their items to their barriers.
 # An arrival takes its barrier's run_started_at (the partition key of both):
 # one for no barrier is not recorded, and write_group says the barrier is missing. The children of
 # one run start (the partition key, $6) are counted together (BARRIER_BY_KEY, TARGET_BY_KEY): planned
@@ -68,15 +71,17 @@ TARGET_BY_KEY = "AND b.run_started_at = $6::timestamptz"
 BARRIER_BY_ID = "b.run_id = a.run_id AND b.step_index = a.step_index AND $6::timestamptz IS NULL"
 COUNT_GROUP = """
 WITH new AS (
-    INSERT INTO jobs.barrier_arrivals (run_id, step_index, message_id, failed, counts, run_started_at)
-    SELECT a.run_id, a.step_index, a.message_id, a.failed, a.counts, b.run_started_at
-    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bool[], $5::jsonb[])
-        AS a(run_id, step_index, message_id, failed, counts)
+    INSERT INTO jobs.barrier_arrivals
+        (run_id, step_index, message_id, failed, counts, run_started_at, items, failed_items, failures)
+    SELECT a.run_id, a.step_index, a.message_id, a.failed, a.counts, b.run_started_at, a.items,
+        CASE WHEN a.failed THEN a.items ELSE coalesce(jsonb_array_length(a.failures), 0) END, a.failures
+    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bool[], $5::jsonb[], $7::int[], $8::jsonb[])
+        AS a(run_id, step_index, message_id, failed, counts, items, failures)
     JOIN LATERAL (SELECT b.run_started_at FROM jobs.barriers b WHERE {barrier} LIMIT 1) b ON true
-    ON CONFLICT DO NOTHING RETURNING run_id, step_index, run_started_at, failed
+    ON CONFLICT DO NOTHING RETURNING run_id, step_index, run_started_at, items, failed_items
 )
 UPDATE jobs.barriers b SET arrived = b.arrived + s.n, failed = b.failed + s.f
-FROM (SELECT run_id, step_index, run_started_at, count(*) AS n, count(*) FILTER (WHERE failed) AS f
+FROM (SELECT run_id, step_index, run_started_at, sum(items) AS n, sum(failed_items) AS f
       FROM new GROUP BY run_id, step_index, run_started_at ORDER BY run_id, step_index) s
 WHERE b.run_id = s.run_id AND b.step_index = s.step_index AND b.run_started_at = s.run_started_at {target}
 RETURNING b.run_id::text, b.step_index, b.arrived, b.expected
@@ -89,7 +94,9 @@ PREPARE = [
     f"PREPARE {name} AS {COUNT_GROUP.format(barrier=barrier, target=target)}"
     for name, (barrier, target) in STATEMENTS.items()
 ]
-EXECUTE = "EXECUTE {} (%s::uuid[], %s::int[], %s::text[], %s::bool[], %s::jsonb[], %s::timestamptz)"
+EXECUTE = (
+    "EXECUTE {} (%s::uuid[], %s::int[], %s::text[], %s::bool[], %s::jsonb[], %s::timestamptz, %s::int[], %s::jsonb[])"
+)
 # A barrier looked up by its run's start is found only at that start: an arrival must not pass
 # for one of a barrier it was not counted at.
 WHERE_BARRIERS = """
@@ -150,6 +157,8 @@ def _count(cursor: DBAPICursor, statement: str, group: list[Arrival]) -> dict[tu
             [a.failed for a in group],
             [json.dumps(a.counts) if a.counts else "{}" for a in group],
             group[0].run_started_at,
+            [a.items for a in group],
+            [json.dumps(a.failures, default=str) if a.failures else None for a in group],
         ),
     )
     return {(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()}
@@ -175,10 +184,14 @@ class ArrivalCommitter:
         failed: bool,
         counts: Mapping[str, int] | None = None,
         run_started_at: datetime | None = None,
+        items: int = 1,
+        failures: list[dict[str, Any]] | None = None,
     ) -> bool:
-        """Count one child (``run_started_at``: its run's start, if its message carries it); True when its
-        barrier may now be complete."""
-        arrival = Arrival(str(run_id), index, message_id, failed, dict(counts or {}), run_started_at)
+        """Count one child's items (``run_started_at``: its run's start, if its message carries it); True when
+        its barrier may now be complete. ``failures``: its items that failed (all of them if it ``failed``)."""
+        arrival = Arrival(
+            str(run_id), index, message_id, failed, dict(counts or {}), run_started_at, items, list(failures or ())
+        )
         self._ensure_thread()
         self._queue.put(arrival)
         if not arrival.done.wait(WAIT_S):

@@ -36,6 +36,10 @@ class ChildInfo:
     ``pending`` (not ended yet). ``error`` is the failure as the ledger has it;
     it may still be ``None`` just after the failure, as step rows are written
     in batches. ``counts`` are what the child counted, if it succeeded.
+
+    In a chunked fan-out (``Step(chunk=N)``) there is one ``ChildInfo`` per
+    item: an item that failed alone has its own error, and ``counts`` are
+    empty (a chunk counts for its items together; the fan-in sums them).
     """
 
     position: int
@@ -81,10 +85,10 @@ _EVENTS = text("""
 """)
 
 
-_BARRIER = text("SELECT expected FROM jobs.barriers WHERE run_id = CAST(:run AS uuid) AND step_index = :index")
+_BARRIER = text("SELECT expected, chunk FROM jobs.barriers WHERE run_id = CAST(:run AS uuid) AND step_index = :index")
 
 _ARRIVALS = text("""
-    SELECT a.message_id, a.failed, a.counts, coalesce(s.error, (
+    SELECT a.message_id, a.failed, a.counts, a.items, a.failures, coalesce(s.error, (
         SELECT e.detail FROM jobs.events e WHERE e.message_id = a.message_id ORDER BY e.id DESC LIMIT 1)) AS error
     FROM jobs.barrier_arrivals a LEFT JOIN jobs.steps s ON s.message_id = a.message_id
     WHERE a.run_id = CAST(:run AS uuid) AND a.step_index = :index
@@ -136,27 +140,30 @@ class LedgerView:
         from .child_ids import child_positions
 
         with self.engine.connect() as connection:
-            expected = connection.execute(_BARRIER, {"run": str(run_id), "index": step_index}).scalar()
-            if expected is None:
+            barrier = connection.execute(_BARRIER, {"run": str(run_id), "index": step_index}).first()
+            if barrier is None:
                 return []
             arrived = {
                 r.message_id: r for r in connection.execute(_ARRIVALS, {"run": str(run_id), "index": step_index}).all()
             }
-        by_position = {p: arrived[m] for m, p in child_positions(str(run_id), step_index, expected, arrived).items()}
+        expected, chunk = barrier.expected, barrier.chunk
+        messages = -(-expected // chunk)
+        by_position = {p: arrived[m] for m, p in child_positions(str(run_id), step_index, messages, arrived).items()}
         children = []
         for position in range(expected):
-            row = by_position.get(position)
+            row = by_position.get(position // chunk)
             if row is None:
                 children.append(ChildInfo(position, "pending", None, {}))
+                continue
+            errors = {f.get("position"): f.get("error") for f in row.failures or ()}
+            counts = dict(row.counts or {}) if chunk == 1 else {}
+            if row.failed:
+                # The whole message failed: its own error, as its step row has it.
+                children.append(ChildInfo(position, "failed", row.error or errors.get(position), counts))
+            elif position in errors:
+                children.append(ChildInfo(position, "failed", errors[position], counts))
             else:
-                children.append(
-                    ChildInfo(
-                        position,
-                        "failed" if row.failed else "succeeded",
-                        row.error if row.failed else None,
-                        dict(row.counts or {}),
-                    )
-                )
+                children.append(ChildInfo(position, "succeeded", None, counts))
         return children
 
     def event_counts(self, start: datetime, end: datetime, kinds: Iterable[str]) -> list[EventCount]:

@@ -62,7 +62,7 @@ def retry(control: RunControl, run_id: str, operator: str, reason: str, *, faile
                 raise NotRetryable(
                     f"run {run_id} did not fail at a fan-in with failed children: retry it from its failed step"
                 )
-            what = f"its {again} failed {step.fan_out.name if step.fan_out else ''} children of step {step.name}"
+            what = f"its {again} failed {step.fan_out.name if step.fan_out else ''} items of step {step.name}"
         else:
             again = 0
             _forget_fan_out(connection, run_id, index)
@@ -113,7 +113,7 @@ def forget_failed_child(connection: Connection, run_id: str, index: int, message
     gone = connection.execute(
         text(
             "DELETE FROM jobs.barrier_arrivals WHERE run_id = CAST(:r AS uuid) AND step_index = :i "
-            "AND message_id = :m AND failed RETURNING 1"
+            "AND message_id = :m AND failed RETURNING items, failed_items"
         ),
         {"r": run_id, "i": index, "m": message_id},
     ).first()
@@ -121,10 +121,10 @@ def forget_failed_child(connection: Connection, run_id: str, index: int, message
         return False
     connection.execute(
         text(
-            "UPDATE jobs.barriers SET arrived = arrived - 1, failed = failed - 1, fired_at = NULL, counts = '{}' "
+            "UPDATE jobs.barriers SET arrived = arrived - :n, failed = failed - :f, fired_at = NULL, counts = '{}' "
             "WHERE run_id = CAST(:r AS uuid) AND step_index = :i"
         ),
-        {"r": run_id, "i": index},
+        {"r": run_id, "i": index, "n": gone.items, "f": gone.failed_items},
     )
     return True
 
@@ -148,26 +148,28 @@ def _take_off_fan_in_counts(connection: Connection, run_id: str) -> None:
 
 
 def _forget_failed_children(connection: Connection, run_id: str, index: int) -> int:
-    failed = list(
-        connection.execute(
-            text(
-                "DELETE FROM jobs.barrier_arrivals WHERE run_id = CAST(:r AS uuid) AND step_index = :i AND failed "
-                "RETURNING message_id"
-            ),
-            {"r": run_id, "i": index},
-        ).scalars()
-    )
-    if not failed:
+    """The arrivals with failed items go (a chunk's items that did not fail run again too: its work is
+    idempotent); returns how many items will run again."""
+    rows = connection.execute(
+        text(
+            "DELETE FROM jobs.barrier_arrivals WHERE run_id = CAST(:r AS uuid) AND step_index = :i "
+            "AND failed_items > 0 RETURNING message_id, items, failed_items"
+        ),
+        {"r": run_id, "i": index},
+    ).all()
+    if not rows:
         return 0
     connection.execute(
         text(
-            "UPDATE jobs.barriers SET arrived = arrived - :n, failed = failed - :n, fired_at = NULL, counts = '{}' "
+            "UPDATE jobs.barriers SET arrived = arrived - :n, failed = failed - :f, fired_at = NULL, counts = '{}' "
             "WHERE run_id = CAST(:r AS uuid) AND step_index = :i"
         ),
-        {"r": run_id, "i": index, "n": len(failed)},
+        {"r": run_id, "i": index, "n": sum(r.items for r in rows), "f": sum(r.failed_items for r in rows)},
     )
-    connection.execute(text("DELETE FROM jobs.steps WHERE message_id = ANY(:ids)"), {"ids": failed})
-    return len(failed)
+    connection.execute(
+        text("DELETE FROM jobs.steps WHERE message_id = ANY(:ids)"), {"ids": [r.message_id for r in rows]}
+    )
+    return sum(r.items for r in rows)
 
 
 def _forget_fan_out(connection: Connection, run_id: str, index: int) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import dramatiq
 from dramatiq.middleware import Middleware
 
+from .child_ids import child_position
 from .lifecycle import CHILD, STEP, Message, actor_options, describe, run_started_at, valid_run_id
 from .recording import SKIPPED
 
@@ -25,6 +26,22 @@ if TYPE_CHECKING:
     from .runs import RunControl
 
 logger = logging.getLogger(__name__)
+
+
+def failed_items(run_id: str, index: int, message: Message, error: str) -> list[dict[str, Any]]:
+    """The items of a child message that failed for good, each named with the message's error.
+
+    A chunk's items are at ``first`` onwards; a child of one item is at the
+    position its id carries. A message too malformed to name its items
+    names none (its arrival still counts one item, failed).
+    """
+    kwargs = message.kwargs if isinstance(message.kwargs, dict) else {}
+    items, first = kwargs.get("items"), kwargs.get("first")
+    if isinstance(items, list) and isinstance(first, int):
+        return [{"position": first + n, "item": item, "error": error} for n, item in enumerate(items)]
+    if "item" in kwargs:
+        return [{"position": child_position(run_id, index, message.message_id), "item": kwargs["item"], "error": error}]
+    return []
 
 
 class RunReactions(Middleware):
@@ -64,12 +81,15 @@ class RunReactions(Middleware):
     def _react(self, role: str, options: dict[str, Any], run_id: str, message: Message, error: str) -> None:
         control = self._control_factory()
         if role == CHILD:
+            failures = failed_items(run_id, options["step_index"], message, error)
             control.arrive(
                 run_id,
                 options["step_index"],
                 message.message_id,
                 failed=True,
                 run_started_at=run_started_at(message.options),
+                items=max(len(failures), 1),
+                failures=failures,
             )
         else:
             control.fail(run_id, error)

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, text
 
 from .broker import publish_many
 from .child_ids import child_message_id, child_positions, legacy_child_message_id
+from .chunks import name_item
 from .database import bump, set_max
 from .definitions import FAIL, SKIP, Job, Step
 from .errors import AlreadyRunning, KeyReused, NoSuchRun, NotRunning, PermanentError, UnknownJob
@@ -83,8 +84,8 @@ def children_first_day(started_at: datetime) -> date:
 
 # While a fan-in is open no main step of its run is at work, so the run's steps at work are its children.
 CHILDREN_NOT_STARTED = text(
-    "SELECT sum(greatest(b.expected - b.arrived - (SELECT count(*) FROM jobs.steps s WHERE s.run_id = b.run_id "
-    "AND s.status IN ('running', 'retrying', 'stalled')), 0)) "
+    "SELECT sum(greatest(b.expected - b.arrived - b.chunk * (SELECT count(*) FROM jobs.steps s "
+    "WHERE s.run_id = b.run_id AND s.status IN ('running', 'retrying', 'stalled')), 0)) "
     "FROM jobs.barriers b WHERE b.run_id = CAST(:run_id AS uuid) AND b.fired_at IS NULL"
 )
 # The children a cancelled run never ran, as a column of a query on jobs.runs ``r``: its open fan-in's
@@ -93,6 +94,34 @@ CHILDREN_CANCELLED = (
     "CASE WHEN r.status = 'cancelled' THEN (SELECT coalesce(sum(b.expected - b.arrived), 0) FROM jobs.barriers b "
     "WHERE b.run_id = r.run_id AND b.fired_at IS NULL) ELSE 0 END"
 )
+
+
+# The note of a fan-in with failed items names this many of them at most (the run's detail lists them all).
+MAX_ITEMS_NAMED = 100
+FAILED_ITEMS = text(
+    "SELECT f.value AS failure FROM jobs.barrier_arrivals a, jsonb_array_elements(a.failures) f "
+    "WHERE a.run_id = :run_id AND a.step_index = :index AND a.run_started_at = :started AND a.failed_items > 0 "
+    "ORDER BY (f.value->>'position')::bigint NULLS LAST, a.arrived_at LIMIT :limit"
+)
+
+
+def messages_of(items: int, chunk: int) -> int:
+    """How many messages a fan-out of ``items`` sends in chunks of ``chunk``."""
+    return -(-items // chunk)
+
+
+def failed_items_note(connection: Connection, keys: Mapping[str, Any], child: str, failed: int, expected: int) -> str:
+    """The run's note of a fan-in with failed items: how many, and which (the first MAX_ITEMS_NAMED)."""
+    named = [
+        name_item(row.failure.get("item"))
+        for row in connection.execute(FAILED_ITEMS, {**keys, "limit": MAX_ITEMS_NAMED})
+        if "item" in row.failure
+    ]
+    note = f"{failed} of {expected} {child} items failed"
+    if named:
+        more = failed - len(named)
+        note += ": " + ", ".join(named) + (f" and {more} more" if more > 0 else "")
+    return note
 
 
 def run_id_or_refuse(run_id: str) -> str:
@@ -176,23 +205,31 @@ class RunControl:
         items: Sequence[Any],
         arrived: frozenset[int] = frozenset(),
         legacy: bool = False,
+        chunk: int = 1,
     ) -> None:
-        """One message per item; ``arrived``: the positions of children that have arrived already.
+        """One message per item, or per ``chunk`` items; ``arrived``: the positions of messages that have arrived.
 
         ``legacy``: the fan-out's children have ids of the older kind (``child_ids``), sent again as they were.
         """
         child = job.steps[index].fan_out
         assert child is not None
         derive = legacy_child_message_id if legacy else child_message_id
+        if child.chunk is None and chunk == 1:
+            kwargs = [{"run_id": str(run_id), "params": dict(params), "item": item} for item in items]
+        else:
+            # A message's position is its chunk's: the first of its items at position * chunk.
+            kwargs = [
+                {
+                    "run_id": str(run_id),
+                    "params": dict(params),
+                    "items": list(items[first : first + chunk]),
+                    "first": first,
+                }
+                for first in range(0, len(items), chunk)
+            ]
         messages = [
-            self._message(
-                job,
-                child,
-                derive(run_id, index, position),
-                {"run_id": str(run_id), "params": dict(params), "item": item},
-                started_at,
-            )
-            for position, item in enumerate(items)
+            self._message(job, child, derive(run_id, index, position), arguments, started_at)
+            for position, arguments in enumerate(kwargs)
             if position not in arrived
         ]
         publish_many(self.broker, messages)
@@ -360,23 +397,26 @@ class RunControl:
             if row is None:
                 logger.info("run %s is not at step %d any more; fan-out not repeated", run_id, index)
                 return
+            child = self.jobs[row.job].steps[index].fan_out
+            chunk = (child.chunk or 1) if child is not None else 1
             created = connection.execute(
                 text(
                     # In its run's week (the partition key): a repeated fan-out finds it.
-                    "INSERT INTO jobs.barriers (run_id, step_index, expected, run_started_at) "
-                    "VALUES (:run_id, :index, :expected, :started) ON CONFLICT DO NOTHING RETURNING expected"
+                    "INSERT INTO jobs.barriers (run_id, step_index, expected, run_started_at, chunk) "
+                    "VALUES (:run_id, :index, :expected, :started, :chunk) ON CONFLICT DO NOTHING RETURNING expected"
                 ),
-                {"run_id": run_id, "index": index, "expected": len(items), "started": row.started_at},
+                {"run_id": run_id, "index": index, "expected": len(items), "started": row.started_at, "chunk": chunk},
             ).first()
             arrived: frozenset[int] = frozenset()
             legacy = False
             if created is None:
                 # The fan-out ran before (a redelivery, or an operator's retry of its failed children):
                 # the children that arrived are not run again, and the items must be the same.
-                expected = connection.execute(
-                    text("SELECT expected FROM jobs.barriers WHERE run_id = :run_id AND step_index = :index"),
+                # Sent again as it was sent first: in chunks of the size it had then.
+                expected, chunk = connection.execute(
+                    text("SELECT expected, chunk FROM jobs.barriers WHERE run_id = :run_id AND step_index = :index"),
                     {"run_id": run_id, "index": index},
-                ).scalar()
+                ).one()
                 if expected != len(items):
                     raise PermanentError(
                         f"the step returned {len(items)} items where its fan-out has {expected}: "
@@ -389,7 +429,7 @@ class RunControl:
                     ),
                     {"run_id": run_id, "index": index, "started": row.started_at},
                 ).scalars()
-                positions = child_positions(run_id, index, len(items), arrived_ids)
+                positions = child_positions(run_id, index, messages_of(len(items), chunk), arrived_ids)
                 arrived = frozenset(positions.values())
                 legacy = any(message_id != child_message_id(run_id, index, p) for message_id, p in positions.items())
             if created and counts:
@@ -402,13 +442,13 @@ class RunControl:
             # The barrier must be committed before any child can arrive at it.
             connection.commit()
         job = self.jobs[row.job]
-        if len(arrived) >= len(items):
+        if len(arrived) >= messages_of(len(items), chunk):
             # Nothing to publish (no items, or every child arrived): the barrier may be complete now.
             self._fire_if_complete(job, run_id, index, row.started_at)
             return
         # A redelivered fan-out publishes the children not arrived again, under the same ids:
         # the barrier counts each child id once.
-        self._publish_children(job, run_id, index, row.params, row.started_at, items, arrived, legacy)
+        self._publish_children(job, run_id, index, row.params, row.started_at, items, arrived, legacy, chunk)
 
     def arrive(
         self,
@@ -419,12 +459,22 @@ class RunControl:
         failed: bool,
         counts: Mapping[str, int] | None = None,
         run_started_at: datetime | None = None,
+        items: int = 1,
+        failures: list[dict[str, Any]] | None = None,
     ) -> None:
-        """A child ended (succeeded, or failed for good). Fires the barrier exactly once.
+        """A child ended (succeeded, or failed for good): its ``items`` count at the barrier, which fires once.
 
-        ``run_started_at``: its run's start, as its message carries it (None for an older message)."""
+        ``run_started_at``: its run's start, as its message carries it (None for an older message).
+        ``failures``: its items that failed, named (``ItemFailure.as_json``)."""
         if not self.committer.arrive(
-            run_id, index, message_id, failed=failed, counts=counts, run_started_at=run_started_at
+            run_id,
+            index,
+            message_id,
+            failed=failed,
+            counts=counts,
+            run_started_at=run_started_at,
+            items=items,
+            failures=failures,
         ):
             return
         # The last child, or a repeat of any child: fire if complete and not yet fired
@@ -479,7 +529,7 @@ class RunControl:
             connection.execute(SETTLE_CHILDREN, {**keys, "first_day": children_first_day(started_at)})
             step = job.steps[index]
             logger.info(
-                "fan-in of %s: %d children ended, %d failed",
+                "fan-in of %s: %d items ended, %d failed",
                 job.actor_name(step),
                 fired.expected,
                 fired.failed,
@@ -487,14 +537,21 @@ class RunControl:
             )
             after = None
             assert step.fan_out is not None  # only a fan-out step has children to fan in
-            if fired.failed and step.on_child_failure == FAIL:
-                self._finish(
-                    connection,
-                    run_id,
-                    "failed",
-                    f"{fired.failed} of {fired.expected} {step.fan_out.name} children failed",
-                )
+            failed_note = None
+            if fired.failed:
+                failed_note = failed_items_note(connection, keys, step.fan_out.name, fired.failed, fired.expected)
+            if failed_note is not None and step.on_child_failure == FAIL:
+                self._finish(connection, run_id, "failed", failed_note)
             else:
+                if failed_note is not None:
+                    # The run goes on: its note says which items it went on without.
+                    connection.execute(
+                        text(
+                            "UPDATE jobs.runs SET note = coalesce(note || '; ', '') || :note "
+                            "WHERE run_id = :run_id AND started_at = :started"
+                        ),
+                        {**keys, "note": failed_note},
+                    )
                 after = self._advance(connection, run_id, index, None, fired=index)
             connection.commit()
         self._publish_next(after)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo
 import dramatiq
 from sqlalchemy import Connection, Engine, text
 
-from . import backfills, envelope, pauses, retention, retries
+from . import backfills, chunks, envelope, pauses, retention, retries
 from .api.trigger_route import TriggerRoute
 from .calendar import Calendar
 from .cron import fire_times, parse_cron, parse_interval
@@ -215,21 +216,72 @@ class Service:
     def _declare_step(self, broker: dramatiq.Broker, job: Job, index: int, step: Step, role: str) -> None:
         actor_name = job.actor_name(step)
 
-        def run_step(**kwargs: Any) -> None:
-            run_id, params, item = envelope.step_arguments(kwargs, child=role == CHILD)
-            context = step_context.get() or {}
-            ctx = StepContext(
+        def context(
+            run_id: Any, params: dict[str, Any], item: Any = None, items: list[Any] | None = None
+        ) -> StepContext:
+            step_ctx = step_context.get() or {}
+            return StepContext(
                 run_id=run_id,
                 job=job.name,
                 step=step.name,
                 params=params,
-                message_id=context.get("message_id", ""),
-                attempt=context.get("attempt", 1),
+                message_id=step_ctx.get("message_id", ""),
+                attempt=step_ctx.get("attempt", 1),
                 logger=logging.LoggerAdapter(logging.getLogger(f"jobs.{actor_name}"), {"run_id": str(run_id)}),
                 item=item,
+                items=items,
                 engine=self.engine,
                 calendar=self.calendar,
             )
+
+        def run_chunk_step(**kwargs: Any) -> None:
+            run_id, params, items, first = envelope.chunk_arguments(kwargs)
+            options = (step_context.get() or {}).get("options") or {}
+            started = time.monotonic()
+
+            def do(part: list[Any]) -> Counter[str]:
+                ctx = context(run_id, params, items=part)
+                step.fn(ctx)
+                return ctx.counts
+
+            outcome = chunks.run_chunk(do, items, first, last_attempt=options.get("retries", 0) >= step.max_retries)
+            for failure in outcome.failures:
+                logger.warning(
+                    "%s: item %s failed: %s",
+                    actor_name,
+                    chunks.name_item(failure.item),
+                    failure.error,
+                    extra={"run_id": str(run_id)},
+                )
+            self.control.arrive(
+                str(run_id),
+                index,
+                (step_context.get() or {}).get("message_id", ""),
+                failed=False,
+                counts=outcome.counts,
+                run_started_at=run_started_at(options),
+                items=len(items),
+                failures=[f.as_json() for f in outcome.failures],
+            )
+            logger.info(
+                "%s done: %d items in %.0f ms (%d calls), %d failed, counts %s",
+                actor_name,
+                len(items),
+                (time.monotonic() - started) * 1000,
+                outcome.calls,
+                len(outcome.failures),
+                dict(outcome.counts),
+                extra={
+                    "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                    "counts": dict(outcome.counts),
+                    "status": "succeeded",
+                },
+            )
+
+        def run_step(**kwargs: Any) -> None:
+            run_id, params, item = envelope.step_arguments(kwargs, child=role == CHILD)
+            options = (step_context.get() or {}).get("options")
+            ctx = context(run_id, params, item=item)
             started = time.monotonic()
             result = step.fn(ctx)
             if role == CHILD:
@@ -239,7 +291,7 @@ class Service:
                     ctx.message_id,
                     failed=False,
                     counts=ctx.counts,
-                    run_started_at=run_started_at(context.get("options")),
+                    run_started_at=run_started_at(options),
                 )
             elif ctx.ending is not None:
                 self.control.end(str(run_id), index, ctx.ending, ctx.counts, message_id=ctx.message_id)
@@ -261,7 +313,8 @@ class Service:
                 },
             )
 
-        run_step.__name__ = actor_name.replace(".", "_").replace("-", "_")
+        actor_fn = run_chunk_step if role == CHILD and step.chunk is not None else run_step
+        actor_fn.__name__ = actor_name.replace(".", "_").replace("-", "_")
         dramatiq.actor(
             actor_name=actor_name,
             queue_name=job.queue_of(step),
@@ -274,7 +327,7 @@ class Service:
             step_role=role,
             job_name=job.name,
             step_index=index,
-        )(run_step)
+        )(actor_fn)
 
     def _declare_tick(self, broker: dramatiq.Broker, schedule: Schedule) -> None:
         def tick(**kwargs: Any) -> None:

@@ -102,8 +102,9 @@ def test_a_run_page_shows_fan_out_progress_and_its_failed_children(operator, ser
     page = operator.get(f"/runs/{run_id}").text
 
     assert "6 of 6 arrived, 2 failed" in page
-    children = re.search(r'aria-label="Failed children">(.*?)</table>', page, re.S).group(1)
-    assert re.findall(r"<tr><td>(\d+)</td>", children) == ["1", "4"]
+    children = re.search(r'aria-label="Failed items">(.*?)</table>', page, re.S).group(1)
+    # Each failed item by its position and as its step fanned it out (the items are the numbers 0 to 5).
+    assert re.findall(r"<tr><td>(\d+)</td><td>(\d+)</td>", children) == [("1", "1"), ("4", "4")]
     assert 'value="failed-children"' in page  # the retry of only the failed children is offered
 
 

@@ -163,7 +163,8 @@ class RunPage(BaseModel):
 
 
 class ChildFailure(BaseModel):
-    position: int
+    position: int | None = Field(description="The item's position in the list its step fanned out.")
+    item: Any = Field(default=None, description="The item, as its step fanned it out (null if not recorded).")
     error: str | None
 
 
@@ -174,7 +175,7 @@ class FanOut(BaseModel):
     failed: int
     counts: dict[str, Any]
     fired_at: datetime | None
-    failures: list[ChildFailure] = Field(description="The first failed children, at most 20.")
+    failures: list[ChildFailure] = Field(description="The first failed items, at most 20, in their order.")
 
 
 class StepRun(BaseModel):

@@ -183,7 +183,7 @@ def _steps(connection: Connection, run_id: str, job: Job, table: str) -> list[St
         b.step_index: b
         for b in connection.execute(
             text(
-                "SELECT step_index, expected, arrived, failed, counts, fired_at FROM jobs.barriers "
+                "SELECT step_index, expected, arrived, failed, counts, fired_at, chunk FROM jobs.barriers "
                 "WHERE run_id = CAST(:run AS uuid)"
             ),
             {"run": run_id},
@@ -202,7 +202,9 @@ def _steps(connection: Connection, run_id: str, job: Job, table: str) -> list[St
                 failed=barrier.failed,
                 counts=dict(barrier.counts or {}),
                 fired_at=barrier.fired_at,
-                failures=_failures(connection, run_id, index, barrier.expected) if barrier.failed else [],
+                failures=_failures(connection, run_id, index, barrier.expected, barrier.chunk)
+                if barrier.failed
+                else [],
             )
         result.append(
             StepRun(
@@ -226,23 +228,31 @@ def _steps(connection: Connection, run_id: str, job: Job, table: str) -> list[St
     return result
 
 
-def _failures(connection: Connection, run_id: str, index: int, expected: int) -> list[ChildFailure]:
+def _failures(connection: Connection, run_id: str, index: int, expected: int, chunk: int) -> list[ChildFailure]:
+    """The first failed items of a fan-out, in their order: each with its item and error."""
     rows = connection.execute(
         text(
-            "SELECT a.message_id, coalesce(s.error, (SELECT e.detail FROM jobs.events e "
+            "SELECT a.message_id, a.failed, a.failures, coalesce(s.error, (SELECT e.detail FROM jobs.events e "
             "WHERE e.message_id = a.message_id ORDER BY e.id DESC LIMIT 1)) AS error "
             "FROM jobs.barrier_arrivals a LEFT JOIN jobs.steps s ON s.message_id = a.message_id "
-            "WHERE a.run_id = CAST(:run AS uuid) AND a.step_index = :index AND a.failed "
+            "WHERE a.run_id = CAST(:run AS uuid) AND a.step_index = :index AND a.failed_items > 0 "
             "ORDER BY a.arrived_at LIMIT :limit"
         ),
         {"run": run_id, "index": index, "limit": MAX_FAILURES_SHOWN},
     ).all()
-    by_id = {r.message_id: r.error for r in rows}
-    positions = child_positions(run_id, index, expected, by_id)
-    return [
-        ChildFailure(position=position, error=by_id[message_id])
-        for position, message_id in sorted((p, m) for m, p in positions.items())
-    ]
+    failures: list[ChildFailure] = []
+    unnamed = {}
+    for row in rows:
+        if not row.failures:
+            unnamed[row.message_id] = row.error  # failed before arrivals named their items
+            continue
+        for failure in row.failures:
+            error = row.error if row.failed and row.error else failure.get("error")
+            failures.append(ChildFailure(position=failure.get("position"), item=failure.get("item"), error=error))
+    positions = child_positions(run_id, index, -(-expected // chunk), unnamed)
+    failures += [ChildFailure(position=p * chunk, item=None, error=unnamed[m]) for m, p in positions.items()]
+    failures.sort(key=lambda f: (f.position is None, f.position or 0))
+    return failures[:MAX_FAILURES_SHOWN]
 
 
 def last_ticks(connection: Connection, schedule: str, limit: int) -> list[Tick]:
