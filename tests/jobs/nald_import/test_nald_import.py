@@ -12,7 +12,9 @@ from sqlalchemy import text
 from tests.jobs.conftest import PASSWORD, snapshot
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
 from tests.support.services import wait_for
+from wrls_actors.jobs.nald_import.import_licence import CHUNK
 from wrls_actors.model.nald import NALD_TABLES
+from wrls_actors.runtime import LedgerView
 from wrls_actors.tools.nald_synth import synthesize, write_extract
 
 KEY = "wal_nald_data_release/nald_enc.zip"
@@ -213,6 +215,58 @@ def test_one_licence_on_demand_and_an_unknown_one_refused(wrls, worker, vhost, s
     assert refused.status == "failed" and "licence NO/SUCH/LICENCE is not in the NALD extract" in refused.error
 
 
+# What an import wrote, as rows compared by their natural keys: generated ids (a licence's serial, a
+# cycle's or document's random UUID) and the times of writing are left out, or named by the key they stand for.
+IMPORTED = {
+    "permit.licence": "SELECT to_jsonb(t) - 'licence_id' - 'date_created' - 'date_updated' FROM permit.licence t",
+    "crm.document_header": (
+        "SELECT to_jsonb(t) - 'document_id' - 'system_internal_id' - 'date_created' - 'date_updated' "
+        "|| jsonb_build_object('licence', l.licence_ref) FROM crm.document_header t "
+        "LEFT JOIN permit.licence l ON l.licence_id::text = t.system_internal_id"
+    ),
+    "returns.returns": (
+        "SELECT to_jsonb(t) - 'id' - 'return_cycle_id' - 'created_at' - 'updated_at' "
+        "|| jsonb_build_object('cycle', jsonb_build_array(c.start_date, c.end_date, c.is_summer)) "
+        "FROM returns.returns t LEFT JOIN returns.return_cycles c USING (return_cycle_id)"
+    ),
+    "returns.return_cycles": "SELECT to_jsonb(t) - 'return_cycle_id' - 'created_at' - 'updated_at' FROM returns.return_cycles t",
+}
+
+
+def imported(service) -> dict[str, tuple[int, str]]:
+    with service.engine.connect() as connection:
+        return {
+            table: tuple(
+                connection.execute(
+                    text(f"SELECT count(*), md5(string_agg(r::text, '|' ORDER BY r::text)) FROM ({sql}) AS q(r)")
+                ).one()
+            )
+            for table, sql in IMPORTED.items()
+        }
+
+
+def test_a_chunked_import_writes_row_for_row_what_licence_by_licence_imports_write(
+    wrls, worker, vhost, s3, bucket, tmp_path
+):
+    files = extract_files(150, seed=17)  # two chunks, one of them short
+    upload(s3, bucket, tmp_path, files)
+    worker()
+    wait_worker_ready(vhost, "import")
+    assert run_import(wrls).status == "succeeded"
+    chunked = imported(wrls)
+    assert chunked["permit.licence"][0] == len(refs_with_versions(files)) and chunked["returns.returns"][0] > 0
+
+    with wrls.engine.begin() as connection:
+        connection.execute(
+            text("TRUNCATE permit.licence, crm.document_header, returns.returns, returns.return_cycles CASCADE")
+        )
+    # Each licence alone, in its own transaction, several at once as the worker's threads take them.
+    runs = [wrls.trigger("nald-import-licence", {"licence": ref}) for ref in sorted(licence_refs(files))]
+    assert {wait_run_ended(wrls, run_id, 120).status for run_id in runs} == {"succeeded"}
+
+    assert imported(wrls) == chunked
+
+
 def test_a_licence_with_bad_data_fails_alone_and_the_run_completes_with_failures(
     wrls, worker, vhost, s3, bucket, tmp_path
 ):
@@ -231,14 +285,37 @@ def test_a_licence_with_bad_data_fails_alone_and_the_run_completes_with_failures
     worker()
     wait_worker_ready(vhost, "import")
 
+    region, format_id = (formats[line - 1][formats[0].index(c)] for c in ("FGAC_REGION_CODE", "ID"))
+    bad_ref = licence_of_format(files, region, format_id)
+
     run = run_import(wrls)
     assert run.status == "completed-with-failures" and run.children_failed == 1
     assert run.counts["licences_imported"] == len(refs_with_versions(files)) - 1
-    failures = query(
-        wrls, "SELECT error, attempt FROM jobs.steps WHERE run_id = :r AND status = 'failed'", r=str(run.run_id)
+    assert run.note == f"1 of {len(licence_refs(files))} import-licence items failed: {bad_ref}"
+    assert scalar(wrls, "SELECT count(*) FROM permit.licence WHERE licence_ref = :r", r=bad_ref) == 0
+    [failed] = [c for c in LedgerView(wrls.engine).children(run.run_id, 2) if c.status == "failed"]
+    assert "unknown ARTC_REC_FREQ_CODE 'X'" in failed.error and f"licence {bad_ref}" in failed.error
+    # Bad data is not retried: its chunk was halved down to the licence, in its first attempt.
+    wrls.ledger.flush()
+    messages = query(
+        wrls, "SELECT status, attempt FROM jobs.steps WHERE run_id = :r AND actor LIKE '%.import-licence'", r=run.run_id
     )
-    assert len(failures) == 1 and failures[0].attempt == 1  # bad data is not retried
-    assert "unknown ARTC_REC_FREQ_CODE 'X'" in failures[0].error and "licence " in failures[0].error
+    assert {(m.status, m.attempt) for m in messages} == {("succeeded", 1)}
+
+
+def licence_of_format(files, region: str, format_id: str) -> str:
+    formats, licences = files["NALD_RET_FORMATS"], files["NALD_ABS_LICENCES"]
+    f, h = formats[0], licences[0]
+    [licence_id] = {
+        r[f.index("ARVN_AABL_ID")]
+        for r in formats[1:]
+        if (r[f.index("FGAC_REGION_CODE")], r[f.index("ID")]) == (region, format_id)
+    }
+    return next(
+        r[h.index("LIC_NO")]
+        for r in licences[1:]
+        if (r[h.index("FGAC_REGION_CODE")], r[h.index("ID")]) == (region, licence_id)
+    )
 
 
 @pytest.mark.slow
@@ -247,13 +324,14 @@ def test_a_worker_killed_during_the_licence_fan_out_leaves_every_licence_importe
 ):
     files = extract_files(400, seed=13)
     upload(s3, bucket, tmp_path, files)
-    first = worker(threads=4)
+    # One thread: the four chunks of 100 licences commit one after the other, so the kill comes between two.
+    first = worker(threads=1)
     wait_worker_ready(vhost, "import")
     run_id = wrls.trigger("nald-import")
     wait_for(
-        lambda: scalar(wrls, "SELECT count(*) FROM permit.licence") >= 100,
+        lambda: scalar(wrls, "SELECT count(*) FROM permit.licence") >= 1,
         120,
-        what="a quarter of the licences imported",
+        what="a first chunk of licences imported",
     )
     first.kill()
     done_before = scalar(wrls, "SELECT count(*) FROM permit.licence")
@@ -274,4 +352,4 @@ def test_a_worker_killed_during_the_licence_fan_out_leaves_every_licence_importe
         "AND actor = 'nald-import.import-licence' GROUP BY status",
         r=run_id,
     )
-    assert {c.status: c.n for c in children} == {"succeeded": len(licence_refs(files))}
+    assert {c.status: c.n for c in children} == {"succeeded": -(-len(licence_refs(files)) // CHUNK)}

@@ -9,12 +9,15 @@ from datetime import timedelta
 
 from ...runtime import ALLOW, CONTINUE, Job, Param, Step
 from .delete_removed_documents import delete_removed_documents
-from .import_licence import import_licence
+from .import_licence import CHUNK, import_licence, import_licences
 from .queue_licences import queue_licences
 from .s3_download import MAX_RETRIES as S3_DOWNLOAD_RETRIES
 from .s3_download import s3_download
 
-IMPORT_LICENCE = Step("import-licence", import_licence, queue="import-licence", time_limit=timedelta(minutes=2))
+# A chunk of 100 licences takes about a second; halving one with a bad licence, a few more.
+IMPORT_LICENCE = Step(
+    "import-licence", import_licences, queue="import-licence", time_limit=timedelta(minutes=2), chunk=CHUNK
+)
 
 NALD_IMPORT = Job(
     "nald-import",

@@ -1,4 +1,4 @@
-"""The writes of import-licence: permit licence, CRM document, returns.
+"""The writes of import-licence: permit licences, CRM documents, returns, a statement each for many licences.
 
 Every write is an upsert that changes a row only when a value differs, so
 importing the same extract twice leaves every row (``date_updated`` and
@@ -44,41 +44,77 @@ def _json(value) -> str:
     return json.dumps(value, sort_keys=False, separators=(",", ":"), default=str)
 
 
+@dataclasses.dataclass(frozen=True)
+class LicenceWrite:
+    """What import-licence writes for one licence, its returns apart."""
+
+    licence_ref: str
+    start_date: date | None
+    end_date: date | None
+    data: dict  # the permit JSON
+    metadata: dict  # the CRM document's
+
+
 # Not INSERT ... ON CONFLICT DO UPDATE: that takes a value of licence_id's sequence for every row
 # it is given, updated or not (71,000 a night). An unchanged licence is left alone and takes none;
-# only a licence not there yet is inserted.
-UPSERT_PERMIT = text("""
-    WITH updated AS (
+# only a licence not there yet is inserted. Inserted in the order given: the caller sorts, so a
+# licence's id does not depend on which licences shared its statement.
+UPSERT_PERMITS = text("""
+    WITH n AS (
+        SELECT * FROM unnest(CAST(:refs AS text[]), CAST(:starts AS date[]), CAST(:ends AS date[]),
+                             CAST(:data AS jsonb[])) WITH ORDINALITY AS n(ref, start_dt, end_dt, data, ord)
+    ), updated AS (
         UPDATE permit.licence l
-        SET licence_status_id = '1', licence_start_dt = CAST(:start AS date), licence_end_dt = CAST(:end AS date),
-            licence_data_value = CAST(:data AS jsonb), date_updated = now()
-        WHERE l.licence_regime_id = :regime AND l.licence_type_id = :type AND l.licence_ref = :ref
+        SET licence_status_id = '1', licence_start_dt = n.start_dt, licence_end_dt = n.end_dt,
+            licence_data_value = n.data, date_updated = now()
+        FROM n
+        WHERE l.licence_regime_id = :regime AND l.licence_type_id = :type AND l.licence_ref = n.ref
           AND (l.licence_status_id, l.licence_start_dt, l.licence_end_dt, l.licence_data_value)
-              IS DISTINCT FROM ('1', CAST(:start AS date), CAST(:end AS date), CAST(:data AS jsonb))
+              IS DISTINCT FROM ('1', n.start_dt, n.end_dt, n.data)
     ), existing AS (
-        SELECT licence_id FROM permit.licence
-        WHERE licence_regime_id = :regime AND licence_type_id = :type AND licence_ref = :ref
+        SELECT licence_id, licence_ref FROM permit.licence
+        WHERE licence_regime_id = :regime AND licence_type_id = :type AND licence_ref = ANY(CAST(:refs AS text[]))
     ), inserted AS (
         INSERT INTO permit.licence (licence_regime_id, licence_type_id, licence_ref, licence_status_id,
                                     licence_start_dt, licence_end_dt, licence_data_value)
-        SELECT :regime, :type, :ref, '1', CAST(:start AS date), CAST(:end AS date), CAST(:data AS jsonb)
-        WHERE NOT EXISTS (SELECT 1 FROM existing)
+        SELECT :regime, :type, n.ref, '1', n.start_dt, n.end_dt, n.data FROM n
+        WHERE NOT EXISTS (SELECT 1 FROM existing e WHERE e.licence_ref = n.ref)
+        ORDER BY n.ord
         ON CONFLICT (licence_regime_id, licence_type_id, licence_ref) DO NOTHING
-        RETURNING licence_id
+        RETURNING licence_id, licence_ref
     )
-    SELECT licence_id FROM existing UNION ALL SELECT licence_id FROM inserted
+    SELECT licence_ref, licence_id FROM existing UNION ALL SELECT licence_ref, licence_id FROM inserted
 """)
 
 
-def upsert_permit(connection: Connection, licence_ref: str, start: date | None, end: date | None, data: dict) -> int:
-    keys = {"regime": NALD_REGIME_ID, "type": NALD_LICENCE_TYPE_ID, "ref": licence_ref}
-    # No row only if another import inserted the licence meanwhile: the step's retry finds it.
-    return connection.execute(UPSERT_PERMIT, {**keys, "start": start, "end": end, "data": _json(data)}).scalar_one()
+def upsert_permits(connection: Connection, licences: Sequence[LicenceWrite]) -> dict[str, int]:
+    """The licences' ``permit.licence`` rows, in one statement; returns each one's licence_id."""
+    if not licences:
+        return {}
+    found = connection.execute(
+        UPSERT_PERMITS,
+        {
+            "regime": NALD_REGIME_ID,
+            "type": NALD_LICENCE_TYPE_ID,
+            "refs": [w.licence_ref for w in licences],
+            "starts": [w.start_date for w in licences],
+            "ends": [w.end_date for w in licences],
+            "data": [_json(w.data) for w in licences],
+        },
+    )
+    ids = {row.licence_ref: row.licence_id for row in found}
+    missing = [w.licence_ref for w in licences if w.licence_ref not in ids]
+    if missing:
+        # Only if another import inserted the licence meanwhile: the step's retry finds it.
+        raise RuntimeError(f"licences {', '.join(missing)} were inserted by another import meanwhile: retry")
+    return ids
 
 
-UPSERT_DOCUMENT = text("""
+UPSERT_DOCUMENTS = text("""
     INSERT INTO crm.document_header (regime_entity_id, system_id, system_internal_id, system_external_id, metadata)
-    VALUES (:regime, 'permit-repo', :internal, :ref, CAST(:metadata AS jsonb))
+    SELECT :regime, 'permit-repo', n.internal, n.ref, n.metadata
+    FROM unnest(CAST(:internals AS text[]), CAST(:refs AS text[]), CAST(:metadata AS jsonb[])) AS n(internal, ref, metadata)
+    ORDER BY n.ref
     ON CONFLICT (system_external_id) DO UPDATE
       SET system_internal_id = excluded.system_internal_id, metadata = excluded.metadata,
           date_deleted = NULL, date_updated = now()
@@ -88,15 +124,17 @@ UPSERT_DOCUMENT = text("""
 """)
 
 
-def upsert_document(connection: Connection, licence_ref: str, licence_id: int, metadata: dict) -> None:
-    """The licence's CRM v1 document; a licence back in NALD is undeleted (the legacy left it deleted)."""
+def upsert_documents(connection: Connection, licences: Sequence[LicenceWrite], ids: dict[str, int]) -> None:
+    """The licences' CRM v1 documents; a licence back in NALD is undeleted (the legacy left it deleted)."""
+    if not licences:
+        return
     connection.execute(
-        UPSERT_DOCUMENT,
+        UPSERT_DOCUMENTS,
         {
             "regime": WATER_REGIME_ENTITY_ID,
-            "internal": str(licence_id),
-            "ref": licence_ref,
-            "metadata": _json(metadata),
+            "internals": [str(ids[w.licence_ref]) for w in licences],
+            "refs": [w.licence_ref for w in licences],
+            "metadata": [_json(w.metadata) for w in licences],
         },
     )
 
@@ -147,12 +185,13 @@ UPSERT_RETURNS = text("""
     INSERT INTO returns.returns AS r (return_id, regime, licence_type, licence_ref, start_date, end_date,
                                       returns_frequency, status, source, metadata, received_date, due_date,
                                       return_requirement, return_cycle_id)
-    SELECT n.return_id, 'water', 'abstraction', :licence_ref, n.start_date, n.end_date, n.frequency, n.status,
+    SELECT n.return_id, 'water', 'abstraction', n.licence_ref, n.start_date, n.end_date, n.frequency, n.status,
            'NALD', CAST(n.metadata AS jsonb), n.received_date, n.due_date, n.requirement, CAST(n.cycle AS uuid)
-    FROM unnest(CAST(:ids AS text[]), CAST(:starts AS date[]), CAST(:ends AS date[]), CAST(:frequencies AS text[]),
-                CAST(:statuses AS text[]), CAST(:metadata AS text[]), CAST(:received AS date[]),
-                CAST(:dues AS date[]), CAST(:requirements AS text[]), CAST(:cycles AS text[]))
-         AS n (return_id, start_date, end_date, frequency, status, metadata, received_date, due_date,
+    FROM unnest(CAST(:ids AS text[]), CAST(:refs AS text[]), CAST(:starts AS date[]), CAST(:ends AS date[]),
+                CAST(:frequencies AS text[]), CAST(:statuses AS text[]), CAST(:metadata AS text[]),
+                CAST(:received AS date[]), CAST(:dues AS date[]), CAST(:requirements AS text[]),
+                CAST(:cycles AS text[]))
+         AS n (return_id, licence_ref, start_date, end_date, frequency, status, metadata, received_date, due_date,
                requirement, cycle)
     ON CONFLICT (return_id) DO UPDATE
       SET metadata = excluded.metadata, due_date = excluded.due_date, return_cycle_id = excluded.return_cycle_id,
@@ -168,28 +207,30 @@ UPSERT_RETURNS = text("""
              AND (r.status, r.received_date) IS DISTINCT FROM (excluded.status, excluded.received_date))
 """)
 
+# A return id names its licence, so the returns kept of all the licences together are each one's.
 VOID_OTHERS = text("""
     UPDATE returns.returns SET status = 'void', updated_at = now()
-    WHERE licence_ref = :ref AND regime = 'water' AND licence_type = 'abstraction' AND status <> 'void'
-      AND NOT (return_id = ANY(CAST(:keep AS text[])))
+    WHERE licence_ref = ANY(CAST(:refs AS text[])) AND regime = 'water' AND licence_type = 'abstraction'
+      AND status <> 'void' AND NOT (return_id = ANY(CAST(:keep AS text[])))
 """)
 
 
-def write_returns(connection: Connection, licence_ref: str, rows: Sequence[ReturnRow]) -> tuple[int, int]:
-    """Upsert the licence's returns and void its others; returns (written, voided).
+def write_returns(connection: Connection, licence_refs: Sequence[str], rows: Sequence[ReturnRow]) -> tuple[int, int]:
+    """Upsert the licences' returns and void their others; returns (written, voided).
 
     The legacy skipped the voiding when a licence had no returns left, so
     those kept their old returns for ever.
     """
+    rows = sorted(rows, key=lambda r: r.return_id)  # one order for every writer: no deadlock between two
     cycles = ensure_cycles(connection, rows)
     written = 0
     if rows:
         written = connection.execute(
             UPSERT_RETURNS,
             {
-                "licence_ref": licence_ref,
                 "wrls_from": WRLS_RETURNS_FROM,
                 "ids": [r.return_id for r in rows],
+                "refs": [r.licence_ref for r in rows],
                 "starts": [r.start_date for r in rows],
                 "ends": [r.end_date for r in rows],
                 "frequencies": [r.returns_frequency for r in rows],
@@ -201,5 +242,9 @@ def write_returns(connection: Connection, licence_ref: str, rows: Sequence[Retur
                 "cycles": [cycles.get(cycle_of(r)) for r in rows],
             },
         ).rowcount
-    voided = connection.execute(VOID_OTHERS, {"ref": licence_ref, "keep": [r.return_id for r in rows]}).rowcount
+    voided = 0
+    if licence_refs:
+        voided = connection.execute(
+            VOID_OTHERS, {"refs": list(licence_refs), "keep": [r.return_id for r in rows]}
+        ).rowcount
     return written, voided
