@@ -11,15 +11,21 @@ from datetime import timedelta
 
 from ...runtime import ALLOW, CONTINUE, Job, Param, Step
 from .delete_removed_documents import delete_removed_documents
-from .import_company import import_company
-from .import_licence import import_licence
+from .import_company import CHUNK as COMPANY_CHUNK
+from .import_company import import_companies, import_company
+from .import_licence import CHUNK as LICENCE_CHUNK
+from .import_licence import import_licence, import_licences
 from .import_purpose_condition_types import import_purpose_condition_types
 from .queue_companies import queue_companies
 from .queue_licences import queue_licences
 from .wait_for_nald import WAIT_FOR_NALD
 
-IMPORT_COMPANY = Step("import-company", import_company, queue="import-licence", time_limit=timedelta(minutes=2))
-IMPORT_LICENCE = Step("import-licence", import_licence, queue="import-licence", time_limit=timedelta(minutes=2))
+IMPORT_COMPANY = Step(
+    "import-company", import_companies, queue="import-licence", time_limit=timedelta(minutes=2), chunk=COMPANY_CHUNK
+)
+IMPORT_LICENCE = Step(
+    "import-licence", import_licences, queue="import-licence", time_limit=timedelta(minutes=2), chunk=LICENCE_CHUNK
+)
 
 LICENCE_IMPORT = Job(
     "licence-import",

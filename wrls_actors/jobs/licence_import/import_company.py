@@ -1,10 +1,12 @@
-"""Step 4 of licence-import (one child per NALD party): the party's company in crm_v2.
+"""Step 4 of licence-import (children of up to CHUNK NALD parties each): the parties' companies in crm_v2.
 
-One party, one transaction: its NALD rows are read in one query
-(:mod:`company_rows`), turned into crm_v2 rows by pure functions
-(:mod:`company_transforms`) and upserted (:mod:`write_company`) together or
-not at all (the legacy wrote them in parallel, with no transaction). A party
-whose data the rules cannot read fails on its own, at once and named.
+A chunk of parties, one transaction: each party's NALD rows are read in one
+query (:mod:`company_rows`), turned into crm_v2 rows by pure functions
+(:mod:`company_transforms`) and upserted (:mod:`write_company`), all
+together or not at all (the legacy wrote them in parallel, with no
+transaction). A party whose data the rules cannot read fails the chunk,
+named; the runtime halves the chunk until that party fails alone, and the
+others are written (runtime/chunks.py). The one-party job is a chunk of one.
 
 Legacy: ``src/modules/licence-import/jobs/import-company.js``.
 """
@@ -23,13 +25,7 @@ from .write_company import write_company
 
 def party_of(ctx: StepContext) -> tuple[str, str]:
     """(region, party id) of the child's item, or of ``--param party=<region>:<id>``."""
-    item: Any = ctx.item if ctx.item is not None else ctx.params.get("party")
-    if isinstance(item, dict):
-        item = f"{item.get('region', '')}:{item.get('party', '')}"
-    region, _, party = item.partition(":") if isinstance(item, str) else ("", "", "")
-    if not region.strip() or not party.strip():
-        raise PermanentError(f"{ctx.job}: give the NALD party as <region>:<id>, e.g. --param party=1:123, not {item!r}")
-    return region.strip(), party.strip()
+    return _party(ctx, ctx.item if ctx.item is not None else ctx.params.get("party"))
 
 
 def import_party(connection: Connection, region: str, party: str) -> CompanyImport:
@@ -45,10 +41,39 @@ def import_party(connection: Connection, region: str, party: str) -> CompanyImpo
     return data
 
 
+# Parties in one child message of the nightly import: a message's and a commit's cost spread over many.
+CHUNK = 100
+
+
+def import_companies(ctx: StepContext) -> None:
+    """The nightly import's child: the parties of its chunk, in one transaction."""
+    parties = [_party(ctx, item) for item in ctx.items or []]
+    imported = []
+    with ctx.engine.begin() as connection:
+        for region, party in sorted(set(parties)):
+            imported.append((region, party, import_party(connection, region, party)))
+    for region, party, data in imported:
+        _count(ctx, region, party, data)
+
+
 def import_company(ctx: StepContext) -> None:
+    """The one-party job (``--param party=<region>:<id>``)."""
     region, party = party_of(ctx)
     with ctx.engine.begin() as connection:
         data = import_party(connection, region, party)
+    _count(ctx, region, party, data)
+
+
+def _party(ctx: StepContext, item: Any) -> tuple[str, str]:
+    if isinstance(item, dict):
+        item = f"{item.get('region', '')}:{item.get('party', '')}"
+    region, _, party = item.partition(":") if isinstance(item, str) else ("", "", "")
+    if not region.strip() or not party.strip():
+        raise PermanentError(f"{ctx.job}: give the NALD party as <region>:<id>, e.g. --param party=1:123, not {item!r}")
+    return region.strip(), party.strip()
+
+
+def _count(ctx: StepContext, region: str, party: str, data: CompanyImport) -> None:
     ctx.count("companies_imported")
     ctx.count("addresses", len(data.addresses))
     if data.contact is not None:

@@ -1,12 +1,13 @@
-"""Step 6 of licence-import (one child per licence), and the one-licence import on demand.
+"""Step 6 of licence-import (children of up to CHUNK licences each), and the one-licence import on demand.
 
-One licence, one transaction: its NALD rows are read, transformed by pure
-functions, and water.licences, crm_v2.documents and document roles, and the
-licence's versions, purposes and conditions are written together or not at
-all (the legacy ran one statement per row in parallel, with no transaction,
-so a failure left a licence half-written). A licence with data the rules
-cannot read, or that needs a region, purpose or role WRLS lacks, fails on its
-own, at once and named; the other licences go on.
+A chunk of licences, one transaction: each licence's NALD rows are read,
+transformed by pure functions, and water.licences, crm_v2.documents and
+document roles, and the licence's versions, purposes and conditions are
+written, all together or not at all (the legacy ran one statement per row in
+parallel, with no transaction, so a failure left a licence half-written). A
+licence with data the rules cannot read, or that needs a region, purpose or
+role WRLS lacks, fails the chunk, named; the runtime halves the chunk until
+it fails alone, and the other licences are written (runtime/chunks.py).
 
 Legacy: DEFRA/water-abstraction-import (early 2024),
 ``src/modules/licence-import/jobs/import-licence.js``.
@@ -14,32 +15,56 @@ Legacy: DEFRA/water-abstraction-import (early 2024),
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from ...runtime import PermanentError, StepContext
 from ..shared.per_licence import licence_of
 from .licence_import_rows import read_licence_rows
-from .licence_transforms import end_dates_changed, transform_licence
-from .write_licence_import import check_reference_data, read_state, write_licence
+from .licence_transforms import LicenceImport, end_dates_changed, transform_licence
+from .write_licence_import import Written, check_reference_data, read_state, write_licence
 
 # Two imports of one licence at once (the nightly fan-out and a manual one) take turns.
 LICENCE_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('licence-import-licence:' || :ref))")
 
 
-def import_licence(ctx: StepContext) -> None:
-    ref = licence_of(ctx)
+# Licences in one child message of the nightly import: a message's and a commit's cost spread over many.
+CHUNK = 100
+
+
+def import_licences(ctx: StepContext) -> None:
+    """The nightly import's child: the licences of its chunk, in one transaction, in their order (as the
+    locks are taken: two chunks sharing a licence cannot deadlock on them)."""
+    refs = ctx.items or []
+    if not all(isinstance(r, str) and r.strip() for r in refs):
+        raise PermanentError(f"{ctx.job}: licence numbers must be non-empty strings, got {refs!r}")
     with ctx.engine.begin() as connection:
-        connection.execute(LICENCE_LOCK, {"ref": ref})
-        rows = read_licence_rows(connection, ref)
-        if rows is None:
-            raise PermanentError(f"licence {ref} is not in the NALD extract (schema import)")
-        try:
-            licence = transform_licence(rows)
-            state = read_state(connection, licence)
-            check_reference_data(licence, state)
-        except ValueError as e:
-            raise PermanentError(str(e) if ref in str(e) else f"licence {ref}: {e}") from None
-        written = write_licence(connection, licence, state, end_dates_changed(state.before, licence.licence))
+        imported = [_import(connection, ref) for ref in sorted({r.strip() for r in refs})]
+    for ref, licence, written in imported:
+        _count(ctx, ref, licence, written)
+
+
+def import_licence(ctx: StepContext) -> None:
+    """The one-licence job (``--param licence=<ref>``)."""
+    with ctx.engine.begin() as connection:
+        ref, licence, written = _import(connection, licence_of(ctx))
+    _count(ctx, ref, licence, written)
+
+
+def _import(connection: Connection, ref: str) -> tuple[str, LicenceImport, Written]:
+    connection.execute(LICENCE_LOCK, {"ref": ref})
+    rows = read_licence_rows(connection, ref)
+    if rows is None:
+        raise PermanentError(f"licence {ref} is not in the NALD extract (schema import)")
+    try:
+        licence = transform_licence(rows)
+        state = read_state(connection, licence)
+        check_reference_data(licence, state)
+    except ValueError as e:
+        raise PermanentError(str(e) if ref in str(e) else f"licence {ref}: {e}") from None
+    return ref, licence, write_licence(connection, licence, state, end_dates_changed(state.before, licence.licence))
+
+
+def _count(ctx: StepContext, ref: str, licence: LicenceImport, written: Written) -> None:
     ctx.count("licences_imported")
     ctx.count("versions", len(licence.versions))
     ctx.count("purposes", len(licence.purposes))
