@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 from dramatiq import Message
 
-from wrls_actors.runtime import PermanentError, Step
+from wrls_actors.runtime import Job, PermanentError, Step
 from wrls_actors.runtime.child_ids import child_message_id
 from wrls_actors.runtime.chunks import name_item, run_chunk
 from wrls_actors.runtime.envelope import chunk_arguments
@@ -120,3 +120,8 @@ def test_a_chunk_size_is_declared_on_a_fan_outs_child_within_bounds():
             Step("each", print, chunk=bad)
     with pytest.raises(ConfigurationError, match="chunk belongs on the fan-out's child step"):
         Step("prepare", print, fan_out=Step("each", print), chunk=10)
+
+
+def test_a_chunk_on_a_step_that_is_not_a_fan_outs_child_is_refused():
+    with pytest.raises(ConfigurationError, match="chunk is for a fan-out's child step, not for work"):
+        Job("j", (Step("work", print, chunk=10),))

@@ -94,6 +94,11 @@ class Job:
         if not self.steps:
             raise ConfigurationError(f"job {self.name} has no steps")
         object.__setattr__(self, "params", declare(self.params, f"job {self.name}"))
+        chunked = [s.name for s in self.steps if s.chunk is not None]
+        if chunked:
+            raise ConfigurationError(
+                f"job {self.name}: chunk is for a fan-out's child step, not for {', '.join(chunked)}"
+            )
         names = [s.name for s in self.steps] + [s.fan_out.name for s in self.steps if s.fan_out]
         duplicated = [n for n, c in Counter(names).items() if c > 1]
         if duplicated:

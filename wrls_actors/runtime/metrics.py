@@ -302,8 +302,9 @@ class LedgerCollector:
         yield oldest
         gauge = GaugeMetricFamily(
             self._name("run_items"),
-            "Fan-out children of the runs in progress, per job: total queued, ended "
-            "(succeeded or failed for good) and failed; ended/total is the progress.",
+            "Fan-out items of the runs in progress, per job (a chunked fan-out's items, "
+            "not its messages): total queued, ended (succeeded or failed for good) and failed; "
+            "ended/total is the progress.",
             labels=["job", "state"],
         )
         for row in items:
