@@ -41,6 +41,11 @@ def child_message_id(run_id: uuid.UUID | str, index: int, position: int) -> str:
     return str(uuid.UUID(int=_prefix(run_id, index) << POSITION_BITS | position))
 
 
+def messages_of(items: int, chunk: int) -> int:
+    """How many child messages a fan-out of ``items`` sends in chunks of ``chunk`` (the positions they take)."""
+    return -(-items // chunk)
+
+
 def child_position(run_id: uuid.UUID | str, index: int, message_id: str) -> int | None:
     """The position a child id of today's kind carries; None for an id of another kind."""
     try:

@@ -137,7 +137,7 @@ class LedgerView:
         item's index in the list the step returned, so the step that fans out
         a fixed list can name each child from it.
         """
-        from .child_ids import child_positions
+        from .child_ids import child_positions, messages_of
 
         with self.engine.connect() as connection:
             barrier = connection.execute(_BARRIER, {"run": str(run_id), "index": step_index}).first()
@@ -147,8 +147,8 @@ class LedgerView:
                 r.message_id: r for r in connection.execute(_ARRIVALS, {"run": str(run_id), "index": step_index}).all()
             }
         expected, chunk = barrier.expected, barrier.chunk
-        messages = -(-expected // chunk)
-        by_position = {p: arrived[m] for m, p in child_positions(str(run_id), step_index, messages, arrived).items()}
+        positions = child_positions(str(run_id), step_index, messages_of(expected, chunk), arrived)
+        by_position = {p: arrived[m] for m, p in positions.items()}
         children = []
         for position in range(expected):
             row = by_position.get(position // chunk)

@@ -119,14 +119,19 @@ def forget_failed_child(connection: Connection, run_id: str, index: int, message
     ).first()
     if gone is None:
         return False
+    _uncount(connection, run_id, index, gone.items, gone.failed_items)
+    return True
+
+
+def _uncount(connection: Connection, run_id: str, index: int, items: int, failed_items: int) -> None:
+    """Forgotten arrivals' items no longer count at their barrier, which fires again once they arrive."""
     connection.execute(
         text(
             "UPDATE jobs.barriers SET arrived = arrived - :n, failed = failed - :f, fired_at = NULL, counts = '{}' "
             "WHERE run_id = CAST(:r AS uuid) AND step_index = :i"
         ),
-        {"r": run_id, "i": index, "n": gone.items, "f": gone.failed_items},
+        {"r": run_id, "i": index, "n": items, "f": failed_items},
     )
-    return True
 
 
 def _take_off_fan_in_counts(connection: Connection, run_id: str) -> None:
@@ -159,13 +164,7 @@ def _forget_failed_children(connection: Connection, run_id: str, index: int) -> 
     ).all()
     if not rows:
         return 0
-    connection.execute(
-        text(
-            "UPDATE jobs.barriers SET arrived = arrived - :n, failed = failed - :f, fired_at = NULL, counts = '{}' "
-            "WHERE run_id = CAST(:r AS uuid) AND step_index = :i"
-        ),
-        {"r": run_id, "i": index, "n": sum(r.items for r in rows), "f": sum(r.failed_items for r in rows)},
-    )
+    _uncount(connection, run_id, index, sum(r.items for r in rows), sum(r.failed_items for r in rows))
     connection.execute(
         text("DELETE FROM jobs.steps WHERE message_id = ANY(:ids)"), {"ids": [r.message_id for r in rows]}
     )

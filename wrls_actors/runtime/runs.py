@@ -27,7 +27,7 @@ from dramatiq import Message
 from sqlalchemy import Connection, Engine, text
 
 from .broker import publish_many
-from .child_ids import child_message_id, child_positions, legacy_child_message_id
+from .child_ids import child_message_id, child_positions, legacy_child_message_id, messages_of
 from .chunks import name_item
 from .database import bump, set_max
 from .definitions import FAIL, SKIP, Job, Step
@@ -103,11 +103,6 @@ FAILED_ITEMS = text(
     "WHERE a.run_id = :run_id AND a.step_index = :index AND a.run_started_at = :started AND a.failed_items > 0 "
     "ORDER BY (f.value->>'position')::bigint NULLS LAST, a.arrived_at LIMIT :limit"
 )
-
-
-def messages_of(items: int, chunk: int) -> int:
-    """How many messages a fan-out of ``items`` sends in chunks of ``chunk``."""
-    return -(-items // chunk)
 
 
 def failed_items_note(connection: Connection, keys: Mapping[str, Any], child: str, failed: int, expected: int) -> str:

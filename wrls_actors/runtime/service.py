@@ -217,16 +217,16 @@ class Service:
         actor_name = job.actor_name(step)
 
         def context(
-            run_id: Any, params: dict[str, Any], item: Any = None, items: list[Any] | None = None
+            message: Mapping[str, Any], run_id: Any, params: dict[str, Any], item: Any = None, items: Any = None
         ) -> StepContext:
-            step_ctx = step_context.get() or {}
+            """``message``: what the Recorder put in ``step_context`` for the message at work."""
             return StepContext(
                 run_id=run_id,
                 job=job.name,
                 step=step.name,
                 params=params,
-                message_id=step_ctx.get("message_id", ""),
-                attempt=step_ctx.get("attempt", 1),
+                message_id=message.get("message_id", ""),
+                attempt=message.get("attempt", 1),
                 logger=logging.LoggerAdapter(logging.getLogger(f"jobs.{actor_name}"), {"run_id": str(run_id)}),
                 item=item,
                 items=items,
@@ -236,11 +236,12 @@ class Service:
 
         def run_chunk_step(**kwargs: Any) -> None:
             run_id, params, items, first = envelope.chunk_arguments(kwargs)
-            options = (step_context.get() or {}).get("options") or {}
+            message = step_context.get() or {}
+            options = message.get("options") or {}
             started = time.monotonic()
 
             def do(part: list[Any]) -> Counter[str]:
-                ctx = context(run_id, params, items=part)
+                ctx = context(message, run_id, params, items=part)
                 step.fn(ctx)
                 return ctx.counts
 
@@ -256,7 +257,7 @@ class Service:
             self.control.arrive(
                 str(run_id),
                 index,
-                (step_context.get() or {}).get("message_id", ""),
+                message.get("message_id", ""),
                 failed=False,
                 counts=outcome.counts,
                 run_started_at=run_started_at(options),
@@ -280,8 +281,8 @@ class Service:
 
         def run_step(**kwargs: Any) -> None:
             run_id, params, item = envelope.step_arguments(kwargs, child=role == CHILD)
-            options = (step_context.get() or {}).get("options")
-            ctx = context(run_id, params, item=item)
+            message = step_context.get() or {}
+            ctx = context(message, run_id, params, item=item)
             started = time.monotonic()
             result = step.fn(ctx)
             if role == CHILD:
@@ -291,7 +292,7 @@ class Service:
                     ctx.message_id,
                     failed=False,
                     counts=ctx.counts,
-                    run_started_at=run_started_at(options),
+                    run_started_at=run_started_at(message.get("options")),
                 )
             elif ctx.ending is not None:
                 self.control.end(str(run_id), index, ctx.ending, ctx.counts, message_id=ctx.message_id)

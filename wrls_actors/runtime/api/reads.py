@@ -15,7 +15,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, text
 
-from ..child_ids import child_positions
+from ..child_ids import child_positions, messages_of
 from ..cron import fire_times
 from ..definitions import Job, Schedule
 from ..runs import CHILDREN_CANCELLED, step_message_id
@@ -249,7 +249,7 @@ def _failures(connection: Connection, run_id: str, index: int, expected: int, ch
         for failure in row.failures:
             error = row.error if row.failed and row.error else failure.get("error")
             failures.append(ChildFailure(position=failure.get("position"), item=failure.get("item"), error=error))
-    positions = child_positions(run_id, index, -(-expected // chunk), unnamed)
+    positions = child_positions(run_id, index, messages_of(expected, chunk), unnamed)
     failures += [ChildFailure(position=p * chunk, item=None, error=unnamed[m]) for m, p in positions.items()]
     failures.sort(key=lambda f: (f.position is None, f.position or 0))
     return failures[:MAX_FAILURES_SHOWN]
