@@ -18,7 +18,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 from ...runtime import PermanentError, StepContext
-from ..shared.per_licence import licence_of
+from ..shared.per_licence import licence_of, licences_of
 from .licence_import_rows import read_licence_rows
 from .licence_transforms import LicenceImport, end_dates_changed, transform_licence
 from .write_licence_import import Written, check_reference_data, read_state, write_licence
@@ -34,11 +34,8 @@ CHUNK = 100
 def import_licences(ctx: StepContext) -> None:
     """The nightly import's child: the licences of its chunk, in one transaction, in their order (as the
     locks are taken: two chunks sharing a licence cannot deadlock on them)."""
-    refs = ctx.items or []
-    if not all(isinstance(r, str) and r.strip() for r in refs):
-        raise PermanentError(f"{ctx.job}: licence numbers must be non-empty strings, got {refs!r}")
     with ctx.engine.begin() as connection:
-        imported = [_import(connection, ref) for ref in sorted({r.strip() for r in refs})]
+        imported = [_import(connection, ref) for ref in licences_of(ctx)]
     for ref, licence, written in imported:
         _count(ctx, ref, licence, written)
 

@@ -17,7 +17,7 @@ from datetime import date
 from sqlalchemy import Connection, text
 
 from ...runtime import PermanentError, StepContext
-from ..shared.per_licence import licence_of
+from ..shared.per_licence import licence_of, licences_of
 from .licence_rows import LicenceRows, read_licence
 from .permit_json import document_metadata, permit_licence
 from .returns import licence_returns
@@ -37,10 +37,7 @@ LICENCE_LOCKS = text(
 
 def import_licences(ctx: StepContext) -> None:
     """The nightly import's child: the licences of its chunk."""
-    refs = ctx.items or []
-    if not all(isinstance(r, str) and r.strip() for r in refs):
-        raise PermanentError(f"{ctx.job}: licence numbers must be non-empty strings, got {refs!r}")
-    _import(ctx, sorted({r.strip() for r in refs}))
+    _import(ctx, licences_of(ctx))
 
 
 def import_licence(ctx: StepContext) -> None:
