@@ -15,23 +15,40 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AW
 
 
 class S3Server:
-    def __init__(self, log: Path) -> None:
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.log = open(log, "wb")
-        self.popen = subprocess.Popen(
-            [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_for(self._up, 30, what="moto S3 server")
+    """moto on a free port; started again on another port if the one it was given was taken meanwhile.
 
-    def _up(self) -> bool:
+    A port from free_port() is only free when asked: another test process may bind it before moto
+    does. moto then exits at once, and polling the port could reach whatever took it, so a dead
+    process means another port, and the error after the last try carries moto's own words.
+    """
+
+    ATTEMPTS = 3
+
+    def __init__(self, log: Path) -> None:
+        self.log = open(log, "wb")
+        for attempt in range(1, self.ATTEMPTS + 1):
+            self.port = free_port()
+            self.endpoint = f"http://127.0.0.1:{self.port}"
+            self.popen = subprocess.Popen(
+                [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(self.port)],
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+            )
+            if wait_for(self._up_or_exited, 60, what="moto S3 server") == "up":
+                return
+            if attempt == self.ATTEMPTS:
+                self.log.close()
+                tail = log.read_text(errors="replace")[-2000:]
+                raise AssertionError(f"moto S3 server exited {self.ATTEMPTS} times; its log ends:\n{tail}")
+
+    def _up_or_exited(self) -> str | None:
+        if self.popen.poll() is not None:
+            return "exited"
         try:
             with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1):
-                return True
+                return "up"
         except OSError:
-            return False
+            return None
 
     def client(self):
         import boto3
