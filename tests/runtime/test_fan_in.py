@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 
 from tests.support import services as svc
-from tests.support.helpers import query, scalar, wait_run_ended
+from tests.support.helpers import add_run, query, scalar, wait_run_ended
 from tests.support.messages import publish, signed
-from wrls_actors.runtime import fan_in, runs, starts
+from wrls_actors.runtime import fan_in, partition_statements, runs, starts
 from wrls_actors.runtime.fan_in import Arrival, MissingBarrier
 from wrls_actors.runtime.lifecycle import RUN_STARTED_AT, run_started_micros
 from wrls_actors.runtime.retention import make_weeks, monday
@@ -119,11 +119,11 @@ def _partitions_planned(plan: dict, table: str) -> set[str]:
     return found
 
 
-def test_with_a_year_of_weeks_a_start_and_an_arrival_plan_only_their_runs_partitions(service):
+def test_with_a_year_of_weeks_a_start_and_an_arrival_plan_only_their_runs_partitions_and_once(service):
     today = datetime.now(UTC).date()
     make_weeks(service.engine, today - timedelta(weeks=53), today)
-    run_id = service.trigger("fan", {"n": 2})
-    service.control.fan_out(run_id, 0, ["a", "b"])
+    run_id = service.trigger("fan", {"n": 4})
+    service.control.fan_out(run_id, 0, ["a", "b", "c", "d"])
     with service.engine.connect() as connection:
         run = connection.execute(
             text("SELECT tableoid::regclass::text AS part, started_at FROM jobs.runs WHERE run_id = :r"), {"r": run_id}
@@ -132,47 +132,65 @@ def test_with_a_year_of_weeks_a_start_and_an_arrival_plan_only_their_runs_partit
             text("SELECT tableoid::regclass::text FROM jobs.barriers WHERE run_id = :r"), {"r": run_id}
         ).scalar_one()
     connection = service.engine.raw_connection()
+    connection.dbapi_connection.autocommit = True  # as each committer's
     try:
         cursor = connection.cursor()
 
-        def plan(statement: str, args: tuple) -> dict:
+        def plan(statement: str, args) -> dict:
             cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, args)
             return cursor.fetchone()[0][0]["Plan"]
 
-        def start(statement: str, message_id: str, started_at) -> dict:
-            args = ([message_id], [run_id], ["fan.each"], ["long"], [1], ["fan"], [0], [None], [True], "w", [today])
-            return plan(starts.EXECUTE.format(statement), (*args, started_at))
+        def start_args(message_id: str, started_at) -> tuple:
+            return ([message_id], [run_id], ["fan.each"], ["long"], [1], ["fan"], [0], [None], [True], "w", [today],
+                    started_at)  # fmt: skip
 
-        def arrival(statement: str, message_id: str, started_at) -> dict:
-            return plan(
-                fan_in.EXECUTE.format(statement),
-                ([run_id], [0], [message_id], [False], ["{}"], started_at, [1], [None]),
-            )
+        def arrival_args(message_id: str, started_at) -> tuple:
+            return ([run_id], [0], [message_id], [False], ["{}"], started_at, [1], [None])
 
-        # Each committer's statements as its connection has them.
-        for statement in (starts.PLANNING, *starts.PREPARE):
-            cursor.execute(statement)
-        keyed_start = start("wrls_step_starts_by_key", "child-a", run.started_at)
-        older_start = start("wrls_step_starts", "child-b", None)
-        for statement in (*fan_in.SETTINGS, *fan_in.PREPARE):
-            cursor.execute(statement)
-        keyed_arrival = arrival("wrls_arrivals_by_key", "child-a", run.started_at)
-        older_arrival = arrival("wrls_arrivals", "child-b", None)
-        connection.commit()
+        for setting in partition_statements.SETTINGS:
+            cursor.execute(setting)
+        start_statements, arrival_statements = starts.partition_statements(), fan_in.partition_statements()
+        start_name = start_statements.statement_for(
+            cursor, run.started_at, {"run_id": run_id, "started_at": run.started_at}
+        )
+        arrival_name = arrival_statements.statement_for(
+            cursor, run.started_at, {"run_id": run_id, "index": 0, "started_at": run.started_at}
+        )
+        in_partition = [
+            plan(starts.EXECUTE.format(start_name), start_args("child-a", run.started_at)),
+            plan(fan_in.EXECUTE.format(arrival_name), arrival_args("child-a", run.started_at)),
+        ]
+        for child in ("child-b", "child-c"):
+            cursor.execute(starts.EXECUTE.format(start_name), start_args(child, run.started_at))
+            cursor.execute(fan_in.EXECUTE.format(arrival_name), arrival_args(child, run.started_at))
+        cursor.execute(
+            "SELECT name, generic_plans, custom_plans FROM pg_prepared_statements WHERE name = ANY(%s)",
+            ([start_name, arrival_name],),
+        )
+        plans_made = {name: (generic, custom) for name, generic, custom in cursor.fetchall()}
+        # The fallbacks, sent as plain SQL: planned for their values.
+        plain = partition_statements.plain_parameters
+        by_key = plan(fan_in.BY_KEY, plain(arrival_args("child-d", run.started_at)))
+        by_id = [
+            plan(starts.BY_ID, plain(start_args("child-e", None))),
+            plan(fan_in.BY_ID, plain(arrival_args("child-e", None))),
+        ]
     finally:
         connection.close()
+    # On its run's partition, each statement ran three times on its one generic plan, never planned again.
+    assert plans_made == {start_name: (3, 0), arrival_name: (3, 0)}
     assert {p.removeprefix("jobs.") for p in (run.part, barrier)} == {
-        *_partitions_planned(keyed_start, "runs"),
-        *_partitions_planned(keyed_arrival, "barriers"),
+        *_partitions_planned(in_partition[0], "runs"),
+        *_partitions_planned(in_partition[1], "barriers"),
     }
-    assert len(_partitions_planned(keyed_arrival, "barriers")) == 1
-    # Not pruned once the plan runs (a plan for any start): those would be locked and opened all the same.
-    assert "Subplans Removed" not in json.dumps([keyed_start, keyed_arrival])
+    assert len(_partitions_planned(in_partition[1], "barriers")) == 1
+    assert "Subplans Removed" not in json.dumps(in_partition)
+    assert _partitions_planned(by_key, "barriers") == {barrier.removeprefix("jobs.")}
     # Found by run id alone, every week is planned and read: what the run's start spares.
-    assert len(_partitions_planned(older_start, "runs")) > 50
-    assert len(_partitions_planned(older_arrival, "barriers")) > 50
-    assert scalar(service, "SELECT arrived FROM jobs.barriers WHERE run_id = :r", r=run_id) == 2
-    assert scalar(service, "SELECT count(*) FROM jobs.steps WHERE status = 'running' AND run_id = :r", r=run_id) == 2
+    assert len(_partitions_planned(by_id[0], "runs")) > 50
+    assert len(_partitions_planned(by_id[1], "barriers")) > 50
+    assert scalar(service, "SELECT arrived FROM jobs.barriers WHERE run_id = :r", r=run_id) == 5
+    assert scalar(service, "SELECT count(*) FROM jobs.steps WHERE status = 'running' AND run_id = :r", r=run_id) == 4
 
 
 def test_with_a_year_of_weeks_a_fan_in_fires_and_settles_its_children_in_its_runs_weeks_only(service):
@@ -206,15 +224,61 @@ def test_in_one_group_only_the_child_at_a_start_not_its_runs_is_refused(service)
     forged = started + timedelta(microseconds=1)
     group = [Arrival(run_id, 0, "child-a", False, {}, started), Arrival(run_id, 0, "child-b", False, {}, forged)]
     connection = service.engine.raw_connection()
+    connection.dbapi_connection.autocommit = True
     try:
         cursor = connection.cursor()
-        for statement in (*fan_in.SETTINGS, *fan_in.PREPARE):
-            cursor.execute(statement)
         with pytest.raises(MissingBarrier) as refused:
-            fan_in.write_group(cursor, group)
-        connection.rollback()
+            fan_in.write_group(cursor, group, fan_in.partition_statements())
     finally:
         connection.close()
+    assert scalar(service, "SELECT arrived FROM jobs.barriers WHERE run_id = :r", r=run_id) == 1
     # What the committer matches to refuse that child alone (the other goes again).
     assert (refused.value.barrier, refused.value.run_started_at) == ((run_id, 0), forged)
     assert str(refused.value) == f"no barrier for run {run_id} step 0 of the run started at {forged.isoformat()}"
+
+
+def test_a_start_and_an_arrival_whose_run_left_the_partition_their_statement_was_prepared_on_are_still_counted(
+    service,
+):
+    """What retention does when it moves a week's rows out of the DEFAULT partition, as the committers see it:
+    their statement for the run's start is on a partition that no longer holds the run."""
+    today = datetime.now(UTC).date()
+    make_weeks(service.engine, today - timedelta(weeks=3), today)
+    run_id = service.trigger("fan", {"n": 2})
+    service.control.fan_out(run_id, 0, ["a", "b"])
+    started = scalar(service, "SELECT started_at FROM jobs.runs WHERE run_id = :r", r=run_id)
+    # A run and barrier two weeks back: the partition the statements are prepared on.
+    elsewhere = add_run(service, "fan", started="now() - interval '14 days'")
+    elsewhere_started = scalar(service, "SELECT started_at FROM jobs.runs WHERE run_id = :r", r=elsewhere)
+    with service.engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO jobs.barriers (run_id, step_index, expected, run_started_at) VALUES (:r, 0, 1, :s)"),
+            {"r": elsewhere, "s": elsewhere_started},
+        )
+    connection = service.engine.raw_connection()
+    connection.dbapi_connection.autocommit = True
+    try:
+        cursor = connection.cursor()
+        for setting in partition_statements.SETTINGS:
+            cursor.execute(setting)
+        start_statements, arrival_statements = starts.partition_statements(), fan_in.partition_statements()
+        start_statements.statement_for(cursor, started, {"run_id": elsewhere, "started_at": elsewhere_started})
+        arrival_statements.statement_for(
+            cursor, started, {"run_id": elsewhere, "index": 0, "started_at": elsewhere_started}
+        )
+        child = starts.Start("child-a", today, run_id, "fan.each", "long", 1, "fan", 0, None, run_started_at=started)
+        starts.write_group(cursor, [child], "w", start_statements)
+        arrival = Arrival(run_id, 0, "child-a", False, {}, started)
+        fan_in.write_group(cursor, [arrival], arrival_statements)
+        # Looked up again: the next group's statement is on the run's own partition.
+        relocated = arrival_statements.statement_for(
+            cursor, started, {"run_id": run_id, "index": 0, "started_at": started}
+        )
+    finally:
+        connection.close()
+    assert child.verdict == starts.RUN
+    assert scalar(service, "SELECT status FROM jobs.steps WHERE message_id = 'child-a'") == "running"
+    assert scalar(service, "SELECT arrived FROM jobs.barriers WHERE run_id = :r", r=run_id) == 1
+    assert scalar(service, "SELECT arrived FROM jobs.barriers WHERE run_id = :r", r=elsewhere) == 0
+    barrier_oid = scalar(service, "SELECT tableoid::int FROM jobs.barriers WHERE run_id = :r", r=run_id)
+    assert relocated == f"wrls_arrivals_{barrier_oid}"

@@ -5,9 +5,9 @@ message is acknowledged. Done one transaction per child, the barrier row
 becomes the service's bottleneck: every worker thread queues on its lock.
 Instead each process has one committer thread: a worker thread hands over its
 arrival and waits; the committer writes everything handed over since its last
-commit in one transaction and wakes the waiters. The wait is a commit's
-length, the lock is taken once per group, and nothing is acknowledged before
-its arrival is durable.
+commit in one statement (one per run start in the group), each committed as it
+runs, and wakes the waiters. The wait is a commit's length, the lock is taken
+once per group, and nothing is acknowledged before its arrival is durable.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.pool import PoolProxiedConnection
+
+from .partition_statements import SETTINGS, PartitionStatements, plain, plain_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +64,10 @@ class MissingBarrier(LookupError):
 # counts, summed only when the barrier fires) and add their items to their barriers.
 # An arrival takes its barrier's run_started_at (the partition key of both):
 # one for no barrier is not recorded, and write_group says the barrier is missing. The children of
-# one run start (the partition key, $6) are counted together (BARRIER_BY_KEY, TARGET_BY_KEY): planned
-# for that value (plan_cache_mode), the statement reads, locks and updates one partition of jobs.barriers,
-# where a plan for any start opens every week's at each run. Older messages, without their run's
-# start, are counted by BARRIER_BY_ID ($6 null).
+# one run start ($6) are counted together, on the partition of jobs.barriers that holds that start
+# (partition_statements.py): prepared there, the statement is planned once and reads, locks and
+# updates that one week. Older messages, without their run's start, are counted by run id on every
+# week (BARRIER_BY_ID, $6 null).
 BARRIER_BY_KEY = "b.run_id = a.run_id AND b.step_index = a.step_index AND b.run_started_at = $6::timestamptz"
 TARGET_BY_KEY = "AND b.run_started_at = $6::timestamptz"
 BARRIER_BY_ID = "b.run_id = a.run_id AND b.step_index = a.step_index AND $6::timestamptz IS NULL"
@@ -77,26 +79,33 @@ WITH new AS (
         CASE WHEN a.failed THEN a.items ELSE coalesce(jsonb_array_length(a.failures), 0) END, a.failures
     FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bool[], $5::jsonb[], $7::int[], $8::jsonb[])
         AS a(run_id, step_index, message_id, failed, counts, items, failures)
-    JOIN LATERAL (SELECT b.run_started_at FROM jobs.barriers b WHERE {barrier} LIMIT 1) b ON true
+    JOIN LATERAL (SELECT b.run_started_at FROM {barriers} b WHERE {barrier} LIMIT 1) b ON true
     ON CONFLICT DO NOTHING RETURNING run_id, step_index, run_started_at, items, failed_items
 )
-UPDATE jobs.barriers b SET arrived = b.arrived + s.n, failed = b.failed + s.f
+UPDATE {barriers} b SET arrived = b.arrived + s.n, failed = b.failed + s.f
 FROM (SELECT run_id, step_index, run_started_at, sum(items) AS n, sum(failed_items) AS f
       FROM new GROUP BY run_id, step_index, run_started_at ORDER BY run_id, step_index) s
 WHERE b.run_id = s.run_id AND b.step_index = s.step_index AND b.run_started_at = s.run_started_at {target}
 RETURNING b.run_id::text, b.step_index, b.arrived, b.expected
 """
-# Planned for each run start: see BARRIER_BY_KEY (this connection runs only these statements).
-SETTINGS = ("SET plan_cache_mode = force_custom_plan",)
-# Prepared statement name -> how it finds the barrier, and the barrier to update.
-STATEMENTS = {"wrls_arrivals": (BARRIER_BY_ID, ""), "wrls_arrivals_by_key": (BARRIER_BY_KEY, TARGET_BY_KEY)}
-PREPARE = [
-    f"PREPARE {name} AS {COUNT_GROUP.format(barrier=barrier, target=target)}"
-    for name, (barrier, target) in STATEMENTS.items()
-]
+IN_PARTITION = COUNT_GROUP.format(barriers="{partition}", barrier=BARRIER_BY_KEY, target=TARGET_BY_KEY)
+# By run start or by run id, on every week: planned for its values (a start's prunes to its week).
+BY_KEY = plain(COUNT_GROUP.format(barriers="jobs.barriers", barrier=BARRIER_BY_KEY, target=TARGET_BY_KEY))
+BY_ID = plain(COUNT_GROUP.format(barriers="jobs.barriers", barrier=BARRIER_BY_ID, target=""))
+LOCATE = (
+    "SELECT tableoid::int, tableoid::regclass::text FROM jobs.barriers "
+    "WHERE run_id = %(run_id)s AND step_index = %(index)s AND run_started_at = %(started_at)s"
+)
 EXECUTE = (
     "EXECUTE {} (%s::uuid[], %s::int[], %s::text[], %s::bool[], %s::jsonb[], %s::timestamptz, %s::int[], %s::jsonb[])"
 )
+
+
+def partition_statements() -> PartitionStatements:
+    """A connection's statements on the partition of jobs.barriers of each run start."""
+    return PartitionStatements("wrls_arrivals", IN_PARTITION, LOCATE)
+
+
 # A barrier looked up by its run's start is found only at that start: an arrival must not pass
 # for one of a barrier it was not counted at.
 WHERE_BARRIERS = """
@@ -111,19 +120,16 @@ def _barrier(arrival: Arrival) -> tuple[str, int, datetime | None]:
     return (arrival.run_id, arrival.index, arrival.run_started_at)
 
 
-def write_group(cursor: DBAPICursor, group: list[Arrival]) -> None:
-    """Count a group of arrivals in one statement per run start, on a DB-API cursor whose connection has
-    them prepared.
-
-    The caller commits.
-    """
+def write_group(cursor: DBAPICursor, group: list[Arrival], statements: PartitionStatements) -> None:
+    """Count a group of arrivals in one statement per run start, on a DB-API cursor in autocommit whose
+    connection has ``SETTINGS`` and prepares ``statements``."""
     # Keyed by the start each arrival gave too: one at a start that is not its run's finds no barrier.
     where: dict[tuple[str, int, datetime | None], tuple[int, int]] = {}
     by_start: dict[datetime | None, list[Arrival]] = {}
     for arrival in group:
         by_start.setdefault(arrival.run_started_at, []).append(arrival)
     for started_at, part in by_start.items():
-        counted = _count(cursor, "wrls_arrivals" if started_at is None else "wrls_arrivals_by_key", part)
+        counted = _count_part(cursor, started_at, part, statements)
         where.update({(run_id, index, started_at): at for (run_id, index), at in counted.items()})
     unseen = sorted({_barrier(a) for a in group} - set(where), key=lambda b: (b[0], b[1], str(b[2])))
     if unseen:
@@ -147,20 +153,44 @@ def write_group(cursor: DBAPICursor, group: list[Arrival]) -> None:
         arrival.complete = arrived >= expected
 
 
-def _count(cursor: DBAPICursor, statement: str, group: list[Arrival]) -> dict[tuple[str, int], tuple[int, int]]:
-    cursor.execute(
-        EXECUTE.format(statement),
-        (
-            [a.run_id for a in group],
-            [a.index for a in group],
-            [a.message_id for a in group],
-            [a.failed for a in group],
-            [json.dumps(a.counts) if a.counts else "{}" for a in group],
-            group[0].run_started_at,
-            [a.items for a in group],
-            [json.dumps(a.failures, default=str) if a.failures else None for a in group],
-        ),
+def _count_part(
+    cursor: DBAPICursor, started_at: datetime | None, part: list[Arrival], statements: PartitionStatements
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """Count the arrivals of one run start; where each barrier that counted one stands."""
+    if started_at is None:
+        return _count(cursor, BY_ID, part)
+    first = part[0]
+    name = statements.statement_for(
+        cursor, started_at, {"run_id": first.run_id, "index": first.index, "started_at": started_at}
     )
+    if name is None:
+        return _count(cursor, BY_KEY, part)
+    counted = _count(cursor, EXECUTE.format(name), part)
+    unfound = [a for a in part if (a.run_id, a.index) not in counted]
+    if unfound:
+        # Repeats, or barriers that are not in that partition (any more): counted on every week.
+        again = _count(cursor, BY_KEY, unfound)
+        if again:
+            statements.forget(started_at)
+        counted.update(again)
+    return counted
+
+
+def _count(cursor: DBAPICursor, statement: str, group: list[Arrival]) -> dict[tuple[str, int], tuple[int, int]]:
+    parameters = (
+        [a.run_id for a in group],
+        [a.index for a in group],
+        [a.message_id for a in group],
+        [a.failed for a in group],
+        [json.dumps(a.counts) if a.counts else "{}" for a in group],
+        group[0].run_started_at,
+        [a.items for a in group],
+        [json.dumps(a.failures, default=str) if a.failures else None for a in group],
+    )
+    if statement.startswith("EXECUTE"):
+        cursor.execute(statement, parameters)
+    else:
+        cursor.execute(statement, plain_parameters(parameters))
     return {(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()}
 
 
@@ -174,6 +204,7 @@ class ArrivalCommitter:
         self._pid: int | None = None
         self._lock = threading.Lock()
         self._connection: PoolProxiedConnection | None = None
+        self._statements = partition_statements()
 
     def arrive(
         self,
@@ -235,18 +266,21 @@ class ArrivalCommitter:
                 a.done.set()
 
     def _connect(self) -> PoolProxiedConnection:
-        # The thread's own DB-API connection, with the statement prepared once: this
-        # runs for every child, and SQLAlchemy's statement handling, the pool's
-        # checkout and reset, and planning cost more CPU than the statement.
+        # The thread's own DB-API connection, its statements prepared once per partition, each
+        # group one round trip in autocommit: this runs for every child, and SQLAlchemy's statement
+        # handling, the pool's checkout and reset, planning, and BEGIN/COMMIT cost more CPU than the
+        # statement. In autocommit the barrier's row is locked only while its statement runs and
+        # commits, not for a further round trip to say COMMIT. Commits stay synchronous: a child's
+        # message is acknowledged once its statement returns, so its arrival must be on disk by then.
         connection = self.engine.raw_connection()
         connection.detach()
         try:
+            dbapi = connection.dbapi_connection
+            assert dbapi is not None  # a connection just checked out has its DB-API connection
+            dbapi.autocommit = True
             with closing(connection.cursor()) as cursor:
                 for setting in SETTINGS:
                     cursor.execute(setting)
-                for statement in PREPARE:
-                    cursor.execute(statement)
-            connection.commit()
         except BaseException:
             connection.close()
             raise
@@ -255,13 +289,12 @@ class ArrivalCommitter:
     def _write(self, group: list[Arrival]) -> None:
         if self._connection is None:
             self._connection = self._connect()
+            self._statements = partition_statements()
         connection = self._connection
         try:
             with closing(connection.cursor()) as cursor:
-                write_group(cursor, group)
-            connection.commit()
+                write_group(cursor, group, self._statements)
         except MissingBarrier:
-            connection.rollback()
             raise
         except BaseException:
             self._connection = None

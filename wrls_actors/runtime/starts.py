@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.pool import PoolProxiedConnection
 
+from .partition_statements import SETTINGS, PartitionStatements, plain, plain_parameters
 from .workers import identity
 
 logger = logging.getLogger(__name__)
@@ -58,10 +59,10 @@ class Start:
 # The verdict for each start, and the running row for those that run, naming
 # the worker process ($10, one per group: a group is one process's). A row
 # already at a later state (attempt, deliveries, rank) is left alone, as the
-# ledger writer does. The starts of one run's start (the partition key, $12) are checked together
-# (RUN_BY_KEY): planned for that value (plan_cache_mode), the statement reads and locks one partition
-# of jobs.runs, where a plan for any start opens every week's at each run. Older messages, without
-# their run's start, are checked by RUN_BY_ID ($12 null).
+# ledger writer does. The starts of one run's start ($12) are checked together, on the partition of
+# jobs.runs that holds that start (partition_statements.py): prepared there, the statement is planned
+# once and reads and locks that one week. Older messages, without their run's start, are checked by
+# run id on every week (RUN_BY_ID, $12 null).
 RUN_BY_KEY = "r.run_id = m.run_id AND r.started_at = $12::timestamptz"
 RUN_BY_ID = "r.run_id = m.run_id AND $12::timestamptz IS NULL"
 CHECK_AND_RECORD = """
@@ -74,7 +75,7 @@ WITH m AS (
            CASE WHEN r.run_id IS NULL OR r.job <> m.job OR r.step_index < m.step_index THEN 'stray'
                 WHEN r.status = 'running' AND r.step_index = m.step_index THEN 'run'
                 ELSE 'duplicate' END AS verdict
-    FROM m LEFT JOIN LATERAL (SELECT r.* FROM jobs.runs r WHERE {run} LIMIT 1) r ON true
+    FROM m LEFT JOIN LATERAL (SELECT r.* FROM {runs} r WHERE {run} LIMIT 1) r ON true
 ), recorded AS (
     INSERT INTO jobs.steps AS s (message_id, created_on, run_id, actor, queue, attempt, deliveries, rank, status,
                                  started_at, heartbeat_at, time_limit_ms, worker)
@@ -89,6 +90,18 @@ WITH m AS (
 )
 SELECT message_id, verdict, run_job, run_status, run_step FROM v
 """
+IN_PARTITION = CHECK_AND_RECORD.format(runs="{partition}", run=RUN_BY_KEY)
+# By run start or by run id, on every week: planned for its values (a start's prunes to its week).
+BY_KEY = plain(CHECK_AND_RECORD.format(runs="jobs.runs", run=RUN_BY_KEY))
+BY_ID = plain(CHECK_AND_RECORD.format(runs="jobs.runs", run=RUN_BY_ID))
+LOCATE = (
+    "SELECT tableoid::int, tableoid::regclass::text FROM jobs.runs "
+    "WHERE run_id = %(run_id)s AND started_at = %(started_at)s"
+)
+EXECUTE = (
+    "EXECUTE {} (%s::text[], %s::uuid[], %s::text[], %s::text[], %s::int[], %s::text[], "
+    "%s::int[], %s::int[], %s::bool[], %s::text, %s::date[], %s::timestamptz)"
+)
 
 
 def explain(start: Start, run_job: str | None, run_status: str | None, run_step: int | None) -> str:
@@ -105,52 +118,59 @@ def explain(start: Start, run_job: str | None, run_status: str | None, run_step:
     return f"run {start.run_id} has moved past step {start.index} (it is at step {run_step})"
 
 
-# Planned for each run start: see RUN_BY_KEY (the committer's connection runs only these statements).
-PLANNING = "SET plan_cache_mode = force_custom_plan"
-# Prepared statement name -> how it finds the run.
-STATEMENTS = {"wrls_step_starts": RUN_BY_ID, "wrls_step_starts_by_key": RUN_BY_KEY}
-PREPARE = [f"PREPARE {name} AS {CHECK_AND_RECORD.format(run=run)}" for name, run in STATEMENTS.items()]
-EXECUTE = (
-    "EXECUTE {} (%s::text[], %s::uuid[], %s::text[], %s::text[], %s::int[], %s::text[], "
-    "%s::int[], %s::int[], %s::bool[], %s::text, %s::date[], %s::timestamptz)"
-)
+def partition_statements() -> PartitionStatements:
+    """A connection's statements on the partition of jobs.runs of each run start."""
+    return PartitionStatements("wrls_step_starts", IN_PARTITION, LOCATE)
 
 
-def write_group(cursor: DBAPICursor, group: list[Start], worker: str) -> None:
-    """Check and record a group of starts by ``worker`` (workers.identity), on a DB-API cursor whose
-    connection has the statements prepared (PREPARE)."""
+def write_group(cursor: DBAPICursor, group: list[Start], worker: str, statements: PartitionStatements) -> None:
+    """Check and record a group of starts by ``worker`` (workers.identity), on a DB-API cursor in
+    autocommit whose connection has ``SETTINGS`` and prepares ``statements``."""
     by_start: dict[datetime | None, list[Start]] = {}
     for start in group:
         by_start.setdefault(start.run_started_at, []).append(start)
     for started_at, part in by_start.items():
-        _write_part(cursor, "wrls_step_starts" if started_at is None else "wrls_step_starts_by_key", part, worker)
+        if started_at is None:
+            _write_part(cursor, BY_ID, part, worker)
+            continue
+        name = statements.statement_for(cursor, started_at, {"run_id": part[0].run_id, "started_at": started_at})
+        if name is None:
+            _write_part(cursor, BY_KEY, part, worker)
+            continue
+        _write_part(cursor, EXECUTE.format(name), part, worker)
+        unfound = [s for s in part if s.verdict == STRAY]
+        if unfound:
+            # Strays, or starts of runs that are not in that partition (any more): checked on every week.
+            _write_part(cursor, BY_KEY, unfound, worker)
+            if any(s.verdict != STRAY for s in unfound):
+                statements.forget(started_at)
 
 
 def _write_part(cursor: DBAPICursor, statement: str, group: list[Start], worker: str) -> None:
-    cursor.execute(
-        EXECUTE.format(statement),
-        (
-            [s.message_id for s in group],
-            [s.run_id for s in group],
-            [s.actor for s in group],
-            [s.queue for s in group],
-            [s.attempt for s in group],
-            [s.job for s in group],
-            [s.index for s in group],
-            [s.time_limit_ms for s in group],
-            [s.record for s in group],
-            worker,
-            [s.created_on for s in group],
-            group[0].run_started_at,
-        ),
+    parameters = (
+        [s.message_id for s in group],
+        [s.run_id for s in group],
+        [s.actor for s in group],
+        [s.queue for s in group],
+        [s.attempt for s in group],
+        [s.job for s in group],
+        [s.index for s in group],
+        [s.time_limit_ms for s in group],
+        [s.record for s in group],
+        worker,
+        [s.created_on for s in group],
+        group[0].run_started_at,
     )
+    if statement.startswith("EXECUTE"):
+        cursor.execute(statement, parameters)
+    else:
+        cursor.execute(statement, plain_parameters(parameters))
     verdicts = {row[0]: row[1:] for row in cursor.fetchall()}
     for start in group:
         verdict, run_job, run_status, run_step = verdicts[start.message_id]
         start.verdict = verdict
         start.run_status = run_status
-        if verdict != RUN:
-            start.reason = explain(start, run_job, run_status, run_step)
+        start.reason = explain(start, run_job, run_status, run_step) if verdict != RUN else ""
 
 
 class StartCommitter:
@@ -163,6 +183,7 @@ class StartCommitter:
         self._pid: int | None = None
         self._lock = threading.Lock()
         self._connection: PoolProxiedConnection | None = None
+        self._statements = partition_statements()
         self._worker = identity()
 
     def start(self, start: Start) -> Start:
@@ -212,8 +233,8 @@ class StartCommitter:
                 s.done.set()
 
     def _connect(self) -> PoolProxiedConnection:
-        # The thread's own connection, the statement prepared once, each group one
-        # round trip in autocommit: planning the statement, the pool's checkout and
+        # The thread's own connection, the statement prepared once per partition, each group
+        # one round trip in autocommit: planning the statement, the pool's checkout and
         # reset, and BEGIN/COMMIT would cost more than running it.
         connection = self._engine_factory().raw_connection()
         connection.detach()
@@ -226,9 +247,8 @@ class StartCommitter:
                 # database crash could lose the last fraction of a second of starts (a
                 # delivery then counted one short), as with the ledger writer's routine rows.
                 cursor.execute("SET synchronous_commit = off")
-                cursor.execute(PLANNING)
-                for statement in PREPARE:
-                    cursor.execute(statement)
+                for setting in SETTINGS:
+                    cursor.execute(setting)
         except BaseException:
             connection.close()
             raise
@@ -237,10 +257,11 @@ class StartCommitter:
     def _write(self, group: list[Start]) -> None:
         if self._connection is None:
             self._connection = self._connect()
+            self._statements = partition_statements()
         connection = self._connection
         try:
             with closing(connection.cursor()) as cursor:
-                write_group(cursor, group, self._worker)
+                write_group(cursor, group, self._worker, self._statements)
         except BaseException:
             self._connection = None
             try:
