@@ -29,6 +29,9 @@ def sqlalchemy_url(url: str) -> str:
 def engine_for(url: str) -> Engine:
     """One engine per process and URL: forked worker processes must not share sockets."""
     key = (os.getpid(), url)
+    engine = _engines.get(key)  # without the lock first: every step asks, and after the first it is there
+    if engine is not None:
+        return engine
     with _lock:
         engine = _engines.get(key)
         if engine is None:

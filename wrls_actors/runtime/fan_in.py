@@ -45,6 +45,8 @@ class Arrival:
     run_started_at: datetime | None = None  # the run's start, its barrier's partition key; None: an older message
     items: int = 1  # the items its message carried (a chunk's), each counted at the barrier
     failures: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # its items that failed, named
+    started_at: datetime | None = None  # when its step started (its timings: a successful child has no steps row)
+    duration_ms: float | None = None
     done: threading.Event = dataclasses.field(default_factory=threading.Event)
     error: BaseException | None = None
     complete: bool = False  # the barrier may be complete: the caller checks whether to fire it
@@ -74,11 +76,14 @@ BARRIER_BY_ID = "b.run_id = a.run_id AND b.step_index = a.step_index AND $6::tim
 COUNT_GROUP = """
 WITH new AS (
     INSERT INTO jobs.barrier_arrivals
-        (run_id, step_index, message_id, failed, counts, run_started_at, items, failed_items, failures)
+        (run_id, step_index, message_id, failed, counts, run_started_at, items, failed_items, failures,
+         started_at, duration_ms)
     SELECT a.run_id, a.step_index, a.message_id, a.failed, a.counts, b.run_started_at, a.items,
-        CASE WHEN a.failed THEN a.items ELSE coalesce(jsonb_array_length(a.failures), 0) END, a.failures
-    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bool[], $5::jsonb[], $7::int[], $8::jsonb[])
-        AS a(run_id, step_index, message_id, failed, counts, items, failures)
+        CASE WHEN a.failed THEN a.items ELSE coalesce(jsonb_array_length(a.failures), 0) END, a.failures,
+        a.started_at, a.duration_ms
+    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bool[], $5::jsonb[], $7::int[], $8::jsonb[],
+                $9::timestamptz[], $10::float8[])
+        AS a(run_id, step_index, message_id, failed, counts, items, failures, started_at, duration_ms)
     JOIN LATERAL (SELECT b.run_started_at FROM {barriers} b WHERE {barrier} LIMIT 1) b ON true
     ON CONFLICT DO NOTHING RETURNING run_id, step_index, run_started_at, items, failed_items
 )
@@ -97,7 +102,8 @@ LOCATE = (
     "WHERE run_id = %(run_id)s AND step_index = %(index)s AND run_started_at = %(started_at)s"
 )
 EXECUTE = (
-    "EXECUTE {} (%s::uuid[], %s::int[], %s::text[], %s::bool[], %s::jsonb[], %s::timestamptz, %s::int[], %s::jsonb[])"
+    "EXECUTE {} (%s::uuid[], %s::int[], %s::text[], %s::bool[], %s::jsonb[], %s::timestamptz, %s::int[], "
+    "%s::jsonb[], %s::timestamptz[], %s::float8[])"
 )
 
 
@@ -186,6 +192,8 @@ def _count(cursor: DBAPICursor, statement: str, group: list[Arrival]) -> dict[tu
         group[0].run_started_at,
         [a.items for a in group],
         [json.dumps(a.failures, default=str) if a.failures else None for a in group],
+        [a.started_at for a in group],
+        [a.duration_ms for a in group],
     )
     if statement.startswith("EXECUTE"):
         cursor.execute(statement, parameters)
@@ -217,11 +225,23 @@ class ArrivalCommitter:
         run_started_at: datetime | None = None,
         items: int = 1,
         failures: list[dict[str, Any]] | None = None,
+        started_at: datetime | None = None,
+        duration_ms: float | None = None,
     ) -> bool:
         """Count one child's items (``run_started_at``: its run's start, if its message carries it); True when
-        its barrier may now be complete. ``failures``: its items that failed (all of them if it ``failed``)."""
+        its barrier may now be complete. ``failures``: its items that failed (all of them if it ``failed``);
+        ``started_at`` and ``duration_ms``: its step's, kept with its arrival."""
         arrival = Arrival(
-            str(run_id), index, message_id, failed, dict(counts or {}), run_started_at, items, list(failures or ())
+            str(run_id),
+            index,
+            message_id,
+            failed,
+            dict(counts or {}),
+            run_started_at,
+            items,
+            list(failures or ()),
+            started_at,
+            duration_ms,
         )
         self._ensure_thread()
         self._queue.put(arrival)

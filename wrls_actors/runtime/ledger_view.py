@@ -40,12 +40,19 @@ class ChildInfo:
     In a chunked fan-out (``Step(chunk=N)``) there is one ``ChildInfo`` per
     item: an item that failed alone has its own error, and ``counts`` are
     empty (a chunk counts for its items together; the fan-in sums them).
+
+    ``started_at`` and ``duration_ms`` are its message's (a chunk's items share
+    them), from its arrival: a child that succeeds at once keeps no step row.
+    ``None`` for a child pending, failed for good by its retries, or arrived
+    before arrivals carried them.
     """
 
     position: int
     status: str
     error: str | None
     counts: dict[str, Any]
+    started_at: datetime | None = None
+    duration_ms: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +95,7 @@ _EVENTS = text("""
 _BARRIER = text("SELECT expected, chunk FROM jobs.barriers WHERE run_id = CAST(:run AS uuid) AND step_index = :index")
 
 _ARRIVALS = text("""
-    SELECT a.message_id, a.failed, a.counts, a.items, a.failures, coalesce(s.error, (
+    SELECT a.message_id, a.failed, a.counts, a.items, a.failures, a.started_at, a.duration_ms, coalesce(s.error, (
         SELECT e.detail FROM jobs.events e WHERE e.message_id = a.message_id ORDER BY e.id DESC LIMIT 1)) AS error
     FROM jobs.barrier_arrivals a LEFT JOIN jobs.steps s ON s.message_id = a.message_id
     WHERE a.run_id = CAST(:run AS uuid) AND a.step_index = :index
@@ -157,13 +164,14 @@ class LedgerView:
                 continue
             errors = {f.get("position"): f.get("error") for f in row.failures or ()}
             counts = dict(row.counts or {}) if chunk == 1 else {}
+            times = (row.started_at, row.duration_ms)
             if row.failed:
                 # The whole message failed: its own error, as its step row has it.
-                children.append(ChildInfo(position, "failed", row.error or errors.get(position), counts))
+                children.append(ChildInfo(position, "failed", row.error or errors.get(position), counts, *times))
             elif position in errors:
-                children.append(ChildInfo(position, "failed", errors[position], counts))
+                children.append(ChildInfo(position, "failed", errors[position], counts, *times))
             else:
-                children.append(ChildInfo(position, "succeeded", None, counts))
+                children.append(ChildInfo(position, "succeeded", None, counts, *times))
         return children
 
     def event_counts(self, start: datetime, end: datetime, kinds: Iterable[str]) -> list[EventCount]:

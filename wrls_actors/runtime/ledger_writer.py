@@ -58,6 +58,7 @@ class StepEvent:
     incident: str | None = None  # an events row of this kind is written too
     counted: str | None = None  # steps_total outcome to bump
     worker: str | None = None  # the worker process that recorded it running (workers.identity)
+    drop_row: bool = False  # the message's row is deleted, not written: its fan-in arrival records it
 
     @property
     def order(self) -> tuple[int, int, int]:
@@ -113,6 +114,21 @@ ON CONFLICT (message_id, created_on) DO UPDATE SET
                 THEN EXCLUDED.rank ELSE s.rank END
 """
 
+# The rows of children that succeeded at once, locked in the order the writer's upsert and SETTLE_CHILDREN
+# (runs.py) lock rows in, so that they wait for each other instead of deadlocking. Only a row as its
+# start wrote it goes, or as the fan-in's firing settled it (SETTLE_CHILDREN, often first when the
+# child was the last to arrive): one a redelivery, retry or the stall sweep changed is kept.
+DROP = """
+WITH doomed AS (
+    SELECT message_id, created_on FROM jobs.steps
+    WHERE created_on = ANY(%(days)s::date[]) AND message_id = ANY(%(ids)s::text[])
+      AND status IN ('running', 'succeeded') AND attempt = 1 AND deliveries = 1 AND stalls = 0
+    ORDER BY message_id COLLATE "C", created_on FOR UPDATE
+)
+DELETE FROM jobs.steps s USING doomed d
+WHERE s.created_on = ANY(%(days)s::date[]) AND s.message_id = d.message_id AND s.created_on = d.created_on
+"""
+
 INSERT_EVENTS = "INSERT INTO jobs.events (at, kind, job, actor, queue, run_id, message_id, detail) VALUES %s"
 
 BUMP = """
@@ -149,7 +165,9 @@ def counter_rows(events: list[StepEvent]) -> list[tuple[str, str, float]]:
 
 def write_batch(connection: Any, events: list[StepEvent]) -> None:
     """Write one batch in one transaction on a DB-API connection."""
-    rows = merge(events)
+    merged = merge(events)
+    rows = {m: r for m, r in merged.items() if not r.drop_row}
+    dropped = [r for r in merged.values() if r.drop_row]
     incidents = [e for e in events if e.incident]
     with connection.cursor() as cursor:
         if not incidents:
@@ -157,6 +175,14 @@ def write_batch(connection: Any, events: list[StepEvent]) -> None:
             # a database crash could lose the last fraction of a second of them,
             # never a failure, nor any run, barrier or tick decision.
             cursor.execute("SET LOCAL synchronous_commit = off")
+        if dropped:
+            cursor.execute(
+                DROP,
+                {
+                    "days": sorted({r.created_on for r in dropped}),
+                    "ids": [r.message_id for r in dropped],
+                },
+            )
         execute_values(
             cursor,
             UPSERT,

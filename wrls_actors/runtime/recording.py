@@ -5,6 +5,12 @@ event is recorded in ``after_*`` hooks that run after Retries has decided, so
 it says whether a failure will be retried or is final. ``after_nack`` records
 only messages that never reached an actor (unknown actor names): every other
 message was recorded by the time it is rejected.
+
+Fan-out children are the exception, for they are most of the messages: a
+child is not recorded queued (its barrier counts what was sent), and one that
+succeeds at its first attempt and delivery is recorded by its arrival, with
+its timings: the row its start wrote is deleted, and only its counters are
+bumped. A child that fails, is retried, redelivered or stalls keeps its row.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from sqlalchemy import Engine
 
 from .ledger_writer import ENDED, QUEUED, LedgerWriter, StepEvent
 from .lifecycle import (
+    CHILD,
     Message,
     actor_options,
     attempt_of,
@@ -95,10 +102,15 @@ class Recorder(Middleware):
         self.flush()
 
     def after_enqueue(self, broker: dramatiq.Broker, message: Message, delay: int | None) -> None:
+        if actor_options(broker, message).get("step_role") == CHILD:
+            return  # counted by its barrier: see the module's docstring
         self.record(step_event(broker, message, "queued", QUEUED, enqueued_at=utcnow()))
 
     def before_process_message(self, broker: dramatiq.Broker, message: Message) -> None:
         attempt = message.options.get("retries", 0) + 1
+        message._ledger_started = time.monotonic()
+        message._ledger_started_at = utcnow()
+        message._ledger_attempt = attempt
         step_context.set(
             {
                 "run_id": valid_run_id(message),
@@ -106,11 +118,9 @@ class Recorder(Middleware):
                 "actor": message.actor_name,
                 "attempt": attempt,
                 "options": message.options,
+                "started_at": message._ledger_started_at,
             }
         )
-        message._ledger_started = time.monotonic()
-        message._ledger_started_at = utcnow()
-        message._ledger_attempt = attempt
 
     def after_process_message(
         self, broker: dramatiq.Broker, message: Message, *, result: Any = None, exception: BaseException | None = None
@@ -124,6 +134,12 @@ class Recorder(Middleware):
         }
         if exception is None:
             event = step_event(broker, message, "succeeded", ENDED, **times, counted="succeeded")
+            # Its arrival holds its timings and counts: a first attempt's first delivery leaves no row.
+            event.drop_row = (
+                event.attempt == 1
+                and event.deliveries == 1
+                and actor_options(broker, message).get("step_role") == CHILD
+            )
         else:
             timed_out = isinstance(exception, TimeLimitExceeded)
             error = describe(exception)

@@ -456,11 +456,14 @@ class RunControl:
         run_started_at: datetime | None = None,
         items: int = 1,
         failures: list[dict[str, Any]] | None = None,
+        started_at: datetime | None = None,
+        duration_ms: float | None = None,
     ) -> None:
         """A child ended (succeeded, or failed for good): its ``items`` count at the barrier, which fires once.
 
         ``run_started_at``: its run's start, as its message carries it (None for an older message).
-        ``failures``: its items that failed, named (``ItemFailure.as_json``)."""
+        ``failures``: its items that failed, named (``ItemFailure.as_json``); ``started_at`` and
+        ``duration_ms``: its step's timings, kept with its arrival."""
         if not self.committer.arrive(
             run_id,
             index,
@@ -470,6 +473,8 @@ class RunControl:
             run_started_at=run_started_at,
             items=items,
             failures=failures,
+            started_at=started_at,
+            duration_ms=duration_ms,
         ):
             return
         # The last child, or a repeat of any child: fire if complete and not yet fired

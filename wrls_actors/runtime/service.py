@@ -215,6 +215,7 @@ class Service:
 
     def _declare_step(self, broker: dramatiq.Broker, job: Job, index: int, step: Step, role: str) -> None:
         actor_name = job.actor_name(step)
+        step_logger = logging.getLogger(f"jobs.{actor_name}")
 
         def context(
             message: Mapping[str, Any], run_id: Any, params: dict[str, Any], item: Any = None, items: Any = None
@@ -227,7 +228,7 @@ class Service:
                 params=params,
                 message_id=message.get("message_id", ""),
                 attempt=message.get("attempt", 1),
-                logger=logging.LoggerAdapter(logging.getLogger(f"jobs.{actor_name}"), {"run_id": str(run_id)}),
+                logger=logging.LoggerAdapter(step_logger, {"run_id": str(run_id)}),
                 item=item,
                 items=items,
                 engine=self.engine,
@@ -263,6 +264,8 @@ class Service:
                 run_started_at=run_started_at(options),
                 items=len(items),
                 failures=[f.as_json() for f in outcome.failures],
+                started_at=message.get("started_at"),
+                duration_ms=(time.monotonic() - started) * 1000,
             )
             logger.info(
                 "%s done: %d items in %.0f ms (%d calls), %d failed, counts %s",
@@ -293,6 +296,8 @@ class Service:
                     failed=False,
                     counts=ctx.counts,
                     run_started_at=run_started_at(message.get("options")),
+                    started_at=message.get("started_at"),
+                    duration_ms=(time.monotonic() - started) * 1000,
                 )
             elif ctx.ending is not None:
                 self.control.end(str(run_id), index, ctx.ending, ctx.counts, message_id=ctx.message_id)
