@@ -120,17 +120,39 @@ def peak_rss_mb(worker: Worker) -> float:
 
 
 def step_times(db, run_id: str) -> dict[str, float]:
+    """Seconds from each actor's first start to its last end in the run. A fan-out child that succeeded at
+    once keeps no step row: its start and end are its arrival's, named by its fan-out step's child."""
+    from wrls_actors.jobs import JOBS
+
     with db.cursor() as cursor:
         cursor.execute(
-            "SELECT actor, min(started_at), max(finished_at), count(*) FROM jobs.steps "
-            "WHERE run_id = %s GROUP BY actor",
+            "SELECT actor, min(started_at), max(finished_at) FROM jobs.steps WHERE run_id = %s GROUP BY actor",
             (run_id,),
         )
-        return {
-            actor: (finished - started).total_seconds()
-            for actor, started, finished, _ in cursor.fetchall()
-            if started and finished
-        }
+        spans = {actor: (started, finished) for actor, started, finished in cursor.fetchall()}
+        cursor.execute(
+            "SELECT r.job, a.step_index, min(a.started_at), max(a.arrived_at) FROM jobs.barrier_arrivals a "
+            "JOIN jobs.runs r ON r.run_id = a.run_id AND r.started_at = a.run_started_at "
+            "WHERE a.run_id = %s GROUP BY r.job, a.step_index",
+            (run_id,),
+        )
+        jobs = {job.name: job for job in JOBS}
+        for job_name, index, started, arrived in cursor.fetchall():
+            job = jobs.get(job_name)
+            fan_out = job.steps[index].fan_out if job is not None and index < len(job.steps) else None
+            if fan_out is None:
+                continue
+            actor = job.actor_name(fan_out)
+            first, last = spans.get(actor, (None, None))
+            spans[actor] = (
+                min((t for t in (first, started) if t), default=None),
+                max((t for t in (last, arrived) if t), default=None),
+            )
+    return {
+        actor: (finished - started).total_seconds()
+        for actor, (started, finished) in spans.items()
+        if started and finished
+    }
 
 
 def _pyzipper_unpack(archive: Path, folder: Path) -> Path:
