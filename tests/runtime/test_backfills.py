@@ -10,7 +10,7 @@ from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_rea
 from tests.support.processes import run_cli
 from tests.support.sample_app import JOBS, SCHEDULES
 from wrls_actors.runtime import Service, Settings
-from wrls_actors.runtime.backfills import MAX_TICKS, BackfillRefused, BadBackfillRange
+from wrls_actors.runtime.backfills import MAX_TICKS, BackfillRefused, BadBackfillRange, ticks_in
 from wrls_actors.runtime.definitions import ALLOW
 from wrls_actors.runtime.pauses import UnknownSchedule
 
@@ -223,3 +223,11 @@ def test_the_cli_backfills_with_a_reason_and_refuses_a_bad_range(service, env):
     nothing = cli("pipeline", "--since", since.isoformat(), "--until", until.isoformat(), "--reason", "again")
     assert nothing.returncode == 0
     assert "nothing to backfill" in nothing.stdout
+
+
+def test_a_range_ending_a_fraction_of_a_second_past_a_tick_holds_that_tick(service):
+    # The every-minute schedule: a range ending half a second past a minute holds that minute's tick.
+    until = datetime.now(UTC).replace(second=0, microsecond=500_000) - timedelta(minutes=1)
+    ticks = ticks_in(service.schedules["pipeline"], until - timedelta(minutes=3), until, service.scheduling)
+    minute = until.replace(microsecond=0)
+    assert ticks == [minute - timedelta(minutes=2), minute - timedelta(minutes=1), minute]

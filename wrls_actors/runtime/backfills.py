@@ -93,8 +93,9 @@ def ticks_in(schedule: Schedule, since: datetime, until: datetime, scheduling: S
             f"{int(schedule.every.total_seconds())}s); a backfill takes at most {MAX_TICKS}: backfill it in parts",
             "range",
         )
-    # fire_times takes (start, end]; every nominal time is a whole second.
-    times = fire_times(schedule, since - timedelta(seconds=1), until - timedelta(seconds=1), scheduling.tz)
+    # fire_times takes (start, end] and reads them to the whole second below; every nominal time is a whole
+    # second. The end is just before until, not a second before: an until 0.5 s past a tick holds that tick.
+    times = fire_times(schedule, since - timedelta(seconds=1), until - timedelta(microseconds=1), scheduling.tz)
     times = [t for t in times if since <= t < until]
     if len(times) > MAX_TICKS:
         raise BadBackfillRange(

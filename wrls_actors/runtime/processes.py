@@ -156,21 +156,27 @@ def run_scheduler(service: Service, stop: threading.Event | None = None) -> int:
         return 0
     for actor in actors:
         logger.info("schedule %-28s %s", actor.actor_name, actor.options["periodic"])
-    while not stop.is_set():
-        try:
-            scheduler = Scheduler(actors=actors)
-            scheduler.schedule()
-            scheduler.loop()
-        except KeyboardInterrupt:
-            return 0
-        except Exception:
-            # periodiq itself exits here; we wait and start again: the watch
-            # records the ticks that could not be sent.
-            logger.exception("scheduler could not send a tick; restarting in 5 s")
-            signal.alarm(0)
-            if stop.wait(5):
-                break
-    return 0
+    try:
+        while not stop.is_set():
+            try:
+                scheduler = Scheduler(actors=actors)
+                scheduler.schedule()
+                scheduler.loop()
+            except KeyboardInterrupt:
+                return 0
+            except Exception:
+                # periodiq itself exits here; we wait and start again: the watch
+                # records the ticks that could not be sent.
+                logger.exception("scheduler could not send a tick; restarting in 5 s")
+                signal.alarm(0)
+                if stop.wait(5):
+                    break
+        return 0
+    finally:
+        # periodiq sleeps on SIGALRM. An alarm left set goes off later, and once the interpreter is
+        # finalising (signal handlers back to their defaults) it kills the process: `make run` stopped by
+        # Ctrl-C then exited -14 while it stopped its embedded PostgreSQL.
+        signal.alarm(0)
 
 
 def run_exporter(service: Service) -> int:
