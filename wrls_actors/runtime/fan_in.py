@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.pool import PoolProxiedConnection
 
-from .partition_statements import SETTINGS, PartitionStatements, plain, plain_parameters
+from .partition_statements import PartitionStatements, connect, execute, plain
 
 logger = logging.getLogger(__name__)
 
@@ -195,10 +195,7 @@ def _count(cursor: DBAPICursor, statement: str, group: list[Arrival]) -> dict[tu
         [a.started_at for a in group],
         [a.duration_ms for a in group],
     )
-    if statement.startswith("EXECUTE"):
-        cursor.execute(statement, parameters)
-    else:
-        cursor.execute(statement, plain_parameters(parameters))
+    execute(cursor, statement, parameters)
     return {(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()}
 
 
@@ -292,19 +289,7 @@ class ArrivalCommitter:
         # statement. In autocommit the barrier's row is locked only while its statement runs and
         # commits, not for a further round trip to say COMMIT. Commits stay synchronous: a child's
         # message is acknowledged once its statement returns, so its arrival must be on disk by then.
-        connection = self.engine.raw_connection()
-        connection.detach()
-        try:
-            dbapi = connection.dbapi_connection
-            assert dbapi is not None  # a connection just checked out has its DB-API connection
-            dbapi.autocommit = True
-            with closing(connection.cursor()) as cursor:
-                for setting in SETTINGS:
-                    cursor.execute(setting)
-        except BaseException:
-            connection.close()
-            raise
-        return connection
+        return connect(self.engine)
 
     def _write(self, group: list[Arrival]) -> None:
         if self._connection is None:

@@ -12,7 +12,8 @@ A statement on the partitioned parent stays as the fallback: for a run start
 whose partition is not known (its run or barrier not found) and for what a
 partition statement did not find (its rows moved to another partition since,
 by retention). It is sent as plain SQL, so it is planned for its values and
-reads only its run's week.
+reads only its run's week. ``execute`` runs either kind, and ``connect`` makes
+the connection both committers keep for these statements.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlalchemy.pool import PoolProxiedConnection
 
 # The connection's plan for a prepared statement is its generic one, made once: every one of these is on
 # one partition, so there is nothing a plan for the values would prune.
@@ -38,6 +42,31 @@ def plain(statement: str) -> str:
 
 def plain_parameters(parameters: Sequence[Any]) -> dict[str, Any]:
     return {f"p{n}": value for n, value in enumerate(parameters, start=1)}
+
+
+def execute(cursor: DBAPICursor, statement: str, parameters: Sequence[Any]) -> None:
+    """Run an ``EXECUTE`` of a prepared statement, or a ``plain`` one, with the same ``$n`` parameters."""
+    if statement.startswith("EXECUTE"):
+        cursor.execute(statement, parameters)
+    else:
+        cursor.execute(statement, plain_parameters(parameters))
+
+
+def connect(engine: Engine, *settings: str) -> PoolProxiedConnection:
+    """A committer's own connection: out of the pool, in autocommit, with ``SETTINGS`` and ``settings``."""
+    connection = engine.raw_connection()
+    connection.detach()
+    try:
+        dbapi = connection.dbapi_connection
+        assert dbapi is not None  # a connection just checked out has its DB-API connection
+        dbapi.autocommit = True
+        with closing(connection.cursor()) as cursor:
+            for setting in (*SETTINGS, *settings):
+                cursor.execute(setting)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
 
 
 class PartitionStatements:

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.pool import PoolProxiedConnection
 
-from .partition_statements import SETTINGS, PartitionStatements, plain, plain_parameters
+from .partition_statements import PartitionStatements, connect, execute, plain
 from .workers import identity
 
 logger = logging.getLogger(__name__)
@@ -161,10 +161,7 @@ def _write_part(cursor: DBAPICursor, statement: str, group: list[Start], worker:
         [s.created_on for s in group],
         group[0].run_started_at,
     )
-    if statement.startswith("EXECUTE"):
-        cursor.execute(statement, parameters)
-    else:
-        cursor.execute(statement, plain_parameters(parameters))
+    execute(cursor, statement, parameters)
     verdicts = {row[0]: row[1:] for row in cursor.fetchall()}
     for start in group:
         verdict, run_job, run_status, run_step = verdicts[start.message_id]
@@ -236,23 +233,10 @@ class StartCommitter:
         # The thread's own connection, the statement prepared once per partition, each group
         # one round trip in autocommit: planning the statement, the pool's checkout and
         # reset, and BEGIN/COMMIT would cost more than running it.
-        connection = self._engine_factory().raw_connection()
-        connection.detach()
-        try:
-            dbapi = connection.dbapi_connection
-            assert dbapi is not None  # a connection just checked out has its DB-API connection
-            dbapi.autocommit = True
-            with closing(connection.cursor()) as cursor:
-                # Visible to every process at commit, which a killed worker needs; only a
-                # database crash could lose the last fraction of a second of starts (a
-                # delivery then counted one short), as with the ledger writer's routine rows.
-                cursor.execute("SET synchronous_commit = off")
-                for setting in SETTINGS:
-                    cursor.execute(setting)
-        except BaseException:
-            connection.close()
-            raise
-        return connection
+        # Visible to every process at commit, which a killed worker needs; only a
+        # database crash could lose the last fraction of a second of starts (a
+        # delivery then counted one short), as with the ledger writer's routine rows.
+        return connect(self._engine_factory(), "SET synchronous_commit = off")
 
     def _write(self, group: list[Start]) -> None:
         if self._connection is None:
