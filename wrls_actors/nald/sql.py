@@ -64,6 +64,15 @@ def licence_query(schema: str = IMPORT_SCHEMA) -> str:
     )
 
 
+def licences_query(schema: str = IMPORT_SCHEMA) -> str:
+    """The NALD_ABS_LICENCES row of each of some licence numbers (parameter ``licence_refs``, a list), as
+    ``licence_query`` would find each."""
+    return (
+        f'SELECT DISTINCT ON ("LIC_NO") * FROM {quote(schema)}."NALD_ABS_LICENCES" '
+        f'WHERE "LIC_NO" = ANY(CAST(:licence_refs AS varchar[])) ORDER BY "LIC_NO", "FGAC_REGION_CODE", "ID"'
+    )
+
+
 def missing_tables(connection: Connection, tables: Iterable[str] | None = None) -> list[str]:
     """Which of ``tables`` (default: every NALD table of the model) schema ``import`` lacks."""
     present = {

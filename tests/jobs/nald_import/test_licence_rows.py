@@ -1,4 +1,4 @@
-"""read_licence against a real PostgreSQL: only the licence's own rows, keyed by (region, id)."""
+"""read_licence(s) against a real PostgreSQL: only each licence's own rows, keyed by (region, id)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import create_engine, insert, text
 
 from tests.support import services as svc
-from wrls_actors.jobs.nald_import.licence_rows import LicenceRows, read_licence
+from wrls_actors.jobs.nald_import.licence_rows import LicenceRows, read_licence, read_licences
 from wrls_actors.jobs.nald_import.permit_json import document_metadata, json_text, permit_licence
 from wrls_actors.model.base import metadata
 from wrls_actors.model.nald import BY_NAME, NULL, TABLES
@@ -255,3 +255,37 @@ def test_a_licence_with_nothing_but_its_row_reads_as_empty_lists(engine):
     assert rows.licence["ID"] == "5"
     assert all(getattr(rows, f) == [] for f in LicenceRows.__dataclass_fields__ if f != "licence")
     assert permit_licence(rows, date(2026, 11, 29)) is None
+
+
+def test_licences_read_together_get_each_its_own_rows(engine):
+    # The same NALD ids in three regions, and the same codes: one statement for all of them
+    # must still hand each licence its own rows and no other's.
+    with engine.begin() as connection:
+        national_codes(connection)
+        licence(connection, "1", "01/AAA", "one")
+        licence(connection, "2", "02/BBB", "two")
+        add(connection, "NALD_ABS_LICENCES", {"ID": "5", "LIC_NO": "05/EEE", "FGAC_REGION_CODE": "5"})
+        # A log naming the licence in both its columns: found by both joins, read once.
+        add(
+            connection,
+            "NALD_MOD_LOGS",
+            {"FGAC_REGION_CODE": "1", "AABL_ID": "1", "ARVN_AABL_ID": "1", "AMRE_CODE": "X"},
+        )
+
+    with engine.connect() as connection:
+        together = read_licences(connection, ["02/BBB", "03/CCC", "05/EEE", "01/AAA"])
+        alone = {ref: read_licence(connection, ref) for ref in ("01/AAA", "02/BBB", "05/EEE")}
+
+    assert sorted(together) == ["01/AAA", "02/BBB", "05/EEE"]  # 03/CCC is not in the extract
+    assert together == alone
+    assert sorted(r["AMRE_CODE"] for r in together["01/AAA"].mod_logs) == ["NEW", "SUCC", "X"]
+    assert sorted(r["AMRE_CODE"] for r in together["02/BBB"].mod_logs) == ["NEW", "SUCC"]
+    for ref, region, tag in (("01/AAA", "1", "one"), ("02/BBB", "2", "two")):
+        rows = together[ref]
+        assert {r["FGAC_REGION_CODE"] for r in rows.versions + rows.parties + rows.points + rows.mod_logs} == {region}
+        assert [r["NOTES"] for r in rows.purposes] == [tag]
+        assert [r["CODE"] for r in rows.licence_types] == ["FULL"]  # a code both use, in each
+        assert len(rows.addresses) == 2 and len(rows.form_logs) == 2
+    assert all(getattr(together["05/EEE"], f) == [] for f in LicenceRows.__dataclass_fields__ if f != "licence")
+    with engine.connect() as connection:
+        assert read_licences(connection, []) == {}

@@ -1,6 +1,6 @@
 """Step 4 of nald-import (children of up to CHUNK licences each), and the whole of nald-import-licence.
 
-A chunk of licences, one transaction: their NALD rows are read, each
+A chunk of licences, one transaction: their NALD rows are read together, each
 licence's permit JSON and returns are built by pure functions, and
 ``permit.licence``, ``crm.document_header`` and ``returns.*`` are written
 for all of them together, a statement per table (the legacy wrote each
@@ -18,7 +18,7 @@ from sqlalchemy import Connection, text
 
 from ...runtime import PermanentError, StepContext
 from ..shared.per_licence import licence_of, licences_of
-from .licence_rows import LicenceRows, read_licence
+from .licence_rows import LicenceRows, read_licences
 from .permit_json import document_metadata, permit_licence
 from .returns import licence_returns
 from .write_licence import LicenceWrite, ReturnRow, upsert_documents, upsert_permits, write_returns
@@ -60,13 +60,11 @@ def _build(ctx: StepContext, ref: str, rows: LicenceRows, today: date) -> tuple[
 
 
 def _read(connection: Connection, refs: list[str]) -> list[tuple[str, LicenceRows]]:
-    found = []
+    found = read_licences(connection, refs)
     for ref in refs:
-        rows = read_licence(connection, ref)
-        if rows is None:
+        if ref not in found:
             raise PermanentError(f"licence {ref} is not in the NALD extract (schema import)")
-        found.append((ref, rows))
-    return found
+    return [(ref, found[ref]) for ref in refs]
 
 
 def _import(ctx: StepContext, refs: list[str]) -> None:
