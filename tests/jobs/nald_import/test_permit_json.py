@@ -22,6 +22,7 @@ from wrls_actors.jobs.nald_import.permit_json import (
     sentence_case,
 )
 from wrls_actors.jobs.nald_import.return_cycles import NaldReturn
+from wrls_actors.jobs.nald_import.returns import licence_returns
 from wrls_actors.nald.rows import sort_rows, sort_value
 
 D = date.fromisoformat
@@ -800,3 +801,18 @@ def test_the_same_rows_in_any_order_give_the_same_json():
         rows = replace(base, **{k: sort_rows(v, orders[k]) for k, v in shuffled.items()})
         assert json_text(permit_licence(rows, TODAY).data) == expected
     assert json_text(metadata(base)) == json_text(metadata(licence_rows()))
+
+
+def test_each_return_of_a_format_has_the_format_metadata_and_its_own_cycle_flags():
+    base = licence_rows()
+    ended = {**base.return_versions[0], "EFF_END_DATE": "31/03/2021"}  # its last cycle is final
+    logs = [
+        row(ARTY_ID="500", FGAC_REGION_CODE="1", DATE_FROM=f"01/04/{y}", DATE_TO=f"31/03/{y + 1}")
+        for y in (2018, 2019, 2020)
+    ]
+    rows = replace(base, return_versions=[ended], form_logs=logs)
+    returns = licence_returns(rows, TODAY)
+    assert [(r.start_date.year, r.metadata["isFinal"]) for r in returns] == [(2018, False), (2019, False), (2020, True)]
+    for r in returns:
+        cycle = replace(a_return(), is_current=r.metadata["isCurrent"], is_final=r.metadata["isFinal"])
+        assert r.metadata == return_metadata(rows, rows.return_formats[0], cycle)

@@ -554,7 +554,19 @@ def return_frequency(format_row: Row) -> str:
 
 
 def return_metadata(rows: LicenceRows, format_row: Row, nald_return: NaldReturn) -> dict[str, Any]:
-    """The metadata of one return of a format (legacy formatReturnMetadata, plus isCurrent/isFinal).
+    """The metadata of one return of a format: its format's (:func:`format_metadata`), then
+    ``isCurrent`` and ``isFinal`` from the return's cycle."""
+    return with_cycle_flags(format_metadata(rows, format_row), nald_return)
+
+
+def with_cycle_flags(metadata: dict[str, Any], nald_return: NaldReturn) -> dict[str, Any]:
+    """A format's metadata with a return's ``isCurrent`` and ``isFinal`` (a new dict: one format's
+    returns share the rest, which is never changed once built)."""
+    return {**metadata, "isCurrent": nald_return.is_current, "isFinal": nald_return.is_final}
+
+
+def format_metadata(rows: LicenceRows, format_row: Row) -> dict[str, Any]:
+    """The metadata every return of a format has (legacy formatReturnMetadata, plus isCurrent/isFinal).
 
     ``format_row`` is the NALD_RET_FORMATS row (alone or merged with its return
     version). Keys in order::
@@ -567,7 +579,7 @@ def return_metadata(rows: LicenceRows, format_row: Row, nald_return: NaldReturn)
                periodEndDay, periodEndMonth}
         isTwoPartTariff: TPT_FLAG == 'Y'
         isSummer, isUpload: from FORM_PRODN_MONTH (summer 65/45/80; upload 65/66 or line entry 45/46)
-        isCurrent, isFinal: from the return's cycle
+        isCurrent, isFinal: from the return's cycle (added by return_metadata)
 
     ``alias`` is left out when the trimmed PURP_ALIAS is empty or 'null' (the
     legacy value was undefined). regionCode and formatId are numbers
@@ -615,8 +627,6 @@ def return_metadata(rows: LicenceRows, format_row: Row, nald_return: NaldReturn)
         "isTwoPartTariff": format_row.get("TPT_FLAG") == "Y",
         "isSummer": is_summer_format(format_row.get("FORM_PRODN_MONTH")),
         "isUpload": month in UPLOAD_PRODUCTION_MONTHS or month in LINE_ENTRY_PRODUCTION_MONTHS,
-        "isCurrent": nald_return.is_current,
-        "isFinal": nald_return.is_final,
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from .licence_rows import LicenceRows
-from .permit_json import return_frequency, return_metadata
+from .permit_json import format_metadata, return_frequency, with_cycle_flags
 from .return_cycles import FormLog, ReturnFormat, VersionModLog, format_returns, succession_split_date
 from .write_licence import ReturnRow
 
@@ -71,7 +71,10 @@ def licence_returns(rows: LicenceRows, today: date) -> list[ReturnRow]:
         nald_format = ReturnFormat.from_nald_row(joined)
         logs = [FormLog.from_nald_row(log) for log in rows.form_logs if _key(log["ARTY_ID"]) == _key(fmt["ID"])]
         reasons = next_version_reasons(rows, nald_format.version_no)
+        metadata = None  # built once a format (it has a return a cycle, for decades), and only if it has any
         for nald_return in format_returns(licence_ref, nald_format, logs, split_date, today, reasons):
+            if metadata is None:
+                metadata = format_metadata(rows, fmt)
             result.append(
                 ReturnRow(
                     return_id=nald_return.return_id,
@@ -84,7 +87,7 @@ def licence_returns(rows: LicenceRows, today: date) -> list[ReturnRow]:
                     received_date=nald_return.received_date,
                     returns_frequency=return_frequency(fmt),
                     is_summer=nald_return.is_summer,
-                    metadata=return_metadata(rows, fmt, nald_return),
+                    metadata=with_cycle_flags(metadata, nald_return),
                 )
             )
     return result
