@@ -56,14 +56,21 @@ def sort_rows(rows: Iterable[R], order: Sequence[str] = ()) -> list[R]:
     without building the long key for the rows that do not need it).
     """
 
-    def ordered(row: R) -> tuple[tuple[int, int, str], ...]:
-        return tuple(sort_value(row.get(c)) for c in order)
+    rows = list(rows)
+    if len(rows) < 2:
+        return rows
 
     def whole(row: R) -> tuple[tuple[int, int, str], ...]:
         return tuple(sort_value(v) for v in row.values())
 
+    # Each row's key made once (sorted and groupby would each make it again).
+    keyed = sorted(((tuple(sort_value(row.get(c)) for c in order), row) for row in rows), key=_first)
     result: list[R] = []
-    for _, tied in groupby(sorted(rows, key=ordered), key=ordered):
-        group = list(tied)
+    for _, tied in groupby(keyed, key=_first):
+        group = [row for _, row in tied]
         result += sorted(group, key=whole) if len(group) > 1 else group
     return result
+
+
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]

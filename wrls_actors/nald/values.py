@@ -16,6 +16,7 @@ what is readable.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 from decimal import Decimal
@@ -57,7 +58,16 @@ def nald_date(value: str | date | None) -> date | None:
     """``DD/MM/YYYY`` (a time after it is dropped) as a date; NULL as ``None``; a ``date`` passes through."""
     if isinstance(value, date):
         return value
-    if value is None or is_null(value):  # None twice over: is_null's answer does not narrow the type
+    if value is None:
+        return None
+    return _text_date(value)
+
+
+# An extract holds few distinct dates (a licence's rows repeat its own), read hundreds of
+# thousands of times a night: each text read once. A bad one raises anew each time (not cached).
+@functools.lru_cache(maxsize=65536)
+def _text_date(value: str) -> date | None:
+    if is_null(value):
         return None
     match = _DATE.match(value)
     try:

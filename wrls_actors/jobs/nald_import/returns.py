@@ -64,12 +64,15 @@ def licence_returns(rows: LicenceRows, today: date) -> list[ReturnRow]:
     licence_ref = rows.licence["LIC_NO"]
     split_date = succession_split_date(version_mod_logs(rows))
     result = []
+    logs_of: dict[tuple[str, ...], list[dict]] = {}
+    for log in rows.form_logs:
+        logs_of.setdefault(_key(log["ARTY_ID"]), []).append(log)
     for fmt in rows.return_formats:
         joined = format_row(rows, fmt)
         if joined is None:
             continue
         nald_format = ReturnFormat.from_nald_row(joined)
-        logs = [FormLog.from_nald_row(log) for log in rows.form_logs if _key(log["ARTY_ID"]) == _key(fmt["ID"])]
+        logs = [FormLog.from_nald_row(log) for log in logs_of.get(_key(fmt["ID"]), [])]
         reasons = next_version_reasons(rows, nald_format.version_no)
         metadata = None  # built once a format (it has a return a cycle, for decades), and only if it has any
         for nald_return in format_returns(licence_ref, nald_format, logs, split_date, today, reasons):
