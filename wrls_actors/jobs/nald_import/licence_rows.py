@@ -27,14 +27,14 @@ the same extract always gives the same ``LicenceRows``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import Connection, text
 
+from ...nald.licence_parts import Part, read_parts
 from ...nald.rows import sort_rows
-from ...nald.sql import licences_query, quote
+from ...nald.sql import licences_query
 
 Row = dict[str, Any]
 
@@ -73,39 +73,31 @@ class LicenceRows:
     mod_logs: list[Row] = field(default_factory=list)  # NALD_MOD_LOGS, licence (AABL_ID) and return (ARVN_AABL_ID)
 
 
-@dataclass(frozen=True)
-class _Part:
-    """One CTE: each licence's rows of ``table`` whose ``columns`` (any of them) hold a value of ``sources``.
-
-    A source is ``cte.COLUMN``: a column of an earlier CTE's rows, or of
-    ``keys`` (the licences: ``id``, ``cams``). ``order`` columns sort the rows.
-    """
-
-    name: str
-    table: str
-    columns: tuple[str, ...]
-    sources: tuple[str, ...]
-    order: tuple[str, ...]
-    regional: bool = True  # national code tables have no FGAC_REGION_CODE
+def _part(
+    name: str, table: str, columns: tuple[str, ...], sources: tuple[str, ...], order: tuple[str, ...], regional=True
+) -> tuple[Part, tuple[str, ...]]:
+    """A part of the chunk's statement (see :mod:`wrls_actors.nald.licence_parts`), and the columns
+    its rows are sorted on (by ``sort_rows``: numbers as numbers, dates as dates)."""
+    return Part(name, table, columns, sources, regional), order
 
 
 # Order matters: a CTE can only use the ones before it.
-_PARTS: tuple[_Part, ...] = (
-    _Part("versions", "NALD_ABS_LIC_VERSIONS", ("AABL_ID",), ("keys.id",), ("ISSUE_NO", "INCR_NO")),
-    _Part("licence_types", "NALD_WA_LIC_TYPES", ("CODE",), ("versions.WA_ALTY_CODE",), ("CODE",), False),
-    _Part(
+_PARTS: tuple[tuple[Part, tuple[str, ...]], ...] = (
+    _part("versions", "NALD_ABS_LIC_VERSIONS", ("AABL_ID",), ("keys.id",), ("ISSUE_NO", "INCR_NO")),
+    _part("licence_types", "NALD_WA_LIC_TYPES", ("CODE",), ("versions.WA_ALTY_CODE",), ("CODE",), False),
+    _part(
         "purposes", "NALD_ABS_LIC_PURPOSES", ("AABV_AABL_ID",), ("keys.id",), ("AABV_ISSUE_NO", "AABV_INCR_NO", "ID")
     ),
-    _Part("purpose_points", "NALD_ABS_PURP_POINTS", ("AABP_ID",), ("purposes.ID",), ("AABP_ID", "AAIP_ID")),
-    _Part("conditions", "NALD_LIC_CONDITIONS", ("AABP_ID",), ("purposes.ID",), ("AABP_ID", "DISP_ORD", "ID")),
-    _Part("condition_types", "NALD_LIC_COND_TYPES", ("CODE",), ("conditions.ACIN_CODE",), ("CODE", "SUBCODE"), False),
-    _Part("agreements", "NALD_LIC_AGRMNTS", ("AABP_ID",), ("purposes.ID",), ("AABP_ID", "EFF_ST_DATE")),
-    _Part("means_of_abstraction", "NALD_MEANS_OF_ABS", ("CODE",), ("purpose_points.AMOA_CODE",), ("CODE",), False),
-    _Part("roles", "NALD_LIC_ROLES", ("AABL_ID",), ("keys.id",), ("ALRT_CODE", "EFF_ST_DATE")),
-    _Part("role_types", "NALD_LIC_ROLE_TYPES", ("CODE",), ("roles.ALRT_CODE",), ("CODE",), False),
-    _Part("parties", "NALD_PARTIES", ("ID",), ("versions.ACON_APAR_ID", "roles.ACON_APAR_ID"), ("ID",)),
-    _Part("contacts", "NALD_CONTACTS", ("APAR_ID",), ("versions.ACON_APAR_ID",), ("APAR_ID", "AADD_ID")),
-    _Part(
+    _part("purpose_points", "NALD_ABS_PURP_POINTS", ("AABP_ID",), ("purposes.ID",), ("AABP_ID", "AAIP_ID")),
+    _part("conditions", "NALD_LIC_CONDITIONS", ("AABP_ID",), ("purposes.ID",), ("AABP_ID", "DISP_ORD", "ID")),
+    _part("condition_types", "NALD_LIC_COND_TYPES", ("CODE",), ("conditions.ACIN_CODE",), ("CODE", "SUBCODE"), False),
+    _part("agreements", "NALD_LIC_AGRMNTS", ("AABP_ID",), ("purposes.ID",), ("AABP_ID", "EFF_ST_DATE")),
+    _part("means_of_abstraction", "NALD_MEANS_OF_ABS", ("CODE",), ("purpose_points.AMOA_CODE",), ("CODE",), False),
+    _part("roles", "NALD_LIC_ROLES", ("AABL_ID",), ("keys.id",), ("ALRT_CODE", "EFF_ST_DATE")),
+    _part("role_types", "NALD_LIC_ROLE_TYPES", ("CODE",), ("roles.ALRT_CODE",), ("CODE",), False),
+    _part("parties", "NALD_PARTIES", ("ID",), ("versions.ACON_APAR_ID", "roles.ACON_APAR_ID"), ("ID",)),
+    _part("contacts", "NALD_CONTACTS", ("APAR_ID",), ("versions.ACON_APAR_ID",), ("APAR_ID", "AADD_ID")),
+    _part(
         "addresses",
         "NALD_ADDRESSES",
         ("ID",),
@@ -113,29 +105,29 @@ _PARTS: tuple[_Part, ...] = (
         ("ID",),
     ),
     # Filtered on ACON_AADD_ID too by the caller: the index leads with (region, ACON_APAR_ID).
-    _Part(
+    _part(
         "contact_numbers",
         "NALD_CONT_NOS",
         ("ACON_APAR_ID",),
         ("roles.ACON_APAR_ID",),
         ("ACON_APAR_ID", "ACON_AADD_ID", "ACNT_CODE"),
     ),
-    _Part("contact_number_types", "NALD_CONT_NO_TYPES", ("CODE",), ("contact_numbers.ACNT_CODE",), ("CODE",), False),
-    _Part("cams", "NALD_REP_UNITS", ("CODE",), ("keys.cams",), ("CODE",)),
-    _Part("return_versions", "NALD_RET_VERSIONS", ("AABL_ID",), ("keys.id",), ("VERS_NO",)),
-    _Part("return_formats", "NALD_RET_FORMATS", ("ARVN_AABL_ID",), ("keys.id",), ("ARVN_VERS_NO", "ID")),
-    _Part(
+    _part("contact_number_types", "NALD_CONT_NO_TYPES", ("CODE",), ("contact_numbers.ACNT_CODE",), ("CODE",), False),
+    _part("cams", "NALD_REP_UNITS", ("CODE",), ("keys.cams",), ("CODE",)),
+    _part("return_versions", "NALD_RET_VERSIONS", ("AABL_ID",), ("keys.id",), ("VERS_NO",)),
+    _part("return_formats", "NALD_RET_FORMATS", ("ARVN_AABL_ID",), ("keys.id",), ("ARVN_VERS_NO", "ID")),
+    _part(
         "return_format_purposes",
         "NALD_RET_FMT_PURPOSES",
         ("ARTY_ID",),
         ("return_formats.ID",),
         ("ARTY_ID", "APUR_APPR_CODE", "APUR_APSE_CODE", "APUR_APUS_CODE"),
     ),
-    _Part("return_format_points", "NALD_RET_FMT_POINTS", ("ARTY_ID",), ("return_formats.ID",), ("ARTY_ID", "AAIP_ID")),
-    _Part("form_logs", "NALD_RET_FORM_LOGS", ("ARTY_ID",), ("return_formats.ID",), ("ARTY_ID", "DATE_FROM")),
-    _Part("points", "NALD_POINTS", ("ID",), ("purpose_points.AAIP_ID", "return_format_points.AAIP_ID"), ("ID",)),
-    _Part("sources", "NALD_SOURCES", ("CODE",), ("points.ASRC_CODE",), ("CODE",), False),
-    _Part(
+    _part("return_format_points", "NALD_RET_FMT_POINTS", ("ARTY_ID",), ("return_formats.ID",), ("ARTY_ID", "AAIP_ID")),
+    _part("form_logs", "NALD_RET_FORM_LOGS", ("ARTY_ID",), ("return_formats.ID",), ("ARTY_ID", "DATE_FROM")),
+    _part("points", "NALD_POINTS", ("ID",), ("purpose_points.AAIP_ID", "return_format_points.AAIP_ID"), ("ID",)),
+    _part("sources", "NALD_SOURCES", ("CODE",), ("points.ASRC_CODE",), ("CODE",), False),
+    _part(
         "purposes_primary",
         "NALD_PURP_PRIMS",
         ("CODE",),
@@ -143,7 +135,7 @@ _PARTS: tuple[_Part, ...] = (
         ("CODE",),
         False,
     ),
-    _Part(
+    _part(
         "purposes_secondary",
         "NALD_PURP_SECS",
         ("CODE",),
@@ -151,7 +143,7 @@ _PARTS: tuple[_Part, ...] = (
         ("CODE",),
         False,
     ),
-    _Part(
+    _part(
         "purpose_uses",
         "NALD_PURP_USES",
         ("CODE",),
@@ -160,7 +152,7 @@ _PARTS: tuple[_Part, ...] = (
         False,
     ),
     # Licence mod logs carry AABL_ID, return version ones ARVN_AABL_ID: both are indexed.
-    _Part(
+    _part(
         "mod_logs",
         "NALD_MOD_LOGS",
         ("AABL_ID", "ARVN_AABL_ID"),
@@ -169,57 +161,7 @@ _PARTS: tuple[_Part, ...] = (
     ),
 )
 
-assert {p.name for p in _PARTS} == {f.name for f in fields(LicenceRows)} - {"licence"}
-
-
-def _values(source: str) -> str:
-    """``SELECT`` of one source's values, each with its licence (``k``) and region."""
-    cte, column = source.split(".")
-    value = column if cte == "keys" else f'(t)."{column}"'
-    return f"SELECT DISTINCT k, region, {value} AS v FROM {cte}"
-
-
-def _cte(part: _Part, schema: str) -> str:
-    # Each value once per licence (a UNION is distinct too), so each row is read once per licence.
-    values = " UNION ".join(_values(s) for s in part.sources)
-    region = 't."FGAC_REGION_CODE" = s.region AND ' if part.regional else ""
-    # A join on "c1 = v OR c2 = v" cannot probe an index (it scans the table): a join per column,
-    # each leaving out the rows an earlier one found.
-    joins = []
-    for i, column in enumerate(part.columns):
-        earlier = "".join(f' AND t."{c}" IS DISTINCT FROM s.v' for c in part.columns[:i])
-        joins.append(
-            f"SELECT s.k, s.region, t FROM ({values}) s "
-            f'JOIN {schema}.{quote(part.table)} t ON {region}t."{column}" = s.v{earlier}'
-        )
-    return f"{part.name} AS ({' UNION ALL '.join(joins)})"
-
-
-def rows_query(schema: str = "import") -> str:
-    """SQL of the rows query: for licences ``$1`` (their numbers in the chunk), in regions ``$2``, with
-    NALD ids ``$3`` and CAMS codes ``$4``, a row (part, licence number, JSON array of rows) per table
-    and licence that has any."""
-    s = quote(schema)
-    keys = "keys AS (SELECT * FROM unnest($1::int[], $2::varchar[], $3::varchar[], $4::varchar[]) AS k(k, region, id, cams))"
-    ctes = [keys] + [_cte(p, s) for p in _PARTS]
-    parts = [f"SELECT '{p.name}' AS part, k, json_agg(t) AS rows FROM {p.name} GROUP BY k" for p in _PARTS]
-    return "WITH " + ",\n".join(ctes) + "\n" + "\nUNION ALL ".join(parts)
-
-
-def _prepared_rows_query(connection: Connection, schema: str) -> str:
-    """The rows query, prepared once per database connection; returns its name.
-
-    Planning the 29-part query costs more than running it for a few
-    licences. A prepared statement lives as long as its connection (the pool
-    keeps them), survives rollbacks, and is re-planned by PostgreSQL when the
-    tables it names are replaced (the nightly swap).
-    """
-    name = "nald_licences_rows_" + re.sub(r"\W", "_", schema)
-    prepared = connection.connection.info.setdefault("prepared", set())
-    if name not in prepared:
-        connection.exec_driver_sql(f"PREPARE {name} (int[], varchar[], varchar[], varchar[]) AS {rows_query(schema)}")
-        prepared.add(name)
-    return name
+assert {p.name for p, _ in _PARTS} == {f.name for f in fields(LicenceRows)} - {"licence"}
 
 
 def read_licences(connection: Connection, licence_refs: list[str], schema: str = "import") -> dict[str, LicenceRows]:
@@ -229,22 +171,10 @@ def read_licences(connection: Connection, licence_refs: list[str], schema: str =
     if not found:
         return {}
     licences = [dict(row) for row in found]
-    name = _prepared_rows_query(connection, schema)
-    result = connection.exec_driver_sql(
-        f"EXECUTE {name} (%s, %s, %s, %s)",
-        (
-            list(range(len(licences))),
-            [lic["FGAC_REGION_CODE"] for lic in licences],
-            [lic["ID"] for lic in licences],
-            [lic.get("AREP_CAMS_CODE") for lic in licences],
-        ),
-    )
-    tables: list[dict[str, list[Row]]] = [{} for _ in licences]
-    for part, k, rows in result:
-        tables[k][part] = rows
+    parts = read_parts(connection, "nald_licences_rows", [p for p, _ in _PARTS], schema, licences)
     return {
-        lic["LIC_NO"]: LicenceRows(licence=lic, **{p.name: sort_rows(t.get(p.name, []), p.order) for p in _PARTS})
-        for lic, t in zip(licences, tables, strict=True)
+        lic["LIC_NO"]: LicenceRows(licence=lic, **{p.name: sort_rows(t.get(p.name, []), o) for p, o in _PARTS})
+        for lic, t in zip(licences, parts, strict=True)
     }
 
 
