@@ -22,7 +22,7 @@ from tests.support.nald_files import nald_date, table
 from wrls_actors.jobs.licence_import.delete_removed_documents import delete_removed_documents
 from wrls_actors.jobs.licence_import.import_licence import import_licence
 from wrls_actors.jobs.licence_import.import_purpose_condition_types import import_purpose_condition_types
-from wrls_actors.jobs.licence_import.licence_import_rows import read_licence_rows
+from wrls_actors.jobs.licence_import.licence_import_rows import read_licence_rows, read_licences_rows
 from wrls_actors.jobs.licence_import.queue_licences import queue_licences
 from wrls_actors.runtime import PermanentError, StepContext
 
@@ -279,6 +279,17 @@ def test_the_reader_takes_only_the_licences_rows_in_its_region(wrls, nald):
         (v["ISSUE_NO"], v["INCR_NO"]) for v in lic.versions
     )
     assert {r["ACON_APAR_ID"] for r in rows.versions + rows.roles} == {p["ID"] for p in rows.parties}
+
+
+def test_licences_read_together_get_the_rows_each_gets_alone(wrls, nald):
+    # One statement for the chunk: each licence still gets its own rows, in the same order.
+    refs = [lic.ref for lic in licences(nald)]
+    with wrls.engine.connect() as connection:
+        together = read_licences_rows(connection, [*refs, "NO/SUCH/LICENCE"])
+        alone = {ref: read_licence_rows(connection, ref) for ref in refs}
+    assert len(refs) > 1 and sorted(together) == sorted(refs)
+    assert together == alone
+    assert sum(len(rows.versions) for rows in together.values()) > len(refs)
 
 
 # --------------------------------------------------------------------------- links to the company stage

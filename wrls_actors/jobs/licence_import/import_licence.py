@@ -1,9 +1,9 @@
 """Step 6 of licence-import (children of up to CHUNK licences each), and the one-licence import on demand.
 
-A chunk of licences, one transaction: each licence's NALD rows are read,
-transformed by pure functions, and water.licences, crm_v2.documents and
-document roles, and the licence's versions, purposes and conditions are
-written, all together or not at all (the legacy ran one statement per row in
+A chunk of licences, one transaction: the licences' NALD rows are read
+together; each licence is transformed by pure functions, and its
+water.licences row, crm_v2 document and document roles, and its versions,
+purposes and conditions are written, all together or not at all (the legacy ran one statement per row in
 parallel, with no transaction, so a failure left a licence half-written). A
 licence with data the rules cannot read, or that needs a region, purpose or
 role WRLS lacks, fails the chunk, named; the runtime halves the chunk until
@@ -19,12 +19,16 @@ from sqlalchemy import Connection, text
 
 from ...runtime import PermanentError, StepContext
 from ..shared.per_licence import licence_of, licences_of
-from .licence_import_rows import read_licence_rows
+from .licence_import_rows import LicenceImportRows, read_licences_rows
 from .licence_transforms import LicenceImport, end_dates_changed, transform_licence
 from .write_licence_import import Written, check_reference_data, read_state, write_licence
 
-# Two imports of one licence at once (the nightly fan-out and a manual one) take turns.
-LICENCE_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('licence-import-licence:' || :ref))")
+# Two imports of one licence at once (the nightly fan-out and a manual one) take turns. Taken in
+# the licences' order, so two chunks sharing licences cannot deadlock.
+LICENCE_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(hashtext('licence-import-licence:' || ref)) "
+    "FROM unnest(CAST(:refs AS text[])) AS ref ORDER BY ref"
+)
 
 
 # Licences in one child message of the nightly import: a message's and a commit's cost spread over many.
@@ -32,10 +36,9 @@ CHUNK = 100
 
 
 def import_licences(ctx: StepContext) -> None:
-    """The nightly import's child: the licences of its chunk, in one transaction, in their order (as the
-    locks are taken: two chunks sharing a licence cannot deadlock on them)."""
+    """The nightly import's child: the licences of its chunk, in one transaction."""
     with ctx.engine.begin() as connection:
-        imported = [_import(connection, ref) for ref in licences_of(ctx)]
+        imported = _import(connection, licences_of(ctx))
     for ref, licence, written in imported:
         _count(ctx, ref, licence, written)
 
@@ -43,13 +46,17 @@ def import_licences(ctx: StepContext) -> None:
 def import_licence(ctx: StepContext) -> None:
     """The one-licence job (``--param licence=<ref>``)."""
     with ctx.engine.begin() as connection:
-        ref, licence, written = _import(connection, licence_of(ctx))
+        [(ref, licence, written)] = _import(connection, [licence_of(ctx)])
     _count(ctx, ref, licence, written)
 
 
-def _import(connection: Connection, ref: str) -> tuple[str, LicenceImport, Written]:
-    connection.execute(LICENCE_LOCK, {"ref": ref})
-    rows = read_licence_rows(connection, ref)
+def _import(connection: Connection, refs: list[str]) -> list[tuple[str, LicenceImport, Written]]:
+    connection.execute(LICENCE_LOCKS, {"refs": refs})
+    found = read_licences_rows(connection, refs)
+    return [_import_one(connection, ref, found.get(ref)) for ref in refs]
+
+
+def _import_one(connection: Connection, ref: str, rows: LicenceImportRows | None) -> tuple[str, LicenceImport, Written]:
     if rows is None:
         raise PermanentError(f"licence {ref} is not in the NALD extract (schema import)")
     try:

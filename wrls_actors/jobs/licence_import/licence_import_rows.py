@@ -1,8 +1,9 @@
-"""Read the NALD rows that licence-import's import-licence needs for one licence, in two queries.
+"""Read the NALD rows that licence-import's import-licence needs for a chunk of licences, in two queries.
 
-The first query finds the licence by its number; the second, a statement of
-CTEs keyed by the licence's (``FGAC_REGION_CODE``, ``ID``), returns one JSON
-array per table. The rules (which versions count, which purposes belong to
+The first query finds the licences by their numbers; the second, a statement
+of CTEs joined to the licences' (``FGAC_REGION_CODE``, ``ID``)
+(:mod:`wrls_actors.nald.licence_parts`), returns one JSON array per table and
+licence. The rules (which versions count, which purposes belong to
 which version) are left to :mod:`licence_transforms`.
 
 Legacy queries this follows (DEFRA/water-abstraction-import, early 2024):
@@ -21,13 +22,14 @@ reference) for nothing written.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from ...nald.sql import licence_query, quote
+from ...nald.licence_parts import Part, read_parts
+from ...nald.sql import licences_query
 
 Row = dict[str, Any]
 
@@ -45,66 +47,51 @@ class LicenceImportRows:
     addresses: list[Row] = field(default_factory=list)  # NALD_ADDRESSES of the versions and roles
 
 
-# name, table, where, order (text order: any fixed order makes the same extract read the same)
-_PARTS: tuple[tuple[str, str, str, str], ...] = (
-    ("versions", "NALD_ABS_LIC_VERSIONS", """"AABL_ID" = $2 AND "STATUS" <> 'DRAFT'""", '"ISSUE_NO", "INCR_NO"'),
-    ("purposes", "NALD_ABS_LIC_PURPOSES", '"AABV_AABL_ID" = $2', '"ID"'),
-    # ANY(ARRAY(...)) so the planner always probes the (region, column) index (see nald_import.licence_rows).
-    ("conditions", "NALD_LIC_CONDITIONS", '"AABP_ID" = ANY(ARRAY(SELECT "ID" FROM purposes))', '"AABP_ID", "ID"'),
-    ("roles", "NALD_LIC_ROLES", '"AABL_ID" = $2', '"ALRT_CODE", "EFF_ST_DATE", "ACON_APAR_ID", "ACON_AADD_ID"'),
-    (
-        "parties",
-        "NALD_PARTIES",
-        '"ID" = ANY(ARRAY(SELECT "ACON_APAR_ID" FROM versions UNION SELECT "ACON_APAR_ID" FROM roles))',
-        '"ID"',
+def _order(*columns: str) -> str:
+    return ", ".join(f'(t)."{c}"' for c in columns)
+
+
+# Each licence's rows in text order: any fixed order makes the same extract read the same.
+_PARTS: tuple[Part, ...] = (
+    Part(
+        "versions",
+        "NALD_ABS_LIC_VERSIONS",
+        ("AABL_ID",),
+        ("keys.id",),
+        where="t.\"STATUS\" <> 'DRAFT'",
+        order=_order("ISSUE_NO", "INCR_NO"),
     ),
-    (
-        "addresses",
-        "NALD_ADDRESSES",
-        '"ID" = ANY(ARRAY(SELECT "ACON_AADD_ID" FROM versions UNION SELECT "ACON_AADD_ID" FROM roles))',
-        '"ID"',
+    Part("purposes", "NALD_ABS_LIC_PURPOSES", ("AABV_AABL_ID",), ("keys.id",), order=_order("ID")),
+    Part("conditions", "NALD_LIC_CONDITIONS", ("AABP_ID",), ("purposes.ID",), order=_order("AABP_ID", "ID")),
+    Part(
+        "roles",
+        "NALD_LIC_ROLES",
+        ("AABL_ID",),
+        ("keys.id",),
+        order=_order("ALRT_CODE", "EFF_ST_DATE", "ACON_APAR_ID", "ACON_AADD_ID"),
     ),
+    Part("parties", "NALD_PARTIES", ("ID",), ("versions.ACON_APAR_ID", "roles.ACON_APAR_ID"), order=_order("ID")),
+    Part("addresses", "NALD_ADDRESSES", ("ID",), ("versions.ACON_AADD_ID", "roles.ACON_AADD_ID"), order=_order("ID")),
 )
 
 # The tables this reader needs in schema import.
-TABLES = ("NALD_ABS_LICENCES", *(table for _, table, _, _ in _PARTS))
+TABLES = ("NALD_ABS_LICENCES", *(p.table for p in _PARTS))
 
 
-def rows_query(schema: str = "import") -> str:
-    """The second query: one row of JSON arrays; ``$1`` is the region code, ``$2`` the licence id."""
-    s = quote(schema)
-    ctes = ",\n".join(
-        f'{name} AS (SELECT * FROM {s}.{quote(table)} WHERE "FGAC_REGION_CODE" = $1 AND {where})'
-        for name, table, where, _ in _PARTS
-    )
-    columns = ",\n".join(
-        f"(SELECT coalesce(json_agg(t ORDER BY {order}), '[]'::json) FROM {name} t) AS {name}"
-        for name, _, _, order in _PARTS
-    )
-    return f"WITH {ctes}\nSELECT {columns}"
-
-
-def _prepared(connection: Connection, schema: str) -> str:
-    """The rows query prepared once per database connection (planning costs as much as running it)."""
-    name = "licence_import_rows_" + re.sub(r"\W", "_", schema)
-    prepared = connection.connection.info.setdefault("prepared", set())
-    if name not in prepared:
-        connection.exec_driver_sql(f"PREPARE {name} (varchar, varchar) AS {rows_query(schema)}")
-        prepared.add(name)
-    return name
+def read_licences_rows(
+    connection: Connection, licence_refs: Sequence[str], schema: str = "import"
+) -> dict[str, LicenceImportRows]:
+    """The NALD rows of each of ``licence_refs``, by licence number, in two statements; a licence that
+    NALD_ABS_LICENCES does not have is left out."""
+    found = connection.execute(text(licences_query(schema)), {"licence_refs": list(licence_refs)}).mappings().all()
+    licences = [dict(row) for row in found]
+    parts = read_parts(connection, "licence_import_rows", _PARTS, schema, licences)
+    return {
+        lic["LIC_NO"]: LicenceImportRows(licence=lic, **{p.name: t.get(p.name, []) for p in _PARTS})
+        for lic, t in zip(licences, parts, strict=True)
+    }
 
 
 def read_licence_rows(connection: Connection, licence_ref: str, schema: str = "import") -> LicenceImportRows | None:
     """The NALD rows of ``licence_ref``; ``None`` when NALD_ABS_LICENCES has no such licence."""
-    found = connection.execute(text(licence_query(schema)), {"licence_ref": licence_ref}).mappings().first()
-    if found is None:
-        return None
-    licence = dict(found)
-    result = (
-        connection.exec_driver_sql(
-            f"EXECUTE {_prepared(connection, schema)} (%s, %s)", (licence["FGAC_REGION_CODE"], licence["ID"])
-        )
-        .mappings()
-        .one()
-    )
-    return LicenceImportRows(licence=licence, **{name: list(result[name]) for name, _, _, _ in _PARTS})
+    return read_licences_rows(connection, [licence_ref], schema).get(licence_ref)
