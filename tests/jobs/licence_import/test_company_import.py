@@ -16,9 +16,9 @@ from tests.jobs.conftest import snapshot
 from tests.support import services as svc
 from wrls_actors.jobs.licence_import.company_rows import PARTY_INDEXES, ensure_indexes, read_company
 from wrls_actors.jobs.licence_import.company_transforms import ROLES
-from wrls_actors.jobs.licence_import.import_company import import_party
+from wrls_actors.jobs.licence_import.import_company import import_party, read_party
 from wrls_actors.jobs.licence_import.queue_companies import party_items
-from wrls_actors.jobs.licence_import.write_company import ensure_roles
+from wrls_actors.jobs.licence_import.write_company import ensure_roles, replan_due, write_companies
 from wrls_actors.model import create_missing
 from wrls_actors.model.nald import BY_NAME, NULL, TABLES
 from wrls_actors.runtime import PermanentError
@@ -477,3 +477,46 @@ def test_parties_imported_at_once_share_agents_and_addresses_without_conflict(wr
     assert snapshot(wrls, ("crm_v2",)) == after
     shared = [a.external_id for c in first for a in c.addresses]
     assert len(shared) > len(set(shared))
+
+
+def test_parties_written_a_chunk_at_a_time_leave_what_one_at_a_time_leaves(wrls, load_nald):
+    # A chunk's companies go to the database in one round trip; importing each party alone
+    # afterwards must find nothing to change.
+    load_nald(licences=150, seed=7)
+    with wrls.engine.begin() as connection:
+        ensure_roles(connection)
+        ensure_indexes(connection)
+        items = sorted(tuple(item.split(":")) for item in party_items(connection))
+    chunked = []
+    for start in range(0, len(items), 10):
+        with wrls.engine.begin() as connection:
+            data = [read_party(connection, region, party) for region, party in items[start : start + 10]]
+            write_companies(connection, data)
+        chunked += data
+    after = snapshot(wrls, ("crm_v2",))
+    assert rows_of(wrls.engine, "SELECT count(*) FROM crm_v2.companies") == [(len(items),)]
+
+    alone = import_all(wrls.engine)
+
+    assert snapshot(wrls, ("crm_v2",)) == after
+    assert sorted(alone, key=lambda c: c.company.external_id) == sorted(chunked, key=lambda c: c.company.external_id)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "replan"),
+    [
+        (15, 16, False),
+        (16, 17, True),  # one company at a time: at 16, 64, 256, then every 1,024
+        (17, 64, False),
+        (1024, 1025, True),
+        (1025, 2048, False),
+        (0, 100, True),  # a chunk of 100 passing 16 and 64
+        (100, 200, False),
+        (200, 300, True),
+        (300, 1000, False),
+        (1000, 1100, True),
+        (2047, 2049, True),
+    ],
+)
+def test_statements_are_prepared_afresh_as_the_tables_grow(before, after, replan):
+    assert replan_due(before, after) is replan

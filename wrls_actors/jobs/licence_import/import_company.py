@@ -1,9 +1,9 @@
 """Step 4 of licence-import (children of up to CHUNK NALD parties each): the parties' companies in crm_v2.
 
 A chunk of parties, one transaction: each party's NALD rows are read in one
-query (:mod:`company_rows`), turned into crm_v2 rows by pure functions
-(:mod:`company_transforms`) and upserted (:mod:`write_company`), all
-together or not at all (the legacy wrote them in parallel, with no
+query (:mod:`company_rows`) and turned into crm_v2 rows by pure functions
+(:mod:`company_transforms`), then all the chunk's companies are upserted in
+one round trip (:mod:`write_company`), all together or not at all (the legacy wrote them in parallel, with no
 transaction). A party whose data the rules cannot read fails the chunk,
 named; the runtime halves the chunk until that party fails alone, and the
 others are written (runtime/chunks.py). The one-party job is a chunk of one.
@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from ...runtime import PermanentError, StepContext
 from .company_rows import read_company
 from .company_transforms import CompanyImport, transform_company
-from .write_company import write_company
+from .write_company import write_companies
 
 
 def party_of(ctx: StepContext) -> tuple[str, str]:
@@ -28,16 +28,21 @@ def party_of(ctx: StepContext) -> tuple[str, str]:
     return _party(ctx, ctx.item if ctx.item is not None else ctx.params.get("party"))
 
 
-def import_party(connection: Connection, region: str, party: str) -> CompanyImport:
-    """Read, transform and write one party's company; returns what was written."""
+def read_party(connection: Connection, region: str, party: str) -> CompanyImport:
+    """Read and transform one party's company."""
     rows = read_company(connection, region, party)
     if rows is None:
         raise PermanentError(f"party {region}:{party} is not in the NALD extract (schema import)")
     try:
-        data = transform_company(rows)
+        return transform_company(rows)
     except ValueError as e:
         raise PermanentError(f"party {region}:{party}: {e}") from None
-    write_company(connection, data)
+
+
+def import_party(connection: Connection, region: str, party: str) -> CompanyImport:
+    """Read, transform and write one party's company; returns what was written."""
+    data = read_party(connection, region, party)
+    write_companies(connection, [data])
     return data
 
 
@@ -46,12 +51,11 @@ CHUNK = 100
 
 
 def import_companies(ctx: StepContext) -> None:
-    """The nightly import's child: the parties of its chunk, in one transaction."""
-    parties = [_party(ctx, item) for item in ctx.items or []]
-    imported = []
+    """The nightly import's child: the parties of its chunk, in one transaction, written in one round trip."""
+    parties = sorted(set(_party(ctx, item) for item in ctx.items or []))
     with ctx.engine.begin() as connection:
-        for region, party in sorted(set(parties)):
-            imported.append((region, party, import_party(connection, region, party)))
+        imported = [(region, party, read_party(connection, region, party)) for region, party in parties]
+        write_companies(connection, [data for _, _, data in imported])
     for region, party, data in imported:
         _count(ctx, region, party, data)
 

@@ -34,6 +34,8 @@ running them (measured, one thread: 2.9 ms a company as separate statements,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Connection, text
 
 from .company_transforms import ROLES, Company, CompanyImport, party_key
@@ -279,12 +281,16 @@ REPLAN_AT = (16, 64, 256)
 REPLAN_EVERY = 1024
 
 
-def _replan(uses: int) -> bool:
-    return uses in REPLAN_AT or (uses > 0 and uses % REPLAN_EVERY == 0)
+def replan_due(before: int, after: int) -> bool:
+    """Whether the ``before``-th to ``after - 1``-th companies written on a connection (from 0) pass a point
+    to prepare afresh: one of REPLAN_AT, or a multiple of REPLAN_EVERY."""
+    if any(before <= at < after for at in REPLAN_AT):
+        return True
+    return max(REPLAN_EVERY, -(-before // REPLAN_EVERY) * REPLAN_EVERY) < after
 
 
-def _prepare(connection: Connection) -> None:
-    """Prepare the statements on this database connection, and afresh from time to time (:func:`_replan`).
+def _prepare(connection: Connection, companies: int) -> None:
+    """Prepare the statements on this database connection, and afresh from time to time (:func:`replan_due`).
 
     A prepared statement keeps its generic plan until the statistics of its
     tables change. Planned while crm_v2 was empty (the first import), that
@@ -298,11 +304,12 @@ def _prepare(connection: Connection) -> None:
     """
     info = connection.connection.info
     prepared = info.setdefault("prepared", set())
-    uses = info.get("company_writes", 0)
-    info["company_writes"] = uses + 1
+    before = info.get("company_writes", 0)
+    info["company_writes"] = before + companies
+    replan = replan_due(before, before + companies)
     for name, (types, sql) in STATEMENTS.items():
         key = _prepared_name(name)
-        if key in prepared and _replan(uses):
+        if key in prepared and replan:
             connection.exec_driver_sql(f"DEALLOCATE {key}")
             prepared.discard(key)
         if key not in prepared:
@@ -310,11 +317,15 @@ def _prepare(connection: Connection) -> None:
             prepared.add(key)
 
 
-def write_company(connection: Connection, data: CompanyImport) -> None:
-    """Upsert everything of one company, in one round trip."""
-    _prepare(connection)
+def write_companies(connection: Connection, companies: Sequence[CompanyImport]) -> None:
+    """Upsert everything of some companies, in their order, in one round trip (a statement per table
+    and company: 0.33 ms a company where a round trip each took 0.73, one connection)."""
+    if not companies:
+        return
+    _prepare(connection, len(companies))
     calls, params = [], []
-    for name, values in statements(data):
-        calls.append(f"EXECUTE {_prepared_name(name)} ({', '.join(['%s'] * len(values))})")
-        params.extend(values)
+    for data in companies:
+        for name, values in statements(data):
+            calls.append(f"EXECUTE {_prepared_name(name)} ({', '.join(['%s'] * len(values))})")
+            params.extend(values)
     connection.exec_driver_sql("; ".join(calls), tuple(params))
