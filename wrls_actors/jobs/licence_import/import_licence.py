@@ -1,9 +1,10 @@
 """Step 6 of licence-import (children of up to CHUNK licences each), and the one-licence import on demand.
 
 A chunk of licences, one transaction: the licences' NALD rows are read
-together; each licence is transformed by pure functions, and its
-water.licences row, crm_v2 document and document roles, and its versions,
-purposes and conditions are written, all together or not at all (the legacy ran one statement per row in
+together, each licence is transformed by pure functions, and their
+water.licences rows, crm_v2 documents and document roles, versions,
+purposes and conditions are written by a statement per table for the whole
+chunk, all together or not at all (the legacy ran one statement per row in
 parallel, with no transaction, so a failure left a licence half-written). A
 licence with data the rules cannot read, or that needs a region, purpose or
 role WRLS lacks, fails the chunk, named; the runtime halves the chunk until
@@ -21,7 +22,7 @@ from ...runtime import PermanentError, StepContext
 from ..shared.per_licence import licence_of, licences_of
 from .licence_import_rows import LicenceImportRows, read_licences_rows
 from .licence_transforms import LicenceImport, end_dates_changed, transform_licence
-from .write_licence_import import Written, check_reference_data, read_state, write_licence
+from .write_licence_import import Written, check_reference_data, read_states, write_licences
 
 # Two imports of one licence at once (the nightly fan-out and a manual one) take turns. Taken in
 # the licences' order, so two chunks sharing licences cannot deadlock.
@@ -53,19 +54,32 @@ def import_licence(ctx: StepContext) -> None:
 def _import(connection: Connection, refs: list[str]) -> list[tuple[str, LicenceImport, Written]]:
     connection.execute(LICENCE_LOCKS, {"refs": refs})
     found = read_licences_rows(connection, refs)
-    return [_import_one(connection, ref, found.get(ref)) for ref in refs]
+    licences = [_transform(ref, found.get(ref)) for ref in refs]
+    states = read_states(connection, licences)
+    for ref, licence, state in zip(refs, licences, states, strict=True):
+        try:
+            check_reference_data(licence, state)
+        except ValueError as e:
+            raise _named(ref, e) from None
+    changed = [
+        end_dates_changed(state.before, licence.licence) for licence, state in zip(licences, states, strict=True)
+    ]
+    written = write_licences(connection, licences, states, changed)
+    return list(zip(refs, licences, written, strict=True))
 
 
-def _import_one(connection: Connection, ref: str, rows: LicenceImportRows | None) -> tuple[str, LicenceImport, Written]:
+def _transform(ref: str, rows: LicenceImportRows | None) -> LicenceImport:
     if rows is None:
         raise PermanentError(f"licence {ref} is not in the NALD extract (schema import)")
     try:
-        licence = transform_licence(rows)
-        state = read_state(connection, licence)
-        check_reference_data(licence, state)
+        return transform_licence(rows)
     except ValueError as e:
-        raise PermanentError(str(e) if ref in str(e) else f"licence {ref}: {e}") from None
-    return ref, licence, write_licence(connection, licence, state, end_dates_changed(state.before, licence.licence))
+        raise _named(ref, e) from None
+
+
+def _named(ref: str, error: ValueError) -> PermanentError:
+    """Bad data or missing reference data fails the licence, named."""
+    return PermanentError(str(error) if ref in str(error) else f"licence {ref}: {error}")
 
 
 def _count(ctx: StepContext, ref: str, licence: LicenceImport, written: Written) -> None:

@@ -1,4 +1,4 @@
-"""The reads and writes of import-licence in the WRLS tables: one licence, a few batch statements.
+"""The reads and writes of import-licence in the WRLS tables: a statement per table for a chunk of licences.
 
 Every write is an upsert that changes a row only when a value differs
 (``date_updated`` too), so importing the same extract twice leaves every row
@@ -46,12 +46,14 @@ class WrlsState:
     roles: dict[str, str] = field(default_factory=dict)  # crm_v2.roles name -> id
 
 
-STATE = text("""
+STATES = text("""
     SELECT
-      (SELECT region_id::text FROM water.regions WHERE nald_region_id = :region) AS region_id,
-      (SELECT json_build_object('licence_id', licence_id, 'expired_date', expired_date,
-                                'lapsed_date', lapsed_date, 'revoked_date', revoked_date)
-         FROM water.licences WHERE licence_ref = :ref) AS before,
+      (SELECT coalesce(json_object_agg(nald_region_id, region_id), '{}') FROM water.regions
+        WHERE nald_region_id = ANY(CAST(:regions AS int[]))) AS regions,
+      (SELECT coalesce(json_object_agg(licence_ref, json_build_object(
+                'licence_id', licence_id, 'expired_date', expired_date,
+                'lapsed_date', lapsed_date, 'revoked_date', revoked_date)), '{}')
+         FROM water.licences WHERE licence_ref = ANY(CAST(:refs AS varchar[]))) AS befores,
       (SELECT coalesce(json_object_agg(legacy_id, purpose_primary_id), '{}') FROM water.purposes_primary
         WHERE legacy_id = ANY(CAST(:primary AS text[]))) AS purposes_primary,
       (SELECT coalesce(json_object_agg(legacy_id, purpose_secondary_id), '{}') FROM water.purposes_secondary
@@ -70,39 +72,49 @@ def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def read_state(connection: Connection, licence: LicenceImport) -> WrlsState:
-    """One query: the region, the licence as WRLS holds it, and the ids of the codes and roles it uses."""
+def read_states(connection: Connection, licences: Sequence[LicenceImport]) -> list[WrlsState]:
+    """One query for some licences: each one's region and row as WRLS holds it, and the ids of the codes
+    and roles they use (the lookups shared: a code one of them lacks, WRLS lacks)."""
+    if not licences:
+        return []
+    purposes = [p for lic in licences for p in lic.purposes]
     row = (
         connection.execute(
-            STATE,
+            STATES,
             {
-                "region": licence.licence.region_code,
-                "ref": licence.licence.licence_ref,
-                "primary": sorted({p.primary for p in licence.purposes}),
-                "secondary": sorted({p.secondary for p in licence.purposes}),
-                "uses": sorted({p.use for p in licence.purposes}),
-                "codes": sorted({c.code for c in licence.conditions if c.code is not None}),
+                "regions": sorted({lic.licence.region_code for lic in licences}),
+                "refs": [lic.licence.licence_ref for lic in licences],
+                "primary": sorted({p.primary for p in purposes}),
+                "secondary": sorted({p.secondary for p in purposes}),
+                "uses": sorted({p.use for p in purposes}),
+                "codes": sorted({c.code for lic in licences for c in lic.conditions if c.code is not None}),
                 "roles": [LICENCE_HOLDER, RETURNS_TO],
             },
         )
         .mappings()
         .one()
     )
-    before = row["before"]
-    if before is not None:
-        before = {
-            "licence_id": before["licence_id"],
-            **{k: _day(before[k]) for k in ("expired_date", "lapsed_date", "revoked_date")},
-        }
-    return WrlsState(
-        region_id=row["region_id"],
-        before=before,
-        purposes_primary=row["purposes_primary"],
-        purposes_secondary=row["purposes_secondary"],
-        purposes_uses=row["purposes_uses"],
-        condition_types={(code, subcode): id_ for code, subcode, id_ in row["condition_types"]},
-        roles=row["roles"],
-    )
+    condition_types = {(code, subcode): id_ for code, subcode, id_ in row["condition_types"]}
+    states = []
+    for lic in licences:
+        before = row["befores"].get(lic.licence.licence_ref)
+        if before is not None:
+            before = {
+                "licence_id": before["licence_id"],
+                **{k: _day(before[k]) for k in ("expired_date", "lapsed_date", "revoked_date")},
+            }
+        states.append(
+            WrlsState(
+                region_id=row["regions"].get(str(lic.licence.region_code)),
+                before=before,
+                purposes_primary=row["purposes_primary"],
+                purposes_secondary=row["purposes_secondary"],
+                purposes_uses=row["purposes_uses"],
+                condition_types=condition_types,
+                roles=row["roles"],
+            )
+        )
+    return states
 
 
 def check_reference_data(licence: LicenceImport, state: WrlsState) -> None:
@@ -168,66 +180,80 @@ def upsert(
 
 _LICENCE_UPDATE = ("is_water_undertaker", "regions", "start_date", "expired_date", "lapsed_date", "revoked_date")
 # The region is set when the licence is created, as the legacy did.
-UPSERT_LICENCE = upsert(
+UPSERT_LICENCES = upsert(
     "water.licences",
-    """SELECT CAST(:region_id AS uuid) AS region_id, CAST(:ref AS varchar) AS licence_ref,
-              CAST(:undertaker AS boolean) AS is_water_undertaker, CAST(:regions AS jsonb) AS regions,
-              CAST(:start AS date) AS start_date, CAST(:expired AS date) AS expired_date,
-              CAST(:lapsed AS date) AS lapsed_date, CAST(:revoked AS date) AS revoked_date""",
+    """SELECT CAST(n.region_id AS uuid) AS region_id, n.licence_ref, n.is_water_undertaker,
+              CAST(n.regions AS jsonb) AS regions, n.start_date, n.expired_date, n.lapsed_date, n.revoked_date
+       FROM unnest(CAST(:region_ids AS text[]), CAST(:refs AS varchar[]), CAST(:undertakers AS boolean[]),
+                   CAST(:regions AS text[]), CAST(:starts AS date[]), CAST(:expired AS date[]),
+                   CAST(:lapsed AS date[]), CAST(:revoked AS date[]))
+              AS n (region_id, licence_ref, is_water_undertaker, regions, start_date, expired_date, lapsed_date,
+                    revoked_date)""",
     ("licence_ref",),
     ("region_id", "licence_ref", *_LICENCE_UPDATE),
     _LICENCE_UPDATE,
-    "RETURNING licence_id::text",
+    "RETURNING licence_ref, licence_id::text",
 )
 
 
-def upsert_licence(connection: Connection, licence: Licence, state: WrlsState) -> str:
-    """The water.licences row; returns its id."""
-    licence_id = connection.execute(
-        UPSERT_LICENCE,
-        {
-            "region_id": state.region_id,
-            "ref": licence.licence_ref,
-            "undertaker": licence.is_water_undertaker,
-            "regions": json.dumps(licence.regions, sort_keys=True),
-            "start": licence.start_date,
-            "expired": licence.expired_date,
-            "lapsed": licence.lapsed_date,
-            "revoked": licence.revoked_date,
-        },
-    ).scalar()
-    if licence_id is not None:
-        return licence_id
-    # Nothing written: the row was there, unchanged, and state.before is it.
-    if state.before is None:
-        raise RuntimeError(f"water.licences row of {licence.licence_ref} went away during its import")
-    return state.before["licence_id"]
+def upsert_licences(connection: Connection, licences: Sequence[Licence], states: Sequence[WrlsState]) -> list[str]:
+    """The water.licences rows; returns their ids, in order."""
+    written: dict[str, str] = dict(
+        connection.execute(
+            UPSERT_LICENCES,
+            {
+                "region_ids": [s.region_id for s in states],
+                "refs": [lic.licence_ref for lic in licences],
+                "undertakers": [lic.is_water_undertaker for lic in licences],
+                "regions": [json.dumps(lic.regions, sort_keys=True) for lic in licences],
+                "starts": [lic.start_date for lic in licences],
+                "expired": [lic.expired_date for lic in licences],
+                "lapsed": [lic.lapsed_date for lic in licences],
+                "revoked": [lic.revoked_date for lic in licences],
+            },
+        ).all()
+    )
+    ids = []
+    for lic, state in zip(licences, states, strict=True):
+        licence_id = written.get(lic.licence_ref)
+        if licence_id is None:
+            # Nothing written: the row was there, unchanged, and state.before is it.
+            if state.before is None:
+                raise RuntimeError(f"water.licences row of {lic.licence_ref} went away during its import")
+            licence_id = state.before["licence_id"]
+        ids.append(licence_id)
+    return ids
 
 
 # Only the flag of the scheme the licence has charge versions in; nothing when it has none.
 FLAG_SUPPLEMENTARY = text("""
     WITH schemes AS (
-      SELECT bool_or(start_date < :sroc) AS presroc, bool_or(start_date >= :sroc) AS sroc
-      FROM water.charge_versions WHERE licence_id = CAST(:licence_id AS uuid))
+      SELECT licence_id, bool_or(start_date < :sroc) AS presroc, bool_or(start_date >= :sroc) AS sroc
+      FROM water.charge_versions WHERE licence_id = ANY(CAST(:licence_ids AS uuid[])) GROUP BY licence_id)
     UPDATE water.licences l
        SET include_in_supplementary_billing = CASE WHEN s.presroc THEN 'yes'
                                                    ELSE l.include_in_supplementary_billing END,
            include_in_sroc_supplementary_billing = CASE WHEN s.sroc THEN true
                                                         ELSE l.include_in_sroc_supplementary_billing END
       FROM schemes s
-     WHERE l.licence_id = CAST(:licence_id AS uuid) AND (s.presroc OR s.sroc)
+     WHERE l.licence_id = s.licence_id AND (s.presroc OR s.sroc)
+    RETURNING l.licence_id::text
 """)
 
 
-def flag_supplementary_billing(connection: Connection, licence_id: str) -> bool:
-    """Flag the licence for the supplementary bill runs of its charge versions' schemes; whether it has any.
+def flag_supplementary_billing(connection: Connection, licence_ids: Sequence[str]) -> set[str]:
+    """Flag the licences for the supplementary bill runs of their charge versions' schemes; returns those
+    that have any.
 
     load/connectors/queries.js flagLicenceForSupplementaryBilling: PRESROC
     (``include_in_supplementary_billing = 'yes'``) when a charge version starts
     before 2022-04-01, SROC (``include_in_sroc_supplementary_billing``) when
     one starts on or after it; a flag already set stays set.
     """
-    return connection.execute(FLAG_SUPPLEMENTARY, {"licence_id": licence_id, "sroc": SROC_START}).rowcount > 0
+    if not licence_ids:
+        return set()
+    found = connection.execute(FLAG_SUPPLEMENTARY, {"licence_ids": list(licence_ids), "sroc": SROC_START})
+    return {row[0] for row in found}
 
 
 # --------------------------------------------------------------------------- crm_v2.documents and roles
@@ -235,12 +261,13 @@ def flag_supplementary_billing(connection: Connection, licence_id: str) -> bool:
 # On document_ref: its unique index since 2024-10 (tactical-crm migration 20241014133216),
 # which replaced the (regime, document_type, document_ref) one the legacy's ON CONFLICT named.
 _DOCUMENT_UPDATE = ("start_date", "end_date", "external_id", "date_deleted")
-UPSERT_DOCUMENT = upsert(
+UPSERT_DOCUMENTS = upsert(
     "crm_v2.documents",
     """SELECT 'water'::varchar AS regime, 'abstraction_licence'::varchar AS document_type,
-              CAST(:ref AS varchar) AS document_ref, CAST(:start AS date) AS start_date,
-              CAST(:end AS date) AS end_date, CAST(:external_id AS varchar) AS external_id,
-              NULL::timestamp AS date_deleted""",
+              n.document_ref, n.start_date, n.end_date, n.external_id, NULL::timestamp AS date_deleted
+       FROM unnest(CAST(:refs AS varchar[]), CAST(:starts AS date[]), CAST(:ends AS date[]),
+                   CAST(:external_ids AS varchar[]))
+              AS n (document_ref, start_date, end_date, external_id)""",
     ("document_ref",),
     ("regime", "document_type", "document_ref", *_DOCUMENT_UPDATE),
     _DOCUMENT_UPDATE,
@@ -251,10 +278,11 @@ UPSERT_DOCUMENT_ROLES = upsert(
     "crm_v2.document_roles",
     """SELECT d.document_id, CAST(n.role_id AS uuid) AS role_id, c.company_id, co.contact_id, a.address_id,
               NULL::uuid AS invoice_account_id, n.start_date, n.end_date
-       FROM unnest(CAST(:roles AS text[]), CAST(:starts AS date[]), CAST(:ends AS date[]),
-                   CAST(:companies AS text[]), CAST(:contacts AS text[]), CAST(:addresses AS text[]))
-              AS n (role_id, start_date, end_date, company, contact, address)
-       JOIN crm_v2.documents d ON d.document_ref = :ref
+       FROM unnest(CAST(:refs AS varchar[]), CAST(:roles AS text[]), CAST(:starts AS date[]),
+                   CAST(:ends AS date[]), CAST(:companies AS text[]), CAST(:contacts AS text[]),
+                   CAST(:addresses AS text[]))
+              AS n (ref, role_id, start_date, end_date, company, contact, address)
+       JOIN crm_v2.documents d ON d.document_ref = n.ref
        LEFT JOIN crm_v2.companies c ON c.external_id = n.company
        LEFT JOIN crm_v2.contacts co ON co.external_id = n.contact
        LEFT JOIN crm_v2.addresses a ON a.external_id = n.address""",
@@ -264,34 +292,36 @@ UPSERT_DOCUMENT_ROLES = upsert(
 )
 
 
-def upsert_document(connection: Connection, licence: LicenceImport, state: WrlsState) -> None:
-    """The licence's crm_v2 document, undeleted if it was deleted, and its roles.
+def upsert_documents(connection: Connection, licences: Sequence[LicenceImport], states: Sequence[WrlsState]) -> None:
+    """The licences' crm_v2 documents, undeleted if they were deleted, and their roles.
 
     Companies, contacts and addresses are found by external id among what the
     company stage wrote; one not there yet is left NULL until the next import.
     """
-    document = licence.document
+    documents = [lic.document for lic in licences]
     connection.execute(
-        UPSERT_DOCUMENT,
+        UPSERT_DOCUMENTS,
         {
-            "ref": document.document_ref,
-            "start": document.start_date,
-            "end": document.end_date,
-            "external_id": document.external_id,
+            "refs": [d.document_ref for d in documents],
+            "starts": [d.start_date for d in documents],
+            "ends": [d.end_date for d in documents],
+            "external_ids": [d.external_id for d in documents],
         },
     )
-    roles = licence.roles
+    roles = [
+        (lic.document.document_ref, state, r) for lic, state in zip(licences, states, strict=True) for r in lic.roles
+    ]
     if roles:
         connection.execute(
             UPSERT_DOCUMENT_ROLES,
             {
-                "ref": document.document_ref,
-                "roles": [state.roles[r.role] for r in roles],
-                "starts": [r.start_date for r in roles],
-                "ends": [r.end_date for r in roles],
-                "companies": [r.company_external_id for r in roles],
-                "contacts": [r.contact_external_id for r in roles],
-                "addresses": [r.address_external_id for r in roles],
+                "refs": [ref for ref, _, _ in roles],
+                "roles": [state.roles[r.role] for _, state, r in roles],
+                "starts": [r.start_date for _, _, r in roles],
+                "ends": [r.end_date for _, _, r in roles],
+                "companies": [r.company_external_id for _, _, r in roles],
+                "contacts": [r.contact_external_id for _, _, r in roles],
+                "addresses": [r.address_external_id for _, _, r in roles],
             },
         )
 
@@ -301,12 +331,12 @@ def upsert_document(connection: Connection, licence: LicenceImport, state: WrlsS
 _VERSION_UPDATE = ("licence_id", "status", "start_date", "end_date", "company_id", "address_id")
 UPSERT_VERSIONS = upsert(
     "water.licence_versions",
-    """SELECT CAST(:licence_id AS uuid) AS licence_id, n.issue, n.increment, n.status, n.start_date, n.end_date,
+    """SELECT CAST(n.licence_id AS uuid) AS licence_id, n.issue, n.increment, n.status, n.start_date, n.end_date,
               n.external_id, c.company_id, a.address_id
-       FROM unnest(CAST(:external_ids AS text[]), CAST(:issues AS int[]), CAST(:increments AS int[]),
-                   CAST(:statuses AS text[]), CAST(:starts AS date[]), CAST(:ends AS date[]),
-                   CAST(:companies AS text[]), CAST(:addresses AS text[]))
-              AS n (external_id, issue, increment, status, start_date, end_date, company, address)
+       FROM unnest(CAST(:licence_ids AS text[]), CAST(:external_ids AS text[]), CAST(:issues AS int[]),
+                   CAST(:increments AS int[]), CAST(:statuses AS text[]), CAST(:starts AS date[]),
+                   CAST(:ends AS date[]), CAST(:companies AS text[]), CAST(:addresses AS text[]))
+              AS n (licence_id, external_id, issue, increment, status, start_date, end_date, company, address)
        LEFT JOIN crm_v2.companies c ON c.external_id = n.company
        LEFT JOIN crm_v2.addresses a ON a.external_id = n.address""",
     ("external_id",),
@@ -370,52 +400,61 @@ UPSERT_CONDITIONS = upsert(
 )
 
 
-def upsert_versions(connection: Connection, licence_id: str, licence: LicenceImport, state: WrlsState) -> int:
-    """Licence versions, their purposes, and the conditions of a type WRLS has; returns conditions skipped.
+def upsert_versions(
+    connection: Connection, licence_ids: Sequence[str], licences: Sequence[LicenceImport], states: Sequence[WrlsState]
+) -> list[int]:
+    """Licence versions, their purposes, and the conditions of a type WRLS has; returns each licence's
+    conditions skipped.
 
     Conditions whose (code, subcode) is not in
     water.licence_version_purpose_condition_types (NALD types that do not
     affect abstraction, AFFECTS_ABS 'N') are not imported, as the legacy's
     2025 rewrite does; its early-2024 code wrote a NULL type id and failed.
     """
-    versions = licence.versions
+    items = list(zip(licence_ids, licences, states, strict=True))
+    versions = [(licence_id, v) for licence_id, lic, _ in items for v in lic.versions]
     if versions:
         connection.execute(
             UPSERT_VERSIONS,
             {
-                "licence_id": licence_id,
-                "external_ids": [v.external_id for v in versions],
-                "issues": [v.issue for v in versions],
-                "increments": [v.increment for v in versions],
-                "statuses": [v.status for v in versions],
-                "starts": [v.start_date for v in versions],
-                "ends": [v.end_date for v in versions],
-                "companies": [v.company_external_id for v in versions],
-                "addresses": [v.address_external_id for v in versions],
+                "licence_ids": [licence_id for licence_id, _ in versions],
+                "external_ids": [v.external_id for _, v in versions],
+                "issues": [v.issue for _, v in versions],
+                "increments": [v.increment for _, v in versions],
+                "statuses": [v.status for _, v in versions],
+                "starts": [v.start_date for _, v in versions],
+                "ends": [v.end_date for _, v in versions],
+                "companies": [v.company_external_id for _, v in versions],
+                "addresses": [v.address_external_id for _, v in versions],
             },
         )
-    purposes = licence.purposes
+    purposes = [(state, p) for _, lic, state in items for p in lic.purposes]
     if purposes:
         connection.execute(
             UPSERT_PURPOSES,
             {
-                "external_ids": [p.external_id for p in purposes],
-                "versions": [p.version_external_id for p in purposes],
-                "primary_ids": [state.purposes_primary[p.primary] for p in purposes],
-                "secondary_ids": [state.purposes_secondary[p.secondary] for p in purposes],
-                "use_ids": [state.purposes_uses[p.use] for p in purposes],
-                "start_days": [p.abstraction_period_start_day for p in purposes],
-                "start_months": [p.abstraction_period_start_month for p in purposes],
-                "end_days": [p.abstraction_period_end_day for p in purposes],
-                "end_months": [p.abstraction_period_end_month for p in purposes],
-                "tl_starts": [p.time_limited_start_date for p in purposes],
-                "tl_ends": [p.time_limited_end_date for p in purposes],
-                "notes": [p.notes for p in purposes],
-                "quantities": [p.annual_quantity for p in purposes],
+                "external_ids": [p.external_id for _, p in purposes],
+                "versions": [p.version_external_id for _, p in purposes],
+                "primary_ids": [s.purposes_primary[p.primary] for s, p in purposes],
+                "secondary_ids": [s.purposes_secondary[p.secondary] for s, p in purposes],
+                "use_ids": [s.purposes_uses[p.use] for s, p in purposes],
+                "start_days": [p.abstraction_period_start_day for _, p in purposes],
+                "start_months": [p.abstraction_period_start_month for _, p in purposes],
+                "end_days": [p.abstraction_period_end_day for _, p in purposes],
+                "end_months": [p.abstraction_period_end_month for _, p in purposes],
+                "tl_starts": [p.time_limited_start_date for _, p in purposes],
+                "tl_ends": [p.time_limited_end_date for _, p in purposes],
+                "notes": [p.notes for _, p in purposes],
+                "quantities": [p.annual_quantity for _, p in purposes],
             },
         )
-    conditions = [(c, state.condition_types.get((c.code, c.subcode))) for c in licence.conditions]
-    typed = [(c, type_id) for c, type_id in conditions if type_id is not None]
+    skipped = []
+    typed = []
+    for _, lic, state in items:
+        conditions = [(c, state.condition_types.get((c.code, c.subcode))) for c in lic.conditions]
+        known = [(c, type_id) for c, type_id in conditions if type_id is not None]
+        skipped.append(len(conditions) - len(known))
+        typed += known
     if typed:
         connection.execute(
             UPSERT_CONDITIONS,
@@ -428,7 +467,7 @@ def upsert_versions(connection: Connection, licence_id: str, licence: LicenceImp
                 "notes": [c.notes for c, _ in typed],
             },
         )
-    return len(conditions) - len(typed)
+    return skipped
 
 
 @dataclass(frozen=True)
@@ -439,13 +478,26 @@ class Written:
     conditions_skipped: int
 
 
-def write_licence(connection: Connection, licence: LicenceImport, state: WrlsState, end_dates_changed: bool) -> Written:
-    """Every write of one licence, in the caller's transaction (``check_reference_data`` first)."""
-    licence_id = upsert_licence(connection, licence.licence, state)
-    flagged = flag_supplementary_billing(connection, licence_id) if end_dates_changed else False
-    upsert_document(connection, licence, state)
-    skipped = upsert_versions(connection, licence_id, licence, state)
-    return Written(licence_id, end_dates_changed, flagged, skipped)
+def write_licences(
+    connection: Connection,
+    licences: Sequence[LicenceImport],
+    states: Sequence[WrlsState],
+    end_dates_changed: Sequence[bool],
+) -> list[Written]:
+    """Every write of some licences, in the caller's transaction (``check_reference_data`` first): a
+    statement per table for all of them, in their order."""
+    if not licences:
+        return []
+    ids = upsert_licences(connection, [lic.licence for lic in licences], states)
+    flagged = flag_supplementary_billing(
+        connection, [licence_id for licence_id, changed in zip(ids, end_dates_changed, strict=True) if changed]
+    )
+    upsert_documents(connection, licences, states)
+    skipped = upsert_versions(connection, ids, licences, states)
+    return [
+        Written(licence_id, changed, licence_id in flagged, n)
+        for licence_id, changed, n in zip(ids, end_dates_changed, skipped, strict=True)
+    ]
 
 
 def reference_data_gaps(connection: Connection, region_codes: Sequence[int]) -> list[str]:
