@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, insert, text
 
 from tests.jobs.conftest import snapshot
 from tests.support import services as svc
-from wrls_actors.jobs.licence_import.company_rows import PARTY_INDEXES, ensure_indexes, read_company
+from wrls_actors.jobs.licence_import.company_rows import PARTY_INDEXES, ensure_indexes, read_companies, read_company
 from wrls_actors.jobs.licence_import.company_transforms import ROLES
 from wrls_actors.jobs.licence_import.import_company import import_party, read_party
 from wrls_actors.jobs.licence_import.queue_companies import party_items
@@ -268,6 +268,23 @@ def test_read_company_reads_only_the_partys_rows_in_its_region(nald):
         ("10", "10 Street two"),
         ("14", "14 Street two"),
     ]
+
+
+def test_parties_read_together_get_the_rows_each_gets_alone(nald):
+    # Regions 1 and 2 hold parties with the same ids: one statement must keep each party's rows its own.
+    parties = [("1", "7"), ("1", "9"), ("2", "7"), ("2", "9"), ("3", "7")]
+    with nald.connect() as connection:
+        together = read_companies(connection, parties)
+        alone = {p: read_company(connection, *p) for p in parties}
+    assert ("3", "7") not in together and alone.pop(("3", "7")) is None
+    assert together == alone
+    assert together[("2", "7")].party["NAME"] == "Doe two"
+    # A licence version keeps the table's columns and gains its licence's end dates.
+    version = together[("2", "7")].licence_versions[0]
+    assert list(version)[: len(BY_NAME["NALD_ABS_LIC_VERSIONS"].columns)] == list(
+        BY_NAME["NALD_ABS_LIC_VERSIONS"].columns
+    )
+    assert list(version)[-3:] == ["EXPIRY_DATE", "REV_DATE", "LAPSED_DATE"]
 
 
 def rows_of(engine, sql: str, **params) -> list[tuple]:

@@ -1,11 +1,12 @@
-"""Read every NALD row that import-company needs for one party, in one query.
+"""Read every NALD row that import-company needs for a chunk of parties, in one query.
 
 The legacy made five queries per party (the party, its invoice accounts, its
 licence versions, its licence roles, then their addresses), and the invoice
 account one joined a ``DISTINCT`` over the whole of NALD_CHG_VERSIONS every
-time. Here one prepared statement of CTEs gathers them all, each CTE keyed by
-the party's (``FGAC_REGION_CODE``, ``ID``) or by ids found in an earlier CTE,
-and hands them back as one JSON array per table. The rules (dates, roles,
+time. Here one prepared statement of CTEs gathers them all for every party of
+a chunk, each CTE joined to the parties' (``FGAC_REGION_CODE``, ``ID``) or to
+ids found in an earlier CTE, and hands them back as one JSON array per table
+and party. The rules (dates, roles,
 agents) are left to :mod:`company_transforms`; this module only decides
 *which* rows, with the legacy's filters:
 
@@ -32,6 +33,7 @@ the extract lacks them (queue-companies calls it once per run).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,46 +116,58 @@ def ensure_indexes(connection: Connection, schema: str = SCHEMA) -> list[str]:
 
 
 def rows_query(schema: str = SCHEMA) -> str:
-    """SQL of the read: one row, a JSON value per table (parameters ``:region``, ``:party``).
+    """SQL of the read of some parties: ``$1`` their places in the chunk, ``$2`` their regions, ``$3`` their
+    ids; a row (part, place, JSON) per part and party that has any rows (``party``: the party's row).
 
-    ``= ANY(ARRAY(subquery))`` rather than ``IN (subquery)``: the planner then
-    always probes the (region, column) index (see ``nald_import/licence_rows``).
+    Every CTE row carries its party's place (``k``) and region and, as one composite column (``t``), the
+    table's row, so ``json_agg(t)`` keeps the table's columns. ``= ANY(ARRAY(subquery))`` is a join to
+    each party's values here, each value once per party: the planner then probes the (region, column)
+    index for each (see ``nald/licence_parts``).
     """
     s = quote(schema)
     return f"""
-    WITH party AS (
-      SELECT * FROM {s}."NALD_PARTIES" WHERE "FGAC_REGION_CODE" = :region AND "ID" = :party
+    WITH keys AS (
+      SELECT * FROM unnest($1::int[], $2::varchar[], $3::varchar[]) AS k(k, region, party)
+    ), party AS (
+      SELECT k.k, k.region, t FROM keys k
+      JOIN {s}."NALD_PARTIES" t ON t."FGAC_REGION_CODE" = k.region AND t."ID" = k.party
     ), licence_versions AS (
-      SELECT v.*, l."EXPIRY_DATE", l."REV_DATE", l."LAPSED_DATE"
-      FROM {s}."NALD_ABS_LIC_VERSIONS" v
-      JOIN {s}."NALD_ABS_LICENCES" l ON l."FGAC_REGION_CODE" = v."FGAC_REGION_CODE" AND l."ID" = v."AABL_ID"
-      WHERE v."FGAC_REGION_CODE" = :region AND v."ACON_APAR_ID" = :party AND v."STATUS" <> 'DRAFT'
+      SELECT k.k, k.region, t FROM keys k CROSS JOIN LATERAL (
+        SELECT v.*, l."EXPIRY_DATE", l."REV_DATE", l."LAPSED_DATE"
+        FROM {s}."NALD_ABS_LIC_VERSIONS" v
+        JOIN {s}."NALD_ABS_LICENCES" l ON l."FGAC_REGION_CODE" = v."FGAC_REGION_CODE" AND l."ID" = v."AABL_ID"
+        WHERE v."FGAC_REGION_CODE" = k.region AND v."ACON_APAR_ID" = k.party AND v."STATUS" <> 'DRAFT'
+      ) t
     ), accounts AS (
-      SELECT "ACC_NO" FROM {s}."NALD_LH_ACCS" WHERE "FGAC_REGION_CODE" = :region AND "ACON_APAR_ID" = :party
+      SELECT DISTINCT k.k, k.region, a."ACC_NO" FROM keys k
+      JOIN {s}."NALD_LH_ACCS" a ON a."FGAC_REGION_CODE" = k.region AND a."ACON_APAR_ID" = k.party
     ), invoice_accounts AS (
-      SELECT i.* FROM {s}."NALD_IAS_INVOICE_ACCS" i
-      WHERE i."FGAC_REGION_CODE" = :region AND i."ALHA_ACC_NO" = ANY(ARRAY(SELECT "ACC_NO" FROM accounts))
-        AND NOT {is_null('i."IAS_XFER_DATE"')}
+      SELECT a.k, a.region, t FROM accounts a
+      JOIN {s}."NALD_IAS_INVOICE_ACCS" t ON t."FGAC_REGION_CODE" = a.region AND t."ALHA_ACC_NO" = a."ACC_NO"
+      WHERE NOT {is_null('t."IAS_XFER_DATE"')}
         AND EXISTS (SELECT 1 FROM {s}."NALD_CHG_VERSIONS" cv
-                    WHERE cv."FGAC_REGION_CODE" = :region AND cv."AIIA_ALHA_ACC_NO" = i."ALHA_ACC_NO"
-                      AND cv."AIIA_IAS_CUST_REF" = i."IAS_CUST_REF" AND cv."STATUS" <> 'DRAFT')
+                    WHERE cv."FGAC_REGION_CODE" = a.region AND cv."AIIA_ALHA_ACC_NO" = t."ALHA_ACC_NO"
+                      AND cv."AIIA_IAS_CUST_REF" = t."IAS_CUST_REF" AND cv."STATUS" <> 'DRAFT')
     ), invoice_parties AS (
-      SELECT * FROM {s}."NALD_PARTIES"
-      WHERE "FGAC_REGION_CODE" = :region AND "ID" = ANY(ARRAY(SELECT "ACON_APAR_ID" FROM invoice_accounts))
+      SELECT i.k, i.region, t FROM (SELECT DISTINCT k, region, (t)."ACON_APAR_ID" AS v FROM invoice_accounts) i
+      JOIN {s}."NALD_PARTIES" t ON t."FGAC_REGION_CODE" = i.region AND t."ID" = i.v
     ), licence_roles AS (
-      SELECT * FROM {s}."NALD_LIC_ROLES" WHERE "FGAC_REGION_CODE" = :region AND "ACON_APAR_ID" = :party
+      SELECT k.k, k.region, t FROM keys k
+      JOIN {s}."NALD_LIC_ROLES" t ON t."FGAC_REGION_CODE" = k.region AND t."ACON_APAR_ID" = k.party
     ), addresses AS (
-      SELECT * FROM {s}."NALD_ADDRESSES"
-      WHERE "FGAC_REGION_CODE" = :region AND "ID" = ANY(ARRAY(
-        SELECT "ACON_AADD_ID" FROM licence_versions UNION SELECT "ACON_AADD_ID" FROM invoice_accounts
-        UNION SELECT "ACON_AADD_ID" FROM licence_roles))
+      SELECT i.k, i.region, t FROM (
+        SELECT k, region, (t)."ACON_AADD_ID" AS v FROM licence_versions
+        UNION SELECT k, region, (t)."ACON_AADD_ID" FROM invoice_accounts
+        UNION SELECT k, region, (t)."ACON_AADD_ID" FROM licence_roles
+      ) i
+      JOIN {s}."NALD_ADDRESSES" t ON t."FGAC_REGION_CODE" = i.region AND t."ID" = i.v
     )
-    SELECT (SELECT row_to_json(p) FROM party p LIMIT 1) AS party,
-           (SELECT coalesce(json_agg(t), '[]'::json) FROM licence_versions t) AS licence_versions,
-           (SELECT coalesce(json_agg(t), '[]'::json) FROM invoice_accounts t) AS invoice_accounts,
-           (SELECT coalesce(json_agg(t), '[]'::json) FROM invoice_parties t) AS invoice_parties,
-           (SELECT coalesce(json_agg(t), '[]'::json) FROM licence_roles t) AS licence_roles,
-           (SELECT coalesce(json_agg(t), '[]'::json) FROM addresses t) AS addresses
+    SELECT 'party' AS part, k, json_agg(t) AS rows FROM party GROUP BY k
+    UNION ALL SELECT 'licence_versions', k, json_agg(t) FROM licence_versions GROUP BY k
+    UNION ALL SELECT 'invoice_accounts', k, json_agg(t) FROM invoice_accounts GROUP BY k
+    UNION ALL SELECT 'invoice_parties', k, json_agg(t) FROM invoice_parties GROUP BY k
+    UNION ALL SELECT 'licence_roles', k, json_agg(t) FROM licence_roles GROUP BY k
+    UNION ALL SELECT 'addresses', k, json_agg(t) FROM addresses GROUP BY k
     """
 
 
@@ -169,23 +183,42 @@ _ORDER = {
 def _prepared(connection: Connection, schema: str) -> str:
     """The read, prepared once per database connection; returns its name.
 
-    As for licences: planning the statement cost about as much as running
-    it. A prepared statement lives as long as its pooled connection and is
-    re-planned by PostgreSQL when the tables it names are replaced.
+    As for licences: planning the statement costs more than running it for a
+    few parties. A prepared statement lives as long as its pooled connection
+    and is re-planned by PostgreSQL when the tables it names are replaced.
     """
-    name = "nald_company_rows_" + re.sub(r"\W", "_", schema)
+    name = "nald_companies_rows_" + re.sub(r"\W", "_", schema)
     prepared = connection.connection.info.setdefault("prepared", set())
     if name not in prepared:
-        sql = rows_query(schema).replace(":region", "$1").replace(":party", "$2")
-        connection.exec_driver_sql(f"PREPARE {name} (varchar, varchar) AS {sql}")
+        connection.exec_driver_sql(f"PREPARE {name} (int[], varchar[], varchar[]) AS {rows_query(schema)}")
         prepared.add(name)
     return name
 
 
+def read_companies(
+    connection: Connection, parties: Sequence[tuple[str, str]], schema: str = SCHEMA
+) -> dict[tuple[str, str], CompanyRows]:
+    """Every NALD row import-company needs for each of ``parties`` ((region, party id)), in one statement;
+    a party that is not in the extract is left out."""
+    if not parties:
+        return {}
+    name = _prepared(connection, schema)
+    result = connection.exec_driver_sql(
+        f"EXECUTE {name} (%s, %s, %s)",
+        (list(range(len(parties))), [region for region, _ in parties], [party for _, party in parties]),
+    )
+    found: list[dict[str, list[Row]]] = [{} for _ in parties]
+    for part, k, rows in result:
+        found[k][part] = rows
+    return {
+        parties[k]: CompanyRows(
+            party=rows["party"][0], **{part: sort_rows(rows.get(part, []), order) for part, order in _ORDER.items()}
+        )
+        for k, rows in enumerate(found)
+        if rows.get("party")
+    }
+
+
 def read_company(connection: Connection, region: str, party: str, schema: str = SCHEMA) -> CompanyRows | None:
     """Every NALD row import-company needs for party (``region``, ``party``); ``None`` if there is no such party."""
-    name = _prepared(connection, schema)
-    result = connection.exec_driver_sql(f"EXECUTE {name} (%s, %s)", (region, party)).mappings().one()
-    if result["party"] is None:
-        return None
-    return CompanyRows(party=result["party"], **{k: sort_rows(result[k], order) for k, order in _ORDER.items()})
+    return read_companies(connection, [(region, party)], schema).get((region, party))

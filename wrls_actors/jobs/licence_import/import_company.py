@@ -1,7 +1,7 @@
 """Step 4 of licence-import (children of up to CHUNK NALD parties each): the parties' companies in crm_v2.
 
-A chunk of parties, one transaction: each party's NALD rows are read in one
-query (:mod:`company_rows`) and turned into crm_v2 rows by pure functions
+A chunk of parties, one transaction: the parties' NALD rows are read in one
+query (:mod:`company_rows`), each party's turned into crm_v2 rows by pure functions
 (:mod:`company_transforms`), then all the chunk's companies are upserted in
 one round trip (:mod:`write_company`), all together or not at all (the legacy wrote them in parallel, with no
 transaction). A party whose data the rules cannot read fails the chunk,
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ...runtime import PermanentError, StepContext
-from .company_rows import read_company
+from .company_rows import CompanyRows, read_companies, read_company
 from .company_transforms import CompanyImport, transform_company
 from .write_company import write_companies
 
@@ -30,7 +30,10 @@ def party_of(ctx: StepContext) -> tuple[str, str]:
 
 def read_party(connection: Connection, region: str, party: str) -> CompanyImport:
     """Read and transform one party's company."""
-    rows = read_company(connection, region, party)
+    return _transform(region, party, read_company(connection, region, party))
+
+
+def _transform(region: str, party: str, rows: CompanyRows | None) -> CompanyImport:
     if rows is None:
         raise PermanentError(f"party {region}:{party} is not in the NALD extract (schema import)")
     try:
@@ -54,7 +57,8 @@ def import_companies(ctx: StepContext) -> None:
     """The nightly import's child: the parties of its chunk, in one transaction, written in one round trip."""
     parties = sorted(set(_party(ctx, item) for item in ctx.items or []))
     with ctx.engine.begin() as connection:
-        imported = [(region, party, read_party(connection, region, party)) for region, party in parties]
+        found = read_companies(connection, parties)
+        imported = [(region, party, _transform(region, party, found.get((region, party)))) for region, party in parties]
         write_companies(connection, [data for _, _, data in imported])
     for region, party, data in imported:
         _count(ctx, region, party, data)
