@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -10,6 +11,8 @@ from sqlalchemy import create_engine, insert, text
 from tests.support import services as svc
 from wrls_actors.jobs.nald_import.licence_rows import LicenceRows, read_licence, read_licences
 from wrls_actors.jobs.nald_import.permit_json import document_metadata, json_text, permit_licence
+from wrls_actors.jobs.nald_import.returns import licence_returns
+from wrls_actors.jobs.nald_import.write_licence import write_returns
 from wrls_actors.model.base import metadata
 from wrls_actors.model.nald import BY_NAME, NULL, TABLES
 from wrls_actors.runtime.database import sqlalchemy_url
@@ -289,3 +292,21 @@ def test_licences_read_together_get_each_its_own_rows(engine):
     assert all(getattr(together["05/EEE"], f) == [] for f in LicenceRows.__dataclass_fields__ if f != "licence")
     with engine.connect() as connection:
         assert read_licences(connection, []) == {}
+
+
+def test_each_return_is_stored_with_its_format_metadata_and_its_own_cycle_flags(wrls, load_nald):
+    # A chunk's statement carries each format's metadata once and each return's two flags; what
+    # PostgreSQL stores must be the return's whole metadata.
+    load_nald(licences=40, seed=11)
+    today = date(2026, 11, 29)
+    with wrls.engine.begin() as connection:
+        refs = [r[0] for r in connection.execute(text('SELECT "LIC_NO" FROM import."NALD_ABS_LICENCES"'))]
+        found = read_licences(connection, refs)
+        returns = [r for rows in found.values() for r in licence_returns(rows, today)]
+        written, _ = write_returns(connection, sorted(found), returns)
+        stored = dict(connection.execute(text("SELECT return_id, metadata FROM returns.returns")).all())
+    assert written == len(returns) == len(stored) > 0
+    assert {r.metadata["isFinal"] for r in returns} == {True, False}
+    assert len({id(r.format_metadata) for r in returns}) < len(returns)  # formats with several returns
+    for r in returns:
+        assert stored[r.return_id] == json.loads(json.dumps(r.metadata, default=str)), r.return_id

@@ -556,12 +556,7 @@ def return_frequency(format_row: Row) -> str:
 def return_metadata(rows: LicenceRows, format_row: Row, nald_return: NaldReturn) -> dict[str, Any]:
     """The metadata of one return of a format: its format's (:func:`format_metadata`), then
     ``isCurrent`` and ``isFinal`` from the return's cycle."""
-    return with_cycle_flags(format_metadata(rows, format_row), nald_return)
-
-
-def with_cycle_flags(metadata: dict[str, Any], nald_return: NaldReturn) -> dict[str, Any]:
-    """A format's metadata with a return's ``isCurrent`` and ``isFinal`` (a new dict: one format's
-    returns share the rest, which is never changed once built)."""
+    metadata = format_metadata(rows, format_row)
     return {**metadata, "isCurrent": nald_return.is_current, "isFinal": nald_return.is_final}
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from .licence_rows import LicenceRows
-from .permit_json import format_metadata, return_frequency, with_cycle_flags
+from .permit_json import format_metadata, return_frequency
 from .return_cycles import FormLog, ReturnFormat, VersionModLog, format_returns, succession_split_date
 from .write_licence import ReturnRow
 
@@ -90,7 +90,9 @@ def licence_returns(rows: LicenceRows, today: date) -> list[ReturnRow]:
                     received_date=nald_return.received_date,
                     returns_frequency=return_frequency(fmt),
                     is_summer=nald_return.is_summer,
-                    metadata=with_cycle_flags(metadata, nald_return),
+                    format_metadata=metadata,
+                    is_current=nald_return.is_current,
+                    is_final=nald_return.is_final,
                 )
             )
     return result

@@ -37,7 +37,14 @@ class ReturnRow:
     received_date: date | None
     returns_frequency: str
     is_summer: bool
-    metadata: dict
+    format_metadata: dict  # shared by every return of its format, never changed once built
+    is_current: bool
+    is_final: bool
+
+    @property
+    def metadata(self) -> dict:
+        """The return's metadata: its format's, then ``isCurrent`` and ``isFinal``."""
+        return {**self.format_metadata, "isCurrent": self.is_current, "isFinal": self.is_final}
 
 
 def _json(value) -> str:
@@ -190,13 +197,15 @@ UPSERT_RETURNS = text("""
                                       returns_frequency, status, source, metadata, received_date, due_date,
                                       return_requirement, return_cycle_id)
     SELECT n.return_id, 'water', 'abstraction', n.licence_ref, n.start_date, n.end_date, n.frequency, n.status,
-           'NALD', CAST(n.metadata AS jsonb), n.received_date, n.due_date, n.requirement, CAST(n.cycle AS uuid)
+           'NALD', (CAST(:formats AS jsonb[]))[n.format]
+                   || jsonb_build_object('isCurrent', n.is_current, 'isFinal', n.is_final),
+           n.received_date, n.due_date, n.requirement, CAST(n.cycle AS uuid)
     FROM unnest(CAST(:ids AS text[]), CAST(:refs AS text[]), CAST(:starts AS date[]), CAST(:ends AS date[]),
-                CAST(:frequencies AS text[]), CAST(:statuses AS text[]), CAST(:metadata AS text[]),
-                CAST(:received AS date[]), CAST(:dues AS date[]), CAST(:requirements AS text[]),
-                CAST(:cycles AS text[]))
-         AS n (return_id, licence_ref, start_date, end_date, frequency, status, metadata, received_date, due_date,
-               requirement, cycle)
+                CAST(:frequencies AS text[]), CAST(:statuses AS text[]), CAST(:format_of AS int[]),
+                CAST(:currents AS boolean[]), CAST(:finals AS boolean[]), CAST(:received AS date[]),
+                CAST(:dues AS date[]), CAST(:requirements AS text[]), CAST(:cycles AS text[]))
+         AS n (return_id, licence_ref, start_date, end_date, frequency, status, format, is_current, is_final,
+               received_date, due_date, requirement, cycle)
     ON CONFLICT (return_id) DO UPDATE
       SET metadata = excluded.metadata, due_date = excluded.due_date, return_cycle_id = excluded.return_cycle_id,
           returns_frequency = excluded.returns_frequency,
@@ -231,6 +240,8 @@ def write_returns(connection: Connection, licence_refs: Sequence[str], rows: Seq
     cycles = ensure_cycles(connection, rows)
     written = 0
     if rows:
+        formats = {id(r.format_metadata): r.format_metadata for r in rows}
+        position = {key: i for i, key in enumerate(formats, start=1)}  # SQL arrays count from 1
         written = connection.execute(
             UPSERT_RETURNS,
             {
@@ -241,7 +252,11 @@ def write_returns(connection: Connection, licence_refs: Sequence[str], rows: Seq
                 "ends": [r.end_date for r in rows],
                 "frequencies": [r.returns_frequency for r in rows],
                 "statuses": [r.status for r in rows],
-                "metadata": [_json(r.metadata) for r in rows],
+                # A format's metadata once (its JSON is most of the statement), each return's flags added to it.
+                "formats": [_json(m) for m in formats.values()],
+                "format_of": [position[id(r.format_metadata)] for r in rows],
+                "currents": [r.is_current for r in rows],
+                "finals": [r.is_final for r in rows],
                 "received": [r.received_date for r in rows],
                 "dues": [r.due_date for r in rows],
                 "requirements": [r.format_id for r in rows],
