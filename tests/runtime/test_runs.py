@@ -130,6 +130,18 @@ def test_a_chunked_fan_out_isolates_each_bad_item_and_counts_items_not_messages(
     assert "item 20 is bad" in children[20].error and children[21].status == "succeeded"
 
 
+def test_a_chunk_limit_sends_fewer_items_a_message_and_the_run_ends_the_same(service, processes, vhost):
+    processes("worker", extra_env={"WRLS_CHUNK_LIMIT": "1"})  # the step declares chunks of 4
+    wait_worker_ready(vhost)
+    run_id = service.trigger("fan-chunked", {"n": 6, "fail": [4]})
+    run = wait_run_ended(service, run_id)
+    assert (run.status, run.note) == ("completed-with-failures", "1 of 6 each items failed: 4")
+    assert run.counts["children_ok"] == 5
+    barrier = query(service, "SELECT expected, arrived, failed, chunk FROM jobs.barriers WHERE run_id = :r", r=run_id)
+    assert [tuple(b) for b in barrier] == [(6, 6, 1, 1)]
+    assert scalar(service, "SELECT count(*) FROM jobs.barrier_arrivals WHERE run_id = :r", r=run_id) == 6
+
+
 def test_a_chunk_whose_items_are_all_bad_fails_each_by_name_and_a_strict_run_with_them(service, processes, vhost):
     processes("worker")
     wait_worker_ready(vhost)

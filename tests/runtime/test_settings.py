@@ -65,6 +65,14 @@ def test_the_ledger_s_retention_is_a_week_at_least_and_failures_are_kept_as_long
     assert (settings.ledger_retention_days, settings.ledger_failure_retention_days) == (7, 7)
 
 
+@pytest.mark.parametrize("value", ["0", "1001", "-3", "many"])
+def test_the_chunk_limit_is_one_to_a_thousand_items(value):
+    assert Settings.from_env("WRLS", {}).chunk_limit == 1000
+    assert Settings.from_env("WRLS", {"WRLS_CHUNK_LIMIT": "1"}).chunk_limit == 1
+    with pytest.raises(ConfigurationError, match="WRLS_CHUNK_LIMIT must be"):
+        Settings.from_env("WRLS", {"WRLS_CHUNK_LIMIT": value})
+
+
 def test_every_variable_read_is_in_the_documented_list():
     import inspect
     import re

@@ -30,7 +30,7 @@ from .broker import publish_many
 from .child_ids import child_message_id, child_positions, legacy_child_message_id, messages_of
 from .chunks import name_item
 from .database import bump, set_max
-from .definitions import FAIL, SKIP, Job, Step
+from .definitions import FAIL, MAX_CHUNK, SKIP, Job, Step
 from .errors import AlreadyRunning, KeyReused, NoSuchRun, NotRunning, PermanentError, UnknownJob
 from .fan_in import ArrivalCommitter
 from .lifecycle import RUN_STARTED_AT, run_started_micros
@@ -150,10 +150,13 @@ def _counts_json(counts: Mapping[str, int] | None) -> str:
 class RunControl:
     """Moves runs along their jobs' steps. Knows the jobs, the database and the broker."""
 
-    def __init__(self, engine: Engine, broker: dramatiq.Broker, jobs: Mapping[str, Job]) -> None:
+    def __init__(
+        self, engine: Engine, broker: dramatiq.Broker, jobs: Mapping[str, Job], chunk_limit: int = MAX_CHUNK
+    ) -> None:
         self.engine = engine
         self.broker = broker
         self.jobs = jobs
+        self.chunk_limit = chunk_limit  # most items in a chunked child message (the steps' own chunk, or fewer)
         self.committer = ArrivalCommitter(engine)
 
     # -- messages -------------------------------------------------------------
@@ -393,7 +396,7 @@ class RunControl:
                 logger.info("run %s is not at step %d any more; fan-out not repeated", run_id, index)
                 return
             child = self.jobs[row.job].steps[index].fan_out
-            chunk = (child.chunk or 1) if child is not None else 1
+            chunk = min(child.chunk, self.chunk_limit) if child is not None and child.chunk else 1
             created = connection.execute(
                 text(
                     # In its run's week (the partition key): a repeated fan-out finds it.

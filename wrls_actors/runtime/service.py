@@ -171,7 +171,7 @@ class Service:
 
     @cached_property
     def control(self) -> RunControl:
-        return RunControl(self.engine, self.broker, self.jobs)
+        return RunControl(self.engine, self.broker, self.jobs, self.settings.chunk_limit)
 
     @cached_property
     def scheduling(self) -> Scheduling:

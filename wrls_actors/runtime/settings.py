@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
+from .definitions import MAX_CHUNK
 from .errors import ConfigurationError
 
 
@@ -170,6 +171,13 @@ VARIABLES: tuple[Variable, ...] = (
         "Days failed runs, their failed steps and their events are kept in the archive (at least "
         "`WRLS_LEDGER_RETENTION_DAYS`).",
     ),
+    Variable(
+        "CHUNK_LIMIT",
+        "1000",
+        "Most items a chunked fan-out puts in one child message (1 to 1000); a step that declares fewer "
+        "keeps its own. Lower it when a chunk does not end within its step's time limit; `1` sends each "
+        "item alone (a benchmark's baseline). Read where the fan-out is sent: a worker's.",
+    ),
     Variable("TIMEZONE", "Europe/London", "Time zone of every schedule."),
     Variable(
         "LATE_AFTER_S", "60", "A tick handled this long after its nominal time is recorded as `late` (and still run)."
@@ -284,6 +292,7 @@ class Settings:
     queue_type: str = "classic"
     ledger_retention_days: int = 90
     ledger_failure_retention_days: int = 400
+    chunk_limit: int = MAX_CHUNK
 
     @property
     def broker_urls(self) -> tuple[str, ...]:
@@ -364,6 +373,9 @@ class Settings:
                 f"{prefix}_LEDGER_FAILURE_RETENTION_DAYS must be at least {prefix}_LEDGER_RETENTION_DAYS "
                 f"({retention_days}): a failure is kept at least as long as the rest, got {failure_days}"
             )
+        chunk_limit = _int(env, prefix, "CHUNK_LIMIT")
+        if not 1 <= chunk_limit <= MAX_CHUNK:
+            raise ConfigurationError(f"{prefix}_CHUNK_LIMIT must be 1 to {MAX_CHUNK}, got {chunk_limit}")
         pattern = re.compile(rf"^{prefix}_SCHEDULE_([A-Z0-9_]+)$")
         overrides = {
             m.group(1).lower().replace("_", "-"): value for key, value in env.items() if (m := pattern.match(key))
@@ -404,6 +416,7 @@ class Settings:
             queue_type=queue_type,
             ledger_retention_days=retention_days,
             ledger_failure_retention_days=failure_days,
+            chunk_limit=chunk_limit,
         )
 
     def with_urls(self, broker_url: str | None, database_url: str | None) -> Settings:
