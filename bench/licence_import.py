@@ -10,7 +10,9 @@ nald-import leaves it), charging-import-data fills the purposes, then one
 from the run ledger, and a second one over the unchanged extract. Then (unless ``--no-one-offs``) the on-demand
 migrations that follow it, charging-import-versions and bill-runs-import,
 each run twice: the import, then a re-run over the same data (which must
-write nothing). See bench/README.md.
+write nothing). Last (unless ``--no-baseline``), the baseline: the
+unchanged licence-import again, by a worker that sends each company and
+licence in a message of its own (``WRLS_CHUNK_LIMIT=1``). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -91,6 +93,12 @@ def main() -> int:
         action="store_false",
         help="stop after licence-import (skip charging-import-versions and bill-runs-import)",
     )
+    p.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip the baseline: the unchanged run again with one item a message (WRLS_CHUNK_LIMIT=1)",
+    )
     args = p.parse_args()
     with sandbox(args, "licence") as box:
         env = box.env(WRLS_WORKER_PROCESSES=str(args.processes), WRLS_WORKER_THREADS=str(args.threads))
@@ -119,6 +127,21 @@ def main() -> int:
             if status not in ("succeeded", "completed-with-failures"):
                 raise BenchError(f"{job} ended {status}: {error}")
         rss_mb = peak_rss_mb(box.workers[0])
+        if args.baseline:
+            # The same unchanged run by a worker that sends each company and licence alone, as before chunks.
+            box.workers[0].stop()
+            box.workers.append(Worker("worker-one-item", [*CLI, "worker"], {**env, "WRLS_CHUNK_LIMIT": "1"}, box.tmp))
+            time.sleep(5)
+            label = "licence-import again, one item a message"
+            log(label)
+            started = time.perf_counter()
+            run_id = subprocess.run(
+                [*CLI, "trigger", "licence-import"], env=env, check=True, cwd=ROOT, capture_output=True, text=True
+            ).stdout.strip()
+            status, counts, failed, error, _ = wait_run(db, run_id, box.workers[1:], args.timeout)
+            results[label] = (status, counts, failed, error, time.perf_counter() - started, step_times(db, run_id))
+            if status not in ("succeeded", "completed-with-failures"):
+                raise BenchError(f"licence-import (one item a message) ended {status}: {error}")
 
     print()
     print(f"Licence import of {args.licences:,} licences, {args.processes} worker processes x {args.threads} threads")
@@ -141,6 +164,13 @@ def main() -> int:
         print(f"    {actor:30} {steps.get(f'licence-import.{actor}', 0.0):8.1f} s")
     again_status, _, _, _, again_s, _ = results["licence-import again"]
     print(f"  again, unchanged extract       {again_s:8.1f} s   {again_status}")
+    if args.baseline:
+        one_status, _, _, _, one_s, one_steps = results["licence-import again, one item a message"]
+        print(
+            f"  {'baseline, one item a message':30} {one_s:8.1f} s   {one_status}; chunks of 100 are "
+            f"{one_s / again_s:.1f}x faster (companies {one_steps.get('licence-import.import-company', 0.0):.1f} s, "
+            f"licences {one_steps.get('licence-import.import-licence', 0.0):.1f} s)"
+        )
     companies, licences = counts.get("companies_imported", 0), counts.get("licences_imported", 0)
     company_s = steps.get("licence-import.import-company") or 0
     licence_s = steps.get("licence-import.import-licence") or 0

@@ -14,7 +14,10 @@ In one run, in a fresh RabbitMQ vhost and PostgreSQL database (deleted at the en
              timed from the trigger to the end of the run, with each step's
              time from the run ledger and the load phase from the run's counts;
 4. again     the same extract imported again (forced past its ETag): timed,
-             and the rows it wrote again counted (none, if the upserts hold).
+             and the rows it wrote again counted (none, if the upserts hold);
+5. baseline  (unless ``--no-baseline``) that again by a worker that sends
+             each licence in a message of its own (``WRLS_CHUNK_LIMIT=1``),
+             as before chunked fan-outs.
 
 ``--decrypt-only`` (no database, no RabbitMQ): the extract's ``NALD.zip``
 decrypted out of the same archive, under ZipCrypto and under AES, by the
@@ -213,6 +216,32 @@ def decrypt_only(args) -> int:
     return 0
 
 
+def forced_again(db, env: dict[str, str], workers: list, args) -> tuple[str, dict, str | None, float, int]:
+    """One nald-import of the extract already imported, forced past its ETag: (status, counts, error,
+    seconds from the trigger to the end, rows it wrote again)."""
+    started = time.perf_counter()
+    run_id = subprocess.run(
+        [*CLI, "trigger", "nald-import", "--param", "force=true"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    status, counts, _, error, _ = wait_run(db, run_id, workers, args.timeout)
+    seconds = time.perf_counter() - started
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM permit.licence WHERE date_updated > r.started_at) "
+            "+ (SELECT count(*) FROM crm.document_header WHERE date_updated > r.started_at) "
+            "+ (SELECT count(*) FROM returns.returns WHERE updated_at > r.started_at) "
+            "FROM jobs.runs r WHERE r.run_id = %s",
+            (run_id,),
+        )
+        (rewritten,) = cursor.fetchone()
+    return status, counts, error, seconds, rewritten
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--licences", type=int, default=71_000)
@@ -232,6 +261,12 @@ def main() -> int:
         "--decrypt-only",
         action="store_true",
         help="only measure decrypting NALD.zip (ZipCrypto and AES), the importer's path against pyzipper's",
+    )
+    p.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip the baseline: the unchanged import again with one licence a message (WRLS_CHUNK_LIMIT=1)",
     )
     args = p.parse_args()
     if args.decrypt_only:
@@ -289,27 +324,16 @@ def main() -> int:
         if status == "succeeded":
             # The same extract again, forced past its ETag: every licence read and built again, nothing written.
             log("nald-import again, unchanged extract, force=true")
-            again_started = time.perf_counter()
-            again_id = subprocess.run(
-                [*CLI, "trigger", "nald-import", "--param", "force=true"],
-                env=env,
-                check=True,
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-            ).stdout.strip()
-            again_status, again_counts, _, again_error, _ = wait_run(db, again_id, box.workers, args.timeout)
-            again_s = time.perf_counter() - again_started
-            with db.cursor() as cursor:
-                cursor.execute(
-                    "SELECT (SELECT count(*) FROM permit.licence WHERE date_updated > r.started_at) "
-                    "+ (SELECT count(*) FROM crm.document_header WHERE date_updated > r.started_at) "
-                    "+ (SELECT count(*) FROM returns.returns WHERE updated_at > r.started_at) "
-                    "FROM jobs.runs r WHERE r.run_id = %s",
-                    (again_id,),
-                )
-                (rewritten,) = cursor.fetchone()
+            again_status, again_counts, again_error, again_s, rewritten = forced_again(db, env, box.workers, args)
         rss_mb = peak_rss_mb(box.workers[0])
+        one_item = None
+        if status == "succeeded" and args.baseline:
+            # The baseline: the same again by a worker that sends each licence in a message of its own.
+            box.workers[0].stop()
+            box.workers.append(Worker("worker-one-item", [*CLI, "worker"], {**env, "WRLS_CHUNK_LIMIT": "1"}, tmp))
+            time.sleep(5)
+            log("nald-import again, one licence a message (WRLS_CHUNK_LIMIT=1)")
+            one_item = forced_again(db, env, box.workers[1:], args)
 
     if status != "succeeded":
         raise BenchError(f"run ended {status}: {error} ({failed} licences failed)")
@@ -349,6 +373,12 @@ def main() -> int:
         f"{again_status}{': ' + again_error if again_error else ''}, "
         f"{again_counts.get('licences_imported', 0):,} licences read, {rewritten:,} rows written again"
     )
+    if one_item is not None:
+        one_status, _, one_error, one_s, _ = one_item
+        print(
+            f"  {'baseline, one licence a message':30} {one_s:8.1f} s   {one_status}"
+            f"{': ' + one_error if one_error else ''}; chunks of 100 are {one_s / again_s:.1f}x faster"
+        )
     print(f"  peak memory of a worker        {rss_mb:8.0f} MB (VmHWM; the extract is {csv_bytes / 1e6:.0f} MB of CSV)")
     legacy_s = args.licences / 75 * LEGACY_POLLING_S
     print(
