@@ -1,12 +1,13 @@
 """Step 4 of licence-import (children of up to CHUNK NALD parties each): the parties' companies in crm_v2.
 
 A chunk of parties, one transaction: the parties' NALD rows are read in one
-query (:mod:`company_rows`), each party's turned into crm_v2 rows by pure functions
-(:mod:`company_transforms`), then all the chunk's companies are upserted in
-one round trip (:mod:`write_company`), all together or not at all (the legacy wrote them in parallel, with no
-transaction). A party whose data the rules cannot read fails the chunk,
-named; the runtime halves the chunk until that party fails alone, and the
-others are written (runtime/chunks.py). The one-party job is a chunk of one.
+query (:mod:`company_rows`), each party's turned into crm_v2 rows by pure
+functions (:mod:`company_transforms`), then the chunk's companies are
+upserted in one round trip (:mod:`write_company`), all together or not at
+all (the legacy wrote them in parallel, with no transaction). A party whose
+data the rules cannot read fails the chunk, named; the runtime halves the
+chunk until that party fails alone, and the others are written
+(runtime/chunks.py). The one-party job is a chunk of one.
 
 Legacy: ``src/modules/licence-import/jobs/import-company.js``.
 """
