@@ -1289,7 +1289,9 @@ def main() -> int:
         help="py-spy every worker (non-blocking sampling, raw output to bench/profiles/); perturbs figures",
     )
     p.add_argument(
-        "--variant", help="experiments only: patch the runtime in the workers (bench/variants.py): no-barrier"
+        "--variant",
+        help="experiments only: patch the runtime in the workers (bench/variants.py): no-barrier, no-start-check, "
+        "no-signatures (comma-separated)",
     )
     p.add_argument("--keep", action="store_true", help="keep the vhost, database and logs")
     p.add_argument(

@@ -10,13 +10,19 @@ Variants (comma-separated):
 ``no-barrier``  ``RunControl.arrive`` does nothing: the run never ends, the
                 benchmark waits for the ledger instead. An upper bound for
                 everything but the fan-in.
+``no-start-check``  ``StartChecks`` lets every message run unchecked and
+                records no start (no round trip before the work).
+``no-signatures``  ``Signatures`` checks no message.
+
+Each removes a part the runtime needs: a variant's figure is what that part
+costs, not a configuration to run.
 """
 
 from __future__ import annotations
 
 import os
 
-VARIANTS = {"no-barrier"}
+VARIANTS = {"no-barrier", "no-start-check", "no-signatures"}
 
 
 def active() -> set[str]:
@@ -33,4 +39,12 @@ def apply() -> set[str]:
         from wrls_actors.runtime import runs
 
         runs.RunControl.arrive = lambda self, *args, **kwargs: None
+    if "no-start-check" in chosen:
+        from wrls_actors.runtime import start_checks
+
+        start_checks.StartChecks.before_process_message = lambda self, broker, message: None
+    if "no-signatures" in chosen:
+        from wrls_actors.runtime import signing
+
+        signing.Signatures.before_process_message = lambda self, broker, message: None
     return chosen
