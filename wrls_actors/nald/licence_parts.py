@@ -21,7 +21,7 @@ probe: it scans the table).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +80,17 @@ def parts_query(parts: Sequence[Part], schema: str) -> str:
     return "WITH " + ",\n".join(ctes) + "\n" + "\nUNION ALL ".join(selects)
 
 
+def prepare_once(connection: Connection, name: str, types: str, sql: Callable[[], str]) -> str:
+    """``name``, prepared on this database connection as ``sql()`` with parameter ``types`` the first time
+    it is asked for; the connection's info remembers it (the pool keeps the connection, and with it the
+    statement)."""
+    prepared = connection.connection.info.setdefault("prepared", set())
+    if name not in prepared:
+        connection.exec_driver_sql(f"PREPARE {name} ({types}) AS {sql()}")
+        prepared.add(name)
+    return name
+
+
 def read_parts(
     connection: Connection, name: str, parts: Sequence[Part], schema: str, licences: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, list[Row]]]:
@@ -91,13 +102,12 @@ def read_parts(
     """
     if not licences:
         return []
-    statement = f"{name}_{re.sub(r'[^A-Za-z0-9_]', '_', schema)}"
-    prepared = connection.connection.info.setdefault("prepared", set())
-    if statement not in prepared:
-        connection.exec_driver_sql(
-            f"PREPARE {statement} (int[], varchar[], varchar[], varchar[]) AS {parts_query(parts, schema)}"
-        )
-        prepared.add(statement)
+    statement = prepare_once(
+        connection,
+        f"{name}_{re.sub(r'[^A-Za-z0-9_]', '_', schema)}",
+        "int[], varchar[], varchar[], varchar[]",
+        lambda: parts_query(parts, schema),
+    )
     result = connection.exec_driver_sql(
         f"EXECUTE {statement} (%s, %s, %s, %s)",
         (

@@ -39,6 +39,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from ...nald.licence_parts import prepare_once
 from ...nald.rows import sort_rows
 from ...nald.sql import is_null, quote
 
@@ -188,11 +189,7 @@ def _prepared(connection: Connection, schema: str) -> str:
     and is re-planned by PostgreSQL when the tables it names are replaced.
     """
     name = "nald_companies_rows_" + re.sub(r"\W", "_", schema)
-    prepared = connection.connection.info.setdefault("prepared", set())
-    if name not in prepared:
-        connection.exec_driver_sql(f"PREPARE {name} (int[], varchar[], varchar[]) AS {rows_query(schema)}")
-        prepared.add(name)
-    return name
+    return prepare_once(connection, name, "int[], varchar[], varchar[]", lambda: rows_query(schema))
 
 
 def read_companies(
