@@ -91,11 +91,12 @@ def members_online(cluster, vhost: str) -> list[str]:
 
 
 def ticks_since(service, since: datetime):
-    """The 15-second schedule's ticks from ``since``, with their run's status."""
+    """The 15-second schedule's ticks from ``since``, with their run's status and note (a failed run's
+    note says why, so an assertion that shows the ticks shows it)."""
     return query(
         service,
         """
-        SELECT t.nominal_time, t.outcome, r.status FROM jobs.ticks t LEFT JOIN jobs.runs r ON r.run_id = t.run_id
+        SELECT t.nominal_time, t.outcome, r.status, r.note FROM jobs.ticks t LEFT JOIN jobs.runs r ON r.run_id = t.run_id
         WHERE t.schedule = 'noop' AND t.nominal_time > :t ORDER BY t.nominal_time""",
         t=since,
     )

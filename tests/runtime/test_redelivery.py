@@ -79,18 +79,22 @@ def test_a_worker_killed_before_its_first_heartbeat_has_the_redelivery_counted_a
 @pytest.mark.slow
 def test_a_message_that_kills_its_worker_is_dead_lettered_after_max_deliveries(service, processes, vhost, env):
     run_id = service.trigger("crasher")
-    for _ in range(5):
-        worker = processes("worker", extra_env={"WRLS_MAX_DELIVERIES": "2"})
-        # Past Dramatiq's worker fork timeout (30 s): a worker process killed by its message before it said it
-        # was ready keeps its main process waiting that long before it exits too.
-        deadline = time.monotonic() + 45
-        while worker.alive() and time.monotonic() < deadline:
-            if scalar(service, "SELECT status FROM jobs.runs WHERE run_id = :r", r=run_id) != "running":
-                break
-            time.sleep(0.2)
-        if worker.alive():
-            break
-    run = wait_run_ended(service, run_id, timeout_s=30)
+    # A worker is started again each time the message kills one, until the run ends. A worker killed by its
+    # message before it said it was ready keeps its main process waiting out Dramatiq's fork timeout (30 s), so
+    # a worker still alive does not mean it is the one that refused the message: only the run's end says so.
+    worker = processes("worker", extra_env={"WRLS_MAX_DELIVERIES": "2"})
+    started = 1
+    deadline = time.monotonic() + 180
+    while scalar(service, "SELECT status FROM jobs.runs WHERE run_id = :r", r=run_id) == "running":
+        assert time.monotonic() < deadline, f"the run still running after {started} workers"
+        if not worker.alive():
+            assert started < 5, "five workers killed and the message still not dead-lettered"
+            worker = processes("worker", extra_env={"WRLS_MAX_DELIVERIES": "2"})
+            started += 1
+        time.sleep(0.2)
+    run = wait_run_ended(service, run_id, timeout_s=5)
+    # The worker that refused the third delivery lives on.
+    assert started == 3 and worker.alive(), started
     assert run.status == "failed"
     assert "dead-lettered after at least 2 starts without finishing" in run.error
     svc.wait_for(
