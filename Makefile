@@ -67,7 +67,7 @@ fmt: $(TEST_STAMP)
 # The tests that stop and start RabbitMQ and PostgreSQL (marker `exclusive`)
 # run first, alone; then everything else, TEST_JOBS tests at a time (each test
 # has its own database and virtual host).
-TEST_JOBS ?= 4
+TEST_JOBS ?= 5
 
 test: check services tools
 	$(PY) -m pytest -m exclusive

@@ -183,6 +183,8 @@ def test_ticks_missed_while_no_scheduler_ran_are_recorded_and_the_latest_caught_
     ) == len(missed)
 
 
+# Slow: it waits for the clock's second 31, then for the next minute (about 90 s), so it is handed out first.
+@pytest.mark.slow
 @pytest.mark.schedules("noop")
 def test_a_scheduler_starting_mid_minute_sends_only_the_latest_past_tick(service, processes, vhost):
     processes("worker")
