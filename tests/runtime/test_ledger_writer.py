@@ -1,8 +1,18 @@
 """Events of one message from several processes: the newest state always wins."""
 
+import dataclasses
 from datetime import date
 
-from wrls_actors.runtime.ledger_writer import ENDED, QUEUED, RUNNING, StepEvent, counter_rows, merge
+from wrls_actors.runtime.database import labels_json
+from wrls_actors.runtime.ledger_writer import (
+    DURATION_BUCKETS_S,
+    ENDED,
+    QUEUED,
+    RUNNING,
+    StepEvent,
+    counter_rows,
+    merge,
+)
 
 
 def event(status, attempt, deliveries, rank, **fields):
@@ -50,3 +60,25 @@ def test_counters_count_outcomes_and_durations():
     assert rows[("step_duration_seconds_count", '{"actor":"job.step","queue":"q"}')] == 2
     assert rows[("step_duration_seconds_bucket", '{"actor":"job.step","le":"0.05","queue":"q"}')] == 1
     assert rows[("step_duration_seconds_bucket", '{"actor":"job.step","le":"5","queue":"q"}')] == 2
+
+
+def test_duration_buckets_are_cumulative_per_actor_bounds_included_and_rows_come_sorted():
+    # Durations on every bound, between bounds and past the last, for two actors.
+    durations_s = [*DURATION_BUCKETS_S, 0.001, 0.007, 0.3, 2.5, 4000]
+    events = [
+        dataclasses.replace(event("succeeded", 1, 1, ENDED, duration_ms=s * 1000, counted="succeeded"), actor=actor)
+        for actor in ("a.one", "b.two")
+        for s in durations_s[: len(durations_s) - (actor == "b.two") * 3]
+    ]
+    rows = counter_rows(events)
+    assert rows == sorted(rows)
+    got = {(name, labels): value for name, labels, value in rows}
+    for actor in ("a.one", "b.two"):
+        seconds = [e.duration_ms / 1000 for e in events if e.actor == actor]
+        plain = labels_json({"actor": actor, "queue": "q"})
+        assert got[("step_duration_seconds_count", plain)] == len(seconds)
+        assert got[("steps_total", labels_json({"actor": actor, "queue": "q", "outcome": "succeeded"}))] == len(seconds)
+        for bound in DURATION_BUCKETS_S:
+            expected = sum(1 for s in seconds if s <= bound)
+            key = ("step_duration_seconds_bucket", labels_json({"actor": actor, "queue": "q", "le": str(bound)}))
+            assert got.get(key, 0) == expected, (actor, bound)

@@ -15,6 +15,7 @@ do not come through here: they are written synchronously by their callers.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
 import queue
@@ -138,29 +139,48 @@ ON CONFLICT (name, labels) DO UPDATE SET value = c.value + EXCLUDED.value
 
 
 def counter_rows(events: list[StepEvent]) -> list[tuple[str, str, float]]:
-    totals: defaultdict[tuple[str, str], float] = defaultdict(float)  # jobs.counters.value: double precision
-    label_sets: dict[tuple[object, ...], str] = {}
+    """The batch's counter increments, one row per counter and label set, sorted (the order every
+    writer locks them in, so two never wait on each other).
 
-    def labels(actor: str, queue: str, **extra: str) -> str:
-        # A batch has few distinct label sets and many events: serialise each once.
-        key = (actor, queue, *sorted(extra.items()))
-        if key not in label_sets:
-            label_sets[key] = labels_json({"actor": actor, "queue": queue, **extra})
-        return label_sets[key]
-
+    A batch has many events and few actors: each event's duration is put in its one bucket (a
+    bisection), and the histogram's cumulative buckets are added up per actor at the end.
+    """
+    outcomes: defaultdict[tuple[str, str, str], int] = defaultdict(int)
+    timeouts: defaultdict[tuple[str, str], int] = defaultdict(int)
+    # Per actor and queue: count, sum of seconds, then the events in each bucket alone.
+    durations: dict[tuple[str, str], list[float]] = {}
     for e in events:
         if e.counted:
-            totals[("steps_total", labels(e.actor, e.queue, outcome=e.counted))] += 1
+            outcomes[(e.actor, e.queue, e.counted)] += 1
         if e.timeouts:
-            totals[("steps_timed_out_total", labels(e.actor, e.queue))] += e.timeouts
+            timeouts[(e.actor, e.queue)] += e.timeouts
         if e.rank == ENDED and e.duration_ms is not None:
             seconds = e.duration_ms / 1000
-            totals[("step_duration_seconds_sum", labels(e.actor, e.queue))] += seconds
-            totals[("step_duration_seconds_count", labels(e.actor, e.queue))] += 1
-            for bound in DURATION_BUCKETS_S:
-                if seconds <= bound:
-                    totals[("step_duration_seconds_bucket", labels(e.actor, e.queue, le=str(bound)))] += 1
-    return [(name, label_set, value) for (name, label_set), value in totals.items()]
+            histogram = durations.get((e.actor, e.queue))
+            if histogram is None:
+                histogram = durations[(e.actor, e.queue)] = [0.0] * (2 + len(DURATION_BUCKETS_S))
+            histogram[0] += 1
+            histogram[1] += seconds
+            bucket = bisect.bisect_left(DURATION_BUCKETS_S, seconds)  # the first bound >= seconds
+            if bucket < len(DURATION_BUCKETS_S):
+                histogram[2 + bucket] += 1
+    rows: list[tuple[str, str, float]] = []
+    for (actor, queue_name, outcome), n in outcomes.items():
+        rows.append(("steps_total", labels_json({"actor": actor, "queue": queue_name, "outcome": outcome}), n))
+    for (actor, queue_name), n in timeouts.items():
+        rows.append(("steps_timed_out_total", labels_json({"actor": actor, "queue": queue_name}), n))
+    for (actor, queue_name), histogram in durations.items():
+        plain = labels_json({"actor": actor, "queue": queue_name})
+        rows.append(("step_duration_seconds_count", plain, histogram[0]))
+        rows.append(("step_duration_seconds_sum", plain, histogram[1]))
+        cumulative = 0.0
+        for bound, n in zip(DURATION_BUCKETS_S, histogram[2:], strict=True):
+            cumulative += n
+            if cumulative:
+                bucket_labels = labels_json({"actor": actor, "queue": queue_name, "le": str(bound)})
+                rows.append(("step_duration_seconds_bucket", bucket_labels, cumulative))
+    rows.sort()
+    return rows
 
 
 def write_batch(connection: Any, events: list[StepEvent]) -> None:

@@ -17,6 +17,7 @@ the ones after it what it did by setting an attribute on it:
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -83,8 +84,14 @@ def attempt_of(message: Message) -> int:
 def valid_run_id(message: Message) -> str | None:
     """The message's run id if it is one: a malformed message must not break the ledger."""
     run_id = message.kwargs.get("run_id") if isinstance(message.kwargs, dict) else None
+    return _canonical_uuid(str(run_id)) if run_id else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _canonical_uuid(text: str) -> str | None:
+    # Every middleware asks for each message's run id, and a fan-out's thousands of children share one.
     try:
-        return str(uuid.UUID(str(run_id))) if run_id else None
+        return str(uuid.UUID(text))
     except ValueError:
         return None
 
