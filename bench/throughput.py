@@ -245,9 +245,12 @@ class Worker:
 
 
 class Profiler:
-    """Optional py-spy of a worker and its forked processes (non-blocking sampling)."""
+    """Optional py-spy of a worker and its forked processes (non-blocking sampling).
 
-    def __init__(self, worker: Worker, out: Path) -> None:
+    ``gil``: only the thread holding the GIL is sampled, so the profile is where the workers' Python
+    CPU goes; without it every thread is, waits included (where a message's time goes)."""
+
+    def __init__(self, worker: Worker, out: Path, *, gil: bool = False) -> None:
         exe = shutil.which("py-spy") or str(Path(PY).parent / "py-spy")
         self.out = out
         self.proc = subprocess.Popen(
@@ -258,6 +261,7 @@ class Profiler:
                 str(worker.pid),
                 "--subprocesses",
                 "--nonblocking",
+                *(["--gil"] if gil else []),
                 "--format",
                 "raw",
                 "--rate",
@@ -534,7 +538,7 @@ class Bench:
         worker = Worker(name, cmd, env, self.tmp)
         self.workers.append(worker)
         if self.args.profile:
-            self.profilers.append(Profiler(worker, self.tmp / f"{name}.pyspy.txt"))
+            self.profilers.append(Profiler(worker, self.tmp / f"{name}.pyspy.txt", gil=self.args.profile == "gil"))
         return worker
 
     def stop_worker(self, worker: Worker, timeout: float = 60) -> None:
@@ -1285,8 +1289,11 @@ def main() -> int:
     )
     p.add_argument(
         "--profile",
-        action="store_true",
-        help="py-spy every worker (non-blocking sampling, raw output to bench/profiles/); perturbs figures",
+        nargs="?",
+        const="all",
+        choices=("all", "gil"),
+        help="py-spy every worker (non-blocking sampling, raw output to bench/profiles/); perturbs figures. "
+        "--profile=gil samples only the thread holding the GIL: where the workers' CPU goes",
     )
     p.add_argument(
         "--variant",
