@@ -174,8 +174,8 @@ def counter_rows(events: list[StepEvent]) -> list[tuple[str, str, float]]:
         rows.append(("step_duration_seconds_count", plain, histogram[0]))
         rows.append(("step_duration_seconds_sum", plain, histogram[1]))
         cumulative = 0.0
-        for bound, n in zip(DURATION_BUCKETS_S, histogram[2:], strict=True):
-            cumulative += n
+        for bound, alone in zip(DURATION_BUCKETS_S, histogram[2:], strict=True):
+            cumulative += alone
             if cumulative:
                 bucket_labels = labels_json({"actor": actor, "queue": queue_name, "le": str(bound)})
                 rows.append(("step_duration_seconds_bucket", bucket_labels, cumulative))
