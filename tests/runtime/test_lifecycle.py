@@ -21,3 +21,6 @@ def test_a_run_id_is_read_in_its_canonical_form_and_anything_else_is_none():
         assert valid_run_id(message(12)) is None
         assert valid_run_id(message(None)) is None
         assert valid_run_id(message("")) is None
+        assert valid_run_id(message(f"urn:uuid:{run_id}")) == str(run_id)
+        # Valid for uuid.UUID (it drops every hyphen), but no id the service writes: refused, not cached.
+        assert valid_run_id(message("-".join(run_id.hex))) is None
