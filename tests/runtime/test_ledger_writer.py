@@ -1,8 +1,15 @@
 """Events of one message from several processes: the newest state always wins."""
 
 import dataclasses
-from datetime import date
+import threading
+import uuid
+from contextlib import closing
+from datetime import UTC, date, datetime
 
+from sqlalchemy import text
+
+from tests.support.helpers import query, scalar
+from tests.support.services import wait_for
 from wrls_actors.runtime.database import labels_json
 from wrls_actors.runtime.ledger_writer import (
     DURATION_BUCKETS_S,
@@ -12,6 +19,7 @@ from wrls_actors.runtime.ledger_writer import (
     StepEvent,
     counter_rows,
     merge,
+    write_batch,
 )
 
 
@@ -83,3 +91,57 @@ def test_duration_buckets_are_cumulative_per_actor_bounds_included_and_rows_come
             expected = sum(1 for s in seconds if s <= bound)
             key = ("step_duration_seconds_bucket", labels_json({"actor": actor, "queue": "q", "le": str(bound)}))
             assert got.get(key, 0) == expected, (actor, bound)
+
+
+def test_a_batch_deleting_one_child_row_and_updating_another_never_holds_the_first_while_waiting_for_the_second(
+    service,
+):
+    """The fan-in's firing locks its children's rows in message-id order (SETTLE_CHILDREN). A batch that
+    deleted a child's row and then waited for another child's row, in one transaction, deadlocked with it
+    (a CI run: the last child's firing was the victim, its message retried, its row left 'retrying')."""
+    today = datetime.now(UTC).date()
+    first, second = f"a-{uuid.uuid4()}", f"b-{uuid.uuid4()}"  # second > first, as SETTLE_CHILDREN orders them
+
+    def child(message_id, status, rank, **fields):
+        return dataclasses.replace(
+            event(status, 1, 1, rank, **fields), message_id=message_id, created_on=today, actor="fan.each"
+        )
+
+    engine = service.engine
+    with closing(engine.raw_connection()) as setup:
+        write_batch(setup, [child(first, "running", RUNNING), child(second, "running", RUNNING)])
+    # `second` succeeded at once (its row goes); `first` was redelivered (its row is kept, succeeded).
+    batch = [
+        child(second, "succeeded", ENDED, duration_ms=3, drop_row=True),
+        dataclasses.replace(child(first, "succeeded", ENDED, duration_ms=5), deliveries=2),
+    ]
+    errors = []
+    with engine.connect() as firing:
+        firing.execute(text("SELECT 1 FROM jobs.steps WHERE message_id = :m FOR UPDATE"), {"m": first})
+        with closing(engine.raw_connection()) as writer_connection:
+            writer_pid = writer_connection.dbapi_connection.info.backend_pid
+
+            def write():
+                try:
+                    write_batch(writer_connection, batch)
+                except Exception as e:
+                    errors.append(e)
+
+            writer = threading.Thread(target=write)
+            writer.start()
+            wait_for(
+                lambda: (
+                    scalar(service, "SELECT wait_event_type FROM pg_stat_activity WHERE pid = :p", p=writer_pid)
+                    == "Lock"
+                ),
+                10,
+                what="the batch waiting for the row the firing holds",
+            )
+            # The firing's next row: free, not held by the waiting batch.
+            firing.execute(text("SET LOCAL lock_timeout = '5s'"))
+            firing.execute(text("SELECT 1 FROM jobs.steps WHERE message_id = :m FOR UPDATE"), {"m": second})
+            firing.commit()
+            writer.join(10)
+    assert not errors, errors
+    rows = query(service, "SELECT message_id, status FROM jobs.steps WHERE message_id IN (:a, :b)", a=first, b=second)
+    assert [(r.message_id, r.status) for r in rows] == [(first, "succeeded")]

@@ -116,7 +116,8 @@ ON CONFLICT (message_id, created_on) DO UPDATE SET
 """
 
 # The rows of children that succeeded at once, locked in the order the writer's upsert and SETTLE_CHILDREN
-# (runs.py) lock rows in, so that they wait for each other instead of deadlocking. Only a row as its
+# (runs.py) lock rows in, and committed before the upsert (write_batch), so that they wait for each other
+# instead of deadlocking. Only a row as its
 # start wrote it goes, or as the fan-in's firing settled it (SETTLE_CHILDREN, often first when the
 # child was the last to arrive): one a redelivery, retry or the stall sweep changed is kept.
 DROP = """
@@ -184,18 +185,20 @@ def counter_rows(events: list[StepEvent]) -> list[tuple[str, str, float]]:
 
 
 def write_batch(connection: Any, events: list[StepEvent]) -> None:
-    """Write one batch in one transaction on a DB-API connection."""
+    """Write one batch on a DB-API connection: the rows of children that succeeded at once deleted and
+    committed first, then everything else in a second transaction.
+
+    Each transaction locks its rows in message-id order, as the fan-in's firing does (SETTLE_CHILDREN).
+    Deleting and upserting in one transaction locked the deleted rows, then the others: two passes, so it
+    could hold a child's row the firing wanted next while it waited for one the firing held (a deadlock).
+    """
     merged = merge(events)
     rows = {m: r for m, r in merged.items() if not r.drop_row}
     dropped = [r for r in merged.values() if r.drop_row]
     incidents = [e for e in events if e.incident]
-    with connection.cursor() as cursor:
-        if not incidents:
-            # Routine rows (queued, running, succeeded) need not wait for the disk:
-            # a database crash could lose the last fraction of a second of them,
-            # never a failure, nor any run, barrier or tick decision.
-            cursor.execute("SET LOCAL synchronous_commit = off")
-        if dropped:
+    if dropped:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")  # as routine rows, below
             cursor.execute(
                 DROP,
                 {
@@ -203,6 +206,13 @@ def write_batch(connection: Any, events: list[StepEvent]) -> None:
                     "ids": [r.message_id for r in dropped],
                 },
             )
+        connection.commit()
+    with connection.cursor() as cursor:
+        if not incidents:
+            # Routine rows (queued, running, succeeded) need not wait for the disk:
+            # a database crash could lose the last fraction of a second of them,
+            # never a failure, nor any run, barrier or tick decision.
+            cursor.execute("SET LOCAL synchronous_commit = off")
         execute_values(
             cursor,
             UPSERT,
