@@ -81,18 +81,19 @@ def attempt_of(message: Message) -> int:
     return started_as if started_as is not None else int(message.options.get("retries", 0)) + 1
 
 
+# The longest way of writing a UUID: "urn:uuid:" and 36 characters.
+MAX_UUID_TEXT = 45
+
+
 def valid_run_id(message: Message) -> str | None:
     """The message's run id if it is one: a malformed message must not break the ledger."""
     run_id = message.kwargs.get("run_id") if isinstance(message.kwargs, dict) else None
     if not run_id:
         return None
     text = str(run_id)
-    # Longer than any way of writing a UUID ("urn:uuid:" and 36 characters): kept out of the cache,
-    # which holds only short strings however large a message's run id is.
+    # Anything longer is kept out of the cache, which holds only short strings however large a message's
+    # run id is.
     return _canonical_uuid(text) if len(text) <= MAX_UUID_TEXT else None
-
-
-MAX_UUID_TEXT = 45
 
 
 @functools.lru_cache(maxsize=1024)
