@@ -19,9 +19,11 @@ from .retention import JOB as RETENTION_JOB
 from .retention import Retained, retain
 from .service import Service
 from .settings import Settings
+from .sql_arrays import array_literal
 from .waiting import SLICE_S, Waited, retries_for, wait_in_slices
 
 __all__ = [
+    "array_literal",
     "ALLOW",
     "CONTINUE",
     "FAIL",

@@ -188,19 +188,33 @@ def test_bad_extracts_fail_the_step_naming_the_problem_and_leave_import_as_it_wa
     assert "wrong password" in process.output() and PASSWORD not in process.output()
 
 
-def test_one_licence_on_demand_and_an_unknown_one_refused(wrls, worker, vhost, s3, bucket, tmp_path):
+STRAY_RETURN = text("""
+    INSERT INTO returns.returns (return_id, regime, licence_type, licence_ref, start_date, end_date,
+                                 returns_frequency, status, source)
+    VALUES (:id, 'water', 'abstraction', :ref, '2019-04-01', '2020-03-31', 'month', :status, 'NALD')
+""")
+
+
+def test_one_licence_on_demand_its_returns_no_longer_in_nald_voided_and_an_unknown_one_refused(
+    wrls, worker, vhost, s3, bucket, tmp_path
+):
     files = extract_files(10, seed=5)
     upload(s3, bucket, tmp_path, files)
     worker()
     wait_worker_ready(vhost, "import")
     assert run_import(wrls).status == "succeeded"
-    ref = sorted(refs_with_versions(files))[0]
+    ref, other = sorted(refs_with_versions(files))[:2]
     before = snapshot(wrls, ("permit", "crm", "returns"))
+    of_ref = "SELECT return_id, status FROM returns.returns WHERE licence_ref = :r AND return_id NOT LIKE 'v1:9:%'"
+    real = dict(query(wrls, of_ref, r=ref))
+    strays = {"v1:9:stray:1": (ref, "due"), "v1:9:stray:2": (ref, "void"), "v1:9:stray:3": (other, "due")}
     with wrls.engine.begin() as connection:
         connection.execute(text("DELETE FROM returns.returns WHERE licence_ref = :r"), {"r": ref})
         connection.execute(
             text("UPDATE crm.document_header SET date_deleted = now() WHERE system_external_id = :r"), {"r": ref}
         )
+        for return_id, (licence, status) in strays.items():
+            connection.execute(STRAY_RETURN, {"id": return_id, "ref": licence, "status": status})
 
     run = wait_run_ended(wrls, wrls.trigger("nald-import-licence", {"licence": ref}), 60)
     assert run.status == "succeeded", run.error
@@ -209,7 +223,12 @@ def test_one_licence_on_demand_and_an_unknown_one_refused(wrls, worker, vhost, s
     # Rows come back as they were, but for the timestamps of the rows written again.
     assert after["permit.licence"] == before["permit.licence"]
     assert scalar(wrls, "SELECT date_deleted FROM crm.document_header WHERE system_external_id = :r", r=ref) is None
-    assert after["returns.returns"][0] == before["returns.returns"][0]
+    assert after["returns.returns"][0] == before["returns.returns"][0] + len(strays)
+    # Its return NALD no longer has is voided; another licence's is not this import's to touch.
+    assert run.counts["returns_voided"] == 1
+    statuses = dict(query(wrls, "SELECT return_id, status FROM returns.returns WHERE return_id LIKE 'v1:9:stray:%'"))
+    assert statuses == {"v1:9:stray:1": "void", "v1:9:stray:2": "void", "v1:9:stray:3": "due"}
+    assert real and dict(query(wrls, of_ref, r=ref)) == real
 
     refused = wait_run_ended(wrls, wrls.trigger("nald-import-licence", {"licence": "NO/SUCH/LICENCE"}), 60)
     assert refused.status == "failed" and "licence NO/SUCH/LICENCE is not in the NALD extract" in refused.error

@@ -16,7 +16,7 @@ from datetime import date
 
 from sqlalchemy import Connection, text
 
-from ...runtime import PermanentError, StepContext
+from ...runtime import PermanentError, StepContext, array_literal
 from ..shared.per_licence import licence_of, licences_of
 from .licence_rows import LicenceRows, read_licences
 from .permit_json import document_metadata, permit_licence
@@ -72,7 +72,7 @@ def _import(ctx: StepContext, refs: list[str]) -> None:
     licences: list[LicenceWrite] = []
     returns: list[ReturnRow] = []
     with ctx.engine.begin() as connection:
-        connection.execute(LICENCE_LOCKS, {"refs": refs})
+        connection.execute(LICENCE_LOCKS, {"refs": array_literal(refs)})
         for ref, rows in _read(connection, refs):
             built = _build(ctx, ref, rows, today)
             if built is not None:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, text
 
 from ...model.crm import WATER_REGIME_ENTITY_ID
 from ...model.permit import NALD_LICENCE_TYPE_ID, NALD_REGIME_ID
+from ...runtime import array_literal
 from .return_cycles import COVID_CYCLE_END, COVID_DUE_DATE, DUE_DAYS, cycle_end, cycle_start
 
 # Returns ending before this were submitted in NALD: NALD stays their master,
@@ -107,10 +108,10 @@ def upsert_permits(connection: Connection, licences: Sequence[LicenceWrite]) -> 
         {
             "regime": NALD_REGIME_ID,
             "type": NALD_LICENCE_TYPE_ID,
-            "refs": [w.licence_ref for w in licences],
-            "starts": [w.start_date for w in licences],
-            "ends": [w.end_date for w in licences],
-            "data": [_json(w.data) for w in licences],
+            "refs": array_literal([w.licence_ref for w in licences]),
+            "starts": array_literal([w.start_date for w in licences]),
+            "ends": array_literal([w.end_date for w in licences]),
+            "data": [_json(w.data) for w in licences],  # big documents: see runtime/sql_arrays.py
         },
     )
     ids = {row.licence_ref: row.licence_id for row in found}
@@ -143,8 +144,8 @@ def upsert_documents(connection: Connection, licences: Sequence[LicenceWrite], i
         UPSERT_DOCUMENTS,
         {
             "regime": WATER_REGIME_ENTITY_ID,
-            "internals": [str(ids[w.licence_ref]) for w in licences],
-            "refs": [w.licence_ref for w in licences],
+            "internals": array_literal([ids[w.licence_ref] for w in licences]),
+            "refs": array_literal([w.licence_ref for w in licences]),
             "metadata": [_json(w.metadata) for w in licences],
         },
     )
@@ -177,18 +178,19 @@ def ensure_cycles(connection: Connection, rows: Sequence[ReturnRow]) -> dict[tup
     cycles = sorted({cycle_of(r) for r in rows})
     if not cycles:
         return {}
-    starts, ends, summers = [c[0] for c in cycles], [c[1] for c in cycles], [c[2] for c in cycles]
+    ends = [c[1] for c in cycles]
+    starts, summers = array_literal([c[0] for c in cycles]), array_literal([c[2] for c in cycles])
     connection.execute(
         UPSERT_CYCLES,
         {
             "starts": starts,
-            "ends": ends,
+            "ends": array_literal(ends),
             "summers": summers,
-            "dues": [cycle_due_date(e) for e in ends],
-            "wrls": [e > WRLS_RETURNS_FROM for e in ends],
+            "dues": array_literal([cycle_due_date(e) for e in ends]),
+            "wrls": array_literal([e > WRLS_RETURNS_FROM for e in ends]),
         },
     )
-    found = connection.execute(CYCLE_IDS, {"starts": starts, "ends": ends, "summers": summers})
+    found = connection.execute(CYCLE_IDS, {"starts": starts, "ends": array_literal(ends), "summers": summers})
     return {(r.start_date, r.end_date, r.is_summer): r.return_cycle_id for r in found}
 
 
@@ -220,13 +222,25 @@ UPSERT_RETURNS = text("""
              AND (r.status, r.received_date) IS DISTINCT FROM (excluded.status, excluded.received_date))
 """)
 
-# A return id names its licence, so the returns kept of all the licences together are each one's.
-# NOT IN a sub-select, not <> ALL(array): a hashed lookup per return, not a scan of a chunk's
-# 1,400 kept ids for each of its 1,400 returns.
-VOID_OTHERS = text("""
+# The licences' returns not kept, licence by licence (OFFSET 0 keeps each lookup apart). As one
+# `licence_ref = ANY(:refs)` a planner without statistics for the returns (autovacuum yet to
+# analyse a night's new rows, or off) expected half the table and read all of it, for every
+# chunk: the first import slowed as the table grew, to seconds a chunk. NOT IN a sub-select, not
+# <> ALL(array): a hashed lookup per return, not a scan of a chunk's 1,400 kept ids for each.
+RETURNS_TO_VOID = text("""
+    SELECT o.return_id FROM unnest(CAST(:refs AS text[])) AS u(ref)
+    CROSS JOIN LATERAL (
+        SELECT return_id FROM returns.returns
+        WHERE licence_ref = u.ref AND regime = 'water' AND licence_type = 'abstraction' AND status <> 'void'
+        OFFSET 0
+    ) o
+    WHERE o.return_id NOT IN (SELECT unnest(CAST(:keep AS text[])))
+    ORDER BY o.return_id
+""")
+
+VOID_RETURNS = text("""
     UPDATE returns.returns SET status = 'void', updated_at = now()
-    WHERE licence_ref = ANY(CAST(:refs AS text[])) AND regime = 'water' AND licence_type = 'abstraction'
-      AND status <> 'void' AND return_id NOT IN (SELECT unnest(CAST(:keep AS text[])))
+    WHERE return_id = ANY(CAST(:ids AS text[])) AND status <> 'void'
 """)
 
 
@@ -246,26 +260,30 @@ def write_returns(connection: Connection, licence_refs: Sequence[str], rows: Seq
             UPSERT_RETURNS,
             {
                 "wrls_from": WRLS_RETURNS_FROM,
-                "ids": [r.return_id for r in rows],
-                "refs": [r.licence_ref for r in rows],
-                "starts": [r.start_date for r in rows],
-                "ends": [r.end_date for r in rows],
-                "frequencies": [r.returns_frequency for r in rows],
-                "statuses": [r.status for r in rows],
+                "ids": array_literal([r.return_id for r in rows]),
+                "refs": array_literal([r.licence_ref for r in rows]),
+                "starts": array_literal([r.start_date for r in rows]),
+                "ends": array_literal([r.end_date for r in rows]),
+                "frequencies": array_literal([r.returns_frequency for r in rows]),
+                "statuses": array_literal([r.status for r in rows]),
                 # A format's metadata once (its JSON is most of the statement), each return's flags added to it.
                 "formats": [_json(m) for m in formats.values()],
-                "format_of": [position[id(r.format_metadata)] for r in rows],
-                "currents": [r.is_current for r in rows],
-                "finals": [r.is_final for r in rows],
-                "received": [r.received_date for r in rows],
-                "dues": [r.due_date for r in rows],
-                "requirements": [r.format_id for r in rows],
-                "cycles": [cycles.get(cycle_of(r)) for r in rows],
+                "format_of": array_literal([position[id(r.format_metadata)] for r in rows]),
+                "currents": array_literal([r.is_current for r in rows]),
+                "finals": array_literal([r.is_final for r in rows]),
+                "received": array_literal([r.received_date for r in rows]),
+                "dues": array_literal([r.due_date for r in rows]),
+                "requirements": array_literal([r.format_id for r in rows]),
+                "cycles": array_literal([cycles.get(cycle_of(r)) for r in rows]),
             },
         ).rowcount
     voided = 0
     if licence_refs:
-        voided = connection.execute(
-            VOID_OTHERS, {"refs": list(licence_refs), "keep": [r.return_id for r in rows]}
-        ).rowcount
+        doomed = connection.execute(
+            RETURNS_TO_VOID,
+            {"refs": array_literal(licence_refs), "keep": array_literal([r.return_id for r in rows])},
+        ).scalars()
+        ids = list(doomed)
+        if ids:
+            voided = connection.execute(VOID_RETURNS, {"ids": array_literal(ids)}).rowcount
     return written, voided
