@@ -28,6 +28,7 @@ from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.pool import PoolProxiedConnection
 
 from .partition_statements import PartitionStatements, connect, execute, plain
+from .sql_arrays import array_literal
 
 logger = logging.getLogger(__name__)
 
@@ -183,17 +184,18 @@ def _count_part(
 
 
 def _count(cursor: DBAPICursor, statement: str, group: list[Arrival]) -> dict[tuple[str, int], tuple[int, int]]:
+    # Each array as one literal (sql_arrays.py): a group is small, but this runs for every child.
     parameters = (
-        [a.run_id for a in group],
-        [a.index for a in group],
-        [a.message_id for a in group],
-        [a.failed for a in group],
-        [json.dumps(a.counts) if a.counts else "{}" for a in group],
+        array_literal([a.run_id for a in group]),
+        array_literal([a.index for a in group]),
+        array_literal([a.message_id for a in group]),
+        array_literal([a.failed for a in group]),
+        array_literal([json.dumps(a.counts) if a.counts else "{}" for a in group]),
         group[0].run_started_at,
-        [a.items for a in group],
-        [json.dumps(a.failures, default=str) if a.failures else None for a in group],
-        [a.started_at for a in group],
-        [a.duration_ms for a in group],
+        array_literal([a.items for a in group]),
+        array_literal([json.dumps(a.failures, default=str) if a.failures else None for a in group]),
+        array_literal([a.started_at for a in group]),
+        array_literal([a.duration_ms for a in group]),
     )
     execute(cursor, statement, parameters)
     return {(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()}

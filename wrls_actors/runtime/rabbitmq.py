@@ -40,6 +40,7 @@ from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL, RabbitmqBroker
 from dramatiq.common import dq_name, xq_name
 from dramatiq.middleware import Middleware
 
+from .acks import BurstAcks
 from .errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,10 @@ class Rabbitmq(RabbitmqBroker):
         super().__init__(url=list(urls), confirm_delivery=True, middleware=middleware)
         self.queue_type = queue_type
         self.max_deliveries = max_deliveries
+
+    @property
+    def consumer_class(self) -> type[BurstAcks]:
+        return BurstAcks
 
     def declarations(self, queue_name: str) -> list[tuple[str, dict[str, Any]]]:
         """Every queue behind ``queue_name`` (itself, ``.DQ``, ``.XQ``) and the arguments it is declared with."""

@@ -26,6 +26,7 @@ from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.pool import PoolProxiedConnection
 
 from .partition_statements import PartitionStatements, connect, execute, plain
+from .sql_arrays import array_literal
 from .workers import identity
 
 logger = logging.getLogger(__name__)
@@ -147,18 +148,19 @@ def write_group(cursor: DBAPICursor, group: list[Start], worker: str, statements
 
 
 def _write_part(cursor: DBAPICursor, statement: str, group: list[Start], worker: str) -> None:
+    # Each array as one literal (sql_arrays.py): a group is small, but this runs for every message.
     parameters = (
-        [s.message_id for s in group],
-        [s.run_id for s in group],
-        [s.actor for s in group],
-        [s.queue for s in group],
-        [s.attempt for s in group],
-        [s.job for s in group],
-        [s.index for s in group],
-        [s.time_limit_ms for s in group],
-        [s.record for s in group],
+        array_literal([s.message_id for s in group]),
+        array_literal([s.run_id for s in group]),
+        array_literal([s.actor for s in group]),
+        array_literal([s.queue for s in group]),
+        array_literal([s.attempt for s in group]),
+        array_literal([s.job for s in group]),
+        array_literal([s.index for s in group]),
+        array_literal([s.time_limit_ms for s in group]),
+        array_literal([s.record for s in group]),
         worker,
-        [s.created_on for s in group],
+        array_literal([s.created_on for s in group]),
         group[0].run_started_at,
     )
     execute(cursor, statement, parameters)
