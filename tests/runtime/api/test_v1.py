@@ -55,11 +55,16 @@ def test_a_started_run_answers_202_with_its_location_and_runs_to_the_end_on_the_
         run_id = started["run_id"]
         assert started == {"run_id": run_id, "job": "pipeline", "location": f"/api/v1/runs/{run_id}"}
         assert answer.headers["Location"] == f"/api/v1/runs/{run_id}"
+        # A step's row is first settled by the decision it led to (succeeded, no duration yet); the ledger
+        # writer's own event, a flush later, adds its duration: waited for too.
         detail = read_until(
             client,
             answer.headers["Location"],
-            lambda d: d["status"] != "running" and all(s["status"] != "running" for s in d["steps"]),
-            "the run and its steps to end",
+            lambda d: (
+                d["status"] != "running"
+                and all(s["status"] != "running" and s["duration_ms"] is not None for s in d["steps"])
+            ),
+            "the run and its steps to end, with their durations",
         )
 
     assert detail["status"] == "succeeded"
