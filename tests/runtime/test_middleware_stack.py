@@ -11,6 +11,7 @@ run, a failed child is counted at its barrier).
 from dramatiq.middleware import AgeLimit, Middleware, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
 from wrls_actors.runtime.broker import ScheduleOptions
+from wrls_actors.runtime.child_batches import ChildBatches
 from wrls_actors.runtime.delivery_limit import DeliveryLimit
 from wrls_actors.runtime.heartbeats import Heartbeats
 from wrls_actors.runtime.recording import Recorder
@@ -88,6 +89,7 @@ def test_the_services_broker_has_the_stack_in_its_order(service):
         Heartbeats,
         Retries,
         ScheduleOptions,
+        ChildBatches,
     ]
     ledger = service.ledger
     assert [m for m in stack if type(m) in OWN_HOOKS] == [
@@ -99,6 +101,11 @@ def test_the_services_broker_has_the_stack_in_its_order(service):
     ]
     # The heartbeat records its running rows through the recorder's writer, not a writer of its own.
     assert ledger.heartbeats._record == ledger.recorder.record
+
+
+def test_child_batches_hooks_no_message_only_the_workers_boot():
+    # Its threads run each message of a batch through the stack above, unchanged.
+    assert overridden(ChildBatches) == {"before_worker_boot"}
 
 
 def test_the_order_keeps_each_reason_in_broker_py(service):
@@ -114,7 +121,7 @@ def test_the_order_keeps_each_reason_in_broker_py(service):
 
 
 def test_the_actor_options_the_middlewares_read_are_declared_by_them(service):
-    assert {"step_role", "job_name", "step_index", "public", "periodic"} <= service.broker.actor_options
+    assert {"step_role", "job_name", "step_index", "public", "periodic", "batchable"} <= service.broker.actor_options
     assert StartChecks.actor_options == {"step_role", "job_name", "step_index"}
     assert RunReactions.actor_options == {"step_role", "step_index"}
     assert Recorder.actor_options == {"job_name"}

@@ -23,21 +23,27 @@ import pika.exceptions
 from dramatiq.brokers.rabbitmq import _RabbitmqConsumer
 from dramatiq.errors import ConnectionClosed
 
+ACK, REJECT, RETURN = "ack", "reject", "return"
+
 
 class BurstAcks(_RabbitmqConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]  # Dramatiq's consumer is untyped
         self._lock = threading.Lock()
-        self._settlements: list[tuple[int, bool]] = []  # (delivery tag, acknowledged), in the order given
+        self._settlements: list[tuple[int, str]] = []  # (delivery tag, ACK, REJECT or RETURN), in the order given
         self._scheduled = False
 
     def ack(self, message: Any) -> None:
-        self._settle(message, acknowledged=True)
+        self._settle(message, ACK)
 
     def nack(self, message: Any) -> None:
-        self._settle(message, acknowledged=False)
+        self._settle(message, REJECT)
 
-    def _settle(self, message: Any, *, acknowledged: bool) -> None:
+    def release(self, message: Any) -> None:
+        """Return a message to its queue unacknowledged, to be delivered again (child_batches.py)."""
+        self._settle(message, RETURN)
+
+    def _settle(self, message: Any, how: str) -> None:
         try:
             self.known_tags.remove(message._tag)
         except KeyError:
@@ -45,7 +51,7 @@ class BurstAcks(_RabbitmqConsumer):
             self.logger.warning("Failed to settle message %s: not in known tags.", message.message_id)
             return
         with self._lock:
-            self._settlements.append((message._tag, acknowledged))
+            self._settlements.append((message._tag, how))
             if self._scheduled:
                 return
             self._scheduled = True
@@ -66,13 +72,14 @@ class BurstAcks(_RabbitmqConsumer):
         # pika's channel under the blocking one only queues a frame; the blocking channel's
         # own call, for the last, writes everything queued.
         queued = self.channel._impl
-        *first, (last_tag, last_acknowledged) = settlements
-        for tag, acknowledged in first:
-            if acknowledged:
-                queued.basic_ack(tag)
-            else:
-                queued.basic_nack(tag, requeue=False)
-        if last_acknowledged:
-            self.channel.basic_ack(last_tag)
-        else:
-            self.channel.basic_nack(last_tag, requeue=False)
+        *first, (last_tag, last_how) = settlements
+        for tag, how in first:
+            _send(queued, tag, how)
+        _send(self.channel, last_tag, last_how)
+
+
+def _send(channel: Any, tag: int, how: str) -> None:
+    if how == ACK:
+        channel.basic_ack(tag)
+    else:
+        channel.basic_nack(tag, requeue=how == RETURN)

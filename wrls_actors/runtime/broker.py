@@ -17,6 +17,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Middleware, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
+from .child_batches import ChildBatches
 from .envelope import EnvelopeEncoder
 from .ledger import Ledger
 from .rabbitmq import Rabbitmq
@@ -56,6 +57,8 @@ def middleware_stack(ledger: Ledger, signatures: Signatures) -> list[Middleware]
         ledger.heartbeats,
         Retries(max_retries=3, min_backoff=5_000, max_backoff=300_000),
         ScheduleOptions(),
+        # Hooks no message: it gives a RabbitMQ worker its batching threads.
+        ChildBatches(ledger.start_checks, signatures, ledger.control_factory),
     ]
 
 

@@ -206,7 +206,8 @@ class ArrivalCommitter:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._queue: queue.SimpleQueue[Arrival] = queue.SimpleQueue()
+        # Lists: what is handed over together is written together.
+        self._queue: queue.SimpleQueue[list[Arrival]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
@@ -242,10 +243,23 @@ class ArrivalCommitter:
             started_at,
             duration_ms,
         )
+        return self.wait(self.submit(arrival))
+
+    def submit(self, arrival: Arrival) -> Arrival:
+        """Hand an arrival over without waiting: arrivals handed over together are counted together."""
+        self.submit_all([arrival])
+        return arrival
+
+    def submit_all(self, arrivals: list[Arrival]) -> None:
+        """Hand several over at once, to be written in one group."""
         self._ensure_thread()
-        self._queue.put(arrival)
+        self._queue.put(list(arrivals))
+
+    @staticmethod
+    def wait(arrival: Arrival) -> bool:
+        """Wait for a submitted arrival's commit; True when its barrier may now be complete."""
         if not arrival.done.wait(WAIT_S):
-            raise TimeoutError(f"arrival of {message_id} not committed within {WAIT_S}s")
+            raise TimeoutError(f"arrival of {arrival.message_id} not committed within {WAIT_S}s")
         if arrival.error is not None:
             raise arrival.error
         return arrival.complete
@@ -263,10 +277,10 @@ class ArrivalCommitter:
 
     def _run(self) -> None:
         while True:
-            group = [self._queue.get()]
+            group = list(self._queue.get())
             while len(group) < MAX_GROUP:
                 try:
-                    group.append(self._queue.get_nowait())
+                    group.extend(self._queue.get_nowait())
                 except queue.Empty:
                     break
             try:

@@ -53,6 +53,7 @@ class Ledger:
             sweep_s=sweep_s,
         )
         self.run_reactions = RunReactions(control_factory)
+        self.control_factory = control_factory
 
     @property
     def starts(self) -> StartCommitter:

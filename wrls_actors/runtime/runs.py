@@ -32,7 +32,7 @@ from .chunks import name_item
 from .database import bump, set_max
 from .definitions import FAIL, MAX_CHUNK, SKIP, Job, Step
 from .errors import AlreadyRunning, KeyReused, NoSuchRun, NotRunning, PermanentError, UnknownJob
-from .fan_in import ArrivalCommitter
+from .fan_in import Arrival, ArrivalCommitter
 from .lifecycle import RUN_STARTED_AT, run_started_micros
 from .params import check_params
 
@@ -467,24 +467,34 @@ class RunControl:
         ``run_started_at``: its run's start, as its message carries it (None for an older message).
         ``failures``: its items that failed, named (``ItemFailure.as_json``); ``started_at`` and
         ``duration_ms``: its step's timings, kept with its arrival."""
-        if not self.committer.arrive(
-            run_id,
+        arrival = Arrival(
+            str(run_id),
             index,
             message_id,
-            failed=failed,
-            counts=counts,
-            run_started_at=run_started_at,
-            items=items,
-            failures=failures,
-            started_at=started_at,
-            duration_ms=duration_ms,
-        ):
+            failed,
+            dict(counts or {}),
+            run_started_at,
+            items,
+            list(failures or ()),
+            started_at,
+            duration_ms,
+        )
+        self.submit_arrivals([arrival])
+        self.settle(arrival)
+
+    def submit_arrivals(self, arrivals: list[Arrival]) -> None:
+        """Hand children's arrivals to the committer, together and without waiting; ``settle`` waits for each."""
+        self.committer.submit_all(arrivals)
+
+    def settle(self, arrival: Arrival) -> None:
+        """Wait until a submitted arrival is committed; fire its barrier if it may be complete."""
+        if not self.committer.wait(arrival):
             return
         # The last child, or a repeat of any child: fire if complete and not yet fired
         # (a repeat re-fires a barrier whose next step could not be published).
-        run = self._job_of(run_id, run_started_at)
+        run = self._job_of(arrival.run_id, arrival.run_started_at)
         if run is not None:
-            self._fire_if_complete(self.jobs[run[0]], run_id, index, run[1])
+            self._fire_if_complete(self.jobs[run[0]], arrival.run_id, arrival.index, run[1])
 
     def fire_forgotten_barriers(self, older_than_s: float = 60) -> int:
         """Fire complete barriers that nothing fired (their last arrival's reaction was lost).

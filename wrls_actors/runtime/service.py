@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import dramatiq
 from sqlalchemy import Connection, Engine, text
 
-from . import backfills, chunks, envelope, pauses, retention, retries
+from . import backfills, child_batches, chunks, envelope, pauses, retention, retries
 from .api.trigger_route import TriggerRoute
 from .calendar import Calendar
 from .cron import fire_times, parse_cron, parse_interval
@@ -29,6 +29,7 @@ from .database import bump, engine_for, record_action, upgrade
 from .dead_letters import MAX_LIST, DeadLetters, Replayed, list_dead_letters, replay_dead_letter
 from .definitions import Job, Schedule, Step, StepContext
 from .errors import BadMessage, ConfigurationError, JobRefused, PermanentError, UnknownJob
+from .fan_in import Arrival
 from .ledger import Ledger
 from .lifecycle import CHILD, STEP, run_started_at
 from .logs import step_context
@@ -289,16 +290,18 @@ class Service:
             started = time.monotonic()
             result = step.fn(ctx)
             if role == CHILD:
-                self.control.arrive(
+                child_batches.observe(actor_name, time.monotonic() - started)
+                arrival = Arrival(
                     str(run_id),
                     index,
                     ctx.message_id,
                     failed=False,
-                    counts=ctx.counts,
+                    counts=dict(ctx.counts),
                     run_started_at=run_started_at(message.get("options")),
                     started_at=message.get("started_at"),
                     duration_ms=(time.monotonic() - started) * 1000,
                 )
+                child_batches.arrive(self.control, arrival)
             elif ctx.ending is not None:
                 self.control.end(str(run_id), index, ctx.ending, ctx.counts, message_id=ctx.message_id)
             elif step.fan_out is not None:
@@ -333,6 +336,8 @@ class Service:
             step_role=role,
             job_name=job.name,
             step_index=index,
+            # A chunk is a child's worth of work already; other children may run in batches (child_batches.py).
+            batchable=role == CHILD and step.chunk is None,
         )(actor_fn)
 
     def _declare_tick(self, broker: dramatiq.Broker, schedule: Schedule) -> None:

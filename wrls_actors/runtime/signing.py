@@ -105,12 +105,20 @@ class Signatures(Middleware):
             return False  # dead-lettered by the worker, and recorded, as for no actor
         return not actor.options.get("public")
 
+    def verified(self, broker: dramatiq.Broker, message: Any) -> bool:
+        """True when the message needs no signature or carries a good one (remembered on the message, whose
+        content the worker does not change before it runs: child_batches.py checks before the hook)."""
+        if getattr(message, "_signature_verified", False):
+            return True
+        if self._needs_signature(broker, message) and self.signer.problem(message) is not None:
+            return False
+        message._signature_verified = True
+        return True
+
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
-        if not self._needs_signature(broker, message):
+        if self.verified(broker, message):
             return
-        problem = self.signer.problem(message)
-        if problem is None:
-            return
+        problem = self.signer.problem(message) or "bad signature"
         reason = (
             f"{problem} message for {message.actor_name} on {_base_queue(message.queue_name)} "
             f"(message id {message.message_id}): only the service's own processes may send it"

@@ -44,32 +44,51 @@ class StartChecks(Middleware):
         self._engine_factory = engine_factory
         self.starts = StartCommitter(engine_factory)
 
+    def submit_all(self, broker: dramatiq.Broker, messages: list[Message]) -> None:
+        """Hand the messages' starts to the committer now, together and without waiting (child_batches.py:
+        a batch's starts in one statement); the hook below waits for each."""
+        starts = []
+        for message in messages:
+            start = self._start_of(broker, message)
+            if start is not None:
+                message._ledger_start = start
+                starts.append(start)
+        self.starts.submit_all(starts)
+
     def before_process_message(self, broker: dramatiq.Broker, message: Message) -> None:
+        start = getattr(message, "_ledger_start", None)
+        if start is None:
+            start = self._start_of(broker, message)
+            if start is None:
+                return
+            self.starts.submit(start)
+        self.starts.wait(start)
+        if start.verdict != RUN:
+            self._refuse(message, actor_options(broker, message), start)
+        if start.record:
+            message._ledger_running_recorded = True
+
+    def _start_of(self, broker: dramatiq.Broker, message: Message) -> Start | None:
+        """The message's start to check (and record, for a first delivery); None for a message that is not a step's."""
         options = actor_options(broker, message)
         run_id = valid_run_id(message)
         if options.get("step_role") not in (STEP, CHILD) or not run_id:
-            return
+            return None
         # A redelivery's start is counted by the delivery limit, in its own transaction: only checked here.
         redelivered = getattr(message, "redelivered", False)
-        start = self.starts.start(
-            Start(
-                message.message_id,
-                created_on(message),
-                run_id,
-                message.actor_name,
-                base_queue(message.queue_name),
-                attempt_of(message),
-                options["job_name"],
-                options["step_index"],
-                options.get("time_limit"),
-                run_started_at=run_started_at(message.options),
-                record=not redelivered,
-            )
+        return Start(
+            message.message_id,
+            created_on(message),
+            run_id,
+            message.actor_name,
+            base_queue(message.queue_name),
+            attempt_of(message),
+            options["job_name"],
+            options["step_index"],
+            options.get("time_limit"),
+            run_started_at=run_started_at(message.options),
+            record=not redelivered,
         )
-        if start.verdict != RUN:
-            self._refuse(message, options, start)
-        if not redelivered:
-            message._ledger_running_recorded = True
 
     def _refuse(self, message: Message, options: dict[str, Any], start: Start) -> NoReturn:
         """A stray is dead-lettered, a duplicate acknowledged; both recorded as events only (but for the

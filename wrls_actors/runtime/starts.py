@@ -177,7 +177,8 @@ class StartCommitter:
 
     def __init__(self, engine_factory: Callable[[], Engine]) -> None:
         self._engine_factory = engine_factory
-        self._queue: queue.SimpleQueue[Start] = queue.SimpleQueue()
+        # Lists: what is handed over together is written together.
+        self._queue: queue.SimpleQueue[list[Start]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
@@ -187,8 +188,21 @@ class StartCommitter:
 
     def start(self, start: Start) -> Start:
         """Check and record one start; its ``verdict`` says whether to run it."""
+        return self.wait(self.submit(start))
+
+    def submit(self, start: Start) -> Start:
+        """Hand a start over without waiting: starts handed over together are written together."""
+        self.submit_all([start])
+        return start
+
+    def submit_all(self, starts: list[Start]) -> None:
+        """Hand several over at once, to be written in one group."""
         self._ensure_thread()
-        self._queue.put(start)
+        self._queue.put(list(starts))
+
+    @staticmethod
+    def wait(start: Start) -> Start:
+        """Wait for a submitted start's group to be committed."""
         if not start.done.wait(WAIT_S):
             raise TimeoutError(f"start of {start.message_id} not recorded within {WAIT_S}s")
         if start.error is not None:
@@ -209,17 +223,17 @@ class StartCommitter:
 
     def _run(self) -> None:
         while True:
-            group = [self._queue.get()]
+            group = list(self._queue.get())
             while len(group) < MAX_GROUP:
                 try:
-                    group.append(self._queue.get_nowait())
+                    group.extend(self._queue.get_nowait())
                 except queue.Empty:
                     break
             # A message redelivered within one group is one start: the later copy waits for the next group.
             unique: dict[str, Start] = {}
             for start in group:
                 if start.message_id in unique:
-                    self._queue.put(start)
+                    self._queue.put([start])
                 else:
                     unique[start.message_id] = start
             group = list(unique.values())

@@ -1,0 +1,93 @@
+"""Cheap fan-out children run in batches by one worker thread (child_batches.py): their starts and arrivals
+written together, nothing acknowledged before its arrival is committed, a failing child alone."""
+
+from sqlalchemy import text
+
+from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+
+# One thread: without batches each child's arrival is committed alone, before the thread takes the next
+# child. Prefetch (Dramatiq's setting) above the thread count, so that children wait in the process.
+ONE_THREAD = {"WRLS_WORKER_THREADS": "1", "dramatiq_queue_prefetch": "40"}
+
+
+def arrivals(service, run_id: str):
+    return query(
+        service,
+        "SELECT count(*) AS n, count(DISTINCT message_id) AS messages, count(*) FILTER (WHERE failed) AS failed, "
+        "sum(items) AS items FROM jobs.barrier_arrivals WHERE run_id = :r",
+        r=run_id,
+    )[0]
+
+
+def largest_arrival_statement(service, run_id: str) -> int:
+    # now() is the statement's transaction's start: the arrivals one statement counted share it.
+    return scalar(
+        service,
+        "SELECT max(n) FROM (SELECT count(*) AS n FROM jobs.barrier_arrivals WHERE run_id = :r GROUP BY arrived_at) g",
+        r=run_id,
+    )
+
+
+def effects(service, run_id: str) -> tuple[int, int]:
+    """Children's effects (once per child) and attempts (once per time one ran)."""
+    done = scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r AND step = 'each'", r=run_id)
+    tried = scalar(
+        service,
+        "SELECT count(*) FROM test_attempts a JOIN test_effects e USING (message_id, step) "
+        "WHERE e.run_id = :r AND a.step = 'each'",
+        r=run_id,
+    )
+    return done, tried
+
+
+def test_one_thread_runs_cheap_children_in_batches_and_a_failing_child_fails_alone(service, processes, vhost):
+    processes("worker", extra_env=ONE_THREAD)
+    wait_worker_ready(vhost, "long")
+    run_id = service.trigger("fan", {"n": 300, "fail": [150]})
+    run = wait_run_ended(service, run_id, timeout_s=120)
+
+    assert run.status == "completed-with-failures", run.error
+    assert "150" in run.note
+    counted = arrivals(service, run_id)
+    assert (counted.n, counted.messages, counted.failed, counted.items) == (300, 300, 1, 300)
+    assert largest_arrival_statement(service, run_id) > 1
+    assert effects(service, run_id) == (299, 299)
+    # The bad child was retried, alone, and failed for good; its siblings kept no row (their arrivals did).
+    failed = query(service, "SELECT status, attempt FROM jobs.steps WHERE run_id = :r AND actor = 'fan.each'", r=run_id)
+    assert [(row.status, row.attempt) for row in failed] == [("failed", 2)]
+
+
+def test_children_whose_arrivals_could_not_be_committed_go_back_to_their_queue_and_count_once(
+    service, processes, vhost
+):
+    # The 40th arrival row inserted refuses its statement, once: every arrival of that statement fails.
+    with service.engine.begin() as connection:
+        connection.execute(
+            text(
+                """
+                CREATE SEQUENCE arrival_faults;
+                CREATE FUNCTION refuse_an_arrival() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF nextval('arrival_faults') = 40 THEN
+                        RAISE EXCEPTION 'arrivals refused by the test';
+                    END IF;
+                    RETURN NEW;
+                END $$;
+                CREATE TRIGGER refuse_an_arrival BEFORE INSERT ON jobs.barrier_arrivals
+                    FOR EACH ROW EXECUTE FUNCTION refuse_an_arrival();
+                """
+            )
+        )
+    worker = processes("worker", extra_env=ONE_THREAD)
+    wait_worker_ready(vhost, "long")
+    run_id = service.trigger("fan-steady", {"n": 200})
+    run = wait_run_ended(service, run_id, timeout_s=120)
+
+    assert run.status == "succeeded", run.error
+    assert run.counts["children_ok"] == 200
+    counted = arrivals(service, run_id)
+    assert (counted.n, counted.messages, counted.failed) == (200, 200, 0)
+    done, tried = effects(service, run_id)
+    # The refused statement's children ran again (their effect once): none was acknowledged uncounted.
+    assert done == 200 and tried > done
+    assert "goes back to its queue" in worker.output()
