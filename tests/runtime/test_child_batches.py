@@ -1,9 +1,13 @@
 """Cheap fan-out children run in batches by one worker thread (child_batches.py): their starts and arrivals
 written together, nothing acknowledged before its arrival is committed, a failing child alone."""
 
+import dramatiq
+from dramatiq.middleware import Middleware
 from sqlalchemy import text
 
+from tests.support import services as svc
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
+from wrls_actors.runtime.rabbitmq import BATCH_PREFETCH, Rabbitmq
 
 # One thread: without batches each child's arrival is committed alone, before the thread takes the next
 # child. Prefetch (Dramatiq's setting) above the thread count, so that children wait in the process.
@@ -91,3 +95,34 @@ def test_children_whose_arrivals_could_not_be_committed_go_back_to_their_queue_a
     # The refused statement's children ran again (their effect once): none was acknowledged uncounted.
     assert done == 200 and tried > done
     assert "goes back to its queue" in worker.output()
+
+
+class _Options(Middleware):
+    actor_options = {"batchable"}
+
+
+def held_unacknowledged(consumer) -> int:
+    """How many messages RabbitMQ hands the consumer before waiting for an acknowledgement (its prefetch)."""
+    held = 0
+    while next(consumer) is not None:  # None: nothing more came within the consumer's timeout
+        held += 1
+    return held
+
+
+def test_a_queue_of_batchable_children_only_is_prefetched_deeper(vhost):
+    broker = Rabbitmq([svc.broker_url(vhost)], queue_type="classic", max_deliveries=3, middleware=[_Options()])
+    try:
+        dramatiq.actor(actor_name="kid", queue_name="kids", broker=broker, batchable=True)(lambda: None)
+        dramatiq.actor(actor_name="other-kid", queue_name="mixed", broker=broker, batchable=True)(lambda: None)
+        dramatiq.actor(actor_name="step", queue_name="mixed", broker=broker)(lambda: None)
+        for queue, actor in (("kids", "kid"), ("mixed", "step")):
+            for _ in range(3 * BATCH_PREFETCH):
+                broker.enqueue(dramatiq.Message(queue_name=queue, actor_name=actor, args=(), kwargs={}, options={}))
+        held = {}
+        for queue in ("kids", "mixed"):
+            consumer = broker.consume(queue, prefetch=2, timeout=300)
+            held[queue] = held_unacknowledged(consumer)
+            consumer.close()
+    finally:
+        broker.close()
+    assert held == {"kids": 2 * BATCH_PREFETCH, "mixed": 2}
