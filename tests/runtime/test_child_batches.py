@@ -126,3 +126,24 @@ def test_a_queue_of_batchable_children_only_is_prefetched_deeper(vhost):
     finally:
         broker.close()
     assert held == {"kids": 2 * BATCH_PREFETCH, "mixed": 2}
+
+
+def test_children_waiting_behind_a_long_one_in_their_batch_are_not_taken_for_stalled(service, processes, vhost):
+    # WRLS_STALL_AFTER_S is 4 here: child 2 takes 6 s while the rest of its batch waits, recorded running.
+    # (Child 0 runs alone, its actor's first in the process; child 1 starts the first batch.)
+    processes("worker", extra_env=ONE_THREAD)
+    wait_worker_ready(vhost, "long")
+    run_id = service.trigger("fan-lagging", {"n": 200, "slow": [2], "seconds": 6})
+    run = wait_run_ended(service, run_id, timeout_s=120)
+
+    assert run.status == "succeeded", run.error
+    # Child 2's batch: the children counted with it waited for it.
+    held_up = scalar(
+        service,
+        "SELECT count(*) FROM jobs.barrier_arrivals a JOIN jobs.barrier_arrivals slow USING (run_id, arrived_at) "
+        "JOIN test_effects e ON e.message_id = slow.message_id AND e.item = '2' WHERE a.run_id = :r",
+        r=run_id,
+    )
+    assert held_up > 1
+    assert effects(service, run_id) == (200, 200)
+    assert scalar(service, "SELECT count(*) FROM jobs.events WHERE kind = 'stalled' AND run_id = :r", r=run_id) == 0

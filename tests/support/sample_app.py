@@ -150,6 +150,13 @@ def slow_child(ctx):
     _effect(ctx, ctx.item)
 
 
+def lagging_child(ctx):
+    """Quick, but for the items in ``slow``, which take ``seconds``."""
+    if ctx.item in ctx.params.get("slow", []):
+        time.sleep(float(ctx.params.get("seconds", 1)))
+    _effect(ctx, ctx.item)
+
+
 def slow(ctx):
     # Small sleeps: Dramatiq's time limit can interrupt Python code between them.
     deadline = time.monotonic() + float(ctx.params.get("seconds", 10))
@@ -250,6 +257,17 @@ JOBS = (
         ),
         queue="long",
         params=FAN_PARAMS,
+    ),
+    # Quick children but a few: a long one holds up those waiting behind it in its batch.
+    Job(
+        "fan-lagging",
+        (Step("prepare", items, fan_out=Step("each", lagging_child)), Step("finish", record)),
+        queue="long",
+        params=(
+            Param("n", int, default=5, help="how many children"),
+            Param("slow", int, many=True, help="the children that take long"),
+            Param("seconds", float, default=1, help="how long they take"),
+        ),
     ),
     # Children of 0.3 s each: a run to cancel while most of its children wait in the queue.
     Job(

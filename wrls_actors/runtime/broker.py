@@ -58,7 +58,7 @@ def middleware_stack(ledger: Ledger, signatures: Signatures) -> list[Middleware]
         Retries(max_retries=3, min_backoff=5_000, max_backoff=300_000),
         ScheduleOptions(),
         # Hooks no message: it gives a RabbitMQ worker its batching threads.
-        ChildBatches(ledger.start_checks, signatures, ledger.control_factory),
+        ChildBatches(ledger.start_checks, ledger.heartbeats, signatures, ledger.control_factory),
     ]
 
 

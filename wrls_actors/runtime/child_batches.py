@@ -35,6 +35,7 @@ from dramatiq.middleware import Middleware
 from dramatiq.worker import ConsumerThread, WorkerThread
 
 from .fan_in import Arrival
+from .heartbeats import Heartbeats
 from .lifecycle import Message
 from .rabbitmq import Rabbitmq
 from .signing import Signatures
@@ -105,9 +106,14 @@ class ChildBatches(Middleware):
     actor_options = {"batchable"}
 
     def __init__(
-        self, start_checks: StartChecks, signatures: Signatures, control_factory: Callable[[], RunControl]
+        self,
+        start_checks: StartChecks,
+        heartbeats: Heartbeats,
+        signatures: Signatures,
+        control_factory: Callable[[], RunControl],
     ) -> None:
         self.start_checks = start_checks
+        self.heartbeats = heartbeats
         self.signatures = signatures
         self._control_factory = control_factory
 
@@ -199,6 +205,9 @@ class BatchingWorkerThread(WorkerThread):
 
     def _process_batch(self, batch: list[Message]) -> None:
         self._batches.start_checks.submit_all(self.broker, batch)
+        # Recorded running now, each waits its turn: the heartbeat keeps the sweep from taking it for stalled.
+        waiting = [message.message_id for message in batch]
+        self._batches.heartbeats.waiting(waiting)
         arrivals: list[Arrival] = []
         deferred: list[Message] = []
         consumers = self.consumers
@@ -210,10 +219,15 @@ class BatchingWorkerThread(WorkerThread):
         finally:
             _batch_arrivals.reset(token)
             self.consumers = consumers
+            self._batches.heartbeats.not_waiting(waiting)
         returned = self._batches.settle(arrivals)
         for message in deferred:
             consumer = consumers[message.queue_name]
-            if message.message_id in returned:
-                consumer.consumer.release(message)  # type: ignore[union-attr]
-            else:
+            if message.message_id not in returned:
                 consumer.post_process_message(message)
+                continue
+            try:
+                consumer.consumer.release(message)  # type: ignore[union-attr]
+            except Exception:
+                # Its connection is gone: RabbitMQ returns it to the queue by itself.
+                logger.warning("child %s could not be returned to its queue", message.message_id, exc_info=True)

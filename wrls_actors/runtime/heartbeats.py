@@ -59,6 +59,8 @@ class Heartbeats(Middleware):
         # message id -> (broker, message, wall-clock start): the messages being processed.
         self.in_flight: dict[str, tuple[dramatiq.Broker, Message, datetime]] = {}
         self._recorded_running: set[str] = set()
+        # Recorded running by a batch's start, waiting for their turn in it (child_batches.py): beaten too.
+        self._waiting: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -89,9 +91,19 @@ class Heartbeats(Middleware):
         """Stop beating and sweeping (the thread ends at its next wake-up)."""
         self._stop.set()
 
+    def waiting(self, message_ids: list[str]) -> None:
+        """Messages recorded running that wait for their turn in a batch: beaten until they run or leave it."""
+        with self._lock:
+            self._waiting.update(message_ids)
+
+    def not_waiting(self, message_ids: list[str]) -> None:
+        with self._lock:
+            self._waiting.difference_update(message_ids)
+
     def before_process_message(self, broker: dramatiq.Broker, message: Message) -> None:
         started_at = getattr(message, "_ledger_started_at", None) or utcnow()
         with self._lock:
+            self._waiting.discard(message.message_id)
             self.in_flight[message.message_id] = (broker, message, started_at)
             if getattr(message, "_ledger_running_recorded", False):
                 self._recorded_running.add(message.message_id)
@@ -132,7 +144,7 @@ class Heartbeats(Middleware):
         with self._lock:
             running = dict(self.in_flight)
             self._recorded_running &= set(running)
-            recorded = [m for m in running if m in self._recorded_running]
+            recorded = [m for m in running if m in self._recorded_running] + sorted(self._waiting - set(running))
             new = [m for m in running if m not in self._recorded_running]
             self._recorded_running.update(new)
         for message_id in new:

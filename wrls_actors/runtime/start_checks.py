@@ -49,7 +49,12 @@ class StartChecks(Middleware):
         a batch's starts in one statement); the hook below waits for each."""
         starts = []
         for message in messages:
-            start = self._start_of(broker, message)
+            try:
+                start = self._start_of(broker, message)
+            except Exception:
+                # Left to its hook, which meets the same error where Dramatiq handles a message's errors.
+                logger.debug("start of message %s not handed over early", message.message_id, exc_info=True)
+                continue
             if start is not None:
                 message._ledger_start = start
                 starts.append(start)
