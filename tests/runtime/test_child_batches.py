@@ -64,21 +64,21 @@ def test_one_thread_runs_cheap_children_in_batches_and_a_failing_child_fails_alo
 def test_children_whose_arrivals_could_not_be_committed_go_back_to_their_queue_and_count_once(
     service, processes, vhost
 ):
-    # The 40th arrival row inserted refuses its statement, once: every arrival of that statement fails.
+    # The first statement that counts more than one arrival (with one thread: a batch's) is refused, once.
     with service.engine.begin() as connection:
         connection.execute(
             text(
                 """
                 CREATE SEQUENCE arrival_faults;
-                CREATE FUNCTION refuse_an_arrival() RETURNS trigger LANGUAGE plpgsql AS $$
+                CREATE FUNCTION refuse_a_batch() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
-                    IF nextval('arrival_faults') = 40 THEN
+                    IF (SELECT count(*) FROM counted) > 1 AND nextval('arrival_faults') = 1 THEN
                         RAISE EXCEPTION 'arrivals refused by the test';
                     END IF;
-                    RETURN NEW;
+                    RETURN NULL;
                 END $$;
-                CREATE TRIGGER refuse_an_arrival BEFORE INSERT ON jobs.barrier_arrivals
-                    FOR EACH ROW EXECUTE FUNCTION refuse_an_arrival();
+                CREATE TRIGGER refuse_a_batch AFTER INSERT ON jobs.barrier_arrivals
+                    REFERENCING NEW TABLE AS counted FOR EACH STATEMENT EXECUTE FUNCTION refuse_a_batch();
                 """
             )
         )
@@ -129,21 +129,26 @@ def test_a_queue_of_batchable_children_only_is_prefetched_deeper(vhost):
 
 
 def test_children_waiting_behind_a_long_one_in_their_batch_are_not_taken_for_stalled(service, processes, vhost):
-    # WRLS_STALL_AFTER_S is 4 here: child 2 takes 6 s while the rest of its batch waits, recorded running.
-    # (Child 0 runs alone, its actor's first in the process; child 1 starts the first batch.)
+    # WRLS_STALL_AFTER_S is 4 here: a slow child takes 6 s while the rest of its batch waits, recorded running.
+    # Four slow children, each after enough quick ones for their actor to count as quick again: a slow one
+    # taken when no other child had reached the process yet runs alone (a busy machine), the others need not.
+    slow = [1, 61, 121, 181]
     processes("worker", extra_env=ONE_THREAD)
     wait_worker_ready(vhost, "long")
-    run_id = service.trigger("fan-lagging", {"n": 200, "slow": [2], "seconds": 6})
-    run = wait_run_ended(service, run_id, timeout_s=120)
+    run_id = service.trigger("fan-lagging", {"n": 240, "slow": slow, "seconds": 6})
+    run = wait_run_ended(service, run_id, timeout_s=180)
 
     assert run.status == "succeeded", run.error
-    # Child 2's batch: the children counted with it waited for it.
+    # The largest batch with a slow child in it: the children counted with it waited for it.
     held_up = scalar(
         service,
-        "SELECT count(*) FROM jobs.barrier_arrivals a JOIN jobs.barrier_arrivals slow USING (run_id, arrived_at) "
-        "JOIN test_effects e ON e.message_id = slow.message_id AND e.item = '2' WHERE a.run_id = :r",
+        "SELECT max(n) FROM (SELECT count(*) AS n FROM jobs.barrier_arrivals a "
+        "JOIN jobs.barrier_arrivals s USING (run_id, arrived_at) "
+        "JOIN test_effects e ON e.message_id = s.message_id AND e.item = ANY(:slow) "
+        "WHERE a.run_id = :r GROUP BY s.message_id) g",
         r=run_id,
+        slow=[str(item) for item in slow],
     )
     assert held_up > 1
-    assert effects(service, run_id) == (200, 200)
+    assert effects(service, run_id) == (240, 240)
     assert scalar(service, "SELECT count(*) FROM jobs.events WHERE kind = 'stalled' AND run_id = :r", r=run_id) == 0

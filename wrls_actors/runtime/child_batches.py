@@ -16,9 +16,11 @@ arrival or firing failed is returned to its queue unacknowledged, and its
 redelivery runs alone, as every redelivered message does.
 
 Batched: a message of a child actor that is not chunked (``batchable``),
-at its first attempt and first delivery, correctly signed. Another message
-taken from the work queue ends the batch and runs after it, on its own.
-Only on RabbitMQ: the in-process broker has no queue to return a child to.
+at its first attempt and first delivery, correctly signed, whose actor's
+children have been quick in this process (``BATCH_BELOW_S``). Another
+message taken from the work queue ends the batch and runs after it, on its
+own. Only on RabbitMQ: the in-process broker has no queue to return a child
+to.
 """
 
 from __future__ import annotations
@@ -143,8 +145,12 @@ class ChildBatches(Middleware):
 
     def settle(self, arrivals: list[Arrival]) -> set[str]:
         """Wait for a batch's arrivals and fire what they completed; the message ids of those that failed."""
-        control = self._control_factory()
-        control.submit_arrivals(arrivals)
+        try:
+            control = self._control_factory()
+            control.submit_arrivals(arrivals)
+        except Exception:
+            logger.warning("a batch's arrivals could not be handed over: its children go back to their queue")
+            return {arrival.message_id for arrival in arrivals}
         failed: set[str] = set()
         for arrival in arrivals:
             try:
