@@ -41,6 +41,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -456,6 +457,9 @@ class Bench:
         self.created_vhost = False
         self.created_db = False
         self.results: dict[str, Result] = {}
+        # (bare, full) rates of the pairs run after the first (--pairs)
+        self.pairs: list[tuple[float | None, float | None]] = []
+        self.bare_runs = 0
         self.variant = set(filter(None, (args.variant or "").split(",")))
         self.starts: dict[str, object] = {}
         self.skipped: list[str] = []
@@ -612,7 +616,8 @@ class Bench:
     def bare(self) -> Result:
         n = self.args.messages
         result = Result()
-        count_dir = self.tmp / "bare-counts"
+        self.bare_runs += 1
+        count_dir = self.tmp / f"bare-counts-{self.bare_runs}"
         count_dir.mkdir()
         os.environ["BENCH_BROKER_URL"] = self.amqp_url
         sys.path.insert(0, str(BENCH))
@@ -1122,6 +1127,12 @@ class Bench:
             bench_app, service = self.runtime_setup()
             if "full" in phases:
                 self.results["full"] = self.full(bench_app, service)
+                if "bare" in phases:
+                    # Bare Dramatiq's rate moves by a fifth from run to run: more pairs, alternately.
+                    for k in range(2, self.args.pairs + 1):
+                        log(f"pair {k} of {self.args.pairs}: bare, then full")
+                        bare_rate = self.bare().figures["rate"]
+                        self.pairs.append((bare_rate, self.full(bench_app, service).figures["rate"]))
             if "fanout" in phases:
                 self.results["fanout"] = self.fanout(bench_app, service)
         return self.report()
@@ -1201,6 +1212,18 @@ class Bench:
                 ),
                 ("   full / bare (first taken -> end)", fmt(wratio * 100 if wratio else None, " %")),
             ]
+            if self.pairs:
+                pairs = [(bare.figures["rate"], full.figures["rate"]), *self.pairs]
+                ratios = [f / b for b, f in pairs if b and f]
+                each = ", ".join(f"{r * 100:.1f}" for r in ratios)
+                rows.append(
+                    (
+                        f"   full / bare, {len(ratios)} pairs (from worker start)",
+                        f"median {statistics.median(ratios) * 100:.1f} %  (each: {each})",
+                    )
+                )
+                rates = ", ".join(f"{fmt(f)}/{fmt(b)}" for b, f in self.pairs)
+                rows.append(("   the pairs after the first: full / bare msg/s", rates))
         if fan:
             f = fan.figures
             rows += [
@@ -1269,6 +1292,13 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=8, help="threads per worker process (default 8)")
     p.add_argument("--publish-threads", type=int, default=8, help="threads enqueueing the bare messages (default 8)")
     p.add_argument("--only", help=f"comma-separated phases to run: {','.join(PHASES)} (default all)")
+    p.add_argument(
+        "--pairs",
+        type=int,
+        default=1,
+        help="run bare and full this many times, alternately, and print each ratio and their median "
+        "(bare Dramatiq's rate moves by a fifth from run to run)",
+    )
     p.add_argument(
         "--celery-pool",
         choices=("prefork", "threads"),
