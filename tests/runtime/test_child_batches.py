@@ -5,6 +5,7 @@ import dramatiq
 from dramatiq.middleware import Middleware
 from sqlalchemy import text
 
+from tests.faults.fan_out import attempts, effects
 from tests.support import services as svc
 from tests.support.helpers import query, scalar, wait_run_ended, wait_worker_ready
 from wrls_actors.runtime.rabbitmq import BATCH_PREFETCH, Rabbitmq
@@ -32,18 +33,6 @@ def largest_arrival_statement(service, run_id: str) -> int:
     )
 
 
-def effects(service, run_id: str) -> tuple[int, int]:
-    """Children's effects (once per child) and attempts (once per time one ran)."""
-    done = scalar(service, "SELECT count(*) FROM test_effects WHERE run_id = :r AND step = 'each'", r=run_id)
-    tried = scalar(
-        service,
-        "SELECT count(*) FROM test_attempts a JOIN test_effects e USING (message_id, step) "
-        "WHERE e.run_id = :r AND a.step = 'each'",
-        r=run_id,
-    )
-    return done, tried
-
-
 def test_one_thread_runs_cheap_children_in_batches_and_a_failing_child_fails_alone(service, processes, vhost):
     processes("worker", extra_env=ONE_THREAD)
     wait_worker_ready(vhost, "long")
@@ -55,7 +44,7 @@ def test_one_thread_runs_cheap_children_in_batches_and_a_failing_child_fails_alo
     counted = arrivals(service, run_id)
     assert (counted.n, counted.messages, counted.failed, counted.items) == (300, 300, 1, 300)
     assert largest_arrival_statement(service, run_id) > 1
-    assert effects(service, run_id) == (299, 299)
+    assert effects(service, run_id) == attempts(service, run_id) == 299
     # The bad child was retried, alone, and failed for good; its siblings kept no row (their arrivals did).
     failed = query(service, "SELECT status, attempt FROM jobs.steps WHERE run_id = :r AND actor = 'fan.each'", r=run_id)
     assert [(row.status, row.attempt) for row in failed] == [("failed", 2)]
@@ -91,7 +80,7 @@ def test_children_whose_arrivals_could_not_be_committed_go_back_to_their_queue_a
     assert run.counts["children_ok"] == 200
     counted = arrivals(service, run_id)
     assert (counted.n, counted.messages, counted.failed) == (200, 200, 0)
-    done, tried = effects(service, run_id)
+    done, tried = effects(service, run_id), attempts(service, run_id)
     # The refused statement's children ran again (their effect once): none was acknowledged uncounted.
     assert done == 200 and tried > done
     assert "goes back to its queue" in worker.output()
@@ -150,5 +139,5 @@ def test_children_waiting_behind_a_long_one_in_their_batch_are_not_taken_for_sta
         slow=[str(item) for item in slow],
     )
     assert held_up > 1
-    assert effects(service, run_id) == (240, 240)
+    assert effects(service, run_id) == attempts(service, run_id) == 240
     assert scalar(service, "SELECT count(*) FROM jobs.events WHERE kind = 'stalled' AND run_id = :r", r=run_id) == 0

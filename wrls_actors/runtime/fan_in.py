@@ -123,6 +123,36 @@ JOIN jobs.barriers b ON b.run_id = u.run_id AND b.step_index = u.step_index
 """
 
 
+def new_arrival(
+    run_id: str,
+    index: int,
+    message_id: str,
+    *,
+    failed: bool,
+    counts: Mapping[str, int] | None = None,
+    run_started_at: datetime | None = None,
+    items: int = 1,
+    failures: list[dict[str, Any]] | None = None,
+    started_at: datetime | None = None,
+    duration_ms: float | None = None,
+) -> Arrival:
+    """One child's arrival. ``run_started_at``: its run's start, if its message carries it; ``items``: those its
+    message carried; ``failures``: its items that failed (all of them if it ``failed``); ``started_at`` and
+    ``duration_ms``: its step's, kept with its arrival (a successful child has no steps row)."""
+    return Arrival(
+        str(run_id),
+        index,
+        message_id,
+        failed,
+        dict(counts or {}),
+        run_started_at,
+        items,
+        list(failures or ()),
+        started_at,
+        duration_ms,
+    )
+
+
 def _barrier(arrival: Arrival) -> tuple[str, int, datetime | None]:
     return (arrival.run_id, arrival.index, arrival.run_started_at)
 
@@ -214,36 +244,9 @@ class ArrivalCommitter:
         self._connection: PoolProxiedConnection | None = None
         self._statements = partition_statements()
 
-    def arrive(
-        self,
-        run_id: str,
-        index: int,
-        message_id: str,
-        *,
-        failed: bool,
-        counts: Mapping[str, int] | None = None,
-        run_started_at: datetime | None = None,
-        items: int = 1,
-        failures: list[dict[str, Any]] | None = None,
-        started_at: datetime | None = None,
-        duration_ms: float | None = None,
-    ) -> bool:
-        """Count one child's items (``run_started_at``: its run's start, if its message carries it); True when
-        its barrier may now be complete. ``failures``: its items that failed (all of them if it ``failed``);
-        ``started_at`` and ``duration_ms``: its step's, kept with its arrival."""
-        arrival = Arrival(
-            str(run_id),
-            index,
-            message_id,
-            failed,
-            dict(counts or {}),
-            run_started_at,
-            items,
-            list(failures or ()),
-            started_at,
-            duration_ms,
-        )
-        return self.wait(self.submit(arrival))
+    def arrive(self, run_id: str, index: int, message_id: str, **fields: Any) -> bool:
+        """Count one child's items (``new_arrival``'s fields); True when its barrier may now be complete."""
+        return self.wait(self.submit(new_arrival(run_id, index, message_id, **fields)))
 
     def submit(self, arrival: Arrival) -> Arrival:
         """Hand an arrival over without waiting: arrivals handed over together are counted together."""

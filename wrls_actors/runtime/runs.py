@@ -32,7 +32,7 @@ from .chunks import name_item
 from .database import bump, set_max
 from .definitions import FAIL, MAX_CHUNK, SKIP, Job, Step
 from .errors import AlreadyRunning, KeyReused, NoSuchRun, NotRunning, PermanentError, UnknownJob
-from .fan_in import Arrival, ArrivalCommitter
+from .fan_in import Arrival, ArrivalCommitter, new_arrival
 from .lifecycle import RUN_STARTED_AT, run_started_micros
 from .params import check_params
 
@@ -467,20 +467,20 @@ class RunControl:
         ``run_started_at``: its run's start, as its message carries it (None for an older message).
         ``failures``: its items that failed, named (``ItemFailure.as_json``); ``started_at`` and
         ``duration_ms``: its step's timings, kept with its arrival."""
-        arrival = Arrival(
-            str(run_id),
+        child = new_arrival(
+            run_id,
             index,
             message_id,
-            failed,
-            dict(counts or {}),
-            run_started_at,
-            items,
-            list(failures or ()),
-            started_at,
-            duration_ms,
+            failed=failed,
+            counts=counts,
+            run_started_at=run_started_at,
+            items=items,
+            failures=failures,
+            started_at=started_at,
+            duration_ms=duration_ms,
         )
-        self.submit_arrivals([arrival])
-        self.settle(arrival)
+        self.submit_arrivals([child])
+        self.settle(child)
 
     def submit_arrivals(self, arrivals: list[Arrival]) -> None:
         """Hand children's arrivals to the committer, together and without waiting; ``settle`` waits for each."""

@@ -29,7 +29,7 @@ from .database import bump, engine_for, record_action, upgrade
 from .dead_letters import MAX_LIST, DeadLetters, Replayed, list_dead_letters, replay_dead_letter
 from .definitions import Job, Schedule, Step, StepContext
 from .errors import BadMessage, ConfigurationError, JobRefused, PermanentError, UnknownJob
-from .fan_in import Arrival
+from .fan_in import new_arrival
 from .ledger import Ledger
 from .lifecycle import CHILD, STEP, run_started_at
 from .logs import step_context
@@ -291,12 +291,12 @@ class Service:
             result = step.fn(ctx)
             if role == CHILD:
                 child_batches.observe(actor_name, time.monotonic() - started)
-                arrival = Arrival(
+                arrival = new_arrival(
                     str(run_id),
                     index,
                     ctx.message_id,
                     failed=False,
-                    counts=dict(ctx.counts),
+                    counts=ctx.counts,
                     run_started_at=run_started_at(message.get("options")),
                     started_at=message.get("started_at"),
                     duration_ms=(time.monotonic() - started) * 1000,
