@@ -255,6 +255,8 @@ class ArrivalCommitter:
 
     def submit_all(self, arrivals: list[Arrival]) -> None:
         """Hand several over at once, to be written in one group."""
+        if not arrivals:
+            return
         self._ensure_thread()
         self._queue.put(list(arrivals))
 

@@ -197,6 +197,8 @@ class StartCommitter:
 
     def submit_all(self, starts: list[Start]) -> None:
         """Hand several over at once, to be written in one group."""
+        if not starts:
+            return
         self._ensure_thread()
         self._queue.put(list(starts))
 
