@@ -45,9 +45,16 @@ def test_one_thread_runs_cheap_children_in_batches_and_a_failing_child_fails_alo
     assert (counted.n, counted.messages, counted.failed, counted.items) == (300, 300, 1, 300)
     assert largest_arrival_statement(service, run_id) > 1
     assert effects(service, run_id) == attempts(service, run_id) == 299
-    # The bad child was retried, alone, and failed for good; its siblings kept no row (their arrivals did).
-    failed = query(service, "SELECT status, attempt FROM jobs.steps WHERE run_id = :r AND actor = 'fan.each'", r=run_id)
-    assert [(row.status, row.attempt) for row in failed] == [("failed", 2)]
+    # The bad child was retried, alone, and failed for good; its siblings keep no row (their arrivals do), once
+    # the ledger writer's next flush has dropped the rows their starts wrote.
+    rows = svc.wait_for(
+        lambda: (lambda found: found if len(found) == 1 else None)(
+            query(service, "SELECT status, attempt FROM jobs.steps WHERE run_id = :r AND actor = 'fan.each'", r=run_id)
+        ),
+        10,
+        what="one fan.each row left in jobs.steps",
+    )
+    assert [(row.status, row.attempt) for row in rows] == [("failed", 2)]
 
 
 def test_children_whose_arrivals_could_not_be_committed_go_back_to_their_queue_and_count_once(

@@ -39,11 +39,17 @@ def test_a_step_failing_after_its_retries_fails_the_run_and_nothing_later_starts
     # The broken step was tried twice (max_retries=1), and the step after it never ran nor was queued.
     assert scalar(service, "SELECT count(*) FROM test_attempts WHERE step = 'broken'") == 2
     assert scalar(service, "SELECT count(*) FROM test_effects WHERE step = 'never'") == 0
-    service.ledger.flush()
-    statuses = {
-        r.actor: (r.status, r.attempt)
-        for r in query(service, "SELECT actor, status, attempt FROM jobs.steps WHERE run_id = :r", r=run_id)
-    }
+    # The run fails as the step's failure is handed to the worker's ledger writer, which writes it a flush later.
+    statuses = wait_for(
+        lambda: (lambda found: found if "running" not in {status for status, _ in found.values()} else None)(
+            {
+                r.actor: (r.status, r.attempt)
+                for r in query(service, "SELECT actor, status, attempt FROM jobs.steps WHERE run_id = :r", r=run_id)
+            }
+        ),
+        10,
+        what="no step of the run left running in the ledger",
+    )
     assert statuses == {"fail-fast.first": ("succeeded", 1), "fail-fast.broken": ("failed", 2)}
     kinds = [r.kind for r in query(service, "SELECT kind FROM jobs.events WHERE run_id = :r ORDER BY id", r=run_id)]
     assert kinds.count("retrying") == 1 and "failed" in kinds and "run-failed" in kinds
