@@ -246,15 +246,12 @@ class ArrivalCommitter:
 
     def arrive(self, run_id: str, index: int, message_id: str, **fields: Any) -> bool:
         """Count one child's items (``new_arrival``'s fields); True when its barrier may now be complete."""
-        return self.wait(self.submit(new_arrival(run_id, index, message_id, **fields)))
-
-    def submit(self, arrival: Arrival) -> Arrival:
-        """Hand an arrival over without waiting: arrivals handed over together are counted together."""
+        arrival = new_arrival(run_id, index, message_id, **fields)
         self.submit_all([arrival])
-        return arrival
+        return self.wait(arrival)
 
     def submit_all(self, arrivals: list[Arrival]) -> None:
-        """Hand several over at once, to be written in one group."""
+        """Hand arrivals over without waiting: those handed over together are written in one group."""
         if not arrivals:
             return
         self._ensure_thread()

@@ -66,7 +66,7 @@ class StartChecks(Middleware):
             start = self._start_of(broker, message)
             if start is None:
                 return
-            self.starts.submit(start)
+            self.starts.submit_all([start])
         self.starts.wait(start)
         if start.verdict != RUN:
             self._refuse(message, actor_options(broker, message), start)

@@ -188,15 +188,11 @@ class StartCommitter:
 
     def start(self, start: Start) -> Start:
         """Check and record one start; its ``verdict`` says whether to run it."""
-        return self.wait(self.submit(start))
-
-    def submit(self, start: Start) -> Start:
-        """Hand a start over without waiting: starts handed over together are written together."""
         self.submit_all([start])
-        return start
+        return self.wait(start)
 
     def submit_all(self, starts: list[Start]) -> None:
-        """Hand several over at once, to be written in one group."""
+        """Hand starts over without waiting: those handed over together are written in one group."""
         if not starts:
             return
         self._ensure_thread()
