@@ -15,11 +15,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
-import queue
 import threading
 from collections.abc import Mapping
-from contextlib import closing
 from datetime import datetime
 from typing import Any
 
@@ -27,13 +24,11 @@ from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.pool import PoolProxiedConnection
 
+from .group_commits import GroupCommitter
 from .partition_statements import PartitionStatements, connect, execute, plain
 from .sql_arrays import array_literal
 
 logger = logging.getLogger(__name__)
-
-MAX_GROUP = 500
-WAIT_S = 60
 
 
 @dataclasses.dataclass(eq=False)
@@ -48,7 +43,7 @@ class Arrival:
     failures: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # its items that failed, named
     started_at: datetime | None = None  # when its step started (its timings: a successful child has no steps row)
     duration_ms: float | None = None
-    done: threading.Event = dataclasses.field(default_factory=threading.Event)
+    done: threading.Event | None = None  # its hand-over's (group_commits.py)
     error: BaseException | None = None
     complete: bool = False  # the barrier may be complete: the caller checks whether to fire it
 
@@ -231,105 +226,52 @@ def _count(cursor: DBAPICursor, statement: str, group: list[Arrival]) -> dict[tu
     return {(run_id, index): (arrived, expected) for run_id, index, arrived, expected in cursor.fetchall()}
 
 
-class ArrivalCommitter:
-    """One committer thread per process; ``arrive`` blocks until its group is committed."""
+class ArrivalCommitter(GroupCommitter[Arrival]):
+    """One committer thread per process; ``wait`` blocks until an arrival's group is committed."""
+
+    thread_name = "fan-in"
+    # Only its barrier's children are refused (see _commit): the connection is sound.
+    keeps_connection = (MissingBarrier,)
 
     def __init__(self, engine: Engine) -> None:
+        super().__init__(lambda: engine)
         self.engine = engine
-        # Lists: what is handed over together is written together.
-        self._queue: queue.SimpleQueue[list[Arrival]] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._pid: int | None = None
-        self._lock = threading.Lock()
-        self._connection: PoolProxiedConnection | None = None
         self._statements = partition_statements()
 
     def arrive(self, run_id: str, index: int, message_id: str, **fields: Any) -> bool:
         """Count one child's items (``new_arrival``'s fields); True when its barrier may now be complete."""
         arrival = new_arrival(run_id, index, message_id, **fields)
         self.submit_all([arrival])
-        return self.wait(arrival)
+        return self.wait(arrival).complete
 
-    def submit_all(self, arrivals: list[Arrival]) -> None:
-        """Hand arrivals over without waiting: those handed over together are written in one group."""
-        if not arrivals:
-            return
-        self._ensure_thread()
-        self._queue.put(list(arrivals))
+    def _describe(self, item: Arrival) -> str:
+        return f"arrival of {item.message_id}"
 
-    @staticmethod
-    def wait(arrival: Arrival) -> bool:
-        """Wait for a submitted arrival's commit; True when its barrier may now be complete."""
-        if not arrival.done.wait(WAIT_S):
-            raise TimeoutError(f"arrival of {arrival.message_id} not committed within {WAIT_S}s")
-        if arrival.error is not None:
-            raise arrival.error
-        return arrival.complete
-
-    def _ensure_thread(self) -> None:
-        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
-            return
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
-                self._queue = queue.SimpleQueue()
-                self._pid = os.getpid()
-                self._connection = None  # a forked process must not share its parent's
-                self._thread = threading.Thread(target=self._run, name="fan-in", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            group = list(self._queue.get())
-            while len(group) < MAX_GROUP:
-                try:
-                    group.extend(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                self._write(group)
-            except MissingBarrier as e:
-                # Only that barrier's children are refused: the others go again.
-                missing = [a for a in group if _barrier(a) == (*e.barrier, e.run_started_at)]
-                for a in missing:
-                    a.error = e
-                rest = [a for a in group if a not in missing]
-                self._retry_alone(rest)
-            except Exception as e:
-                for a in group:
-                    a.error = e
+    def _commit(self, group: list[Arrival]) -> None:
+        try:
+            self._write(group)
+        except MissingBarrier as e:
+            # Only that barrier's children are refused: the others go again, one by one.
+            missing = [a for a in group if _barrier(a) == (*e.barrier, e.run_started_at)]
+            for a in missing:
+                a.error = e
+            for arrival in group:
+                if arrival not in missing:
+                    super()._commit([arrival])
+        except Exception as e:
             for a in group:
-                a.done.set()
+                a.error = e
 
-    def _connect(self) -> PoolProxiedConnection:
+    def _connect(self, engine: Engine) -> PoolProxiedConnection:
         # The thread's own DB-API connection, its statements prepared once per partition, each
         # group one round trip in autocommit: this runs for every child, and SQLAlchemy's statement
         # handling, the pool's checkout and reset, planning, and BEGIN/COMMIT cost more CPU than the
         # statement. In autocommit the barrier's row is locked only while its statement runs and
         # commits, not for a further round trip to say COMMIT. Commits stay synchronous: a child's
         # message is acknowledged once its statement returns, so its arrival must be on disk by then.
-        return connect(self.engine)
+        connection = connect(engine)
+        self._statements = partition_statements()
+        return connection
 
-    def _write(self, group: list[Arrival]) -> None:
-        if self._connection is None:
-            self._connection = self._connect()
-            self._statements = partition_statements()
-        connection = self._connection
-        try:
-            with closing(connection.cursor()) as cursor:
-                write_group(cursor, group, self._statements)
-        except MissingBarrier:
-            raise
-        except BaseException:
-            self._connection = None
-            try:
-                connection.close()
-            except Exception:
-                logger.debug("closing a broken connection failed", exc_info=True)
-            raise
-
-    def _retry_alone(self, group: list[Arrival]) -> None:
-        for arrival in group:
-            try:
-                self._write([arrival])
-            except Exception as e:
-                arrival.error = e
+    def _write_group(self, cursor: DBAPICursor, group: list[Arrival]) -> None:
+        write_group(cursor, group, self._statements)

@@ -488,7 +488,7 @@ class RunControl:
 
     def settle(self, arrival: Arrival) -> None:
         """Wait until a submitted arrival is committed; fire its barrier if it may be complete."""
-        if not self.committer.wait(arrival):
+        if not self.committer.wait(arrival).complete:
             return
         # The last child, or a repeat of any child: fire if complete and not yet fired
         # (a repeat re-fires a barrier whose next step could not be published).

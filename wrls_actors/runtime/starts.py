@@ -14,25 +14,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import queue
 import threading
 from collections.abc import Callable
-from contextlib import closing
 from datetime import date, datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.pool import PoolProxiedConnection
 
+from .group_commits import GroupCommitter
 from .partition_statements import PartitionStatements, connect, execute, plain
 from .sql_arrays import array_literal
 from .workers import identity
 
 logger = logging.getLogger(__name__)
-
-MAX_GROUP = 500
-WAIT_S = 60
 
 RUN, STRAY, DUPLICATE = "run", "stray", "duplicate"
 
@@ -50,7 +45,7 @@ class Start:
     time_limit_ms: int | None
     run_started_at: datetime | None = None  # the run's start (lifecycle.run_started_at); None: an older message
     record: bool = True  # False: only checked (a redelivery's start is counted by the ledger)
-    done: threading.Event = dataclasses.field(default_factory=threading.Event)
+    done: threading.Event | None = None  # its hand-over's (group_commits.py)
     error: BaseException | None = None
     verdict: str = ""
     reason: str = ""
@@ -172,17 +167,13 @@ def _write_part(cursor: DBAPICursor, statement: str, group: list[Start], worker:
         start.reason = explain(start, run_job, run_status, run_step) if verdict != RUN else ""
 
 
-class StartCommitter:
-    """One committer thread per process; ``start`` blocks until its group is committed."""
+class StartCommitter(GroupCommitter[Start]):
+    """One committer thread per process; ``wait`` blocks until a start's group is committed."""
+
+    thread_name = "step-starts"
 
     def __init__(self, engine_factory: Callable[[], Engine]) -> None:
-        self._engine_factory = engine_factory
-        # Lists: what is handed over together is written together.
-        self._queue: queue.SimpleQueue[list[Start]] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._pid: int | None = None
-        self._lock = threading.Lock()
-        self._connection: PoolProxiedConnection | None = None
+        super().__init__(engine_factory)
         self._statements = partition_statements()
         self._worker = identity()
 
@@ -191,79 +182,33 @@ class StartCommitter:
         self.submit_all([start])
         return self.wait(start)
 
-    def submit_all(self, starts: list[Start]) -> None:
-        """Hand starts over without waiting: those handed over together are written in one group."""
-        if not starts:
-            return
-        self._ensure_thread()
-        self._queue.put(list(starts))
+    def _describe(self, item: Start) -> str:
+        return f"start of {item.message_id}"
 
-    @staticmethod
-    def wait(start: Start) -> Start:
-        """Wait for a submitted start's group to be committed."""
-        if not start.done.wait(WAIT_S):
-            raise TimeoutError(f"start of {start.message_id} not recorded within {WAIT_S}s")
-        if start.error is not None:
-            raise start.error
-        return start
-
-    def _ensure_thread(self) -> None:
-        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
-            return
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
-                self._queue = queue.SimpleQueue()
-                self._pid = os.getpid()
-                self._connection = None  # a forked process must not share its parent's
-                self._worker = identity()
-                self._thread = threading.Thread(target=self._run, name="step-starts", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            group = list(self._queue.get())
-            while len(group) < MAX_GROUP:
-                try:
-                    group.extend(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            # A message redelivered within one group is one start: the later copy waits for the next group.
+    def _commit(self, group: list[Start]) -> None:
+        # A message redelivered within one group is one start: its later copy is written after it.
+        while group:
             unique: dict[str, Start] = {}
+            later: list[Start] = []
             for start in group:
                 if start.message_id in unique:
-                    self._queue.put([start])
+                    later.append(start)
                 else:
                     unique[start.message_id] = start
-            group = list(unique.values())
-            try:
-                self._write(group)
-            except Exception as e:
-                for s in group:
-                    s.error = e
-            for s in group:
-                s.done.set()
+            super()._commit(list(unique.values()))
+            group = later
 
-    def _connect(self) -> PoolProxiedConnection:
+    def _connect(self, engine: Engine) -> PoolProxiedConnection:
         # The thread's own connection, the statement prepared once per partition, each group
         # one round trip in autocommit: planning the statement, the pool's checkout and
         # reset, and BEGIN/COMMIT would cost more than running it.
         # Visible to every process at commit, which a killed worker needs; only a
         # database crash could lose the last fraction of a second of starts (a
         # delivery then counted one short), as with the ledger writer's routine rows.
-        return connect(self._engine_factory(), "SET synchronous_commit = off")
+        connection = connect(engine, "SET synchronous_commit = off")
+        self._statements = partition_statements()
+        self._worker = identity()  # a forked process's own
+        return connection
 
-    def _write(self, group: list[Start]) -> None:
-        if self._connection is None:
-            self._connection = self._connect()
-            self._statements = partition_statements()
-        connection = self._connection
-        try:
-            with closing(connection.cursor()) as cursor:
-                write_group(cursor, group, self._worker, self._statements)
-        except BaseException:
-            self._connection = None
-            try:
-                connection.close()
-            except Exception:
-                logger.debug("closing a broken connection failed", exc_info=True)
-            raise
+    def _write_group(self, cursor: DBAPICursor, group: list[Start]) -> None:
+        write_group(cursor, group, self._worker, self._statements)
