@@ -19,9 +19,14 @@ from dramatiq.middleware import AgeLimit, Middleware, Pipelines, Retries, Shutdo
 
 from .child_batches import ChildBatches
 from .envelope import EnvelopeEncoder
+from .hook_calls import OnlyImplemented
 from .ledger import Ledger
 from .rabbitmq import Rabbitmq
 from .signing import Signatures
+
+
+class InProcess(OnlyImplemented, StubBroker):
+    """Dramatiq's in-process broker, calling only the hooks a middleware implements (hook_calls.py)."""
 
 
 class ScheduleOptions(Middleware):
@@ -116,7 +121,7 @@ def build_broker(
     dramatiq.set_encoder(encoder)
     middleware = middleware_stack(ledger, signatures)
     if not urls:
-        broker: dramatiq.Broker = StubBroker(middleware=middleware)
+        broker: dramatiq.Broker = InProcess(middleware=middleware)
     else:
         broker = Rabbitmq(
             urls, queue_type=queue_type, max_deliveries=ledger.delivery_limit.max_deliveries, middleware=middleware

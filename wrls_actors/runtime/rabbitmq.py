@@ -42,6 +42,7 @@ from dramatiq.middleware import Middleware
 
 from .acks import BurstAcks
 from .errors import ConfigurationError
+from .hook_calls import OnlyImplemented
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ INEQUIVALENT = re.compile(r"inequivalent arg '(?P<arg>[^']+)'.*: received (?P<as
 QUOTED = re.compile(r"'([^']*)'")
 
 
-class Rabbitmq(RabbitmqBroker):
+class Rabbitmq(OnlyImplemented, RabbitmqBroker):
     """Dramatiq's RabbitMQ broker on several nodes, with classic or quorum queues.
 
     Confirmed delivery always. Pika tries the nodes in the order given, at
