@@ -17,7 +17,7 @@ BENCH_STAMP := $(VENV)/.installed-bench-$(SUM)
 # What ruff looks at; mypy and import-linter read the package alone.
 LINT_PATHS := wrls_actors tests bench scripts
 
-.PHONY: run test test-fast test-slow check fmt bench services tools clean
+.PHONY: run test test-fast test-slow check fmt bench services tools clean bytecode
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,14 +69,20 @@ fmt: $(TEST_STAMP)
 # has its own database and virtual host).
 TEST_JOBS ?= 5
 
-test: check services tools
+# Compiled once here: the tests start many worker and CLI processes, and where
+# PYTHONDONTWRITEBYTECODE is set each would compile the package again at its
+# start. (pip compiles an installed package, as in the image.)
+bytecode: $(TEST_STAMP)
+	$(PY) -m compileall -q wrls_actors tests
+
+test: check services tools bytecode
 	$(PY) -m pytest -m exclusive
 	$(PY) -m pytest -n $(TEST_JOBS) -m "not exclusive"
 
-test-fast: $(TEST_STAMP) services
+test-fast: $(TEST_STAMP) services bytecode
 	$(PY) -m pytest -n $(TEST_JOBS) -m "not slow"
 
-test-slow: $(TEST_STAMP) services
+test-slow: $(TEST_STAMP) services bytecode
 	$(PY) -m pytest -m slow
 
 bench: $(BENCH_STAMP) services

@@ -4,13 +4,15 @@ Only HS256 is accepted: a token naming another algorithm (``none``, or RS256
 with the secret passed off as a public key) is refused, whatever it says.
 ``exp`` and ``nbf`` are checked when present; the legacy callers' tokens carry
 no ``exp``, so one is not required.
+
+PyJWT is imported where a token is made or checked, not above: it loads
+cryptography, 27 ms of imports that every worker process paid at its start
+(the CLI imports this module) and that none of them uses.
 """
 
 from __future__ import annotations
 
 import time
-
-import jwt
 
 ALGORITHM = "HS256"
 # Clocks of the caller and this service may differ a little.
@@ -33,6 +35,8 @@ def bearer_token(header: str | None) -> str:
 def verify(header: str | None, secret: str) -> dict[str, object]:
     """The token's claims; raises Unauthorized naming why (never echoing the token)."""
     token = bearer_token(header)
+    import jwt  # on first use: see the module's doc
+
     try:
         claims: dict[str, object] = jwt.decode(
             token, secret, algorithms=[ALGORITHM], leeway=LEEWAY_S, options={"require": []}
@@ -52,5 +56,7 @@ def verify(header: str | None, secret: str) -> dict[str, object]:
 
 def mint(secret: str, subject: str, lifetime_s: int = 300) -> str:
     """A short-lived token, for the CLI and the tests: the same secret signs and checks."""
+    import jwt  # on first use: see the module's doc
+
     now = int(time.time())
     return jwt.encode({"sub": subject, "iat": now, "exp": now + lifetime_s}, secret, algorithm=ALGORITHM)
