@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import time as clock
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -165,13 +166,16 @@ class _RefusedPassword(argparse.Action):
         )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, loaded: Callable[[], None] | None = None) -> int:
+    """The command; ``loaded`` is called once the service is loaded, before the command runs (launch.py)."""
     args = parser().parse_args(argv)
     try:
         service = load_service(args.app)
     except ConfigurationError as e:
         print(f"wrls-actors: {e}", file=sys.stderr)
         return USAGE
+    if loaded is not None:
+        loaded()
     settings = service.settings
     configure(settings.log_level, settings.log_format)
     try:
