@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import ROOT
+from wrls_actors.launch import YOUNG_COLLECTION
 
 PROBE_APP = """
     import atexit
@@ -21,7 +22,10 @@ PROBE_APP = """
 
 
     def report():
-        print(f"ran: collecting {gc.isenabled()}, frozen {gc.get_freeze_count()}", file=sys.stderr)
+        print(
+            f"ran: collecting {gc.isenabled()}, frozen {gc.get_freeze_count()}, young {gc.get_threshold()[0]}",
+            file=sys.stderr,
+        )
 
 
     def service():
@@ -51,7 +55,8 @@ def test_collection_is_off_while_the_service_loads_and_on_for_the_command_with_t
     )
     assert result.returncode == 0, result.stderr
     assert "loading: collecting False" in result.stderr
-    ran = re.search(r"ran: collecting (\w+), frozen (\d+)", result.stderr)
+    ran = re.search(r"ran: collecting (\w+), frozen (\d+), young (\d+)", result.stderr)
     assert ran is not None, result.stderr
     assert ran[1] == "True"
     assert int(ran[2]) > 10_000  # the modules, classes and functions the load made
+    assert int(ran[3]) == YOUNG_COLLECTION
