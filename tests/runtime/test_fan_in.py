@@ -12,6 +12,7 @@ from tests.support import services as svc
 from tests.support.helpers import add_run, query, scalar, wait_run_ended
 from tests.support.messages import publish, signed
 from wrls_actors.runtime import LedgerView, fan_in, partition_statements, runs, starts
+from wrls_actors.runtime.child_ids import child_message_id
 from wrls_actors.runtime.fan_in import Arrival, MissingBarrier
 from wrls_actors.runtime.lifecycle import RUN_STARTED_AT, run_started_micros
 from wrls_actors.runtime.retention import make_weeks, monday
@@ -289,3 +290,25 @@ def test_a_start_and_an_arrival_whose_run_left_the_partition_their_statement_was
     assert scalar(service, "SELECT arrived FROM jobs.barriers WHERE run_id = :r", r=elsewhere) == 0
     barrier_oid = scalar(service, "SELECT tableoid::int FROM jobs.barriers WHERE run_id = :r", r=run_id)
     assert relocated == f"wrls_arrivals_{barrier_oid}"
+
+
+def test_the_firing_settles_the_rows_its_children_left_running(service):
+    # As a worker killed after its children arrived, before their ends reached the ledger, leaves them.
+    run_id = service.trigger("fan", {"n": 2})
+    service.control.fan_out(run_id, 0, ["a", "b"])
+    started = scalar(service, "SELECT started_at FROM jobs.runs WHERE run_id = :r", r=run_id)
+    ids = [child_message_id(run_id, 0, position) for position in (0, 1)]
+    for message_id in ids:
+        start = starts.Start(
+            message_id, datetime.now(UTC).date(), run_id, "fan.each", "long", 1, "fan", 0, None, run_started_at=started
+        )
+        assert service.ledger.starts.start(start).verdict == starts.RUN
+    service.control.arrive(run_id, 0, ids[0], failed=False, run_started_at=started)
+    service.control.arrive(run_id, 0, ids[1], failed=True, run_started_at=started)
+    rows = query(
+        service,
+        "SELECT message_id, status, rank, finished_at FROM jobs.steps WHERE message_id IN :ids ORDER BY message_id",
+        ids=tuple(ids),
+    )
+    assert {r.message_id: r.status for r in rows} == {ids[0]: "succeeded", ids[1]: "failed"}
+    assert all(r.rank == 2 and r.finished_at is not None for r in rows)
