@@ -284,8 +284,9 @@ class LedgerWriter:
     def record(self, event: StepEvent) -> None:
         self._ensure_started()
         with self._lock:
+            if self._pending == 0:
+                self._idle.clear()
             self._pending += 1
-            self._idle.clear()
         self._queue.put(event)
 
     def _ensure_started(self) -> None:

@@ -310,6 +310,8 @@ class Service:
                 self.control.fan_out(str(run_id), index, items, ctx.counts)
             else:
                 self.control.advance(str(run_id), index, ctx.counts, message_id=ctx.message_id)
+            if not logger.isEnabledFor(logging.INFO):
+                return  # its arguments are built for every child, logged or not
             logger.info(
                 "%s done in %.0f ms, counts %s",
                 actor_name,
