@@ -235,7 +235,6 @@ class ArrivalCommitter(GroupCommitter[Arrival]):
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(lambda: engine)
-        self.engine = engine
         self._statements = partition_statements()
 
     def arrive(self, run_id: str, index: int, message_id: str, **fields: Any) -> bool:

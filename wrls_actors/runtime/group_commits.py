@@ -48,9 +48,9 @@ class GroupCommitter(Generic[T]):
 
     A subclass says how to connect (``_connect``), how to write a group on
     a cursor of that connection (``_write_group``) and what an item is called
-    in an error (``_describe``). An error while writing
-    is every item's of the group, and its connection is replaced, unless it
-    is one of ``keeps_connection``.
+    in an error (``_describe``). An error while writing a group is given to
+    each of its items, and the connection is replaced unless the error is
+    one of ``keeps_connection``.
     """
 
     thread_name = "group-commits"
